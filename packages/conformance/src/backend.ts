@@ -1,0 +1,40 @@
+import type { TensorOps } from '@logit-perturb/core'
+import { referenceOps } from '@logit-perturb/core'
+
+/**
+ * What the shared suites need to know of a backend: its ops, how to read a tensor back, how precise
+ * it is, and (for frameworks with automatic differentiation) how to take a gradient. One test body
+ * runs on every backend through this harness, as tfjs's `describeWithFlags` does.
+ */
+export interface Backend<T> {
+  readonly name: string
+  readonly ops: TensorOps<T>
+  /** Relative tolerance against float64 ground truth: 1e-9 for float64, 1e-4 for float32. */
+  readonly rtol: number
+  /** Reads a tensor back to the host. */
+  read(x: T): Promise<Float64Array>
+  /** `∂f/∂x` by automatic differentiation, when the backend has it. */
+  readonly grad?: (f: (x: T) => T, x: T) => T
+  /** Runs `fn` in a memory scope that frees the tensors it made (tfjs `tidy`); default: just runs it. */
+  readonly scope?: <R>(fn: () => Promise<R>) => Promise<R>
+}
+
+/** The float64 reference backend as a harness: exact, no autodiff. */
+export const referenceBackend: Backend<import('@logit-perturb/core').RefTensor> = {
+  name: 'reference',
+  ops: referenceOps,
+  rtol: 1e-9,
+  read: async (x) => x.data,
+}
+
+/** A backend with its tensor type hidden, so lists of backends of different kinds can be iterated. */
+export type AnyBackend = Backend<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Builds `[N, C]` float logits and `[N]` int32 labels on a backend from host arrays. */
+export function batchOn<T>(backend: Backend<T>, logits: readonly (readonly number[])[], labels: readonly number[]): { logits: T; labels: T } {
+  const c = logits[0]?.length ?? 0
+  return {
+    logits: backend.ops.constant(logits.flat(), [logits.length, c]),
+    labels: backend.ops.constant(labels, [labels.length], 'int32'),
+  }
+}

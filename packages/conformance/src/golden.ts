@@ -1,0 +1,97 @@
+import { createLoss, drwWeights, ldamMargins, officialLongtailSteps } from '@logit-perturb/core'
+import type { Backend } from './backend.js'
+import { batchOn } from './backend.js'
+import { relativeError } from './compare.js'
+import { type LoadedCase, expectedPerturbed, specOfCase } from './fixtures.js'
+
+/** One compared quantity; `tolerance` overrides the backend's own where the method is approximate. */
+export interface Check {
+  what: string
+  error: number
+  tolerance?: number
+}
+
+/** Tolerance of a central finite difference with step 1e-5 in float64 (rounding ~1e-11 absolute, at gradients of ~1e-3). */
+const FINITE_DIFFERENCE_RTOL = 1e-5
+
+/** The outcome of one golden case on one backend. */
+export interface GoldenResult {
+  id: string
+  passed: boolean
+  /** Each quantity checked with its relative error, and what was not checked and why. */
+  checks: Check[]
+  skipped: string[]
+}
+
+/**
+ * Runs one golden case on one backend: loss and perturbed logits always; the gradient w.r.t. the
+ * logits by the closed form where the rule has one, else by the backend's autodiff where it has it;
+ * and the host-side step counts, margins and weights the case lists.
+ */
+export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase): Promise<GoldenResult> {
+  const c = loaded.data
+  const checks: Check[] = []
+  const skipped: string[] = []
+  const run = backend.scope ?? ((fn) => fn())
+  await run(async () => {
+    const spec = specOfCase(c)
+    const loss = createLoss(backend.ops, spec)
+    const { logits, labels } = batchOn(backend, c.logits, c.labels)
+    const evaluation = loss.evaluate(logits, labels)
+    checks.push({ what: 'loss', error: relativeError(await backend.read(evaluation.loss), [c.loss]) })
+    checks.push({
+      what: 'perturbedLogits',
+      error: relativeError(await backend.read(evaluation.batch.logits), expectedPerturbed(c).flat()),
+    })
+    const expectedGrad = c.gradLogits.flat()
+    if (loss.hasAnalyticGradient) {
+      checks.push({ what: 'gradLogits', error: relativeError(await backend.read(loss.gradient(logits, labels)), expectedGrad) })
+    } else if (backend.grad) {
+      const grad = backend.grad((u) => loss(u, labels), logits)
+      checks.push({ what: 'gradLogits (autodiff)', error: relativeError(await backend.read(grad), expectedGrad) })
+    } else if (backend.rtol < 1e-6) {
+      // A float64 backend without autodiff: a central difference still checks the through-gradient.
+      const fd = await finiteDifference(backend, (u) => loss(u, labels), c.logits)
+      checks.push({ what: 'gradLogits (finite difference)', error: relativeError(fd, expectedGrad), tolerance: FINITE_DIFFERENCE_RTOL })
+    } else {
+      skipped.push('gradLogits: the gradient flows through the steps and this backend has no autodiff')
+    }
+  })
+  checks.push(...hostChecks(loaded))
+  const passed = checks.every((k) => k.error <= (k.tolerance ?? backend.rtol))
+  return { id: loaded.id, passed, checks, skipped }
+}
+
+/** Central differences `(f(u + h e_k) − f(u − h e_k)) / 2h` of a scalar function of `[N, C]` logits. */
+async function finiteDifference<T>(backend: Backend<T>, f: (u: T) => T, logits: number[][], h = 1e-5): Promise<Float64Array> {
+  const flat = logits.flat()
+  const shape = [logits.length, logits[0]!.length]
+  const at = async (k: number, d: number): Promise<number> => {
+    const moved = flat.slice()
+    moved[k]! += d
+    return (await backend.read(f(backend.ops.constant(moved, shape))))[0]!
+  }
+  const out = new Float64Array(flat.length)
+  for (let k = 0; k < flat.length; k++) out[k] = ((await at(k, h)) - (await at(k, -h))) / (2 * h)
+  return out
+}
+
+/** Host-side quantities a case lists, checked exactly (they are backend independent). */
+function hostChecks({ data: c }: LoadedCase): Check[] {
+  if (c.kind === 'official-longtail') {
+    const steps = officialLongtailSteps(c.classCounts as number[], c.split as number, c.stepSize as number,
+      c.headFactor as number, c.steps as number)
+    return [
+      { what: 'getStepRaw', error: relativeError(steps.raw, c.getStepRaw as number[]) },
+      { what: 'classSteps', error: relativeError(steps.clamped, c.classSteps as number[]) },
+    ]
+  }
+  if (c.kind === 'ldam') {
+    const out = [{ what: 'margins', error: relativeError(ldamMargins(c.classCounts as number[], c.maxMargin as number), c.margins as number[]) }]
+    if (c.classWeights) {
+      out.push({ what: 'classWeights', error: relativeError(drwWeights(c.classCounts as number[], c.drwBeta as number), c.classWeights as number[]) })
+    }
+    return out
+  }
+  return []
+}

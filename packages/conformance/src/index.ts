@@ -1,0 +1,7 @@
+export type { AnyBackend, Backend } from './backend.js'
+export { batchOn, referenceBackend } from './backend.js'
+export { relativeError } from './compare.js'
+export type { GoldenCase, LoadedCase } from './fixtures.js'
+export { expectedPerturbed, loadGoldenDir, specOfCase } from './fixtures.js'
+export type { Check, GoldenResult } from './golden.js'
+export { runGoldenCase } from './golden.js'

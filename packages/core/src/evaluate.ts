@@ -1,0 +1,107 @@
+import { check } from './errors.js'
+import { postHocPredict } from './rules/logitAdjustment.js'
+import { checkClassCounts, checkLabelValues } from './validate.js'
+
+/**
+ * Per-class accuracy: for each class, the share of its samples predicted as that class.
+ * A class with no samples has `null` (absent), never 0.
+ */
+export function perClassAccuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): (number | null)[] {
+  check(predictions.length === labels.length, 'LABELS_SHAPE',
+    `${predictions.length} predictions for ${labels.length} labels`, 'predictions')
+  checkLabelValues(labels, numClasses)
+  const hits = new Array<number>(numClasses).fill(0)
+  const totals = new Array<number>(numClasses).fill(0)
+  for (let i = 0; i < labels.length; i++) {
+    totals[labels[i]!]!++
+    if (predictions[i] === labels[i]) hits[labels[i]!]!++
+  }
+  return totals.map((t, c) => (t === 0 ? null : hits[c]! / t))
+}
+
+/** The mean of the per-class accuracies of the classes present: balanced accuracy. */
+export function balancedAccuracy(perClass: readonly (number | null)[]): number | null {
+  return meanOf(perClass.filter((a): a is number => a !== null))
+}
+
+function meanOf(values: readonly number[]): number | null {
+  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length
+}
+
+/** Accuracy of groups of classes; a group with no class (or no class with test samples) is absent. */
+export interface GroupAccuracy {
+  head?: number
+  medium?: number
+  tail?: number
+}
+
+/** Shot groups: many (> 100 training samples), medium (20 to 100), few (< 20). */
+export interface ShotAccuracy {
+  many?: number
+  medium?: number
+  few?: number
+}
+
+function groupMean(perClass: readonly (number | null)[], members: readonly number[]): number | undefined {
+  return meanOf(members.map((c) => perClass[c]!).filter((a): a is number => a !== null)) ?? undefined
+}
+
+function present<G extends object>(groups: Record<string, number | undefined>): G {
+  return Object.fromEntries(Object.entries(groups).filter(([, v]) => v !== undefined)) as G
+}
+
+/**
+ * Head/medium/tail accuracy: classes ranked by training count (largest first, ties by id) and cut
+ * into thirds; with `C` classes the head and the tail have `round(C/3)` classes each and the medium
+ * the rest. Each group's value is the mean per-class accuracy of its classes.
+ */
+export function thirdsAccuracy(perClass: readonly (number | null)[], classCounts: readonly number[]): GroupAccuracy {
+  checkClassCounts([...classCounts], perClass.length)
+  const ranked = classCounts.map((n, c) => ({ n, c })).sort((a, b) => b.n - a.n || a.c - b.c).map((e) => e.c)
+  const third = Math.round(ranked.length / 3)
+  return present<GroupAccuracy>({
+    head: groupMean(perClass, ranked.slice(0, third)),
+    medium: groupMean(perClass, ranked.slice(third, ranked.length - third)),
+    tail: groupMean(perClass, ranked.slice(ranked.length - third)),
+  })
+}
+
+/** Many-shot (> 100 training samples), medium-shot (20 to 100) and few-shot (< 20) accuracy. */
+export function shotAccuracy(perClass: readonly (number | null)[], classCounts: readonly number[]): ShotAccuracy {
+  checkClassCounts([...classCounts], perClass.length)
+  const ids = classCounts.map((_, c) => c)
+  return present<ShotAccuracy>({
+    many: groupMean(perClass, ids.filter((c) => classCounts[c]! > 100)),
+    medium: groupMean(perClass, ids.filter((c) => classCounts[c]! >= 20 && classCounts[c]! <= 100)),
+    few: groupMean(perClass, ids.filter((c) => classCounts[c]! < 20)),
+  })
+}
+
+/** The arg-max of each row (ties: the smallest class id). */
+export function argmaxRows(logits: readonly (readonly number[])[]): number[] {
+  return logits.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0))
+}
+
+/** The default grid of post-hoc temperatures: 0, 0.25, …, 3. */
+export const DEFAULT_TAU_GRID: readonly number[] = Array.from({ length: 13 }, (_, k) => k * 0.25)
+
+/**
+ * Chooses the post-hoc logit-adjustment temperature `τ` on held-out data (never the test set): the
+ * grid value whose predictions `argmax(u − τ log π)` have the highest balanced accuracy (ties: the
+ * smallest `τ`). Returns the choice and the score of every grid value.
+ */
+export function chooseTau(
+  heldOutLogits: readonly (readonly number[])[],
+  heldOutLabels: ArrayLike<number>,
+  classCounts: readonly number[],
+  grid: readonly number[] = DEFAULT_TAU_GRID,
+): { tau: number; balancedAccuracy: number; scores: { tau: number; balancedAccuracy: number }[] } {
+  check(grid.length > 0, 'INVALID_PARAMETER', 'the τ grid is empty', 'grid')
+  checkClassCounts([...classCounts], heldOutLogits[0]?.length)
+  const scores = grid.map((tau) => {
+    const perClass = perClassAccuracy(postHocPredict(heldOutLogits, classCounts, tau), heldOutLabels, classCounts.length)
+    return { tau, balancedAccuracy: balancedAccuracy(perClass) ?? 0 }
+  })
+  const best = scores.reduce((a, b) => (b.balancedAccuracy > a.balancedAccuracy ? b : a))
+  return { ...best, scores }
+}

@@ -1,0 +1,99 @@
+/**
+ * The abstract tensor interface every rule is written against.
+ *
+ * It is deliberately small and symbolic-friendly (the model is einops' backend class and the array
+ * API): no method reads a value back to the host, so the same rule code can run eagerly (the float64
+ * reference, TensorFlow.js) or build a graph (ONNX). Host-side numbers that a rule needs (margins
+ * from class counts, split sets) are computed as plain `number[]` math in `rules/` and enter through
+ * {@link TensorOps.constant}; choices that depend on the batch are written with `greater`, `where`,
+ * `equal` and friends, never with an `if` on data.
+ *
+ * Conventions shared by every backend:
+ * - float tensors are float64 on the reference and float32 elsewhere; integer tensors (labels) are
+ *   created with dtype `'int32'`;
+ * - binary element-wise ops broadcast as NumPy does;
+ * - comparison ops return a float mask of 0 and 1, and `where` takes such a mask;
+ * - `softmax`, `logSoftmax` work on the last axis and are numerically stable (max-shifted);
+ * - `shape` may report `-1` for a dimension that a symbolic backend only knows at run time (the
+ *   batch size of an ONNX graph).
+ */
+export interface TensorOps<T> {
+  /** A short name of the backend, e.g. `"reference"`, `"tfjs-cpu"`, `"onnx"`. */
+  readonly name: string
+
+  /** A tensor holding `data` (row-major) with the given shape. */
+  constant(data: ArrayLike<number>, shape: readonly number[], dtype?: 'float32' | 'int32'): T
+  /** The static shape; `-1` where a symbolic backend does not know a dimension. */
+  shape(x: T): readonly number[]
+  /** The same data seen with another shape; one dimension may be `-1`. */
+  reshape(x: T, shape: readonly number[]): T
+
+  add(a: T, b: T): T
+  sub(a: T, b: T): T
+  mul(a: T, b: T): T
+  div(a: T, b: T): T
+  maximum(a: T, b: T): T
+  minimum(a: T, b: T): T
+
+  neg(x: T): T
+  abs(x: T): T
+  exp(x: T): T
+  log(x: T): T
+  sqrt(x: T): T
+  sign(x: T): T
+  floor(x: T): T
+  /** Rounds half to even (Python's `round`, ONNX `Round`, `tf.round`). */
+  round(x: T): T
+
+  /** `log(softmax(x))` along the last axis, computed as `x − max − log Σ exp(x − max)`. */
+  logSoftmax(x: T): T
+  /** `softmax(x)` along the last axis. */
+  softmax(x: T): T
+  /** `log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(−|x|))`. */
+  softplus(x: T): T
+
+  sum(x: T, axes: readonly number[], keepDims?: boolean): T
+  mean(x: T, axes: readonly number[], keepDims?: boolean): T
+  max(x: T, axes: readonly number[], keepDims?: boolean): T
+  /** 2-D matrix product, optionally transposing either side. */
+  matmul(a: T, b: T, transposeA?: boolean, transposeB?: boolean): T
+
+  /** `[N]` integer labels to an `[N, depth]` float matrix of 0 and 1. */
+  oneHot(labels: T, depth: number): T
+  /** Slices of `x` along `axis` picked by the integer `indices` (`[N]`). */
+  gather(x: T, indices: T, axis: number): T
+  /**
+   * Sums the rows of `x` (`[N, ...]`) into `numSegments` rows by their integer ids (`[N]`): class
+   * sums in `O(N·C)`, where a one-hot matrix product would cost `O(N·C²)`.
+   */
+  segmentSum(x: T, segmentIds: T, numSegments: number): T
+
+  /** 1 where `a > b`, else 0 (float). */
+  greater(a: T, b: T): T
+  /** 1 where `a == b`, else 0 (float). */
+  equal(a: T, b: T): T
+  /** `a` where the float mask `cond` is non-zero, `b` elsewhere. */
+  where(cond: T, a: T, b: T): T
+
+  /** The value of `x`, seen by automatic differentiation as a constant. */
+  stopGradient(x: T): T
+
+  /**
+   * Optional value checks, for backends that can look at data cheaply (the reference, eager
+   * frameworks). A symbolic backend leaves them out. They throw a `LogitPerturbError`.
+   */
+  readonly checks?: ValueChecks<T>
+}
+
+/** Data checks a backend may offer; see {@link TensorOps.checks}. */
+export interface ValueChecks<T> {
+  /** Throws `LABEL_VALUE` unless every label is an integer in `[0, numClasses)`. */
+  labels(labels: T, numClasses: number): void
+  /** Throws `LOGITS_NOT_FINITE` if `x` holds NaN or ±Infinity. */
+  finite(x: T, what: string): void
+}
+
+/** A scalar float constant. */
+export function scalar<T>(ops: TensorOps<T>, value: number): T {
+  return ops.constant([value], [])
+}

@@ -1,0 +1,49 @@
+import type { LplBaseSpec, RuleSpec } from '../specTypes.js'
+import { ceRule } from './ce.js'
+import { isdaRule } from './isda.js'
+import { ldamRule } from './ldam.js'
+import { logitAdjustmentRule } from './logitAdjustment.js'
+import { type LplSplitPlan, lplRule } from './lpl.js'
+import { priorSplitBounds } from './lplBounds.js'
+import { officialBalancedRule } from './officialBalanced.js'
+import { officialLongtailRule } from './officialLongtail.js'
+import type { Rule } from './types.js'
+import { vsRule, vsTerms } from './vs.js'
+
+/** Builds the rule a parsed spec names. The spec must come from `parseSpec` (defaults filled in). */
+export function createRule(spec: RuleSpec): Rule {
+  switch (spec.rule) {
+    case 'ce':
+      return ceRule(spec.numClasses)
+    case 'logit-adjustment':
+      return logitAdjustmentRule(spec.classCounts, spec.tau)
+    case 'balanced-softmax':
+      return logitAdjustmentRule(spec.classCounts, 1)
+    case 'ldam':
+      return ldamRule(spec.classCounts, spec.maxMargin, spec.scale, spec.drw)
+    case 'vs': {
+      const terms = spec.classCounts === undefined
+        ? { multiplicative: spec.multiplicative!, additive: spec.additive! }
+        : vsTerms(spec.classCounts, spec.gamma, spec.tau)
+      return vsRule(terms.multiplicative, terms.additive)
+    }
+    case 'isda':
+      return isdaRule(spec.lambda,
+        spec.weights && spec.covariances ? { weights: spec.weights, covariances: spec.covariances } : undefined,
+        spec.numClasses)
+    case 'lpl': {
+      const split: LplSplitPlan =
+        spec.split === 'prior'
+          ? { kind: 'static', classBounds: priorSplitBounds(spec.classCounts!, spec.epsilon, spec.deltaEpsilon, spec.headClasses) }
+          : spec.split === 'fixed'
+            ? { kind: 'static', classBounds: { directions: spec.directions!, bounds: spec.bounds! } }
+            : { kind: 'confidence', momentum: spec.momentum ?? 0.9, threshold: spec.threshold ?? 'mean' }
+      const base = createRule(spec.base ?? ({ rule: 'ce', numClasses: spec.numClasses } satisfies LplBaseSpec))
+      return lplRule(base, { ...spec, split })
+    }
+    case 'official-longtail':
+      return officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha)
+    case 'official-balanced':
+      return officialBalancedRule(spec.steps, spec.alpha, spec.numClasses)
+  }
+}

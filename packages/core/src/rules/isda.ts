@@ -1,0 +1,57 @@
+import { check } from '../errors.js'
+import { addClassRows } from './crossEntropy.js'
+import type { IsdaInputs, Rule } from './types.js'
+
+/**
+ * ISDA's class-level perturbation (Wang et al., *Implicit semantic data augmentation for deep
+ * networks*, NeurIPS 2019): `δ_{c,j} = (λ/2)·(w_j − w_c)ᵀ Σ_c (w_j − w_c)`, a `[C][C]` matrix whose
+ * row `c` is added to the logits of class-`c` samples. Every entry is `≥ 0` for a positive
+ * semi-definite `Σ_c` and the diagonal is 0: a positive augmentation of every class.
+ * Inputs: weights `W` `[C][D]`, covariances `Σ_c` `[C][D][D]`. Cost `O(C²·D²)`, on the host.
+ */
+export function isdaPerturbation(inputs: IsdaInputs, lambda: number): number[][] {
+  const { weights, covariances } = inputs
+  const c = weights.length
+  const d = weights[0]?.length ?? 0
+  check(c > 0 && weights.every((w) => Array.isArray(w) && w.length === d), 'MISSING_CONTEXT',
+    'must be a non-empty [C][D] matrix', 'isda.weights')
+  check(covariances.length === c && covariances.every((s) => s.length === d && s.every((r) => r.length === d)),
+    'MISSING_CONTEXT', `must be ${c} matrices of shape [${d}][${d}]`, 'isda.covariances')
+  const delta = weights.map(() => new Array<number>(c).fill(0))
+  const diff = new Array<number>(d)
+  for (let k = 0; k < c; k++) {
+    const sigma = covariances[k]!
+    for (let j = 0; j < c; j++) {
+      for (let a = 0; a < d; a++) diff[a] = weights[j]![a]! - weights[k]![a]!
+      let quad = 0
+      for (let a = 0; a < d; a++) {
+        let row = 0
+        for (let b = 0; b < d; b++) row += sigma[a]![b]! * diff[b]!
+        quad += diff[a]! * row
+      }
+      delta[k]![j] = (lambda / 2) * quad
+    }
+  }
+  return delta
+}
+
+/**
+ * ISDA as a loss: `L = mean_i CE(u_i + δ_{y_i}, y_i)` with {@link isdaPerturbation}. The weights and
+ * covariances come from the spec or, per call, from `ctx.isda` (the context wins); they change
+ * during training, so a trainer passes the current ones.
+ */
+export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numClasses: number | undefined): Rule {
+  return {
+    numClasses: numClasses ?? fromSpec?.weights.length,
+    gradientThrough: false,
+    perturb(ops, logits, labels, c, ctx) {
+      const inputs = ctx.isda ?? fromSpec
+      check(inputs !== undefined, 'MISSING_CONTEXT',
+        'ISDA needs classifier weights and class covariances: put them in the spec or pass ctx.isda', 'isda')
+      check(inputs.weights.length === c, 'MISSING_CONTEXT',
+        `has ${inputs.weights.length} rows but the logits have ${c} classes`, 'isda.weights')
+      const delta = isdaPerturbation(inputs, lambda)
+      return { batch: { logits: addClassRows(ops, logits, labels, ops.constant(delta.flat(), [c, c])) } }
+    },
+  }
+}

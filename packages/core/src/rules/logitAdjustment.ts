@@ -1,0 +1,41 @@
+import type { TensorOps } from '../ops.js'
+import { logPriorsFromCounts } from './counts.js'
+import type { Rule } from './types.js'
+
+/**
+ * Logit adjustment (Menon et al., *Long-tail learning via logit adjustment*, ICLR 2021):
+ * `L = mean_i CE(u_i + τ·log π, y_i)`, the same perturbation `δ_c = τ·log π` for every class.
+ * Balanced softmax (Ren et al., NeurIPS 2020) is `τ = 1`; `τ = 0` is plain cross-entropy.
+ * Shapes: logits `[N, C]`, labels `[N]`, `classCounts` of length `C`.
+ *
+ * A zero count is read as the smallest positive count (see `smoothCounts`), so `log π` stays finite.
+ */
+export function logitAdjustmentRule(classCounts: readonly number[], tau: number): Rule {
+  const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  return {
+    numClasses: classCounts.length,
+    gradientThrough: false,
+    perturb: (ops, logits) => ({
+      batch: { logits: ops.add(logits, ops.constant(shift, [1, shift.length])) },
+    }),
+  }
+}
+
+/**
+ * The post-hoc variant of logit adjustment: logits of a model trained with plain cross-entropy,
+ * corrected at prediction time, `u − τ·log π` (`[N, C]`); predict with its arg-max.
+ */
+export function postHocAdjust<T>(ops: TensorOps<T>, logits: T, classCounts: readonly number[], tau: number): T {
+  const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  return ops.sub(logits, ops.constant(shift, [1, shift.length]))
+}
+
+/** Host-side post-hoc prediction: `argmax_c (u_ic − τ·log π_c)` for each row of `logits` (`[N][C]`). */
+export function postHocPredict(logits: readonly (readonly number[])[], classCounts: readonly number[], tau: number): number[] {
+  const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  return logits.map((row) => {
+    let best = 0
+    for (let c = 1; c < row.length; c++) if (row[c]! - shift[c]! > row[best]! - shift[best]!) best = c
+    return best
+  })
+}

@@ -1,0 +1,106 @@
+import type { TensorOps } from '../ops.js'
+import { addClassRows } from './crossEntropy.js'
+import { type LplClassBounds, lplSteps } from './lplBounds.js'
+import { lplSearch } from './lplSearch.js'
+import type { Rule, RuleState } from './types.js'
+
+/** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
+export type LplSplitPlan =
+  | { kind: 'static'; classBounds: LplClassBounds }
+  | { kind: 'confidence'; momentum: number; threshold: 'mean' | number }
+
+/** Hyper-parameters of {@link lplRule}. */
+export interface LplOptions {
+  split: LplSplitPlan
+  alpha: number
+  epsilon: number
+  deltaEpsilon: number
+  maxSteps: number
+  normalize: boolean
+  gradient: 'stop' | 'through'
+}
+
+/**
+ * LPL, class-level logit perturbation (Li, Su, Wu, Zhang, *Class-Level Logit Perturbation*, IEEE
+ * TNNLS 2023): `L = Σ_i w_{y_i} CE(z_i + sg(δ_{y_i}), y_i) / Σ_i w_{y_i}`, where `z` are the base
+ * rule's perturbed logits (plain logits for CE; `u + τ log π` for LA+LPL) and `δ` comes from
+ * {@link lplSearch}: ascent for the classes in `P` (positive augmentation), descent for `N`.
+ * With `gradient: 'through'` the `sg` is dropped and autodiff goes through the search.
+ * Shapes: logits `[N, C]`, labels `[N]`; cost `O(K·(N·C + C²))`, memory `O(N·C + C²)`.
+ */
+export function lplRule(base: Rule, options: LplOptions): Rule {
+  const { split, alpha, epsilon, deltaEpsilon, maxSteps } = options
+  // The loop is unrolled to a static count: the largest K_c that the split can produce.
+  const unrolledSteps = split.kind === 'static'
+    ? Math.max(0, ...split.classBounds.bounds.map((b) => lplSteps(b, alpha, maxSteps)))
+    : lplSteps(epsilon + deltaEpsilon, alpha, maxSteps)
+  return {
+    numClasses: base.numClasses ?? (split.kind === 'static' ? split.classBounds.bounds.length : undefined),
+    gradientThrough: options.gradient === 'through' || base.gradientThrough,
+    perturb(ops, logits, labels, c, ctx, state) {
+      const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
+      const oneHotLabels = ops.oneHot(labels, c)
+      const start = options.gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
+      const plan = split.kind === 'static'
+        ? {
+            directions: ops.constant(split.classBounds.directions, [c, 1]),
+            bounds: ops.constant(split.classBounds.bounds, [c, 1]),
+            state: undefined,
+          }
+        : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, labels, c, options, split, state)
+      const delta = lplSearch(ops, {
+        logits: start, labels, oneHotLabels, numClasses: c,
+        directions: plan.directions, bounds: plan.bounds,
+        alpha, maxSteps, unrolledSteps, normalize: options.normalize,
+      })
+      return {
+        batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, delta) },
+        ...(plan.state !== undefined && ctx.training !== false ? { state: plan.state } : {}),
+      }
+    },
+  }
+}
+
+/**
+ * LPL's `confidence` split (for balanced data). `q̄_c` is the mean softmax probability of the true
+ * class over the class's samples, blended into a running average with momentum `m` for classes seen
+ * before; threshold `τ` is the mean of `q̄` over the classes seen so far (or fixed);
+ * `P = {c : q̄_c < τ}`, and `ε_c = ε + Δε·|τ − q̄_c|`.
+ */
+function confidenceSplit<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  oneHotLabels: T,
+  labels: T,
+  c: number,
+  options: LplOptions,
+  split: Extract<LplSplitPlan, { kind: 'confidence' }>,
+  state: RuleState<T> | undefined,
+): { directions: T; bounds: T; state: RuleState<T> } {
+  const trueClassProb = ops.sum(ops.mul(ops.softmax(logits), oneHotLabels), [1])
+  const counts = ops.sum(oneHotLabels, [0])
+  const present = ops.greater(counts, ops.constant([0], []))
+  const batchMean = ops.div(ops.segmentSum(trueClassProb, labels, c), ops.maximum(counts, ops.constant([1], [])))
+  let confidence = ops.mul(batchMean, present)
+  let seen = present
+  if (state !== undefined && split.momentum > 0) {
+    const m = ops.constant([split.momentum], [])
+    const blended = ops.add(ops.mul(m, state.confidence), ops.mul(ops.constant([1 - split.momentum], []), batchMean))
+    confidence = ops.where(present, ops.where(state.seen, blended, batchMean), state.confidence)
+    seen = ops.maximum(state.seen, present)
+  }
+  const threshold = split.threshold === 'mean'
+    ? ops.div(ops.sum(ops.mul(confidence, seen), [0]), ops.maximum(ops.sum(seen, [0]), ops.constant([1], [])))
+    : ops.constant([split.threshold], [])
+  const one = ops.constant([1], [])
+  const directions = ops.where(ops.greater(threshold, confidence), one, ops.neg(one))
+  const bounds = ops.add(
+    ops.constant([options.epsilon], []),
+    ops.mul(ops.constant([options.deltaEpsilon], []), ops.abs(ops.sub(threshold, confidence))),
+  )
+  return {
+    directions: ops.reshape(directions, [c, 1]),
+    bounds: ops.reshape(bounds, [c, 1]),
+    state: { confidence, seen },
+  }
+}

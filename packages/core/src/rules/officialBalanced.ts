@@ -1,0 +1,57 @@
+import { addClassRows } from './crossEntropy.js'
+import { officialStep, pythonRound } from './officialStep.js'
+import type { Rule } from './types.js'
+
+/** `R = round(1.1·K)`, the iteration count of the released balanced-data code. */
+export function officialBalancedIterations(steps: number): number {
+  return pythonRound(1.1 * steps)
+}
+
+/**
+ * The released balanced-data LPL (`official-balanced`, SPEC.md section 4b). Computed without
+ * gradient: the loss is `CE(U + η, y)` with `η` a constant. At every iteration, from the current
+ * logits: `m_c = M[c, c]`, `t = mean_c m_c` (over all `C` classes, absent ones entering with 0),
+ * `s_c = sign(t − m_c)`, and the step `a = α·s_{y_i}·G[y_i, :]` is added twice, the logits after the
+ * first addition being stored. `R = round(1.1K)` iterations. Class `c` takes stored entry
+ * `K + max(0, r_c)`, where, from the first iteration's `sub_c = t − m_c`:
+ * `r_c = round(sub_c / min(sub) · 0.1K − 1)` for `sub_c < 0`, `round(sub_c / max(sub) · 0.1K − 1)`
+ * otherwise (the released code sorts `sub`; only its two ends matter, so no sort is needed).
+ * Shapes: logits `[N, C]`, labels `[N]`.
+ */
+export function officialBalancedRule(steps: number, alpha: number, numClasses: number | undefined): Rule {
+  const iterations = officialBalancedIterations(steps)
+  return {
+    numClasses,
+    gradientThrough: false,
+    perturb(ops, logits, labels, c) {
+      const start = ops.stopGradient(logits)
+      const oneHotLabels = ops.oneHot(labels, c)
+      const zero = ops.constant([0], [])
+      const tenthK = ops.constant([0.1 * steps], [])
+      const minusOne = ops.constant([-1], [])
+      let delta = ops.constant(new Float64Array(c * c), [c, c])
+      let selected = delta
+      let entryOf: typeof selected | undefined
+      for (let r = 0; r < iterations; r++) {
+        const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), labels, oneHotLabels, c)
+        const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
+        if (entryOf === undefined) {
+          const tiny = ops.constant([1e-30], [])
+          const low = ops.max(ops.neg(sub), [0], true) // −min(sub)
+          const ratio = ops.where(
+            ops.greater(zero, sub),
+            ops.div(sub, ops.neg(ops.maximum(low, tiny))),
+            ops.div(sub, ops.maximum(ops.max(sub, [0], true), tiny)),
+          )
+          const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
+          entryOf = ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1])
+        }
+        const step = ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction)
+        delta = ops.add(delta, step)
+        selected = ops.where(ops.equal(entryOf, ops.constant([r], [])), delta, selected)
+        delta = ops.add(delta, step)
+      }
+      return { batch: { logits: addClassRows(ops, logits, labels, ops.stopGradient(selected)) } }
+    },
+  }
+}

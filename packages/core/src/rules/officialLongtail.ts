@@ -1,0 +1,71 @@
+import { smoothCounts } from './counts.js'
+import { addClassRows } from './crossEntropy.js'
+import { officialStep, pythonRound } from './officialStep.js'
+import type { Rule } from './types.js'
+
+/** Step indices of the released long-tail code: raw (as Python computes them) and clamped to `[0, K−1]`. */
+export interface OfficialLongtailSteps {
+  raw: number[]
+  clamped: number[]
+}
+
+/**
+ * The released long-tail code's step index per class (`get_step`, SPEC.md section 4b), with counts
+ * in class order, head first:
+ * `k_c = round((n_c / n_0) · S · κ − 1)` for `c < split`, `round((n_{C−1} / n_c) · S − 1)` otherwise,
+ * with Python's round-half-to-even. Python would read −1 as the last step and fail past `K − 1`;
+ * the clamped indices are the ones used. Zero counts are smoothed to the smallest positive count.
+ */
+export function officialLongtailSteps(
+  classCounts: readonly number[],
+  split: number,
+  stepSize: number,
+  headFactor: number,
+  steps: number,
+): OfficialLongtailSteps {
+  const n = smoothCounts(classCounts)
+  const first = n[0]!
+  const last = n[n.length - 1]!
+  const raw = n.map((nc, c) =>
+    c < split ? pythonRound((nc / first) * stepSize * headFactor - 1) : pythonRound((last / nc) * stepSize - 1),
+  )
+  return { raw, clamped: raw.map((k) => Math.min(Math.max(k, 0), steps - 1)) }
+}
+
+/**
+ * The released long-tail LPL (`official-longtail`): signs `−1` for the first `split` classes and `+1`
+ * for the rest; `K` steps of {@link officialStep}, `U ← U + α·s_{y_i}·G[y_i, :]`; sample `i` takes
+ * the logits after step `k_{y_i} + 1` ({@link officialLongtailSteps}); the loss is the mean CE of
+ * those logits, and the gradient flows through every step (no closed form; autodiff backends only).
+ * Only the class-level perturbation `D` (`[C, C]`) and the selected one are kept, not `K` logit
+ * matrices. Shapes: logits `[N, C]`, labels `[N]`.
+ */
+export function officialLongtailRule(
+  classCounts: readonly number[],
+  split: number,
+  stepSize: number,
+  headFactor: number,
+  steps: number,
+  alpha: number,
+): Rule {
+  const c = classCounts.length
+  const { clamped } = officialLongtailSteps(classCounts, split, stepSize, headFactor, steps)
+  const signedAlpha = classCounts.map((_, k) => (k < split ? -alpha : alpha))
+  return {
+    numClasses: c,
+    gradientThrough: true,
+    perturb(ops, logits, labels) {
+      const oneHotLabels = ops.oneHot(labels, c)
+      const stepOf = ops.constant(clamped, [c, 1])
+      const scale = ops.constant(signedAlpha, [c, 1])
+      let delta = ops.constant(new Float64Array(c * c), [c, c])
+      let selected = delta
+      for (let k = 0; k < steps; k++) {
+        const { direction } = officialStep(ops, addClassRows(ops, logits, labels, delta), labels, oneHotLabels, c)
+        delta = ops.add(delta, ops.mul(scale, direction))
+        selected = ops.where(ops.equal(stepOf, ops.constant([k], [])), delta, selected)
+      }
+      return { batch: { logits: addClassRows(ops, logits, labels, selected) } }
+    },
+  }
+}

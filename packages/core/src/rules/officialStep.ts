@@ -1,0 +1,38 @@
+import type { TensorOps } from '../ops.js'
+import { roundHalfEven } from '../reference/elementwise.js'
+
+/**
+ * The class-level step direction of the authors' released LPL code (SPEC.md section 4b), for
+ * logits `U` (`[N, C]`):
+ *
+ *     P = softmax(U);  n_c = #{i : y_i = c}, with n_c := 100 where n_c = 0
+ *     M = (onehot(y)ᵀ P) / n_c            (row c: mean softmax of the class-c samples)
+ *     G = M − I;  G[c, :] := G[c, :] / ‖G[:, c]‖₂
+ *
+ * Row `c` is divided by the norm of column `c`, as the released code does; this is kept on purpose,
+ * because it changes the numbers. The class means use a segment sum (`O(N·C)`), not the released
+ * one-hot product (`O(N·C²)`). Returns `{ direction: G, diagonal: M[c, c] }` (`[C, C]`, `[C]`).
+ */
+export function officialStep<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): { direction: T; diagonal: T } {
+  const counts = ops.sum(oneHotLabels, [0])
+  const safeCounts = ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts)
+  const classMeans = ops.div(ops.segmentSum(ops.softmax(logits), labels, c), ops.reshape(safeCounts, [c, 1]))
+  const identity = ops.constant(identityMatrix(c), [c, c])
+  const g = ops.sub(classMeans, identity)
+  // ‖G[:, c]‖ is never 0 in exact arithmetic (its c entry is M[c,c] − 1 < 0 unless M[c,c] = 1);
+  // the floor keeps the rare float case finite.
+  const columnNorms = ops.sqrt(ops.maximum(ops.sum(ops.mul(g, g), [0]), ops.constant([1e-30], [])))
+  return {
+    direction: ops.div(g, ops.reshape(columnNorms, [c, 1])),
+    diagonal: ops.sum(ops.mul(classMeans, identity), [1]),
+  }
+}
+
+function identityMatrix(c: number): Float64Array {
+  const eye = new Float64Array(c * c)
+  for (let k = 0; k < c; k++) eye[k * c + k] = 1
+  return eye
+}
+
+/** Python's `round` (half to even), used by the released code's step-count formulas. */
+export const pythonRound = roundHalfEven

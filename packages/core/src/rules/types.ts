@@ -1,0 +1,73 @@
+import type { TensorOps } from '../ops.js'
+
+/**
+ * What a loss call may need beyond logits and labels.
+ */
+export interface LossContext {
+  /** The current epoch (0-based); switches deferred re-weighting (LDAM-DRW) on. Default 0. */
+  epoch?: number
+  /**
+   * Whether this call is a training step. Stateful rules (the `confidence` split's running
+   * averages) update their state only on training calls. Default `true`.
+   */
+  training?: boolean
+  /** ISDA's classifier weights and class feature covariances, when the spec does not carry them. */
+  isda?: IsdaInputs
+}
+
+/** Inputs of ISDA's perturbation: last-layer weights `W` (`[C][D]`) and covariances `Σ_c` (`[C][D][D]`). */
+export interface IsdaInputs {
+  weights: number[][]
+  covariances: number[][][]
+}
+
+/**
+ * A rule's view of a batch after perturbation: the loss is the (class-weighted) mean cross-entropy
+ * of `logits`, and `logits = logitScale ⊙ u + δ_y`.
+ */
+export interface PerturbedBatch<T> {
+  /** The perturbed logits `z`, `[N, C]`. */
+  logits: T
+  /** Class weights `w_c` (`[C]`); the loss is then `Σ w_{y_i} ℓ_i / Σ w_{y_i}`. Absent: plain mean. */
+  classWeights?: T
+  /** `∂z/∂u` as a factor broadcastable to `[N, C]` (a scale `s` or a per-class vector). Absent: 1. */
+  logitScale?: T
+}
+
+/**
+ * A rule's mutable state, held by the loss and replaced only after a call succeeds. Only the
+ * `confidence` split of LPL has any: the running mean confidence of each class and whether the
+ * class has been seen yet (both `[C]`).
+ */
+export interface RuleState<T> {
+  confidence: T
+  seen: T
+}
+
+/** The result of one perturbation: the batch, and the state to keep if the call succeeds. */
+export interface Perturbation<T> {
+  batch: PerturbedBatch<T>
+  state?: RuleState<T>
+}
+
+/**
+ * A rule bound to nothing but its spec. `perturb` receives the backend at each call, so one rule
+ * object serves every backend.
+ */
+export interface Rule {
+  /** The class count fixed by the spec, if it fixes one. */
+  readonly numClasses: number | undefined
+  /**
+   * True when the perturbation depends differentiably on the logits (`gradient: 'through'`,
+   * `official-longtail`): then there is no closed-form gradient and autodiff must go through it.
+   */
+  readonly gradientThrough: boolean
+  perturb<T>(
+    ops: TensorOps<T>,
+    logits: T,
+    labels: T,
+    numClasses: number,
+    ctx: LossContext,
+    state: RuleState<T> | undefined,
+  ): Perturbation<T>
+}

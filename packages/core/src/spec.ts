@@ -1,0 +1,170 @@
+import { LogitPerturbError, check } from './errors.js'
+import { SpecReader } from './specReader.js'
+import type {
+  IsdaSpec, LdamSpec, LplBaseSpec, LplSpec, OfficialBalancedSpec, OfficialLongtailSpec, RuleSpec, VsSpec,
+} from './specTypes.js'
+import { RULE_NAMES } from './specTypes.js'
+
+const POSITIVE = { above: 0 }
+const NON_NEGATIVE = { min: 0 }
+const COUNT = { min: 1, integer: true }
+
+/**
+ * Validates a JSON value as a rule spec and returns it with every default filled in and
+ * `version: 1`. Throws a `LogitPerturbError` naming the bad field: `UNKNOWN_RULE` for a rule name
+ * the library does not know, `INVALID_SPEC` for a missing or unexpected field, `INVALID_PARAMETER`
+ * for a value out of range, `CLASS_COUNTS_LENGTH` / `CLASS_COUNTS_VALUE` for bad class counts.
+ * The input is never modified.
+ */
+export function parseSpec(value: unknown): RuleSpec {
+  return parseAt(SpecReader.of(value, ''), false) as RuleSpec
+}
+
+function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
+  const rule = r.raw('rule')
+  check(rule !== undefined, 'INVALID_SPEC', `is required (one of ${RULE_NAMES.join(', ')})`, r.fieldPath('rule'))
+  if (typeof rule !== 'string' || !(RULE_NAMES as readonly string[]).includes(rule)) {
+    throw new LogitPerturbError('UNKNOWN_RULE',
+      `unknown rule ${JSON.stringify(rule)}; known rules: ${RULE_NAMES.join(', ')}`, r.fieldPath('rule'))
+  }
+  const version = r.raw('version')
+  check(version === undefined || version === 1, 'INVALID_SPEC', `only version 1 exists, got ${String(version)}`, r.fieldPath('version'))
+  const declared = r.optionalNumber('numClasses', COUNT)
+  const spec = parseRule(r, rule as RuleSpec['rule'], declared, asBase)
+  r.finish()
+  return spec
+}
+
+function parseRule(r: SpecReader, rule: RuleSpec['rule'], numClasses: number | undefined, asBase: boolean): RuleSpec {
+  const head = { version: 1 as const, ...(numClasses === undefined ? {} : { numClasses }) }
+  switch (rule) {
+    case 'ce':
+      return { rule, ...head }
+    case 'logit-adjustment':
+      return { rule, ...head, classCounts: r.classCounts('classCounts', numClasses), tau: r.number('tau', NON_NEGATIVE, 1) }
+    case 'balanced-softmax':
+      return { rule, ...head, classCounts: r.classCounts('classCounts', numClasses) }
+    case 'ldam':
+      return parseLdam(r, head, numClasses)
+    case 'vs':
+      return parseVs(r, head, numClasses)
+    case 'isda':
+      return parseIsda(r, head, numClasses)
+    case 'lpl':
+      check(!asBase, 'INVALID_SPEC', 'LPL cannot be the base of LPL', r.fieldPath('rule'))
+      return parseLpl(r, head, numClasses)
+    case 'official-longtail':
+      check(!asBase, 'INVALID_SPEC', 'the released-code presets cannot be a base', r.fieldPath('rule'))
+      return parseOfficialLongtail(r, head, numClasses)
+    case 'official-balanced':
+      check(!asBase, 'INVALID_SPEC', 'the released-code presets cannot be a base', r.fieldPath('rule'))
+      return {
+        rule, ...head,
+        steps: r.number('steps', COUNT, 10),
+        alpha: r.number('alpha', NON_NEGATIVE, 0.01),
+      } satisfies OfficialBalancedSpec
+  }
+}
+
+type Head = { version: 1; numClasses?: number }
+
+function parseLdam(r: SpecReader, head: Head, numClasses: number | undefined): LdamSpec {
+  const classCounts = r.classCounts('classCounts', numClasses)
+  const maxMargin = r.number('maxMargin', NON_NEGATIVE, 0.5)
+  const scale = r.number('scale', POSITIVE, 30)
+  const drwReader = r.child('drw')
+  let drw: LdamSpec['drw']
+  if (drwReader !== undefined) {
+    drw = {
+      beta: drwReader.number('beta', { min: 0, below: 1 }, 0.9999),
+      fromEpoch: drwReader.number('fromEpoch', { min: 0, integer: true }, 0),
+    }
+    drwReader.finish()
+  }
+  return { rule: 'ldam', ...head, classCounts, maxMargin, scale, ...(drw ? { drw } : {}) }
+}
+
+function parseVs(r: SpecReader, head: Head, numClasses: number | undefined): VsSpec {
+  const gamma = r.number('gamma', NON_NEGATIVE, 0.2)
+  const tau = r.number('tau', NON_NEGATIVE, 1)
+  if (r.has('multiplicative') || r.has('additive')) {
+    check(!r.has('classCounts'), 'INVALID_SPEC', 'give classCounts or explicit multiplicative/additive terms, not both', r.fieldPath('classCounts'))
+    const multiplicative = r.numberArray('multiplicative', POSITIVE, numClasses)
+    const additive = r.numberArray('additive', {}, multiplicative.length)
+    return { rule: 'vs', ...head, gamma, tau, multiplicative, additive }
+  }
+  return { rule: 'vs', ...head, classCounts: r.classCounts('classCounts', numClasses), gamma, tau }
+}
+
+function parseIsda(r: SpecReader, head: Head, numClasses: number | undefined): IsdaSpec {
+  const lambda = r.number('lambda', NON_NEGATIVE, 0.5)
+  const weights = r.raw('weights')
+  const covariances = r.raw('covariances')
+  if (weights === undefined && covariances === undefined) return { rule: 'isda', ...head, lambda }
+  check(Array.isArray(weights) && weights.every(Array.isArray), 'INVALID_PARAMETER', 'must be a [C][D] array of numbers', r.fieldPath('weights'))
+  check(Array.isArray(covariances), 'INVALID_PARAMETER', 'must be a [C][D][D] array of numbers', r.fieldPath('covariances'))
+  const rows = weights as unknown[][]
+  if (numClasses !== undefined) check(rows.length === numClasses, 'INVALID_PARAMETER', `has ${rows.length} rows but there are ${numClasses} classes`, r.fieldPath('weights'))
+  const flat = [...rows.flat(), ...(covariances as unknown[]).flat(2)]
+  check(flat.every((v) => typeof v === 'number' && Number.isFinite(v)), 'INVALID_PARAMETER', 'must hold finite numbers only', r.fieldPath('weights'))
+  return {
+    rule: 'isda', ...head, lambda,
+    weights: structuredClone(weights as number[][]),
+    covariances: structuredClone(covariances as number[][][]),
+  }
+}
+
+function parseLpl(r: SpecReader, head: Head, declared: number | undefined): LplSpec {
+  const split = r.oneOf('split', ['prior', 'confidence', 'fixed'] as const)
+  const baseReader = r.child('base')
+  const base = baseReader === undefined ? undefined : (parseAt(baseReader, true) as LplBaseSpec)
+  let numClasses = declared ?? base?.numClasses ?? (base && 'classCounts' in base ? base.classCounts?.length : undefined)
+  const common = {
+    alpha: r.number('alpha', POSITIVE, 0.15),
+    epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),
+    deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, 1.2),
+    maxSteps: r.number('maxSteps', { min: 0, integer: true }, 20),
+    normalize: r.boolean('normalize', true),
+    gradient: r.oneOf('gradient', ['stop', 'through'] as const, 'stop'),
+  }
+  const out: LplSpec = { rule: 'lpl', ...head, split, ...common }
+  if (split === 'prior') {
+    out.classCounts = r.classCounts('classCounts', numClasses)
+    numClasses = out.classCounts.length
+    const h = r.optionalNumber('headClasses', { min: 0, max: numClasses, integer: true })
+    if (h !== undefined) out.headClasses = h
+  } else if (split === 'confidence') {
+    out.momentum = r.number('momentum', { min: 0, below: 1 }, 0.9)
+    const threshold = r.raw('threshold')
+    if (threshold === undefined || threshold === 'mean') out.threshold = 'mean'
+    else {
+      check(typeof threshold === 'number' && threshold >= 0 && threshold <= 1, 'INVALID_PARAMETER',
+        `must be "mean" or a number in [0, 1], got ${String(threshold)}`, r.fieldPath('threshold'))
+      out.threshold = threshold
+    }
+  } else {
+    out.directions = r.numberArray('directions', {}, numClasses)
+    numClasses = out.directions.length
+    out.directions.forEach((d, c) => check(d === 1 || d === -1, 'INVALID_PARAMETER', `must be +1 or -1, got ${d}`, `${r.fieldPath('directions')}[${c}]`))
+    out.bounds = r.numberArray('bounds', NON_NEGATIVE, numClasses)
+  }
+  if (base !== undefined) {
+    const baseClasses = base.numClasses ?? ('classCounts' in base ? base.classCounts?.length : undefined)
+    check(baseClasses === undefined || numClasses === undefined || baseClasses === numClasses, 'CLASS_COUNTS_LENGTH',
+      `the base rule has ${baseClasses} classes but the LPL split has ${numClasses}`, r.fieldPath('base'))
+    out.base = base
+  }
+  return out
+}
+
+function parseOfficialLongtail(r: SpecReader, head: Head, numClasses: number | undefined): OfficialLongtailSpec {
+  const classCounts = r.classCounts('classCounts', numClasses)
+  return {
+    rule: 'official-longtail', ...head, classCounts,
+    split: r.number('split', { min: 0, max: classCounts.length, integer: true }),
+    stepSize: r.number('stepSize', NON_NEGATIVE, 10),
+    headFactor: r.number('headFactor', NON_NEGATIVE, 0.6),
+    steps: r.number('steps', COUNT, 10),
+    alpha: r.number('alpha', NON_NEGATIVE, 0.15),
+  }
+}

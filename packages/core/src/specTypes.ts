@@ -1,0 +1,152 @@
+/**
+ * The JSON rule spec: one object names a rule and its parameters, and every backend builds the same
+ * loss from it. `parseSpec` validates untrusted JSON into these types and fills in defaults.
+ */
+
+interface SpecBase {
+  /** Spec format version; always 1 on output. */
+  version?: 1
+  /** Number of classes `C`; implied by `classCounts` where a rule has them. */
+  numClasses?: number
+}
+
+/** Plain cross-entropy, `CE(u, y)`. */
+export interface CeSpec extends SpecBase {
+  rule: 'ce'
+}
+
+/** Logit adjustment (Menon et al., ICLR 2021): `CE(u + τ log π, y)`. */
+export interface LogitAdjustmentSpec extends SpecBase {
+  rule: 'logit-adjustment'
+  classCounts: number[]
+  /** Temperature `τ ≥ 0`; default 1. */
+  tau: number
+}
+
+/** Balanced softmax (Ren et al., NeurIPS 2020): `CE(u + log π, y)`. */
+export interface BalancedSoftmaxSpec extends SpecBase {
+  rule: 'balanced-softmax'
+  classCounts: number[]
+}
+
+/** LDAM (Cao et al., NeurIPS 2019): `CE(s·(u − Δ_y e_y), y)`, optionally with deferred re-weighting. */
+export interface LdamSpec extends SpecBase {
+  rule: 'ldam'
+  classCounts: number[]
+  /** Largest margin `M ≥ 0` (of the rarest class); default 0.5. */
+  maxMargin: number
+  /** Logit scale `s > 0`; default 30 (meant for cosine logits). */
+  scale: number
+  /** Deferred re-weighting: class weights `(1−β)/(1−β^{n_c})` (sum C) from epoch `fromEpoch` on. */
+  drw?: { beta: number; fromEpoch: number }
+}
+
+/** Vector scaling (Kini et al., NeurIPS 2021): `CE(Δ ⊙ u + ι, y)`. */
+export interface VsSpec extends SpecBase {
+  rule: 'vs'
+  /** Class counts; give them, or both `multiplicative` and `additive`. */
+  classCounts?: number[]
+  /** `Δ_c = (n_c / n_max)^γ`; default 0.2. */
+  gamma: number
+  /** `ι_c = τ log π_c`; default 1. */
+  tau: number
+  /** Explicit multiplicative terms `Δ_c > 0` (e.g. `1/T_c` for class temperatures). */
+  multiplicative?: number[]
+  /** Explicit additive terms `ι_c`. */
+  additive?: number[]
+}
+
+/** ISDA (Wang et al., NeurIPS 2019): `δ_{c,j} = (λ/2)(w_j − w_c)ᵀ Σ_c (w_j − w_c)`. */
+export interface IsdaSpec extends SpecBase {
+  rule: 'isda'
+  /** `λ ≥ 0`; default 0.5. */
+  lambda: number
+  /** Classifier weights `[C][D]`; else passed per call in the context. */
+  weights?: number[][]
+  /** Class feature covariances `[C][D][D]`; else passed per call in the context. */
+  covariances?: number[][][]
+}
+
+/** The specs LPL accepts as its base rule. */
+export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | LdamSpec | VsSpec | IsdaSpec
+
+/** LPL (Li et al., TNNLS 2023): a class-level perturbation learned by a bounded gradient search. */
+export interface LplSpec extends SpecBase {
+  rule: 'lpl'
+  /**
+   * How classes are split into `P` (loss raised, positive augmentation) and `N` (loss lowered):
+   * - `'prior'` (long-tailed data): the `headClasses` most frequent classes form `N`, the rest `P`;
+   * - `'confidence'` (balanced data): classes whose mean true-class confidence is below the
+   *   threshold form `P`;
+   * - `'fixed'`: `directions` (`+1` for P, `−1` for N) and `bounds` given per class.
+   */
+  split: 'prior' | 'confidence' | 'fixed'
+  /** `'prior'`: training-set class counts. */
+  classCounts?: number[]
+  /** `'prior'`: size of the head; default: the classes whose count is above the median count. */
+  headClasses?: number
+  /** `'confidence'`: running-average momentum in `[0, 1)`; 0 uses the batch alone. Default 0.9. */
+  momentum?: number
+  /** `'confidence'`: `'mean'` (mean class confidence, default) or a fixed number in `[0, 1]`. */
+  threshold?: 'mean' | number
+  /** `'fixed'`: `+1` (P) or `−1` (N) per class. */
+  directions?: number[]
+  /** `'fixed'`: the bound `ε_c ≥ 0` per class. */
+  bounds?: number[]
+  /** Step size `α > 0`; default 0.15. */
+  alpha: number
+  /** Base bound `ε ≥ 0`; default 0.3. */
+  epsilon: number
+  /** Bound growth `Δε ≥ 0`; default 1.2. */
+  deltaEpsilon: number
+  /** Cap `K` on every class's step count; default 20. */
+  maxSteps: number
+  /** Normalize each step to length `α` (the released code); default true. */
+  normalize: boolean
+  /** `'stop'`: `δ` is a constant for the outer gradient (default); `'through'`: differentiate through the steps. */
+  gradient: 'stop' | 'through'
+  /** A rule applied first; LPL then searches on its perturbed logits (e.g. LA+LPL). */
+  base?: LplBaseSpec
+}
+
+/** The authors' released long-tail code, reproduced to its numbers (SPEC.md section 4b). */
+export interface OfficialLongtailSpec extends SpecBase {
+  rule: 'official-longtail'
+  /** Counts in class order, head first, as `classes_freq` of the released code. */
+  classCounts: number[]
+  /** Number of head classes (negative sign). */
+  split: number
+  /** `S` of the step-count formula; default 10. */
+  stepSize: number
+  /** `κ` of the step-count formula for head classes; default 0.6. */
+  headFactor: number
+  /** `K`, the number of steps run; default 10. */
+  steps: number
+  /** Step size `α`; default 0.15. */
+  alpha: number
+}
+
+/** The authors' released balanced-data code, reproduced to its numbers (SPEC.md section 4b). */
+export interface OfficialBalancedSpec extends SpecBase {
+  rule: 'official-balanced'
+  /** `K`; default 10. */
+  steps: number
+  /** Step size `α`; default 0.01. */
+  alpha: number
+}
+
+/** Any single-label rule spec. */
+export type RuleSpec =
+  | LplBaseSpec
+  | LplSpec
+  | OfficialLongtailSpec
+  | OfficialBalancedSpec
+
+/** The name of a single-label rule. */
+export type RuleName = RuleSpec['rule']
+
+/** Every rule name the library knows, single- and multi-label. */
+export const RULE_NAMES = [
+  'ce', 'logit-adjustment', 'balanced-softmax', 'ldam', 'vs', 'isda', 'lpl',
+  'official-longtail', 'official-balanced',
+] as const satisfies readonly RuleName[]

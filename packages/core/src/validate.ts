@@ -1,0 +1,62 @@
+import { check } from './errors.js'
+
+/**
+ * Host-side checks on plain numbers, shared by every backend that can look at its data and by the
+ * spec parser. Each throws a `LogitPerturbError` whose message names the problem.
+ */
+
+/** Every label must be an integer in `[0, numClasses)`. */
+export function checkLabelValues(labels: ArrayLike<number>, numClasses: number, field = 'labels'): void {
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!
+    check(
+      Number.isInteger(y) && y >= 0 && y < numClasses,
+      'LABEL_VALUE',
+      `label ${y} at index ${i} is not an integer class id in [0, ${numClasses})`,
+      field,
+    )
+  }
+}
+
+/** Every value must be finite. */
+export function checkFiniteValues(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    check(
+      Number.isFinite(values[i]!),
+      'LOGITS_NOT_FINITE',
+      `${values[i]} at flat index ${i} is not finite (pass allowNonFinite to propagate such values)`,
+      what,
+    )
+  }
+}
+
+/**
+ * Class counts: a list of `numClasses` finite, non-negative numbers, at least one of them positive.
+ * Zero counts are allowed (real long-tailed subsets have empty classes); see {@link smoothCounts}.
+ */
+export function checkClassCounts(counts: readonly number[], numClasses: number | undefined, field = 'classCounts'): void {
+  check(Array.isArray(counts), 'CLASS_COUNTS_VALUE', 'must be an array of numbers', field)
+  if (numClasses !== undefined) {
+    check(
+      counts.length === numClasses,
+      'CLASS_COUNTS_LENGTH',
+      `has ${counts.length} entries but there are ${numClasses} classes`,
+      field,
+    )
+  }
+  check(counts.length > 0, 'CLASS_COUNTS_LENGTH', 'is empty', field)
+  counts.forEach((n, c) =>
+    check(
+      typeof n === 'number' && Number.isFinite(n) && n >= 0,
+      'CLASS_COUNTS_VALUE',
+      `count ${String(n)} of class ${c} is not a finite non-negative number`,
+      `${field}[${c}]`,
+    ),
+  )
+  check(
+    counts.some((n) => n > 0),
+    'CLASS_COUNTS_VALUE',
+    'every class count is zero; at least one class needs samples',
+    field,
+  )
+}
