@@ -1,5 +1,5 @@
 import type { TensorOps } from './ops.js'
-import { crossEntropyPerSample } from './rules/crossEntropy.js'
+import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
 import type { PerturbedBatch } from './rules/types.js'
 
 /**
@@ -37,8 +37,8 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
     ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
   const variation = ops.sub(crossEntropyPerSample(ops, batch.logits, y), crossEntropyPerSample(ops, logits, y))
   const scale = batch.logitScale ?? ops.constant([1], [])
-  const perturbedResidual = ops.mul(ops.sub(ops.softmax(batch.logits), y), scale)
-  const plainResidual = ops.sub(ops.softmax(logits), y)
+  const perturbedResidual = ops.mul(softmaxResidual(ops, batch.logits, y), scale)
+  const plainResidual = softmaxResidual(ops, logits, y)
   const norm = (x: T): T => ops.sqrt(ops.sum(ops.mul(x, x), [1]))
   const floor = ops.constant([RATIO_FLOOR], [])
   const ratio = (a: T, b: T): T => ops.div(ops.add(a, floor), ops.add(b, floor))

@@ -19,7 +19,7 @@ export type { Loss, LossEvaluation, LossOptions } from './loss.js'
 export type { IsdaInputs, LossContext, PerturbedBatch, Rule, RuleState } from './rules/types.js'
 export { createRule } from './rules/createRule.js'
 
-export { analyticGradient, batchLoss, crossEntropyPerSample, sampleWeights } from './rules/crossEntropy.js'
+export { analyticGradient, batchLoss, crossEntropyPerSample, sampleWeights, softmaxResidual } from './rules/crossEntropy.js'
 export { logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'
 export { postHocAdjust, postHocPredict } from './rules/logitAdjustment.js'
 export { drwWeights, ldamMargins } from './rules/ldam.js'

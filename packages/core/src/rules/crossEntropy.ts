@@ -28,12 +28,22 @@ export function batchLoss<T>(ops: TensorOps<T>, batch: PerturbedBatch<T>, oneHot
 }
 
 /**
+ * `softmax(z) − Y` (`[N, C]`), with the target entry computed as `−Σ_{j≠y} p_j` rather than
+ * `p_y − 1`: for a confidently classified sample `p_y` rounds to 1 and `p_y − 1` to 0, while the
+ * others are still exact, so the residual keeps its direction (its entries sum to 0, as they must).
+ */
+export function softmaxResidual<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T): T {
+  const others = ops.mul(ops.softmax(logits), ops.sub(ops.constant([1], []), oneHotLabels))
+  return ops.sub(others, ops.mul(oneHotLabels, ops.sum(others, [1], true)))
+}
+
+/**
  * The closed-form gradient of {@link batchLoss} w.r.t. the unperturbed logits `u`, when the
  * perturbation is a constant for the gradient:
  * `∂L/∂u_i = (w_{y_i} / Σ_j w_{y_j}) · a ⊙ (softmax(z_i) − e_{y_i})`, with `a = ∂z/∂u` the logit scale.
  */
 export function analyticGradient<T>(ops: TensorOps<T>, batch: PerturbedBatch<T>, oneHotLabels: T): T {
-  const residual = ops.sub(ops.softmax(batch.logits), oneHotLabels)
+  const residual = softmaxResidual(ops, batch.logits, oneHotLabels)
   const weighted = ops.mul(residual, sampleWeights(ops, oneHotLabels, batch.classWeights))
   return batch.logitScale === undefined ? weighted : ops.mul(weighted, batch.logitScale)
 }

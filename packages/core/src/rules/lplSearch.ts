@@ -1,5 +1,7 @@
 import type { TensorOps } from '../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
+import { softmaxResidual } from './crossEntropy.js'
+import { l2Normalize } from './norm.js'
 
 /** Inputs of {@link lplSearch}; per-class tensors are `[C, 1]`. */
 export interface LplSearchInputs<T> {
@@ -42,12 +44,10 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const signedAlpha = ops.mul(inp.directions, ops.constant([inp.alpha], []))
   let delta = ops.constant(new Float64Array(c * c), [c, c])
   for (let k = 0; k < inp.unrolledSteps; k++) {
-    const probs = ops.softmax(ops.add(inp.logits, ops.gather(delta, inp.labels, 0)))
-    const grad = ops.div(ops.segmentSum(ops.sub(probs, inp.oneHotLabels), inp.labels, c), denominator)
-    // The floor inside the root keeps absent classes (g = 0) at a zero step, and their autodiff finite.
-    const direction = inp.normalize
-      ? ops.div(grad, ops.sqrt(ops.maximum(ops.sum(ops.mul(grad, grad), [1], true), ops.constant([1e-30], []))))
-      : grad
+    const residual = softmaxResidual(ops, ops.add(inp.logits, ops.gather(delta, inp.labels, 0)), inp.oneHotLabels)
+    const grad = ops.div(ops.segmentSum(residual, inp.labels, c), denominator)
+    // Absent classes have g = 0 and take a zero step.
+    const direction = inp.normalize ? l2Normalize(ops, grad, 1).unit : grad
     const active = ops.greater(steps, ops.constant([k], []))
     delta = ops.add(delta, ops.mul(ops.mul(active, signedAlpha), direction))
   }

@@ -1,5 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { roundHalfEven } from '../reference/elementwise.js'
+import { l2Normalize } from './norm.js'
 
 /**
  * The class-level step direction of the authors' released LPL code (SPEC.md section 4b), for
@@ -19,9 +20,9 @@ export function officialStep<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotL
   const classMeans = ops.div(ops.segmentSum(ops.softmax(logits), labels, c), ops.reshape(safeCounts, [c, 1]))
   const identity = ops.constant(identityMatrix(c), [c, c])
   const g = ops.sub(classMeans, identity)
-  // ‖G[:, c]‖ is never 0 in exact arithmetic (its c entry is M[c,c] − 1 < 0 unless M[c,c] = 1);
-  // the floor keeps the rare float case finite.
-  const columnNorms = ops.sqrt(ops.maximum(ops.sum(ops.mul(g, g), [0]), ops.constant([1e-30], [])))
+  // ‖G[:, c]‖ is 0 only if M[c, c] = 1 exactly and no other class puts mass on c; the floor keeps
+  // that float case finite (the released code would divide by zero).
+  const columnNorms = ops.maximum(l2Normalize(ops, g, 0).norm, ops.constant([1e-30], []))
   return {
     direction: ops.div(g, ops.reshape(columnNorms, [c, 1])),
     diagonal: ops.sum(ops.mul(classMeans, identity), [1]),

@@ -1,0 +1,33 @@
+import type { RefTensor, RuleSpec } from '@logit-perturb/core'
+import { createLoss, referenceOps } from '@logit-perturb/core'
+import type { BatchCase } from '@logit-perturb/conformance'
+
+/** The batch of a case as reference tensors. */
+export function tensors(b: BatchCase): { logits: RefTensor; labels: RefTensor } {
+  return {
+    logits: referenceOps.constant(b.logits, [b.n, b.c]),
+    labels: referenceOps.constant(b.labels, [b.n], 'int32'),
+  }
+}
+
+/** The reference loss value of a spec on a case. */
+export function lossOf(spec: unknown, b: BatchCase, ctx = {}): number {
+  const { logits, labels } = tensors(b)
+  return createLoss(referenceOps, spec)(logits, labels, ctx).data[0]!
+}
+
+/** The reference perturbed logits of a spec on a case. */
+export function perturbedOf(spec: unknown, b: BatchCase): Float64Array {
+  const { logits, labels } = tensors(b)
+  return createLoss(referenceOps, spec).perturb(logits, labels).data
+}
+
+/** Per-class loss variation of a spec on a case. */
+export function variationOf(spec: RuleSpec | object, b: BatchCase): { delta: Float64Array; counts: Float64Array } {
+  const { logits, labels } = tensors(b)
+  const e = createLoss(referenceOps, spec).explain(logits, labels)
+  return { delta: e.lossVariation.data, counts: e.classCounts.data }
+}
+
+/** fast-check run options: enough runs to find a wrong implementation, few enough for CI. */
+export const RUNS = { numRuns: Number(process.env.PROPERTY_RUNS ?? 40) }
