@@ -118,7 +118,7 @@ function parseLpl(r: SpecReader, head: Head, declared: number | undefined): LplS
   const split = r.oneOf('split', ['prior', 'confidence', 'fixed'] as const)
   const baseReader = r.child('base')
   const base = baseReader === undefined ? undefined : (parseAt(baseReader, true) as LplBaseSpec)
-  let numClasses = declared ?? base?.numClasses ?? (base && 'classCounts' in base ? base.classCounts?.length : undefined)
+  let numClasses = declared
   const common = {
     alpha: r.number('alpha', POSITIVE, 0.15),
     epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),

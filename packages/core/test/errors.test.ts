@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest'
+import { LogitPerturbError, type LogitPerturbErrorCode, createLoss, parseSpec, referenceOps } from '../src/index.js'
+import { SMALL, allSpecs, batch } from './support.js'
+
+/** Runs `fn` and returns the LogitPerturbError it throws. */
+function thrown(fn: () => unknown): LogitPerturbError {
+  try {
+    fn()
+  } catch (e) {
+    expect(e).toBeInstanceOf(LogitPerturbError)
+    return e as LogitPerturbError
+  }
+  throw new Error('expected a LogitPerturbError, nothing was thrown')
+}
+
+function expectError(fn: () => unknown, code: LogitPerturbErrorCode, ...mentions: (string | RegExp)[]) {
+  const error = thrown(fn)
+  expect(error.code).toBe(code)
+  for (const m of mentions) expect(error.message).toMatch(m)
+}
+
+const la = { rule: 'logit-adjustment', classCounts: SMALL.counts }
+
+describe('typed errors, one per code, each naming the problem', () => {
+  it('LOGITS_SHAPE: rank, class count, empty batch', () => {
+    const loss = createLoss(referenceOps, la)
+    const labels = referenceOps.constant([0], [1], 'int32')
+    expectError(() => loss(referenceOps.constant([1, 2, 3, 4], [4]), labels), 'LOGITS_SHAPE', /\[N, C\]/, /\[4\]/)
+    expectError(() => loss(referenceOps.constant([1, 2, 3], [1, 3]), labels), 'LOGITS_SHAPE', /3 classes/, /has 4/)
+    expectError(() => loss(referenceOps.constant([], [0, 4]), referenceOps.constant([], [0], 'int32')), 'LOGITS_SHAPE', /empty/)
+  })
+  it('LOGITS_NOT_FINITE, unless allowNonFinite', () => {
+    const { logits, labels } = batch([[0, NaN, 0, 0]], [0])
+    expectError(() => createLoss(referenceOps, la)(logits, labels), 'LOGITS_NOT_FINITE', /NaN/, /logits/)
+    const { logits: inf } = batch([[0, Infinity, 0, 0]], [0])
+    expectError(() => createLoss(referenceOps, la)(inf, labels), 'LOGITS_NOT_FINITE', /Infinity/)
+    const propagated = createLoss(referenceOps, la, { allowNonFinite: true })(logits, labels)
+    expect(Number.isNaN(propagated.data[0])).toBe(true)
+  })
+  it('LABELS_SHAPE: wrong length or rank', () => {
+    const loss = createLoss(referenceOps, la)
+    const { logits } = batch(SMALL.logits, SMALL.labels)
+    expectError(() => loss(logits, referenceOps.constant([0, 1], [2], 'int32')), 'LABELS_SHAPE', /2 labels for 12 rows/)
+    expectError(() => loss(logits, referenceOps.constant(SMALL.labels, [12, 1], 'int32')), 'LABELS_SHAPE', /\[N\]/)
+  })
+  it('LABEL_VALUE: out of range, negative, fractional', () => {
+    const loss = createLoss(referenceOps, la)
+    for (const bad of [4, -1, 0.5, NaN]) {
+      const { logits, labels } = batch([[0, 0, 0, 0], [1, 1, 1, 1]], [0, bad])
+      expectError(() => loss(logits, labels), 'LABEL_VALUE', new RegExp(`label ${bad} at index 1`), /\[0, 4\)/)
+    }
+  })
+  it('CLASS_COUNTS_LENGTH and CLASS_COUNTS_VALUE', () => {
+    expectError(() => parseSpec({ rule: 'ldam', numClasses: 3, classCounts: [5, 4] }), 'CLASS_COUNTS_LENGTH', /classCounts/, /2 entries/, /3 classes/)
+    expectError(() => parseSpec({ rule: 'ldam', classCounts: [] }), 'CLASS_COUNTS_LENGTH', /empty/)
+    expectError(() => parseSpec({ rule: 'ldam', classCounts: [5, -1] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/, /-1/)
+    expectError(() => parseSpec({ rule: 'ldam', classCounts: [5, Infinity] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/)
+    expectError(() => parseSpec({ rule: 'ldam', classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
+    expectError(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 2], base: { rule: 'logit-adjustment', classCounts: [1, 2, 3] } }),
+      'CLASS_COUNTS_LENGTH', /base/)
+  })
+  it('INVALID_PARAMETER: negative α or ε, non-integer steps, wrong types', () => {
+    const prior = { rule: 'lpl', split: 'prior', classCounts: [3, 2] }
+    expectError(() => parseSpec({ ...prior, alpha: -0.1 }), 'INVALID_PARAMETER', /^alpha:/, /> 0/)
+    expectError(() => parseSpec({ ...prior, epsilon: -1 }), 'INVALID_PARAMETER', /^epsilon:/)
+    expectError(() => parseSpec({ ...prior, maxSteps: 2.5 }), 'INVALID_PARAMETER', /^maxSteps:/, /integer/)
+    expectError(() => parseSpec({ ...prior, gradient: 'both' }), 'INVALID_PARAMETER', /^gradient:/, /"stop", "through"/)
+    expectError(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], tau: '1' }), 'INVALID_PARAMETER', /^tau:/, /"1"/)
+    expectError(() => parseSpec({ rule: 'ldam', classCounts: [1], drw: { beta: 1 } }), 'INVALID_PARAMETER', /^drw\.beta:/)
+    expectError(() => parseSpec({ ...prior, base: { rule: 'logit-adjustment', classCounts: [3, 2], tau: -1 } }), 'INVALID_PARAMETER', /^base\.tau:/)
+  })
+  it('UNKNOWN_RULE names the rule and lists the known ones', () => {
+    expectError(() => parseSpec({ rule: 'focal' }), 'UNKNOWN_RULE', /"focal"/, /logit-adjustment/)
+    expectError(() => parseSpec({ rule: 'lpl', split: 'confidence', base: { rule: 'lpx' } }), 'UNKNOWN_RULE', /^base\.rule:/)
+  })
+  it('INVALID_SPEC: not an object, missing or misspelt fields, bad nesting', () => {
+    expectError(() => parseSpec([1]), 'INVALID_SPEC', /JSON object/)
+    expectError(() => parseSpec({}), 'INVALID_SPEC', /^rule:/, /required/)
+    expectError(() => parseSpec({ rule: 'logit-adjustment' }), 'INVALID_SPEC', /^classCounts:/, /required/)
+    expectError(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], taus: 1 }), 'INVALID_SPEC', /^taus:/, /not a field/)
+    expectError(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [1], base: { rule: 'lpl', split: 'confidence' } }), 'INVALID_SPEC', /^base\.rule:/)
+    expectError(() => parseSpec({ rule: 'ce', version: 2 }), 'INVALID_SPEC', /^version:/)
+  })
+  it('SHAPE_MISMATCH from the reference backend', () => {
+    expectError(() => referenceOps.add(referenceOps.constant([1, 2], [2]), referenceOps.constant([1, 2, 3], [3])), 'SHAPE_MISMATCH', /\[2\]/, /\[3\]/)
+    expectError(() => referenceOps.constant([1, 2, 3], [2, 2]), 'SHAPE_MISMATCH', /3 values/)
+  })
+  it('MISSING_CONTEXT: ISDA without weights and covariances', () => {
+    const { logits, labels } = batch(SMALL.logits, SMALL.labels)
+    expectError(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels), 'MISSING_CONTEXT', /ctx\.isda/)
+    const isda = { weights: [[1], [2]], covariances: [[[1]], [[1]]] }
+    expectError(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda }), 'MISSING_CONTEXT', /2 rows/, /4 classes/)
+  })
+  it('closed-form gradient of a through-gradient rule is refused', () => {
+    const { logits, labels } = batch(SMALL.logits, SMALL.labels)
+    const loss = createLoss(referenceOps, { rule: 'official-longtail', classCounts: SMALL.counts, split: 2 })
+    expect(loss.hasAnalyticGradient).toBe(false)
+    expectError(() => loss.gradient(logits, labels), 'INVALID_SPEC', /automatic differentiation/)
+  })
+})
+
+describe('inputs are never mutated, and a failed call leaves state unchanged', () => {
+  it('no rule writes to its logits, labels or spec', () => {
+    for (const spec of allSpecs(SMALL.counts)) {
+      const specCopy = structuredClone(spec)
+      const { logits, labels } = batch(SMALL.logits, SMALL.labels)
+      const before = [Float64Array.from(logits.data), Float64Array.from(labels.data)]
+      const loss = createLoss(referenceOps, spec)
+      loss(logits, labels)
+      loss.perturb(logits, labels)
+      loss.explain(logits, labels)
+      if (loss.hasAnalyticGradient) loss.gradient(logits, labels)
+      expect(logits.data).toEqual(before[0])
+      expect(labels.data).toEqual(before[1])
+      expect(spec).toEqual(specCopy)
+    }
+  })
+  it('the confidence split keeps its state when a call throws', () => {
+    const loss = createLoss(referenceOps, { rule: 'lpl', split: 'confidence' })
+    const { logits, labels } = batch(SMALL.logits, SMALL.labels)
+    loss(logits, labels)
+    const state = loss.getState()!
+    const bad = batch(SMALL.logits, SMALL.labels.map((y, i) => (i === 3 ? 7 : y)))
+    expect(() => loss(bad.logits, bad.labels)).toThrow(LogitPerturbError)
+    expect(loss.getState()).toBe(state)
+  })
+})
