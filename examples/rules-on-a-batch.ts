@@ -6,7 +6,8 @@ import { createLoss, describeClasses, longTailedBatch, referenceOps } from './ba
 
 const { logits, labels, classCounts } = longTailedBatch()
 
-const specs = [
+type Spec = { rule: string; classCounts?: number[]; base?: { rule: string; [field: string]: unknown }; [field: string]: unknown }
+const specs: Spec[] = [
   { rule: 'ce' },
   { rule: 'logit-adjustment', tau: 1, classCounts },
   { rule: 'balanced-softmax', classCounts },
@@ -31,6 +32,6 @@ for (const spec of specs) {
     classCounts: e.classCounts.data, lossVariation: e.lossVariation.data,
     equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data,
   }, 1e-9)
-  const name = JSON.stringify({ ...spec, classCounts: undefined, base: 'base' in spec ? spec.base.rule : undefined })
+  const name = JSON.stringify({ ...spec, classCounts: undefined, base: spec.base?.rule })
   console.log(`${name.padEnd(90)} ${value.toFixed(4).padStart(8)}  ${report.map((r) => sign[r.direction]).join(' ')}`)
 }

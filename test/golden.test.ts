@@ -1,0 +1,53 @@
+/**
+ * The golden runner as a user meets it: `pnpm test:golden` over any folder of fixture files, with a
+ * line per backend, a failure when a case disagrees, and a failure when no case ran.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const root = join(import.meta.dirname, '..')
+const shared = join(root, '..', 'shared', 'fixtures', 'golden-7.json')
+
+function runGolden(dir: string): { status: number | null; out: string } {
+  const r = spawnSync('pnpm', ['--silent', 'test:golden'], { cwd: root, env: { ...process.env, GOLDEN_DIR: dir }, encoding: 'utf8' })
+  return { status: r.status, out: r.stdout + r.stderr }
+}
+
+function folderWith(files: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'golden-'))
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), JSON.stringify(content))
+  return dir
+}
+
+describe('pnpm test:golden', () => {
+  const fixture = JSON.parse(readFileSync(shared, 'utf8')) as { cases: { kind: string; loss: number }[] }
+  const quick = fixture.cases.filter((c) => c.kind === 'logit-adjustment' || c.kind === 'ldam')
+
+  it('reads every golden-*.json of GOLDEN_DIR, whatever the file names, and ignores other files', () => {
+    const dir = folderWith({
+      'golden-a.json': { ...fixture, cases: quick.slice(0, 2) },
+      'golden-b.json': { ...fixture, cases: quick.slice(2) },
+      'notes.json': { cases: 'not a fixture' },
+    })
+    const { status, out } = runGolden(dir)
+    expect(out).toContain(`golden reference: ${quick.length} passed, 0 failed`)
+    expect(status).toBe(0)
+  })
+
+  it('fails, naming the case, when a stored number disagrees', () => {
+    const tampered = quick.map((c, i) => (i === 1 ? { ...c, loss: c.loss * (1 + 1e-6) } : c))
+    const { status, out } = runGolden(folderWith({ 'golden-t.json': { ...fixture, cases: tampered } }))
+    expect(out).toContain(`golden reference: ${quick.length - 1} passed, 1 failed`)
+    expect(out).toMatch(/golden-t\.json#1 .*loss/)
+    expect(status).toBe(1)
+  })
+
+  it('fails when no case ran', () => {
+    const { status, out } = runGolden(folderWith({}))
+    expect(out).toMatch(/no golden-\*\.json cases/)
+    expect(status).toBe(1)
+  })
+})
