@@ -9,11 +9,11 @@ import type { PerturbedBatch } from './rules/types.js'
 export interface Explanation<T> {
   /** Samples of each class in the batch. */
   classCounts: T
-  /** `Δ_c = mean_{i: y_i = c} [ℓ(z_i, y_i) − CE(u_i, y_i)]` (0 for absent classes). */
+  /** `Δ_c = mean_{i: y_i = c} [ℓ(z_i, y_i) − CE(r_i, y_i)]`, `r` the reference logits (0 for absent classes). */
   lossVariation: T
-  /** Class mean of the equivalent weight `‖a ⊙ (p(z_i) − e_y)‖ / ‖p(u_i) − e_y‖`. */
+  /** Class mean of the equivalent weight `‖a ⊙ (p(z_i) − e_y)‖ / ‖a_r ⊙ (p(r_i) − e_y)‖`. */
   equivalentWeight: T
-  /** Class mean of the target-component summary `a_y (1 − p(z_i)_y) / (1 − p(u_i)_y)`. */
+  /** Class mean of the target-component summary `a_y (1 − p(z_i)_y) / (a_{r,y} (1 − p(r_i)_y))`. */
   targetWeight: T
   /** The equivalent weight of each sample, `[N]`. */
   sampleWeight: T
@@ -23,11 +23,13 @@ export interface Explanation<T> {
 const RATIO_FLOOR = 1e-12
 
 /**
- * Explains a perturbed batch against plain cross-entropy on the unperturbed logits. First order,
+ * Explains a perturbed batch against its unperturbed reference: plain cross-entropy of the logits
+ * `u` (or of `s·u` for a rule with a class-independent scale `s`, as LDAM). First order,
  * `ℓ(u+δ) − ℓ(u) ≈ δ·(p(u) − e_y)`, and the gradient after perturbation is `p(u+δ) − e_y`: a
  * class-level perturbation acts as a class-level re-weighting with the equivalent weights reported
- * here (Li et al., TNNLS 2023, the unified view). Class weights of the rule are not included: they
- * re-weight openly, on top of the perturbation.
+ * here, the ratio of the gradient norms w.r.t. `u` with and without the perturbation (Li et al.,
+ * TNNLS 2023, the unified view). Class weights of the rule are not included: they re-weight
+ * openly, on top of the perturbation.
  */
 export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number): Explanation<T> {
   const c = numClasses
@@ -35,10 +37,11 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
   const counts = ops.sum(y, [0])
   const perClassMean = (perSample: T): T =>
     ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
-  const variation = ops.sub(crossEntropyPerSample(ops, batch.logits, y), crossEntropyPerSample(ops, logits, y))
-  const scale = batch.logitScale ?? ops.constant([1], [])
-  const perturbedResidual = ops.mul(softmaxResidual(ops, batch.logits, y), scale)
-  const plainResidual = softmaxResidual(ops, logits, y)
+  const reference = batch.reference ?? { logits }
+  const one = ops.constant([1], [])
+  const variation = ops.sub(crossEntropyPerSample(ops, batch.logits, y), crossEntropyPerSample(ops, reference.logits, y))
+  const perturbedResidual = ops.mul(softmaxResidual(ops, batch.logits, y), batch.logitScale ?? one)
+  const plainResidual = ops.mul(softmaxResidual(ops, reference.logits, y), reference.logitScale ?? one)
   const norm = (x: T): T => ops.sqrt(ops.sum(ops.mul(x, x), [1]))
   const floor = ops.constant([RATIO_FLOOR], [])
   const ratio = (a: T, b: T): T => ops.div(ops.add(a, floor), ops.add(b, floor))

@@ -25,6 +25,8 @@ export type LogitPerturbErrorCode =
   | 'SHAPE_MISMATCH'
   /** A context value the rule needs (for example ISDA's classifier weights) is missing or malformed. */
   | 'MISSING_CONTEXT'
+  /** A saved rule state does not fit the rule (wrong class count, values out of range). */
+  | 'INVALID_STATE'
 
 /**
  * The one error type of the library. `code` says what kind of input was refused; `field` (when set)

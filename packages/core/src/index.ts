@@ -18,6 +18,8 @@ export { createLoss } from './loss.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
 export type { IsdaInputs, LossContext, PerturbedBatch, Rule, RuleState } from './rules/types.js'
 export { createRule } from './rules/createRule.js'
+export { loadRuleState, saveRuleState } from './state.js'
+export type { RuleStateJSON } from './state.js'
 
 export { analyticGradient, batchLoss, crossEntropyPerSample, sampleWeights, softmaxResidual } from './rules/crossEntropy.js'
 export { logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'

@@ -51,7 +51,10 @@ export interface Loss<T> {
   explain(logits: T, labels: T, ctx?: LossContext): Explanation<T>
   /** The rule's state (only LPL's `confidence` split has one), or undefined. */
   getState(): RuleState<T> | undefined
-  /** Replaces the rule's state, e.g. with one restored from a checkpoint. */
+  /**
+   * Replaces the rule's state, e.g. with one restored by `loadRuleState`; `undefined` resets it.
+   * Throws `INVALID_STATE` when the state's class count differs from the rule's.
+   */
   setState(state: RuleState<T> | undefined): void
 }
 
@@ -101,6 +104,13 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, optio
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
+      if (next !== undefined && rule.numClasses !== undefined) {
+        for (const [field, t] of Object.entries(next)) {
+          const shape = ops.shape(t as T)
+          check(shape.length === 1 && shape[0] === rule.numClasses, 'INVALID_STATE',
+            `must be [${rule.numClasses}], got [${shape.join(', ')}]`, `state.${field}`)
+        }
+      }
       state = next
     },
   })

@@ -4,6 +4,7 @@ import type {
   IsdaSpec, LdamSpec, LplBaseSpec, LplSpec, OfficialBalancedSpec, OfficialLongtailSpec, RuleSpec, VsSpec,
 } from './specTypes.js'
 import { RULE_NAMES } from './specTypes.js'
+import { checkIsdaInputs } from './rules/isda.js'
 
 const POSITIVE = { above: 0 }
 const NON_NEGATIVE = { min: 0 }
@@ -60,7 +61,9 @@ function parseRule(r: SpecReader, rule: RuleSpec['rule'], numClasses: number | u
       check(!asBase, 'INVALID_SPEC', 'the released-code presets cannot be a base', r.fieldPath('rule'))
       return {
         rule, ...head,
-        steps: r.number('steps', COUNT, 10),
+        // With K ≤ 4, R = round(1.1K) ≤ K iterations never store entry K, the first one a class uses
+        // (the released code fails there with an index error).
+        steps: r.number('steps', { min: 5, integer: true }, 10),
         alpha: r.number('alpha', NON_NEGATIVE, 0.01),
       } satisfies OfficialBalancedSpec
   }
@@ -85,15 +88,18 @@ function parseLdam(r: SpecReader, head: Head, numClasses: number | undefined): L
 }
 
 function parseVs(r: SpecReader, head: Head, numClasses: number | undefined): VsSpec {
-  const gamma = r.number('gamma', NON_NEGATIVE, 0.2)
-  const tau = r.number('tau', NON_NEGATIVE, 1)
   if (r.has('multiplicative') || r.has('additive')) {
-    check(!r.has('classCounts'), 'INVALID_SPEC', 'give classCounts or explicit multiplicative/additive terms, not both', r.fieldPath('classCounts'))
+    // Explicit terms: classCounts, gamma and tau would be ignored, so they are refused as unknown.
     const multiplicative = r.numberArray('multiplicative', POSITIVE, numClasses)
     const additive = r.numberArray('additive', {}, multiplicative.length)
-    return { rule: 'vs', ...head, gamma, tau, multiplicative, additive }
+    return { rule: 'vs', ...head, multiplicative, additive }
   }
-  return { rule: 'vs', ...head, classCounts: r.classCounts('classCounts', numClasses), gamma, tau }
+  return {
+    rule: 'vs', ...head,
+    classCounts: r.classCounts('classCounts', numClasses),
+    gamma: r.number('gamma', NON_NEGATIVE, 0.2),
+    tau: r.number('tau', NON_NEGATIVE, 1),
+  }
 }
 
 function parseIsda(r: SpecReader, head: Head, numClasses: number | undefined): IsdaSpec {
@@ -101,12 +107,12 @@ function parseIsda(r: SpecReader, head: Head, numClasses: number | undefined): I
   const weights = r.raw('weights')
   const covariances = r.raw('covariances')
   if (weights === undefined && covariances === undefined) return { rule: 'isda', ...head, lambda }
-  check(Array.isArray(weights) && weights.every(Array.isArray), 'INVALID_PARAMETER', 'must be a [C][D] array of numbers', r.fieldPath('weights'))
-  check(Array.isArray(covariances), 'INVALID_PARAMETER', 'must be a [C][D][D] array of numbers', r.fieldPath('covariances'))
-  const rows = weights as unknown[][]
-  if (numClasses !== undefined) check(rows.length === numClasses, 'INVALID_PARAMETER', `has ${rows.length} rows but there are ${numClasses} classes`, r.fieldPath('weights'))
-  const flat = [...rows.flat(), ...(covariances as unknown[]).flat(2)]
-  check(flat.every((v) => typeof v === 'number' && Number.isFinite(v)), 'INVALID_PARAMETER', 'must hold finite numbers only', r.fieldPath('weights'))
+  const inputs = { weights, covariances }
+  checkIsdaInputs(inputs, 'INVALID_PARAMETER', r.fieldPath(''))
+  if (numClasses !== undefined) {
+    check(inputs.weights.length === numClasses, 'INVALID_PARAMETER',
+      `has ${inputs.weights.length} rows but there are ${numClasses} classes`, r.fieldPath('weights'))
+  }
   return {
     rule: 'isda', ...head, lambda,
     weights: structuredClone(weights as number[][]),
@@ -119,10 +125,14 @@ function parseLpl(r: SpecReader, head: Head, declared: number | undefined): LplS
   const baseReader = r.child('base')
   const base = baseReader === undefined ? undefined : (parseAt(baseReader, true) as LplBaseSpec)
   let numClasses = declared
+  // The fixed split gives its bounds per class: ε and Δε would be ignored, so they are refused.
+  const bounded = split !== 'fixed'
   const common = {
     alpha: r.number('alpha', POSITIVE, 0.15),
-    epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),
-    deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, 1.2),
+    ...(bounded ? {
+      epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),
+      deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, 1.2),
+    } : {}),
     maxSteps: r.number('maxSteps', { min: 0, integer: true }, 20),
     normalize: r.boolean('normalize', true),
     gradient: r.oneOf('gradient', ['stop', 'through'] as const, 'stop'),

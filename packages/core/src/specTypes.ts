@@ -46,10 +46,10 @@ export interface VsSpec extends SpecBase {
   rule: 'vs'
   /** Class counts; give them, or both `multiplicative` and `additive`. */
   classCounts?: number[]
-  /** `Δ_c = (n_c / n_max)^γ`; default 0.2. */
-  gamma: number
-  /** `ι_c = τ log π_c`; default 1. */
-  tau: number
+  /** With counts: `Δ_c = (n_c / n_max)^γ`; default 0.2. */
+  gamma?: number
+  /** With counts: `ι_c = τ log π_c`; default 1. */
+  tau?: number
   /** Explicit multiplicative terms `Δ_c > 0` (e.g. `1/T_c` for class temperatures). */
   multiplicative?: number[]
   /** Explicit additive terms `ι_c`. */
@@ -95,10 +95,10 @@ export interface LplSpec extends SpecBase {
   bounds?: number[]
   /** Step size `α > 0`; default 0.15. */
   alpha: number
-  /** Base bound `ε ≥ 0`; default 0.3. */
-  epsilon: number
-  /** Bound growth `Δε ≥ 0`; default 1.2. */
-  deltaEpsilon: number
+  /** `prior`, `confidence`: base bound `ε ≥ 0`; default 0.3. */
+  epsilon?: number
+  /** `prior`, `confidence`: bound growth `Δε ≥ 0`; default 1.2. */
+  deltaEpsilon?: number
   /** Cap `K` on every class's step count; default 20. */
   maxSteps: number
   /** Normalize each step to length `α` (the released code); default true. */
@@ -129,7 +129,7 @@ export interface OfficialLongtailSpec extends SpecBase {
 /** The authors' released balanced-data code, reproduced to its numbers (SPEC.md section 4b). */
 export interface OfficialBalancedSpec extends SpecBase {
   rule: 'official-balanced'
-  /** `K`; default 10. */
+  /** `K ≥ 5` (fewer iterations than `K + 1` would store no entry a class uses); default 10. */
   steps: number
   /** Step size `α`; default 0.01. */
   alpha: number

@@ -125,3 +125,39 @@ describe('inputs are never mutated, and a failed call leaves state unchanged', (
     expect(loss.getState()).toBe(state)
   })
 })
+
+describe('INVALID_STATE', () => {
+  it('refuses saved states that do not fit, naming the field', async () => {
+    const { loadRuleState, saveRuleState } = await import('../src/index.js')
+    expectError(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 1.5], seen: [1, 1] }), 'INVALID_STATE', /^state\.confidence:/, /\[0, 1\]/)
+    expectError(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 0.5], seen: [1] }), 'INVALID_STATE', /^state\.seen:/)
+    expectError(() => loadRuleState(referenceOps, { confidence: [0.5], seen: [1] }), 'INVALID_STATE', /version 1/)
+    expectError(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] }, 3), 'INVALID_STATE', /3/)
+    const loss = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', numClasses: 4 })
+    const { logits, labels } = batch(SMALL.logits, SMALL.labels)
+    loss(logits, labels)
+    const saved = await saveRuleState(loss.getState()!, (t) => t.data)
+    expect(JSON.parse(JSON.stringify(saved))).toEqual(saved)
+    const state = loss.getState()
+    expectError(() => loss.setState(loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] })), 'INVALID_STATE', /\[4\]/)
+    expect(loss.getState()).toBe(state)
+  })
+})
+
+describe('ISDA inputs are checked where they enter', () => {
+  it('in the spec (INVALID_PARAMETER) and in the context (MISSING_CONTEXT), shapes and values', () => {
+    const weights = [[1, 0], [0, 1]]
+    expectError(() => parseSpec({ rule: 'isda', weights, covariances: [[[1, 0], [0, 1]]] }), 'INVALID_PARAMETER', /^covariances:/, /2 arrays \[2\]\[2\]/)
+    expectError(() => parseSpec({ rule: 'isda', weights: [[1, NaN], [0, 1]], covariances: [] }), 'INVALID_PARAMETER', /^weights:/, /finite/)
+    const { logits, labels } = batch([[0, 1], [1, 0]], [0, 1])
+    const bad = { weights, covariances: [[[1, 0], [0, Infinity]], [[1, 0], [0, 1]]] }
+    expectError(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda: bad }), 'MISSING_CONTEXT', /^isda\.covariances:/)
+  })
+  it('official-balanced refuses fewer than 5 steps, whose iterations store no entry a class uses', () => {
+    expectError(() => parseSpec({ rule: 'official-balanced', steps: 4 }), 'INVALID_PARAMETER', /^steps:/, /≥ 5/)
+  })
+  it('fields a variant ignores are refused, not silently dropped', () => {
+    expectError(() => parseSpec({ rule: 'vs', multiplicative: [1, 1], additive: [0, 0], gamma: 0.3 }), 'INVALID_SPEC', /^gamma:/)
+    expectError(() => parseSpec({ rule: 'lpl', split: 'fixed', directions: [1], bounds: [1], epsilon: 0.3 }), 'INVALID_SPEC', /^epsilon:/)
+  })
+})

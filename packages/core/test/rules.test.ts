@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   createLoss, describeClasses, officialBalancedIterations, officialLongtailSteps, parseSpec, postHocAdjust,
-  postHocPredict, priorSplitBounds, referenceOps, lplSteps,
+  postHocPredict, priorSplitBounds, referenceOps, lplSteps, loadRuleState, saveRuleState,
 } from '../src/index.js'
 import { SMALL, allSpecs, batch } from './support.js'
 
@@ -72,7 +72,7 @@ describe('LPL', () => {
     expect(lplSteps(1.5, 0.15, 4)).toBe(4)
     expect(lplSteps(0, 0.15, 4)).toBe(0)
   })
-  it('confidence split: the running average updates on training calls only, and restores', () => {
+  it('confidence split: the running average updates on training calls only, and restores from JSON', async () => {
     const loss = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', momentum: 0.5 })
     const b = batch(SMALL.logits, SMALL.labels)
     expect(loss.getState()).toBeUndefined()
@@ -91,7 +91,8 @@ describe('LPL', () => {
     expect(read(second.confidence)[0]).toBeCloseTo(0.5 * read(first.confidence)[0]! + 0.5 * fresh[0]!, 12)
     // Restoring the first state reproduces the second call.
     const restored = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', momentum: 0.5 })
-    restored.setState(first)
+    const saved = JSON.parse(JSON.stringify(await saveRuleState(first, (t) => t.data)))
+    restored.setState(loadRuleState(referenceOps, saved, 4))
     expect(read(restored(shifted.logits, shifted.labels))).toEqual(secondLoss)
   })
   it('LA+LPL searches on the adjusted logits', () => {

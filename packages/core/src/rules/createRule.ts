@@ -24,7 +24,7 @@ export function createRule(spec: RuleSpec): Rule {
     case 'vs': {
       const terms = spec.classCounts === undefined
         ? { multiplicative: spec.multiplicative!, additive: spec.additive! }
-        : vsTerms(spec.classCounts, spec.gamma, spec.tau)
+        : vsTerms(spec.classCounts, spec.gamma!, spec.tau!)
       return vsRule(terms.multiplicative, terms.additive)
     }
     case 'isda':
@@ -34,12 +34,13 @@ export function createRule(spec: RuleSpec): Rule {
     case 'lpl': {
       const split: LplSplitPlan =
         spec.split === 'prior'
-          ? { kind: 'static', classBounds: priorSplitBounds(spec.classCounts!, spec.epsilon, spec.deltaEpsilon, spec.headClasses) }
+          ? { kind: 'static', classBounds: priorSplitBounds(spec.classCounts!, spec.epsilon!, spec.deltaEpsilon!, spec.headClasses) }
           : spec.split === 'fixed'
             ? { kind: 'static', classBounds: { directions: spec.directions!, bounds: spec.bounds! } }
-            : { kind: 'confidence', momentum: spec.momentum ?? 0.9, threshold: spec.threshold ?? 'mean' }
+            : { kind: 'confidence', momentum: spec.momentum!, threshold: spec.threshold! }
       const base = createRule(spec.base ?? ({ rule: 'ce', numClasses: spec.numClasses } satisfies LplBaseSpec))
-      return lplRule(base, { ...spec, split })
+      // The fixed split has no ε or Δε; they only size the unrolled loop of the confidence split.
+      return lplRule(base, { ...spec, epsilon: spec.epsilon ?? 0, deltaEpsilon: spec.deltaEpsilon ?? 0, split })
     }
     case 'official-longtail':
       return officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha)

@@ -1,4 +1,4 @@
-import { check } from '../errors.js'
+import { type LogitPerturbErrorCode, check } from '../errors.js'
 import { addClassRows } from './crossEntropy.js'
 import type { IsdaInputs, Rule } from './types.js'
 
@@ -10,13 +10,10 @@ import type { IsdaInputs, Rule } from './types.js'
  * Inputs: weights `W` `[C][D]`, covariances `Σ_c` `[C][D][D]`. Cost `O(C²·D²)`, on the host.
  */
 export function isdaPerturbation(inputs: IsdaInputs, lambda: number): number[][] {
+  checkIsdaInputs(inputs, 'MISSING_CONTEXT', 'isda.')
   const { weights, covariances } = inputs
   const c = weights.length
-  const d = weights[0]?.length ?? 0
-  check(c > 0 && weights.every((w) => Array.isArray(w) && w.length === d), 'MISSING_CONTEXT',
-    'must be a non-empty [C][D] matrix', 'isda.weights')
-  check(covariances.length === c && covariances.every((s) => s.length === d && s.every((r) => r.length === d)),
-    'MISSING_CONTEXT', `must be ${c} matrices of shape [${d}][${d}]`, 'isda.covariances')
+  const d = weights[0]!.length
   const delta = weights.map(() => new Array<number>(c).fill(0))
   const diff = new Array<number>(d)
   for (let k = 0; k < c; k++) {
@@ -33,6 +30,23 @@ export function isdaPerturbation(inputs: IsdaInputs, lambda: number): number[][]
     }
   }
   return delta
+}
+
+/**
+ * Checks ISDA's inputs: `weights` a non-empty `[C][D]` array and `covariances` `C` arrays
+ * `[D][D]`, all finite. Errors carry `code` and name the field with `prefix` (`"isda."` for the
+ * context, `""` for the spec).
+ */
+export function checkIsdaInputs(inputs: unknown, code: LogitPerturbErrorCode, prefix: string): asserts inputs is IsdaInputs {
+  const { weights, covariances } = (inputs ?? {}) as { weights?: unknown; covariances?: unknown }
+  const isMatrix = (m: unknown, rows: number | undefined, cols: number): m is number[][] =>
+    Array.isArray(m) && (rows === undefined || m.length === rows) &&
+    m.every((r) => Array.isArray(r) && r.length === cols && r.every((v) => typeof v === 'number' && Number.isFinite(v)))
+  const d = Array.isArray(weights) && Array.isArray(weights[0]) ? (weights[0] as unknown[]).length : 0
+  check(Array.isArray(weights) && weights.length > 0 && d > 0 && isMatrix(weights, undefined, d), code,
+    'must be a non-empty [C][D] array of finite numbers', `${prefix}weights`)
+  check(Array.isArray(covariances) && covariances.length === weights.length && covariances.every((s) => isMatrix(s, d, d)), code,
+    `must be ${weights.length} arrays [${d}][${d}] of finite numbers, one per class`, `${prefix}covariances`)
 }
 
 /**

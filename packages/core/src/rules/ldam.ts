@@ -46,10 +46,12 @@ export function ldamRule(
     perturb(ops, logits, labels, _numClasses, ctx) {
       const s = ops.constant([scale], [])
       const active = weights !== undefined && drw !== undefined && (ctx.epoch ?? 0) >= drw.fromEpoch
+      const scaled = ops.mul(logits, s)
       return {
         batch: {
-          logits: ops.add(ops.mul(logits, s), ops.gather(ops.constant(offsets, [c, c]), labels, 0)),
+          logits: ops.add(scaled, ops.gather(ops.constant(offsets, [c, c]), labels, 0)),
           logitScale: s,
+          reference: { logits: scaled, logitScale: s },
           ...(active ? { classWeights: ops.constant(weights, [c]) } : {}),
         },
       }

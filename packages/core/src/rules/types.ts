@@ -32,6 +32,12 @@ export interface PerturbedBatch<T> {
   classWeights?: T
   /** `∂z/∂u` as a factor broadcastable to `[N, C]` (a scale `s` or a per-class vector). Absent: 1. */
   logitScale?: T
+  /**
+   * The unperturbed logits that explanations measure the perturbation against, with their scale.
+   * Absent: the raw logits `u`. LDAM gives `s·u` (scale `s`): its class-level perturbation is the
+   * margin; `s` is a temperature shared by every class.
+   */
+  reference?: { logits: T; logitScale?: T }
 }
 
 /**
