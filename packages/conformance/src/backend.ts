@@ -15,7 +15,11 @@ export interface Backend<T> {
   read(x: T): Promise<Float64Array>
   /** `∂f/∂x` by automatic differentiation, when the backend has it. */
   readonly grad?: (f: (x: T) => T, x: T) => T
-  /** Runs `fn` in a memory scope that frees the tensors it made (tfjs `tidy`); default: just runs it. */
+  /**
+   * Runs `fn` with the backend active and in a memory scope that frees the tensors it made (tfjs
+   * selects its backend and opens an engine scope); default: just runs it. Shared suites run every
+   * use of `ops` inside it.
+   */
   readonly scope?: <R>(fn: () => Promise<R>) => Promise<R>
 }
 

@@ -1,6 +1,37 @@
-import type { AnyBackend } from '@logit-perturb/conformance'
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import '@tensorflow/tfjs-backend-wasm'
+// tfjs-layers registers the gradients of tfjs-core's kernels, as in any tfjs training program.
+import '@tensorflow/tfjs-layers'
+import type { AnyBackend, Backend } from '@logit-perturb/conformance'
+import { createTfjsOps } from '../src/index.js'
 
-/** The TensorFlow.js backends of the shared suites. */
+/** Activates a tfjs backend and runs `fn` in an engine scope that frees what it made. */
+export async function onTfjsBackend<R>(name: string, fn: () => Promise<R>): Promise<R> {
+  if (tf.getBackend() !== name) {
+    await tf.setBackend(name)
+    await tf.ready()
+  }
+  tf.engine().startScope()
+  try {
+    return await fn()
+  } finally {
+    tf.engine().endScope()
+  }
+}
+
+function tfjsBackend(backendName: 'cpu' | 'wasm'): Backend<tf.Tensor> {
+  return {
+    name: `tfjs-${backendName}`,
+    ops: createTfjsOps(),
+    rtol: 1e-4,
+    read: async (x) => Float64Array.from(await x.data()),
+    grad: (f, x) => tf.grad(f)(x),
+    scope: (fn) => onTfjsBackend(backendName, fn),
+  }
+}
+
+/** The TensorFlow.js backends of the shared suites: cpu and wasm, in Node. */
 export async function tfjsBackends(): Promise<AnyBackend[]> {
-  return []
+  return [tfjsBackend('cpu'), tfjsBackend('wasm')]
 }

@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs-core'
+import type { Explanation, Loss, LossContext, LossOptions, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
+import { createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
+import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
+
+/** Options of {@link createTfjsLoss}. */
+export interface TfjsLossOptions extends LossOptions, TfjsOpsOptions {}
+
+/**
+ * A rule's loss on TensorFlow.js tensors, for custom training loops: call it inside
+ * `optimizer.minimize(() => loss(model.predict(x), labels))` or `tf.variableGrads`. Every call runs
+ * in its own `tf.tidy`, so only the returned tensors outlive it; the rule's state (LPL's
+ * `confidence` split) is kept across calls and owned by the loss until `dispose()`.
+ */
+export interface TfjsLoss {
+  /** The scalar loss of logits `[N, C]` and int32 labels `[N]`. */
+  (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Scalar
+  readonly spec: RuleSpec
+  readonly hasAnalyticGradient: boolean
+  /**
+   * Defaults for calls that pass no context: the epoch (for LDAM-DRW) and whether calls are
+   * training steps (for stateful rules). `perturbationCallback` drives both during `model.fit`.
+   */
+  readonly context: { epoch: number; training: boolean }
+  /** The perturbed logits `[N, C]`. */
+  perturb(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Tensor
+  /** The closed-form gradient w.r.t. the logits, `[N, C]` (rules with `hasAnalyticGradient`). */
+  gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Tensor
+  /** Per-class loss variation and equivalent weights; a non-training call. */
+  explain(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): Explanation<tf.Tensor>
+  /** The live state tensors (owned by the loss: copy them to keep them), or undefined. */
+  getState(): RuleState<tf.Tensor> | undefined
+  /** The state as JSON, or null when the rule has none yet. */
+  saveState(): Promise<RuleStateJSON | null>
+  /** Restores a state saved by {@link TfjsLoss.saveState}; throws `INVALID_STATE` if it does not fit. */
+  loadState(json: unknown): void
+  /** Frees the state tensors and resets the state. */
+  dispose(): void
+}
+
+/**
+ * Builds the loss a spec describes on TensorFlow.js: the core's `createLoss` bound to the tfjs
+ * `TensorOps`, with tidy scopes around each call and the rule's state kept alive between calls.
+ * The rule code is the core's; nothing is re-derived here.
+ */
+export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOptions = {}): TfjsLoss {
+  const core: Loss<tf.Tensor> = createLoss(createTfjsOps(options), spec, options)
+  const context = { epoch: 0, training: true }
+  const withDefaults = (ctx?: LossContext): LossContext => ({ epoch: context.epoch, training: context.training, ...ctx })
+
+  const replaceState = (next: RuleState<tf.Tensor> | undefined) => {
+    const previous = core.getState()
+    if (next === previous) return
+    core.setState(next)
+    if (next) Object.values(next).forEach((t) => tf.keep(t))
+    if (previous) Object.values(previous).forEach((t) => t.dispose())
+  }
+
+  /** Runs a core call in a tidy scope; a new state is kept and the old one freed. */
+  const scoped = <R extends tf.TensorContainer>(fn: () => R): R => {
+    const before = core.getState()
+    const { out, state } = tf.tidy(() => {
+      const result = fn()
+      const after = core.getState()
+      // The core replaced its state inside this scope: hand the new tensors out of the tidy.
+      return { out: result, state: after === before ? undefined : after } as unknown as tf.TensorContainer
+    }) as unknown as { out: R; state: RuleState<tf.Tensor> | undefined }
+    if (state) {
+      core.setState(before)
+      replaceState(state)
+    }
+    return out
+  }
+
+  const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
+    scoped(() => core(logits, labels, withDefaults(ctx)) as tf.Scalar)) as TfjsLoss
+  return Object.assign(loss, {
+    spec: core.spec,
+    hasAnalyticGradient: core.hasAnalyticGradient,
+    context,
+    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped(() => core.perturb(logits, labels, withDefaults(ctx))),
+    gradient: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped(() => core.gradient(logits, labels, withDefaults(ctx))),
+    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
+      scoped(() => core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject) as unknown as Explanation<tf.Tensor>,
+    getState: () => core.getState(),
+    async saveState() {
+      const state = core.getState()
+      return state ? saveRuleState(state, (t) => t.data()) : null
+    },
+    loadState(json: unknown) {
+      const state = tf.tidy(() => {
+        const s = loadRuleState(createTfjsOps({ checkValues: false }), json, core.spec.numClasses)
+        return { confidence: s.confidence, seen: s.seen }
+      })
+      try {
+        replaceState(state)
+      } catch (e) {
+        Object.values(state).forEach((t) => t.dispose())
+        throw e
+      }
+    },
+    dispose: () => replaceState(undefined),
+  })
+}

@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs-core'
+import type { TensorOps } from '@logit-perturb/core'
+import { checkFiniteValues, checkLabelValues } from '@logit-perturb/core'
+import { floatMask, gatherRows, segmentSum, stopGradient } from './gradientOps.js'
+
+/** Options of {@link createTfjsOps}. */
+export interface TfjsOpsOptions {
+  /**
+   * Check label values and logit finiteness on every call (`LABEL_VALUE`, `LOGITS_NOT_FINITE`).
+   * The check reads the tensors back with `dataSync`, which is cheap on the cpu and wasm backends
+   * and stalls the pipeline on WebGL and WebGPU: turn it off there once inputs are trusted.
+   * Default true.
+   */
+  checkValues?: boolean
+}
+
+const greater = floatMask(tf.greater)
+const equal = floatMask(tf.equal)
+
+/**
+ * The core's `TensorOps` over TensorFlow.js tensors: a thin mapping, op for op, so every rule of the
+ * core runs on whatever tfjs backend is active (cpu, wasm, WebGL, WebGPU) and is differentiable by
+ * `tf.grad`, `tf.variableGrads` and `optimizer.minimize`. Floats are float32, labels int32.
+ */
+export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor> {
+  const checkValues = options.checkValues ?? true
+  return {
+    name: 'tfjs',
+    constant: (data, shape, dtype = 'float32') =>
+      tf.tensor(dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), [...shape], dtype),
+    shape: (x) => x.shape,
+    reshape: (x, shape) => tf.reshape(x, [...shape]),
+
+    add: (a, b) => tf.add(a, b),
+    sub: (a, b) => tf.sub(a, b),
+    mul: (a, b) => tf.mul(a, b),
+    div: (a, b) => tf.div(a, b),
+    maximum: (a, b) => tf.maximum(a, b),
+    minimum: (a, b) => tf.minimum(a, b),
+
+    neg: (x) => tf.neg(x),
+    abs: (x) => tf.abs(x),
+    exp: (x) => tf.exp(x),
+    log: (x) => tf.log(x),
+    sqrt: (x) => tf.sqrt(x),
+    sign: (x) => tf.sign(x),
+    floor: (x) => tf.floor(x),
+    round: (x) => tf.round(x), // banker's rounding, as the interface asks
+
+    logSoftmax: (x) => tf.logSoftmax(x),
+    softmax: (x) => tf.softmax(x),
+    softplus: (x) => tf.add(tf.relu(x), tf.log1p(tf.exp(tf.neg(tf.abs(x))))),
+
+    sum: (x, axes, keepDims = false) => tf.sum(x, [...axes], keepDims),
+    mean: (x, axes, keepDims = false) => tf.mean(x, [...axes], keepDims),
+    max: (x, axes, keepDims = false) => tf.max(x, [...axes], keepDims),
+    matmul: (a, b, transposeA = false, transposeB = false) => tf.matMul(a, b, transposeA, transposeB),
+
+    oneHot: (labels, depth) => tf.cast(tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, depth), 'float32'),
+    gather: (x, indices, axis) =>
+      axis === 0 ? gatherRows(x, tf.cast(indices, 'int32')) : tf.gather(x, tf.cast(indices, 'int32'), axis),
+    segmentSum: (x, ids, numSegments) => segmentSum(x, tf.cast(ids, 'int32'), numSegments),
+
+    greater,
+    equal,
+    where: (cond, a, b) => tf.where(tf.cast(cond, 'bool'), a, b), // broadcasts all three
+
+    stopGradient,
+
+    ...(checkValues
+      ? {
+          checks: {
+            labels: (labels: tf.Tensor, numClasses: number) => checkLabelValues(labels.dataSync(), numClasses),
+            finite: (x: tf.Tensor, what: string) => checkFiniteValues(x.dataSync(), what),
+          },
+        }
+      : {}),
+  }
+}
+
+/** {@link createTfjsOps} with the default options (value checks on). */
+export const tfjsOps: TensorOps<tf.Tensor> = createTfjsOps()
