@@ -39,7 +39,7 @@ function checkOneHot(values: ArrayLike<number>, n: number, c: number): void {
  * model's logits (a last layer without softmax) and `yTrue` one-hot or integer targets. The
  * reduction is the rule's own (a plain mean, or PyTorch's weighted mean `Σ w_y ℓ / Σ w_y` for
  * class-weighted rules), not tfjs's `softmaxCrossEntropy` default. Add {@link perturbationCallback}
- * to `fit` so epoch-driven rules (LDAM-DRW) and stateful ones see the epoch and the training flag.
+ * to `fit` so epoch-driven rules (LDAM-DRW) see the epoch.
  */
 export function layersLoss(loss: TfjsLoss, options: { checkTargets?: boolean } = {}): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {
   return (yTrue, yPred) => {
@@ -59,26 +59,17 @@ export function layersLoss(loss: TfjsLoss, options: { checkTargets?: boolean } =
 /** The callback hooks `model.fit` accepts (tfjs-layers' `CustomCallbackArgs`, structurally). */
 export interface PerturbationCallbackHooks {
   onEpochBegin: (epoch: number) => Promise<void>
-  onBatchBegin: (batch: number) => Promise<void>
-  onBatchEnd: (batch: number) => Promise<void>
 }
 
 /**
  * Callbacks for `model.fit(x, y, { callbacks: perturbationCallback(loss) })`: they feed the epoch
- * to the loss (LDAM-DRW switches its weights on at `drw.fromEpoch`) and mark the loss calls of
- * training batches as training calls, so the validation and `evaluate` calls that tfjs-layers makes
- * with the same loss leave the rule's state (LPL's running confidences) untouched.
+ * to the loss, so LDAM-DRW switches its weights on at `drw.fromEpoch`. (Whether a call is a
+ * training step needs no callback: the loss sees whether tfjs is recording gradients.)
  */
 export function perturbationCallback(loss: TfjsLoss): PerturbationCallbackHooks {
   return {
     onEpochBegin: async (epoch) => {
       loss.context.epoch = epoch
-    },
-    onBatchBegin: async () => {
-      loss.context.training = true
-    },
-    onBatchEnd: async () => {
-      loss.context.training = false
     },
   }
 }

@@ -18,10 +18,13 @@ export interface TfjsLoss {
   readonly spec: RuleSpec
   readonly hasAnalyticGradient: boolean
   /**
-   * Defaults for calls that pass no context: the epoch (for LDAM-DRW) and whether calls are
-   * training steps (for stateful rules). `perturbationCallback` drives both during `model.fit`.
+   * Defaults for calls that pass no context: the epoch (for LDAM-DRW; `perturbationCallback`
+   * sets it during `model.fit`) and whether calls are training steps (for stateful rules). When
+   * `training` is left undefined, a call is a training step exactly when tfjs is recording
+   * gradients (inside `optimizer.minimize`, `tf.variableGrads`, `model.fit`'s training batches), so
+   * validation and evaluation calls leave the state alone.
    */
-  readonly context: { epoch: number; training: boolean }
+  readonly context: { epoch: number; training?: boolean }
   /** The perturbed logits `[N, C]`. */
   perturb(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Tensor
   /** The closed-form gradient w.r.t. the logits, `[N, C]` (rules with `hasAnalyticGradient`). */
@@ -38,6 +41,11 @@ export interface TfjsLoss {
   dispose(): void
 }
 
+/** Whether tfjs is recording operations for a gradient: the mark of a training step. */
+export function isRecordingGradients(): boolean {
+  return tf.engine().state.gradientDepth > 0
+}
+
 /**
  * Builds the loss a spec describes on TensorFlow.js: the core's `createLoss` bound to the tfjs
  * `TensorOps`, with tidy scopes around each call and the rule's state kept alive between calls.
@@ -45,8 +53,12 @@ export interface TfjsLoss {
  */
 export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOptions = {}): TfjsLoss {
   const core: Loss<tf.Tensor> = createLoss(createTfjsOps(options), spec, options)
-  const context = { epoch: 0, training: true }
-  const withDefaults = (ctx?: LossContext): LossContext => ({ epoch: context.epoch, training: context.training, ...ctx })
+  const context: { epoch: number; training?: boolean } = { epoch: 0 }
+  const withDefaults = (ctx?: LossContext): LossContext => ({
+    epoch: context.epoch,
+    training: context.training ?? isRecordingGradients(),
+    ...ctx,
+  })
 
   const replaceState = (next: RuleState<tf.Tensor> | undefined) => {
     const previous = core.getState()

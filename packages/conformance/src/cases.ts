@@ -1,0 +1,60 @@
+import { mulberry32 } from './arbitraries.js'
+
+/** One conformance case: a spec on a batch, and what a backend is not expected to match, with why. */
+export interface ConformanceCase {
+  name: string
+  spec: Record<string, unknown>
+  logits: number[][]
+  labels: number[]
+  /** Quantities left out of the comparison on float32 backends, each with its reason. */
+  float32Exceptions?: Partial<Record<'gradient', string>>
+}
+
+const COUNTS = [4000, 1500, 600, 200, 60, 0]
+
+/**
+ * A seeded batch whose values are float32-representable, so every backend sees the same inputs.
+ * Labels follow a long tail over `c` classes, and the last class is absent from the batch.
+ */
+function batch(seed: number, n: number, c: number, scale: number): { logits: number[][]; labels: number[] } {
+  const rand = mulberry32(seed)
+  const labels = Array.from({ length: n }, (_, i) => (i < c - 1 ? i : Math.min(c - 2, Math.floor((c - 1) * rand() ** 2))))
+  const logits = labels.map((y) => Array.from({ length: c }, (_, j) => Math.fround(scale * (2 * rand() - 1) + (j === y ? scale / 2 : 0))))
+  return { logits, labels }
+}
+
+/** Every single-label rule with its main options, on batches of moderate and extreme magnitude. */
+export function conformanceCases(): ConformanceCase[] {
+  const counts = COUNTS
+  const specs: [string, Record<string, unknown>][] = [
+    ['ce', { rule: 'ce' }],
+    ['logit-adjustment', { rule: 'logit-adjustment', tau: 1.2, classCounts: counts }],
+    ['balanced-softmax', { rule: 'balanced-softmax', classCounts: counts }],
+    ['ldam-drw', { rule: 'ldam', classCounts: counts, scale: 5, drw: { beta: 0.999, fromEpoch: 0 } }],
+    ['vs', { rule: 'vs', classCounts: counts, gamma: 0.3, tau: 1 }],
+    ['isda', {
+      rule: 'isda', lambda: 0.5,
+      weights: counts.map((_, c) => [Math.cos(c), Math.sin(c), 0.5]),
+      covariances: counts.map((_, c) => [[1, 0.1, 0], [0.1, 0.5 + 0.1 * c, 0], [0, 0, 0.2]]),
+    }],
+    ['lpl-prior', { rule: 'lpl', split: 'prior', classCounts: counts }],
+    ['lpl-prior-unnormalized', { rule: 'lpl', split: 'prior', classCounts: counts, normalize: false, alpha: 0.3 }],
+    ['lpl-confidence', { rule: 'lpl', split: 'confidence', momentum: 0 }],
+    ['lpl-fixed', { rule: 'lpl', split: 'fixed', directions: [-1, 1, -1, 1, 1, 1], bounds: [0.3, 0.9, 0.45, 1.2, 0.6, 1.5] }],
+    ['la+lpl', { rule: 'lpl', split: 'prior', classCounts: counts, base: { rule: 'logit-adjustment', tau: 1, classCounts: counts } }],
+    ['lpl-through', { rule: 'lpl', split: 'prior', classCounts: counts, gradient: 'through', maxSteps: 6 }],
+    ['official-longtail', { rule: 'official-longtail', classCounts: counts, split: 2, steps: 6 }],
+    ['official-balanced', { rule: 'official-balanced', steps: 6, alpha: 0.05 }],
+  ]
+  const out: ConformanceCase[] = []
+  specs.forEach(([name, spec], k) => {
+    out.push({ name: `${name} (|u| ≤ 3)`, spec, ...batch(100 + k, 24, 6, 3) })
+    out.push({
+      name: `${name} (|u| ~ 1e4)`, spec, ...batch(200 + k, 16, 6, 1e4),
+      float32Exceptions: {
+        gradient: 'float32 holds logits of 1e4 to about 1e-3, so the softmax of u + δ, and the gradient, differ from float64 by about 1e-3 relative',
+      },
+    })
+  })
+  return out
+}

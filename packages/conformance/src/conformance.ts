@@ -1,0 +1,60 @@
+import type { RefTensor } from '@logit-perturb/core'
+import { createLoss, referenceOps } from '@logit-perturb/core'
+import type { Backend } from './backend.js'
+import { batchOn } from './backend.js'
+import type { ConformanceCase } from './cases.js'
+import { relativeError } from './compare.js'
+
+/** One quantity of a conformance case compared on a backend, or why it was not. */
+export interface ConformanceCheck {
+  what: string
+  error: number
+  tolerance: number
+  skipped?: string
+}
+
+/** Central differences of a reference loss in float64 (the ground truth of through-gradients). */
+function referenceFiniteDifference(f: (u: RefTensor) => RefTensor, logits: number[][], h = 1e-6): Float64Array {
+  const flat = logits.flat()
+  const shape = [logits.length, logits[0]!.length]
+  const at = (k: number, d: number) => f(referenceOps.constant(flat.map((v, j) => (j === k ? v + d : v)), shape)).data[0]!
+  return Float64Array.from(flat, (_, k) => (at(k, h) - at(k, -h)) / (2 * h))
+}
+
+/**
+ * Runs one case on a backend and compares it with the float64 reference: the loss, the perturbed
+ * logits, the closed-form gradient where the rule has one, and on backends with automatic
+ * differentiation the autodiff gradient, which must equal the closed form for stop-gradient rules
+ * and a float64 central difference of the loss for through-gradient rules. The values are also
+ * checked to be finite.
+ */
+export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCase): Promise<ConformanceCheck[]> {
+  const ref = createLoss(referenceOps, c.spec)
+  const refBatch = batchOn({ ops: referenceOps } as Backend<RefTensor>, c.logits, c.labels)
+  const refEval = ref.evaluate(refBatch.logits, refBatch.labels)
+  const float32 = backend.rtol > 1e-6
+  const gradientSkip = float32 ? c.float32Exceptions?.gradient : undefined
+  const checks: ConformanceCheck[] = []
+  const compare = (what: string, actual: Float64Array, expected: ArrayLike<number>, skipped?: string) => {
+    const finite = actual.every(Number.isFinite)
+    checks.push({ what, error: finite ? relativeError(actual, expected) : Infinity, tolerance: backend.rtol, ...(skipped ? { skipped } : {}) })
+  }
+  await (backend.scope ?? ((fn) => fn()))(async () => {
+    const loss = createLoss(backend.ops, c.spec)
+    const { logits, labels } = batchOn(backend, c.logits, c.labels)
+    const evaluation = loss.evaluate(logits, labels)
+    compare('loss', await backend.read(evaluation.loss), refEval.loss.data)
+    compare('perturbed logits', await backend.read(evaluation.batch.logits), refEval.batch.logits.data)
+    if (loss.hasAnalyticGradient) {
+      const expected = ref.gradient(refBatch.logits, refBatch.labels).data
+      compare('closed-form gradient', await backend.read(loss.gradient(logits, labels)), expected, gradientSkip)
+      if (backend.grad) {
+        compare('autodiff gradient = closed form', await backend.read(backend.grad((u) => loss(u, labels), logits)), expected, gradientSkip)
+      }
+    } else if (backend.grad) {
+      const expected = referenceFiniteDifference((u) => ref(u, refBatch.labels), c.logits)
+      compare('autodiff gradient = central difference', await backend.read(backend.grad((u) => loss(u, labels), logits)), expected, gradientSkip)
+    }
+  })
+  return checks
+}

@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs-core'
+import * as tfl from '@tensorflow/tfjs-layers'
+import { describe, expect, it } from 'vitest'
+import { LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
+import { createTfjsLoss, labelsFromTargets, layersLoss, perturbationCallback } from '../src/index.js'
+import { onTfjsBackend } from './harness.js'
+
+const logitsRows = [[2, 0.5, -1], [0.1, 1.5, 0.2], [0.3, 0.2, 0.9], [1.2, -0.4, 0.1]]
+const labelIds = [0, 1, 2, 0]
+
+describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
+  it('layersLoss takes one-hot and integer targets and gives the rule\'s weighted mean', async () => {
+    await onTfjsBackend(backend, async () => {
+      const spec = { rule: 'ldam', classCounts: [100, 10, 1], scale: 2, drw: { beta: 0.99, fromEpoch: 0 } }
+      const expected = createLoss(referenceOps, spec)(referenceOps.constant(logitsRows.flat(), [4, 3]), referenceOps.constant(labelIds, [4], 'int32')).data[0]!
+      const fn = layersLoss(createTfjsLoss(spec))
+      const yPred = tf.tensor2d(logitsRows)
+      for (const yTrue of [tf.oneHot(tf.tensor1d(labelIds, 'int32'), 3), tf.tensor1d(labelIds), tf.tensor2d(labelIds, [4, 1])]) {
+        expect((await fn(yTrue, yPred).data())[0]).toBeCloseTo(expected, 5)
+      }
+    })
+  })
+
+  it('bad targets throw LABEL_VALUE or LABELS_SHAPE, naming the row or the shape', async () => {
+    await onTfjsBackend(backend, async () => {
+      const catchCode = (fn: () => unknown) => {
+        try { fn() } catch (e) { expect(e).toBeInstanceOf(LogitPerturbError); return (e as LogitPerturbError).message }
+        throw new Error('nothing thrown')
+      }
+      expect(catchCode(() => labelsFromTargets(tf.tensor2d([[1, 0, 0], [0, 1, 1]]), 3))).toMatch(/row 1 has 2 ones/)
+      expect(catchCode(() => labelsFromTargets(tf.tensor2d([[0.5, 0.5, 0]]), 3))).toMatch(/row 0 holds 0.5/)
+      expect(catchCode(() => labelsFromTargets(tf.tensor1d([0, 1.5]), 3))).toMatch(/label 1.5 at index 1/)
+      expect(catchCode(() => labelsFromTargets(tf.tensor2d([[0, 1], [1, 0]]), 3))).toMatch(/one-hot \[N, 3\]/)
+    })
+  })
+
+  it('fit\'s validation passes leave the running confidences alone; state round-trips through JSON', async () => {
+    await onTfjsBackend(backend, async () => {
+      const xs = tf.tensor2d(logitsRows)
+      const ys = tf.oneHot(tf.tensor1d(labelIds, 'int32'), 3)
+      const trainOnce = async (validate: boolean) => {
+        const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [3], kernelInitializer: 'identity', useBias: false })] })
+        const loss = createTfjsLoss({ rule: 'lpl', split: 'confidence', momentum: 0.5 })
+        model.compile({ optimizer: tf.train.sgd(0.1), loss: layersLoss(loss) })
+        await model.fit(xs, ys, {
+          epochs: 3, batchSize: 2, shuffle: false, verbose: 0, callbacks: perturbationCallback(loss),
+          ...(validate ? { validationData: [tf.tensor2d([[5, -5, -5], [-5, 5, -5]]), tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3)] } : {}),
+        })
+        const saved = await loss.saveState()
+        model.dispose()
+        return { saved, loss }
+      }
+      const plain = await trainOnce(false)
+      const validated = await trainOnce(true)
+      expect(validated.saved).toEqual(plain.saved)
+      const restored = createTfjsLoss({ rule: 'lpl', split: 'confidence', momentum: 0.5 })
+      restored.loadState(JSON.parse(JSON.stringify(plain.saved)))
+      expect(await restored.saveState()).toEqual(plain.saved)
+      expect(() => restored.loadState({ version: 1, confidence: [2], seen: [1] })).toThrow(/state\.confidence/)
+      expect(await restored.saveState()).toEqual(plain.saved)
+      for (const l of [plain.loss, validated.loss, restored]) l.dispose()
+    })
+  })
+})

@@ -1,0 +1,116 @@
+/**
+ * The tfjs adapter as users meet it: a tf.sequential model compiled with a rule and trained with
+ * fit, a custom loop with optimizer.minimize, on every tfjs backend of the suite; no tensor leaks.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import * as tfl from '@tensorflow/tfjs-layers'
+import { describe, expect, it } from 'vitest'
+import { LogitPerturbError } from '@logit-perturb/core'
+import { mulberry32 } from '@logit-perturb/conformance'
+import { createTfjsLoss, layersLoss, perturbationCallback } from '../src/index.js'
+import { onTfjsBackend } from './harness.js'
+
+const C = 4
+const COUNTS = [300, 100, 30, 10]
+
+/** A synthetic long-tailed set: 2-D Gaussian blobs, counts 300/100/30/10. */
+function imbalancedSet(seed = 1): { x: number[][]; y: number[] } {
+  const rand = mulberry32(seed)
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand())
+  const x: number[][] = []
+  const y: number[] = []
+  COUNTS.forEach((n, c) => {
+    for (let i = 0; i < n; i++) {
+      x.push([2 * Math.cos((2 * Math.PI * c) / C) + 0.8 * gauss(), 2 * Math.sin((2 * Math.PI * c) / C) + 0.8 * gauss()])
+      y.push(c)
+    }
+  })
+  return { x, y }
+}
+
+function smallModel(): tfl.Sequential {
+  const model = tfl.sequential()
+  model.add(tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2], kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }))
+  model.add(tfl.layers.dense({ units: C, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }))
+  return model
+}
+
+const RULES: [string, Record<string, unknown>][] = [
+  ['ce', { rule: 'ce' }],
+  ['logit-adjustment', { rule: 'logit-adjustment', classCounts: COUNTS }],
+  ['balanced-softmax', { rule: 'balanced-softmax', classCounts: COUNTS }],
+  ['ldam-drw', { rule: 'ldam', classCounts: COUNTS, scale: 2, drw: { beta: 0.999, fromEpoch: 2 } }],
+  ['vs', { rule: 'vs', classCounts: COUNTS }],
+  ['lpl', { rule: 'lpl', split: 'prior', classCounts: COUNTS }],
+  ['lpl-confidence', { rule: 'lpl', split: 'confidence' }],
+  ['la+lpl', { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'logit-adjustment', classCounts: COUNTS } }],
+  ['official-longtail', { rule: 'official-longtail', classCounts: COUNTS, split: 2, steps: 5 }],
+  ['official-balanced', { rule: 'official-balanced', steps: 5, alpha: 0.05 }],
+]
+
+describe.each(['cpu', 'wasm'])('tfjs-%s', (backend) => {
+  it.each(RULES)('fit with %s: the loss decreases and no tensor leaks', async (_name, spec) => {
+    await onTfjsBackend(backend, async () => {
+      const { x, y } = imbalancedSet()
+      const xs = tf.tensor2d(x)
+      const ys = tf.oneHot(tf.tensor1d(y, 'int32'), C)
+      const model = smallModel()
+      const loss = createTfjsLoss(spec)
+      model.compile({ optimizer: tf.train.sgd(0.1), loss: layersLoss(loss) })
+      await model.fit(xs, ys, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 }) // warm-up
+      const before = tf.memory().numTensors
+      const history = await model.fit(xs, ys, {
+        epochs: 4, batchSize: 64, shuffle: false, verbose: 0, callbacks: perturbationCallback(loss),
+      })
+      const losses = history.history.loss as number[]
+      expect(losses.every(Number.isFinite)).toBe(true)
+      expect(losses[losses.length - 1]!).toBeLessThan(losses[0]!)
+      expect(loss.context.epoch).toBe(3)
+      expect(tf.memory().numTensors).toBe(before)
+      model.dispose()
+      loss.dispose()
+      xs.dispose()
+      ys.dispose()
+    })
+  })
+
+  it('a custom loop with LPL: optimizer.minimize lowers the loss; 1,000 calls and calls that throw leak nothing', async () => {
+    await onTfjsBackend(backend, async () => {
+      const { x, y } = imbalancedSet(2)
+      const xs = tf.tensor2d(x)
+      const labels = tf.tensor1d(y, 'int32')
+      const model = smallModel()
+      const loss = createTfjsLoss({ rule: 'lpl', split: 'confidence', momentum: 0.9 })
+      const optimizer = tf.train.adam(0.05)
+      const step = () => optimizer.minimize(() => loss(model.apply(xs) as tf.Tensor, labels), true) as tf.Scalar
+      const first = (await step().data())[0]!
+      const baseline = tf.memory().numTensors
+      let last = first
+      for (let i = 0; i < 100; i++) {
+        const value = step()
+        if (i === 99) last = (await value.data())[0]!
+        value.dispose()
+      }
+      expect(tf.memory().numTensors).toBe(baseline)
+      expect(last).toBeLessThan(first)
+      const logits = model.apply(xs) as tf.Tensor
+      const counted = tf.memory().numTensors
+      for (let i = 0; i < 1000; i++) loss(logits, labels).dispose()
+      expect(tf.memory().numTensors).toBe(counted)
+      const state = loss.getState()!
+      expect(Array.from(await state.seen.data())).toEqual([1, 1, 1, 1])
+      const badLabels = tf.tensor1d(y.map((v, i) => (i === 0 ? 9 : v)), 'int32')
+      const beforeThrows = tf.memory().numTensors
+      for (let i = 0; i < 20; i++) expect(() => loss(logits, badLabels)).toThrow(LogitPerturbError)
+      expect(tf.memory().numTensors).toBe(beforeThrows)
+      logits.dispose()
+      expect(loss.getState()).toBe(state)
+      badLabels.dispose()
+      model.dispose()
+      loss.dispose()
+      optimizer.dispose()
+      xs.dispose()
+      labels.dispose()
+    })
+  })
+})
