@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { mulberry32 } from '@logit-perturb/core'
 
 /** A batch drawn for property tests: flat `[N, C]` logits, labels, and training class counts. */
 export interface BatchCase {
@@ -10,18 +11,6 @@ export interface BatchCase {
   counts: number[]
   /** The magnitude the logits were drawn at (1 to 1e4). */
   scale: number
-}
-
-/** A small deterministic PRNG (mulberry32), so large batches come from one drawn seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Options of {@link batchArbitrary}. */

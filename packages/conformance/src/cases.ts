@@ -1,4 +1,4 @@
-import { mulberry32 } from './arbitraries.js'
+import { mulberry32 } from '@logit-perturb/core'
 
 /** One conformance case: a spec on a batch, and what a backend is not expected to match, with why. */
 export interface ConformanceCase {

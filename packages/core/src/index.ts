@@ -42,3 +42,4 @@ export {
   DEFAULT_TAU_GRID, argmaxRows, balancedAccuracy, chooseTau, perClassAccuracy, shotAccuracy, thirdsAccuracy,
 } from './evaluate.js'
 export type { GroupAccuracy, ShotAccuracy } from './evaluate.js'
+export { mulberry32, shuffleInPlace } from './random.js'

@@ -1,0 +1,15 @@
+import { TRAIN_USAGE, trainCommand } from './train.js'
+
+/** A subcommand of `lpl`. */
+export interface Command {
+  usage: string
+  run: (argv: string[]) => Promise<void>
+}
+
+export const COMMANDS: Record<string, Command> = {
+  train: { usage: TRAIN_USAGE, run: trainCommand },
+}
+
+export const USAGE = `lpl: class-level logit perturbation, on real long-tailed data
+usage: lpl <command> [options]   (lpl <command> --help for its options)
+  train    train the long-tail benchmark on Fashion-MNIST with each rule and compare them`

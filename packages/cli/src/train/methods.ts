@@ -1,0 +1,53 @@
+import { CliError } from '../errors.js'
+import type { Head } from './model.js'
+
+/** A method of the benchmark: the rule spec it trains with, its head, and post-hoc adjustment. */
+export interface Method {
+  name: string
+  summary: string
+  spec: (classCounts: number[], epochs: number) => Record<string, unknown>
+  head: Head
+  /** Choose τ on the validation split and adjust the test logits by `−τ log π`. */
+  posthoc?: boolean
+}
+
+const la = (classCounts: number[]) => ({ rule: 'logit-adjustment', tau: 1, classCounts })
+
+/** Every method `lpl train` knows, in report order. */
+export const METHODS: readonly Method[] = [
+  { name: 'ce', summary: 'cross-entropy', head: 'dense', spec: () => ({ rule: 'ce' }) },
+  {
+    name: 'ce+posthoc', summary: 'cross-entropy, then logits − τ·log π with τ chosen on the validation split',
+    head: 'dense', posthoc: true, spec: () => ({ rule: 'ce' }),
+  },
+  { name: 'la', summary: 'logit adjustment, τ = 1', head: 'dense', spec: la },
+  {
+    name: 'ldam-drw', summary: 'LDAM (M = 0.5, s = 30) on cosine logits, DRW (β = 0.9999) from 80% of the epochs',
+    head: 'cosine',
+    spec: (classCounts, epochs) => ({
+      rule: 'ldam', classCounts, maxMargin: 0.5, scale: 30, drw: { beta: 0.9999, fromEpoch: Math.floor(0.8 * epochs) },
+    }),
+  },
+  {
+    name: 'lpl', summary: 'LPL, prior split (α = 0.15, ε = 0.3, Δε = 1.2, K = 20)', head: 'dense',
+    spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 }),
+  },
+  {
+    name: 'la+lpl', summary: 'LPL on logit-adjusted logits', head: 'dense',
+    spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20, base: la(classCounts) }),
+  },
+  {
+    name: 'official-longtail', summary: 'the released long-tail code (split 4, S = 10, κ = 0.6, K = 10, α = 0.15)', head: 'dense',
+    spec: (classCounts) => ({ rule: 'official-longtail', classCounts, split: 4, stepSize: 10, headFactor: 0.6, steps: 10, alpha: 0.15 }),
+  },
+]
+
+/** The methods named in a comma-separated list (`all` for every one); unknown names are refused. */
+export function selectMethods(list: string): Method[] {
+  if (list === 'all') return [...METHODS]
+  return list.split(',').map((name) => {
+    const method = METHODS.find((m) => m.name === name.trim())
+    if (!method) throw new CliError(`unknown method "${name}"; known methods: ${METHODS.map((m) => m.name).join(', ')}`, 2)
+    return method
+  })
+}
