@@ -1,0 +1,97 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { parseIdx } from '../src/data/idx.js'
+import { longTailCounts } from '../src/data/longTail.js'
+import { idxBytes, writeFakeFashionMnist } from './fakeData.js'
+import { lpl } from './run.js'
+
+describe('lpl train', () => {
+  it('trains on a tiny long-tailed subset end to end and writes results.json and the charts', () => {
+    const data = writeFakeFashionMnist(50, 20)
+    const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
+    const r = lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '0,1',
+      '--methods', 'ce,ce+posthoc,lpl', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
+    expect(r.stderr).not.toMatch(/unexpected error/)
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/counts 40\/30\/23\/18\/14\/11\/8\/6\/5\/4/)
+    expect(r.stdout).toMatch(/^lpl\s+\d+\.\d ± \d+\.\d/m)
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
+    expect(results.protocol.counts).toEqual(longTailCounts(10, 10, 40))
+    expect(results.protocol.seeds).toEqual([0, 1])
+    expect(results.summaries.map((s: { method: string }) => s.method)).toEqual(['ce', 'ce+posthoc', 'lpl'])
+    for (const s of results.summaries) {
+      expect(s.runs).toHaveLength(2)
+      expect(s.perClass).toHaveLength(10)
+      expect(s.balancedAccuracy.mean).toBeGreaterThanOrEqual(0)
+      expect(s.balancedAccuracy.mean).toBeLessThanOrEqual(1)
+      expect(Object.keys(s.groups)).toEqual(['head', 'medium', 'tail'])
+    }
+    expect(typeof results.summaries[1].runs[0].tau).toBe('number')
+    expect(results.machine.cpus).toBeGreaterThan(0)
+    for (const chart of ['per-class-accuracy.svg', 'balanced-accuracy.svg']) {
+      expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/)
+    }
+  })
+
+  it('is deterministic: the same seed gives the same subset and the same first-epoch loss', () => {
+    const data = writeFakeFashionMnist(50, 20)
+    const run = () => {
+      const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
+      const r = lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '4',
+        '--methods', 'lpl', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
+      expect(r.status).toBe(0)
+      return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).summaries[0].runs[0].epochLosses[0]
+    }
+    expect(run()).toBe(run())
+  })
+
+  it('says how to install the data when it is missing, in one line', () => {
+    const r = lpl('train', '--data', join(tmpdir(), 'no-such-folder'), '--quick')
+    expect(r.status).toBe(1)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/Fashion-MNIST not found/)
+    expect(r.stderr).toMatch(/dataset-fashion-mnist/)
+  })
+
+  it('refuses unknown methods, backends and options with a usage error', () => {
+    for (const [args, message] of [
+      [['--methods', 'ce,focal'], /unknown method "focal"; known methods: ce, ce\+posthoc/],
+      [['--backend', 'webgpu'], /unknown backend "webgpu"/],
+      [['--epochs', 'two'], /--epochs must be a number/],
+      [['--colour'], /Unknown option '--colour'/],
+    ] as const) {
+      const r = lpl('train', ...args)
+      expect(r.status).toBe(2)
+      expect(r.stderr).toMatch(message)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+  })
+})
+
+describe('IDX files', () => {
+  it('reads what it wrote, and names the file and the problem for bad ones', () => {
+    const good = idxBytes([2, 2, 2], Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]))
+    expect(parseIdx(good, 'x').dims).toEqual([2, 2, 2])
+    expect(() => parseIdx(good.subarray(0, good.length - 1), 'x.idx')).toThrow(/x\.idx: dimensions \[2, 2, 2\] need 8 data bytes, the file has 7/)
+    const wrongMagic = Uint8Array.from(good)
+    wrongMagic[0] = 0x1f
+    expect(() => parseIdx(wrongMagic, 'y.idx')).toThrow(/y\.idx: not an IDX file \(magic number 0x1f/)
+    const wrongType = Uint8Array.from(good)
+    wrongType[2] = 0x0d
+    expect(() => parseIdx(wrongType, 'z')).toThrow(/type 0xd is not unsigned bytes/)
+    expect(() => parseIdx(good.subarray(0, 6), 'h')).toThrow(/header of rank 3 is truncated/)
+  })
+
+  it('a truncated data file stops lpl train with one clear line', () => {
+    const data = writeFakeFashionMnist(50, 20)
+    const path = join(data, 'train-labels-idx1-ubyte.gz')
+    writeFileSync(path, gzipSync(idxBytes([500], new Uint8Array(499))).subarray(0, 30))
+    const r = lpl('train', '--data', data, '--epochs', '1')
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/train-labels-idx1-ubyte\.gz: not a valid gzip file/)
+    expect(existsSync(path)).toBe(true)
+  })
+})
