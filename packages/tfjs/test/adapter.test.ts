@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
 import { createTfjsLoss, labelsFromTargets, layersLoss, perturbationCallback } from '../src/index.js'
-import { onTfjsBackend } from './harness.js'
+import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
 const logitsRows = [[2, 0.5, -1], [0.1, 1.5, 0.2], [0.3, 0.2, 0.9], [1.2, -0.4, 0.1]]
 const labelIds = [0, 1, 2, 0]

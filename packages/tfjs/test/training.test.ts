@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { LogitPerturbError } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/conformance'
 import { createTfjsLoss, layersLoss, perturbationCallback } from '../src/index.js'
-import { onTfjsBackend } from './harness.js'
+import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
 const C = 4
 const COUNTS = [300, 100, 30, 10]

@@ -1,3 +1,4 @@
+import { EXPLAIN_USAGE, explainCommand } from './explain.js'
 import { TRAIN_USAGE, trainCommand } from './train.js'
 
 /** A subcommand of `lpl`. */
@@ -8,8 +9,10 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   train: { usage: TRAIN_USAGE, run: trainCommand },
+  explain: { usage: EXPLAIN_USAGE, run: explainCommand },
 }
 
 export const USAGE = `lpl: class-level logit perturbation, on real long-tailed data
 usage: lpl <command> [options]   (lpl <command> --help for its options)
-  train    train the long-tail benchmark on Fashion-MNIST with each rule and compare them`
+  train    train the long-tail benchmark on Fashion-MNIST with each rule and compare them
+  explain  per class: positive or negative augmentation, loss variation, equivalent weight`

@@ -3,8 +3,8 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 // tfjs-layers registers the gradients of tfjs-core's kernels, as in any tfjs training program.
 import '@tensorflow/tfjs-layers'
-import type { AnyBackend, Backend } from '@logit-perturb/conformance'
-import { createTfjsOps } from '../src/index.js'
+import { createTfjsOps } from '@logit-perturb/tfjs'
+import type { AnyBackend, Backend } from '../backend.js'
 
 /** Activates a tfjs backend and runs `fn` in an engine scope that frees what it made. */
 export async function onTfjsBackend<R>(name: string, fn: () => Promise<R>): Promise<R> {

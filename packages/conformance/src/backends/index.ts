@@ -1,0 +1,1 @@
+export { onTfjsBackend, tfjsBackends } from './tfjs.js'
