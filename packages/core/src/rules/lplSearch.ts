@@ -30,8 +30,11 @@ export interface LplSearchInputs<T> {
  *     δ_c ← δ_c + s_c · α · g_c / ‖g_c‖₂                      (only while the class has steps left)
  *
  * Returns `δ` as a `[C, C]` matrix (row `c` is `δ_c`; zero for classes absent from the batch).
- * Cost per step: one softmax over the batch and a segment sum, `O(N·C + C²)`; only the current `δ`
- * is kept, never the trajectory.
+ * Cost per step: two softmaxes over the batch and a segment sum, `O(N·C + C²)`; only the current
+ * `δ` is kept, never the trajectory.
+ *
+ * With normalized steps only the direction of `g_c` matters, and it is computed so that float32
+ * keeps it for confidently classified samples: see {@link classGradientDirection}.
  */
 export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const c = inp.numClasses
@@ -44,12 +47,38 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const signedAlpha = ops.mul(inp.directions, ops.constant([inp.alpha], []))
   let delta = ops.constant(new Float64Array(c * c), [c, c])
   for (let k = 0; k < inp.unrolledSteps; k++) {
-    const residual = softmaxResidual(ops, ops.add(inp.logits, ops.gather(delta, inp.labels, 0)), inp.oneHotLabels)
-    const grad = ops.div(ops.segmentSum(residual, inp.labels, c), denominator)
+    const logits = ops.add(inp.logits, ops.gather(delta, inp.labels, 0))
     // Absent classes have g = 0 and take a zero step.
-    const direction = inp.normalize ? l2Normalize(ops, grad, 1).unit : grad
+    const direction = inp.normalize
+      ? l2Normalize(ops, classGradientDirection(ops, logits, inp.labels, inp.oneHotLabels, c), 1).unit
+      : ops.div(ops.segmentSum(softmaxResidual(ops, logits, inp.oneHotLabels), inp.labels, c), denominator)
     const active = ops.greater(steps, ops.constant([k], []))
     delta = ops.add(delta, ops.mul(ops.mul(active, signedAlpha), direction))
   }
   return delta
+}
+
+/**
+ * Smallest weight a sample keeps in {@link classGradientDirection}: a float32 normal number, so no
+ * backend flushes it to zero.
+ */
+const MIN_SAMPLE_WEIGHT = 1e-37
+
+/**
+ * A positive multiple of each class's gradient `Σ_{i: y_i = c} (p_i − e_c)` (`[C, C]`), written as
+ * `Σ_i a_i·d_i` with `a_i = 1 − p_{i,y_i}` and `d_i = q_i − e_{y_i}`, `q_i` the softmax of the
+ * sample's non-target logits. `d_i` never underflows (its entries sum to zero, and the largest
+ * non-target entry is at least `1/(C − 1)`); `a_i` does, in float32, once the sample is classified
+ * with `p_y > 1 − 1e-38`, where backends disagree (wasm flushes subnormals to zero, cpu keeps them).
+ * Holding `a_i ≥ 1e-37` gives every backend the same direction: exact wherever some sample of the
+ * class has `a_i ≥ 1e-37`, and the mean of the `d_i` where none has.
+ */
+export function classGradientDirection<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): T {
+  const one = ops.constant([1], [])
+  const nonTarget = ops.sub(one, oneHotLabels)
+  const weight = ops.maximum(ops.sum(ops.mul(ops.softmax(logits), nonTarget), [1], true), ops.constant([MIN_SAMPLE_WEIGHT], []))
+  // The target logit moved far below the rest: its share of this softmax is exactly zero.
+  const masked = ops.sub(logits, ops.mul(oneHotLabels, ops.constant([1e30], [])))
+  const direction = ops.sub(ops.softmax(masked), oneHotLabels)
+  return ops.segmentSum(ops.mul(weight, direction), labels, c)
 }

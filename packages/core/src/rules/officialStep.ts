@@ -20,9 +20,11 @@ export function officialStep<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotL
   const classMeans = ops.div(ops.segmentSum(ops.softmax(logits), labels, c), ops.reshape(safeCounts, [c, 1]))
   const identity = ops.constant(identityMatrix(c), [c, c])
   const g = ops.sub(classMeans, identity)
-  // ‖G[:, c]‖ is 0 only if M[c, c] = 1 exactly and no other class puts mass on c; the floor keeps
-  // that float case finite (the released code would divide by zero).
-  const columnNorms = ops.maximum(l2Normalize(ops, g, 0).norm, ops.constant([1e-30], []))
+  // ‖G[:, c]‖ is 0 only if M[c, c] = 1 and no other class puts mass on c, which float32 reaches for
+  // a confidently classified class (the released code would divide by zero). The floor keeps the
+  // step finite, and 1e-15 rather than less keeps its square, in the gradient of the division, a
+  // float32 normal number.
+  const columnNorms = ops.maximum(l2Normalize(ops, g, 0).norm, ops.constant([1e-15], []))
   return {
     direction: ops.div(g, ops.reshape(columnNorms, [c, 1])),
     diagonal: ops.sum(ops.mul(classMeans, identity), [1]),
