@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { checkConformance, conformanceCases } from '@logit-perturb/conformance'
-import { workspaceBackends } from './golden/backends.js'
+import { workspaceBackends } from '@logit-perturb/conformance/backends'
 
 const backends = await workspaceBackends()
 const cases = conformanceCases()

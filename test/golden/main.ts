@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path'
 import { loadGoldenDir, runGoldenCase } from '@logit-perturb/conformance'
-import { workspaceBackends } from './backends.js'
+import { workspaceBackends } from '@logit-perturb/conformance/backends'
 
 const dir = resolve(process.env.GOLDEN_DIR ?? '../shared/fixtures')
 const cases = loadGoldenDir(dir)

@@ -27,6 +27,8 @@ export type LogitPerturbErrorCode =
   | 'MISSING_CONTEXT'
   /** A saved rule state does not fit the rule (wrong class count, values out of range). */
   | 'INVALID_STATE'
+  /** A serialized model (ONNX bytes) cannot be read, or lacks what the operation needs (an output, an opset). */
+  | 'INVALID_MODEL'
 
 /**
  * The one error type of the library. `code` says what kind of input was refused; `field` (when set)

@@ -1,0 +1,130 @@
+import {
+  type LossContext, type RuleSpec, analyticGradient, check, createLoss, createRule, parseSpec,
+} from '@logit-perturb/core'
+import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
+import { serializeModel } from './serialize.js'
+import { createSymbolicOps } from './symbolicOps.js'
+
+/** Options of {@link exportLossModel}. */
+export interface ExportLossOptions {
+  /**
+   * The class count `C`; required when neither the spec nor `context.isda` fixes it (`ce`,
+   * `official-balanced`, `lpl` with the confidence split).
+   */
+  numClasses?: number
+  /** The ONNX opset, 17 (default; what ONNX 1.12's checker knows) to 21. */
+  opset?: number
+  /** The graph's name; default `logit_perturb_<rule>`. */
+  name?: string
+  /**
+   * Host-side context frozen into the graph: `epoch` (switches LDAM's deferred re-weighting on when
+   * `epoch ≥ drw.fromEpoch`; default 0) and ISDA's classifier weights and covariances when the spec
+   * does not carry them. Both are constants of the exported model.
+   */
+  context?: Pick<LossContext, 'epoch' | 'isda'>
+  /**
+   * LPL's `confidence` split keeps running class confidences across batches (`momentum > 0`).
+   * `'batch'` (default): the model has no state; the split is computed from the batch alone, as the
+   * first call of a fresh loss does (the momentum-0 semantics). `'io'`: the state is an input pair
+   * `state_confidence`, `state_seen` (float32 `[C]`; zeros for a fresh start) and the updated state
+   * an output pair `next_state_confidence`, `next_state_seen`, so a training loop can carry it.
+   * Ignored by rules without state.
+   */
+  state?: 'batch' | 'io'
+}
+
+/** An exported loss: the model bytes and what they hold. */
+export interface ExportedLossModel {
+  /** `ModelProto` bytes. */
+  bytes: Uint8Array
+  /** The validated spec, defaults filled in (also stored in the model's metadata as `logit_perturb.spec`). */
+  spec: RuleSpec
+  numClasses: number
+  opset: number
+  /** Input names in order: `logits`, `labels` (and the state pair with `state: 'io'`). */
+  inputs: string[]
+  /** Output names in order: `loss`, `perturbed_logits`, `grad_logits` when the rule has a closed-form gradient (and the state pair). */
+  outputs: string[]
+  /** Whether `grad_logits` is an output (`loss.hasAnalyticGradient`). */
+  hasGradient: boolean
+}
+
+/**
+ * Exports the loss a spec describes as an ONNX model, built by running the core's own rule code
+ * (`createLoss(...).evaluate`) on the symbolic backend: nothing is re-derived here. Batch-dependent
+ * choices (the `confidence` split, `official-balanced`'s signs and step counts) are graph
+ * operations evaluated on each batch; LPL's search is unrolled to its largest step count.
+ *
+ * Inputs: `logits` float32 `[N, C]` and `labels` int64 `[N]` (class ids in `[0, C)`; the graph
+ * does not check them), with `N` dynamic. Outputs:
+ * - `loss`, float32 scalar: `Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}`;
+ * - `perturbed_logits`, float32 `[N, C]`: `z = a ⊙ u + δ_y`;
+ * - `grad_logits`, float32 `[N, C]`: `∂L/∂u = (w_{y_i}/Σw)·a ⊙ (softmax(z_i) − e_{y_i})`, the
+ *   core's closed form, for rules whose perturbation is a constant for the gradient. Rules that
+ *   differentiate through their perturbation (`official-longtail`, `lpl` with `gradient: 'through'`)
+ *   have no closed form, and ONNX has no automatic differentiation in its standard operators (and
+ *   onnxruntime-web no training API), so the output is absent.
+ *
+ * Throws `INVALID_PARAMETER` when `numClasses` is missing or disagrees with the spec, and the
+ * spec's own errors (`parseSpec`).
+ */
+export function exportLossModel(spec: RuleSpec | unknown, options: ExportLossOptions = {}): ExportedLossModel {
+  const parsed = parseSpec(spec)
+  // ISDA's weights may come with the context instead of the spec: their row count is then C.
+  const fixed = createRule(parsed).numClasses ?? options.context?.isda?.weights.length
+  const numClasses = options.numClasses ?? fixed
+  check(numClasses !== undefined, 'INVALID_PARAMETER',
+    `the ${parsed.rule} spec does not fix the class count: pass numClasses`, 'numClasses')
+  check(Number.isInteger(numClasses) && numClasses > 0, 'INVALID_PARAMETER', `must be a positive integer, got ${numClasses}`, 'numClasses')
+  check(fixed === undefined || fixed === numClasses, 'INVALID_PARAMETER',
+    `is ${numClasses} but the spec (or context.isda) has ${fixed} classes`, 'numClasses')
+  const state = options.state ?? 'batch'
+  check(state === 'batch' || state === 'io', 'INVALID_PARAMETER', `must be "batch" or "io", got ${String(state)}`, 'state')
+
+  const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
+  const ops = createSymbolicOps(graph)
+  const c = numClasses
+  const logits = ops.input('logits', 'float32', [-1, c])
+  const labels = ops.input('labels', 'int64', [-1])
+  const loss = createLoss(ops, parsed)
+  const stateful = state === 'io' && parsed.rule === 'lpl' && parsed.split === 'confidence'
+  const inputs = ['logits', 'labels']
+  if (stateful) {
+    loss.setState({ confidence: ops.input('state_confidence', 'float32', [c]), seen: ops.input('state_seen', 'float32', [c]) })
+    inputs.push('state_confidence', 'state_seen')
+  }
+  const evaluation = loss.evaluate(logits, labels, { ...options.context, training: true })
+
+  const batchDims = ['N', c] as const
+  const outputs: OutputRequest[] = [
+    { name: 'loss', source: evaluation.loss.name, elemType: 'float32', dims: [] },
+    { name: 'perturbed_logits', source: evaluation.batch.logits.name, elemType: 'float32', dims: batchDims },
+  ]
+  if (loss.hasAnalyticGradient) {
+    const grad = analyticGradient(ops, evaluation.batch, evaluation.oneHotLabels)
+    outputs.push({ name: 'grad_logits', source: grad.name, elemType: 'float32', dims: batchDims })
+  }
+  const next = stateful ? loss.getState() : undefined
+  if (next !== undefined) {
+    outputs.push(
+      { name: 'next_state_confidence', source: next.confidence.name, elemType: 'float32', dims: [c] },
+      { name: 'next_state_seen', source: next.seen.name, elemType: 'float32', dims: [c] },
+    )
+  }
+  const model = graph.toModel({
+    outputs,
+    inputs,
+    name: options.name ?? `logit_perturb_${parsed.rule.replace(/-/g, '_')}`,
+    docString: `Loss of the logit-perturb rule ${parsed.rule}: inputs logits [N, ${c}] and labels [N]; outputs ${outputs.map((o) => o.name).join(', ')}.`,
+    metadata: { 'logit_perturb.spec': JSON.stringify(parsed), 'logit_perturb.num_classes': String(c) },
+  })
+  return {
+    bytes: serializeModel(model),
+    spec: parsed,
+    numClasses: c,
+    opset: graph.opset,
+    inputs,
+    outputs: outputs.map((o) => o.name),
+    hasGradient: loss.hasAnalyticGradient,
+  }
+}

@@ -1,0 +1,205 @@
+import { type LossContext, LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
+import { mulberry32, relativeError } from '@logit-perturb/conformance'
+import type { onnx as onnxTypes } from 'onnx-proto'
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  type ExportedLossModel, type ExportLossOptions, createSession, exportLossModel, onnx, runLossModel, runModel,
+  serializeModel,
+} from '../src/index.js'
+import { checkModels } from './support/checker.js'
+
+const C = 5
+const COUNTS = [4000, 0, 900, 120, 15]
+const WEIGHTS = Array.from({ length: C }, (_, i) => [Math.cos(i), Math.sin(i), 0.3 * i])
+const COVARIANCES = Array.from({ length: C }, (_, i) => [[1, 0.1 * i, 0], [0.1 * i, 0.5, 0.05], [0, 0.05, 0.2 + 0.1 * i]])
+
+/** Every single-label rule, with the variants that change the graph (split, base, gradient, weights, context). */
+const CASES: { label: string; spec: object; options?: ExportLossOptions; through?: boolean }[] = [
+  { label: 'ce', spec: { rule: 'ce' } },
+  { label: 'logit-adjustment', spec: { rule: 'logit-adjustment', tau: 0.7, classCounts: COUNTS } },
+  { label: 'balanced-softmax', spec: { rule: 'balanced-softmax', classCounts: COUNTS } },
+  { label: 'ldam', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5 } },
+  { label: 'ldam-drw, epoch past fromEpoch', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5, drw: { beta: 0.999, fromEpoch: 3 } }, options: { context: { epoch: 3 } } },
+  { label: 'vs from counts', spec: { rule: 'vs', classCounts: COUNTS } },
+  { label: 'vs explicit terms', spec: { rule: 'vs', multiplicative: [1, 0.5, 2, 1.5, 0.8], additive: [0, 0.1, -0.2, 0.3, -0.4] } },
+  { label: 'isda, weights in the spec', spec: { rule: 'isda', lambda: 0.5, weights: WEIGHTS, covariances: COVARIANCES } },
+  { label: 'isda, weights in the context', spec: { rule: 'isda', lambda: 0.3 }, options: { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } } },
+  { label: 'lpl prior', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS } },
+  { label: 'lpl prior, unnormalized', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, normalize: false, maxSteps: 6 } },
+  { label: 'lpl confidence', spec: { rule: 'lpl', split: 'confidence' } },
+  { label: 'lpl confidence, fixed threshold', spec: { rule: 'lpl', split: 'confidence', threshold: 0.3, momentum: 0 } },
+  { label: 'lpl fixed', spec: { rule: 'lpl', split: 'fixed', directions: [1, -1, 1, -1, 1], bounds: [0.45, 0.3, 0, 0.9, 0.6] } },
+  { label: 'la+lpl', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'logit-adjustment', classCounts: COUNTS } } },
+  { label: 'ldam+lpl', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'ldam', classCounts: COUNTS, scale: 2 } } },
+  { label: 'lpl through', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, gradient: 'through' }, through: true },
+  { label: 'official-longtail', spec: { rule: 'official-longtail', classCounts: COUNTS, split: 2, steps: 6 }, through: true },
+  { label: 'official-balanced', spec: { rule: 'official-balanced', steps: 6, alpha: 0.05 } },
+]
+
+/** A random batch: float32-representable logits (so the reference sees what the model sees) and labels with absent classes. */
+function batch(seed: number, n: number, scale: number): { logits: number[][]; labels: number[] } {
+  const rand = mulberry32(seed)
+  const logits = Array.from({ length: n }, () => Array.from({ length: C }, () => Math.fround(scale * (2 * rand() - 1))))
+  // Labels drawn from three of the five classes: the others are absent from the batch.
+  const labels = Array.from({ length: n }, () => [0, 2, 4][Math.floor(3 * rand())]!)
+  return { logits, labels }
+}
+
+/** The reference loss, perturbed logits and (where there is one) closed-form gradient. */
+function reference(spec: object, logits: number[][], labels: number[], ctx: LossContext = {}) {
+  const loss = createLoss(referenceOps, spec)
+  const u = referenceOps.constant(logits.flat(), [logits.length, C])
+  const y = referenceOps.constant(labels, [labels.length], 'int32')
+  const evaluation = loss.evaluate(u, y, ctx)
+  return {
+    loss: evaluation.loss.data[0]!,
+    perturbed: evaluation.batch.logits.data,
+    grad: loss.hasAnalyticGradient ? loss.gradient(u, y, ctx).data : undefined,
+  }
+}
+
+const exported = new Map<string, ExportedLossModel>()
+
+beforeAll(() => {
+  for (const k of CASES) exported.set(k.label, exportLossModel(k.spec, { numClasses: C, ...k.options }))
+})
+
+describe('exportLossModel', () => {
+  it('every exported rule passes the ONNX checker with full shape inference', () => {
+    const verdicts = checkModels(Object.fromEntries([...exported].map(([label, m]) => [label, m.bytes])))
+    expect(verdicts.filter((v) => !v.ok)).toEqual([])
+    expect(verdicts.length).toBe(CASES.length)
+  })
+
+  it('the checker used above does reject a model whose declared shape contradicts inference', () => {
+    const bad = serializeModel({
+      name: 'bad', opset: 17,
+      nodes: [{ name: 'n', opType: 'Identity', inputs: ['c'], outputs: ['out'], attributes: [] }],
+      initializers: [{ name: 'c', elemType: 'float32', dims: [3], data: [1, 2, 3] }],
+      inputs: [],
+      outputs: [{ name: 'out', elemType: 'float32', dims: [2] }],
+    })
+    const [verdict] = checkModels({ bad })
+    expect(verdict!.ok).toBe(false)
+    expect(verdict!.message).toMatch(/shape/i)
+  })
+
+  it('declares logits float32 [N, C] and labels int64 [N] with N dynamic, opset 17, default domain only', () => {
+    const model = onnx.ModelProto.decode(exported.get('lpl prior')!.bytes)
+    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 17]])
+    expect(model.graph!.node!.every((n) => !n.domain)).toBe(true)
+    const io = (vs: onnxTypes.IValueInfoProto[] | null | undefined) => vs!.map((v) => [v.name, v.type!.tensorType!.elemType,
+      v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))])
+    expect(io(model.graph!.input)).toEqual([['logits', 1, ['N', C]], ['labels', 7, ['N']]])
+    expect(io(model.graph!.output)).toEqual([['loss', 1, []], ['perturbed_logits', 1, ['N', C]], ['grad_logits', 1, ['N', C]]])
+    // The segment sums of the search are ScatterND additions, not one-hot products.
+    const ops = new Set(model.graph!.node!.map((n) => n.opType))
+    expect(ops.has('ScatterND')).toBe(true)
+    expect(ops.has('MatMul')).toBe(false)
+    expect(JSON.parse(model.metadataProps.find((p) => p.key === 'logit_perturb.spec')!.value!).rule).toBe('lpl')
+  })
+
+  it('has grad_logits exactly for the rules with a closed-form gradient', () => {
+    for (const k of CASES) {
+      const m = exported.get(k.label)!
+      expect(m.hasGradient, k.label).toBe(!k.through)
+      expect(m.outputs, k.label).toEqual(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits'])
+    }
+  })
+
+  it('gives the reference loss, perturbed logits and gradient, at two batch sizes, to 1e-4', async () => {
+    const problems: string[] = []
+    for (const [index, k] of CASES.entries()) {
+      const session = await createSession(exported.get(k.label)!.bytes)
+      try {
+        for (const [n, scale] of [[7, 2], [19, 6]] as const) {
+          const { logits, labels } = batch(100 * index + n, n, scale)
+          const got = await runLossModel(session, logits, labels)
+          const want = reference(k.spec, logits, labels, k.options?.context)
+          const errors = {
+            loss: relativeError([got.loss], [want.loss]),
+            perturbed: relativeError(got.perturbedLogits, want.perturbed),
+            grad: want.grad === undefined ? (got.gradLogits === undefined ? 0 : Infinity) : relativeError(got.gradLogits ?? [], want.grad),
+          }
+          for (const [what, e] of Object.entries(errors)) if (!(e <= 1e-4)) problems.push(`${k.label} N=${n} ${what}: ${e}`)
+        }
+      } finally {
+        await session.release()
+      }
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('computes batch-dependent choices in the graph: official-balanced follows the batch', async () => {
+    // The same model on two batches whose class confidences are ordered oppositely must perturb
+    // them differently, as the reference does; a split frozen at export time could not.
+    const model = exported.get('official-balanced')!.bytes
+    const spec = CASES.find((k) => k.label === 'official-balanced')!.spec
+    const labels = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+    const confident = (c: number) => Array.from({ length: 10 }, (_, i) => Array.from({ length: C }, (_, j) => (j === labels[i] ? (labels[i] === c ? 4 : 0.5) : 0)))
+    const targetShift: number[] = []
+    for (const c of [0, 4]) {
+      const got = await runLossModel(model, confident(c), labels)
+      expect(relativeError(got.perturbedLogits, reference(spec, confident(c), labels).perturbed)).toBeLessThan(1e-4)
+      targetShift.push(got.perturbedLogits[0]! - confident(c)[0]![0]!) // sample 0 is of class 0
+    }
+    // Class 0 is the confident class of the first batch (negative augmentation: its target logit
+    // rises) and an unsure one in the second (positive: it falls).
+    expect(targetShift[0]).toBeGreaterThan(0)
+    expect(targetShift[1]).toBeLessThan(0)
+  })
+
+  it('carries the confidence split state through inputs and outputs with state "io"', async () => {
+    const spec = { rule: 'lpl', split: 'confidence', momentum: 0.8 }
+    const m = exportLossModel(spec, { numClasses: C, state: 'io' })
+    expect(m.inputs).toEqual(['logits', 'labels', 'state_confidence', 'state_seen'])
+    expect(m.outputs.slice(-2)).toEqual(['next_state_confidence', 'next_state_seen'])
+    expect(checkModels({ state: m.bytes })[0]!.ok).toBe(true)
+    const loss = createLoss(referenceOps, spec)
+    let state: { confidence: Float32Array; seen: Float32Array } = { confidence: new Float32Array(C), seen: new Float32Array(C) }
+    for (const [step, n] of [4, 11, 6].entries()) {
+      const { logits, labels } = batch(900 + step, n, 2)
+      const out = await runModel(m.bytes, {
+        logits: { data: Float32Array.from(logits.flat()), dims: [n, C] },
+        labels: { data: BigInt64Array.from(labels, BigInt), dims: [n] },
+        state_confidence: { data: state.confidence, dims: [C] },
+        state_seen: { data: state.seen, dims: [C] },
+      })
+      const want = loss(referenceOps.constant(logits.flat(), [n, C]), referenceOps.constant(labels, [n], 'int32')).data[0]!
+      expect(relativeError(out.loss!.data as Float32Array, [want]), `batch ${step}`).toBeLessThan(1e-4)
+      const next = loss.getState()!
+      expect(relativeError(out.next_state_confidence!.data as Float32Array, next.confidence.data)).toBeLessThan(1e-4)
+      expect(Array.from(out.next_state_seen!.data as Float32Array)).toEqual(Array.from(next.seen.data))
+      state = { confidence: out.next_state_confidence!.data as Float32Array, seen: out.next_state_seen!.data as Float32Array }
+    }
+  })
+
+  it('exports at opset 18 with the same results', async () => {
+    const spec = { rule: 'lpl', split: 'confidence' }
+    const m18 = exportLossModel(spec, { numClasses: C, opset: 18 })
+    expect(Number(onnx.ModelProto.decode(m18.bytes).opsetImport[0]!.version)).toBe(18)
+    const { logits, labels } = batch(5, 9, 3)
+    const a = await runLossModel(m18.bytes, logits, labels)
+    const b = await runLossModel(exportLossModel(spec, { numClasses: C }).bytes, logits, labels)
+    expect(relativeError(a.perturbedLogits, b.perturbedLogits)).toBeLessThan(1e-6)
+  })
+
+  it('refuses a missing or contradicting class count, a bad opset, and bad labels at run time', async () => {
+    const code = (fn: () => unknown): string | undefined => {
+      try {
+        fn()
+      } catch (e) {
+        return e instanceof LogitPerturbError ? `${e.code}: ${e.message}` : `not typed: ${String(e)}`
+      }
+      return undefined
+    }
+    expect(code(() => exportLossModel({ rule: 'ce' }))).toMatch(/^INVALID_PARAMETER: numClasses: .*pass numClasses/)
+    expect(code(() => exportLossModel({ rule: 'logit-adjustment', classCounts: [1, 2] }, { numClasses: 3 }))).toMatch(/^INVALID_PARAMETER: numClasses: is 3 but the spec .*has 2/)
+    expect(exportLossModel({ rule: 'isda' }, { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } }).numClasses).toBe(C)
+    expect(code(() => exportLossModel({ rule: 'ce' }, { numClasses: 2, opset: 13 }))).toMatch(/^INVALID_PARAMETER: opset/)
+    expect(code(() => exportLossModel({ rule: 'nope' }, { numClasses: 2 }))).toMatch(/^UNKNOWN_RULE/)
+    const model = exported.get('ce')!.bytes
+    await expect(runLossModel(model, [[0, 0, 0, 0, 0]], [5])).rejects.toThrow(/label 5 at index 0/)
+    await expect(runLossModel(model, [[0, 0, 0, 0, 0]], [1, 2])).rejects.toThrow(/2 labels for 1 rows/)
+  })
+})
