@@ -7,5 +7,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'es2022',
-  external: [/^@tensorflow\//, /^@logit-perturb\//, 'onnxruntime-web'],
+  // The private conformance package is bundled in; the published packages stay external.
+  noExternal: ['@logit-perturb/conformance'],
+  external: [/^@tensorflow\//, '@logit-perturb/core', '@logit-perturb/tfjs', '@logit-perturb/onnx', 'onnxruntime-web', 'fast-check'],
 })

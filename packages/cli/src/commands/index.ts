@@ -1,5 +1,6 @@
 import { EXPLAIN_USAGE, explainCommand } from './explain.js'
 import { TRAIN_USAGE, trainCommand } from './train.js'
+import { VERIFY_USAGE, verifyCommand } from './verify.js'
 
 /** A subcommand of `lpl`. */
 export interface Command {
@@ -9,10 +10,12 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   train: { usage: TRAIN_USAGE, run: trainCommand },
+  verify: { usage: VERIFY_USAGE, run: verifyCommand },
   explain: { usage: EXPLAIN_USAGE, run: explainCommand },
 }
 
 export const USAGE = `lpl: class-level logit perturbation, on real long-tailed data
 usage: lpl <command> [options]   (lpl <command> --help for its options)
   train    train the long-tail benchmark on Fashion-MNIST with each rule and compare them
+  verify   the spec's loss on every backend against the float64 reference, and its equivalences
   explain  per class: positive or negative augmentation, loss variation, equivalent weight`

@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util'
+import type { AnyBackend } from '@logit-perturb/conformance'
+import { checkConformance } from '@logit-perturb/conformance'
+import { workspaceBackends } from '@logit-perturb/conformance/backends'
+import { randomBatch } from '../randomBatch.js'
+import { classesOf, readSpecFile } from '../specFile.js'
+import { checkProperties } from '../verify/properties.js'
+import { intOption } from './options.js'
+
+export const VERIFY_USAGE = `lpl verify --spec FILE [--batches N] [--seed S] [--classes C]
+  The spec's loss on every backend (tfjs-cpu, tfjs-wasm, onnx-wasm) against the float64 reference on
+  seeded random batches (logit magnitudes 1, 10 and 100): loss, perturbed logits and gradient;
+  then the equivalences of SPEC.md section 3 that apply to the rule. Prints the largest difference of
+  each and exits 1 on any disagreement beyond tolerance.
+  --batches N   random batches (default 3)   --seed S  first seed (default 0)
+  --classes C   classes when the spec does not fix them (default 10)`
+
+/** Every backend `verify` compares with the reference: all of the workspace's but the reference. */
+export async function verifyBackends(): Promise<AnyBackend[]> {
+  return (await workspaceBackends()).filter((b) => b.name !== 'reference')
+}
+
+interface Row {
+  where: string
+  what: string
+  error: number
+  tolerance: number
+  note?: string
+}
+
+/** `lpl verify`: see {@link VERIFY_USAGE}. */
+export async function verifyCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      spec: { type: 'string' }, batches: { type: 'string', default: '3' }, seed: { type: 'string', default: '0' },
+      classes: { type: 'string', default: '10' },
+    },
+    strict: true,
+  })
+  const spec = readSpecFile(values.spec)
+  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1)
+  const seed = intOption(values.seed, 'seed', 0)
+  const counts = 'classCounts' in spec ? spec.classCounts : undefined
+  const batches = Array.from({ length: intOption(values.batches, 'batches', 1) }, (_, k) =>
+    randomBatch(64, c, seed + k, [1, 10, 100][k % 3]!, counts))
+  const rows = new Map<string, Row>()
+  const record = (row: Row) => {
+    const key = `${row.where}|${row.what}`
+    const seen = rows.get(key)
+    if (!seen || row.error > seen.error) rows.set(key, row)
+  }
+  for (const backend of await verifyBackends()) {
+    for (const [k, b] of batches.entries()) {
+      for (const check of await checkConformance(backend, { name: `batch ${k}`, spec: spec as unknown as Record<string, unknown>, ...b })) {
+        record({ where: backend.name, what: check.what, error: check.error, tolerance: check.tolerance, ...(check.skipped ? { note: check.skipped } : {}) })
+      }
+    }
+  }
+  for (const b of batches) {
+    for (const p of checkProperties(spec, b)) record({ where: 'reference', what: p.property, error: p.error, tolerance: p.tolerance })
+  }
+  const all = [...rows.values()]
+  const failed = all.filter((r) => !r.note && !(r.error <= r.tolerance))
+  const table = [['where', 'check', 'largest error', 'tolerance', ''], ...all.map((r) => [
+    r.where, r.what, r.error.toExponential(2), r.tolerance.toExponential(0), r.note ? 'skipped' : r.error <= r.tolerance ? 'ok' : 'FAIL',
+  ])]
+  const widths = table[0]!.map((_, j) => Math.max(...table.map((row) => row[j]!.length)))
+  console.log(`${spec.rule}: ${batches.length} random batches of 64 samples, ${c} classes`)
+  console.log(table.map((row) => row.map((cell, j) => (j < 2 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  ')).join('\n'))
+  for (const r of all.filter((row) => row.note)) console.log(`skipped ${r.where} ${r.what}: ${r.note}`)
+  console.log(failed.length ? `${failed.length} check(s) FAILED` : `all ${all.length - all.filter((r) => r.note).length} checks passed`)
+  if (failed.length) process.exitCode = 1
+}
