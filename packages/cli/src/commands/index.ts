@@ -1,4 +1,5 @@
 import { EXPLAIN_USAGE, explainCommand } from './explain.js'
+import { ADJUST_USAGE, EXPORT_USAGE, adjustCommand, exportCommand } from './onnx.js'
 import { TRAIN_USAGE, trainCommand } from './train.js'
 import { VERIFY_USAGE, verifyCommand } from './verify.js'
 
@@ -12,10 +13,14 @@ export const COMMANDS: Record<string, Command> = {
   train: { usage: TRAIN_USAGE, run: trainCommand },
   verify: { usage: VERIFY_USAGE, run: verifyCommand },
   explain: { usage: EXPLAIN_USAGE, run: explainCommand },
+  export: { usage: EXPORT_USAGE, run: exportCommand },
+  adjust: { usage: ADJUST_USAGE, run: adjustCommand },
 }
 
 export const USAGE = `lpl: class-level logit perturbation, on real long-tailed data
 usage: lpl <command> [options]   (lpl <command> --help for its options)
   train    train the long-tail benchmark on Fashion-MNIST with each rule and compare them
   verify   the spec's loss on every backend against the float64 reference, and its equivalences
-  explain  per class: positive or negative augmentation, loss variation, equivalent weight`
+  explain  per class: positive or negative augmentation, loss variation, equivalent weight
+  export   the spec's loss as an ONNX model (loss, perturbed logits, gradient)
+  adjust   post-hoc logit adjustment appended to a classifier's ONNX model`
