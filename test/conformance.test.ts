@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { checkConformance, conformanceCases } from '@logit-perturb/conformance'
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 
-const backends = await workspaceBackends()
+// The tfjs backends run twice: LPL's search as a host loop (their default) and as tensor ops.
+const backends = await workspaceBackends({ opSearch: true })
 const cases = conformanceCases()
 
 describe.each(backends.map((b) => [b.name, b] as const))('%s', (_name, backend) => {

@@ -43,3 +43,7 @@ export {
 } from './evaluate.js'
 export type { GroupAccuracy, ShotAccuracy } from './evaluate.js'
 export { mulberry32, shuffleInPlace } from './random.js'
+export { lplSearchHost } from './rules/lplSearchHost.js'
+export type { LplHostSearchInputs } from './rules/lplSearchHost.js'
+export type { RuleOptions } from './rules/createRule.js'
+export type { SearchPath } from './rules/lpl.js'

@@ -14,6 +14,12 @@ export interface LossOptions {
    * `LOGITS_NOT_FINITE` (on backends that can check values at all). Default false.
    */
   allowNonFinite?: boolean
+  /**
+   * Where LPL's search runs: `'auto'` (default) as one host loop on backends that read tensors
+   * synchronously (tfjs cpu and wasm) when `δ` is a constant for the gradient, else as tensor ops;
+   * `'ops'` or `'host'` force one. `loss.searchPath` tells which runs.
+   */
+  search?: 'auto' | 'host' | 'ops'
 }
 
 /** Everything one evaluation of a rule produces; adapters and exporters build on it. */
@@ -38,6 +44,8 @@ export interface Loss<T> {
   readonly spec: RuleSpec
   /** False for rules whose perturbation depends differentiably on the logits (no closed-form gradient). */
   readonly hasAnalyticGradient: boolean
+  /** Where the rule's search loop runs on this backend (`'none'` for rules without one). */
+  readonly searchPath: 'host' | 'ops' | 'none'
   /** Loss, perturbed logits and weights in one pass. */
   evaluate(logits: T, labels: T, ctx?: LossContext): LossEvaluation<T>
   /** The perturbed logits `z` (`[N, C]`), after scale: the loss is CE of these. */
@@ -71,7 +79,7 @@ export interface Loss<T> {
  */
 export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, options: LossOptions = {}): Loss<T> {
   const parsed = parseSpec(spec)
-  const rule = createRule(parsed)
+  const rule = createRule(parsed, { search: options.search ?? 'auto' })
   let state: RuleState<T> | undefined
 
   const evaluate = (logits: T, labels: T, ctx: LossContext = {}): LossEvaluation<T> => {
@@ -87,6 +95,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, optio
   return Object.assign(loss, {
     spec: parsed,
     hasAnalyticGradient: !rule.gradientThrough,
+    searchPath: rule.searchPath?.(ops) ?? 'none',
     evaluate,
     perturb: (logits: T, labels: T, ctx?: LossContext) => evaluate(logits, labels, ctx).batch.logits,
     gradient(logits: T, labels: T, ctx?: LossContext) {

@@ -83,6 +83,14 @@ export interface TensorOps<T> {
    * frameworks). A symbolic backend leaves them out. They throw a `LogitPerturbError`.
    */
   readonly checks?: ValueChecks<T>
+
+  /**
+   * Optional synchronous read-back, for eager backends whose tensors live in host memory (tfjs's
+   * cpu and wasm backends). Where it exists, a rule may run a small loop on the host instead of
+   * dispatching many tiny ops (LPL's search: see `lplSearchHost`); nothing requires it, and a
+   * symbolic or GPU backend leaves it out.
+   */
+  readonly readSync?: (x: T) => ArrayLike<number>
 }
 
 /** Data checks a backend may offer; see {@link TensorOps.checks}. */

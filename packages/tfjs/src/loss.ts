@@ -17,6 +17,8 @@ export interface TfjsLoss {
   (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Scalar
   readonly spec: RuleSpec
   readonly hasAnalyticGradient: boolean
+  /** Where LPL's search runs: one host loop (cpu, wasm) or tensor ops (`'none'`: the rule has none). */
+  readonly searchPath: 'host' | 'ops' | 'none'
   /**
    * Defaults for calls that pass no context: the epoch (for LDAM-DRW; `perturbationCallback`
    * sets it during `model.fit`) and whether calls are training steps (for stateful rules). When
@@ -89,6 +91,7 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
   return Object.assign(loss, {
     spec: core.spec,
     hasAnalyticGradient: core.hasAnalyticGradient,
+    searchPath: core.searchPath,
     context,
     perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped(() => core.perturb(logits, labels, withDefaults(ctx))),
     gradient: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped(() => core.gradient(logits, labels, withDefaults(ctx))),

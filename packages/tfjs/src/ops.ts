@@ -12,6 +12,23 @@ export interface TfjsOpsOptions {
    * Default true.
    */
   checkValues?: boolean
+  /**
+   * Let rules run their search loops as host code on the cpu and wasm backends (see `readSync`).
+   * Default true; false keeps every rule on tensor ops.
+   */
+  hostSearch?: boolean
+}
+
+/** The tfjs backends whose tensors live in host memory, where a synchronous read is cheap. */
+const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm'])
+
+/**
+ * `dataSync` while the active backend keeps tensors in host memory (cpu, wasm), else undefined:
+ * rules then run their search loops as host code there, and as tensor ops on WebGL and WebGPU,
+ * where a read would stall the GPU pipeline.
+ */
+function hostReader(): ((x: tf.Tensor) => ArrayLike<number>) | undefined {
+  return HOST_MEMORY_BACKENDS.has(tf.getBackend()) ? (x) => x.dataSync() : undefined
 }
 
 const greater = floatMask(tf.greater)
@@ -24,7 +41,7 @@ const equal = floatMask(tf.equal)
  */
 export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor> {
   const checkValues = options.checkValues ?? true
-  return {
+  const ops: TensorOps<tf.Tensor> = {
     name: 'tfjs',
     constant: (data, shape, dtype = 'float32') =>
       tf.tensor(dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), [...shape], dtype),
@@ -76,6 +93,8 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
         }
       : {}),
   }
+  if (options.hostSearch ?? true) Object.defineProperty(ops, 'readSync', { get: hostReader, enumerable: true })
+  return ops
 }
 
 /** {@link createTfjsOps} with the default options (value checks on). */

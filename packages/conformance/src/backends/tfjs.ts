@@ -20,10 +20,10 @@ export async function onTfjsBackend<R>(name: string, fn: () => Promise<R>): Prom
   }
 }
 
-function tfjsBackend(backendName: 'cpu' | 'wasm'): Backend<tf.Tensor> {
+function tfjsBackend(backendName: 'cpu' | 'wasm', hostSearch = true): Backend<tf.Tensor> {
   return {
-    name: `tfjs-${backendName}`,
-    ops: createTfjsOps(),
+    name: hostSearch ? `tfjs-${backendName}` : `tfjs-${backendName} (search as ops)`,
+    ops: createTfjsOps({ hostSearch }),
     rtol: 1e-4,
     read: async (x) => Float64Array.from(await x.data()),
     grad: (f, x) => tf.grad(f)(x),
@@ -31,7 +31,12 @@ function tfjsBackend(backendName: 'cpu' | 'wasm'): Backend<tf.Tensor> {
   }
 }
 
-/** The TensorFlow.js backends of the shared suites: cpu and wasm, in Node. */
-export async function tfjsBackends(): Promise<AnyBackend[]> {
-  return [tfjsBackend('cpu'), tfjsBackend('wasm')]
+/**
+ * The TensorFlow.js backends of the shared suites: cpu and wasm, in Node, which run LPL's search
+ * as one host loop. With `opSearch`, also both with the search as tensor ops (the path WebGL and
+ * WebGPU take), so the suites check one path against the other.
+ */
+export async function tfjsBackends(options: { opSearch?: boolean } = {}): Promise<AnyBackend[]> {
+  const host = [tfjsBackend('cpu'), tfjsBackend('wasm')]
+  return options.opSearch ? [...host, tfjsBackend('cpu', false), tfjsBackend('wasm', false)] : host
 }

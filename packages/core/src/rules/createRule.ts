@@ -10,8 +10,14 @@ import { officialLongtailRule } from './officialLongtail.js'
 import type { Rule } from './types.js'
 import { vsRule, vsTerms } from './vs.js'
 
+/** How rules run, beyond what the spec says. */
+export interface RuleOptions {
+  /** LPL's search: `'auto'` (default) runs it as one host loop where the backend can, else as ops. */
+  search?: 'auto' | 'host' | 'ops'
+}
+
 /** Builds the rule a parsed spec names. The spec must come from `parseSpec` (defaults filled in). */
-export function createRule(spec: RuleSpec): Rule {
+export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
   switch (spec.rule) {
     case 'ce':
       return ceRule(spec.numClasses)
@@ -40,7 +46,7 @@ export function createRule(spec: RuleSpec): Rule {
             : { kind: 'confidence', momentum: spec.momentum!, threshold: spec.threshold! }
       const base = createRule(spec.base ?? ({ rule: 'ce', numClasses: spec.numClasses } satisfies LplBaseSpec))
       // The fixed split has no ε or Δε; they only size the unrolled loop of the confidence split.
-      return lplRule(base, { ...spec, epsilon: spec.epsilon ?? 0, deltaEpsilon: spec.deltaEpsilon ?? 0, split })
+      return lplRule(base, { ...spec, epsilon: spec.epsilon ?? 0, deltaEpsilon: spec.deltaEpsilon ?? 0, split, search: options.search ?? 'auto' })
     }
     case 'official-longtail':
       return officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha)

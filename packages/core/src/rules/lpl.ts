@@ -2,6 +2,8 @@ import type { TensorOps } from '../ops.js'
 import { addClassRows } from './crossEntropy.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { lplSearch } from './lplSearch.js'
+import { lplSearchHost } from './lplSearchHost.js'
+import { check } from '../errors.js'
 import type { Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
@@ -9,8 +11,13 @@ export type LplSplitPlan =
   | { kind: 'static'; classBounds: LplClassBounds }
   | { kind: 'confidence'; momentum: number; threshold: 'mean' | number }
 
+/** Where a rule's search loop runs: one host loop, or tensor ops. */
+export type SearchPath = 'host' | 'ops'
+
 /** Hyper-parameters of {@link lplRule}. */
 export interface LplOptions {
+  /** `'auto'` (default): the host loop where the backend allows it; `'ops'` or `'host'` force one. */
+  search?: 'auto' | SearchPath
   split: LplSplitPlan
   alpha: number
   epsilon: number
@@ -34,9 +41,23 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
   const unrolledSteps = split.kind === 'static'
     ? Math.max(0, ...split.classBounds.bounds.map((b) => lplSteps(b, alpha, maxSteps)))
     : lplSteps(epsilon + deltaEpsilon, alpha, maxSteps)
+  /**
+   * Where the search runs: as one host loop (`lplSearchHost`) when the backend reads tensors
+   * synchronously and `δ` is a constant for the gradient, else as tensor ops. `options.search`
+   * forces either.
+   */
+  const searchPath = <T>(ops: TensorOps<T>): SearchPath => {
+    const hostPossible = options.gradient === 'stop' && ops.readSync !== undefined
+    if (options.search === 'host') {
+      check(hostPossible, 'INVALID_PARAMETER',
+        `the host search needs gradient: 'stop' and a backend that reads tensors synchronously (${ops.name} ${ops.readSync ? 'does' : 'does not'})`, 'search')
+    }
+    return options.search === 'ops' || !hostPossible ? 'ops' : 'host'
+  }
   return {
     numClasses: base.numClasses ?? (split.kind === 'static' ? split.classBounds.bounds.length : undefined),
     gradientThrough: options.gradient === 'through' || base.gradientThrough,
+    searchPath,
     perturb(ops, logits, labels, c, ctx, state) {
       const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
       const oneHotLabels = ops.oneHot(labels, c)
@@ -48,11 +69,17 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
             state: undefined,
           }
         : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, labels, c, options, split, state)
-      const delta = lplSearch(ops, {
-        logits: start, labels, oneHotLabels, numClasses: c,
-        directions: plan.directions, bounds: plan.bounds,
-        alpha, maxSteps, unrolledSteps, normalize: options.normalize,
-      })
+      const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
+      const read = searchPath(ops) === 'host' ? ops.readSync! : undefined
+      const delta = read
+        ? ops.constant(lplSearchHost({
+            logits: read(start), labels: read(labels), numClasses: c,
+            directions: read(plan.directions), bounds: read(plan.bounds), ...search,
+          }), [c, c])
+        : lplSearch(ops, {
+            logits: start, labels, oneHotLabels, numClasses: c,
+            directions: plan.directions, bounds: plan.bounds, ...search,
+          })
       return {
         batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, delta) },
         ...(plan.state !== undefined && ctx.training !== false ? { state: plan.state } : {}),

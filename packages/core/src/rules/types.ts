@@ -68,6 +68,8 @@ export interface Rule {
    * `official-longtail`): then there is no closed-form gradient and autodiff must go through it.
    */
   readonly gradientThrough: boolean
+  /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
+  readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   perturb<T>(
     ops: TensorOps<T>,
     logits: T,
