@@ -36,9 +36,7 @@ export function ldamRule(
   drw: { beta: number; fromEpoch: number } | undefined,
 ): Rule {
   const c = classCounts.length
-  const margins = ldamMargins(classCounts, maxMargin)
-  const offsets = new Float64Array(c * c)
-  margins.forEach((m, k) => (offsets[k * c + k] = -scale * m))
+  const scaledMargins = ldamMargins(classCounts, maxMargin).map((m) => scale * m)
   const weights = drw === undefined ? undefined : drwWeights(classCounts, drw.beta)
   return {
     numClasses: c,
@@ -47,9 +45,12 @@ export function ldamRule(
       const s = ops.constant([scale], [])
       const active = weights !== undefined && drw !== undefined && (ctx.epoch ?? 0) >= drw.fromEpoch
       const scaled = ops.mul(logits, s)
+      // −s·Δ_y on the true-class logit: the margin of each sample's class times its one-hot row,
+      // O(N·C), with no [C, C] matrix.
+      const marginOfSample = ops.reshape(ops.gather(ops.constant(scaledMargins, [c]), labels, 0), [-1, 1])
       return {
         batch: {
-          logits: ops.add(scaled, ops.gather(ops.constant(offsets, [c, c]), labels, 0)),
+          logits: ops.sub(scaled, ops.mul(ops.oneHot(labels, c), marginOfSample)),
           logitScale: s,
           reference: { logits: scaled, logitScale: s },
           ...(active ? { classWeights: ops.constant(weights, [c]) } : {}),

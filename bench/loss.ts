@@ -1,0 +1,166 @@
+/**
+ * The cost of each rule's loss plus its gradient w.r.t. the logits, per backend and shape: the median
+ * time over repetitions after warm-up, its ratio to cross-entropy on the same backend and shape in
+ * the same run, and the memory of one call.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+import { type RefTensor, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import { onTfjsBackend } from '@logit-perturb/conformance/backends'
+import { createTfjsOps } from '@logit-perturb/tfjs'
+import { type SymbolicTensor, createSession, createSymbolicOps, exportLossModel, runModel } from '@logit-perturb/onnx'
+import { trackLargest } from './largest.js'
+
+export const SHAPES: [number, number][] = [[128, 10], [128, 100], [512, 1000]]
+export const RULES = ['ce', 'la', 'ldam', 'lpl', 'official-longtail'] as const
+export type RuleName = (typeof RULES)[number]
+
+/** The spec of each benchmarked rule for `c` classes (long-tailed counts, ratio 100). */
+export function specFor(rule: RuleName, c: number): Record<string, unknown> {
+  const classCounts = Array.from({ length: c }, (_, k) => Math.max(1, Math.floor(5000 * 100 ** (-k / Math.max(1, c - 1)))))
+  switch (rule) {
+    case 'ce': return { rule: 'ce', numClasses: c }
+    case 'la': return { rule: 'logit-adjustment', tau: 1, classCounts }
+    case 'ldam': return { rule: 'ldam', classCounts, scale: 30 }
+    // K = 10 steps for every class: ε + Δε bounds of 1.5 with α = 0.15, capped at 10.
+    case 'lpl': return { rule: 'lpl', split: 'fixed', directions: classCounts.map((_, k) => (k < c / 2 ? -1 : 1)), bounds: classCounts.map(() => 1.5), alpha: 0.15, maxSteps: 10 }
+    case 'official-longtail': return { rule: 'official-longtail', classCounts, split: Math.floor(c / 3), steps: 10, stepSize: 10 }
+  }
+}
+
+/** A seeded batch: logits `[N, C]` and long-tailed labels. */
+export function benchBatch(n: number, c: number): { logits: Float32Array; labels: Int32Array } {
+  const rand = mulberry32(n * 1000 + c)
+  const labels = Int32Array.from({ length: n }, () => Math.min(c - 1, Math.floor(c * rand() ** 2)))
+  const logits = Float32Array.from({ length: n * c }, (_, k) => 2 * rand() - 1 + (k % c === labels[Math.floor(k / c)] ? 2 : 0))
+  return { logits, labels }
+}
+
+/** One measured cell of the table. */
+export interface Measurement {
+  backend: string
+  n: number
+  c: number
+  rule: RuleName
+  /** Median milliseconds of one loss-plus-gradient call. */
+  medianMs: number
+  repetitions: number
+  /** Time over `ce`'s on the same backend and shape. */
+  ratioToCe?: number
+  /** Bytes: tfjs's peak allocation during a call, or the largest intermediate tensor elsewhere. */
+  memoryBytes: number
+  memoryKind: 'peak' | 'largest intermediate'
+  /** What the timed call computes. */
+  computes: string
+  searchPath?: string
+}
+
+/** Median of the durations of `fn` over repetitions (at least 3, about `budgetMs` in all), after warm-up. */
+async function medianMs(fn: () => Promise<void>, budgetMs: number): Promise<{ median: number; repetitions: number }> {
+  // Warm-up (kernels, sessions, caches, the JIT): at least 3 calls and 100 ms.
+  let calls = 0
+  const first = performance.now()
+  while (calls < 3 || performance.now() - first < 100) {
+    await fn()
+    calls++
+  }
+  const once = (performance.now() - first) / calls
+  const repetitions = Math.max(3, Math.min(50, Math.floor(budgetMs / Math.max(once, 0.01))))
+  const times: number[] = []
+  for (let r = 0; r < repetitions; r++) {
+    const t = performance.now()
+    await fn()
+    times.push(performance.now() - t)
+  }
+  times.sort((a, b) => a - b)
+  return { median: times[Math.floor(times.length / 2)]!, repetitions }
+}
+
+async function referenceCell(rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
+  const { logits, labels } = benchBatch(n, c)
+  const tracked = trackLargest(referenceOps, (t: RefTensor) => t.data.length)
+  const loss = createLoss(tracked.ops, specFor(rule, c), { search: 'ops' })
+  const u = referenceOps.constant(logits, [n, c])
+  const y = referenceOps.constant(labels, [n], 'int32')
+  const call = async () => {
+    if (loss.hasAnalyticGradient) loss.gradient(u, y)
+    else loss(u, y)
+  }
+  const { median, repetitions } = await medianMs(call, budget)
+  tracked.reset()
+  await call()
+  return {
+    backend: 'reference', n, c, rule, medianMs: median, repetitions, memoryBytes: 8 * tracked.largest(),
+    memoryKind: 'largest intermediate', computes: loss.hasAnalyticGradient ? 'loss + closed-form gradient' : 'loss (no closed form, no autodiff)',
+  }
+}
+
+async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
+  return onTfjsBackend(backend, async () => {
+    const { logits, labels } = benchBatch(n, c)
+    const ops = createTfjsOps({ checkValues: false })
+    const loss = createLoss(ops, specFor(rule, c))
+    const u = tf.tensor2d(logits, [n, c])
+    const y = tf.tensor1d(labels, 'int32')
+    const valueAndGrad = tf.valueAndGrad((x: tf.Tensor) => loss(x, y) as tf.Scalar)
+    const call = async () => {
+      const { value, grad } = valueAndGrad(u)
+      await grad.data()
+      tf.dispose([value, grad])
+    }
+    const { median, repetitions } = await medianMs(call, budget)
+    const before = tf.memory().numBytes
+    const profile = await tf.profile(call)
+    tf.dispose([u, y])
+    return {
+      backend: `tfjs-${backend}`, n, c, rule, medianMs: median, repetitions, memoryBytes: profile.peakBytes - before,
+      memoryKind: 'peak', computes: 'loss + autodiff gradient', searchPath: loss.searchPath,
+    }
+  })
+}
+
+async function onnxCell(rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
+  const { logits, labels } = benchBatch(n, c)
+  const spec = specFor(rule, c)
+  const model = exportLossModel(spec, { numClasses: c })
+  const session = await createSession(model.bytes)
+  const ids = BigInt64Array.from(labels, (v) => BigInt(v))
+  const call = async () => {
+    await runModel(session, { logits: { data: logits, dims: [n, c] }, labels: { data: ids, dims: [n] } })
+  }
+  const { median, repetitions } = await medianMs(call, budget)
+  // The largest value of the same graph, with the batch size of the call.
+  const tracked = trackLargest(createSymbolicOps(), (t: SymbolicTensor) => t.shape.reduce((a, d) => a * (d < 0 ? n : d), 1))
+  const symbolic = createLoss(tracked.ops, spec)
+  symbolic.evaluate(tracked.ops.constant(logits, [n, c]), tracked.ops.constant(labels, [n], 'int32'))
+  await session.release()
+  return {
+    backend: 'onnx-wasm', n, c, rule, medianMs: median, repetitions, memoryBytes: 4 * tracked.largest(),
+    memoryKind: 'largest intermediate',
+    computes: model.hasGradient ? 'loss + perturbed logits + closed-form gradient' : 'loss + perturbed logits (no closed form)',
+  }
+}
+
+/** Measures every backend, shape and rule; `onCell` sees each result as it comes. */
+export async function measureLosses(options: { budgetMs: number; backends: string[]; onCell?: (m: Measurement) => void }): Promise<Measurement[]> {
+  const out: Measurement[] = []
+  const cells: [string, (rule: RuleName, n: number, c: number) => Promise<Measurement>][] = [
+    ['reference', (r, n, c) => referenceCell(r, n, c, options.budgetMs)],
+    ['tfjs-cpu', (r, n, c) => tfjsCell('cpu', r, n, c, options.budgetMs)],
+    ['tfjs-wasm', (r, n, c) => tfjsCell('wasm', r, n, c, options.budgetMs)],
+    ['onnx-wasm', (r, n, c) => onnxCell(r, n, c, options.budgetMs)],
+  ]
+  for (const [name, cell] of cells.filter(([name]) => options.backends.includes(name))) {
+    for (const [n, c] of SHAPES) {
+      let ce: number | undefined
+      for (const rule of RULES) {
+        const m = await cell(rule, n, c)
+        if (rule === 'ce') ce = m.medianMs
+        m.ratioToCe = m.medianMs / ce!
+        out.push(m)
+        options.onCell?.(m)
+        void name
+      }
+    }
+  }
+  return out
+}
