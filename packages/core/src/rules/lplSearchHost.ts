@@ -28,93 +28,114 @@ const MIN_SAMPLE_WEIGHT = 1e-37
 export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
   const c = inp.numClasses
   const n = inp.labels.length
-  const steps = Array.from({ length: c }, (_, k) =>
+  const labels = Int32Array.from(inp.labels)
+  const steps = Float64Array.from({ length: c }, (_, k) =>
     Math.min(Math.floor(inp.bounds[k]! / inp.alpha + STEP_ROUNDING), inp.maxSteps))
-  const counts = new Float64Array(c)
-  for (let i = 0; i < n; i++) counts[inp.labels[i]!]!++
-  const delta = new Float64Array(c * c)
-  const grad = new Float64Array(c * c)
-  const row = new Float64Array(c)
+  // Samples grouped by class: a class's gradient is a sum over its own samples.
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => labels[a]! - labels[b]!)
+  const present: number[] = []
+  const groupStart: number[] = []
+  for (let k = 0; k < n; k++) {
+    if (k === 0 || labels[order[k]!] !== labels[order[k - 1]!]) {
+      present.push(labels[order[k]!]!)
+      groupStart.push(k)
+    }
+  }
+  groupStart.push(n)
   // exp(z_ij + δ_yj) factors as exp(z_ij − max_j z_ij)·exp(δ_yj − max_j δ_yj) (up to a constant of
   // the row): the first factor is computed once, the second once per step for each class present,
-  // so a step costs N·C multiplications and (classes present)·C exponentials. Both factors are at
-  // most 1, and |δ| ≤ α·K keeps their product far from underflow where it matters.
+  // so a step costs two passes of N·C multiply-adds and (classes present)·C exponentials. Both
+  // factors are at most 1, and |δ| ≤ α·K keeps their product far from underflow where it matters.
   const base = new Float64Array(n * c)
   for (let i = 0; i < n; i++) {
     let max = -Infinity
     for (let j = 0; j < c; j++) max = Math.max(max, inp.logits[i * c + j]!)
     for (let j = 0; j < c; j++) base[i * c + j] = Math.exp(inp.logits[i * c + j]! - max)
   }
-  const present = [...new Set(Array.from(inp.labels))]
-  const shift = new Float64Array(c * c)
+  const delta = new Float64Array(c * c)
+  const shift = new Float64Array(c)
+  const grad = new Float64Array(c)
   for (let k = 0; k < inp.unrolledSteps; k++) {
-    grad.fill(0)
-    for (const cls of present) {
-      let max = -Infinity
-      for (let j = 0; j < c; j++) max = Math.max(max, delta[cls * c + j]!)
-      for (let j = 0; j < c; j++) shift[cls * c + j] = Math.exp(delta[cls * c + j]! - max)
-    }
-    for (let i = 0; i < n; i++) {
-      const y = inp.labels[i]!
-      const offset = y * c
-      let sum = 0
-      for (let j = 0; j < c; j++) {
-        const e = base[i * c + j]! * shift[offset + j]!
-        row[j] = e
-        sum += e
-      }
-      let sumOther = sum - row[y]!
-      // Summed without the target, so that 1 − p_y keeps its digits when p_y is near 1.
-      if (sumOther < 1e-3 * sum) {
-        sumOther = 0
-        for (let j = 0; j < c; j++) if (j !== y) sumOther += row[j]!
-      }
-      const g = grad.subarray(offset, offset + c)
-      const other = sumOther / sum // 1 − p_y, without cancellation
-      if (!inp.normalize) {
-        // (p_i − e_y) / n_y, the target entry as −Σ_{j≠y} p_j.
-        const scale = 1 / (sum * counts[y]!)
-        for (let j = 0; j < c; j++) if (j !== y) g[j]! += row[j]! * scale
-        g[y]! -= other / counts[y]!
-      } else if (other >= MIN_SAMPLE_WEIGHT) {
-        // a_i·(q_i − e_y) with a_i = 1 − p_y is exactly p_i − e_y: add p_i, then set the target's
-        // share to −(1 − p_y).
-        const inverse = 1 / sum
-        for (let j = 0; j < c; j++) g[j]! += row[j]! * inverse
-        g[y]! -= row[y]! * inverse + other
-      } else if (c > 1) {
-        // a_i held at its floor: MIN_SAMPLE_WEIGHT·(q_i − e_y), q_i from the non-target logits
-        // alone, recomputed with their own shift (Σ e_j can underflow even in float64).
-        let maxOther = -Infinity
-        for (let j = 0; j < c; j++) if (j !== y) maxOther = Math.max(maxOther, inp.logits[i * c + j]! + delta[offset + j]!)
-        let sumShifted = 0
-        for (let j = 0; j < c; j++) if (j !== y) sumShifted += Math.exp(inp.logits[i * c + j]! + delta[offset + j]! - maxOther)
-        for (let j = 0; j < c; j++) {
-          if (j !== y) g[j]! += (MIN_SAMPLE_WEIGHT * Math.exp(inp.logits[i * c + j]! + delta[offset + j]! - maxOther)) / sumShifted
-        }
-        g[y]! -= MIN_SAMPLE_WEIGHT
-      }
-    }
-    // Absent classes have g = 0 and never move: only the classes present are updated.
-    for (const cls of present) {
+    // Every class's step depends on δ before the step: collect the new rows, then apply them.
+    const updates: [number, Float64Array][] = []
+    for (let p = 0; p < present.length; p++) {
+      const cls = present[p]!
       if (!(steps[cls]! > k)) continue
-      const g = grad.subarray(cls * c, (cls + 1) * c)
-      let scale = 1
-      if (inp.normalize) {
-        let largest = 0
-        for (let j = 0; j < c; j++) largest = Math.max(largest, Math.abs(g[j]!))
-        if (largest === 0) continue
-        let sq = 0
-        const inverse = 1 / largest
-        for (let j = 0; j < c; j++) {
-          const v = g[j]! * inverse
-          sq += v * v
+      const row = cls * c
+      let maxShift = -Infinity
+      for (let j = 0; j < c; j++) maxShift = Math.max(maxShift, delta[row + j]!)
+      for (let j = 0; j < c; j++) shift[j] = Math.exp(delta[row + j]! - maxShift)
+      grad.fill(0)
+      let targetSum = 0
+      const count = groupStart[p + 1]! - groupStart[p]!
+      for (let m = groupStart[p]!; m < groupStart[p + 1]!; m++) {
+        const at = order[m]! * c
+        let sum = 0
+        for (let j = 0; j < c; j++) sum += base[at + j]! * shift[j]!
+        const target = base[at + cls]! * shift[cls]!
+        // 1 − p_y from the non-target mass, so that it keeps its digits when p_y is near 1.
+        let other = sum - target
+        if (other < 1e-3 * sum) {
+          other = 0
+          for (let j = 0; j < c; j++) if (j !== cls) other += base[at + j]! * shift[j]!
         }
-        scale = 1 / (largest * Math.sqrt(Math.max(sq, 1)))
+        other /= sum
+        if (!inp.normalize || other >= MIN_SAMPLE_WEIGHT) {
+          // a_i·(q_i − e_y) with a_i = 1 − p_y is exactly p_i − e_y (the unnormalized step's term).
+          const inverse = 1 / sum
+          for (let j = 0; j < c; j++) grad[j]! += base[at + j]! * inverse // shift applied below
+          targetSum += other
+        } else if (c > 1) {
+          addFlooredDirection(grad, shift, inp.logits, delta, at, row, cls, c)
+          targetSum += MIN_SAMPLE_WEIGHT
+        }
       }
-      const stepSize = inp.directions[cls]! * inp.alpha * scale
-      for (let j = 0; j < c; j++) delta[cls * c + j]! += stepSize * g[j]!
+      for (let j = 0; j < c; j++) grad[j]! *= shift[j]!
+      // The target entry: −Σ_i (1 − p_{i,y}), not p_y − 1.
+      grad[cls] = -targetSum
+      if (!inp.normalize) for (let j = 0; j < c; j++) grad[j]! /= count
+      updates.push([cls, stepOf(grad, inp.directions[cls]! * inp.alpha, inp.normalize)])
     }
+    for (const [cls, step] of updates) for (let j = 0; j < c; j++) delta[cls * c + j]! += step[j]!
   }
   return delta
+}
+
+/** `s·g/‖g‖` (normalized, via `g/max|g|` as in `l2Normalize`) or `s·g`; zero for `g = 0`. */
+function stepOf(g: Float64Array, signedAlpha: number, normalize: boolean): Float64Array {
+  const out = new Float64Array(g.length)
+  let scale = signedAlpha
+  if (normalize) {
+    let largest = 0
+    for (let j = 0; j < g.length; j++) largest = Math.max(largest, Math.abs(g[j]!))
+    if (largest === 0) return out
+    const inverse = 1 / largest
+    let sq = 0
+    for (let j = 0; j < g.length; j++) {
+      const v = g[j]! * inverse
+      sq += v * v
+    }
+    scale = signedAlpha / (largest * Math.sqrt(Math.max(sq, 1)))
+  }
+  for (let j = 0; j < g.length; j++) out[j] = scale * g[j]!
+  return out
+}
+
+/**
+ * A sample whose `1 − p_y` is below {@link MIN_SAMPLE_WEIGHT} adds `MIN_SAMPLE_WEIGHT·q_i` to the
+ * (not yet shifted) gradient, `q_i` the softmax of its non-target logits, recomputed with their own
+ * shift: their sum can underflow even in float64. The caller adds the target entry.
+ */
+function addFlooredDirection(
+  grad: Float64Array, shift: Float64Array, logits: ArrayLike<number>, delta: Float64Array,
+  at: number, row: number, cls: number, c: number,
+): void {
+  let maxOther = -Infinity
+  for (let j = 0; j < c; j++) if (j !== cls) maxOther = Math.max(maxOther, logits[at + j]! + delta[row + j]!)
+  let sum = 0
+  for (let j = 0; j < c; j++) if (j !== cls) sum += Math.exp(logits[at + j]! + delta[row + j]! - maxOther)
+  // grad is multiplied by shift afterwards: divide it out here.
+  for (let j = 0; j < c; j++) {
+    if (j !== cls) grad[j]! += (MIN_SAMPLE_WEIGHT * Math.exp(logits[at + j]! + delta[row + j]! - maxOther)) / sum / shift[j]!
+  }
 }
