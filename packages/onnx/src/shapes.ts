@@ -11,22 +11,7 @@ export function staticSize(shape: readonly number[]): number {
   return shape.some((d) => d < 0) ? -1 : shape.reduce((a, b) => a * b, 1)
 }
 
-/**
- * NumPy broadcasting with dynamic dimensions: a known size `k > 1` wins over `-1` (the runtime must
- * then supply `k` or 1), `1` gives way to anything, two dynamic sizes stay dynamic.
- */
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length)
-  const out = new Array<number>(rank)
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1
-    const db = b[b.length - rank + i] ?? 1
-    check(da === db || da === 1 || db === 1 || da < 0 || db < 0, 'SHAPE_MISMATCH',
-      `shapes [${a.join(', ')}] and [${b.join(', ')}] cannot be broadcast together`)
-    out[i] = da === 1 ? db : db === 1 ? da : da < 0 ? db : da
-  }
-  return out
-}
+export { broadcastShapes } from '@logit-perturb/core'
 
 /** Axes made non-negative and checked against the rank. */
 export function normalizeAxes(axes: readonly number[], rank: number): number[] {

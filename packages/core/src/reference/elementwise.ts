@@ -1,22 +1,5 @@
-import { check } from '../errors.js'
+import { broadcastShapes } from '../shapes.js'
 import { type RefTensor, refTensor, sizeOf, stridesOf } from './tensor.js'
-
-/** NumPy broadcasting of two shapes. */
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length)
-  const out = new Array<number>(rank)
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1
-    const db = b[b.length - rank + i] ?? 1
-    check(
-      da === db || da === 1 || db === 1,
-      'SHAPE_MISMATCH',
-      `shapes [${a.join(', ')}] and [${b.join(', ')}] cannot be broadcast together`,
-    )
-    out[i] = da === 1 ? db : da
-  }
-  return out
-}
 
 /** Strides of `shape` read as the trailing part of `outShape`, with 0 on broadcast dimensions. */
 function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {

@@ -1,7 +1,8 @@
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
 import { checkFiniteValues, checkLabelValues } from '../validate.js'
-import { binary, broadcastShapes, roundHalfEven, unary } from './elementwise.js'
+import { broadcastShapes } from '../shapes.js'
+import { binary, roundHalfEven, unary } from './elementwise.js'
 import { logSumExp, mapRows, reduce } from './reduce.js'
 import { type RefTensor, refTensor, sizeOf } from './tensor.js'
 
