@@ -6,6 +6,9 @@ import '@tensorflow/tfjs-layers'
 import { createTfjsOps } from '@logit-perturb/tfjs'
 import type { AnyBackend, Backend } from '../backend.js'
 
+// Production mode: no debug checks, and no notice about tfjs-node (which cannot be installed here).
+tf.env().set('PROD', true)
+
 /** Activates a tfjs backend and runs `fn` in an engine scope that frees what it made. */
 export async function onTfjsBackend<R>(name: string, fn: () => Promise<R>): Promise<R> {
   if (tf.getBackend() !== name) {
