@@ -149,7 +149,7 @@ export async function measureLosses(options: { budgetMs: number; backends: strin
     ['tfjs-wasm', (r, n, c) => tfjsCell('wasm', r, n, c, options.budgetMs)],
     ['onnx-wasm', (r, n, c) => onnxCell(r, n, c, options.budgetMs)],
   ]
-  for (const [name, cell] of cells.filter(([name]) => options.backends.includes(name))) {
+  for (const [, cell] of cells.filter(([name]) => options.backends.includes(name))) {
     for (const [n, c] of SHAPES) {
       let ce: number | undefined
       for (const rule of RULES) {
@@ -158,7 +158,6 @@ export async function measureLosses(options: { budgetMs: number; backends: strin
         m.ratioToCe = m.medianMs / ce!
         out.push(m)
         options.onCell?.(m)
-        void name
       }
     }
   }

@@ -4,8 +4,7 @@ import * as tf from '@tensorflow/tfjs-core'
  * `sg(x)`: the value of `x`, a constant for automatic differentiation. TensorFlow.js has no
  * stop-gradient op, so this is a custom gradient that sends back zeros.
  */
-export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad((x, save) => {
-  void save
+export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad((x) => {
   return { value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }
 }) as (x: tf.Tensor) => tf.Tensor
 
@@ -55,8 +54,7 @@ export function gatherRows(x: tf.Tensor, indices: tf.Tensor): tf.Tensor {
  * the path of `tf.grad`: a zero gradient is the true one almost everywhere.
  */
 export function floatMask(compare: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): (a: tf.Tensor, b: tf.Tensor) => tf.Tensor {
-  return tf.customGrad((a, b, save) => {
-    void save
+  return tf.customGrad((a, b) => {
     const x = a as tf.Tensor
     const y = b as tf.Tensor
     // Zeros from the static shapes: the inputs themselves may be freed by the time gradients run.
