@@ -51,3 +51,24 @@ describe('pnpm test:golden', () => {
     expect(status).toBe(1)
   })
 })
+
+describe('the multi-label golden file (test/golden/fixtures)', () => {
+  const dir = join(root, 'test', 'golden', 'fixtures')
+  const file = JSON.parse(readFileSync(join(dir, 'golden-multilabel.json'), 'utf8')) as { cases: { kind: string; loss: number }[] }
+  const backends = ['reference', 'tfjs-cpu', 'tfjs-wasm', 'onnx-wasm']
+
+  it('passes on every backend, with a case of each multi-label kind', () => {
+    expect(new Set(file.cases.map((c) => c.kind))).toEqual(new Set(['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel']))
+    const { status, out } = runGolden(dir)
+    for (const b of backends) expect(out).toContain(`golden ${b}: ${file.cases.length} passed, 0 failed`)
+    expect(status).toBe(0)
+  })
+
+  it('fails on every backend when a multi-label number is changed', () => {
+    const tampered = file.cases.map((c, i) => (i === 4 ? { ...c, loss: c.loss * (1 + 1e-3) } : c))
+    const { status, out } = runGolden(folderWith({ 'golden-ml.json': { ...file, cases: tampered } }))
+    for (const b of backends) expect(out).toContain(`golden ${b}: ${file.cases.length - 1} passed, 1 failed`)
+    expect(out).toMatch(/golden-ml\.json#4 \(db-negative-tolerant\).*loss/)
+    expect(status).toBe(1)
+  })
+})

@@ -37,3 +37,25 @@ export function smoothed(counts: readonly number[]): number[] {
   const floor = Math.min(...counts.filter((n) => n > 0))
   return counts.map((n) => (n > 0 ? n : floor))
 }
+
+/** `mean_{i,c} w_ic·(softplus(z_ic) − y_ic·z_ic)` over flat `[N, C]` arrays (weights default 1). */
+export function meanBce(z: ArrayLike<number>, y: ArrayLike<number>, weights?: ArrayLike<number>): number {
+  let total = 0
+  for (let k = 0; k < z.length; k++) total += (weights ? weights[k]! : 1) * (softplus(z[k]!) - y[k]! * z[k]!)
+  return total / z.length
+}
+
+/** `log(1 + e^x)`, stable. */
+export function softplus(x: number): number {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)))
+}
+
+/**
+ * Multi-label priors as the library documents them: `n_c / numSamples`, with counts clamped into
+ * `[smallest positive count, numSamples − smallest positive number of negatives]`.
+ */
+export function clampedPriors(counts: readonly number[], numSamples: number): number[] {
+  const low = Math.min(...counts.filter((n) => n > 0))
+  const high = numSamples - Math.min(...counts.map((n) => numSamples - n).filter((m) => m > 0))
+  return counts.map((n) => Math.min(Math.max(n, low), high) / numSamples)
+}

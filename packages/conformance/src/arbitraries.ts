@@ -55,3 +55,50 @@ export function batchArbitrary(options: BatchOptions = {}): fc.Arbitrary<BatchCa
       return { n, c, logits, labels, counts, scale }
     })
 }
+
+/** A multi-label batch drawn for property tests: flat `[N, C]` logits and 0/1 labels, and training statistics. */
+export interface MultiLabelBatchCase {
+  n: number
+  c: number
+  logits: number[]
+  /** Flat `[N, C]` entries of 0 and 1. */
+  labels: number[]
+  /** Positives per label in the training set: long-tailed, with zeros and labels on every sample. */
+  counts: number[]
+  /** Training-set size; every count is at most this, and some label has `0 < n_c < numSamples`. */
+  numSamples: number
+  /** The magnitude the logits were drawn at (1 to 1e4). */
+  scale: number
+}
+
+/**
+ * Multi-label batches of random shape (N up to 128, C up to 100 by default), logits at magnitudes
+ * up to 1e4, labels drawn with long-tailed per-label rates (some labels on no sample of the batch,
+ * some on every sample), and training counts with zeros and counts equal to `numSamples`.
+ */
+export function multiLabelBatchArbitrary(options: BatchOptions = {}): fc.Arbitrary<MultiLabelBatchCase> {
+  const { maxN = 128, maxC = 100, minC = 1, scales = [1, 10, 100, 1e4] } = options
+  return fc
+    .record({
+      n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: maxN })),
+      c: fc.oneof(fc.integer({ min: minC, max: Math.min(6, maxC) }), fc.integer({ min: minC, max: maxC })),
+      scale: fc.constantFrom(...scales),
+      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      ratio: fc.constantFrom(1, 10, 100, 1e4),
+      numSamples: fc.constantFrom(50, 1000, 123457),
+    })
+    .map(({ n, c, scale, seed, ratio, numSamples }) => {
+      const rand = mulberry32(seed)
+      const pick = (): number => {
+        const r = rand()
+        return r < 0.1 ? 0 : r < 0.15 ? 1 : 0.9 * ratio ** (-rand())
+      }
+      const rates = Array.from({ length: c }, pick)
+      const labels = Array.from({ length: n * c }, (_, k) => (rand() < rates[k % c]! ? 1 : 0))
+      const logits = Array.from({ length: n * c }, () => scale * (2 * rand() - 1))
+      const counts = Array.from({ length: c }, () => Math.round(numSamples * pick()))
+      // parseSpec needs one label with both positive and negative training samples.
+      if (!counts.some((v) => v > 0 && v < numSamples)) counts[Math.floor(rand() * c)] = Math.max(1, Math.floor(numSamples / 3))
+      return { n, c, logits, labels, counts, numSamples, scale }
+    })
+}

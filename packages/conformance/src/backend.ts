@@ -34,11 +34,25 @@ export const referenceBackend: Backend<import('@logit-perturb/core').RefTensor> 
 /** A backend with its tensor type hidden, so lists of backends of different kinds can be iterated. */
 export type AnyBackend = Backend<any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** Builds `[N, C]` float logits and `[N]` int32 labels on a backend from host arrays. */
-export function batchOn<T>(backend: Backend<T>, logits: readonly (readonly number[])[], labels: readonly number[]): { logits: T; labels: T } {
+/**
+ * Builds `[N, C]` float logits and the labels on a backend from host arrays: class ids `[N]` as
+ * int32, or multi-label rows `[N][C]` of 0 and 1 as a float matrix.
+ */
+export function batchOn<T>(
+  backend: Backend<T>,
+  logits: readonly (readonly number[])[],
+  labels: readonly number[] | readonly (readonly number[])[],
+): { logits: T; labels: T } {
   const c = logits[0]?.length ?? 0
   return {
     logits: backend.ops.constant(logits.flat(), [logits.length, c]),
-    labels: backend.ops.constant(labels, [labels.length], 'int32'),
+    labels: isLabelMatrix(labels)
+      ? backend.ops.constant(labels.flat(), [labels.length, labels[0]?.length ?? 0])
+      : backend.ops.constant(labels, [labels.length], 'int32'),
   }
+}
+
+/** Whether host labels are multi-label rows `[N][C]` rather than class ids `[N]`. */
+export function isLabelMatrix(labels: readonly number[] | readonly (readonly number[])[]): labels is readonly (readonly number[])[] {
+  return Array.isArray(labels[0])
 }

@@ -5,7 +5,8 @@ export interface ConformanceCase {
   name: string
   spec: Record<string, unknown>
   logits: number[][]
-  labels: number[]
+  /** Class ids `[N]`, or for multi-label rules rows of 0 and 1 `[N][C]`. */
+  labels: number[] | number[][]
   /** Quantities left out of the comparison on float32 backends, each with its reason. */
   float32Exceptions?: Partial<Record<'loss' | 'gradient' | 'perturbed' | 'autodiff', string>>
 }
@@ -23,8 +24,13 @@ function batch(seed: number, n: number, c: number, scale: number): { logits: num
   return { logits, labels }
 }
 
-/** Every single-label rule with its main options, on batches of moderate and extreme magnitude. */
+/** Every rule, single- and multi-label, with its main options, on batches of moderate and extreme magnitude. */
 export function conformanceCases(): ConformanceCase[] {
+  return [...singleLabelCases(), ...multiLabelCases()]
+}
+
+/** Every single-label rule with its main options, on batches of moderate and extreme magnitude. */
+function singleLabelCases(): ConformanceCase[] {
   const counts = COUNTS
   const specs: [string, Record<string, unknown>][] = [
     ['ce', { rule: 'ce' }],
@@ -66,6 +72,49 @@ export function conformanceCases(): ConformanceCase[] {
         gradient: 'float32 holds logits of 1e4 to about 1e-3, so the softmax of u + δ, and the gradient, differ from float64 by about 1e-3 relative',
       },
     })
+  })
+  return out
+}
+
+/**
+ * Multi-label training statistics: positives per label in 5000 samples, with a label on every
+ * sample and a label on none (both clamped to an informative prior by the rules).
+ */
+const LABEL_COUNTS = [5000, 1500, 600, 200, 60, 0]
+const NUM_SAMPLES = 5000
+
+/**
+ * A seeded multi-label batch, float32-representable: label `c` is on a sample with probability
+ * 1, 0.6, 0.35, 0.2, 0.1, 0 (so label 0 has no negatives in the batch and label 5 no positives),
+ * and logits are drawn at `scale` with positives raised and negatives lowered by `margin`.
+ */
+function multiLabelBatch(seed: number, n: number, scale: number, margin: number): { logits: number[][]; labels: number[][] } {
+  const rand = mulberry32(seed)
+  const rates = [1, 0.6, 0.35, 0.2, 0.1, 0]
+  const labels = Array.from({ length: n }, () => rates.map((p) => (rand() < p ? 1 : 0)))
+  const logits = labels.map((row) => row.map((y) => Math.fround(scale * (2 * rand() - 1) + (y === 1 ? margin : -margin))))
+  return { logits, labels }
+}
+
+/** Every multi-label rule with its main options, on batches of moderate and extreme magnitude. */
+function multiLabelCases(): ConformanceCase[] {
+  const counts = { classCounts: LABEL_COUNTS, numSamples: NUM_SAMPLES }
+  const specs: [string, Record<string, unknown>][] = [
+    ['bce', { rule: 'bce' }],
+    ['logit-adjusted-bce', { rule: 'logit-adjusted-bce', tau: 1.2, ...counts }],
+    ['db-negative-tolerant', { rule: 'db-negative-tolerant', ...counts }],
+    ['db-negative-tolerant (κ 0.3, λ 2)', { rule: 'db-negative-tolerant', kappa: 0.3, lambda: 2, ...counts }],
+    ['lpl-multilabel', { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS }],
+    ['lpl-multilabel-unnormalized', { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, normalize: false, alpha: 0.3 }],
+    ['lpl-multilabel-through', { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, normalize: false, alpha: 0.3, gradient: 'through', maxSteps: 6 }],
+  ]
+  const out: ConformanceCase[] = []
+  specs.forEach(([name, spec], k) => {
+    out.push({ name: `${name} (|u| ≤ 3)`, spec, ...multiLabelBatch(500 + k, 24, 3, 0.75) })
+    // Every entry classified with a margin of about 100: its BCE and gradient are near e^-100,
+    // below float32's normal range.
+    out.push({ name: `${name} (gap ~ 100)`, spec, ...multiLabelBatch(600 + k, 24, 3, 100) })
+    out.push({ name: `${name} (|u| ~ 1e4)`, spec, ...multiLabelBatch(700 + k, 16, 1e4, 0) })
   })
   return out
 }

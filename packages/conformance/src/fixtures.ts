@@ -8,7 +8,8 @@ export interface GoldenCase {
   kind: string
   numClasses: number
   logits: number[][]
-  labels: number[]
+  /** Class ids `[N]`; for the multi-label kinds, rows of 0 and 1 `[N][C]`. */
+  labels: number[] | number[][]
   loss: number
   gradLogits: number[][]
   perturbedLogits?: number[][]
@@ -51,15 +52,30 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         rule: 'ldam', classCounts: counts(), maxMargin: n('maxMargin'), scale: n('scale'),
         ...(n('drwBeta') > 0 ? { drw: { beta: n('drwBeta'), fromEpoch: 0 } } : {}),
       })
+    case 'bce':
+      return parseSpec({ rule: 'bce', numClasses: c.numClasses })
+    case 'logit-adjusted-bce':
+      return parseSpec({ rule: 'logit-adjusted-bce', classCounts: counts(), numSamples: n('numSamples'), tau: n('tau') })
+    case 'db-negative-tolerant':
+      return parseSpec({
+        rule: 'db-negative-tolerant', classCounts: counts(), numSamples: n('numSamples'), kappa: n('kappa'), lambda: n('lambda'),
+      })
+    case 'lpl-multilabel':
+      return parseSpec({
+        rule: 'lpl-multilabel', classCounts: counts(), alpha: n('alpha'), epsilon: n('epsilon'), deltaEpsilon: n('deltaEpsilon'),
+        maxSteps: n('maxSteps'), normalize: c.normalize, gradient: c.gradient,
+        ...(c.headClasses === null || c.headClasses === undefined ? {} : { headClasses: c.headClasses }),
+      })
     default:
       throw new Error(`unknown golden case kind ${JSON.stringify(c.kind)}`)
   }
 }
 
 /**
- * The perturbed logits a case implies: stored for the `official-*` kinds; for the others, from the
- * formula of the fixtures' README with the case's own numbers (LA: `u + τ log(n/Σn)`; LDAM:
- * `s·(u − Δ_y e_y)` with the stored margins), so they are checked independently of the library.
+ * The perturbed logits a case implies: stored for the `official-*` and the multi-label prior kinds;
+ * for the others, from the formula of the fixtures' README with the case's own numbers (LA:
+ * `u + τ log(n/Σn)`; LDAM: `s·(u − Δ_y e_y)` with the stored margins; BCE: `u`), so they are
+ * checked independently of the library.
  */
 export function expectedPerturbed(c: GoldenCase): number[][] {
   if (c.perturbedLogits) return c.perturbedLogits
@@ -74,5 +90,6 @@ export function expectedPerturbed(c: GoldenCase): number[][] {
     const s = c.scale as number
     return c.logits.map((row, i) => row.map((u, j) => s * (u - (j === c.labels[i] ? margins[j]! : 0))))
   }
+  if (c.kind === 'bce') return c.logits
   throw new Error(`no perturbed logits known for kind ${c.kind}`)
 }

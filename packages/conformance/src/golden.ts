@@ -1,4 +1,6 @@
-import { createLoss, drwWeights, ldamMargins, officialLongtailSteps } from '@logit-perturb/core'
+import {
+  createLoss, dbBias, drwWeights, labelPriors, ldamMargins, lplSteps, officialLongtailSteps, priorSplitBounds,
+} from '@logit-perturb/core'
 import type { Backend } from './backend.js'
 import { batchOn } from './backend.js'
 import { relativeError } from './compare.js'
@@ -84,6 +86,24 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
     return [
       { what: 'getStepRaw', error: relativeError(steps.raw, c.getStepRaw as number[]) },
       { what: 'classSteps', error: relativeError(steps.clamped, c.classSteps as number[]) },
+    ]
+  }
+  if (c.kind === 'logit-adjusted-bce' || c.kind === 'db-negative-tolerant') {
+    const counts = c.classCounts as number[]
+    const numSamples = c.numSamples as number
+    const out = [{ what: 'priors', error: relativeError(labelPriors(counts, numSamples), c.priors as number[]) }]
+    if (c.kind === 'db-negative-tolerant') {
+      out.push({ what: 'bias', error: relativeError(dbBias(counts, numSamples, c.kappa as number), c.bias as number[]) })
+    }
+    return out
+  }
+  if (c.kind === 'lpl-multilabel') {
+    const split = priorSplitBounds(c.classCounts as number[], c.epsilon as number, c.deltaEpsilon as number,
+      (c.headClasses as number | null) ?? undefined)
+    const steps = split.bounds.map((b) => lplSteps(b, c.alpha as number, c.maxSteps as number))
+    return [
+      { what: 'directions', error: relativeError(split.directions, c.directions as number[]) },
+      { what: 'classSteps', error: relativeError(steps, c.classSteps as number[]) },
     ]
   }
   if (c.kind === 'ldam') {

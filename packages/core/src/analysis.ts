@@ -1,13 +1,19 @@
 import type { TensorOps } from './ops.js'
+import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
 import type { PerturbedBatch } from './rules/types.js'
 
 /**
  * The unified view of SPEC.md section 2, per class, as tensors: how a rule's perturbation changes
  * each class's loss and how strongly it re-weights its samples. All `[C]` except `sampleWeight`.
+ * Single-label rules are measured against cross-entropy ({@link explainBatch}), multi-label rules
+ * label by label against binary cross-entropy ({@link explainMultiLabelBatch}).
  */
 export interface Explanation<T> {
-  /** Samples of each class in the batch. */
+  /**
+   * The samples each class's values are averaged over: the samples of the class (single-label);
+   * every sample, `N` for each label (multi-label: every sample has a term of every label).
+   */
   classCounts: T
   /** `Δ_c = mean_{i: y_i = c} [ℓ(z_i, y_i) − CE(r_i, y_i)]`, `r` the reference logits (0 for absent classes). */
   lossVariation: T
@@ -17,6 +23,8 @@ export interface Explanation<T> {
   targetWeight: T
   /** The equivalent weight of each sample, `[N]`. */
   sampleWeight: T
+  /** Multi-label only: the positives of each label in the batch, `Σ_i Y_ic`. */
+  labelPositives?: T
 }
 
 /** Keeps ratios of two vanishing quantities finite: they read as 1. */
@@ -53,6 +61,40 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
     equivalentWeight: perClassMean(sampleWeight),
     targetWeight: perClassMean(ratio(target(perturbedResidual), target(plainResidual))),
     sampleWeight,
+  }
+}
+
+/**
+ * Explains a multi-label perturbed batch label by label against plain binary cross-entropy of the
+ * raw logits `u`, entry by entry: the rule's entry loss is `ℓ_ic = w_ic·BCE(z_ic, Y_ic)` and its
+ * gradient w.r.t. `u_ic` is `g_ic = w_ic·a_ic·(σ(z_ic) − Y_ic)`, against `BCE(u_ic, Y_ic)` and
+ * `σ(u_ic) − Y_ic`. Per label `c`, over all `N` samples (each has a term of every label):
+ * - `lossVariation`: `Δ_c = mean_i [ℓ_ic − BCE(u_ic, Y_ic)]`, positive when the rule makes the
+ *   label's binary task harder (positive augmentation);
+ * - `equivalentWeight`: `mean_i |g_ic| / |σ(u_ic) − Y_ic|`, the re-weighting the rule amounts to;
+ * - `targetWeight`: the same ratio averaged over the label's positives only (0 when the batch has none);
+ * - `classCounts`: `N` for every label, and `labelPositives`: `Σ_i Y_ic`.
+ * `sampleWeight` is `‖g_i‖ / ‖σ(u_i) − Y_i‖` over each sample's row. Ratios of two vanishing
+ * gradients read as 1.
+ */
+export function explainMultiLabelBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>): Explanation<T> {
+  const one = ops.constant([1], [])
+  const weigh = (x: T): T => (batch.entryWeights === undefined ? x : ops.mul(x, batch.entryWeights))
+  const variation = ops.sub(weigh(bceEntries(ops, batch.logits, labels)), bceEntries(ops, logits, labels))
+  const perturbedResidual = ops.mul(weigh(sigmoidResidual(ops, batch.logits, labels)), batch.logitScale ?? one)
+  const plainResidual = sigmoidResidual(ops, logits, labels)
+  const floor = ops.constant([RATIO_FLOOR], [])
+  const ratio = (a: T, b: T): T => ops.div(ops.add(a, floor), ops.add(b, floor))
+  const entryWeight = ratio(ops.abs(perturbedResidual), ops.abs(plainResidual))
+  const norm = (x: T): T => ops.sqrt(ops.sum(ops.mul(x, x), [1]))
+  const positives = ops.sum(labels, [0])
+  return {
+    classCounts: ops.sum(ops.add(ops.mul(labels, ops.constant([0], [])), one), [0]),
+    lossVariation: ops.mean(variation, [0]),
+    equivalentWeight: ops.mean(entryWeight, [0]),
+    targetWeight: ops.div(ops.sum(ops.mul(entryWeight, labels), [0]), ops.maximum(positives, one)),
+    sampleWeight: ratio(norm(perturbedResidual), norm(plainResidual)),
+    labelPositives: positives,
   }
 }
 

@@ -7,9 +7,9 @@ export type LogitPerturbErrorCode =
   | 'LOGITS_SHAPE'
   /** Logits contain NaN or ±Infinity (and the rule was not told to propagate them). */
   | 'LOGITS_NOT_FINITE'
-  /** Labels are not a vector of length `N`. */
+  /** Labels are not a vector of length `N` (multi-label rules: not a matrix `[N, C]` like the logits). */
   | 'LABELS_SHAPE'
-  /** A label is fractional, negative, `≥ C`, or not a number. */
+  /** A label is fractional, negative, `≥ C`, or not a number (multi-label rules: an entry other than 0 or 1). */
   | 'LABEL_VALUE'
   /** `classCounts` has the wrong length. */
   | 'CLASS_COUNTS_LENGTH'

@@ -2,27 +2,32 @@ export type { TensorOps, ValueChecks } from './ops.js'
 export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'
 export type { LogitPerturbErrorCode } from './errors.js'
-export { checkClassCounts, checkFiniteValues, checkLabelValues } from './validate.js'
+export { checkBinaryLabelValues, checkClassCounts, checkFiniteValues, checkLabelCounts, checkLabelValues } from './validate.js'
 
 export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'
 export { refTensor } from './reference/tensor.js'
 
 export type {
-  BalancedSoftmaxSpec, CeSpec, IsdaSpec, LdamSpec, LogitAdjustmentSpec, LplBaseSpec, LplSpec,
-  OfficialBalancedSpec, OfficialLongtailSpec, RuleName, RuleSpec, VsSpec,
+  BalancedSoftmaxSpec, BceSpec, CeSpec, DbNegativeTolerantSpec, IsdaSpec, LdamSpec, LogitAdjustedBceSpec,
+  LogitAdjustmentSpec, LplBaseSpec, LplMultiLabelSpec, LplSpec, MultiLabelRuleSpec, OfficialBalancedSpec,
+  OfficialLongtailSpec, RuleName, RuleSpec, SingleLabelRuleSpec, VsSpec,
 } from './specTypes.js'
-export { RULE_NAMES } from './specTypes.js'
+export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specTypes.js'
 export { parseSpec } from './spec.js'
-export { createLoss } from './loss.js'
+export { closedFormGradient, createLoss } from './loss.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
-export type { IsdaInputs, LossContext, PerturbedBatch, Rule, RuleState } from './rules/types.js'
+export type { IsdaInputs, LabelTask, LossContext, PerturbedBatch, Rule, RuleState } from './rules/types.js'
 export { createRule } from './rules/createRule.js'
 export { loadRuleState, saveRuleState } from './state.js'
 export type { RuleStateJSON } from './state.js'
 
 export { analyticGradient, batchLoss, crossEntropyPerSample, sampleWeights, softmaxResidual } from './rules/crossEntropy.js'
-export { logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'
+export { labelLogOdds, labelPriors, logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'
+export { bceEntries, multiLabelBatchLoss, multiLabelGradient, sigmoidResidual } from './rules/binaryCrossEntropy.js'
+export { dbBias } from './rules/dbNegativeTolerant.js'
+export { lplMultiLabelSearch } from './rules/lplMultiLabel.js'
+export type { LplMultiLabelSearchInputs } from './rules/lplMultiLabel.js'
 export { postHocAdjust, postHocPredict } from './rules/logitAdjustment.js'
 export { drwWeights, ldamMargins } from './rules/ldam.js'
 export { vsTerms } from './rules/vs.js'
@@ -36,7 +41,7 @@ export { officialLongtailSteps } from './rules/officialLongtail.js'
 export type { OfficialLongtailSteps } from './rules/officialLongtail.js'
 export { officialBalancedIterations } from './rules/officialBalanced.js'
 
-export { describeClasses, explainBatch } from './analysis.js'
+export { describeClasses, explainBatch, explainMultiLabelBatch } from './analysis.js'
 export type { ClassReport, Direction, Explanation, ExplanationValues } from './analysis.js'
 export {
   DEFAULT_TAU_GRID, argmaxRows, balancedAccuracy, chooseTau, perClassAccuracy, shotAccuracy, thirdsAccuracy,

@@ -1,9 +1,10 @@
-import { type Explanation, explainBatch } from './analysis.js'
+import { type Explanation, explainBatch, explainMultiLabelBatch } from './analysis.js'
 import { LogitPerturbError, check } from './errors.js'
 import type { TensorOps } from './ops.js'
+import { multiLabelBatchLoss, multiLabelGradient } from './rules/binaryCrossEntropy.js'
 import { analyticGradient, batchLoss } from './rules/crossEntropy.js'
 import { createRule } from './rules/createRule.js'
-import type { LossContext, PerturbedBatch, RuleState } from './rules/types.js'
+import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleSpec } from './specTypes.js'
 
@@ -28,34 +29,46 @@ export interface LossEvaluation<T> {
   loss: T
   /** The perturbed logits `z` and the rule's weights and logit scale. */
   batch: PerturbedBatch<T>
-  /** The labels as a one-hot `[N, C]` matrix. */
+  /** The labels as a one-hot `[N, C]` matrix (single-label), or the 0/1 label matrix itself (multi-label). */
   oneHotLabels: T
   /** The class count `C` of this call. */
   numClasses: number
+  /** Whether the rule is single- or multi-label: how `loss` and its gradient reduce the batch. */
+  task: LabelTask
 }
 
 /**
  * A loss built from a spec for one backend. Call it as `loss(logits, labels, ctx?)` to get the
- * scalar loss; logits are `[N, C]` floats, labels `[N]` int32 class ids.
+ * scalar loss; logits are `[N, C]` floats, labels `[N]` int32 class ids (single-label rules) or a
+ * float `[N, C]` matrix of 0 and 1 (multi-label rules, `task: 'multi'`).
  */
 export interface Loss<T> {
   (logits: T, labels: T, ctx?: LossContext): T
   /** The validated spec, defaults filled in. */
   readonly spec: RuleSpec
+  /** `'single'`: labels are class ids `[N]`; `'multi'`: labels are a 0/1 matrix `[N, C]`. */
+  readonly task: LabelTask
   /** False for rules whose perturbation depends differentiably on the logits (no closed-form gradient). */
   readonly hasAnalyticGradient: boolean
   /** Where the rule's search loop runs on this backend (`'none'` for rules without one). */
   readonly searchPath: 'host' | 'ops' | 'none'
   /** Loss, perturbed logits and weights in one pass. */
   evaluate(logits: T, labels: T, ctx?: LossContext): LossEvaluation<T>
-  /** The perturbed logits `z` (`[N, C]`), after scale: the loss is CE of these. */
+  /**
+   * The perturbed logits `z` (`[N, C]`), after scale: the loss is CE of these (multi-label: the mean
+   * of `w ⊙ BCE(z, Y)`).
+   */
   perturb(logits: T, labels: T, ctx?: LossContext): T
   /**
-   * The closed-form gradient of the loss w.r.t. the logits, `(w_{y_i}/Σw)·a ⊙ (p(z_i) − e_{y_i})`
-   * (`[N, C]`). Throws `INVALID_SPEC` for rules with `hasAnalyticGradient` false.
+   * The closed-form gradient of the loss w.r.t. the logits (`[N, C]`): `(w_{y_i}/Σw)·a ⊙ (p(z_i) − e_{y_i})`
+   * for single-label rules, `w_ic·a_ic·(σ(z_ic) − Y_ic)/(N·C)` for multi-label ones. Throws
+   * `INVALID_SPEC` for rules with `hasAnalyticGradient` false.
    */
   gradient(logits: T, labels: T, ctx?: LossContext): T
-  /** Per-class loss variation, equivalent weights and counts (SPEC.md section 2). */
+  /**
+   * Per-class loss variation, equivalent weights and counts (SPEC.md section 2); for multi-label
+   * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`).
+   */
   explain(logits: T, labels: T, ctx?: LossContext): Explanation<T>
   /** The rule's state (only LPL's `confidence` split has one), or undefined. */
   getState(): RuleState<T> | undefined
@@ -67,33 +80,82 @@ export interface Loss<T> {
 }
 
 /**
- * Builds the loss a spec describes, for one backend:
+ * How a loss reads labels and reduces a perturbed batch, one per {@link LabelTask}: single-label
+ * (class ids, cross-entropy) and multi-label (a 0/1 matrix, binary cross-entropy per entry).
+ */
+interface TaskReduction {
+  /** Checks logits and labels before a rule sees them; returns the class count `C`. */
+  checkInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number
+  /** The labels as an `[N, C]` matrix. */
+  labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number): T
+  loss<T>(ops: TensorOps<T>, batch: PerturbedBatch<T>, labelMatrix: T): T
+  gradient<T>(ops: TensorOps<T>, batch: PerturbedBatch<T>, labelMatrix: T): T
+  explain<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number): Explanation<T>
+}
+
+const TASKS: Record<LabelTask, TaskReduction> = {
+  single: {
+    checkInputs: checkSingleLabelInputs,
+    labelMatrix: (ops, labels, c) => ops.oneHot(labels, c),
+    loss: batchLoss,
+    gradient: analyticGradient,
+    explain: explainBatch,
+  },
+  multi: {
+    checkInputs: checkMultiLabelInputs,
+    labelMatrix: (_ops, labels) => labels,
+    loss: multiLabelBatchLoss,
+    gradient: multiLabelGradient,
+    explain: explainMultiLabelBatch,
+  },
+}
+
+/**
+ * The closed-form gradient of an evaluation's loss w.r.t. the logits, without evaluating the rule
+ * again (exporters build it next to the loss): `loss.gradient` of the same inputs. Valid only for
+ * rules with `hasAnalyticGradient`.
+ */
+export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
+  return TASKS[evaluation.task].gradient(ops, evaluation.batch, evaluation.oneHotLabels)
+}
+
+/**
+ * Builds the loss a spec describes, for one backend. Single-label rules:
  *
  *     L = Σ_i w_{y_i} · CE(a ⊙ u_i + δ_{y_i}, y_i) / Σ_i w_{y_i}
  *
  * where the rule gives the perturbation `δ`, the logit scale `a` and the class weights `w`.
+ * Multi-label rules (labels `Y ∈ {0,1}^{N×C}`):
+ *
+ *     L = (1/(N·C)) Σ_{i,c} w_ic · BCE(a_ic·u_ic + δ_ic, Y_ic)
+ *
+ * where `δ_ic` depends on the label `c` and on `Y_ic` only (SPEC.md section 5).
  * `spec` may be raw JSON: it is validated with `parseSpec`. Every call checks that the logits are
- * `[N, C]` and the labels `[N]` (and, on backends that can look at values, that labels are class
- * ids and logits finite), and throws a `LogitPerturbError` otherwise. A call that throws leaves the
+ * `[N, C]` and the labels `[N]` (multi-label: `[N, C]`), and, on backends that can look at values,
+ * that labels are class ids (multi-label: 0 or 1) and logits finite, and throws a
+ * `LogitPerturbError` otherwise (`LABELS_SHAPE`, `LABEL_VALUE`, …). A call that throws leaves the
  * rule's state as it was.
  */
 export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, options: LossOptions = {}): Loss<T> {
   const parsed = parseSpec(spec)
   const rule = createRule(parsed, { search: options.search ?? 'auto' })
+  const task: LabelTask = rule.task ?? 'single'
+  const reduction = TASKS[task]
   let state: RuleState<T> | undefined
 
   const evaluate = (logits: T, labels: T, ctx: LossContext = {}): LossEvaluation<T> => {
-    const numClasses = checkInputs(ops, logits, labels, rule.numClasses, options)
+    const numClasses = reduction.checkInputs(ops, logits, labels, rule.numClasses, options)
     const { batch, state: next } = rule.perturb(ops, logits, labels, numClasses, ctx, state)
-    const oneHotLabels = ops.oneHot(labels, numClasses)
-    const loss = batchLoss(ops, batch, oneHotLabels)
+    const oneHotLabels = reduction.labelMatrix(ops, labels, numClasses)
+    const loss = reduction.loss(ops, batch, oneHotLabels)
     if (next !== undefined) state = next
-    return { loss, batch, oneHotLabels, numClasses }
+    return { loss, batch, oneHotLabels, numClasses, task }
   }
 
   const loss = ((logits: T, labels: T, ctx?: LossContext) => evaluate(logits, labels, ctx).loss) as Loss<T>
   return Object.assign(loss, {
     spec: parsed,
+    task,
     hasAnalyticGradient: !rule.gradientThrough,
     searchPath: rule.searchPath?.(ops) ?? 'none',
     evaluate,
@@ -104,12 +166,11 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, optio
           `rule ${parsed.rule} differentiates through its perturbation: it has no closed-form gradient; use automatic differentiation`,
           'gradient')
       }
-      const { batch, oneHotLabels } = evaluate(logits, labels, ctx)
-      return analyticGradient(ops, batch, oneHotLabels)
+      return closedFormGradient(ops, evaluate(logits, labels, ctx))
     },
     explain(logits: T, labels: T, ctx?: LossContext) {
       const { batch, numClasses } = evaluate(logits, labels, { ...ctx, training: false })
-      return explainBatch(ops, logits, labels, batch, numClasses)
+      return reduction.explain(ops, logits, labels, batch, numClasses)
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
@@ -125,20 +186,42 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, optio
   })
 }
 
-/** Checks logits and labels before a rule sees them; returns the class count `C`. */
-function checkInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number {
+
+/** Checks that logits are `[N, C]`, with `C` the rule's class count when it fixes one; returns `[N, C]`. */
+function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | undefined): [number, number] {
   const shape = ops.shape(logits)
   check(shape.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got shape [${shape.join(', ')}]`, 'logits')
   const [n, c] = shape as [number, number]
   check(c > 0, 'LOGITS_SHAPE', 'logits have no class dimension (C = 0)', 'logits')
   check(numClasses === undefined || c === numClasses, 'LOGITS_SHAPE',
     `logits have ${c} classes but the rule has ${numClasses}`, 'logits')
+  return [n, c]
+}
+
+const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
+
+/** Single-label inputs: logits `[N, C]` and class ids `[N]`; returns `C`. */
+function checkSingleLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number {
+  const [n, c] = checkLogitShape(ops, logits, numClasses)
   const labelShape = ops.shape(labels)
   check(labelShape.length === 1, 'LABELS_SHAPE', `labels must be [N], got shape [${labelShape.join(', ')}]`, 'labels')
   check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE',
     `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
-  check(n !== 0, 'LOGITS_SHAPE', 'the batch is empty (N = 0): a mean over no samples is undefined', 'logits')
+  check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   ops.checks?.labels(labels, c)
+  if (!options.allowNonFinite) ops.checks?.finite(logits, 'logits')
+  return c
+}
+
+/** Multi-label inputs: logits `[N, C]` and a 0/1 label matrix of the same shape; returns `C`. */
+function checkMultiLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number {
+  const [n, c] = checkLogitShape(ops, logits, numClasses)
+  check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
+  const labelShape = ops.shape(labels)
+  const agree = (a: number, b: number) => a < 0 || b < 0 || a === b
+  check(labelShape.length === 2 && agree(labelShape[0]!, n) && labelShape[1] === c, 'LABELS_SHAPE',
+    `multi-label labels must be a 0/1 matrix [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${labelShape.join(', ')}]`, 'labels')
+  ops.checks?.binaryLabels(labels, c)
   if (!options.allowNonFinite) ops.checks?.finite(logits, 'logits')
   return c
 }

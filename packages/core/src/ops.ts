@@ -40,6 +40,7 @@ export interface TensorOps<T> {
   exp(x: T): T
   log(x: T): T
   sqrt(x: T): T
+  /** `−1`, `0` or `1` by the sign of `x`, at every magnitude (`1e-30` is positive). */
   sign(x: T): T
   floor(x: T): T
   /** Rounds half to even (Python's `round`, ONNX `Round`, `tf.round`). */
@@ -51,6 +52,11 @@ export interface TensorOps<T> {
   softmax(x: T): T
   /** `log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(−|x|))`. */
   softplus(x: T): T
+  /**
+   * The logistic function `σ(x) = 1/(1 + exp(−x))`, element-wise, without overflow at any
+   * magnitude (`σ(−1e4) = 0`, `σ(1e4) = 1`): `exp` is only taken of `−|x|`.
+   */
+  sigmoid(x: T): T
 
   sum(x: T, axes: readonly number[], keepDims?: boolean): T
   mean(x: T, axes: readonly number[], keepDims?: boolean): T
@@ -97,6 +103,8 @@ export interface TensorOps<T> {
 export interface ValueChecks<T> {
   /** Throws `LABEL_VALUE` unless every label is an integer in `[0, numClasses)`. */
   labels(labels: T, numClasses: number): void
+  /** Throws `LABEL_VALUE` unless every entry of a multi-label matrix `[N, numClasses]` is 0 or 1. */
+  binaryLabels(labels: T, numClasses: number): void
   /** Throws `LOGITS_NOT_FINITE` if `x` holds NaN or ±Infinity. */
   finite(x: T, what: string): void
 }

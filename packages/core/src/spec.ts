@@ -1,10 +1,12 @@
 import { LogitPerturbError, check } from './errors.js'
 import { SpecReader } from './specReader.js'
 import type {
-  IsdaSpec, LdamSpec, LplBaseSpec, LplSpec, OfficialBalancedSpec, OfficialLongtailSpec, RuleSpec, VsSpec,
+  DbNegativeTolerantSpec, IsdaSpec, LdamSpec, LogitAdjustedBceSpec, LplBaseSpec, LplMultiLabelSpec, LplSpec,
+  OfficialBalancedSpec, OfficialLongtailSpec, RuleSpec, VsSpec,
 } from './specTypes.js'
-import { RULE_NAMES } from './specTypes.js'
+import { MULTI_LABEL_RULE_NAMES, RULE_NAMES } from './specTypes.js'
 import { checkIsdaInputs } from './rules/isda.js'
+import { checkLabelCounts } from './validate.js'
 
 const POSITIVE = { above: 0 }
 const NON_NEGATIVE = { min: 0 }
@@ -14,8 +16,9 @@ const COUNT = { min: 1, integer: true }
  * Validates a JSON value as a rule spec and returns it with every default filled in and
  * `version: 1`. Throws a `LogitPerturbError` naming the bad field: `UNKNOWN_RULE` for a rule name
  * the library does not know, `INVALID_SPEC` for a missing or unexpected field, `INVALID_PARAMETER`
- * for a value out of range, `CLASS_COUNTS_LENGTH` / `CLASS_COUNTS_VALUE` for bad class counts.
- * The input is never modified.
+ * for a value out of range, `CLASS_COUNTS_LENGTH` / `CLASS_COUNTS_VALUE` for bad class counts (for
+ * the multi-label rules with priors, also a count above `numSamples`, or no label with both
+ * positive and negative training samples). The input is never modified.
  */
 export function parseSpec(value: unknown): RuleSpec {
   return parseAt(SpecReader.of(value, ''), false) as RuleSpec
@@ -38,6 +41,8 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
 
 function parseRule(r: SpecReader, rule: RuleSpec['rule'], numClasses: number | undefined, asBase: boolean): RuleSpec {
   const head = { version: 1 as const, ...(numClasses === undefined ? {} : { numClasses }) }
+  check(!(asBase && (MULTI_LABEL_RULE_NAMES as readonly string[]).includes(rule)), 'INVALID_SPEC',
+    'a multi-label rule cannot be the base of LPL (a single-label rule); lpl-multilabel is the multi-label LPL', r.fieldPath('rule'))
   switch (rule) {
     case 'ce':
       return { rule, ...head }
@@ -66,6 +71,41 @@ function parseRule(r: SpecReader, rule: RuleSpec['rule'], numClasses: number | u
         steps: r.number('steps', { min: 5, integer: true }, 10),
         alpha: r.number('alpha', NON_NEGATIVE, 0.01),
       } satisfies OfficialBalancedSpec
+    case 'bce':
+      return { rule, ...head }
+    case 'logit-adjusted-bce':
+      return { rule, ...head, ...parseLabelCounts(r, numClasses), tau: r.number('tau', NON_NEGATIVE, 1) } satisfies LogitAdjustedBceSpec
+    case 'db-negative-tolerant':
+      return {
+        rule, ...head, ...parseLabelCounts(r, numClasses),
+        kappa: r.number('kappa', NON_NEGATIVE, 0.05),
+        lambda: r.number('lambda', POSITIVE, 5),
+      } satisfies DbNegativeTolerantSpec
+    case 'lpl-multilabel':
+      return parseLplMultiLabel(r, head, numClasses)
+  }
+}
+
+/** `classCounts` (positives per label) with `numSamples`, the training-set size they are counted in. */
+function parseLabelCounts(r: SpecReader, numClasses: number | undefined): { classCounts: number[]; numSamples: number } {
+  const classCounts = r.classCounts('classCounts', numClasses)
+  const numSamples = r.number('numSamples', POSITIVE)
+  checkLabelCounts(classCounts, numSamples, r.fieldPath('classCounts'))
+  return { classCounts, numSamples }
+}
+
+function parseLplMultiLabel(r: SpecReader, head: Head, numClasses: number | undefined): LplMultiLabelSpec {
+  const classCounts = r.classCounts('classCounts', numClasses)
+  const headClasses = r.optionalNumber('headClasses', { min: 0, max: classCounts.length, integer: true })
+  return {
+    rule: 'lpl-multilabel', ...head, classCounts,
+    ...(headClasses === undefined ? {} : { headClasses }),
+    alpha: r.number('alpha', POSITIVE, 0.15),
+    epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),
+    deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, 1.2),
+    maxSteps: r.number('maxSteps', { min: 0, integer: true }, 20),
+    normalize: r.boolean('normalize', true),
+    gradient: r.oneOf('gradient', ['stop', 'through'] as const, 'stop'),
   }
 }
 

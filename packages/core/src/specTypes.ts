@@ -135,18 +135,95 @@ export interface OfficialBalancedSpec extends SpecBase {
   alpha: number
 }
 
-/** Any single-label rule spec. */
-export type RuleSpec =
+/** Any single-label rule spec: labels are class ids `[N]`. */
+export type SingleLabelRuleSpec =
   | LplBaseSpec
   | LplSpec
   | OfficialLongtailSpec
   | OfficialBalancedSpec
 
-/** The name of a single-label rule. */
+/**
+ * Binary cross-entropy per label (multi-label, SPEC.md section 5):
+ * `mean_{i,c} softplus(u_ic) − Y_ic·u_ic`; the zero perturbation of the multi-label rules.
+ */
+export interface BceSpec extends SpecBase {
+  rule: 'bce'
+}
+
+/** Logit-adjusted BCE (multi-label): BCE of `u_ic + τ·log(π_c / (1 − π_c))`, `π_c = n_c / numSamples`. */
+export interface LogitAdjustedBceSpec extends SpecBase {
+  rule: 'logit-adjusted-bce'
+  /** Positives of each label in the training set. */
+  classCounts: number[]
+  /** Training-set size (samples); no count may exceed it. */
+  numSamples: number
+  /** Temperature `τ ≥ 0`; default 1. */
+  tau: number
+}
+
+/**
+ * The negative-tolerant regularization of the distribution-balanced loss (Wu et al., ECCV 2020):
+ * `ℓ = y·softplus(−(u − ν)) + (1/λ)(1 − y)·softplus(λ(u − ν))`, `ν_c = −κ·log(1/π_c − 1)`.
+ */
+export interface DbNegativeTolerantSpec extends SpecBase {
+  rule: 'db-negative-tolerant'
+  /** Positives of each label in the training set. */
+  classCounts: number[]
+  /** Training-set size (samples); no count may exceed it. */
+  numSamples: number
+  /** Scale `κ ≥ 0` of the class-specific bias `ν`; default 0.05. */
+  kappa: number
+  /** Negative tolerance `λ > 0` (the negatives' logit scale, and `1/λ` their weight); default 5. */
+  lambda: number
+}
+
+/**
+ * LPL for multi-label data (Li et al., TNNLS 2023; SPEC.md section 5): per label `c`, `δ_c⁺` added
+ * to the logits of its positives and `δ_c⁻` to those of its negatives, found by a bounded search on
+ * the label's BCE, ascent for the rare labels (`P`), descent for the head (`N`).
+ */
+export interface LplMultiLabelSpec extends SpecBase {
+  rule: 'lpl-multilabel'
+  /** Positives of each label in the training set: the split and bounds of SPEC.md section 4 (`prior`). */
+  classCounts: number[]
+  /** Size of the head `N`; default: the labels whose count is above the median count. */
+  headClasses?: number
+  /** Step size `α > 0`; default 0.15. */
+  alpha: number
+  /** Base bound `ε ≥ 0`; default 0.3. */
+  epsilon: number
+  /** Bound growth `Δε ≥ 0`; default 1.2. */
+  deltaEpsilon: number
+  /** Cap `K` on every label's step count; default 20. */
+  maxSteps: number
+  /** Steps `α·sign(g)` (default true) or `α·g`. */
+  normalize: boolean
+  /** `'stop'`: `δ` is a constant for the outer gradient (default); `'through'`: differentiate through the steps. */
+  gradient: 'stop' | 'through'
+}
+
+/** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
+export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | LplMultiLabelSpec
+
+/** Any rule spec, single- or multi-label. */
+export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
+
+/** The name of a rule. */
 export type RuleName = RuleSpec['rule']
+
+/** The rules whose labels are a 0/1 matrix `[N, C]` (SPEC.md section 5). */
+export const MULTI_LABEL_RULE_NAMES = [
+  'bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel',
+] as const satisfies readonly MultiLabelRuleSpec['rule'][]
 
 /** Every rule name the library knows, single- and multi-label. */
 export const RULE_NAMES = [
   'ce', 'logit-adjustment', 'balanced-softmax', 'ldam', 'vs', 'isda', 'lpl',
   'official-longtail', 'official-balanced',
+  ...MULTI_LABEL_RULE_NAMES,
 ] as const satisfies readonly RuleName[]
+
+/** Whether a spec names a multi-label rule (labels `[N, C]` of 0 and 1). */
+export function isMultiLabelSpec(spec: RuleSpec): spec is MultiLabelRuleSpec {
+  return (MULTI_LABEL_RULE_NAMES as readonly string[]).includes(spec.rule)
+}

@@ -18,6 +18,19 @@ export function checkLabelValues(labels: ArrayLike<number>, numClasses: number, 
   }
 }
 
+/** Every entry of a multi-label matrix `[N, numClasses]` (row-major) must be 0 or 1. */
+export function checkBinaryLabelValues(labels: ArrayLike<number>, numClasses: number, field = 'labels'): void {
+  for (let k = 0; k < labels.length; k++) {
+    const y = labels[k]!
+    check(
+      y === 0 || y === 1,
+      'LABEL_VALUE',
+      `entry ${y} at row ${Math.floor(k / numClasses)}, label ${k % numClasses} is not 0 or 1 (multi-label labels are a 0/1 matrix [N, ${numClasses}])`,
+      field,
+    )
+  }
+}
+
 /** Every value must be finite. */
 export function checkFiniteValues(values: ArrayLike<number>, what: string): void {
   for (let i = 0; i < values.length; i++) {
@@ -57,6 +70,22 @@ export function checkClassCounts(counts: readonly number[], numClasses: number |
     counts.some((n) => n > 0),
     'CLASS_COUNTS_VALUE',
     'every class count is zero; at least one class needs samples',
+    field,
+  )
+}
+
+/**
+ * Multi-label training statistics: `counts` (positives per label, see {@link checkClassCounts})
+ * with every count at most `numSamples`, and at least one label that has both positive and negative
+ * training samples (`0 < n_c < numSamples`), so that priors `n_c / numSamples` can be read.
+ */
+export function checkLabelCounts(counts: readonly number[], numSamples: number, field = 'classCounts'): void {
+  counts.forEach((n, c) =>
+    check(n <= numSamples, 'CLASS_COUNTS_VALUE', `count ${n} of label ${c} exceeds numSamples ${numSamples}`, `${field}[${c}]`))
+  check(
+    counts.some((n) => n > 0 && n < numSamples),
+    'CLASS_COUNTS_VALUE',
+    `every label has count 0 or numSamples (${numSamples}): no label has both positive and negative training samples`,
     field,
   )
 }

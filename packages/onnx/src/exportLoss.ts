@@ -1,5 +1,5 @@
 import {
-  type LossContext, type RuleSpec, analyticGradient, check, createLoss, createRule, parseSpec,
+  type LossContext, type RuleSpec, check, closedFormGradient, createLoss, createRule, parseSpec,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
@@ -43,6 +43,8 @@ export interface ExportedLossModel {
   opset: number
   /** Input names in order: `logits`, `labels` (and the state pair with `state: 'io'`). */
   inputs: string[]
+  /** `'single'`: `labels` is int64 `[N]`; `'multi'`: `labels` is float32 `[N, C]` of 0 and 1. */
+  task: 'single' | 'multi'
   /** Output names in order: `loss`, `perturbed_logits`, `grad_logits` when the rule has a closed-form gradient (and the state pair). */
   outputs: string[]
   /** Whether `grad_logits` is an output (`loss.hasAnalyticGradient`). */
@@ -56,11 +58,14 @@ export interface ExportedLossModel {
  * operations evaluated on each batch; LPL's search is unrolled to its largest step count.
  *
  * Inputs: `logits` float32 `[N, C]` and `labels` int64 `[N]` (class ids in `[0, C)`; the graph
- * does not check them), with `N` dynamic. Outputs:
- * - `loss`, float32 scalar: `Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}`;
- * - `perturbed_logits`, float32 `[N, C]`: `z = a ⊙ u + δ_y`;
- * - `grad_logits`, float32 `[N, C]`: `∂L/∂u = (w_{y_i}/Σw)·a ⊙ (softmax(z_i) − e_{y_i})`, the
- *   core's closed form, for rules whose perturbation is a constant for the gradient. Rules that
+ * does not check them), with `N` dynamic; for multi-label rules `labels` is float32 `[N, C]` (0 or
+ * 1 per entry, unchecked as well). Outputs:
+ * - `loss`, float32 scalar: `Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}` (multi-label:
+ *   `mean_{i,c} w_ic BCE(z_ic, Y_ic)`);
+ * - `perturbed_logits`, float32 `[N, C]`: `z = a ⊙ u + δ_y` (multi-label: `z_ic = a_ic u_ic + δ_ic`);
+ * - `grad_logits`, float32 `[N, C]`: `∂L/∂u = (w_{y_i}/Σw)·a ⊙ (softmax(z_i) − e_{y_i})`
+ *   (multi-label: `w_ic a_ic (σ(z_ic) − Y_ic)/(N·C)`), the core's closed form, for rules whose
+ *   perturbation is a constant for the gradient. Rules that
  *   differentiate through their perturbation (`official-longtail`, `lpl` with `gradient: 'through'`)
  *   have no closed form, and ONNX has no automatic differentiation in its standard operators (and
  *   onnxruntime-web no training API), so the output is absent.
@@ -84,9 +89,9 @@ export function exportLossModel(spec: RuleSpec | unknown, options: ExportLossOpt
   const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
   const ops = createSymbolicOps(graph)
   const c = numClasses
-  const logits = ops.input('logits', 'float32', [-1, c])
-  const labels = ops.input('labels', 'int64', [-1])
   const loss = createLoss(ops, parsed)
+  const logits = ops.input('logits', 'float32', [-1, c])
+  const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int64', [-1])
   const stateful = state === 'io' && parsed.rule === 'lpl' && parsed.split === 'confidence'
   const inputs = ['logits', 'labels']
   if (stateful) {
@@ -101,7 +106,7 @@ export function exportLossModel(spec: RuleSpec | unknown, options: ExportLossOpt
     { name: 'perturbed_logits', source: evaluation.batch.logits.name, elemType: 'float32', dims: batchDims },
   ]
   if (loss.hasAnalyticGradient) {
-    const grad = analyticGradient(ops, evaluation.batch, evaluation.oneHotLabels)
+    const grad = closedFormGradient(ops, evaluation)
     outputs.push({ name: 'grad_logits', source: grad.name, elemType: 'float32', dims: batchDims })
   }
   const next = stateful ? loss.getState() : undefined
@@ -115,7 +120,7 @@ export function exportLossModel(spec: RuleSpec | unknown, options: ExportLossOpt
     outputs,
     inputs,
     name: options.name ?? `logit_perturb_${parsed.rule.replace(/-/g, '_')}`,
-    docString: `Loss of the logit-perturb rule ${parsed.rule}: inputs logits [N, ${c}] and labels [N]; outputs ${outputs.map((o) => o.name).join(', ')}.`,
+    docString: `Loss of the logit-perturb rule ${parsed.rule}: inputs logits [N, ${c}] and labels ${loss.task === 'multi' ? `[N, ${c}] (0/1)` : '[N]'}; outputs ${outputs.map((o) => o.name).join(', ')}.`,
     metadata: { 'logit_perturb.spec': JSON.stringify(parsed), 'logit_perturb.num_classes': String(c) },
   })
   return {
@@ -124,6 +129,7 @@ export function exportLossModel(spec: RuleSpec | unknown, options: ExportLossOpt
     numClasses: c,
     opset: graph.opset,
     inputs,
+    task: loss.task,
     outputs: outputs.map((o) => o.name),
     hasGradient: loss.hasAnalyticGradient,
   }

@@ -83,31 +83,50 @@ export interface LossModelResult {
 
 /**
  * Runs a model from `exportLossModel` on one batch: `logits` as rows (`[N][C]`) or flat with
- * `dims`, labels as class ids. Labels are checked on the host (the graph does not check them):
- * `LABEL_VALUE` for an id outside `[0, C)`, `LABELS_SHAPE` for a length other than `N`.
+ * `dims`; labels as class ids (`[N]`), or, for a multi-label model, as rows of 0 and 1 (`[N][C]`).
+ * Labels are checked on the host (the graph does not check them): `LABEL_VALUE` for an id outside
+ * `[0, C)` or an entry other than 0 or 1, `LABELS_SHAPE` for a length other than `N` (rows of
+ * length other than `C`).
  */
 export async function runLossModel(
   model: Uint8Array | Ort.InferenceSession,
   logits: readonly (readonly number[])[] | HostTensor,
-  labels: ArrayLike<number>,
+  labels: ArrayLike<number> | readonly (readonly number[])[],
 ): Promise<LossModelResult> {
   const flat: HostTensor = 'dims' in logits ? logits : { data: Float32Array.from(logits.flat()), dims: [logits.length, logits[0]?.length ?? 0] }
   const [n, c] = flat.dims as [number, number]
   check(flat.dims.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got [${flat.dims.join(', ')}]`, 'logits')
   check(labels.length === n, 'LABELS_SHAPE', `${labels.length} labels for ${n} rows of logits`, 'labels')
-  const ids = new BigInt64Array(n)
-  for (let i = 0; i < n; i++) {
-    const y = labels[i]!
-    check(Number.isInteger(y) && y >= 0 && y < c, 'LABEL_VALUE', `label ${y} at index ${i} is not an integer class id in [0, ${c})`, 'labels')
-    ids[i] = BigInt(y)
-  }
   const data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data as ArrayLike<number>)
-  const out = await runModel(model, { logits: { data, dims: [n, c] }, labels: { data: ids, dims: [n] } })
+  const out = await runModel(model, { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) })
   return {
     loss: Number(out.loss!.data[0]),
     perturbedLogits: out.perturbed_logits!.data as Float32Array,
     ...(out.grad_logits === undefined ? {} : { gradLogits: out.grad_logits.data as Float32Array }),
   }
+}
+
+/** Class ids as int64 `[N]`, or multi-label rows as float32 `[N, C]`, checked. */
+function labelFeed(labels: ArrayLike<number> | readonly (readonly number[])[], n: number, c: number): HostTensor {
+  if (n > 0 && Array.isArray(labels[0])) {
+    const rows = labels as readonly (readonly number[])[]
+    const matrix = new Float32Array(n * c)
+    rows.forEach((row, i) => {
+      check(Array.isArray(row) && row.length === c, 'LABELS_SHAPE', `label row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries for ${c} logits`, 'labels')
+      row.forEach((y, j) => {
+        check(y === 0 || y === 1, 'LABEL_VALUE', `entry ${y} at row ${i}, label ${j} is not 0 or 1`, 'labels')
+        matrix[i * c + j] = y
+      })
+    })
+    return { data: matrix, dims: [n, c] }
+  }
+  const ids = new BigInt64Array(n)
+  for (let i = 0; i < n; i++) {
+    const y = (labels as ArrayLike<number>)[i]!
+    check(Number.isInteger(y) && y >= 0 && y < c, 'LABEL_VALUE', `label ${y} at index ${i} is not an integer class id in [0, ${c})`, 'labels')
+    ids[i] = BigInt(y)
+  }
+  return { data: ids, dims: [n] }
 }
 
 /**

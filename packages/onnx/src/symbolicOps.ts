@@ -33,7 +33,10 @@ export interface SymbolicOps extends TensorOps<SymbolicTensor> {
  * - `segmentSum` → `ScatterND` with `reduction = "add"` into zeros `[S, ...]`: `O(N·C)`, no
  *   one-hot product;
  * - `matmul` → `Gemm` with `transA`/`transB`; `softmax`/`logSoftmax` → `Softmax`/`LogSoftmax` on
- *   axis −1; `softplus` → `Softplus`; `round` → `Round` (half to even); `stopGradient` → `Identity`;
+ *   axis −1; `softplus` → `Softplus`; `sigmoid` → `Sigmoid` (onnxruntime-web computes it to about
+ *   1e-7 absolute, not relative: `σ(−15)` is 17% off and `σ(x)` is 0 below −18; the rules use it
+ *   where an absolute error of that size is harmless); `round` → `Round` (half to even);
+ *   `stopGradient` → `Identity`;
  * - `sum`/`mean`/`max` → `ReduceSum`/`ReduceMean`/`ReduceMax` (no axes: `Identity`, as the reference).
  */
 export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): SymbolicOps {
@@ -127,6 +130,7 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     logSoftmax: unaryFloat('LogSoftmax', [{ name: 'axis', kind: 'int', value: -1 }]),
     softmax: unaryFloat('Softmax', [{ name: 'axis', kind: 'int', value: -1 }]),
     softplus: unaryFloat('Softplus'),
+    sigmoid: unaryFloat('Sigmoid'),
 
     sum: (x, axes, keepDims = false) => reduce('ReduceSum', x, axes, keepDims),
     mean: (x, axes, keepDims = false) => reduce('ReduceMean', x, axes, keepDims),

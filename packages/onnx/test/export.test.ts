@@ -203,3 +203,74 @@ describe('exportLossModel', () => {
     await expect(runLossModel(model, [[0, 0, 0, 0, 0]], [1, 2])).rejects.toThrow(/2 labels for 1 rows/)
   })
 })
+
+describe('exportLossModel, multi-label rules', () => {
+  const LABEL_COUNTS = [4000, 0, 900, 120, 5000]
+  const counts = { classCounts: LABEL_COUNTS, numSamples: 5000 }
+  const ML_CASES: { label: string; spec: object; through?: boolean }[] = [
+    { label: 'bce', spec: { rule: 'bce' } },
+    { label: 'logit-adjusted-bce', spec: { rule: 'logit-adjusted-bce', tau: 0.7, ...counts } },
+    { label: 'db-negative-tolerant', spec: { rule: 'db-negative-tolerant', kappa: 0.2, lambda: 3, ...counts } },
+    { label: 'lpl-multilabel', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS } },
+    { label: 'lpl-multilabel, unnormalized', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, normalize: false, maxSteps: 5 } },
+    { label: 'lpl-multilabel through', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, gradient: 'through' }, through: true },
+  ]
+  const models = new Map(ML_CASES.map((k) => [k.label, exportLossModel(k.spec, { numClasses: C })]))
+
+  /** Rows of 0 and 1 with long-tailed label rates; label 1 has no positives. */
+  function multiLabelBatch(seed: number, n: number, scale: number): { logits: number[][]; labels: number[][] } {
+    const rand = mulberry32(seed)
+    const rates = [0.8, 0, 0.4, 0.2, 0.95]
+    const labels = Array.from({ length: n }, () => rates.map((p) => (rand() < p ? 1 : 0)))
+    const logits = labels.map((row) => row.map(() => Math.fround(scale * (2 * rand() - 1))))
+    return { logits, labels }
+  }
+
+  it('take labels as float32 [N, C], pass the ONNX checker, and have grad_logits unless through', () => {
+    const verdicts = checkModels(Object.fromEntries([...models].map(([label, m]) => [label, m.bytes])))
+    expect(verdicts.filter((v) => !v.ok)).toEqual([])
+    for (const k of ML_CASES) {
+      const m = models.get(k.label)!
+      expect(m.task, k.label).toBe('multi')
+      expect(m.outputs, k.label).toEqual(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits'])
+      const graph = onnx.ModelProto.decode(m.bytes).graph!
+      const labels = graph.input!.find((v) => v.name === 'labels')!.type!.tensorType!
+      expect([labels.elemType, labels.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))], k.label).toEqual([1, ['N', C]])
+      // σ enters through the closed-form gradient, and LPL's search.
+      expect(graph.node!.some((n) => n.opType === 'Sigmoid'), k.label).toBe(true)
+    }
+  })
+
+  it('give the reference loss, perturbed logits and gradient, at two batch sizes, to 1e-4', async () => {
+    const problems: string[] = []
+    for (const [index, k] of ML_CASES.entries()) {
+      const session = await createSession(models.get(k.label)!.bytes)
+      try {
+        for (const [n, scale] of [[6, 2], [17, 8]] as const) {
+          const { logits, labels } = multiLabelBatch(50 * index + n, n, scale)
+          const got = await runLossModel(session, logits, labels)
+          const loss = createLoss(referenceOps, k.spec)
+          const u = referenceOps.constant(logits.flat(), [n, C])
+          const y = referenceOps.constant(labels.flat(), [n, C])
+          const evaluation = loss.evaluate(u, y)
+          const errors = {
+            loss: relativeError([got.loss], evaluation.loss.data),
+            perturbed: relativeError(got.perturbedLogits, evaluation.batch.logits.data),
+            grad: k.through ? (got.gradLogits === undefined ? 0 : Infinity) : relativeError(got.gradLogits ?? [], loss.gradient(u, y).data),
+          }
+          for (const [what, e] of Object.entries(errors)) if (!(e <= 1e-4)) problems.push(`${k.label} N=${n} ${what}: ${e}`)
+        }
+      } finally {
+        await session.release()
+      }
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('runLossModel checks multi-label rows on the host', async () => {
+    const model = models.get('bce')!.bytes
+    const row = [0, 0, 0, 0, 0]
+    await expect(runLossModel(model, [row, row], [[1, 0, 0, 0, 0], [0, 1, 0.5, 0, 0]])).rejects.toThrow(/entry 0.5 at row 1, label 2/)
+    await expect(runLossModel(model, [row, row], [[1, 0, 0, 0, 0], [0, 1]])).rejects.toThrow(/label row 1 has 2 entries for 5 logits/)
+  })
+})

@@ -54,6 +54,8 @@ function opCases<T>(ops: TensorOps<T>): OpCase<T>[] {
     c('softmax at 1e4', ['softmax'], ops.softmax(big)),
     c('softmax of a vector', ['softmax'], ops.softmax(v)),
     c('softplus', ['softplus'], ops.softplus(ops.constant([-30, -1, 0, 1, 30, 1e4], [6]))),
+    // onnxruntime's Sigmoid is accurate to ~1e-7 absolute: inputs where that is within 1e-6 relative.
+    c('sigmoid at 1e4', ['sigmoid'], ops.sigmoid(ops.constant([-1e4, -30, -2, 0, 1, 3, 30, 1e4], [8]))),
     c('sum axis 0', ['sum'], ops.sum(m, [0])),
     c('sum axis -1 kept', ['sum'], ops.sum(m, [-1], true)),
     c('sum all', ['sum'], ops.sum(m, [0, 1])),

@@ -36,7 +36,8 @@ function checkOneHot(values: ArrayLike<number>, n: number, c: number): void {
 
 /**
  * A loss for `model.compile({ loss })`: `(yTrue, yPred) => tf.Scalar`, where `yPred` are the
- * model's logits (a last layer without softmax) and `yTrue` one-hot or integer targets. The
+ * model's logits (a last layer without softmax or sigmoid) and `yTrue` one-hot or integer targets
+ * (multi-label rules: the 0/1 target matrix `[N, C]` itself, checked by the loss). The
  * reduction is the rule's own (a plain mean, or PyTorch's weighted mean `Σ w_y ℓ / Σ w_y` for
  * class-weighted rules), not tfjs's `softmaxCrossEntropy` default. Add {@link perturbationCallback}
  * to `fit` so epoch-driven rules (LDAM-DRW) see the epoch.
@@ -47,6 +48,7 @@ export function layersLoss(loss: TfjsLoss, options: { checkTargets?: boolean } =
     if (yPred.rank !== 2 || c === undefined) {
       throw new LogitPerturbError('LOGITS_SHAPE', `the model's output must be logits [N, C], got [${yPred.shape.join(', ')}]`, 'yPred')
     }
+    if (loss.task === 'multi') return loss(yPred, yTrue)
     const labels = labelsFromTargets(yTrue, c, options.checkTargets ?? true)
     try {
       return loss(yPred, labels)

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Explanation, Loss, LossContext, LossOptions, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
+import type { Explanation, LabelTask, Loss, LossContext, LossOptions, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
 import { createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
 import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
 
@@ -13,9 +13,11 @@ export interface TfjsLossOptions extends LossOptions, TfjsOpsOptions {}
  * `confidence` split) is kept across calls and owned by the loss until `dispose()`.
  */
 export interface TfjsLoss {
-  /** The scalar loss of logits `[N, C]` and int32 labels `[N]`. */
+  /** The scalar loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels `[N, C]`). */
   (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Scalar
   readonly spec: RuleSpec
+  /** `'single'`: labels are class ids `[N]`; `'multi'`: a 0/1 matrix `[N, C]`. */
+  readonly task: LabelTask
   readonly hasAnalyticGradient: boolean
   /** Where LPL's search runs: one host loop (cpu, wasm) or tensor ops (`'none'`: the rule has none). */
   readonly searchPath: 'host' | 'ops' | 'none'
@@ -90,6 +92,7 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
     scoped(() => core(logits, labels, withDefaults(ctx)) as tf.Scalar)) as TfjsLoss
   return Object.assign(loss, {
     spec: core.spec,
+    task: core.task,
     hasAnalyticGradient: core.hasAnalyticGradient,
     searchPath: core.searchPath,
     context,

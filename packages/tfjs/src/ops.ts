@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { TensorOps } from '@logit-perturb/core'
-import { checkFiniteValues, checkLabelValues } from '@logit-perturb/core'
+import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues } from '@logit-perturb/core'
 import { floatMask, gatherRows, segmentSum, stopGradient } from './gradientOps.js'
 
 /** Options of {@link createTfjsOps}. */
 export interface TfjsOpsOptions {
   /**
-   * Check label values and logit finiteness on every call (`LABEL_VALUE`, `LOGITS_NOT_FINITE`).
+   * Check label values (class ids, or 0/1 entries for multi-label rules) and logit finiteness on
+   * every call (`LABEL_VALUE`, `LOGITS_NOT_FINITE`).
    * The check reads the tensors back with `dataSync`, which is cheap on the cpu and wasm backends
    * and stalls the pipeline on WebGL and WebGPU: turn it off there once inputs are trusted.
    * Default true.
@@ -60,13 +61,15 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
     exp: (x) => tf.exp(x),
     log: (x) => tf.log(x),
     sqrt: (x) => tf.sqrt(x),
-    sign: (x) => tf.sign(x),
+    // [x > 0] − [x < 0]: tfjs-wasm's Sign kernel returns 0 for |x| below about 1e-7.
+    sign: (x) => tf.sub(greater(x, tf.scalar(0)), greater(tf.scalar(0), x)),
     floor: (x) => tf.floor(x),
     round: (x) => tf.round(x), // banker's rounding, as the interface asks
 
     logSoftmax: (x) => tf.logSoftmax(x),
     softmax: (x) => tf.softmax(x),
     softplus: (x) => tf.add(tf.relu(x), tf.log1p(tf.exp(tf.neg(tf.abs(x))))),
+    sigmoid: (x) => tf.sigmoid(x),
 
     sum: (x, axes, keepDims = false) => tf.sum(x, [...axes], keepDims),
     mean: (x, axes, keepDims = false) => tf.mean(x, [...axes], keepDims),
@@ -88,6 +91,7 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
       ? {
           checks: {
             labels: (labels: tf.Tensor, numClasses: number) => checkLabelValues(labels.dataSync(), numClasses),
+            binaryLabels: (labels: tf.Tensor, numClasses: number) => checkBinaryLabelValues(labels.dataSync(), numClasses),
             finite: (x: tf.Tensor, what: string) => checkFiniteValues(x.dataSync(), what),
           },
         }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
-import { createTfjsLoss, labelsFromTargets, layersLoss, perturbationCallback } from '../src/index.js'
+import { createTfjsLoss, createTfjsOps, labelsFromTargets, layersLoss, perturbationCallback } from '../src/index.js'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
 const logitsRows = [[2, 0.5, -1], [0.1, 1.5, 0.2], [0.3, 0.2, 0.9], [1.2, -0.4, 0.1]]
@@ -31,6 +31,35 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
       expect(catchCode(() => labelsFromTargets(tf.tensor2d([[0.5, 0.5, 0]]), 3))).toMatch(/row 0 holds 0.5/)
       expect(catchCode(() => labelsFromTargets(tf.tensor1d([0, 1.5]), 3))).toMatch(/label 1.5 at index 1/)
       expect(catchCode(() => labelsFromTargets(tf.tensor2d([[0, 1], [1, 0]]), 3))).toMatch(/one-hot \[N, 3\]/)
+    })
+  })
+
+  it('sign is exact at every magnitude, sigmoid is finite at 1e4', async () => {
+    await onTfjsBackend(backend, async () => {
+      const ops = createTfjsOps()
+      const x = tf.tensor1d([-1e-30, -1e-8, 0, 1e-12, 1e-37, 3])
+      expect(Array.from(await ops.sign(x).data())).toEqual([-1, -1, 0, 1, 1, 1])
+      expect(Array.from(await tf.grad((v: tf.Tensor) => tf.sum(ops.sign(v)))(x).data())).toEqual([0, 0, 0, 0, 0, 0])
+      const s = Array.from(await ops.sigmoid(tf.tensor1d([-1e4, 0, 2, 1e4])).data())
+      expect(s[0]).toBe(0)
+      expect(s[1]).toBe(0.5)
+      expect(s[2]).toBeCloseTo(1 / (1 + Math.exp(-2)), 6)
+      expect(s[3]).toBe(1)
+    })
+  })
+
+  it('multi-label rules take 0/1 label matrices, also as model.compile targets, and refuse other entries', async () => {
+    await onTfjsBackend(backend, async () => {
+      const spec = { rule: 'db-negative-tolerant', classCounts: [300, 40, 5], numSamples: 1000 }
+      const targets = [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]]
+      const expected = createLoss(referenceOps, spec)(referenceOps.constant(logitsRows.flat(), [4, 3]), referenceOps.constant(targets.flat(), [4, 3])).data[0]!
+      const loss = createTfjsLoss(spec)
+      expect(loss.task).toBe('multi')
+      expect((await loss(tf.tensor2d(logitsRows), tf.tensor2d(targets)).data())[0]).toBeCloseTo(expected, 5)
+      expect((await layersLoss(loss)(tf.tensor2d(targets), tf.tensor2d(logitsRows)).data())[0]).toBeCloseTo(expected, 5)
+      const bad = targets.map((row, i) => row.map((v, j) => (i === 2 && j === 1 ? 0.5 : v)))
+      expect(() => loss(tf.tensor2d(logitsRows), tf.tensor2d(bad))).toThrow(/entry 0.5 at row 2, label 1/)
+      expect(() => loss(tf.tensor2d(logitsRows), tf.tensor1d(labelIds, 'int32'))).toThrow(/0\/1 matrix \[N, C\]/)
     })
   })
 

@@ -1,6 +1,6 @@
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
-import { checkFiniteValues, checkLabelValues } from '../validate.js'
+import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues } from '../validate.js'
 import { broadcastShapes } from '../shapes.js'
 import { binary, roundHalfEven, unary } from './elementwise.js'
 import { logSumExp, mapRows, reduce } from './reduce.js'
@@ -66,6 +66,10 @@ export const referenceOps: TensorOps<RefTensor> = {
       for (let j = 0; j < row.length; j++) out[j] = Math.exp(row[j]! - lse)
     }),
   softplus: (x) => unary(x, (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)))),
+  sigmoid: (x) => unary(x, (v) => {
+    const e = Math.exp(-Math.abs(v))
+    return v >= 0 ? 1 / (1 + e) : e / (1 + e)
+  }),
 
   sum: (x, axes, keepDims = false) => reduce(x, axes, keepDims, 0, (a, v) => a + v),
   max: (x, axes, keepDims = false) => reduce(x, axes, keepDims, -Infinity, Math.max),
@@ -141,6 +145,7 @@ export const referenceOps: TensorOps<RefTensor> = {
 
   checks: {
     labels: (labels, numClasses) => checkLabelValues(labels.data, numClasses),
+    binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.data, numClasses),
     finite: (x, what) => checkFiniteValues(x.data, what),
   },
 }

@@ -24,3 +24,33 @@ export function priorsFromCounts(counts: readonly number[]): number[] {
 export function logPriorsFromCounts(counts: readonly number[]): number[] {
   return priorsFromCounts(counts).map(Math.log)
 }
+
+/**
+ * Multi-label priors `π_c = n_c / numSamples` from positives per label `n_c` and the training-set
+ * size, each strictly inside `(0, 1)`.
+ *
+ * Zero counts, and counts equal to `numSamples` (a label on every sample), would give `π = 0` or
+ * `π = 1` and an infinite log-odds. As `smoothCounts` does for single-label counts, such a label is
+ * read as the nearest informative one: counts are clamped into `[m⁺, numSamples − m⁻]`, with `m⁺`
+ * the smallest positive count and `m⁻` the smallest positive number of negatives
+ * (`numSamples − n_j`) over the labels. A label without positives then has the prior of the rarest
+ * label, a label on every sample that of the most frequent label that is not, and every other
+ * label keeps its own count. `parseSpec` refuses counts that leave no label with both positives and
+ * negatives (every count 0 or `numSamples`), where no prior can be read.
+ */
+export function labelPriors(counts: readonly number[], numSamples: number): number[] {
+  return clampedLabelCounts(counts, numSamples).map((n) => n / numSamples)
+}
+
+/** `log(π_c / (1 − π_c))` of {@link labelPriors}, computed as `log n_c − log(numSamples − n_c)`. */
+export function labelLogOdds(counts: readonly number[], numSamples: number): number[] {
+  return clampedLabelCounts(counts, numSamples).map((n) => Math.log(n) - Math.log(numSamples - n))
+}
+
+function clampedLabelCounts(counts: readonly number[], numSamples: number): number[] {
+  const positives = counts.filter((n) => n > 0)
+  const negatives = counts.map((n) => numSamples - n).filter((m) => m > 0)
+  const low = Math.min(...positives)
+  const high = numSamples - Math.min(...negatives)
+  return counts.map((n) => Math.min(Math.max(n, low), high))
+}

@@ -1,9 +1,13 @@
 import type { LplBaseSpec, RuleSpec } from '../specTypes.js'
+import { bceRule } from './bce.js'
 import { ceRule } from './ce.js'
+import { dbNegativeTolerantRule } from './dbNegativeTolerant.js'
 import { isdaRule } from './isda.js'
 import { ldamRule } from './ldam.js'
+import { logitAdjustedBceRule } from './logitAdjustedBce.js'
 import { logitAdjustmentRule } from './logitAdjustment.js'
 import { type LplSplitPlan, lplRule } from './lpl.js'
+import { lplMultiLabelRule } from './lplMultiLabel.js'
 import { priorSplitBounds } from './lplBounds.js'
 import { officialBalancedRule } from './officialBalanced.js'
 import { officialLongtailRule } from './officialLongtail.js'
@@ -16,7 +20,10 @@ export interface RuleOptions {
   search?: 'auto' | 'host' | 'ops'
 }
 
-/** Builds the rule a parsed spec names. The spec must come from `parseSpec` (defaults filled in). */
+/**
+ * Builds the rule a parsed spec names, single- or multi-label (`rule.task`). The spec must come from
+ * `parseSpec` (defaults filled in).
+ */
 export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
   switch (spec.rule) {
     case 'ce':
@@ -52,5 +59,13 @@ export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
       return officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha)
     case 'official-balanced':
       return officialBalancedRule(spec.steps, spec.alpha, spec.numClasses)
+    case 'bce':
+      return bceRule(spec.numClasses)
+    case 'logit-adjusted-bce':
+      return logitAdjustedBceRule(spec.classCounts, spec.numSamples, spec.tau)
+    case 'db-negative-tolerant':
+      return dbNegativeTolerantRule(spec.classCounts, spec.numSamples, spec.kappa, spec.lambda)
+    case 'lpl-multilabel':
+      return lplMultiLabelRule(spec)
   }
 }

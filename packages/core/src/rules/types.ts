@@ -22,14 +22,20 @@ export interface IsdaInputs {
 }
 
 /**
- * A rule's view of a batch after perturbation: the loss is the (class-weighted) mean cross-entropy
- * of `logits`, and `logits = logitScale ⊙ u + δ_y`.
+ * A rule's view of a batch after perturbation, `logits = logitScale ⊙ u + δ`. Single-label rules:
+ * the loss is the (class-weighted) mean cross-entropy of `logits`, `δ = δ_y`. Multi-label rules:
+ * the loss is `mean_{i,c} w_ic · BCE(z_ic, Y_ic)` over all `N·C` entries, `w` the `entryWeights`.
  */
 export interface PerturbedBatch<T> {
   /** The perturbed logits `z`, `[N, C]`. */
   logits: T
   /** Class weights `w_c` (`[C]`); the loss is then `Σ w_{y_i} ℓ_i / Σ w_{y_i}`. Absent: plain mean. */
   classWeights?: T
+  /**
+   * Multi-label rules: a factor `w_ic` on each entry's BCE, broadcastable to `[N, C]`; the mean stays
+   * over all `N·C` entries. Absent: 1.
+   */
+  entryWeights?: T
   /** `∂z/∂u` as a factor broadcastable to `[N, C]` (a scale `s` or a per-class vector). Absent: 1. */
   logitScale?: T
   /**
@@ -56,11 +62,20 @@ export interface Perturbation<T> {
   state?: RuleState<T>
 }
 
+/** What a rule's labels are: class ids `[N]` (`'single'`) or a 0/1 matrix `[N, C]` (`'multi'`). */
+export type LabelTask = 'single' | 'multi'
+
 /**
  * A rule bound to nothing but its spec. `perturb` receives the backend at each call, so one rule
  * object serves every backend.
  */
 export interface Rule {
+  /**
+   * The labels `perturb` receives and the loss its batch is reduced with: `'single'` (absent):
+   * int32 class ids `[N]`, cross-entropy; `'multi'`: a float 0/1 matrix `[N, C]`, binary
+   * cross-entropy per entry.
+   */
+  readonly task?: LabelTask
   /** The class count fixed by the spec, if it fixes one. */
   readonly numClasses: number | undefined
   /**

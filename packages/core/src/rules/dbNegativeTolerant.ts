@@ -1,0 +1,44 @@
+import { labelLogOdds } from './counts.js'
+import type { Rule } from './types.js'
+
+/**
+ * The class-specific bias of the negative-tolerant regularization, `ν_c = −κ·log(1/π_c − 1)`
+ * (`= κ` times the prior log-odds), `π_c = n_c / numSamples` clamped as in `labelPriors`.
+ */
+export function dbBias(classCounts: readonly number[], numSamples: number, kappa: number): number[] {
+  return labelLogOdds(classCounts, numSamples).map((l) => kappa * l)
+}
+
+/**
+ * The negative-tolerant regularization of the distribution-balanced loss (T. Wu, Q. Huang, Z. Liu,
+ * Y. Wang, D. Lin, *Distribution-Balanced Loss for Multi-Label Classification in Long-Tailed
+ * Datasets*, ECCV 2020):
+ *
+ *     ℓ_ic = y·softplus(−(u_ic − ν_c)) + (1/λ)·(1 − y)·softplus(λ·(u_ic − ν_c)),   y = Y_ic
+ *
+ * averaged over all `N·C` entries. A negative's loss flattens faster (scale `λ`, weight `1/λ`), so
+ * the many easy negatives of a rare label stop suppressing it, and `ν` starts each label at its
+ * prior. As a perturbation of BCE: `z = a ⊙ (u − ν)` with logit scale `a = 1` on positives and `λ`
+ * on negatives, entry weights `w = 1` and `1/λ`, and `ℓ = w·BCE(z, y)`. `λ = 1` is BCE of `u − ν`;
+ * `κ = 0, λ = 1` is BCE.
+ *
+ * Gradient: `∂ℓ/∂u = w·a·(σ(z) − y)`, that is `−σ(ν − u)` for a positive and `σ(λ(u − ν))` for a
+ * negative (divided by `N·C` in the mean). Shapes: logits and labels `[N, C]`, `classCounts`
+ * (positives per label) of length `C`.
+ */
+export function dbNegativeTolerantRule(classCounts: readonly number[], numSamples: number, kappa: number, lambda: number): Rule {
+  const c = classCounts.length
+  const bias = dbBias(classCounts, numSamples, kappa)
+  return {
+    task: 'multi',
+    numClasses: c,
+    gradientThrough: false,
+    perturb(ops, logits, labels) {
+      const negatives = ops.sub(ops.constant([1], []), labels)
+      const logitScale = ops.add(labels, ops.mul(negatives, ops.constant([lambda], [])))
+      const entryWeights = ops.add(labels, ops.mul(negatives, ops.constant([1 / lambda], [])))
+      const shifted = ops.sub(logits, ops.constant(bias, [1, c]))
+      return { batch: { logits: ops.mul(logitScale, shifted), logitScale, entryWeights } }
+    },
+  }
+}

@@ -1,0 +1,108 @@
+import type { TensorOps } from '../ops.js'
+import { lplSteps, priorSplitBounds } from './lplBounds.js'
+import type { Rule } from './types.js'
+
+/** Inputs of {@link lplMultiLabelSearch}; per-label lists have length `C`. */
+export interface LplMultiLabelSearchInputs<T> {
+  /** Logits the search starts from (`[N, C]`); pass them through `stopGradient` for `gradient: 'stop'`. */
+  logits: T
+  /** The 0/1 label matrix `[N, C]`. */
+  labels: T
+  numClasses: number
+  /** `s_c`: `+1` ascent (P), `−1` descent (N). */
+  directions: readonly number[]
+  /** `K_c`, the number of steps of each label. */
+  steps: readonly number[]
+  alpha: number
+  normalize: boolean
+}
+
+/**
+ * Smallest magnitude a sample's term keeps in the search's gradients: a float32 normal number, so
+ * that `σ(−z)` of a positive scored at `z = 200` (0 in float32, or flushed to zero by wasm) still
+ * gives the gradient its sign, which every such term has (SPEC.md section 5).
+ */
+const MIN_TERM = 1e-37
+
+/**
+ * LPL's bounded search for multi-label data (Li et al., *Class-Level Logit Perturbation*, TNNLS
+ * 2023; SPEC.md section 5), all labels at once, as tensor ops. With `δ⁺ = δ⁻ = 0` (`[1, C]`) and
+ * `z = u + Y ⊙ δ⁺ + (1 − Y) ⊙ δ⁻`, repeat `K_c` times for label `c`:
+ *
+ *     g⁺_c = mean_{i: Y_ic = 1} σ(z_ic) − 1        (gradient of the label's mean positive BCE w.r.t. δ⁺_c)
+ *     g⁻_c = mean_{i: Y_ic = 0} σ(z_ic)            (of its mean negative BCE w.r.t. δ⁻_c)
+ *     δ⁺_c ← δ⁺_c + s_c·α·sign(g⁺_c),  δ⁻_c ← δ⁻_c + s_c·α·sign(g⁻_c)      (normalized)
+ *     δ⁺_c ← δ⁺_c + s_c·α·g⁺_c,        δ⁻_c ← δ⁻_c + s_c·α·g⁻_c            (unnormalized)
+ *
+ * `s_c = +1` (ascent) for `P`, `−1` (descent) for `N`; a label without positives (negatives) in the
+ * batch has `g⁺ = 0` (`g⁻ = 0`) and takes a zero step. `σ(z) − 1` is computed as `−σ(−z)`, and each
+ * term is held at least 1e-37 in magnitude (see `MIN_TERM`), so the sign survives float32 for
+ * saturated logits. Since `g⁺ < 0 < g⁻` always, normalized steps end at the closed form
+ * `δ⁺ = −s·α·K`, `δ⁻ = +s·α·K` (SPEC.md property 7); the loop is kept so that the property tests the
+ * search rather than restating it. Returns `δ⁺` and `δ⁻`, each `[1, C]`. Cost `O(K·N·C)`.
+ */
+export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSearchInputs<T>): { positive: T; negative: T } {
+  const c = inp.numClasses
+  const one = ops.constant([1], [])
+  const floor = ops.constant([MIN_TERM], [])
+  const positives = inp.labels
+  const negatives = ops.sub(one, positives)
+  const positiveCount = ops.maximum(ops.sum(positives, [0], true), one)
+  const negativeCount = ops.maximum(ops.sum(negatives, [0], true), one)
+  let positive = ops.constant(new Float64Array(c), [1, c])
+  let negative = ops.constant(new Float64Array(c), [1, c])
+  const unrolled = Math.max(0, ...inp.steps)
+  for (let k = 0; k < unrolled; k++) {
+    const z = ops.add(inp.logits, ops.add(ops.mul(positives, positive), ops.mul(negatives, negative)))
+    const positiveTerms = ops.neg(ops.maximum(ops.sigmoid(ops.neg(z)), floor))
+    const negativeTerms = ops.maximum(ops.sigmoid(z), floor)
+    const gPositive = ops.div(ops.sum(ops.mul(positives, positiveTerms), [0], true), positiveCount)
+    const gNegative = ops.div(ops.sum(ops.mul(negatives, negativeTerms), [0], true), negativeCount)
+    // Labels whose K_c is spent take no more steps.
+    const rate = ops.constant(inp.steps.map((steps, j) => (steps > k ? inp.directions[j]! * inp.alpha : 0)), [1, c])
+    positive = ops.add(positive, ops.mul(rate, inp.normalize ? ops.sign(gPositive) : gPositive))
+    negative = ops.add(negative, ops.mul(rate, inp.normalize ? ops.sign(gNegative) : gNegative))
+  }
+  return { positive, negative }
+}
+
+/** Hyper-parameters of {@link lplMultiLabelRule}. */
+export interface LplMultiLabelOptions {
+  /** Positives per label in the training set. */
+  classCounts: readonly number[]
+  headClasses?: number
+  alpha: number
+  epsilon: number
+  deltaEpsilon: number
+  maxSteps: number
+  normalize: boolean
+  gradient: 'stop' | 'through'
+}
+
+/**
+ * LPL for multi-label data: `L = mean_{i,c} BCE(u_ic + sg(δ_c^{±}), Y_ic)`, with `δ_c⁺` on the
+ * label's positives and `δ_c⁻` on its negatives from {@link lplMultiLabelSearch}. Labels are split
+ * by training frequency as the `prior` split of SPEC.md section 4 (`priorSplitBounds`): the head
+ * (counts above the median, or the `headClasses` most frequent) forms `N`, the rare labels `P`;
+ * bounds `ε + Δε·n_c/n_max` (head) and `ε + Δε·n_min/n_c` (tail), `K_c = min(⌊ε_c/α + 1e-6⌋, K)`.
+ * Zero counts are read as the smallest positive count: such a label is the rarest, in `P`.
+ * `gradient: 'through'` drops the `sg`. Shapes: logits and labels `[N, C]`.
+ */
+export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
+  const { classCounts, alpha, maxSteps, normalize } = options
+  const { directions, bounds } = priorSplitBounds(classCounts, options.epsilon, options.deltaEpsilon, options.headClasses)
+  const steps = bounds.map((b) => lplSteps(b, alpha, maxSteps))
+  return {
+    task: 'multi',
+    numClasses: classCounts.length,
+    gradientThrough: options.gradient === 'through',
+    searchPath: () => 'ops',
+    perturb(ops, logits, labels, c) {
+      const start = options.gradient === 'stop' ? ops.stopGradient(logits) : logits
+      const delta = lplMultiLabelSearch(ops, { logits: start, labels, numClasses: c, directions, steps, alpha, normalize })
+      const negatives = ops.sub(ops.constant([1], []), labels)
+      const shift = ops.add(ops.mul(labels, delta.positive), ops.mul(negatives, delta.negative))
+      return { batch: { logits: ops.add(logits, shift) } }
+    },
+  }
+}
