@@ -30,7 +30,7 @@ export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
   const n = inp.labels.length
   const labels = Int32Array.from(inp.labels)
   const steps = Float64Array.from({ length: c }, (_, k) =>
-    Math.min(Math.floor(inp.bounds[k]! / inp.alpha + STEP_ROUNDING), inp.maxSteps))
+    Math.min(Math.floor(inp.bounds[k]! / inp.alpha + STEP_ROUNDING), inp.maxSteps, inp.unrolledSteps))
   // Samples grouped by class: a class's gradient is a sum over its own samples.
   const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => labels[a]! - labels[b]!)
   const present: number[] = []
@@ -42,10 +42,10 @@ export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
     }
   }
   groupStart.push(n)
-  // exp(z_ij + δ_yj) factors as exp(z_ij − max_j z_ij)·exp(δ_yj − max_j δ_yj) (up to a constant of
-  // the row): the first factor is computed once, the second once per step for each class present,
-  // so a step costs two passes of N·C multiply-adds and (classes present)·C exponentials. Both
-  // factors are at most 1, and |δ| ≤ α·K keeps their product far from underflow where it matters.
+  // exp(z_ij + δ_yj) factors as exp(z_ij − max_j z_ij)·exp(δ_yj): the first factor is computed
+  // once; the second, `shift`, starts at 1 and is multiplied by exp(step_j) after each step (the
+  // entries of a step are small, so mostly without calling Math.exp). A step then costs two
+  // passes of multiply-adds over the class's own samples.
   const base = new Float64Array(n * c)
   for (let i = 0; i < n; i++) {
     let max = -Infinity
@@ -55,20 +55,18 @@ export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
   const delta = new Float64Array(c * c)
   const shift = new Float64Array(c)
   const grad = new Float64Array(c)
-  for (let k = 0; k < inp.unrolledSteps; k++) {
-    // Every class's step depends on δ before the step: collect the new rows, then apply them.
-    const updates: [number, Float64Array][] = []
-    for (let p = 0; p < present.length; p++) {
-      const cls = present[p]!
-      if (!(steps[cls]! > k)) continue
-      const row = cls * c
-      let maxShift = -Infinity
-      for (let j = 0; j < c; j++) maxShift = Math.max(maxShift, delta[row + j]!)
-      for (let j = 0; j < c; j++) shift[j] = Math.exp(delta[row + j]! - maxShift)
+  // δ_c moves only the logits of class-c samples, so each class runs its whole search on its own,
+  // with its samples' rows hot in the cache.
+  for (let p = 0; p < present.length; p++) {
+    const cls = present[p]!
+    const row = cls * c
+    const first = groupStart[p]!
+    const end = groupStart[p + 1]!
+    shift.fill(1)
+    for (let k = 0; k < steps[cls]!; k++) {
       grad.fill(0)
       let targetSum = 0
-      const count = groupStart[p + 1]! - groupStart[p]!
-      for (let m = groupStart[p]!; m < groupStart[p + 1]!; m++) {
+      for (let m = first; m < end; m++) {
         const at = order[m]! * c
         let sum = 0
         for (let j = 0; j < c; j++) sum += base[at + j]! * shift[j]!
@@ -90,35 +88,58 @@ export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
           targetSum += MIN_SAMPLE_WEIGHT
         }
       }
-      for (let j = 0; j < c; j++) grad[j]! *= shift[j]!
-      // The target entry: −Σ_i (1 − p_{i,y}), not p_y − 1.
+      // g = shift ⊙ (accumulated p), target entry −Σ_i (1 − p_{i,y}) (not p_y − 1); then the step,
+      // applied to δ and to the shift, in as few passes over the row as the normalization allows.
+      grad[cls] = 0
+      let largest = targetSum
+      let sq = targetSum * targetSum
+      for (let j = 0; j < c; j++) {
+        const v = grad[j]! * shift[j]!
+        grad[j] = v
+        largest = Math.max(largest, v)
+        sq += v * v
+      }
       grad[cls] = -targetSum
-      if (!inp.normalize) for (let j = 0; j < c; j++) grad[j]! /= count
-      updates.push([cls, stepOf(grad, inp.directions[cls]! * inp.alpha, inp.normalize)])
+      if (largest === 0) continue
+      let scale = inp.directions[cls]! * inp.alpha
+      if (inp.normalize) {
+        // ‖g‖; recomputed from g/max|g|, as l2Normalize does, where squares could leave the range.
+        if (largest < 1e-150 || largest > 1e150) {
+          const inverse = 1 / largest
+          sq = 0
+          for (let j = 0; j < c; j++) {
+            const v = grad[j]! * inverse
+            sq += v * v
+          }
+          scale /= largest * Math.sqrt(Math.max(sq, 1))
+        } else {
+          scale /= Math.sqrt(sq)
+        }
+      } else {
+        scale /= end - first
+      }
+      let top = 0
+      for (let j = 0; j < c; j++) {
+        const move = scale * grad[j]!
+        delta[row + j]! += move
+        const shifted = shift[j]! * expOfStep(move)
+        shift[j] = shifted
+        top = Math.max(top, shifted)
+      }
+      // A factor common to the row cancels in the softmax: keep the shift away from overflow.
+      if (top > 1e100 || top < 1e-100) for (let j = 0; j < c; j++) shift[j]! /= top
     }
-    for (const [cls, step] of updates) for (let j = 0; j < c; j++) delta[cls * c + j]! += step[j]!
   }
   return delta
 }
 
-/** `s·g/‖g‖` (normalized, via `g/max|g|` as in `l2Normalize`) or `s·g`; zero for `g = 0`. */
-function stepOf(g: Float64Array, signedAlpha: number, normalize: boolean): Float64Array {
-  const out = new Float64Array(g.length)
-  let scale = signedAlpha
-  if (normalize) {
-    let largest = 0
-    for (let j = 0; j < g.length; j++) largest = Math.max(largest, Math.abs(g[j]!))
-    if (largest === 0) return out
-    const inverse = 1 / largest
-    let sq = 0
-    for (let j = 0; j < g.length; j++) {
-      const v = g[j]! * inverse
-      sq += v * v
-    }
-    scale = signedAlpha / (largest * Math.sqrt(Math.max(sq, 1)))
-  }
-  for (let j = 0; j < g.length; j++) out[j] = scale * g[j]!
-  return out
+/**
+ * `exp(x)`: a degree-5 Taylor polynomial for |x| < 0.01 (relative error below 1e-14), where most
+ * entries of a normalized step in many dimensions fall, else `Math.exp`.
+ */
+function expOfStep(x: number): number {
+  if (Math.abs(x) >= 0.01) return Math.exp(x)
+  return 1 + x * (1 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x / 120))))
 }
 
 /**
