@@ -4,7 +4,7 @@ import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { lplSearch } from './lplSearch.js'
 import { lplSearchHost } from './lplSearchHost.js'
 import { check } from '../errors.js'
-import type { Rule, RuleState } from './types.js'
+import type { LossContext, Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
 export type LplSplitPlan =
@@ -58,7 +58,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
     numClasses: base.numClasses ?? (split.kind === 'static' ? split.classBounds.bounds.length : undefined),
     gradientThrough: options.gradient === 'through' || base.gradientThrough,
     searchPath,
-    perturb(ops, logits, labels, c, ctx, state) {
+    perturb<T>(ops: TensorOps<T>, logits: T, labels: T, c: number, ctx: LossContext, state: RuleState<T> | undefined) {
       const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
       const oneHotLabels = ops.oneHot(labels, c)
       const start = options.gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
@@ -70,18 +70,27 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
           }
         : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, labels, c, options, split, state)
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
-      const read = searchPath(ops) === 'host' ? ops.readSync! : undefined
-      const delta = read
-        ? ops.constant(lplSearchHost({
-            logits: read(start), labels: read(labels), numClasses: c,
-            directions: read(plan.directions), bounds: read(plan.bounds), ...search,
-          }), [c, c])
-        : lplSearch(ops, {
-            logits: start, labels, oneHotLabels, numClasses: c,
-            directions: plan.directions, bounds: plan.bounds, ...search,
-          })
+      let perturbed: T
+      if (searchPath(ops) === 'host') {
+        const read = ops.readSync!
+        const hostLabels = read(labels)
+        const delta = lplSearchHost({
+          logits: read(start), labels: hostLabels, numClasses: c,
+          directions: read(plan.directions), bounds: read(plan.bounds), ...search,
+        })
+        // The rows δ_{y_i}, gathered on the host: one [N, C] upload instead of a [C, C] one and a gather.
+        const rows = new Float64Array(hostLabels.length * c)
+        for (let i = 0; i < hostLabels.length; i++) rows.set(delta.subarray(hostLabels[i]! * c, (hostLabels[i]! + 1) * c), i * c)
+        perturbed = ops.add(batch.logits, ops.constant(rows, [hostLabels.length, c]))
+      } else {
+        const delta = lplSearch(ops, {
+          logits: start, labels, oneHotLabels, numClasses: c,
+          directions: plan.directions, bounds: plan.bounds, ...search,
+        })
+        perturbed = addClassRows(ops, batch.logits, labels, delta)
+      }
       return {
-        batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, delta) },
+        batch: { ...batch, logits: perturbed },
         ...(plan.state !== undefined && ctx.training !== false ? { state: plan.state } : {}),
       }
     },
