@@ -95,3 +95,19 @@ describe('IDX files', () => {
     expect(existsSync(path)).toBe(true)
   })
 })
+
+describe('the cosine head of ldam-drw', () => {
+  it('has finite gradients for a row of features that ReLU switched off', async () => {
+    const tf = await import('@tensorflow/tfjs-core')
+    await import('@tensorflow/tfjs-backend-cpu')
+    await import('@tensorflow/tfjs-layers')
+    const { CosineDense } = await import('../src/train/model.js')
+    await tf.setBackend('cpu')
+    const layer = new CosineDense(3, 1)
+    const x = tf.tensor2d([[0, 0, 0, 0], [1, 2, 0, 1]])
+    layer.build(x.shape)
+    const grads = tf.grads((input: tf.Tensor) => tf.sum(layer.apply(input) as tf.Tensor))([x])
+    const values = await grads[0]!.data()
+    expect(Array.from(values).every(Number.isFinite)).toBe(true)
+  })
+})

@@ -35,8 +35,10 @@ export class CosineDense extends tfl.layers.Layer {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs
       const w = this.kernel!.read()
-      const xn = tf.div(x, tf.add(tf.norm(x, 'euclidean', 1, true), 1e-12))
-      const wn = tf.div(w, tf.add(tf.norm(w, 'euclidean', 0, true), 1e-12))
+      // √(Σx² + ε) rather than ‖x‖ + ε: the norm's gradient x/‖x‖ is 0/0 for a row of features
+      // that ReLU switched off entirely, and one such row turns every weight NaN.
+      const xn = tf.div(x, tf.sqrt(tf.add(tf.sum(tf.square(x), 1, true), 1e-12)))
+      const wn = tf.div(w, tf.sqrt(tf.add(tf.sum(tf.square(w), 0, true), 1e-12)))
       return tf.matMul(xn, wn)
     })
   }
