@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import * as tf from '@tensorflow/tfjs-core'
 import { describe, expect, it } from 'vitest'
 import { parseIdx } from '../src/data/idx.js'
 import { longTailCounts } from '../src/data/longTail.js'
@@ -98,7 +99,6 @@ describe('IDX files', () => {
 
 describe('the cosine head of ldam-drw', () => {
   it('has finite gradients for a row of features that ReLU switched off', async () => {
-    const tf = await import('@tensorflow/tfjs-core')
     await import('@tensorflow/tfjs-backend-cpu')
     await import('@tensorflow/tfjs-layers')
     const { CosineDense } = await import('../src/train/model.js')
