@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { LogitPerturbError, type RuleSpec, parseSpec } from '@logit-perturb/core'
+import { LogitPerturbError, type RuleSpec, createRule, parseSpec } from '@logit-perturb/core'
 import { CliError } from './errors.js'
 
 /** Reads and validates a rule spec from a JSON file; every problem is one line naming the file. */
@@ -26,6 +26,13 @@ export function readJsonFile(path: string): unknown {
     return JSON.parse(text)
   } catch (e) {
     throw new CliError(`${path}: not valid JSON (${(e as Error).message})`)
+  }
+}
+
+/** Refuses multi-label specs in a command that builds class-id batches. */
+export function requireSingleLabel(spec: RuleSpec, path: string | undefined, command: string): void {
+  if (createRule(spec).task === 'multi') {
+    throw new CliError(`${path}: ${spec.rule} is a multi-label rule; lpl ${command} takes single-label specs (lpl export takes both)`, 2)
   }
 }
 

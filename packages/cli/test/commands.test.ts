@@ -34,6 +34,18 @@ describe('lpl verify', () => {
   })
 })
 
+describe('multi-label specs', () => {
+  it('are refused by verify and explain with a usage error, and exported', () => {
+    const spec = specFile('bce.json', { rule: 'bce', numClasses: 3 })
+    for (const command of ['verify', 'explain']) {
+      const r = lpl(command, '--spec', spec)
+      expect(r.status).toBe(2)
+      expect(r.stderr).toMatch(/bce is a multi-label rule/)
+    }
+    expect(lpl('export', '--spec', spec, '--out', join(dir, 'bce.onnx')).status).toBe(0)
+  })
+})
+
 describe('lpl explain', () => {
   it('reports each class on a given batch, and writes the chart', () => {
     const logits = join(dir, 'logits.json')

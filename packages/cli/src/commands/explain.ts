@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { createLoss, describeClasses, referenceOps, type ClassReport } from '@logit-perturb/core'
 import { CliError } from '../errors.js'
 import { randomBatch } from '../randomBatch.js'
-import { classesOf, readJsonFile, readSpecFile } from '../specFile.js'
+import { classesOf, readJsonFile, readSpecFile, requireSingleLabel } from '../specFile.js'
 import { intOption } from './options.js'
 
 export const EXPLAIN_USAGE = `lpl explain --spec FILE [--logits FILE --labels FILE] [--out chart.svg]
@@ -43,6 +43,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
     strict: true,
   })
   const spec = readSpecFile(values.spec)
+  requireSingleLabel(spec, values.spec, 'explain')
   if ((values.logits === undefined) !== (values.labels === undefined)) throw new CliError('--logits and --labels go together', 2)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
   const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1)

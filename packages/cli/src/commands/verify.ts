@@ -3,7 +3,7 @@ import type { AnyBackend } from '@logit-perturb/conformance'
 import { checkConformance } from '@logit-perturb/conformance'
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import { randomBatch } from '../randomBatch.js'
-import { classesOf, readSpecFile } from '../specFile.js'
+import { classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
 import { checkProperties } from '../verify/properties.js'
 import { intOption } from './options.js'
 
@@ -39,6 +39,7 @@ export async function verifyCommand(argv: string[]): Promise<void> {
     strict: true,
   })
   const spec = readSpecFile(values.spec)
+  requireSingleLabel(spec, values.spec, 'verify')
   const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1)
   const seed = intOption(values.seed, 'seed', 0)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
