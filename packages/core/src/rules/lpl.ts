@@ -14,17 +14,21 @@ export type LplSplitPlan =
 /** Where a rule's search loop runs: one host loop, or tensor ops. */
 export type SearchPath = 'host' | 'ops'
 
-/** Hyper-parameters of {@link lplRule}. */
-export interface LplOptions {
-  /** `'auto'` (default): the host loop where the backend allows it; `'ops'` or `'host'` force one. */
-  search?: 'auto' | SearchPath
-  split: LplSplitPlan
+/** The search settings LPL shares between its single- and multi-label forms. */
+export interface LplSearchSettings {
   alpha: number
   epsilon: number
   deltaEpsilon: number
   maxSteps: number
   normalize: boolean
   gradient: 'stop' | 'through'
+}
+
+/** Hyper-parameters of {@link lplRule}. */
+export interface LplOptions extends LplSearchSettings {
+  /** `'auto'` (default): the host loop where the backend allows it; `'ops'` or `'host'` force one. */
+  search?: 'auto' | SearchPath
+  split: LplSplitPlan
 }
 
 /**

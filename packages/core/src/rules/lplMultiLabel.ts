@@ -1,3 +1,4 @@
+import type { LplSearchSettings } from './lpl.js'
 import type { TensorOps } from '../ops.js'
 import { lplSteps, priorSplitBounds } from './lplBounds.js'
 import type { Rule } from './types.js'
@@ -67,16 +68,10 @@ export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSear
 }
 
 /** Hyper-parameters of {@link lplMultiLabelRule}. */
-export interface LplMultiLabelOptions {
+export interface LplMultiLabelOptions extends LplSearchSettings {
   /** Positives per label in the training set. */
   classCounts: readonly number[]
   headClasses?: number
-  alpha: number
-  epsilon: number
-  deltaEpsilon: number
-  maxSteps: number
-  normalize: boolean
-  gradient: 'stop' | 'through'
 }
 
 /**
