@@ -105,3 +105,44 @@ export function chooseTau(
   const best = scores.reduce((a, b) => (b.balancedAccuracy > a.balancedAccuracy ? b : a))
   return { ...best, scores }
 }
+
+/**
+ * Average precision of one label: `AP = Σ_k (R_k − R_{k−1})·P_k` over the distinct score
+ * thresholds, from the highest down (samples with equal scores enter together), as scikit-learn's
+ * `average_precision_score` computes it. `null` when the label has no positive sample (AP is
+ * undefined there, not 0).
+ */
+export function averagePrecision(scores: ArrayLike<number>, targets: ArrayLike<number>): number | null {
+  check(scores.length === targets.length, 'LABELS_SHAPE', `${scores.length} scores for ${targets.length} targets`, 'targets')
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!)
+  const positives = Array.from(targets).filter((t) => t === 1).length
+  if (positives === 0) return null
+  let truePositives = 0
+  let seen = 0
+  let ap = 0
+  let previousRecall = 0
+  for (let k = 0; k < order.length; k++) {
+    truePositives += targets[order[k]!] === 1 ? 1 : 0
+    seen++
+    // Close a threshold only after the last of a run of equal scores.
+    if (k + 1 < order.length && scores[order[k + 1]!] === scores[order[k]!]) continue
+    const recall = truePositives / positives
+    ap += (recall - previousRecall) * (truePositives / seen)
+    previousRecall = recall
+  }
+  return ap
+}
+
+/**
+ * Per-label average precision of multi-label scores (`[N][C]`) against 0/1 targets (`[N][C]`),
+ * `null` for a label without positives, and their mean over the labels that have some (mAP).
+ */
+export function multiLabelAveragePrecision(
+  scores: readonly (readonly number[])[],
+  targets: readonly (readonly number[])[],
+): { perLabel: (number | null)[]; mean: number | null } {
+  check(scores.length === targets.length, 'LABELS_SHAPE', `${scores.length} rows of scores for ${targets.length} rows of targets`, 'targets')
+  const c = scores[0]?.length ?? 0
+  const perLabel = Array.from({ length: c }, (_, j) => averagePrecision(scores.map((r) => r[j]!), targets.map((r) => r[j]!)))
+  return { perLabel, mean: balancedAccuracy(perLabel) }
+}

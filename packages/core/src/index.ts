@@ -44,7 +44,8 @@ export { officialBalancedIterations } from './rules/officialBalanced.js'
 export { describeClasses, explainBatch, explainMultiLabelBatch } from './analysis.js'
 export type { ClassReport, Direction, Explanation, ExplanationValues } from './analysis.js'
 export {
-  DEFAULT_TAU_GRID, argmaxRows, balancedAccuracy, chooseTau, perClassAccuracy, shotAccuracy, thirdsAccuracy,
+  DEFAULT_TAU_GRID, argmaxRows, averagePrecision, balancedAccuracy, chooseTau, multiLabelAveragePrecision, perClassAccuracy,
+  shotAccuracy, thirdsAccuracy,
 } from './evaluate.js'
 export type { GroupAccuracy, ShotAccuracy } from './evaluate.js'
 export { mulberry32, shuffleInPlace } from './random.js'

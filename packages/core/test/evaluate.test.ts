@@ -38,3 +38,18 @@ describe('evaluate', () => {
     expect(argmaxRows(logits)).toEqual([0, 0, 0, 0])
   })
 })
+
+describe('average precision', () => {
+  it('matches the step-wise definition, groups ties, and is absent without positives', async () => {
+    const { averagePrecision, multiLabelAveragePrecision } = await import('../src/index.js')
+    // Ranked 0.9 (+), 0.8 (−), 0.7 (+), 0.1 (−): AP = ½·1 + ½·⅔.
+    expect(averagePrecision([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0])).toBeCloseTo(0.5 + 1 / 3, 12)
+    expect(averagePrecision([0.5, 0.9, 0.1], [0, 1, 0])).toBe(1)
+    // A tie of one positive and one negative at the top: one threshold, precision ½.
+    expect(averagePrecision([0.9, 0.9, 0.1], [1, 0, 0])).toBeCloseTo(0.5, 12)
+    expect(averagePrecision([0.9, 0.1], [0, 0])).toBeNull()
+    const m = multiLabelAveragePrecision([[0.9, 0.2], [0.1, 0.3]], [[1, 0], [0, 0]])
+    expect(m.perLabel).toEqual([1, null])
+    expect(m.mean).toBe(1)
+  })
+})
