@@ -111,3 +111,31 @@ describe('the cosine head of ldam-drw', () => {
     expect(Array.from(values).every(Number.isFinite)).toBe(true)
   })
 })
+
+describe('lpl train --task multilabel', () => {
+  it('trains on canvases end to end and reports per-class average precision', () => {
+    const data = writeFakeFashionMnist(30, 30)
+    const out = mkdtempSync(join(tmpdir(), 'lpl-ml-'))
+    const r = lpl('train', '--task', 'multilabel', '--data', data, '--canvases', '200', '--ratio', '10', '--epochs', '1',
+      '--seeds', '0', '--backend', 'cpu', '--out', out)
+    expect(r.stderr).not.toMatch(/unexpected error/)
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/200 training canvases/)
+    expect(r.stdout).toMatch(/per-class average precision/)
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
+    expect(results.protocol.task).toBe('multilabel')
+    expect(results.summaries.map((s: { method: string }) => s.method)).toEqual(['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel'])
+    for (const s of results.summaries) {
+      expect(s.balancedAccuracy.mean).toBeGreaterThan(0)
+      expect(s.balancedAccuracy.mean).toBeLessThanOrEqual(1)
+    }
+    // The long tail of the class rates shows in the positives per class.
+    expect(results.protocol.counts[0]).toBeGreaterThan(results.protocol.counts[9])
+    expect(readFileSync(join(out, 'balanced-accuracy.svg'), 'utf8')).toMatch(/Test mAP/)
+  })
+  it('refuses single-label methods for the multi-label task', () => {
+    const r = lpl('train', '--task', 'multilabel', '--methods', 'la')
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/unknown multi-label method "la"/)
+  })
+})

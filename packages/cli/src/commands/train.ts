@@ -4,15 +4,17 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs-core'
 import { useBackend } from '../backend.js'
-import { CLASS_NAMES, DEFAULT_DATA_DIR, loadFashionMnist } from '../data/fashionMnist.js'
+import { CLASS_NAMES, DEFAULT_DATA_DIR, type ImageSet, loadFashionMnist } from '../data/fashionMnist.js'
 import { longTailCounts, longTailSplits } from '../data/longTail.js'
 import { CliError } from '../errors.js'
 import { Progress, formatSeconds } from '../progress.js'
 import { balancedAccuracyChart, perClassChart } from '../report/svg.js'
 import { type MethodSummary, summarize } from '../report/summary.js'
-import { resultsTable } from '../report/table.js'
-import { selectMethods } from '../train/methods.js'
-import { type RunResult, trainOnce } from '../train/run.js'
+import { ACCURACY, AVERAGE_PRECISION, type Metric, resultsTable } from '../report/table.js'
+import { type Method, selectMethods } from '../train/methods.js'
+import { selectMultiLabelMethods, trainMultiLabelOnce } from '../train/multilabel.js'
+import { buildCanvases, labelCounts } from '../data/canvases.js'
+import { type RunOptions, type RunResult, trainOnce } from '../train/run.js'
 import { intOption, listOption, numberOption } from './options.js'
 
 export const TRAIN_USAGE = `lpl train [options]
@@ -29,7 +31,12 @@ export const TRAIN_USAGE = `lpl train [options]
   --batch-size N        (default 128)    --lr X   initial learning rate (default 0.05)
   --n-max N             training images of the largest class (default 6000)
   --validation-per-class N   held-out balanced validation images per class (default 100)
-  --test-limit N        evaluate on the first N test images only (default: all 10,000)`
+  --test-limit N        evaluate on the first N test images only (default: all 10,000)
+  --task multilabel     2×2 canvases of Fashion-MNIST images, each cell empty (p = 0.25) or a class
+                        drawn with a long-tailed probability (ratio --ratio); labels: the classes
+                        present; sigmoid read-out; per-class average precision and mAP.
+                        Methods: bce, logit-adjusted-bce, db-negative-tolerant, lpl-multilabel
+  --canvases N          training canvases (default 15000, 8000 with --quick; 5000 balanced test canvases)`
 
 /** `lpl train`: see {@link TRAIN_USAGE}. */
 export async function trainCommand(argv: string[]): Promise<void> {
@@ -49,11 +56,14 @@ export async function trainCommand(argv: string[]): Promise<void> {
       'n-max': { type: 'string', default: '6000' },
       'validation-per-class': { type: 'string', default: '100' },
       'test-limit': { type: 'string' },
+      task: { type: 'string', default: 'single' },
+      canvases: { type: 'string' },
     },
     strict: true,
   })
   const ratio = numberOption(values.ratio, 'ratio', 1)
-  const methods = selectMethods(values.methods)
+  if (values.task !== 'single' && values.task !== 'multilabel') throw new CliError(`--task must be single or multilabel, got "${values.task}"`, 2)
+  const methods = values.task === 'multilabel' ? selectMultiLabelMethods(values.methods) : selectMethods(values.methods)
   const seeds = values.seeds !== undefined ? listOption(values.seeds, 'seeds') : values.quick ? [0] : [0, 1, 2]
   const epochs = values.epochs !== undefined ? intOption(values.epochs, 'epochs', 1) : values.quick ? 4 : 12
   const batchSize = intOption(values['batch-size'], 'batch-size', 1)
@@ -66,40 +76,38 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const fullTest = loadFashionMnist(values.data, 'test')
   const testLimit = values['test-limit'] === undefined ? fullTest.count : intOption(values['test-limit'], 'test-limit', 1)
   const testSet = { ...fullTest, count: Math.min(testLimit, fullTest.count) }
-  const counts = longTailCounts(ratio, CLASS_NAMES.length, nMax)
-  // The training subset is drawn once (seed 0), so every method and seed sees the same images.
-  const splits = longTailSplits(trainSet, counts, validationPerClass, 0)
-  if (splits.counts.some((n, c) => n < counts[c]!)) throw new CliError(`the training set has too few images for n-max ${nMax}`)
-  console.log(`Fashion-MNIST, imbalance ratio ${ratio}: ${splits.train.length} training images, counts ${splits.counts.join('/')}; ` +
-    `${splits.validation.length} validation (balanced, held out); ${testSet.count} test. Backend tfjs-${backend}.`)
+  const plan = values.task === 'multilabel'
+    ? multiLabelPlan(trainSet, testSet, ratio, intOption(values.canvases ?? (values.quick ? '8000' : '15000'), 'canvases', 1))
+    : singleLabelPlan(trainSet, testSet, ratio, nMax, validationPerClass)
+  const { counts, metric } = plan
+  console.log(`${plan.description} Backend tfjs-${backend}.`)
   console.log(`${methods.length} methods × ${seeds.length} seeds × ${epochs} epochs.`)
 
-  const batchesPerEpoch = Math.ceil(splits.train.length / batchSize)
-  const progress = new Progress(methods.length * seeds.length * epochs * batchesPerEpoch)
+  const progress = new Progress(methods.length * seeds.length * epochs * Math.ceil(plan.trainingItems / batchSize))
   const started = performance.now()
   const summaries: MethodSummary[] = []
   for (const method of methods) {
     const runs: RunResult[] = []
     for (const seed of seeds) {
-      runs.push(await trainOnce(method, { trainSet, testSet, ...splits }, {
+      runs.push(await plan.train(method, {
         seed, epochs, batchSize, learningRate,
         onBatch: (epoch, batch, batches, loss) => progress.step(`${method.name} seed ${seed}`, epoch, epochs, batch, batches, loss),
       }))
     }
-    summaries.push(summarize(method.name, runs, splits.counts))
+    summaries.push(summarize(method.name, runs, counts))
   }
   progress.finish()
-  console.log(`\n${resultsTable(summaries, splits.counts, CLASS_NAMES)}\n`)
+  console.log(`\n${resultsTable(summaries, counts, CLASS_NAMES, metric)}\n`)
   console.log(`Finished in ${formatSeconds((performance.now() - started) / 1000)}.`)
 
   if (values.out !== undefined) {
     mkdirSync(values.out, { recursive: true })
     const results = {
       protocol: {
-        dataset: 'Fashion-MNIST', data: values.data, ratio, counts: splits.counts, validationPerClass,
+        dataset: 'Fashion-MNIST', task: values.task, data: values.data, ratio, counts, ...plan.protocol,
         testImages: testSet.count, epochs, seeds, batchSize, learningRate, schedule: 'cosine decay over all steps',
-        optimizer: 'SGD, Nesterov momentum 0.9', weightDecay: 5e-4, network: 'MLP 784-256-128-10, ReLU', backend: `tfjs-${backend}`,
-        methods: methods.map((m) => ({ name: m.name, summary: m.summary, spec: m.spec(splits.counts, epochs) })),
+        optimizer: 'SGD, Nesterov momentum 0.9', weightDecay: 5e-4, backend: `tfjs-${backend}`,
+        methods: methods.map((m) => ({ name: m.name, summary: m.summary, spec: m.spec(counts, epochs, plan.trainingItems) })),
       },
       summaries,
       versions: { node: process.version, tfjs: tf.version_core, logitPerturb: '0.1.0' },
@@ -107,8 +115,55 @@ export async function trainCommand(argv: string[]): Promise<void> {
       seconds: (performance.now() - started) / 1000,
     }
     writeFileSync(join(values.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
-    writeFileSync(join(values.out, 'per-class-accuracy.svg'), perClassChart(summaries, CLASS_NAMES, splits.counts))
-    writeFileSync(join(values.out, 'balanced-accuracy.svg'), balancedAccuracyChart(summaries))
+    writeFileSync(join(values.out, 'per-class-accuracy.svg'), perClassChart(summaries, CLASS_NAMES, counts, metric))
+    writeFileSync(join(values.out, 'balanced-accuracy.svg'), balancedAccuracyChart(summaries, metric))
     console.log(`Wrote ${join(values.out, 'results.json')}, per-class-accuracy.svg and balanced-accuracy.svg.`)
   }
 }
+
+/** What a task trains on and how one run goes: the data, the counts, the metric. */
+interface TaskPlan {
+  description: string
+  counts: number[]
+  trainingItems: number
+  metric: Metric
+  protocol: Record<string, unknown>
+  train: (method: Method, options: RunOptions) => Promise<RunResult>
+}
+
+function singleLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, nMax: number, validationPerClass: number): TaskPlan {
+  const wanted = longTailCounts(ratio, CLASS_NAMES.length, nMax)
+  // The training subset is drawn once (seed 0), so every method and seed sees the same images.
+  const splits = longTailSplits(trainSet, wanted, validationPerClass, 0)
+  if (splits.counts.some((n, c) => n < wanted[c]!)) throw new CliError(`the training set has too few images for n-max ${nMax}`)
+  return {
+    description: `Fashion-MNIST, imbalance ratio ${ratio}: ${splits.train.length} training images, counts ${splits.counts.join('/')}; ` +
+      `${splits.validation.length} validation (balanced, held out); ${testSet.count} test.`,
+    counts: splits.counts,
+    trainingItems: splits.train.length,
+    metric: ACCURACY,
+    protocol: { validationPerClass, network: 'MLP 784-256-128-10, ReLU' },
+    train: (method, options) => trainOnce(method, { trainSet, testSet, ...splits }, options),
+  }
+}
+
+function multiLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, canvases: number): TaskPlan {
+  const c = CLASS_NAMES.length
+  const longTail = Array.from({ length: c }, (_, k) => ratio ** (-k / (c - 1)))
+  const everyTrainImage = Array.from({ length: trainSet.count }, (_, i) => i)
+  const train = buildCanvases(trainSet, everyTrainImage, canvases, longTail, EMPTY_CELL, 0)
+  const test = buildCanvases(testSet, Array.from({ length: testSet.count }, (_, i) => i), 5000, new Array<number>(c).fill(1), EMPTY_CELL, 1)
+  const counts = labelCounts(train)
+  return {
+    description: `Fashion-MNIST 2×2 canvases, class rates in ratio ${ratio}: ${train.count} training canvases, ` +
+      `positives per class ${counts.join('/')}; ${test.count} test canvases (classes equally likely).`,
+    counts,
+    trainingItems: train.count,
+    metric: AVERAGE_PRECISION,
+    protocol: { canvases: train.count, testCanvases: test.count, emptyCell: EMPTY_CELL, network: 'MLP 3136-256-128-10, ReLU, sigmoid read-out' },
+    train: (method, options) => trainMultiLabelOnce(method, { train, test, counts }, options),
+  }
+}
+
+/** Probability that a canvas cell is empty. */
+const EMPTY_CELL = 0.25

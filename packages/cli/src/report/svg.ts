@@ -1,4 +1,5 @@
 import type { MethodSummary } from './summary.js'
+import { ACCURACY, type Metric } from './table.js'
 
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
 
@@ -25,7 +26,7 @@ function yAxis(left: number, top: number, plotHeight: number, plotWidth: number)
 }
 
 /** Per-class test accuracy, one group of bars per class, one bar per method (mean over seeds). */
-export function perClassChart(summaries: readonly MethodSummary[], classNames: readonly string[], counts: readonly number[]): string {
+export function perClassChart(summaries: readonly MethodSummary[], classNames: readonly string[], counts: readonly number[], metric: Metric = ACCURACY): string {
   const left = 50, top = 40, plotHeight = 260, group = 14 + 10 * summaries.length
   const plotWidth = group * classNames.length
   const body = yAxis(left, top, plotHeight, plotWidth)
@@ -44,11 +45,11 @@ export function perClassChart(summaries: readonly MethodSummary[], classNames: r
     body.push(`<rect x="${x}" y="${top + plotHeight + 40}" width="10" height="10" fill="${PALETTE[m % PALETTE.length]}"/>`)
     body.push(`<text x="${x + 14}" y="${top + plotHeight + 49}">${escape(s.method)}</text>`)
   })
-  return frame(left + plotWidth + 20, top + plotHeight + 70, 'Per-class test accuracy by method (mean over seeds)', body)
+  return frame(left + plotWidth + 20, top + plotHeight + 70, `Per-class test ${metric.perClass} by method (mean over seeds)`, body)
 }
 
 /** Balanced test accuracy per method: mean over seeds with ±1 standard deviation bars. */
-export function balancedAccuracyChart(summaries: readonly MethodSummary[]): string {
+export function balancedAccuracyChart(summaries: readonly MethodSummary[], metric: Metric = ACCURACY): string {
   const left = 50, top = 40, plotHeight = 220, slot = 90
   const plotWidth = slot * summaries.length
   const body = yAxis(left, top, plotHeight, plotWidth)
@@ -63,5 +64,5 @@ export function balancedAccuracyChart(summaries: readonly MethodSummary[]): stri
     body.push(`<text x="${cx}" y="${top + plotHeight + 14}" text-anchor="middle">${escape(s.method)}</text>`)
     body.push(`<text x="${cx}" y="${y(mean) - 4}" text-anchor="middle">${(100 * mean).toFixed(1)}</text>`)
   })
-  return frame(left + plotWidth + 20, top + plotHeight + 30, 'Balanced test accuracy (mean ± std over seeds)', body)
+  return frame(left + plotWidth + 20, top + plotHeight + 30, `Test ${metric.headline} (mean ± std over seeds)`, body)
 }

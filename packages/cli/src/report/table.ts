@@ -8,13 +8,27 @@ function render(rows: string[][]): string {
   return rows.map((r) => r.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  ')).join('\n')
 }
 
+/** What a report's numbers are: the headline metric and the per-class one. */
+export interface Metric {
+  /** Column title of the headline metric, e.g. `balanced acc.` or `mAP`. */
+  headline: string
+  /** Name of the per-class metric, e.g. `accuracy` or `average precision`. */
+  perClass: string
+}
+
+/** Single-label runs: balanced accuracy and per-class accuracy. */
+export const ACCURACY: Metric = { headline: 'balanced acc.', perClass: 'accuracy' }
+
+/** Multi-label runs: mean average precision and per-label average precision. */
+export const AVERAGE_PRECISION: Metric = { headline: 'mAP', perClass: 'average precision' }
+
 /**
  * The terminal report: balanced accuracy (mean ± std over seeds) with the head/medium/tail thirds,
  * then per-class accuracy, in percent; classes are listed with their training counts.
  */
-export function resultsTable(summaries: readonly MethodSummary[], counts: readonly number[], classNames: readonly string[]): string {
+export function resultsTable(summaries: readonly MethodSummary[], counts: readonly number[], classNames: readonly string[], metric: Metric = ACCURACY): string {
   const main = render([
-    ['method', 'balanced acc.', 'head', 'medium', 'tail'],
+    ['method', metric.headline, 'head', 'medium', 'tail'],
     ...summaries.map((s) => [s.method, pm(s.balancedAccuracy), pm(s.groups.head), pm(s.groups.medium), pm(s.groups.tail)]),
   ])
   const perClass = render([
@@ -23,5 +37,5 @@ export function resultsTable(summaries: readonly MethodSummary[], counts: readon
     ...summaries.map((s) => [s.method, ...s.perClass.map(pct)]),
   ])
   const legend = classNames.map((name, c) => `${c} ${name}`).join(', ')
-  return `${main}\n\nper-class accuracy (%), classes: ${legend}\n${perClass}`
+  return `${main}\n\nper-class ${metric.perClass} (%), classes: ${legend}\n${perClass}`
 }

@@ -5,7 +5,7 @@ import type { Head } from './model.js'
 export interface Method {
   name: string
   summary: string
-  spec: (classCounts: number[], epochs: number) => Record<string, unknown>
+  spec: (classCounts: number[], epochs: number, numSamples?: number) => Record<string, unknown>
   head: Head
   /** Choose τ on the validation split and adjust the test logits by `−τ log π`. */
   posthoc?: boolean

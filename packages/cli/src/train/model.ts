@@ -48,10 +48,11 @@ export class CosineDense extends tfl.layers.Layer {
 export type Head = 'dense' | 'cosine'
 
 /**
- * The protocol's network (SPEC.md section 7): a multi-layer perceptron 784-256-128-10 with ReLU,
+ * The protocol's network (SPEC.md section 7): a multi-layer perceptron 784-256-128-10 with ReLU
+ * (`inputSize` 3136 for the 56×56 multi-label canvases),
  * weight decay 5e-4 on every weight and bias, seeded initialization, outputting logits.
  */
-export function buildMlp(numClasses: number, seed: number, head: Head = 'dense'): tfl.Sequential {
+export function buildMlp(numClasses: number, seed: number, head: Head = 'dense', inputSize = 784): tfl.Sequential {
   const regularizer = () => tfl.regularizers.l2({ l2: DECAY })
   const dense = (units: number, k: number, extra: { activation?: 'relu'; inputShape?: number[] }) =>
     tfl.layers.dense({
@@ -61,7 +62,7 @@ export function buildMlp(numClasses: number, seed: number, head: Head = 'dense')
       biasRegularizer: regularizer(),
     })
   const model = tfl.sequential()
-  model.add(dense(256, 1, { activation: 'relu', inputShape: [784] }))
+  model.add(dense(256, 1, { activation: 'relu', inputShape: [inputSize] }))
   model.add(dense(128, 2, { activation: 'relu' }))
   model.add(head === 'cosine' ? new CosineDense(numClasses, seed * 7 + 3) : dense(numClasses, 3, {}))
   return model
