@@ -25,6 +25,20 @@ export interface BatchOptions {
 }
 
 /**
+ * The drawn part of a batch: its shape (small shapes as often as large ones), logit magnitude,
+ * value seed and imbalance ratio. The values themselves come from the seed.
+ */
+function batchShape(maxN: number, minC: number, maxC: number, scales: number[], ratios: number[]) {
+  return {
+    n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: maxN })),
+    c: fc.oneof(fc.integer({ min: minC, max: Math.min(6, maxC) }), fc.integer({ min: minC, max: maxC })),
+    scale: fc.constantFrom(...scales),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    ratio: fc.constantFrom(...ratios),
+  }
+}
+
+/**
  * Batches of random shape (N up to 256, C up to 200 by default), logits at magnitudes up to 1e4,
  * labels biased toward the first classes (long-tailed, so some classes are absent from the batch),
  * and long-tailed class counts with zeros. Sizes are drawn by fast-check (and shrink); values come
@@ -33,13 +47,7 @@ export interface BatchOptions {
 export function batchArbitrary(options: BatchOptions = {}): fc.Arbitrary<BatchCase> {
   const { maxN = 256, maxC = 200, minC = 1, scales = [1, 10, 100, 1e4], zeroCounts = true } = options
   return fc
-    .record({
-      n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: maxN })),
-      c: fc.oneof(fc.integer({ min: minC, max: Math.min(6, maxC) }), fc.integer({ min: minC, max: maxC })),
-      scale: fc.constantFrom(...scales),
-      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      ratio: fc.constantFrom(1, 10, 100, 1e6),
-    })
+    .record(batchShape(maxN, minC, maxC, scales, [1, 10, 100, 1e6]))
     .map(({ n, c, scale, seed, ratio }) => {
       const rand = mulberry32(seed)
       const logits = Array.from({ length: n * c }, () => scale * (2 * rand() - 1))
@@ -79,14 +87,7 @@ export interface MultiLabelBatchCase {
 export function multiLabelBatchArbitrary(options: BatchOptions = {}): fc.Arbitrary<MultiLabelBatchCase> {
   const { maxN = 128, maxC = 100, minC = 1, scales = [1, 10, 100, 1e4] } = options
   return fc
-    .record({
-      n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: maxN })),
-      c: fc.oneof(fc.integer({ min: minC, max: Math.min(6, maxC) }), fc.integer({ min: minC, max: maxC })),
-      scale: fc.constantFrom(...scales),
-      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      ratio: fc.constantFrom(1, 10, 100, 1e4),
-      numSamples: fc.constantFrom(50, 1000, 123457),
-    })
+    .record({ ...batchShape(maxN, minC, maxC, scales, [1, 10, 100, 1e4]), numSamples: fc.constantFrom(50, 1000, 123457) })
     .map(({ n, c, scale, seed, ratio, numSamples }) => {
       const rand = mulberry32(seed)
       const pick = (): number => {
