@@ -74,31 +74,42 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
           }
         : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, labels, c, options, split, state)
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
-      let perturbed: T
-      if (searchPath(ops) === 'host') {
-        const read = ops.readSync!
-        const hostLabels = read(labels)
-        const delta = lplSearchHost({
-          logits: read(start), labels: hostLabels, numClasses: c,
-          directions: read(plan.directions), bounds: read(plan.bounds), ...search,
-        })
-        // The rows δ_{y_i}, gathered on the host: one [N, C] upload instead of a [C, C] one and a gather.
-        const rows = new Float64Array(hostLabels.length * c)
-        for (let i = 0; i < hostLabels.length; i++) rows.set(delta.subarray(hostLabels[i]! * c, (hostLabels[i]! + 1) * c), i * c)
-        perturbed = ops.add(batch.logits, ops.constant(rows, [hostLabels.length, c]))
-      } else {
-        const delta = lplSearch(ops, {
-          logits: start, labels, oneHotLabels, numClasses: c,
-          directions: plan.directions, bounds: plan.bounds, ...search,
-        })
-        perturbed = addClassRows(ops, batch.logits, labels, delta)
-      }
+      const perturbed = searchPath(ops) === 'host'
+        ? addHostSearch(ops, batch.logits, start, labels, c, plan, search)
+        : addClassRows(ops, batch.logits, labels, lplSearch(ops, {
+            logits: start, labels, oneHotLabels, numClasses: c,
+            directions: plan.directions, bounds: plan.bounds, ...search,
+          }))
       return {
         batch: { ...batch, logits: perturbed },
         ...(plan.state !== undefined && ctx.training !== false ? { state: plan.state } : {}),
       }
     },
   }
+}
+
+/**
+ * `z + δ_y` with `δ` from {@link lplSearchHost}: the starting logits, labels, directions and bounds
+ * are read once, and the rows `δ_{y_i}` are gathered on the host, so the backend receives one
+ * `[N, C]` constant instead of a `[C, C]` one and a gather.
+ */
+function addHostSearch<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  start: T,
+  labels: T,
+  c: number,
+  plan: { directions: T; bounds: T },
+  search: { alpha: number; maxSteps: number; unrolledSteps: number; normalize: boolean },
+): T {
+  const read = ops.readSync!
+  const hostLabels = read(labels)
+  const delta = lplSearchHost({
+    logits: read(start), labels: hostLabels, numClasses: c, directions: read(plan.directions), bounds: read(plan.bounds), ...search,
+  })
+  const rows = new Float64Array(hostLabels.length * c)
+  for (let i = 0; i < hostLabels.length; i++) rows.set(delta.subarray(hostLabels[i]! * c, (hostLabels[i]! + 1) * c), i * c)
+  return ops.add(logits, ops.constant(rows, [hostLabels.length, c]))
 }
 
 /**
