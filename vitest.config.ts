@@ -11,5 +11,6 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 120_000,
+    setupFiles: ['test/setup.ts'],
   },
 })
