@@ -174,6 +174,11 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, optio
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
+      if (next !== undefined && rule.stateKeys !== undefined) {
+        const keys = Object.keys(next).sort().join(', ')
+        check(keys === [...rule.stateKeys].sort().join(', '), 'INVALID_STATE',
+          `holds ${keys || 'nothing'}; this rule keeps ${rule.stateKeys.join(', ')}`, 'state')
+      }
       if (next !== undefined && rule.numClasses !== undefined) {
         for (const [field, t] of Object.entries(next)) {
           const shape = ops.shape(t as T)

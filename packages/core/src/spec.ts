@@ -161,10 +161,24 @@ function parseIsda(r: SpecReader, head: Head, numClasses: number | undefined): I
 }
 
 function parseLpl(r: SpecReader, head: Head, declared: number | undefined): LplSpec {
-  const split = r.oneOf('split', ['prior', 'confidence', 'fixed'] as const)
+  const split = r.oneOf('split', ['prior', 'confidence', 'fixed', 'learned'] as const)
   const baseReader = r.child('base')
   const base = baseReader === undefined ? undefined : (parseAt(baseReader, true) as LplBaseSpec)
   let numClasses = declared
+  if (split === 'learned') {
+    // δ_c = θ_c·d_c with θ learned: no steps, step size or bounds of its own to set.
+    const fromBase = base?.numClasses ?? (base && 'classCounts' in base ? base.classCounts?.length : undefined)
+    numClasses ??= fromBase
+    check(numClasses !== undefined, 'INVALID_SPEC', 'the learned split needs numClasses (or a base rule with class counts)', r.fieldPath('numClasses'))
+    check(fromBase === undefined || fromBase === numClasses, 'CLASS_COUNTS_LENGTH',
+      `the base rule has ${fromBase} classes but numClasses is ${numClasses}`, r.fieldPath('base'))
+    return {
+      rule: 'lpl', ...head, numClasses, split,
+      maxBound: r.number('maxBound', POSITIVE, 1.5),
+      gradient: r.oneOf('gradient', ['stop', 'through'] as const, 'stop'),
+      ...(base === undefined ? {} : { base }),
+    }
+  }
   // The fixed split gives its bounds per class: ε and Δε would be ignored, so they are refused.
   const bounded = split !== 'fixed'
   const common = {

@@ -78,9 +78,11 @@ export interface LplSpec extends SpecBase {
    * - `'prior'` (long-tailed data): the `headClasses` most frequent classes form `N`, the rest `P`;
    * - `'confidence'` (balanced data): classes whose mean true-class confidence is below the
    *   threshold form `P`;
-   * - `'fixed'`: `directions` (`+1` for P, `−1` for N) and `bounds` given per class.
+   * - `'fixed'`: `directions` (`+1` for P, `−1` for N) and `bounds` given per class;
+   * - `'learned'`: `δ_c = θ_c·d_c` with the signed bounds `θ` learned from a meta batch and held as
+   *   the loss's state (SPEC.md section 6); no search of its own.
    */
-  split: 'prior' | 'confidence' | 'fixed'
+  split: 'prior' | 'confidence' | 'fixed' | 'learned'
   /** `'prior'`: training-set class counts. */
   classCounts?: number[]
   /** `'prior'`: size of the head; default: the classes whose count is above the median count. */
@@ -93,16 +95,18 @@ export interface LplSpec extends SpecBase {
   directions?: number[]
   /** `'fixed'`: the bound `ε_c ≥ 0` per class. */
   bounds?: number[]
-  /** Step size `α > 0`; default 0.15. */
-  alpha: number
+  /** `'learned'`: `θ` is clipped to `[−maxBound, maxBound]`; default 1.5. */
+  maxBound?: number
+  /** Step size `α > 0`; default 0.15 (not for `'learned'`). */
+  alpha?: number
   /** `prior`, `confidence`: base bound `ε ≥ 0`; default 0.3. */
   epsilon?: number
   /** `prior`, `confidence`: bound growth `Δε ≥ 0`; default 1.2. */
   deltaEpsilon?: number
-  /** Cap `K` on every class's step count; default 20. */
-  maxSteps: number
-  /** Normalize each step to length `α` (the released code); default true. */
-  normalize: boolean
+  /** Cap `K` on every class's step count; default 20 (not for `'learned'`). */
+  maxSteps?: number
+  /** Normalize each step to length `α` (the released code); default true (not for `'learned'`). */
+  normalize?: boolean
   /** `'stop'`: `δ` is a constant for the outer gradient (default); `'through'`: differentiate through the steps. */
   gradient: 'stop' | 'through'
   /** A rule applied first; LPL then searches on its perturbed logits (e.g. LA+LPL). */

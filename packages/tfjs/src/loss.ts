@@ -107,8 +107,7 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
     },
     loadState(json: unknown) {
       const state = tf.tidy(() => {
-        const s = loadRuleState(createTfjsOps({ checkValues: false }), json, core.spec.numClasses)
-        return { confidence: s.confidence, seen: s.seen }
+        return { ...loadRuleState(createTfjsOps({ checkValues: false }), json, core.spec.numClasses) }
       })
       try {
         replaceState(state)

@@ -9,6 +9,7 @@ import { logitAdjustmentRule } from './logitAdjustment.js'
 import { type LplSplitPlan, lplRule } from './lpl.js'
 import { lplMultiLabelRule } from './lplMultiLabel.js'
 import { priorSplitBounds } from './lplBounds.js'
+import { lplLearnedRule } from './lplLearned.js'
 import { officialBalancedRule } from './officialBalanced.js'
 import { officialLongtailRule } from './officialLongtail.js'
 import type { Rule } from './types.js'
@@ -45,15 +46,19 @@ export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
         spec.weights && spec.covariances ? { weights: spec.weights, covariances: spec.covariances } : undefined,
         spec.numClasses)
     case 'lpl': {
+      const base = createRule(spec.base ?? ({ rule: 'ce', numClasses: spec.numClasses } satisfies LplBaseSpec))
+      if (spec.split === 'learned') return lplLearnedRule(base, spec.numClasses!, spec.maxBound!, spec.gradient)
       const split: LplSplitPlan =
         spec.split === 'prior'
           ? { kind: 'static', classBounds: priorSplitBounds(spec.classCounts!, spec.epsilon!, spec.deltaEpsilon!, spec.headClasses) }
           : spec.split === 'fixed'
             ? { kind: 'static', classBounds: { directions: spec.directions!, bounds: spec.bounds! } }
             : { kind: 'confidence', momentum: spec.momentum!, threshold: spec.threshold! }
-      const base = createRule(spec.base ?? ({ rule: 'ce', numClasses: spec.numClasses } satisfies LplBaseSpec))
       // The fixed split has no ε or Δε; they only size the unrolled loop of the confidence split.
-      return lplRule(base, { ...spec, epsilon: spec.epsilon ?? 0, deltaEpsilon: spec.deltaEpsilon ?? 0, split, search: options.search ?? 'auto' })
+      return lplRule(base, {
+        alpha: spec.alpha!, maxSteps: spec.maxSteps!, normalize: spec.normalize!, gradient: spec.gradient,
+        epsilon: spec.epsilon ?? 0, deltaEpsilon: spec.deltaEpsilon ?? 0, split, search: options.search ?? 'auto',
+      })
     }
     case 'official-longtail':
       return officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha)

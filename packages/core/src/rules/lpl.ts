@@ -62,6 +62,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
     numClasses: base.numClasses ?? (split.kind === 'static' ? split.classBounds.bounds.length : undefined),
     gradientThrough: options.gradient === 'through' || base.gradientThrough,
     searchPath,
+    ...(split.kind === 'confidence' ? { stateKeys: ['confidence', 'seen'] } : {}),
     perturb<T>(ops: TensorOps<T>, logits: T, labels: T, c: number, ctx: LossContext, state: RuleState<T> | undefined) {
       const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
       const oneHotLabels = ops.oneHot(labels, c)

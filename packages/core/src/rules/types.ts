@@ -47,14 +47,12 @@ export interface PerturbedBatch<T> {
 }
 
 /**
- * A rule's mutable state, held by the loss and replaced only after a call succeeds. Only the
- * `confidence` split of LPL has any: the running mean confidence of each class and whether the
- * class has been seen yet (both `[C]`).
+ * A rule's mutable state, named `[C]` tensors held by the loss and replaced only after a call
+ * succeeds. LPL's `confidence` split keeps `confidence` (the running mean true-class confidence of
+ * each class) and `seen` (1 for classes seen so far); its `learned` split keeps `theta` (the signed
+ * bounds, set by the trainer).
  */
-export interface RuleState<T> {
-  confidence: T
-  seen: T
-}
+export type RuleState<T> = Readonly<Record<string, T>>
 
 /** The result of one perturbation: the batch, and the state to keep if the call succeeds. */
 export interface Perturbation<T> {
@@ -83,6 +81,8 @@ export interface Rule {
    * `official-longtail`): then there is no closed-form gradient and autodiff must go through it.
    */
   readonly gradientThrough: boolean
+  /** The names of the rule's state tensors, for rules that keep state. */
+  readonly stateKeys?: readonly string[]
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   perturb<T>(

@@ -1,0 +1,35 @@
+import { check } from '../errors.js'
+import type { TensorOps } from '../ops.js'
+import { addClassRows, softmaxResidual } from './crossEntropy.js'
+import { l2Normalize } from './norm.js'
+import type { LossContext, Rule, RuleState } from './types.js'
+
+/**
+ * LPL with learned bounds (Li et al., TNNLS 2023; SPEC.md section 6): `δ_c = θ_c·d_c`, where
+ * `d_c = g_c/‖g_c‖` is the unit class-mean gradient `mean_{i: y_i = c}(p(z_i) − e_c)` at `δ = 0` and
+ * `θ` (`[C]`, the rule's state `theta`) holds, per class, the direction (`sign θ_c`: positive
+ * augmentation for `θ_c > 0`) and the bound (`|θ_c|`). `L = Σ_i w_{y_i} CE(z_i + sg(δ_{y_i}), y_i) /
+ * Σ_i w_{y_i}` over the base rule's logits `z`. The loss never changes `θ`: a trainer steps it with
+ * `learnedBoundsStep` and `updateLearnedBounds` and sets it with `setState({ theta })`, clipped to
+ * `[−maxBound, maxBound]`; before that `θ = 0` and the loss is the base rule's.
+ */
+export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number, gradient: 'stop' | 'through'): Rule {
+  return {
+    numClasses,
+    gradientThrough: gradient === 'through' || base.gradientThrough,
+    stateKeys: ['theta'],
+    perturb<T>(ops: TensorOps<T>, logits: T, labels: T, c: number, ctx: LossContext, state: RuleState<T> | undefined) {
+      const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
+      const theta = state?.theta
+      if (theta === undefined) return { batch }
+      check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')
+      const y = ops.oneHot(labels, c)
+      const start = gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
+      const counts = ops.maximum(ops.reshape(ops.sum(y, [0]), [c, 1]), ops.constant([1], []))
+      const classMean = ops.div(ops.segmentSum(softmaxResidual(ops, start, y), labels, c), counts)
+      const clipped = ops.minimum(ops.maximum(theta, ops.constant([-maxBound], [])), ops.constant([maxBound], []))
+      const delta = ops.mul(ops.reshape(clipped, [c, 1]), l2Normalize(ops, classMean, 1).unit)
+      return { batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, gradient === 'stop' ? ops.stopGradient(delta) : delta) } }
+    },
+  }
+}
