@@ -139,3 +139,18 @@ describe('lpl train --task multilabel', () => {
     expect(r.stderr).toMatch(/unknown multi-label method "la"/)
   })
 })
+
+describe('lpl train --methods lpl-learned', () => {
+  it('learns signed bounds per class from the validation split and reports them', () => {
+    const data = writeFakeFashionMnist(50, 20)
+    const out = mkdtempSync(join(tmpdir(), 'lpl-learned-'))
+    const r = lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '2', '--seeds', '0',
+      '--methods', 'lpl-learned', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
+    expect(r.stderr).not.toMatch(/unexpected error/)
+    expect(r.status).toBe(0)
+    const run = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).summaries[0].runs[0]
+    expect(run.theta).toHaveLength(10)
+    expect(run.theta.every((t: number) => Math.abs(t) <= 1.5)).toBe(true)
+    expect(run.theta.some((t: number) => t !== 0)).toBe(true)
+  })
+})

@@ -9,6 +9,11 @@ export interface Method {
   head: Head
   /** Choose τ on the validation split and adjust the test logits by `−τ log π`. */
   posthoc?: boolean
+  /**
+   * Learned bounds: after each training batch, `θ` takes a step on the loss of a class-balanced
+   * meta batch from the validation split after a virtual step of the last layer (SPEC.md section 6).
+   */
+  learned?: { metaRate: number; metaPerClass: number; maxBound: number }
 }
 
 const la = (classCounts: number[]) => ({ rule: 'logit-adjustment', tau: 1, classCounts })
@@ -42,12 +47,22 @@ export const METHODS: readonly Method[] = [
   },
 ]
 
-/** The methods named in a comma-separated list (`all` for every one); unknown names are refused. */
+/** Methods run only when named: LPL with bounds learned from a meta batch. */
+export const EXTRA_METHODS: readonly Method[] = [
+  {
+    name: 'lpl-learned', summary: 'LPL with learned signed bounds θ (meta batch of 10 per class, meta rate 1, |θ| ≤ 1.5)',
+    head: 'dense', learned: { metaRate: 1, metaPerClass: 10, maxBound: 1.5 },
+    spec: (classCounts) => ({ rule: 'lpl', split: 'learned', numClasses: classCounts.length, maxBound: 1.5 }),
+  },
+]
+
+/** The methods named in a comma-separated list (`all` for the seven of the benchmark); unknown names are refused. */
 export function selectMethods(list: string): Method[] {
   if (list === 'all') return [...METHODS]
+  const known = [...METHODS, ...EXTRA_METHODS]
   return list.split(',').map((name) => {
-    const method = METHODS.find((m) => m.name === name.trim())
-    if (!method) throw new CliError(`unknown method "${name}"; known methods: ${METHODS.map((m) => m.name).join(', ')}`, 2)
+    const method = known.find((m) => m.name === name.trim())
+    if (!method) throw new CliError(`unknown method "${name}"; known methods: ${known.map((m) => m.name).join(', ')}`, 2)
     return method
   })
 }

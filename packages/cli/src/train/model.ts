@@ -72,13 +72,16 @@ export function buildMlp(numClasses: number, seed: number, head: Head = 'dense',
  * SGD with Nesterov momentum 0.9 whose learning rate follows a cosine decay over all steps,
  * `η_t = η₀·(1 + cos(π t / T))/2`, set before every batch by the callback it returns.
  */
-export function cosineNesterov(initialRate: number, totalSteps: number): { optimizer: tf.MomentumOptimizer; onBatchBegin: () => Promise<void> } {
+export function cosineNesterov(initialRate: number, totalSteps: number): { optimizer: tf.MomentumOptimizer; onBatchBegin: () => Promise<void>; rate: () => number } {
   const optimizer = tf.train.momentum(initialRate, 0.9, true)
   let step = 0
+  let rate = initialRate
   return {
     optimizer,
+    rate: () => rate,
     onBatchBegin: async () => {
-      optimizer.setLearningRate((initialRate * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2)
+      rate = (initialRate * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2
+      optimizer.setLearningRate(rate)
       step++
     },
   }

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type * as tfl from '@tensorflow/tfjs-layers'
+import * as tfl from '@tensorflow/tfjs-layers'
 import {
-  argmaxRows, balancedAccuracy, chooseTau, mulberry32, perClassAccuracy, postHocPredict, shuffleInPlace,
+  argmaxRows, balancedAccuracy, chooseTau, learnedBoundsStep, mulberry32, perClassAccuracy, postHocPredict, shuffleInPlace,
+  updateLearnedBounds,
 } from '@logit-perturb/core'
-import { createTfjsLoss, layersLoss, perturbationCallback } from '@logit-perturb/tfjs'
+import { type TfjsLoss, createTfjsLoss, createTfjsOps, layersLoss, perturbationCallback } from '@logit-perturb/tfjs'
 import type { ImageSet } from '../data/fashionMnist.js'
 import type { Method } from './methods.js'
 import { buildMlp, cosineNesterov } from './model.js'
@@ -36,6 +37,8 @@ export interface RunResult {
   epochLosses: number[]
   /** τ chosen on the validation split (post-hoc methods). */
   tau?: number
+  /** The learned signed bounds θ at the end of training (learned-bounds methods). */
+  theta?: number[]
   seconds: number
 }
 
@@ -75,6 +78,7 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   const schedule = cosineNesterov(options.learningRate, steps)
   model.compile({ optimizer: schedule.optimizer, loss: layersLoss(loss) })
   const rand = mulberry32(options.seed * 7919 + 17)
+  const learner = method.learned ? boundsLearner(model, loss, data, method.learned, options.seed) : undefined
   const epochLosses: number[] = []
   const order = [...data.train]
   for (let epoch = 0; epoch < options.epochs; epoch++) {
@@ -93,6 +97,7 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
           const value = logs?.loss ?? NaN
           sum += value
           count++
+          if (learner) learner.step(xs, order, batch * options.batchSize, options.batchSize, schedule.rate())
           options.onBatch?.(epoch, batch, batches, value)
         },
       },
@@ -114,6 +119,7 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
     tau = chooseTau(valLogits, labelsOf(data.trainSet, data.validation), data.counts).tau
     predictions = postHocPredict(testLogits, data.counts, tau)
   }
+  const theta = learner?.theta()
   model.dispose()
   schedule.optimizer.dispose()
   loss.dispose()
@@ -121,11 +127,56 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   return {
     method: method.name, seed: options.seed, perClass,
     balancedAccuracy: balancedAccuracy(perClass) ?? 0,
-    epochLosses, ...(tau === undefined ? {} : { tau }),
+    epochLosses, ...(tau === undefined ? {} : { tau }), ...(theta === undefined ? {} : { theta }),
     seconds: (performance.now() - started) / 1000,
   }
 }
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i)
+}
+
+/**
+ * Learned bounds for `model.fit`: after each training batch, the hypergradient of the meta loss
+ * (a class-balanced meta batch drawn from the validation split) after a virtual SGD step of the last
+ * layer (`learnedBoundsStep`, the closed form of SPEC.md section 6), one step on `θ`, and `θ` set as
+ * the loss's state for the next batch.
+ */
+function boundsLearner(
+  model: tfl.LayersModel,
+  loss: TfjsLoss,
+  data: RunData,
+  settings: { metaRate: number; metaPerClass: number; maxBound: number },
+  seed: number,
+) {
+  const c = data.counts.length
+  const features = tfl.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2]!.output as tfl.SymbolicTensor })
+  const last = model.layers[model.layers.length - 1]!
+  const ops = createTfjsOps({ checkValues: false })
+  const byClass = data.counts.map(() => [] as number[])
+  for (const i of data.validation) byClass[data.trainSet.labels[i]!]!.push(i)
+  const rand = mulberry32(seed * 31 + 7)
+  let theta = new Array<number>(c).fill(0)
+  return {
+    step(xs: tf.Tensor, order: readonly number[], start: number, size: number, eta: number): void {
+      const meta = byClass.flatMap((indices) => Array.from({ length: settings.metaPerClass }, () => indices[Math.floor(rand() * indices.length)]!))
+      const end = Math.min(start + size, order.length)
+      const hypergradient = tf.tidy(() => {
+        const [kernel, bias] = last.getWeights()
+        const metaX = imagesTensor(data.trainSet, meta)
+        const step = learnedBoundsStep(ops, {
+          trainFeatures: features.predict(tf.slice(xs, [start, 0], [end - start, -1])) as tf.Tensor,
+          trainLabels: tf.tensor1d(labelsOf(data.trainSet, order.slice(start, end)), 'int32'),
+          metaFeatures: features.predict(metaX) as tf.Tensor,
+          metaLabels: tf.tensor1d(labelsOf(data.trainSet, meta), 'int32'),
+          weights: tf.transpose(kernel!), ...(bias ? { bias } : {}),
+          theta: tf.tensor1d(theta), eta, numClasses: c,
+        })
+        return step.hypergradient.dataSync()
+      })
+      theta = updateLearnedBounds(theta, hypergradient, settings.metaRate, settings.maxBound)
+      loss.loadState({ version: 1, theta })
+    },
+    theta: () => [...theta],
+  }
 }
