@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
+import { classDirections } from '@logit-perturb/core'
+import { createTfjsOps } from './ops.js'
 
 /** Inputs of {@link exactLearnedBoundsHypergradient}. */
 export interface ExactLearnedBoundsInputs {
@@ -42,8 +44,10 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
       const yMeta = tf.oneHot(tf.tensor1d(inp.metaLabels as number[], 'int32'), c)
       const b = inp.trainLabels.length
       // d_c at δ = 0, and the perturbed training softmax, on the host.
-      const u = logitsOf(inp.model, inp.trainX).dataSync()
-      const directions = classDirections(u, inp.trainLabels, c)
+      const logits = logitsOf(inp.model, inp.trainX)
+      const u = logits.dataSync()
+      const labelTensor = tf.tensor1d(inp.trainLabels as number[], 'int32')
+      const directions = classDirections(createTfjsOps({ checkValues: false }), logits, labelTensor, yTrain, c).dataSync()
       const shift = new Float32Array(b * c)
       inp.trainLabels.forEach((y, i) => {
         for (let j = 0; j < c; j++) shift[i * c + j] = inp.theta[y]! * directions[y * c + j]!
@@ -79,25 +83,4 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
     variables.forEach((v, k) => v.assign(saved[k]!))
     tf.dispose(saved)
   }
-}
-
-/** `d_c = g_c/‖g_c‖`, `g_c` the class-mean of `softmax(u_i) − e_c` (zero rows for absent classes). */
-function classDirections(u: ArrayLike<number>, labels: readonly number[], c: number): Float64Array {
-  const d = new Float64Array(c * c)
-  const counts = new Array<number>(c).fill(0)
-  labels.forEach((y, i) => {
-    counts[y]!++
-    let max = -Infinity
-    for (let j = 0; j < c; j++) max = Math.max(max, u[i * c + j]!)
-    let sum = 0
-    for (let j = 0; j < c; j++) sum += Math.exp(u[i * c + j]! - max)
-    for (let j = 0; j < c; j++) d[y * c + j]! += Math.exp(u[i * c + j]! - max) / sum - (j === y ? 1 : 0)
-  })
-  for (let cls = 0; cls < c; cls++) {
-    let norm = 0
-    for (let j = 0; j < c; j++) norm += d[cls * c + j]! ** 2
-    norm = Math.sqrt(norm)
-    if (norm > 0) for (let j = 0; j < c; j++) d[cls * c + j]! /= norm
-  }
-  return d
 }

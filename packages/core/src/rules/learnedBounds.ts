@@ -39,6 +39,16 @@ export interface LearnedBoundsStep<T> {
 }
 
 /**
+ * The directions of learned bounds, `d_c = g_c/‖g_c‖` with `g_c = mean_{i: y_i = c}(p(u_i) − e_c)`,
+ * the class-mean gradient of CE at `δ = 0` (`[C, C]`; zero rows for classes absent from the batch).
+ */
+export function classDirections<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): T {
+  const counts = ops.maximum(ops.reshape(ops.sum(oneHotLabels, [0]), [c, 1]), ops.constant([1], []))
+  const classMean = ops.div(ops.segmentSum(softmaxResidual(ops, logits, oneHotLabels), labels, c), counts)
+  return l2Normalize(ops, classMean, 1).unit
+}
+
+/**
  * LPL's learned bounds, the last-layer closed form (SPEC.md section 6; one-step look-ahead as in
  * Learning-to-Reweight and Meta-Weight-Net). With `δ_c = θ_c·d_c`, a virtual SGD step of the last
  * layer on the perturbed training loss, `W' = W − (η/B)·Σ_i (p(u_i + δ_{y_i}) − e_{y_i}) h_iᵀ`, and the
@@ -57,10 +67,7 @@ export function learnedBoundsStep<T>(ops: TensorOps<T>, inp: LearnedBoundsInputs
   const yMeta = ops.oneHot(inp.metaLabels, c)
   const withBias = (x: T, b: T | undefined) => (b === undefined ? x : ops.add(x, ops.reshape(b, [1, c])))
   const logits = withBias(ops.matmul(inp.trainFeatures, inp.weights, false, true), inp.bias)
-  // d_c: the unit class-mean residual at δ = 0.
-  const counts = ops.maximum(ops.reshape(ops.sum(yTrain, [0]), [c, 1]), ops.constant([1], []))
-  const classMean = ops.div(ops.segmentSum(softmaxResidual(ops, logits, yTrain), inp.trainLabels, c), counts)
-  const directions = l2Normalize(ops, classMean, 1).unit
+  const directions = classDirections(ops, logits, inp.trainLabels, yTrain, c)
   // Perturbed training logits and their softmax.
   const dOfSample = ops.gather(directions, inp.trainLabels, 0)
   const thetaOfSample = ops.reshape(ops.gather(inp.theta, inp.trainLabels, 0), [-1, 1])

@@ -1,7 +1,7 @@
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
-import { addClassRows, softmaxResidual } from './crossEntropy.js'
-import { l2Normalize } from './norm.js'
+import { addClassRows } from './crossEntropy.js'
+import { classDirections } from './learnedBounds.js'
 import type { LossContext, Rule, RuleState } from './types.js'
 
 /**
@@ -25,10 +25,8 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
       check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')
       const y = ops.oneHot(labels, c)
       const start = gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
-      const counts = ops.maximum(ops.reshape(ops.sum(y, [0]), [c, 1]), ops.constant([1], []))
-      const classMean = ops.div(ops.segmentSum(softmaxResidual(ops, start, y), labels, c), counts)
       const clipped = ops.minimum(ops.maximum(theta, ops.constant([-maxBound], [])), ops.constant([maxBound], []))
-      const delta = ops.mul(ops.reshape(clipped, [c, 1]), l2Normalize(ops, classMean, 1).unit)
+      const delta = ops.mul(ops.reshape(clipped, [c, 1]), classDirections(ops, start, labels, y, c))
       return { batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, gradient === 'stop' ? ops.stopGradient(delta) : delta) } }
     },
   }
