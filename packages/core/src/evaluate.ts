@@ -1,12 +1,13 @@
 import { check } from './errors.js'
 import { postHocPredict } from './rules/logitAdjustment.js'
-import { checkClassCounts, checkLabelValues } from './validate.js'
+import { MAX_CLASSES, checkClassCounts, checkLabelValues, checkNumber, checkNumberList } from './validate.js'
 
 /**
  * Per-class accuracy: for each class, the share of its samples predicted as that class.
  * A class with no samples has `null` (absent), never 0.
  */
 export function perClassAccuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): (number | null)[] {
+  checkNumber(numClasses, { min: 1, max: MAX_CLASSES, integer: true }, 'numClasses')
   check(predictions.length === labels.length, 'LABELS_SHAPE',
     `${predictions.length} predictions for ${labels.length} labels`, 'predictions')
   checkLabelValues(labels, numClasses)
@@ -56,7 +57,7 @@ function present<G extends object>(groups: Record<string, number | undefined>): 
  * the rest. Each group's value is the mean per-class accuracy of its classes.
  */
 export function thirdsAccuracy(perClass: readonly (number | null)[], classCounts: readonly number[]): GroupAccuracy {
-  checkClassCounts([...classCounts], perClass.length)
+  checkClassCounts(classCounts, perClass.length)
   const ranked = classCounts.map((n, c) => ({ n, c })).sort((a, b) => b.n - a.n || a.c - b.c).map((e) => e.c)
   const third = Math.round(ranked.length / 3)
   return present<GroupAccuracy>({
@@ -68,7 +69,7 @@ export function thirdsAccuracy(perClass: readonly (number | null)[], classCounts
 
 /** Many-shot (> 100 training samples), medium-shot (20 to 100) and few-shot (< 20) accuracy. */
 export function shotAccuracy(perClass: readonly (number | null)[], classCounts: readonly number[]): ShotAccuracy {
-  checkClassCounts([...classCounts], perClass.length)
+  checkClassCounts(classCounts, perClass.length)
   const ids = classCounts.map((_, c) => c)
   return present<ShotAccuracy>({
     many: groupMean(perClass, ids.filter((c) => classCounts[c]! > 100)),
@@ -97,7 +98,8 @@ export function chooseTau(
   grid: readonly number[] = DEFAULT_TAU_GRID,
 ): { tau: number; balancedAccuracy: number; scores: { tau: number; balancedAccuracy: number }[] } {
   check(grid.length > 0, 'INVALID_PARAMETER', 'the τ grid is empty', 'grid')
-  checkClassCounts([...classCounts], heldOutLogits[0]?.length)
+  checkNumberList(grid, { min: 0 }, 'grid')
+  checkClassCounts(classCounts, heldOutLogits[0]?.length)
   const scores = grid.map((tau) => {
     const perClass = perClassAccuracy(postHocPredict(heldOutLogits, classCounts, tau), heldOutLabels, classCounts.length)
     return { tau, balancedAccuracy: balancedAccuracy(perClass) ?? 0 }

@@ -7,6 +7,10 @@ import { check } from './errors.js'
  * cannot fit at any size throw `SHAPE_MISMATCH`.
  */
 export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  for (const [shape, name] of [[a, 'a'], [b, 'b']] as const) {
+    check(Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= -1), 'SHAPE_MISMATCH',
+      `shape ${name} must be a list of integer sizes (−1 for a size known at run time), got [${String(shape)}]`)
+  }
   const rank = Math.max(a.length, b.length)
   const out = new Array<number>(rank)
   for (let i = 0; i < rank; i++) {

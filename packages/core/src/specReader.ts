@@ -1,20 +1,8 @@
 import { LogitPerturbError, check } from './errors.js'
-import { checkClassCounts } from './validate.js'
+import { type NumberRule, checkClassCounts, checkNumber, describeValue } from './validate.js'
 
-/** Range and kind constraints of a numeric spec field. */
-export interface NumberRule {
-  min?: number
-  /** The value must be strictly greater than this. */
-  above?: number
-  max?: number
-  /** The value must be strictly less than this. */
-  below?: number
-  integer?: boolean
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value)
-}
+export type { NumberRule }
+export { checkNumber }
 
 /**
  * Reads the fields of one JSON object of a spec, checking each, and remembers which fields were read
@@ -34,7 +22,7 @@ export class SpecReader {
     check(
       typeof value === 'object' && value !== null && !Array.isArray(value),
       'INVALID_SPEC',
-      `must be a JSON object, got ${describe(value)}`,
+      `must be a JSON object, got ${describeValue(value)}`,
       path || 'spec',
     )
     return new SpecReader(value as Record<string, unknown>, path)
@@ -73,7 +61,7 @@ export class SpecReader {
     const value = this.raw(name)
     const field = this.fieldPath(name)
     check(value !== undefined, 'INVALID_SPEC', 'is required', field)
-    check(Array.isArray(value), 'INVALID_PARAMETER', `must be an array of numbers, got ${describe(value)}`, field)
+    check(Array.isArray(value), 'INVALID_PARAMETER', `must be an array of numbers, got ${describeValue(value)}`, field)
     if (length !== undefined) {
       check(value.length === length, 'INVALID_PARAMETER', `has ${value.length} entries but there are ${length} classes`, field)
     }
@@ -91,7 +79,7 @@ export class SpecReader {
   boolean(name: string, fallback: boolean): boolean {
     const value = this.raw(name)
     if (value === undefined) return fallback
-    check(typeof value === 'boolean', 'INVALID_PARAMETER', `must be true or false, got ${describe(value)}`, this.fieldPath(name))
+    check(typeof value === 'boolean', 'INVALID_PARAMETER', `must be true or false, got ${describeValue(value)}`, this.fieldPath(name))
     return value
   }
 
@@ -105,7 +93,7 @@ export class SpecReader {
     check(
       typeof value === 'string' && (values as readonly string[]).includes(value),
       'INVALID_PARAMETER',
-      `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`,
+      `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`,
       field,
     )
     return value as V
@@ -125,16 +113,4 @@ export class SpecReader {
       }
     }
   }
-}
-
-/** Checks one number against a {@link NumberRule}; the error names `field`. */
-export function checkNumber(value: unknown, rule: NumberRule, field: string): number {
-  check(typeof value === 'number' && Number.isFinite(value), 'INVALID_PARAMETER',
-    `must be a finite number, got ${describe(value)}`, field)
-  if (rule.integer) check(Number.isInteger(value), 'INVALID_PARAMETER', `must be an integer, got ${value}`, field)
-  if (rule.min !== undefined) check(value >= rule.min, 'INVALID_PARAMETER', `must be ≥ ${rule.min}, got ${value}`, field)
-  if (rule.above !== undefined) check(value > rule.above, 'INVALID_PARAMETER', `must be > ${rule.above}, got ${value}`, field)
-  if (rule.max !== undefined) check(value <= rule.max, 'INVALID_PARAMETER', `must be ≤ ${rule.max}, got ${value}`, field)
-  if (rule.below !== undefined) check(value < rule.below, 'INVALID_PARAMETER', `must be < ${rule.below}, got ${value}`, field)
-  return value
 }

@@ -60,9 +60,9 @@ export function checkClassCounts(counts: readonly number[], numClasses: number |
   check(counts.length > 0, 'CLASS_COUNTS_LENGTH', 'is empty', field)
   counts.forEach((n, c) =>
     check(
-      typeof n === 'number' && Number.isFinite(n) && n >= 0,
+      typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= MAX_COUNT,
       'CLASS_COUNTS_VALUE',
-      `count ${String(n)} of class ${c} is not a finite non-negative number`,
+      `count ${String(n)} of class ${c} is not a finite non-negative number up to 2^53`,
       `${field}[${c}]`,
     ),
   )
@@ -88,4 +88,62 @@ export function checkLabelCounts(counts: readonly number[], numSamples: number, 
     `every label has count 0 or numSamples (${numSamples}): no label has both positive and negative training samples`,
     field,
   )
+}
+
+/** Range and kind constraints of a numeric spec field or function argument. */
+export interface NumberRule {
+  min?: number
+  /** The value must be strictly greater than this. */
+  above?: number
+  max?: number
+  /** The value must be strictly less than this. */
+  below?: number
+  integer?: boolean
+}
+
+/** A value as an error message shows it. */
+export function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value)
+}
+
+/** Checks one number against a {@link NumberRule}; `INVALID_PARAMETER` names `field`. */
+export function checkNumber(value: unknown, rule: NumberRule, field: string): number {
+  check(typeof value === 'number' && Number.isFinite(value), 'INVALID_PARAMETER',
+    `must be a finite number, got ${describeValue(value)}`, field)
+  if (rule.integer) check(Number.isInteger(value), 'INVALID_PARAMETER', `must be an integer, got ${value}`, field)
+  if (rule.min !== undefined) check(value >= rule.min, 'INVALID_PARAMETER', `must be ≥ ${rule.min}, got ${value}`, field)
+  if (rule.above !== undefined) check(value > rule.above, 'INVALID_PARAMETER', `must be > ${rule.above}, got ${value}`, field)
+  if (rule.max !== undefined) check(value <= rule.max, 'INVALID_PARAMETER', `must be ≤ ${rule.max}, got ${value}`, field)
+  if (rule.below !== undefined) check(value < rule.below, 'INVALID_PARAMETER', `must be < ${rule.below}, got ${value}`, field)
+  return value
+}
+
+/** Checks a list of numbers, each against `rule`, of `length` entries when given; errors name `field[i]`. */
+export function checkNumberList(values: unknown, rule: NumberRule, field: string, length?: number): number[] {
+  check(Array.isArray(values) || ArrayBuffer.isView(values), 'INVALID_PARAMETER', `must be an array of numbers, got ${describeValue(values)}`, field)
+  const list = Array.from(values as ArrayLike<unknown>)
+  if (length !== undefined) check(list.length === length, 'SHAPE_MISMATCH', `has ${list.length} entries, expected ${length}`, field)
+  return list.map((v, i) => checkNumber(v, rule, `${field}[${i}]`))
+}
+
+/**
+ * The largest class count: 2^53, beyond which counts are no longer exact integers in float64 and
+ * `numSamples − n_c` loses the label's negatives.
+ */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER
+
+/**
+ * The largest class count a backend can index: 2^24, the last integer float32 holds exactly, since
+ * labels travel as float32 on some backends.
+ */
+export const MAX_CLASSES = 2 ** 24
+
+/**
+ * Refuses a result that overflowed: hyper-parameters that are each finite can still multiply to
+ * ±Infinity (`τ = 1e308` times a log-prior). `INVALID_PARAMETER` names the parameters involved.
+ */
+export function checkFiniteResult(values: ArrayLike<number>, field: string, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    check(Number.isFinite(values[i]!), 'INVALID_PARAMETER', `is so large that ${what} overflows (entry ${i} is ${values[i]})`, field)
+  }
 }

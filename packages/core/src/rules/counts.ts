@@ -1,3 +1,4 @@
+import { MAX_COUNT, checkClassCounts, checkLabelCounts, checkNumber } from '../validate.js'
 /**
  * Host-side statistics of class counts, shared by every rule that reads a prior.
  *
@@ -8,6 +9,7 @@
  * multiplied by the same constant.
  */
 export function smoothCounts(counts: readonly number[]): number[] {
+  checkClassCounts(counts, undefined)
   const positive = counts.filter((n) => n > 0)
   const floor = Math.min(...positive)
   return counts.map((n) => (n > 0 ? n : floor))
@@ -48,6 +50,9 @@ export function labelLogOdds(counts: readonly number[], numSamples: number): num
 }
 
 function clampedLabelCounts(counts: readonly number[], numSamples: number): number[] {
+  checkClassCounts(counts, undefined)
+  checkNumber(numSamples, { above: 0, max: MAX_COUNT }, 'numSamples')
+  checkLabelCounts(counts, numSamples)
   const positives = counts.filter((n) => n > 0)
   const negatives = counts.map((n) => numSamples - n).filter((m) => m > 0)
   const low = Math.min(...positives)

@@ -1,3 +1,4 @@
+import { checkFiniteResult, checkNumber } from '../validate.js'
 import { labelLogOdds } from './counts.js'
 import type { Rule } from './types.js'
 
@@ -6,7 +7,10 @@ import type { Rule } from './types.js'
  * (`= κ` times the prior log-odds), `π_c = n_c / numSamples` clamped as in `labelPriors`.
  */
 export function dbBias(classCounts: readonly number[], numSamples: number, kappa: number): number[] {
-  return labelLogOdds(classCounts, numSamples).map((l) => kappa * l)
+  checkNumber(kappa, { min: 0 }, 'kappa')
+  const bias = labelLogOdds(classCounts, numSamples).map((l) => kappa * l)
+  checkFiniteResult(bias, 'kappa', 'the bias κ·log-odds')
+  return bias
 }
 
 /**

@@ -1,3 +1,4 @@
+import { checkNumber } from '../validate.js'
 import { smoothCounts } from './counts.js'
 import type { Rule } from './types.js'
 
@@ -7,6 +8,7 @@ import type { Rule } from './types.js'
  * A zero count is read as the smallest positive count, so an empty class gets the largest margin `M`.
  */
 export function ldamMargins(classCounts: readonly number[], maxMargin: number): number[] {
+  checkNumber(maxMargin, { min: 0 }, 'maxMargin')
   const raw = smoothCounts(classCounts).map((n) => n ** -0.25)
   const largest = Math.max(...raw)
   return raw.map((m) => (maxMargin * m) / largest)
@@ -18,6 +20,7 @@ export function ldamMargins(classCounts: readonly number[], maxMargin: number): 
  * smoothed as for the margins, so an empty class gets the weight of the rarest one.
  */
 export function drwWeights(classCounts: readonly number[], beta: number): number[] {
+  checkNumber(beta, { min: 0, below: 1 }, 'beta')
   const raw = smoothCounts(classCounts).map((n) => (1 - beta) / (1 - beta ** n))
   const total = raw.reduce((a, b) => a + b, 0)
   return raw.map((w) => (w * raw.length) / total)

@@ -1,3 +1,4 @@
+import { checkNumber, checkNumberList } from '../validate.js'
 import type { TensorOps } from '../ops.js'
 import { crossEntropyPerSample, softmaxResidual } from './crossEntropy.js'
 import { l2Normalize } from './norm.js'
@@ -95,5 +96,9 @@ export function learnedBoundsStep<T>(ops: TensorOps<T>, inp: LearnedBoundsInputs
 
 /** `θ ← clip(θ − β·∂L_meta/∂θ, −ε_max, ε_max)`: one step of the learned bounds (host side). */
 export function updateLearnedBounds(theta: readonly number[], hypergradient: ArrayLike<number>, metaRate: number, maxBound: number): number[] {
+  checkNumberList(theta, {}, 'theta')
+  checkNumberList(hypergradient, {}, 'hypergradient', theta.length)
+  checkNumber(metaRate, { min: 0 }, 'metaRate')
+  checkNumber(maxBound, { above: 0 }, 'maxBound')
   return theta.map((t, c) => Math.min(maxBound, Math.max(-maxBound, t - metaRate * hypergradient[c]!)))
 }

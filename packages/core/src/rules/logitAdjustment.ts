@@ -1,3 +1,5 @@
+import { check } from '../errors.js'
+import { checkClassCounts, checkNumber } from '../validate.js'
 import type { TensorOps } from '../ops.js'
 import { logPriorsFromCounts } from './counts.js'
 import type { Rule } from './types.js'
@@ -26,12 +28,18 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
  * corrected at prediction time, `u − τ·log π` (`[N, C]`); predict with its arg-max.
  */
 export function postHocAdjust<T>(ops: TensorOps<T>, logits: T, classCounts: readonly number[], tau: number): T {
+  checkNumber(tau, { min: 0 }, 'tau')
   const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
   return ops.sub(logits, ops.constant(shift, [1, shift.length]))
 }
 
 /** Host-side post-hoc prediction: `argmax_c (u_ic − τ·log π_c)` for each row of `logits` (`[N][C]`). */
 export function postHocPredict(logits: readonly (readonly number[])[], classCounts: readonly number[], tau: number): number[] {
+  checkNumber(tau, { min: 0 }, 'tau')
+  checkClassCounts(classCounts, undefined)
+  check(Array.isArray(logits), 'LOGITS_SHAPE', 'logits must be rows [N][C]', 'logits')
+  logits.forEach((row, i) => check(Array.isArray(row) && row.length === classCounts.length, 'LOGITS_SHAPE',
+    `row ${i} has ${Array.isArray(row) ? row.length : 'no'} logits for ${classCounts.length} class counts`, 'logits'))
   const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
   return logits.map((row) => {
     let best = 0

@@ -1,3 +1,4 @@
+import { checkFiniteResult, checkNumber } from '../validate.js'
 import { smoothCounts } from './counts.js'
 
 /** Per-class direction (`+1`: P, loss raised; `−1`: N, loss lowered) and bound `ε_c` of LPL. */
@@ -27,7 +28,10 @@ export function priorSplitBounds(
   deltaEpsilon: number,
   headClasses?: number,
 ): LplClassBounds {
+  checkNumber(epsilon, { min: 0 }, 'epsilon')
+  checkNumber(deltaEpsilon, { min: 0 }, 'deltaEpsilon')
   const counts = smoothCounts(classCounts)
+  if (headClasses !== undefined) checkNumber(headClasses, { min: 0, max: counts.length, integer: true }, 'headClasses')
   const nMax = Math.max(...counts)
   const nMin = Math.min(...counts)
   const h = headClasses ?? counts.filter((n) => n > median(counts)).length
@@ -39,6 +43,7 @@ export function priorSplitBounds(
     directions[c] = head ? -1 : 1
     bounds[c] = head ? epsilon + (deltaEpsilon * n) / nMax : epsilon + (deltaEpsilon * nMin) / n
   })
+  checkFiniteResult(bounds, 'deltaEpsilon', 'the bounds ε + Δε·ratio')
   return { directions, bounds }
 }
 
@@ -48,6 +53,9 @@ export function priorSplitBounds(
  * floored after adding 1e-6.
  */
 export function lplSteps(bound: number, alpha: number, maxSteps: number): number {
+  checkNumber(bound, { min: 0 }, 'bound')
+  checkNumber(alpha, { above: 0 }, 'alpha')
+  checkNumber(maxSteps, { min: 0, integer: true }, 'maxSteps')
   return Math.min(Math.floor(bound / alpha + STEP_ROUNDING), maxSteps)
 }
 

@@ -1,9 +1,11 @@
+import { checkNumber } from '../validate.js'
 import { addClassRows } from './crossEntropy.js'
 import { officialStep, pythonRound } from './officialStep.js'
 import type { Rule } from './types.js'
 
 /** `R = round(1.1·K)`, the iteration count of the released balanced-data code. */
 export function officialBalancedIterations(steps: number): number {
+  checkNumber(steps, { min: 1, integer: true }, 'steps')
   return pythonRound(1.1 * steps)
 }
 

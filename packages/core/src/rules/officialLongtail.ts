@@ -1,3 +1,4 @@
+import { checkFiniteResult, checkNumber } from '../validate.js'
 import { smoothCounts } from './counts.js'
 import { addClassRows } from './crossEntropy.js'
 import { officialStep, pythonRound } from './officialStep.js'
@@ -24,11 +25,16 @@ export function officialLongtailSteps(
   steps: number,
 ): OfficialLongtailSteps {
   const n = smoothCounts(classCounts)
+  checkNumber(split, { min: 0, max: n.length, integer: true }, 'split')
+  checkNumber(stepSize, { min: 0 }, 'stepSize')
+  checkNumber(headFactor, { min: 0 }, 'headFactor')
+  checkNumber(steps, { min: 1, integer: true }, 'steps')
   const first = n[0]!
   const last = n[n.length - 1]!
   const raw = n.map((nc, c) =>
     c < split ? pythonRound((nc / first) * stepSize * headFactor - 1) : pythonRound((last / nc) * stepSize - 1),
   )
+  checkFiniteResult(raw, 'stepSize', 'the step indices round(ratio·S·κ − 1)')
   return { raw, clamped: raw.map((k) => Math.min(Math.max(k, 0), steps - 1)) }
 }
 

@@ -1,3 +1,4 @@
+import { checkFiniteResult, checkNumber } from '../validate.js'
 import { logPriorsFromCounts, smoothCounts } from './counts.js'
 import type { Rule } from './types.js'
 
@@ -7,12 +8,14 @@ import type { Rule } from './types.js'
  * and additive `ι_c = τ·log π_c`. Zero counts are smoothed to the smallest positive count.
  */
 export function vsTerms(classCounts: readonly number[], gamma: number, tau: number): { multiplicative: number[]; additive: number[] } {
+  checkNumber(gamma, { min: 0 }, 'gamma')
+  checkNumber(tau, { min: 0 }, 'tau')
   const counts = smoothCounts(classCounts)
   const largest = Math.max(...counts)
-  return {
-    multiplicative: counts.map((n) => (n / largest) ** gamma),
-    additive: logPriorsFromCounts(classCounts).map((l) => tau * l),
-  }
+  const additive = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  checkFiniteResult(additive, 'tau', 'the shift τ·log π')
+  // (n_c / n_max)^γ ≤ 1 never overflows; a huge γ only sends rare classes' scales to 0.
+  return { multiplicative: counts.map((n) => (n / largest) ** gamma), additive }
 }
 
 /**
