@@ -21,6 +21,18 @@ export function int64Value(v: Int64 | null | undefined): number {
  * can make it hang.
  */
 export function readModel(bytes: Uint8Array): ReadModel {
+  const { model, graph, opset } = decodeModel(bytes)
+  check(graph.output.length > 0, 'INVALID_MODEL', 'the model graph has no outputs', 'model')
+  check(opset >= MIN_EDIT_OPSET, 'INVALID_MODEL', `the model's default-domain opset ${opset} is older than ${MIN_EDIT_OPSET}`, 'model')
+  return { model, graph, opset }
+}
+
+/**
+ * Decodes `ModelProto` bytes and checks what any use of a model needs: a graph, and an import of
+ * the default ONNX domain. Refuses anything else (not a `Uint8Array`, empty, truncated or random
+ * bytes, a model without graph or opset) with `INVALID_MODEL` naming the problem.
+ */
+export function decodeModel(bytes: Uint8Array): ReadModel {
   check(bytes instanceof Uint8Array, 'INVALID_MODEL', 'model bytes must be a Uint8Array', 'model')
   check(bytes.length > 0, 'INVALID_MODEL', 'the model is empty (0 bytes)', 'model')
   let model: proto.ModelProto
@@ -34,10 +46,8 @@ export function readModel(bytes: Uint8Array): ReadModel {
   // Decoded messages are class instances, whose repeated fields are always arrays.
   const graph = model.graph as proto.GraphProto | null | undefined
   check(graph !== null && graph !== undefined, 'INVALID_MODEL', 'the model has no graph (truncated or not an ONNX file?)', 'model')
-  check(graph.output.length > 0, 'INVALID_MODEL', 'the model graph has no outputs', 'model')
   const opset = defaultOpset(model)
   check(opset !== undefined, 'INVALID_MODEL', 'the model imports no opset of the default ONNX domain (truncated?)', 'model')
-  check(opset >= MIN_EDIT_OPSET, 'INVALID_MODEL', `the model's default-domain opset ${opset} is older than ${MIN_EDIT_OPSET}`, 'model')
   return { model, graph, opset }
 }
 

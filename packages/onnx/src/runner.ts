@@ -1,6 +1,7 @@
 import { LogitPerturbError, check } from '@logit-perturb/core'
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
+import { decodeModel } from './readModel.js'
 import { serializeModel } from './serialize.js'
 import type { SymbolicTensor } from './tensor.js'
 
@@ -30,15 +31,20 @@ export interface HostTensor {
 }
 
 /**
- * Opens an inference session on model bytes with the wasm execution provider. A model that
- * onnxruntime-web refuses gives `INVALID_MODEL` with the runtime's message.
+ * Opens an inference session on model bytes with the wasm execution provider. Bytes that are not a
+ * model (empty, truncated, random, no graph or no opset) give `INVALID_MODEL` naming the problem as
+ * {@link readModel} does; a model that onnxruntime-web refuses otherwise gives `INVALID_MODEL` with
+ * the runtime's reason.
  */
 export async function createSession(bytes: Uint8Array): Promise<Ort.InferenceSession> {
+  check(bytes instanceof Uint8Array, 'INVALID_MODEL', 'model bytes must be a Uint8Array', 'model')
   const ort = await loadOnnxRuntime()
   try {
     return await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] })
   } catch (error) {
-    throw new LogitPerturbError('INVALID_MODEL', `onnxruntime-web cannot load the model: ${messageOf(error)}`)
+    // Decoded only on failure, so loading a good model costs nothing more; throws when the bytes do not decode.
+    decodeModel(bytes)
+    throw new LogitPerturbError('INVALID_MODEL', `onnxruntime-web cannot load the model: ${runtimeReason(error)}`, 'model')
   }
 }
 
@@ -52,15 +58,16 @@ export async function runModel(
   feeds: Readonly<Record<string, HostTensor>>,
 ): Promise<Record<string, HostTensor>> {
   const ort = await loadOnnxRuntime()
-  const session = model instanceof Uint8Array ? await createSession(model) : model
+  const session = await sessionOf(model)
   try {
+    check(session.outputNames.length > 0, 'INVALID_MODEL', 'the model has no outputs', 'model')
     const inputs: Record<string, Ort.Tensor> = {}
     for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(tensorType(t.data), t.data, [...t.dims])
     let results: Ort.InferenceSession.OnnxValueMapType
     try {
       results = await session.run(inputs)
     } catch (error) {
-      throw new LogitPerturbError('INVALID_PARAMETER', `onnxruntime-web failed to run the model: ${messageOf(error)}`)
+      throw new LogitPerturbError('INVALID_PARAMETER', `onnxruntime-web failed to run the model: ${runtimeReason(error)}`)
     }
     const out: Record<string, HostTensor> = {}
     for (const [name, value] of Object.entries(results)) {
@@ -71,6 +78,13 @@ export async function runModel(
   } finally {
     if (model instanceof Uint8Array) await session.release()
   }
+}
+
+/** A session on `model`: opened on bytes (the caller releases it), or the caller's own. */
+async function sessionOf(model: Uint8Array | Ort.InferenceSession): Promise<Ort.InferenceSession> {
+  check(model instanceof Uint8Array || typeof (model as Partial<Ort.InferenceSession> | null)?.run === 'function', 'INVALID_MODEL',
+    'must be ONNX model bytes (a Uint8Array) or a session from createSession', 'model')
+  return model instanceof Uint8Array ? createSession(model) : model
 }
 
 /** What {@link runLossModel} returns; arrays are flat row-major `[N, C]`. */
@@ -86,7 +100,8 @@ export interface LossModelResult {
  * `dims`; labels as class ids (`[N]`), or, for a multi-label model, as rows of 0 and 1 (`[N][C]`).
  * Labels are checked on the host (the graph does not check them): `LABEL_VALUE` for an id outside
  * `[0, C)` or an entry other than 0 or 1, `LABELS_SHAPE` for a length other than `N` (rows of
- * length other than `C`).
+ * length other than `C`). A model that is not such a loss model (inputs other than `logits` and
+ * `labels`, no `loss` or `perturbed_logits` output, outputs of other sizes) gives `INVALID_MODEL`.
  */
 export async function runLossModel(
   model: Uint8Array | Ort.InferenceSession,
@@ -98,12 +113,40 @@ export async function runLossModel(
   check(flat.dims.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got [${flat.dims.join(', ')}]`, 'logits')
   check(labels.length === n, 'LABELS_SHAPE', `${labels.length} labels for ${n} rows of logits`, 'labels')
   const data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data as ArrayLike<number>)
-  const out = await runModel(model, { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) })
+  const feeds = { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) }
+  const session = await sessionOf(model)
+  let out: Record<string, HostTensor>
+  try {
+    checkLossModel(session)
+    out = await runModel(session, feeds)
+  } finally {
+    if (model instanceof Uint8Array) await session.release()
+  }
+  const size = (name: string, want: number, what: string) => {
+    const got = out[name]!.data.length
+    check(got === want, 'INVALID_MODEL', `output ${name} has ${got} values, not ${what} (${want})`, 'model')
+  }
+  size('loss', 1, 'a scalar')
+  size('perturbed_logits', n * c, `[N, C] = [${n}, ${c}]`)
+  if (out.grad_logits !== undefined) size('grad_logits', n * c, `[N, C] = [${n}, ${c}]`)
   return {
     loss: Number(out.loss!.data[0]),
     perturbedLogits: out.perturbed_logits!.data as Float32Array,
     ...(out.grad_logits === undefined ? {} : { gradLogits: out.grad_logits.data as Float32Array }),
   }
+}
+
+/** Refuses a session whose inputs and outputs are not those of a loss model from `exportLossModel`. */
+function checkLossModel(session: Ort.InferenceSession): void {
+  const names = (list: readonly string[]) => (list.length ? list.map((name) => `"${name}"`).join(', ') : 'none')
+  const io = `inputs ${names(session.inputNames)}, outputs ${names(session.outputNames)}`
+  const missing = [...['logits', 'labels'].filter((name) => !session.inputNames.includes(name)).map((name) => `input "${name}"`),
+    ...['loss', 'perturbed_logits'].filter((name) => !session.outputNames.includes(name)).map((name) => `output "${name}"`)]
+  check(missing.length === 0, 'INVALID_MODEL',
+    `not a loss model from exportLossModel: no ${missing.join(', no ')} (the model has ${io})`, 'model')
+  const extra = session.inputNames.filter((name) => name !== 'logits' && name !== 'labels')
+  check(extra.length === 0, 'INVALID_MODEL',
+    `the model also takes ${names(extra)}; runLossModel feeds only logits and labels (run a model exported with state: 'io' with runModel)`, 'model')
 }
 
 /** Class ids as int64 `[N]`, or multi-label rows as float32 `[N, C]`, checked. */
@@ -160,6 +203,12 @@ function tensorType(data: HostTensor['data']): 'float32' | 'int32' | 'int64' | '
   return 'float64'
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+/**
+ * onnxruntime-web's reason for an error, on one line: the message after its `ERROR_MESSAGE:` prefix,
+ * without the source file and C++ signature some messages start with.
+ */
+function runtimeReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  const reason = message.replace(/^[\s\S]*?ERROR_MESSAGE: /, '').replace(/^\S+\.(?:cc|cpp|h):\d+ [^(]*\(.*?\) (?=\S)/, '')
+  return reason.replace(/\s+/g, ' ').trim()
 }
