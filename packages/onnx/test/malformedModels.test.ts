@@ -34,11 +34,16 @@ async function refusal(fn: () => unknown): Promise<string> {
   throw new Error('nothing was thrown')
 }
 
-/** The loss model edited by `edit`, re-encoded. */
-function editedLoss(edit: (model: proto.ModelProto) => void): Uint8Array {
-  const model = onnx.ModelProto.decode(LOSS)
-  edit(model)
+/** `bytes` decoded, edited by `edit` (given the model and its graph) and re-encoded. */
+function edited(bytes: Uint8Array, edit: (model: proto.ModelProto, graph: proto.GraphProto) => void): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes)
+  edit(model, model.graph as proto.GraphProto)
   return onnx.ModelProto.encode(model).finish()
+}
+
+/** The loss model edited by `edit`. */
+function editedLoss(edit: (model: proto.ModelProto, graph: proto.GraphProto) => void): Uint8Array {
+  return edited(LOSS, edit)
 }
 
 /**
@@ -93,17 +98,14 @@ describe('every entry point refuses bytes that are not a model with INVALID_MODE
   })
 
   it('a model the runtime refuses: its reason on one line, without source paths', async () => {
-    const unknownOp = onnx.ModelProto.decode(CLASSIFIER)
-    unknownOp.graph!.node[0]!.opType = 'NoSuchOp'
-    expect(await refusal(() => runModel(onnx.ModelProto.encode(unknownOp).finish(), FEEDS)))
+    const unknownOp = edited(CLASSIFIER, (_, g) => { g.node[0]!.opType = 'NoSuchOp' })
+    expect(await refusal(() => runModel(unknownOp, FEEDS)))
       .toMatch(/^INVALID_MODEL: model: onnxruntime-web cannot load the model: No Op registered for NoSuchOp/)
-    const dangling = onnx.ModelProto.decode(CLASSIFIER)
-    dangling.graph!.output[0]!.name = 'scores'
-    expect(await refusal(() => createSession(onnx.ModelProto.encode(dangling).finish())))
+    const dangling = edited(CLASSIFIER, (_, g) => { g.output[0]!.name = 'scores' })
+    expect(await refusal(() => createSession(dangling)))
       .toMatch(/^INVALID_MODEL: model: onnxruntime-web cannot load the model: .*Graph output \(scores\) does not exist in the graph/)
-    const future = onnx.ModelProto.decode(CLASSIFIER)
-    future.irVersion = 99
-    expect(await refusal(() => runLossModel(onnx.ModelProto.encode(future).finish(), LOGITS, LABELS)))
+    const future = edited(CLASSIFIER, (m) => { m.irVersion = 99 })
+    expect(await refusal(() => runLossModel(future, LOGITS, LABELS)))
       .toMatch(/^INVALID_MODEL: model: onnxruntime-web cannot load the model: Unsupported model IR version: 99/)
   })
 })
@@ -121,21 +123,21 @@ describe('valid models with the wrong inputs or outputs', () => {
 
   it('a loss model missing an output', async () => {
     for (const name of ['loss', 'perturbed_logits']) {
-      const bytes = editedLoss((m) => { m.graph!.output = m.graph!.output.filter((o) => o.name !== name) })
+      const bytes = editedLoss((_, g) => { g.output = g.output.filter((o) => o.name !== name) })
       expect(await refusal(() => runLossModel(bytes, LOGITS, LABELS)), name).toMatch(new RegExp(`^INVALID_MODEL: model: not a loss model from exportLossModel: no output "${name}" \\(the model has inputs "logits", "labels", outputs `))
     }
     // Without grad_logits it is a loss model of a rule with no closed-form gradient, and runs.
-    const noGradient = await runLossModel(editedLoss((m) => { m.graph!.output = m.graph!.output.filter((o) => o.name !== 'grad_logits') }), LOGITS, LABELS)
+    const noGradient = await runLossModel(editedLoss((_, g) => { g.output = g.output.filter((o) => o.name !== 'grad_logits') }), LOGITS, LABELS)
     expect(noGradient.gradLogits).toBeUndefined()
   })
 
   it('a loss model with outputs of the wrong size, or with inputs runLossModel does not feed', async () => {
     // `loss` computed as the perturbed logits: [N, C] where a scalar is expected.
-    const wideLoss = editedLoss((m) => {
-      const producer = m.graph!.node.find((node) => node.output.includes('loss'))!
-      producer.output = producer.output.map((o) => (o === 'loss' ? 'loss_scalar' : o))
-      m.graph!.node.push(onnx.NodeProto.create({ name: 'wide_loss', opType: 'Identity', input: ['perturbed_logits'], output: ['loss'] }))
-      m.graph!.output.find((o) => o.name === 'loss')!.type!.tensorType!.shape = null
+    const wideLoss = editedLoss((_, g) => {
+      const producer = g.node.find((node) => node.output!.includes('loss'))!
+      producer.output = producer.output!.map((o) => (o === 'loss' ? 'loss_scalar' : o))
+      g.node.push(onnx.NodeProto.create({ name: 'wide_loss', opType: 'Identity', input: ['perturbed_logits'], output: ['loss'] }))
+      g.output.find((o) => o.name === 'loss')!.type = { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } }
     })
     expect(await refusal(() => runLossModel(wideLoss, LOGITS, LABELS))).toBe('INVALID_MODEL: model: output loss has 6 values, not a scalar (1)')
     const stateful = exportLossModel({ rule: 'lpl', split: 'confidence' }, { numClasses: 3, state: 'io' }).bytes
@@ -144,9 +146,7 @@ describe('valid models with the wrong inputs or outputs', () => {
   })
 
   it('a model without outputs', async () => {
-    const none = onnx.ModelProto.decode(CLASSIFIER)
-    none.graph!.output = []
-    const bytes = onnx.ModelProto.encode(none).finish()
+    const bytes = edited(CLASSIFIER, (_, g) => { g.output = [] })
     expect(await refusal(() => runModel(bytes, FEEDS))).toBe('INVALID_MODEL: model: the model has no outputs')
     expect(await refusal(() => readModel(bytes))).toBe('INVALID_MODEL: model: the model graph has no outputs')
     expect(await refusal(() => runLossModel(bytes, LOGITS, LABELS))).toMatch(/^INVALID_MODEL: model: not a loss model .*outputs none\)$/)
