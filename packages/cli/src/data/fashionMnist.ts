@@ -37,18 +37,28 @@ function locate(dir: string, base: string): string {
   )
 }
 
-/** Loads one split of Fashion-MNIST from `dir` (gzip-compressed or plain IDX files). */
+/** The side of a Fashion-MNIST image, in pixels. */
+const SIDE = 28
+
+/**
+ * Loads one split of Fashion-MNIST from `dir` (gzip-compressed or plain IDX files). Files that are
+ * missing, malformed (see `parseIdx`) or that do not hold Fashion-MNIST (images other than
+ * `[count, 28, 28]`, no images, labels other than `[count]` or outside the ten classes, counts that
+ * differ) give one `CliError` naming the file and the problem.
+ */
 export function loadFashionMnist(dir: string, split: 'train' | 'test'): ImageSet {
-  const [imageFile, labelFile] = FILES[split]
-  const images = readIdxFile(locate(dir, imageFile))
-  const labels = readIdxFile(locate(dir, labelFile))
-  if (images.dims.length !== 3 || labels.dims.length !== 1) {
-    throw new CliError(`${dir}: ${split} images must be [count, rows, cols] and labels [count]`)
+  const [imagePath, labelPath] = FILES[split].map((base) => locate(dir, base)) as [string, string]
+  const images = readIdxFile(imagePath)
+  if (images.dims.length !== 3 || images.dims[1] !== SIDE || images.dims[2] !== SIDE) {
+    throw new CliError(`${imagePath}: ${split} images must be [count, ${SIDE}, ${SIDE}], the file holds [${images.dims.join(', ')}]`)
   }
+  if (images.dims[0] === 0) throw new CliError(`${imagePath}: the file holds no ${split} images`)
+  const labels = readIdxFile(labelPath)
+  if (labels.dims.length !== 1) throw new CliError(`${labelPath}: ${split} labels must be [count], the file holds [${labels.dims.join(', ')}]`)
   if (images.dims[0] !== labels.dims[0]) {
-    throw new CliError(`${dir}: ${images.dims[0]} ${split} images but ${labels.dims[0]} labels`)
+    throw new CliError(`${labelPath}: ${labels.dims[0]} ${split} labels for the ${images.dims[0]} images of ${imagePath}`)
   }
   const bad = labels.data.findIndex((y) => y >= CLASS_NAMES.length)
-  if (bad >= 0) throw new CliError(`${dir}: ${split} label ${labels.data[bad]} at index ${bad} is not a class in [0, 10)`)
-  return { images: images.data, labels: labels.data, count: images.dims[0]!, pixels: images.dims[1]! * images.dims[2]! }
+  if (bad >= 0) throw new CliError(`${labelPath}: ${split} label ${labels.data[bad]} at index ${bad} is not a class in [0, ${CLASS_NAMES.length})`)
+  return { images: images.data, labels: labels.data, count: images.dims[0]!, pixels: SIDE * SIDE }
 }

@@ -11,8 +11,8 @@ export interface IdxArray {
 /**
  * Parses IDX bytes (LeCun's MNIST format: two zero bytes, a type code, the number of dimensions,
  * one big-endian uint32 per dimension, then the data). Only unsigned bytes (type 0x08) are used by
- * (Fashion-)MNIST. Throws a `CliError` naming `source` for a wrong magic number, a wrong type,
- * or a length that does not match the dimensions.
+ * (Fashion-)MNIST. Throws a `CliError` naming `source` for a wrong magic number, a wrong type, no
+ * dimensions, or a length that does not match the dimensions.
  */
 export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   if (bytes.length < 4) throw new CliError(`${source}: ${bytes.length} bytes is too short for an IDX file`)
@@ -22,7 +22,8 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   if (bytes[2] !== 0x08) throw new CliError(`${source}: IDX type 0x${bytes[2]!.toString(16)} is not unsigned bytes (0x08)`)
   const rank = bytes[3]!
   const headerLength = 4 + 4 * rank
-  if (rank === 0 || bytes.length < headerLength) throw new CliError(`${source}: IDX header of rank ${rank} is truncated`)
+  if (rank === 0) throw new CliError(`${source}: IDX header declares 0 dimensions (corrupt)`)
+  if (bytes.length < headerLength) throw new CliError(`${source}: IDX header of rank ${rank} is truncated (${bytes.length} of ${headerLength} bytes)`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const dims = Array.from({ length: rank }, (_, d) => view.getUint32(4 + 4 * d, false))
   const expected = dims.reduce((a, b) => a * b, 1)
