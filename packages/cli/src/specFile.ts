@@ -2,16 +2,31 @@ import { readFileSync } from 'node:fs'
 import { LogitPerturbError, type RuleSpec, createRule, parseSpec } from '@logit-perturb/core'
 import { CliError } from './errors.js'
 
-/** Reads and validates a rule spec from a JSON file; every problem is one line naming the file. */
+/**
+ * The most classes `lpl` takes: its commands build `[N, C]` batches in memory (512 rows for
+ * `explain`), so a spec fixing more is refused rather than running out of memory.
+ */
+export const MAX_CLASSES = 2 ** 16
+
+/**
+ * Reads and validates a rule spec from a JSON file; every problem is one line naming the file, as
+ * is a spec fixing more than {@link MAX_CLASSES} classes.
+ */
 export function readSpecFile(path: string | undefined): RuleSpec {
   if (path === undefined) throw new CliError('--spec FILE is required (a JSON rule spec, see docs/rules)', 2)
   const value = readJsonFile(path)
+  let spec: RuleSpec
   try {
-    return parseSpec(value)
+    spec = parseSpec(value)
   } catch (e) {
     if (e instanceof LogitPerturbError) throw new CliError(`${path}: ${e.code}: ${e.message}`)
     throw e
   }
+  const classes = classSource(spec)
+  if (classes && classes[0] > MAX_CLASSES) {
+    throw new CliError(`${path}: ${classes[1]}: ${classes[0]} classes is more than lpl takes (at most ${MAX_CLASSES})`)
+  }
+  return spec
 }
 
 /** Reads a JSON file, with one-line errors for a missing file or bad JSON. */
@@ -38,10 +53,17 @@ export function requireSingleLabel(spec: RuleSpec, path: string | undefined, com
 
 /** The class count a spec fixes, if any. */
 export function classesOf(spec: RuleSpec): number | undefined {
-  if (spec.numClasses !== undefined) return spec.numClasses
-  if ('classCounts' in spec && spec.classCounts) return spec.classCounts.length
-  if (spec.rule === 'lpl') return spec.directions?.length ?? (spec.base ? classesOf(spec.base) : undefined)
-  if (spec.rule === 'vs') return spec.multiplicative?.length
-  if (spec.rule === 'isda') return spec.weights?.length
+  return classSource(spec)?.[0]
+}
+
+/** The class count a spec fixes and the field that fixes it (`at` prefixes the field of a base rule). */
+function classSource(spec: RuleSpec, at = ''): [number, string] | undefined {
+  if (spec.numClasses !== undefined) return [spec.numClasses, `${at}numClasses`]
+  if ('classCounts' in spec && spec.classCounts) return [spec.classCounts.length, `${at}classCounts`]
+  if (spec.rule === 'lpl') {
+    return spec.directions ? [spec.directions.length, `${at}directions`] : spec.base ? classSource(spec.base, `${at}base.`) : undefined
+  }
+  if (spec.rule === 'vs') return spec.multiplicative && [spec.multiplicative.length, `${at}multiplicative`]
+  if (spec.rule === 'isda') return spec.weights && [spec.weights.length, `${at}weights`]
   return undefined
 }

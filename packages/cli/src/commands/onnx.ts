@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { LogitPerturbError } from '@logit-perturb/core'
 import { appendPostHocAdjustment, exportLossModel } from '@logit-perturb/onnx'
 import { CliError } from '../errors.js'
-import { classesOf, readSpecFile } from '../specFile.js'
+import { MAX_CLASSES, classesOf, readSpecFile } from '../specFile.js'
 import { intOption, numberOption } from './options.js'
 
 export const EXPORT_USAGE = `lpl export --spec FILE --out loss.onnx [--classes C] [--opset 17]
@@ -39,7 +39,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
   if (values.out === undefined) throw new CliError('--out FILE is required', 2)
   if (values.state !== 'batch' && values.state !== 'io') throw new CliError(`--state must be batch or io, got "${values.state}"`, 2)
   const spec = readSpecFile(values.spec)
-  const numClasses = classesOf(spec) ?? (values.classes === undefined ? undefined : intOption(values.classes, 'classes', 1))
+  const numClasses = classesOf(spec) ?? (values.classes === undefined ? undefined : intOption(values.classes, 'classes', 1, MAX_CLASSES))
   if (numClasses === undefined) throw new CliError(`${values.spec}: the spec does not fix the class count; pass --classes C`, 2)
   const model = naming(values.spec!, () =>
     exportLossModel(spec, { numClasses, opset: intOption(values.opset, 'opset', 17), state: values.state as 'batch' | 'io' }))

@@ -3,7 +3,7 @@ import type { AnyBackend } from '@logit-perturb/conformance'
 import { checkConformance } from '@logit-perturb/conformance'
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import { randomBatch } from '../randomBatch.js'
-import { classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
+import { MAX_CLASSES, classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
 import { checkProperties } from '../verify/properties.js'
 import { intOption } from './options.js'
 
@@ -40,7 +40,7 @@ export async function verifyCommand(argv: string[]): Promise<void> {
   })
   const spec = readSpecFile(values.spec)
   requireSingleLabel(spec, values.spec, 'verify')
-  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1)
+  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1, MAX_CLASSES)
   const seed = intOption(values.seed, 'seed', 0)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
   const batches = Array.from({ length: intOption(values.batches, 'batches', 1) }, (_, k) =>
