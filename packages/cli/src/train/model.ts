@@ -70,15 +70,25 @@ export function buildMlp(numClasses: number, seed: number, head: Head = 'dense',
 
 /**
  * SGD with Nesterov momentum 0.9 whose learning rate follows a cosine decay over all steps,
- * `η_t = η₀·(1 + cos(π t / T))/2`, set before every batch by the callback it returns.
+ * `η_t = η₀·(1 + cos(π t / T))/2`, set before every batch by the callback it returns. `dispose()`
+ * frees every tensor the optimizer holds.
  */
-export function cosineNesterov(initialRate: number, totalSteps: number): { optimizer: tf.MomentumOptimizer; onBatchBegin: () => Promise<void>; rate: () => number } {
+export function cosineNesterov(initialRate: number, totalSteps: number): {
+  optimizer: tf.MomentumOptimizer; onBatchBegin: () => Promise<void>; rate: () => number; dispose: () => void
+} {
   const optimizer = tf.train.momentum(initialRate, 0.9, true)
   let step = 0
   let rate = initialRate
   return {
     optimizer,
     rate: () => rate,
+    dispose: () => {
+      optimizer.dispose()
+      // tfjs 4.22's MomentumOptimizer.dispose frees the momentum scalar and the slots but not the
+      // learning-rate scalar of its SGD base class, one tensor left per optimizer; the base's
+      // dispose frees it (disposing a tensor twice is a no-op).
+      tf.SGDOptimizer.prototype.dispose.call(optimizer)
+    },
     onBatchBegin: async () => {
       rate = (initialRate * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps))) / 2
       optimizer.setLearningRate(rate)

@@ -121,7 +121,7 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   }
   const theta = learner?.theta()
   model.dispose()
-  schedule.optimizer.dispose()
+  schedule.dispose()
   loss.dispose()
   const perClass = perClassAccuracy(predictions, testLabels, numClasses)
   return {
