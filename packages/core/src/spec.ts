@@ -6,11 +6,19 @@ import type {
 } from './specTypes.js'
 import { MULTI_LABEL_RULE_NAMES, RULE_NAMES } from './specTypes.js'
 import { checkIsdaInputs } from './rules/isda.js'
-import { checkLabelCounts } from './validate.js'
+import { MAX_CLASSES, checkLabelCounts } from './validate.js'
 
-const POSITIVE = { above: 0 }
-const NON_NEGATIVE = { min: 0 }
-const COUNT = { min: 1, integer: true }
+/**
+ * Every real hyper-parameter is at most 1e6 and every step count at most 1000: far past any useful
+ * value, and small enough that no product of them with logits of 1e4 overflows float64 (α = 1e308
+ * would turn a loss into NaN) and that no search runs for hours.
+ */
+export const MAX_PARAMETER = 1e6
+export const MAX_STEPS = 1000
+const POSITIVE = { above: 0, max: MAX_PARAMETER }
+const NON_NEGATIVE = { min: 0, max: MAX_PARAMETER }
+const STEP_COUNT = { min: 1, max: MAX_STEPS, integer: true }
+const CLASS_COUNT = { min: 1, max: MAX_CLASSES, integer: true }
 
 /**
  * Validates a JSON value as a rule spec and returns it with every default filled in and
@@ -33,7 +41,7 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
   }
   const version = r.raw('version')
   check(version === undefined || version === 1, 'INVALID_SPEC', `only version 1 exists, got ${String(version)}`, r.fieldPath('version'))
-  const declared = r.optionalNumber('numClasses', COUNT)
+  const declared = r.optionalNumber('numClasses', CLASS_COUNT)
   const spec = parseRule(r, rule as RuleSpec['rule'], declared, asBase)
   r.finish()
   return spec
@@ -68,7 +76,7 @@ function parseRule(r: SpecReader, rule: RuleSpec['rule'], numClasses: number | u
         rule, ...head,
         // With K ≤ 4, R = round(1.1K) ≤ K iterations never store entry K, the first one a class uses
         // (the released code fails there with an index error).
-        steps: r.number('steps', { min: 5, integer: true }, 10),
+        steps: r.number('steps', { min: 5, max: MAX_STEPS, integer: true }, 10),
         alpha: r.number('alpha', NON_NEGATIVE, 0.01),
       } satisfies OfficialBalancedSpec
     case 'bce':
@@ -103,7 +111,7 @@ function parseLplMultiLabel(r: SpecReader, head: Head, numClasses: number | unde
     alpha: r.number('alpha', POSITIVE, 0.15),
     epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),
     deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, 1.2),
-    maxSteps: r.number('maxSteps', { min: 0, integer: true }, 20),
+    maxSteps: r.number('maxSteps', { min: 0, max: MAX_STEPS, integer: true }, 20),
     normalize: r.boolean('normalize', true),
     gradient: r.oneOf('gradient', ['stop', 'through'] as const, 'stop'),
   }
@@ -120,7 +128,7 @@ function parseLdam(r: SpecReader, head: Head, numClasses: number | undefined): L
   if (drwReader !== undefined) {
     drw = {
       beta: drwReader.number('beta', { min: 0, below: 1 }, 0.9999),
-      fromEpoch: drwReader.number('fromEpoch', { min: 0, integer: true }, 0),
+      fromEpoch: drwReader.number('fromEpoch', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }, 0),
     }
     drwReader.finish()
   }
@@ -131,7 +139,7 @@ function parseVs(r: SpecReader, head: Head, numClasses: number | undefined): VsS
   if (r.has('multiplicative') || r.has('additive')) {
     // Explicit terms: classCounts, gamma and tau would be ignored, so they are refused as unknown.
     const multiplicative = r.numberArray('multiplicative', POSITIVE, numClasses)
-    const additive = r.numberArray('additive', {}, multiplicative.length)
+    const additive = r.numberArray('additive', { min: -MAX_PARAMETER, max: MAX_PARAMETER }, multiplicative.length)
     return { rule: 'vs', ...head, multiplicative, additive }
   }
   return {
@@ -187,7 +195,7 @@ function parseLpl(r: SpecReader, head: Head, declared: number | undefined): LplS
       epsilon: r.number('epsilon', NON_NEGATIVE, 0.3),
       deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, 1.2),
     } : {}),
-    maxSteps: r.number('maxSteps', { min: 0, integer: true }, 20),
+    maxSteps: r.number('maxSteps', { min: 0, max: MAX_STEPS, integer: true }, 20),
     normalize: r.boolean('normalize', true),
     gradient: r.oneOf('gradient', ['stop', 'through'] as const, 'stop'),
   }
@@ -207,7 +215,7 @@ function parseLpl(r: SpecReader, head: Head, declared: number | undefined): LplS
       out.threshold = threshold
     }
   } else {
-    out.directions = r.numberArray('directions', {}, numClasses)
+    out.directions = r.numberArray('directions', { min: -MAX_PARAMETER, max: MAX_PARAMETER }, numClasses)
     numClasses = out.directions.length
     out.directions.forEach((d, c) => check(d === 1 || d === -1, 'INVALID_PARAMETER', `must be +1 or -1, got ${d}`, `${r.fieldPath('directions')}[${c}]`))
     out.bounds = r.numberArray('bounds', NON_NEGATIVE, numClasses)
@@ -228,7 +236,7 @@ function parseOfficialLongtail(r: SpecReader, head: Head, numClasses: number | u
     split: r.number('split', { min: 0, max: classCounts.length, integer: true }),
     stepSize: r.number('stepSize', NON_NEGATIVE, 10),
     headFactor: r.number('headFactor', NON_NEGATIVE, 0.6),
-    steps: r.number('steps', COUNT, 10),
+    steps: r.number('steps', STEP_COUNT, 10),
     alpha: r.number('alpha', NON_NEGATIVE, 0.15),
   }
 }

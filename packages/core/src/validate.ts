@@ -58,11 +58,12 @@ export function checkClassCounts(counts: readonly number[], numClasses: number |
     )
   }
   check(counts.length > 0, 'CLASS_COUNTS_LENGTH', 'is empty', field)
+  check(counts.length <= MAX_CLASSES, 'CLASS_COUNTS_LENGTH', `has ${counts.length} entries, more than the 2^24 classes a float32 label can name`, field)
   counts.forEach((n, c) =>
     check(
       typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= MAX_COUNT,
       'CLASS_COUNTS_VALUE',
-      `count ${String(n)} of class ${c} is not a finite non-negative number up to 2^53`,
+      `count ${describeValue(n)} of class ${c} is not a finite non-negative number up to 2^53`,
       `${field}[${c}]`,
     ),
   )
@@ -103,7 +104,11 @@ export interface NumberRule {
 
 /** A value as an error message shows it. */
 export function describeValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value)
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (Array.isArray(value)) return 'an array'
+  // String() throws on objects without a prototype (Object.create(null)): describe them by kind.
+  if (typeof value === 'object' && value !== null) return 'an object'
+  return String(value)
 }
 
 /** Checks one number against a {@link NumberRule}; `INVALID_PARAMETER` names `field`. */

@@ -1,4 +1,4 @@
-import { LogitPerturbError, check } from '@logit-perturb/core'
+import { LogitPerturbError, check, checkFiniteValues } from '@logit-perturb/core'
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
 import { decodeModel } from './readModel.js'
@@ -100,7 +100,8 @@ export interface LossModelResult {
  * `dims`; labels as class ids (`[N]`), or, for a multi-label model, as rows of 0 and 1 (`[N][C]`).
  * Labels are checked on the host (the graph does not check them): `LABEL_VALUE` for an id outside
  * `[0, C)` or an entry other than 0 or 1, `LABELS_SHAPE` for a length other than `N` (rows of
- * length other than `C`). A model that is not such a loss model (inputs other than `logits` and
+ * length other than `C`); `LOGITS_SHAPE` for logits whose `C` is not the model's or an empty batch,
+ * `LOGITS_NOT_FINITE` for NaN or ±Infinity in the logits. A model that is not such a loss model (inputs other than `logits` and
  * `labels`, no `loss` or `perturbed_logits` output, outputs of other sizes) gives `INVALID_MODEL`.
  */
 export async function runLossModel(
@@ -111,13 +112,20 @@ export async function runLossModel(
   const flat: HostTensor = 'dims' in logits ? logits : { data: Float32Array.from(logits.flat()), dims: [logits.length, logits[0]?.length ?? 0] }
   const [n, c] = flat.dims as [number, number]
   check(flat.dims.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got [${flat.dims.join(', ')}]`, 'logits')
-  check(labels.length === n, 'LABELS_SHAPE', `${labels.length} labels for ${n} rows of logits`, 'labels')
-  const data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data as ArrayLike<number>)
-  const feeds = { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) }
+  check(c > 0, 'LOGITS_SHAPE', 'logits have no class dimension (C = 0)', 'logits')
   const session = await sessionOf(model)
   let out: Record<string, HostTensor>
   try {
     checkLossModel(session)
+    // The same checks, in the same order, as the core's losses on an eager backend.
+    const classes = modelClassCount(session)
+    check(classes === undefined || c === classes, 'LOGITS_SHAPE', `logits have ${c} classes but the model has ${classes}`, 'logits')
+    check(labels.length === n, 'LABELS_SHAPE', `${labels.length} labels for ${n} rows of logits`, 'labels')
+    check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
+    const data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data as ArrayLike<number>)
+    const feeds = { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) }
+    // The graph has no data checks: NaN or ±Infinity in would be NaN out, so they are refused here.
+    checkFiniteValues(flat.data as ArrayLike<number>, 'logits')
     out = await runModel(session, feeds)
   } finally {
     if (model instanceof Uint8Array) await session.release()
@@ -134,6 +142,15 @@ export async function runLossModel(
     perturbedLogits: out.perturbed_logits!.data as Float32Array,
     ...(out.grad_logits === undefined ? {} : { gradLogits: out.grad_logits.data as Float32Array }),
   }
+}
+
+const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
+
+/** The class count a loss model's `logits` input declares, when it declares one. */
+function modelClassCount(session: Ort.InferenceSession): number | undefined {
+  const input = session.inputMetadata?.find((m) => m.name === 'logits')
+  const dim = input !== undefined && input.isTensor ? input.shape[1] : undefined
+  return typeof dim === 'number' && dim > 0 ? dim : undefined
 }
 
 /** Refuses a session whose inputs and outputs are not those of a loss model from `exportLossModel`. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { classDirections } from '@logit-perturb/core'
-import { createTfjsOps } from './ops.js'
+import { createTfjsOps, oneHotFloat } from './ops.js'
 
 /** Inputs of {@link exactLearnedBoundsHypergradient}. */
 export interface ExactLearnedBoundsInputs {
@@ -40,8 +40,8 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
   const saved = variables.map((v) => tf.keep(v.clone()))
   try {
     return tf.tidy(() => {
-      const yTrain = tf.oneHot(tf.tensor1d(inp.trainLabels as number[], 'int32'), c)
-      const yMeta = tf.oneHot(tf.tensor1d(inp.metaLabels as number[], 'int32'), c)
+      const yTrain = oneHotFloat(tf.tensor1d(inp.trainLabels as number[], 'int32'), c)
+      const yMeta = oneHotFloat(tf.tensor1d(inp.metaLabels as number[], 'int32'), c)
       const b = inp.trainLabels.length
       // d_c at δ = 0, and the perturbed training softmax, on the host.
       const logits = logitsOf(inp.model, inp.trainX)

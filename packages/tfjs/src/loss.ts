@@ -72,11 +72,15 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
     if (previous) Object.values(previous).forEach((t) => t.dispose())
   }
 
-  /** Runs a core call in a tidy scope; a new state is kept and the old one freed. */
-  const scoped = <R extends tf.TensorContainer>(fn: () => R): R => {
+  /**
+   * Runs a core call in a tidy scope; a new state is kept and the old one freed. An output that is
+   * one of the caller's `inputs` (a rule without perturbation returns its logits as they are) is
+   * handed out as a clone, so that disposing the output never disposes the caller's tensor.
+   */
+  const scoped = <R extends tf.TensorContainer>(inputs: readonly tf.Tensor[], fn: () => R): R => {
     const before = core.getState()
     const { out, state } = tf.tidy(() => {
-      const result = fn()
+      const result = distinctFrom(inputs, fn())
       const after = core.getState()
       // The core replaced its state inside this scope: hand the new tensors out of the tidy.
       return { out: result, state: after === before ? undefined : after } as unknown as tf.TensorContainer
@@ -89,17 +93,17 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
   }
 
   const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
-    scoped(() => core(logits, labels, withDefaults(ctx)) as tf.Scalar)) as TfjsLoss
+    scoped([logits, labels], () => core(logits, labels, withDefaults(ctx)) as tf.Scalar)) as TfjsLoss
   return Object.assign(loss, {
     spec: core.spec,
     task: core.task,
     hasAnalyticGradient: core.hasAnalyticGradient,
     searchPath: core.searchPath,
     context,
-    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped(() => core.perturb(logits, labels, withDefaults(ctx))),
-    gradient: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped(() => core.gradient(logits, labels, withDefaults(ctx))),
+    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped([logits, labels], () => core.perturb(logits, labels, withDefaults(ctx))),
+    gradient: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped([logits, labels], () => core.gradient(logits, labels, withDefaults(ctx))),
     explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
-      scoped(() => core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject) as unknown as Explanation<tf.Tensor>,
+      scoped([logits, labels], () => core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject) as unknown as Explanation<tf.Tensor>,
     getState: () => core.getState(),
     async saveState() {
       const state = core.getState()
@@ -118,4 +122,14 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
     },
     dispose: () => replaceState(undefined),
   })
+}
+
+/** `result` with every tensor that is one of `inputs` (at the top level or one field deep) replaced by a clone. */
+function distinctFrom<R extends tf.TensorContainer>(inputs: readonly tf.Tensor[], result: R): R {
+  const fresh = (x: unknown): unknown => (x instanceof tf.Tensor && inputs.includes(x) ? tf.clone(x) : x)
+  if (result instanceof tf.Tensor) return fresh(result) as R
+  if (result !== null && typeof result === 'object' && !Array.isArray(result)) {
+    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, fresh(v)])) as R
+  }
+  return result
 }

@@ -76,7 +76,7 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
     max: (x, axes, keepDims = false) => tf.max(x, [...axes], keepDims),
     matmul: (a, b, transposeA = false, transposeB = false) => tf.matMul(a, b, transposeA, transposeB),
 
-    oneHot: (labels, depth) => tf.cast(tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, depth), 'float32'),
+    oneHot: (labels, depth) => oneHotFloat(labels, depth),
     gather: (x, indices, axis) =>
       axis === 0 ? gatherRows(x, tf.cast(indices, 'int32')) : tf.gather(x, tf.cast(indices, 'int32'), axis),
     segmentSum: (x, ids, numSegments) => segmentSum(x, tf.cast(ids, 'int32'), numSegments),
@@ -103,3 +103,14 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
 
 /** {@link createTfjsOps} with the default options (value checks on). */
 export const tfjsOps: TensorOps<tf.Tensor> = createTfjsOps()
+
+/**
+ * One-hot rows `[N, depth]` as float32 of class ids `[N]`. tfjs's `oneHot` refuses `depth < 2`, and
+ * a one-class problem is legal here (its loss is 0): below 2 the rows come from comparing each id
+ * with `0 … depth − 1`.
+ */
+export function oneHotFloat(labels: tf.Tensor, depth: number): tf.Tensor2D {
+  const ids = tf.cast(labels, 'int32') as tf.Tensor1D
+  if (depth >= 2) return tf.cast(tf.oneHot(ids, depth), 'float32') as tf.Tensor2D
+  return tf.cast(tf.equal(tf.expandDims(ids, 1), tf.range(0, depth, 1, 'int32')), 'float32') as tf.Tensor2D
+}
