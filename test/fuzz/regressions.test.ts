@@ -1,8 +1,12 @@
 /**
- * Inputs the fuzzing suite found mishandled, each pinned with the typed error it now gets (before
- * the fix: a NaN or ±Infinity result, or a raw TypeError/RangeError).
+ * Inputs the fuzzing suite found mishandled, each pinned with what it now gets (before the fix: a
+ * NaN or ±Infinity result, a raw TypeError/RangeError, or a disposed input).
  */
+import * as tf from '@tensorflow/tfjs-core'
 import * as core from '@logit-perturb/core'
+import { onTfjsBackend } from '@logit-perturb/conformance/backends'
+import { exportLossModel, runLossModel } from '@logit-perturb/onnx'
+import { createTfjsLoss } from '@logit-perturb/tfjs'
 import { describe, expect, it } from 'vitest'
 
 /** The code and field of the `LogitPerturbError` `fn` throws. */
@@ -47,5 +51,47 @@ describe('host functions refuse what they used to turn into NaN, Infinity or a r
     ['broadcastShapes with an infinite size (was Infinity)', () => core.broadcastShapes([Infinity], []), 'SHAPE_MISMATCH'],
   ])('%s', (_name, fn, expected) => {
     expect(refusal(fn)).toBe(expected)
+  })
+})
+
+describe('losses: cases the fuzzing suite found', () => {
+  it('a spec object without a prototype is read like any other (describing it used to throw a TypeError)', () => {
+    const spec = Object.assign(Object.create(null) as object, { rule: 'logit-adjustment', classCounts: [5, 1] })
+    expect(core.parseSpec(spec).rule).toBe('logit-adjustment')
+    expect(refusal(() => core.parseSpec(Object.assign(Object.create(null) as object, { rule: 'ce', tau: 1 })))).toBe('INVALID_SPEC tau')
+  })
+
+  it('step sizes and step counts are bounded (α = 1e308 made the loss NaN, maxSteps = 1e9 would run for hours)', () => {
+    expect(refusal(() => core.parseSpec({ rule: 'official-balanced', alpha: 1e308 }))).toBe('INVALID_PARAMETER alpha')
+    expect(refusal(() => core.parseSpec({ rule: 'lpl', split: 'prior', classCounts: [5, 1], maxSteps: 1e9 }))).toBe('INVALID_PARAMETER maxSteps')
+    expect(refusal(() => core.parseSpec({ rule: 'vs', classCounts: [5, 1], multiplicative: [1, 1], additive: [1e308, -1e308] }))).toBe('INVALID_PARAMETER additive[0]')
+    expect(core.parseSpec({ rule: 'ce', numClasses: 5000 }).numClasses).toBe(5000)
+  })
+
+  it('tfjs: a one-class batch has loss 0 (tf.oneHot refuses depth 1)', async () => {
+    await onTfjsBackend('cpu', async () => {
+      const loss = createTfjsLoss({ rule: 'ce' })
+      const value = loss(tf.tensor2d([[3], [-2]]), tf.tensor1d([0, 0], 'int32'))
+      expect(value.dataSync()[0]).toBeCloseTo(0, 12)
+    })
+  })
+
+  it('tfjs: disposing what perturb returns leaves the caller\'s logits alive (ce used to return the same tensor)', async () => {
+    await onTfjsBackend('cpu', async () => {
+      const loss = createTfjsLoss({ rule: 'ce' })
+      const logits = tf.tensor2d([[1, 2], [3, 4]])
+      const perturbed = loss.perturb(logits, tf.tensor1d([0, 1], 'int32'))
+      perturbed.dispose()
+      expect(logits.isDisposed).toBe(false)
+      expect(Array.from(logits.dataSync())).toEqual([1, 2, 3, 4])
+    })
+  })
+
+  it('ONNX: runLossModel refuses NaN logits, an empty batch and the wrong class count like the core (it used to return NaN or a raw error)', async () => {
+    const model = exportLossModel({ rule: 'logit-adjustment', classCounts: [5, 1] }).bytes
+    const code = async (run: Promise<unknown>) => run.then(() => 'returned', (e) => (e instanceof core.LogitPerturbError ? e.code : `raw: ${String(e)}`))
+    expect(await code(runLossModel(model, [[NaN, 0]], [0]))).toBe('LOGITS_NOT_FINITE')
+    expect(await code(runLossModel(model, { data: new Float32Array(0), dims: [0, 2] }, []))).toBe('LOGITS_SHAPE')
+    expect(await code(runLossModel(model, [[0, 1, 2]], [0]))).toBe('LOGITS_SHAPE')
   })
 })
