@@ -27,6 +27,16 @@ interface Case {
  */
 const QUADRATIC = new Set(['official-balanced', 'official-longtail', 'isda'])
 
+/**
+ * Rules whose perturbation is a discontinuous function of the logits, compared between backends
+ * for their outcome and finiteness only. The released balanced-data code steps by
+ * `sign(t − m_c)`, and its iterations drive each `m_c` toward the mean `t`, so some step is taken
+ * at a difference near 0 whose sign float32 and float64 round differently (found: identical rows,
+ * `α = 1`, perturbed logits −5.57 against −5.50). The golden and conformance suites pin its values
+ * on batches away from such ties.
+ */
+const SIGN_OF_A_TIE = new Set(['official-balanced'])
+
 function shapes(kind: string) {
   return fc.oneof(
     { weight: 6, arbitrary: fc.record({ n: fc.integer({ min: 1, max: 24 }), c: fc.integer({ min: 1, max: 12 }) }) },
@@ -84,6 +94,7 @@ function check(driver: Driver, c: Case, reference: Awaited<ReturnType<Driver['ru
   if (!result.ok) return
   const got: Computed = result.value
   expect(firstNonFinite(got), `${driver.name} returned a non-finite value`).toBeUndefined()
+  if (SIGN_OF_A_TIE.has(c.kind)) return
   const want = reference.value
   const magnitude = Math.max(1, ...c.batch.logits.map(Math.abs), ...Array.from(want.perturbed, Math.abs))
   agree(`${driver.name} loss`, [got.loss], [want.loss], driver.rtol, magnitude)

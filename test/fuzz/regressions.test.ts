@@ -95,3 +95,9 @@ describe('losses: cases the fuzzing suite found', () => {
     expect(await code(runLossModel(model, [[0, 1, 2]], [0]))).toBe('LOGITS_SHAPE')
   })
 })
+
+describe('parameters whose extremes overflow float32', () => {
+  it('db-negative-tolerant refuses λ below 1e-6 (1/λ = 1e300 overflowed float32 to an infinite loss)', () => {
+    expect(refusal(() => core.parseSpec({ rule: 'db-negative-tolerant', classCounts: [1, 2], numSamples: 3, lambda: 1e-300 }))).toBe('INVALID_PARAMETER lambda')
+  })
+})

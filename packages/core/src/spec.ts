@@ -87,7 +87,8 @@ function parseRule(r: SpecReader, rule: RuleSpec['rule'], numClasses: number | u
       return {
         rule, ...head, ...parseLabelCounts(r, numClasses),
         kappa: r.number('kappa', NON_NEGATIVE, 0.05),
-        lambda: r.number('lambda', POSITIVE, 5),
+        // 1/λ weighs the negatives: λ below 1e-6 would make that weight overflow float32.
+        lambda: r.number('lambda', { min: 1e-6, max: MAX_PARAMETER }, 5),
       } satisfies DbNegativeTolerantSpec
     case 'lpl-multilabel':
       return parseLplMultiLabel(r, head, numClasses)
