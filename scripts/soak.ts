@@ -52,7 +52,7 @@ const gc = (globalThis as { gc?: () => void }).gc
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
 const line = (s: SoakSample) =>
   `${String(s.step).padStart(6)}  ${s.seconds.toFixed(0).padStart(6)}s  tensors ${s.numTensors}  tf ${mb(s.numBytes)} MB  ` +
-  `rss ${mb(s.rss)} MB  heap ${mb(s.heapUsed)} MB  loss ${s.meanLoss.toFixed(4)}`
+  `rss ${mb(s.rss)} MB  heap ${mb(s.heapUsed)} MB  mean loss ${s.meanLoss.toFixed(4)}`
 
 const result = await runSoak({
   steps: positive('steps', values.steps),
@@ -81,7 +81,7 @@ const rows: [string, string][] = [
   ['tf numBytes warm-up / last', `${mb(warm.numBytes)} / ${mb(last.numBytes)} MB`],
   ['rss warm-up / last / max', `${mb(warm.rss)} / ${mb(last.rss)} / ${mb(max('rss'))} MB`],
   ['heapUsed warm-up / last / max', `${mb(warm.heapUsed)} / ${mb(last.heapUsed)} / ${mb(max('heapUsed'))} MB`],
-  ['mean loss first / last window', `${warm.meanLoss.toFixed(4)} / ${last.meanLoss.toFixed(4)}`],
+  ['mean loss (with weight decay) first / last window', `${warm.meanLoss.toFixed(4)} / ${last.meanLoss.toFixed(4)}`],
   ['rule state finite', result.state ? String(result.finite) : `no state (${String(result.finite)} for the losses)`],
   ['gc before samples', gc ? 'yes (--expose-gc)' : 'no (run node with --expose-gc)'],
   ['machine', `${cpus().length} cores, node ${process.version}`],
