@@ -19,8 +19,8 @@ export const MULTILABEL_METHODS: readonly Method[] = [
     spec: (classCounts, _epochs, numSamples) => ({ rule: 'db-negative-tolerant', classCounts, numSamples }),
   },
   {
-    name: 'lpl-multilabel', summary: 'multi-label LPL (α = 0.15, ε = 0.3, Δε = 1.2, K = 20)', head: 'dense',
-    spec: (classCounts) => ({ rule: 'lpl-multilabel', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 }),
+    name: 'lpl-multilabel', summary: 'multi-label LPL (α = 0.05, ε = 0.1, Δε = 0.4, K = 20)', head: 'dense',
+    spec: (classCounts) => ({ rule: 'lpl-multilabel', classCounts, alpha: 0.05, epsilon: 0.1, deltaEpsilon: 0.4, maxSteps: 20 }),
   },
 ]
 
