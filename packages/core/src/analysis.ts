@@ -103,19 +103,29 @@ export type Direction = 'positive' | 'negative' | 'none' | 'absent'
 
 /** One class of a host-side explanation report. */
 export interface ClassReport {
+  /** The class id `c`, `0 … C−1`. */
   classId: number
+  /** The samples `Δ_c` is averaged over: the class's samples in the batch (multi-label: `N`). */
   count: number
+  /** The loss variation `Δ_c` (see {@link Explanation.lossVariation}). */
   lossVariation: number
+  /** The sign of `Δ_c` beyond the tolerance, or `'absent'` for a class without samples. */
   direction: Direction
+  /** Class mean of the equivalent weight `‖p(u_i + δ) − e_y‖ / ‖p(u_i) − e_y‖` (1: no re-weighting). */
   equivalentWeight: number
+  /** Class mean of the target-component summary `(1 − p(u_i + δ)_y) / (1 − p(u_i)_y)`. */
   targetWeight: number
 }
 
 /** Host values of an {@link Explanation}: each `[C]` field read back as numbers. */
 export interface ExplanationValues {
+  /** {@link Explanation.classCounts}, `[C]`. */
   classCounts: ArrayLike<number>
+  /** {@link Explanation.lossVariation}, `[C]`. */
   lossVariation: ArrayLike<number>
+  /** {@link Explanation.equivalentWeight}, `[C]`. */
   equivalentWeight: ArrayLike<number>
+  /** {@link Explanation.targetWeight}, `[C]`. */
   targetWeight: ArrayLike<number>
 }
 

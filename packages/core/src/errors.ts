@@ -35,7 +35,9 @@ export type LogitPerturbErrorCode =
  * is the path of the offending spec field or argument, e.g. `"base.classCounts[3]"` or `"labels"`.
  */
 export class LogitPerturbError extends Error {
+  /** The kind of problem, e.g. `'LOGITS_SHAPE'` or `'INVALID_PARAMETER'`. */
   readonly code: LogitPerturbErrorCode
+  /** The path of the offending spec field or argument, or `undefined` when none applies. */
   readonly field: string | undefined
 
   constructor(code: LogitPerturbErrorCode, message: string, field?: string) {

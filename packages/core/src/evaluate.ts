@@ -31,15 +31,21 @@ function meanOf(values: readonly number[]): number | null {
 
 /** Accuracy of groups of classes; a group with no class (or no class with test samples) is absent. */
 export interface GroupAccuracy {
+  /** Mean per-class accuracy of the most frequent third of the classes. */
   head?: number
+  /** Mean per-class accuracy of the classes between the head and the tail. */
   medium?: number
+  /** Mean per-class accuracy of the rarest third of the classes. */
   tail?: number
 }
 
 /** Shot groups: many (> 100 training samples), medium (20 to 100), few (< 20). */
 export interface ShotAccuracy {
+  /** Mean per-class accuracy of the classes with more than 100 training samples. */
   many?: number
+  /** Mean per-class accuracy of the classes with 20 to 100 training samples. */
   medium?: number
+  /** Mean per-class accuracy of the classes with fewer than 20 training samples. */
   few?: number
 }
 
@@ -96,7 +102,19 @@ export function chooseTau(
   heldOutLabels: ArrayLike<number>,
   classCounts: readonly number[],
   grid: readonly number[] = DEFAULT_TAU_GRID,
-): { tau: number; balancedAccuracy: number; scores: { tau: number; balancedAccuracy: number }[] } {
+): {
+  /** The chosen `τ`. */
+  tau: number
+  /** Balanced accuracy of the held-out predictions at the chosen `τ`. */
+  balancedAccuracy: number
+  /** Every grid value with its held-out balanced accuracy, in grid order. */
+  scores: {
+    /** A grid value of `τ`. */
+    tau: number
+    /** Balanced accuracy of `argmax(u − τ log π)` on the held-out data. */
+    balancedAccuracy: number
+  }[]
+} {
   check(grid.length > 0, 'INVALID_PARAMETER', 'the τ grid is empty', 'grid')
   checkNumberList(grid, { min: 0 }, 'grid')
   checkClassCounts(classCounts, heldOutLogits[0]?.length)
@@ -142,7 +160,12 @@ export function averagePrecision(scores: ArrayLike<number>, targets: ArrayLike<n
 export function multiLabelAveragePrecision(
   scores: readonly (readonly number[])[],
   targets: readonly (readonly number[])[],
-): { perLabel: (number | null)[]; mean: number | null } {
+): {
+  /** Average precision of each label, `[C]`; `null` for a label without positives. */
+  perLabel: (number | null)[]
+  /** The mean over the labels with positives (mAP); `null` when no label has any. */
+  mean: number | null
+} {
   check(scores.length === targets.length, 'LABELS_SHAPE', `${scores.length} rows of scores for ${targets.length} rows of targets`, 'targets')
   const c = scores[0]?.length ?? 0
   const perLabel = Array.from({ length: c }, (_, j) => averagePrecision(scores.map((r) => r[j]!), targets.map((r) => r[j]!)))

@@ -1,3 +1,13 @@
+/**
+ * Class-level logit perturbation losses written once against an abstract tensor interface
+ * ({@link TensorOps}), with a float64 reference backend ({@link referenceOps}): the rules (cross-entropy,
+ * logit adjustment, balanced softmax, LDAM/LDAM-DRW, VS, ISDA, LPL and the authors' released code,
+ * and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec}),
+ * the analysis of a perturbation ({@link Loss.explain}, {@link describeClasses}) and evaluation
+ * helpers ({@link balancedAccuracy}, {@link chooseTau}). No runtime dependencies.
+ *
+ * @module @logit-perturb/core
+ */
 export type { TensorOps, ValueChecks } from './ops.js'
 export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'

@@ -28,20 +28,32 @@ export interface TensorOps<T> {
   /** The same data seen with another shape; one dimension may be `-1`. */
   reshape(x: T, shape: readonly number[]): T
 
+  /** `a + b`, element-wise, broadcasting. */
   add(a: T, b: T): T
+  /** `a − b`, element-wise, broadcasting. */
   sub(a: T, b: T): T
+  /** `a · b`, element-wise, broadcasting. */
   mul(a: T, b: T): T
+  /** `a / b`, element-wise, broadcasting. */
   div(a: T, b: T): T
+  /** `max(a, b)`, element-wise, broadcasting. */
   maximum(a: T, b: T): T
+  /** `min(a, b)`, element-wise, broadcasting. */
   minimum(a: T, b: T): T
 
+  /** `−x`, element-wise. */
   neg(x: T): T
+  /** `|x|`, element-wise. */
   abs(x: T): T
+  /** `exp(x)`, element-wise. */
   exp(x: T): T
+  /** The natural logarithm, element-wise. */
   log(x: T): T
+  /** The square root, element-wise. */
   sqrt(x: T): T
   /** `−1`, `0` or `1` by the sign of `x`, at every magnitude (`1e-30` is positive). */
   sign(x: T): T
+  /** The largest integer `≤ x`, element-wise. */
   floor(x: T): T
   /** Rounds half to even (Python's `round`, ONNX `Round`, `tf.round`). */
   round(x: T): T
@@ -58,8 +70,11 @@ export interface TensorOps<T> {
    */
   sigmoid(x: T): T
 
+  /** The sum over `axes`; the reduced axes are dropped unless `keepDims`. */
   sum(x: T, axes: readonly number[], keepDims?: boolean): T
+  /** The mean over `axes`; the reduced axes are dropped unless `keepDims`. */
   mean(x: T, axes: readonly number[], keepDims?: boolean): T
+  /** The maximum over `axes`; the reduced axes are dropped unless `keepDims`. */
   max(x: T, axes: readonly number[], keepDims?: boolean): T
   /** 2-D matrix product, optionally transposing either side. */
   matmul(a: T, b: T, transposeA?: boolean, transposeB?: boolean): T

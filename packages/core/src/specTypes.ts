@@ -12,12 +12,15 @@ interface SpecBase {
 
 /** Plain cross-entropy, `CE(u, y)`. */
 export interface CeSpec extends SpecBase {
+  /** The rule's name, `'ce'`. */
   rule: 'ce'
 }
 
 /** Logit adjustment (Menon et al., ICLR 2021): `CE(u + τ log π, y)`. */
 export interface LogitAdjustmentSpec extends SpecBase {
+  /** The rule's name, `'logit-adjustment'`. */
   rule: 'logit-adjustment'
+  /** Training-set class counts `n_c ≥ 0` (or priors), `[C]`; `π_c = n_c / Σ n`. A zero count is read as the smallest positive one. */
   classCounts: number[]
   /** Temperature `τ ≥ 0`; default 1. */
   tau: number
@@ -25,24 +28,34 @@ export interface LogitAdjustmentSpec extends SpecBase {
 
 /** Balanced softmax (Ren et al., NeurIPS 2020): `CE(u + log π, y)`. */
 export interface BalancedSoftmaxSpec extends SpecBase {
+  /** The rule's name, `'balanced-softmax'`. */
   rule: 'balanced-softmax'
+  /** Training-set class counts `n_c ≥ 0` (or priors), `[C]`; `π_c = n_c / Σ n`. A zero count is read as the smallest positive one. */
   classCounts: number[]
 }
 
 /** LDAM (Cao et al., NeurIPS 2019): `CE(s·(u − Δ_y e_y), y)`, optionally with deferred re-weighting. */
 export interface LdamSpec extends SpecBase {
+  /** The rule's name, `'ldam'`. */
   rule: 'ldam'
+  /** Training-set class counts `n_c ≥ 0`, `[C]`: the margins `Δ_c = M·n_c^{−1/4} / max_j n_j^{−1/4}` and the DRW weights. */
   classCounts: number[]
   /** Largest margin `M ≥ 0` (of the rarest class); default 0.5. */
   maxMargin: number
   /** Logit scale `s > 0`; default 30 (meant for cosine logits). */
   scale: number
   /** Deferred re-weighting: class weights `(1−β)/(1−β^{n_c})` (sum C) from epoch `fromEpoch` on. */
-  drw?: { beta: number; fromEpoch: number }
+  drw?: {
+    /** `0 ≤ β < 1` of the effective number of samples `(1 − β^{n_c})/(1 − β)`; default 0.9999. */
+    beta: number
+    /** First epoch (0-based, as the loss context's `epoch`) with the weights on; default 0. */
+    fromEpoch: number
+  }
 }
 
 /** Vector scaling (Kini et al., NeurIPS 2021): `CE(Δ ⊙ u + ι, y)`. */
 export interface VsSpec extends SpecBase {
+  /** The rule's name, `'vs'`. */
   rule: 'vs'
   /** Class counts; give them, or both `multiplicative` and `additive`. */
   classCounts?: number[]
@@ -58,6 +71,7 @@ export interface VsSpec extends SpecBase {
 
 /** ISDA (Wang et al., NeurIPS 2019): `δ_{c,j} = (λ/2)(w_j − w_c)ᵀ Σ_c (w_j − w_c)`. */
 export interface IsdaSpec extends SpecBase {
+  /** The rule's name, `'isda'`. */
   rule: 'isda'
   /** `λ ≥ 0`; default 0.5. */
   lambda: number
@@ -72,6 +86,7 @@ export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | L
 
 /** LPL (Li et al., TNNLS 2023): a class-level perturbation learned by a bounded gradient search. */
 export interface LplSpec extends SpecBase {
+  /** The rule's name, `'lpl'`. */
   rule: 'lpl'
   /**
    * How classes are split into `P` (loss raised, positive augmentation) and `N` (loss lowered):
@@ -115,6 +130,7 @@ export interface LplSpec extends SpecBase {
 
 /** The authors' released long-tail code, reproduced to its numbers (SPEC.md section 4b). */
 export interface OfficialLongtailSpec extends SpecBase {
+  /** The rule's name, `'official-longtail'`. */
   rule: 'official-longtail'
   /** Counts in class order, head first, as `classes_freq` of the released code. */
   classCounts: number[]
@@ -132,6 +148,7 @@ export interface OfficialLongtailSpec extends SpecBase {
 
 /** The authors' released balanced-data code, reproduced to its numbers (SPEC.md section 4b). */
 export interface OfficialBalancedSpec extends SpecBase {
+  /** The rule's name, `'official-balanced'`. */
   rule: 'official-balanced'
   /** `K ≥ 5` (fewer iterations than `K + 1` would store no entry a class uses); default 10. */
   steps: number
@@ -151,11 +168,13 @@ export type SingleLabelRuleSpec =
  * `mean_{i,c} softplus(u_ic) − Y_ic·u_ic`; the zero perturbation of the multi-label rules.
  */
 export interface BceSpec extends SpecBase {
+  /** The rule's name, `'bce'`. */
   rule: 'bce'
 }
 
 /** Logit-adjusted BCE (multi-label): BCE of `u_ic + τ·log(π_c / (1 − π_c))`, `π_c = n_c / numSamples`. */
 export interface LogitAdjustedBceSpec extends SpecBase {
+  /** The rule's name, `'logit-adjusted-bce'`. */
   rule: 'logit-adjusted-bce'
   /** Positives of each label in the training set. */
   classCounts: number[]
@@ -170,6 +189,7 @@ export interface LogitAdjustedBceSpec extends SpecBase {
  * `ℓ = y·softplus(−(u − ν)) + (1/λ)(1 − y)·softplus(λ(u − ν))`, `ν_c = −κ·log(1/π_c − 1)`.
  */
 export interface DbNegativeTolerantSpec extends SpecBase {
+  /** The rule's name, `'db-negative-tolerant'`. */
   rule: 'db-negative-tolerant'
   /** Positives of each label in the training set. */
   classCounts: number[]
@@ -187,6 +207,7 @@ export interface DbNegativeTolerantSpec extends SpecBase {
  * the label's BCE, ascent for the rare labels (`P`), descent for the head (`N`).
  */
 export interface LplMultiLabelSpec extends SpecBase {
+  /** The rule's name, `'lpl-multilabel'`. */
   rule: 'lpl-multilabel'
   /** Positives of each label in the training set: the split and bounds of SPEC.md section 4 (`prior`). */
   classCounts: number[]

@@ -7,7 +7,9 @@ import type { RuleState } from './rules/types.js'
  * (`confidence` and `seen` for LPL's `confidence` split, `theta` for its `learned` split).
  */
 export interface RuleStateJSON {
+  /** The format version, 1. */
   version: 1
+  /** One list of `C` numbers per state tensor, by the tensor's name. */
   [name: string]: number[] | 1
 }
 

@@ -39,7 +39,9 @@ export interface ExportedLossModel {
   bytes: Uint8Array
   /** The validated spec, defaults filled in (also stored in the model's metadata as `logit_perturb.spec`). */
   spec: RuleSpec
+  /** The class count `C` of the graph (the width of `logits`). */
   numClasses: number
+  /** The opset of the default ONNX domain the model imports. */
   opset: number
   /** Input names in order: `logits`, `labels` (and the state pair with `state: 'io'`). */
   inputs: string[]

@@ -5,32 +5,84 @@ import { LogitPerturbError, check } from '@logit-perturb/core'
  * `int32` are visible through `TensorOps`; `int64` (shapes, axes, scatter indices) and `bool`
  * (comparison results before their cast) live inside the graph.
  */
-export const ElemType = { float32: 1, int32: 6, int64: 7, bool: 9 } as const
+export const ElemType = {
+  /** `FLOAT`, 1. */
+  float32: 1,
+  /** `INT32`, 6. */
+  int32: 6,
+  /** `INT64`, 7. */
+  int64: 7,
+  /** `BOOL`, 9. */
+  bool: 9,
+} as const
 
 /** An element type name of {@link ElemType}. */
 export type ElemTypeName = keyof typeof ElemType
 
 /** A node attribute, in the few kinds the builder needs. */
 export type Attribute =
-  | { name: string; kind: 'int'; value: number }
-  | { name: string; kind: 'ints'; value: readonly number[] }
-  | { name: string; kind: 'float'; value: number }
-  | { name: string; kind: 'string'; value: string }
-  | { name: string; kind: 'tensor'; value: Initializer }
+  | {
+    /** The attribute's name, e.g. `axis`. */
+    name: string
+    /** An `INT` attribute. */
+    kind: 'int'
+    /** Its integer value. */
+    value: number
+  }
+  | {
+    /** The attribute's name, e.g. `axes`. */
+    name: string
+    /** An `INTS` attribute. */
+    kind: 'ints'
+    /** Its integer values. */
+    value: readonly number[]
+  }
+  | {
+    /** The attribute's name, e.g. `alpha`. */
+    name: string
+    /** A `FLOAT` attribute. */
+    kind: 'float'
+    /** Its value. */
+    value: number
+  }
+  | {
+    /** The attribute's name. */
+    name: string
+    /** A `STRING` attribute. */
+    kind: 'string'
+    /** Its value. */
+    value: string
+  }
+  | {
+    /** The attribute's name, e.g. `value` of a `Constant` node. */
+    name: string
+    /** A `TENSOR` attribute. */
+    kind: 'tensor'
+    /** The tensor. */
+    value: Initializer
+  }
 
 /** One operator node: `outputs = opType(inputs; attributes)` in the default ONNX domain. */
 export interface GraphNode {
+  /** The node's name, unique in the graph. */
   readonly name: string
+  /** The operator, e.g. `Softmax`. */
   readonly opType: string
+  /** The names of its input values, in the operator's order. */
   readonly inputs: readonly string[]
+  /** The names of its output values. */
   readonly outputs: readonly string[]
+  /** Its attributes. */
   readonly attributes: readonly Attribute[]
 }
 
 /** A constant tensor stored in the model (an initializer, or a tensor attribute). */
 export interface Initializer {
+  /** The value name the graph refers to it by. */
   readonly name: string
+  /** Its element type. */
   readonly elemType: ElemTypeName
+  /** Its shape (`[]` for a scalar). */
   readonly dims: readonly number[]
   /** Row-major values; `int64` data is given as plain integers. */
   readonly data: ArrayLike<number>
@@ -41,19 +93,29 @@ export interface Initializer {
  * (`dim_param`, e.g. `"N"`), or `-1` for an unnamed unknown size.
  */
 export interface ValueDecl {
+  /** The value's name. */
   readonly name: string
+  /** Its element type. */
   readonly elemType: ElemTypeName
+  /** Its shape: sizes, symbolic names, or `-1`. */
   readonly dims: readonly (number | string)[]
 }
 
 /** A complete graph, ready to serialize: what `serializeModel` turns into `ModelProto` bytes. */
 export interface GraphModel {
+  /** The graph's name. */
   readonly name: string
+  /** The opset of the default ONNX domain the nodes are written for. */
   readonly opset: number
+  /** The nodes (ONNX requires them in topological order). */
   readonly nodes: readonly GraphNode[]
+  /** The constant tensors the nodes use. */
   readonly initializers: readonly Initializer[]
+  /** The graph inputs. */
   readonly inputs: readonly ValueDecl[]
+  /** The graph outputs. */
   readonly outputs: readonly ValueDecl[]
+  /** The model's `doc_string`. */
   readonly docString?: string
   /** `metadata_props` of the model: free-form key/value strings. */
   readonly metadata?: Readonly<Record<string, string>>
@@ -61,21 +123,27 @@ export interface GraphModel {
 
 /** A graph output to build: the value `source` published under `name`. */
 export interface OutputRequest {
+  /** The output's name in the model. */
   readonly name: string
   /** The value name inside the builder. */
   readonly source: string
+  /** The output's element type. */
   readonly elemType: ElemTypeName
+  /** The output's shape: sizes, symbolic names, or `-1`. */
   readonly dims: readonly (number | string)[]
 }
 
 /** A position in a {@link GraphBuilder}'s history, from {@link GraphBuilder.mark}. */
 export interface GraphMark {
+  /** The number of nodes at the mark. */
   readonly nodes: number
+  /** The number of initializers at the mark. */
   readonly initializers: number
 }
 
 /** Opsets the builder can target: 17 (ONNX 1.12) up to 21; reduce ops take axes as an input from 18 on. */
 export const MIN_OPSET = 17
+/** The newest opset the builder can target (see {@link MIN_OPSET}). */
 export const MAX_OPSET = 21
 
 /**

@@ -1,3 +1,11 @@
+/**
+ * ONNX adapter: a symbolic backend that builds ONNX graphs of the core's rules
+ * ({@link createSymbolicOps}), the export of a loss as a model ({@link exportLossModel}), a runner on
+ * onnxruntime-web ({@link runLossModel}) and the post-hoc logit adjustment of a trained classifier
+ * ({@link appendPostHocAdjustment}).
+ *
+ * @module @logit-perturb/onnx
+ */
 export type { SymbolicTensor } from './tensor.js'
 export type { SymbolicOps } from './symbolicOps.js'
 export { createSymbolicOps } from './symbolicOps.js'

@@ -6,7 +6,10 @@ import { onnx } from './serialize.js'
 export const MIN_EDIT_OPSET = 7
 
 /** An int64 protobuf field as protobufjs decodes it: a number, or a `Long` when the package is present. */
-export type Int64 = number | { toNumber(): number }
+export type Int64 = number | {
+  /** The value as a JavaScript number (exact up to 2^53). */
+  toNumber(): number
+}
 
 /** An int64 field as a number. */
 export function int64Value(v: Int64 | null | undefined): number {

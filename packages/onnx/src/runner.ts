@@ -26,7 +26,9 @@ export function loadOnnxRuntime(): Promise<OnnxRuntime> {
 
 /** A tensor fed to or read from a model: flat row-major data and its dimensions. */
 export interface HostTensor {
+  /** The values, row-major, in the typed array of the element type (`Uint8Array` for bool). */
   data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Float64Array
+  /** The shape. */
   dims: readonly number[]
 }
 
@@ -89,7 +91,9 @@ async function sessionOf(model: Uint8Array | Ort.InferenceSession): Promise<Ort.
 
 /** What {@link runLossModel} returns; arrays are flat row-major `[N, C]`. */
 export interface LossModelResult {
+  /** The scalar loss. */
   loss: number
+  /** The perturbed logits `a ⊙ u + δ_y`, `[N, C]` row-major. */
   perturbedLogits: Float32Array
   /** Absent for rules without a closed-form gradient (see `exportLossModel`). */
   gradLogits?: Float32Array

@@ -5,6 +5,7 @@ import type { SymbolicTensor } from './tensor.js'
 
 /** A {@link TensorOps} that builds an ONNX graph; `graph` is where its nodes go. */
 export interface SymbolicOps extends TensorOps<SymbolicTensor> {
+  /** The graph the ops append their nodes to. */
   readonly graph: GraphBuilder
   /**
    * A graph input as a tensor: `dims` may hold `-1` for a size fed at run time, which the model

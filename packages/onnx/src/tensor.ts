@@ -10,7 +10,9 @@ export interface SymbolicTensor {
   readonly graph: GraphBuilder
   /** The value's name in the graph. */
   readonly name: string
+  /** The static shape; `-1` for a size known only at run time. */
   readonly shape: readonly number[]
+  /** The element type as `TensorOps` sees it (int64 inputs are cast to int32). */
   readonly dtype: 'float32' | 'int32'
   /**
    * For a 0/1 mask made by a comparison: the boolean value it was cast from, so that `where` on the

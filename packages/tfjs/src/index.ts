@@ -1,3 +1,10 @@
+/**
+ * TensorFlow.js adapter: the core's rules over tfjs tensors ({@link tfjsOps}), a loss for custom
+ * training loops ({@link createTfjsLoss}) and for `model.compile` ({@link layersLoss}), and the
+ * `model.fit` callback that feeds the epoch to the loss for LDAM-DRW ({@link perturbationCallback}).
+ *
+ * @module @logit-perturb/tfjs
+ */
 export { createTfjsOps, tfjsOps } from './ops.js'
 export type { TfjsOpsOptions } from './ops.js'
 export { segmentSum, stopGradient } from './gradientOps.js'

@@ -60,6 +60,7 @@ export function layersLoss(loss: TfjsLoss, options: { checkTargets?: boolean } =
 
 /** The callback hooks `model.fit` accepts (tfjs-layers' `CustomCallbackArgs`, structurally). */
 export interface PerturbationCallbackHooks {
+  /** Called by `model.fit` at the start of each epoch (0-based): sets the loss's `context.epoch`. */
   onEpochBegin: (epoch: number) => Promise<void>
 }
 

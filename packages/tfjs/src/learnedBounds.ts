@@ -5,15 +5,28 @@ import { createTfjsOps, oneHotFloat } from './ops.js'
 /** Inputs of {@link exactLearnedBoundsHypergradient}. */
 export interface ExactLearnedBoundsInputs {
   /** The model: `apply(x)` gives the logits `[N, C]`; its trainable weights take the virtual step. */
-  model: { apply(x: tf.Tensor): tf.Tensor | tf.Tensor[] | unknown; trainableWeights: { read(): tf.Tensor }[] }
+  model: {
+    /** The forward pass: the logits `[N, C]` of a batch of inputs. */
+    apply(x: tf.Tensor): tf.Tensor | tf.Tensor[] | unknown
+    /** The weights that take the virtual step (a `tf.LayersModel`'s `trainableWeights`). */
+    trainableWeights: {
+      /** The weight's variable. */
+      read(): tf.Tensor
+    }[]
+  }
+  /** Inputs of the training batch, `[B, …]`. */
   trainX: tf.Tensor
+  /** Class ids of the training batch, `[B]`. */
   trainLabels: readonly number[]
+  /** Inputs of the class-balanced meta batch, `[M, …]`. */
   metaX: tf.Tensor
+  /** Class ids of the meta batch, `[M]`. */
   metaLabels: readonly number[]
   /** The signed bounds `θ`, one per class. */
   theta: readonly number[]
   /** The virtual step's learning rate `η`. */
   eta: number
+  /** The class count `C`. */
   numClasses: number
 }
 
@@ -34,7 +47,12 @@ function meanCrossEntropy(logits: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
  * pass with `r_i = J_i d_c` held fixed: no second-order automatic differentiation (which tfjs lacks),
  * and no approximation. The weights are restored afterwards. Returns `∂f/∂θ` and `f(θ)`.
  */
-export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): { hypergradient: number[]; metaLoss: number } {
+export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): {
+  /** `∂f/∂θ`, one per class (0 for classes absent from the training batch). */
+  hypergradient: number[]
+  /** `f(θ)`, the meta batch's mean cross-entropy after the virtual step. */
+  metaLoss: number
+} {
   const c = inp.numClasses
   const variables = inp.model.trainableWeights.map((w) => w.read() as tf.Variable)
   const saved = variables.map((v) => tf.keep(v.clone()))

@@ -15,9 +15,11 @@ export interface TfjsLossOptions extends LossOptions, TfjsOpsOptions {}
 export interface TfjsLoss {
   /** The scalar loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels `[N, C]`). */
   (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Scalar
+  /** The validated spec, defaults filled in. */
   readonly spec: RuleSpec
   /** `'single'`: labels are class ids `[N]`; `'multi'`: a 0/1 matrix `[N, C]`. */
   readonly task: LabelTask
+  /** Whether {@link TfjsLoss.gradient} exists in closed form (false for through-gradient rules). */
   readonly hasAnalyticGradient: boolean
   /** Where LPL's search runs: one host loop (cpu, wasm) or tensor ops (`'none'`: the rule has none). */
   readonly searchPath: 'host' | 'ops' | 'none'
@@ -28,7 +30,12 @@ export interface TfjsLoss {
    * gradients (inside `optimizer.minimize`, `tf.variableGrads`, `model.fit`'s training batches), so
    * validation and evaluation calls leave the state alone.
    */
-  readonly context: { epoch: number; training?: boolean }
+  readonly context: {
+    /** The epoch (0-based) of calls without one; default 0. */
+    epoch: number
+    /** Whether calls without a `training` flag are training steps; undefined: while tfjs records gradients. */
+    training?: boolean
+  }
   /** The perturbed logits `[N, C]`. */
   perturb(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Tensor
   /** The closed-form gradient w.r.t. the logits, `[N, C]` (rules with `hasAnalyticGradient`). */

@@ -1,7 +1,10 @@
 /** A dense row-major float64 array with a shape: the value type of the reference backend. */
 export interface RefTensor {
+  /** The values, row-major, in float64 whatever the dtype. */
   readonly data: Float64Array
+  /** The shape; `[]` for a scalar. */
   readonly shape: readonly number[]
+  /** `'int32'` for integer tensors (labels), `'float32'` otherwise; the values are float64 either way. */
   readonly dtype: 'float32' | 'int32'
 }
 

@@ -26,6 +26,7 @@ export interface LearnedBoundsInputs<T> {
   theta: T
   /** Learning rate `η` of the virtual SGD step. */
   eta: number
+  /** The class count `C`. */
   numClasses: number
 }
 

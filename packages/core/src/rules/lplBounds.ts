@@ -3,7 +3,9 @@ import { smoothCounts } from './counts.js'
 
 /** Per-class direction (`+1`: P, loss raised; `−1`: N, loss lowered) and bound `ε_c` of LPL. */
 export interface LplClassBounds {
+  /** `s_c` per class, `[C]`: `+1` for the tail `P`, `−1` for the head `N`. */
   directions: number[]
+  /** `ε_c ≥ 0` per class, `[C]`. */
   bounds: number[]
 }
 

@@ -9,12 +9,15 @@ export interface LplMultiLabelSearchInputs<T> {
   logits: T
   /** The 0/1 label matrix `[N, C]`. */
   labels: T
+  /** The label count `C`. */
   numClasses: number
   /** `s_c`: `+1` ascent (P), `−1` descent (N). */
   directions: readonly number[]
   /** `K_c`, the number of steps of each label. */
   steps: readonly number[]
+  /** Step size `α > 0`. */
   alpha: number
+  /** Steps `α·sign(g)` (true) or `α·g` (false). */
   normalize: boolean
 }
 
@@ -42,7 +45,12 @@ const MIN_TERM = 1e-37
  * `δ⁺ = −s·α·K`, `δ⁻ = +s·α·K` (SPEC.md property 7); the loop is kept so that the property tests the
  * search rather than restating it. Returns `δ⁺` and `δ⁻`, each `[1, C]`. Cost `O(K·N·C)`.
  */
-export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSearchInputs<T>): { positive: T; negative: T } {
+export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSearchInputs<T>): {
+  /** `δ⁺`, `[1, C]`: added to the logits of each label's positives. */
+  positive: T
+  /** `δ⁻`, `[1, C]`: added to the logits of each label's negatives. */
+  negative: T
+} {
   const c = inp.numClasses
   const one = ops.constant([1], [])
   const floor = ops.constant([MIN_TERM], [])

@@ -7,18 +7,23 @@ import { l2Normalize } from './norm.js'
 export interface LplSearchInputs<T> {
   /** Logits the search starts from (`[N, C]`); pass them through `stopGradient` for `gradient: 'stop'`. */
   logits: T
-  /** Labels `[N]` (int32) and their one-hot matrix `[N, C]`. */
+  /** Labels `[N]` (int32). */
   labels: T
+  /** The one-hot matrix of `labels`, `[N, C]`. */
   oneHotLabels: T
+  /** The class count `C`. */
   numClasses: number
   /** `s_c`: `+1` ascent (P), `−1` descent (N). */
   directions: T
   /** `ε_c ≥ 0`. */
   bounds: T
+  /** Step length `α > 0`. */
   alpha: number
+  /** `K`, the cap on every class's step count `K_c = min(⌊ε_c/α⌋, K)`. */
   maxSteps: number
   /** How many steps to unroll: at least the largest `K_c` (a static number, so graphs can unroll). */
   unrolledSteps: number
+  /** Steps of length `α` along `g_c/‖g_c‖₂` (true) or `α·g_c` (false). */
   normalize: boolean
 }
 
@@ -34,7 +39,9 @@ export interface LplSearchInputs<T> {
  * `δ` is kept, never the trajectory.
  *
  * With normalized steps only the direction of `g_c` matters, and it is computed so that float32
- * keeps it for confidently classified samples: see {@link classGradientDirection}.
+ * keeps it for confidently classified samples: each sample's residual `p_i − e_c` is written as
+ * `(1 − p_{i,c})·(q_i − e_c)`, `q_i` the softmax of its non-target logits, with `1 − p_{i,c}` held
+ * at 1e-37 or more so that no float32 backend flushes it to zero.
  */
 export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const c = inp.numClasses

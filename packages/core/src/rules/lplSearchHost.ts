@@ -4,14 +4,21 @@ import { STEP_ROUNDING } from './lplBounds.js'
 export interface LplHostSearchInputs {
   /** Logits the search starts from, `[N, C]` row-major. */
   logits: ArrayLike<number>
+  /** Class ids `[N]`, each in `[0, C)`. */
   labels: ArrayLike<number>
+  /** The class count `C`. */
   numClasses: number
   /** `s_c` and `ε_c`, one per class. */
   directions: ArrayLike<number>
+  /** `ε_c ≥ 0`, one per class: class `c` takes `K_c = min(⌊ε_c/α⌋, maxSteps, unrolledSteps)` steps. */
   bounds: ArrayLike<number>
+  /** Step length `α > 0`. */
   alpha: number
+  /** `K`, the cap on every `K_c`. */
   maxSteps: number
+  /** A second cap on every `K_c`, the steps the op path would unroll (kept for parity with {@link LplSearchInputs}). */
   unrolledSteps: number
+  /** Steps of length `α` along `g_c/‖g_c‖₂` (true) or `α·g_c` (false). */
   normalize: boolean
 }
 

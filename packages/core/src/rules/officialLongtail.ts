@@ -6,7 +6,9 @@ import type { Rule } from './types.js'
 
 /** Step indices of the released long-tail code: raw (as Python computes them) and clamped to `[0, K−1]`. */
 export interface OfficialLongtailSteps {
+  /** `k_c` per class as the released code computes it (`getStepRaw` of the fixtures); may be −1 or exceed `K − 1`. */
   raw: number[]
+  /** `k_c` clamped to `[0, K − 1]`, the 0-based step whose logits class `c`'s samples use (`classSteps`). */
   clamped: number[]
 }
 

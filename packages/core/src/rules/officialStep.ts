@@ -14,7 +14,12 @@ import { l2Normalize } from './norm.js'
  * because it changes the numbers. The class means use a segment sum (`O(N·C)`), not the released
  * one-hot product (`O(N·C²)`). Returns `{ direction: G, diagonal: M[c, c] }` (`[C, C]`, `[C]`).
  */
-export function officialStep<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): { direction: T; diagonal: T } {
+export function officialStep<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): {
+  /** `G`, `[C, C]`: row `c` is the step direction of the class-`c` samples. */
+  direction: T
+  /** `M[c, c]`, `[C]`: the mean confidence of each class in its own samples (0 for absent classes). */
+  diagonal: T
+} {
   const counts = ops.sum(oneHotLabels, [0])
   const safeCounts = ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts)
   const classMeans = ops.div(ops.segmentSum(ops.softmax(logits), labels, c), ops.reshape(safeCounts, [c, 1]))

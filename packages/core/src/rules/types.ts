@@ -17,7 +17,9 @@ export interface LossContext {
 
 /** Inputs of ISDA's perturbation: last-layer weights `W` (`[C][D]`) and covariances `Σ_c` (`[C][D][D]`). */
 export interface IsdaInputs {
+  /** Last-layer weights `W`, `[C][D]`: row `w_c` is class `c`'s weight vector. */
   weights: number[][]
+  /** Feature covariance `Σ_c` of each class, `[C][D][D]` (e.g. running estimates over the training features). */
   covariances: number[][][]
 }
 
@@ -43,7 +45,12 @@ export interface PerturbedBatch<T> {
    * Absent: the raw logits `u`. LDAM gives `s·u` (scale `s`): its class-level perturbation is the
    * margin; `s` is a temperature shared by every class.
    */
-  reference?: { logits: T; logitScale?: T }
+  reference?: {
+    /** The reference logits `r`, `[N, C]` (LDAM: `s·u`). */
+    logits: T
+    /** `∂r/∂u`, broadcastable to `[N, C]`; absent: 1. */
+    logitScale?: T
+  }
 }
 
 /**
@@ -85,6 +92,12 @@ export interface Rule {
   readonly stateKeys?: readonly string[]
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
+  /**
+   * The perturbed batch of one call: `logits` `[N, C]`, `labels` (`[N]` int32 class ids, or the
+   * `[N, C]` 0/1 matrix of a multi-label rule), the class count `C`, the call's context and the
+   * rule's current state (`undefined` before the first training call). Returns the batch and, for
+   * stateful rules, the state to keep if the call succeeds; never changes its inputs.
+   */
   perturb<T>(
     ops: TensorOps<T>,
     logits: T,

@@ -7,7 +7,12 @@ import type { Rule } from './types.js'
  * overparameterization*, NeurIPS 2021) from class counts: multiplicative `Δ_c = (n_c / n_max)^γ`
  * and additive `ι_c = τ·log π_c`. Zero counts are smoothed to the smallest positive count.
  */
-export function vsTerms(classCounts: readonly number[], gamma: number, tau: number): { multiplicative: number[]; additive: number[] } {
+export function vsTerms(classCounts: readonly number[], gamma: number, tau: number): {
+  /** `Δ_c = (n_c / n_max)^γ`, `[C]`: the scale of each logit. */
+  multiplicative: number[]
+  /** `ι_c = τ·log π_c`, `[C]`: the shift of each logit. */
+  additive: number[]
+} {
   checkNumber(gamma, { min: 0 }, 'gamma')
   checkNumber(tau, { min: 0 }, 'tau')
   const counts = smoothCounts(classCounts)
