@@ -88,7 +88,7 @@ export async function trainMultiLabelOnce(
   const ap = multiLabelAveragePrecision((await scores.array()) as number[][], (await y.array()) as number[][])
   tf.dispose([x, y, scores])
   model.dispose()
-  schedule.optimizer.dispose()
+  schedule.dispose()
   loss.dispose()
   return {
     method: method.name, seed: options.seed, perClass: ap.perLabel, balancedAccuracy: ap.mean ?? 0, epochLosses,
