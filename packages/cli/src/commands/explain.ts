@@ -63,7 +63,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
     `${batch.labels.length} samples, ${logits.shape[1]} classes; loss ${loss(logits, labels).data[0]!.toFixed(4)} (CE ${ce.toFixed(4)})`)
   console.log(explainTable(report, counts))
   if (values.out !== undefined) {
-    writeFileSync(values.out, variationChart(report, spec.rule))
+    writeFileSync(values.out, variationChart(report, ruleLabel(spec)))
     console.log(`Wrote ${values.out}.`)
   }
 }
@@ -81,9 +81,18 @@ export function explainTable(report: readonly ClassReport[], counts?: readonly n
   return rows.map((row) => row.map((cell, j) => cell.padStart(widths[j]!)).join('  ')).join('\n')
 }
 
-/** An SVG bar chart of the loss variation per class: up (red) for positive, down (blue) for negative. */
+/** The rule of a spec as the chart names it: `lpl, prior split, on logit-adjustment`. */
+export function ruleLabel(spec: { rule: string; split?: unknown; base?: { rule: string } }): string {
+  return [spec.rule, typeof spec.split === 'string' ? `${spec.split} split` : undefined, spec.base ? `on ${spec.base.rule}` : undefined]
+    .filter((part) => part !== undefined).join(', ')
+}
+
+/**
+ * An SVG bar chart of the loss variation per class: up (red) for positive, down (blue) for negative;
+ * `rule` names the rule in the title.
+ */
 export function variationChart(report: readonly ClassReport[], rule: string): string {
-  const width = 60 + 36 * report.length, height = 260, mid = 130
+  const width = Math.max(60 + 36 * report.length, 480), height = 276, mid = 146
   const top = Math.max(1e-9, ...report.map((r) => Math.abs(r.lossVariation)))
   const bars = report.map((r, k) => {
     const h = (100 * Math.abs(r.lossVariation)) / top
@@ -95,7 +104,8 @@ export function variationChart(report: readonly ClassReport[], rule: string): st
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="16" text-anchor="middle" font-size="13">Loss variation per class, ${rule} (red: positive, blue: negative augmentation)</text>`,
+    `<text x="${width / 2}" y="16" text-anchor="middle" font-size="13">Loss variation Δ_c: ${rule}</text>`,
+    `<text x="${width / 2}" y="31" text-anchor="middle">red: positive augmentation (loss raised), blue: negative (loss lowered)</text>`,
     `<line x1="40" x2="${width - 10}" y1="${mid}" y2="${mid}" stroke="#333"/>`,
     `<text x="36" y="${mid - 96}" text-anchor="end">${top.toFixed(3)}</text>`,
     `<text x="36" y="${mid + 104}" text-anchor="end">${(-top).toFixed(3)}</text>`,
