@@ -132,7 +132,7 @@ describe('lpl train --task multilabel', () => {
     // The long tail of the class rates shows in the positives per class.
     expect(results.protocol.counts[0]).toBeGreaterThan(results.protocol.counts[9])
     expect(readFileSync(join(out, 'balanced-accuracy.svg'), 'utf8')).toMatch(/Test mAP/)
-  })
+  }, 300_000) // four methods in a child process, each evaluated on 5,000 test canvases
   it('refuses single-label methods for the multi-label task', () => {
     const r = lpl('train', '--task', 'multilabel', '--methods', 'la')
     expect(r.status).toBe(2)
