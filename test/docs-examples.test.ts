@@ -4,7 +4,8 @@
  * workspace's compiler options, and imports each one, so that `@logit-perturb/core` resolves to the
  * TypeScript sources (vitest's `@logit-perturb/source` condition). An example fails its test when
  * it throws, when one of its `assert`s fails, or when it does not type-check. A block whose fence
- * line carries `no-run` (```ts no-run) is a fragment and is skipped.
+ * line carries `no-run` (```ts no-run) would be a fragment and skipped; none is allowed under
+ * `docs/`, so that every example of the guide runs.
  *
  * The rule pages (`docs/rules/*.md`) hold to a stricter form: each page has at least one example,
  * and each example imports from `@logit-perturb/core` and `node:assert/strict` only, prints with
@@ -49,6 +50,9 @@ function markdownFiles(dir: string): string[] {
 }
 
 /** The fenced TypeScript blocks of one Markdown file (CommonMark fences of three or more backticks or tildes). */
+/** `<file>:<line>` of every TypeScript block marked `no-run`, which the examples leave out. */
+const skipped: string[] = []
+
 function extractExamples(markdown: string): Example[] {
   const lines = readFileSync(markdown, 'utf8').split(/\r?\n/)
   const docName = relative(docsDir, markdown).split(sep).join('/')
@@ -62,6 +66,7 @@ function extractExamples(markdown: string): Example[] {
       const lang = m[2]!.toLowerCase()
       const isTs = lang === 'ts' || lang === 'typescript'
       open = { fence: m[1]!, run: isTs && !/\bno-run\b/.test(m[3]!), line: i + 2, body: [] }
+      if (isTs && !open.run) skipped.push(`${docName}:${i + 1}`)
       return
     }
     const close = new RegExp(`^ {0,3}${open.fence[0] === '`' ? '`' : '~'}{${open.fence.length},}\\s*$`)
@@ -104,6 +109,10 @@ describe('docs examples', () => {
     expect(rulePages.length).toBeGreaterThan(0)
     const without = rulePages.filter((page) => !examples.some((ex) => ex.markdown === page))
     expect(without.map((f) => relative(root, f))).toEqual([])
+  })
+
+  it('skips no example: no TypeScript block under docs/ is marked no-run', () => {
+    expect(skipped).toEqual([])
   })
 
   it('rule-page examples import only the core and node:assert/strict, print and assert', () => {
