@@ -111,9 +111,9 @@ export interface ClassReport {
   lossVariation: number
   /** The sign of `Δ_c` beyond the tolerance, or `'absent'` for a class without samples. */
   direction: Direction
-  /** Class mean of the equivalent weight `‖p(u_i + δ) − e_y‖ / ‖p(u_i) − e_y‖` (1: no re-weighting). */
+  /** The class mean of the equivalent weight (see {@link Explanation.equivalentWeight}); 1: no re-weighting. */
   equivalentWeight: number
-  /** Class mean of the target-component summary `(1 − p(u_i + δ)_y) / (1 − p(u_i)_y)`. */
+  /** The class mean of the target-component summary (see {@link Explanation.targetWeight}). */
   targetWeight: number
 }
 
