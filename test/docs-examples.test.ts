@@ -14,11 +14,12 @@
  * A generated module keeps the line numbers of its Markdown file, so a stack trace's line is the
  * line of the `.md` file.
  */
-import { type Dirent, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { markdownFiles } from './support/markdown.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const docsDir = join(root, 'docs')
@@ -31,22 +32,6 @@ interface Example {
   /** 1-based line of the first code line in the Markdown file. */
   line: number
   code: string
-}
-
-function markdownFiles(dir: string): string[] {
-  let entries: Dirent[]
-  try {
-    entries = readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return []
-  }
-  return entries
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => {
-      const path = join(dir, e.name)
-      if (e.isDirectory()) return markdownFiles(path)
-      return e.isFile() && e.name.endsWith('.md') ? [path] : []
-    })
 }
 
 /** The fenced TypeScript blocks of one Markdown file (CommonMark fences of three or more backticks or tildes). */

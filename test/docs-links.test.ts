@@ -4,27 +4,14 @@
  * headings, with GitHub's anchors (the same rule the docs site uses, `githubSlug`). Links in code
  * blocks and code spans are not links and are skipped; so are absolute URLs.
  */
-import { type Dirent, existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { githubSlug } from '../scripts/typedoc-github-anchors.mjs'
+import { markdownFiles } from './support/markdown.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-
-function markdownFiles(dir: string): string[] {
-  let entries: Dirent[]
-  try {
-    entries = readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return []
-  }
-  return entries.flatMap((e) => {
-    const path = join(dir, e.name)
-    if (e.isDirectory()) return markdownFiles(path)
-    return e.isFile() && e.name.endsWith('.md') ? [path] : []
-  })
-}
 
 /** The lines of a Markdown file outside fenced code blocks, with their 1-based numbers. */
 function proseLines(text: string): { line: number; text: string }[] {
