@@ -4,6 +4,7 @@ import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { lplSearch } from './lplSearch.js'
 import { lplSearchHost } from './lplSearchHost.js'
 import { check } from '../errors.js'
+import type { LplMultiLabelSpec } from '../specTypes.js'
 import type { LossContext, Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
@@ -14,15 +15,11 @@ export type LplSplitPlan =
 /** Where a rule's search loop runs: one host loop, or tensor ops. */
 export type SearchPath = 'host' | 'ops'
 
-/** The search settings LPL shares between its single- and multi-label forms. */
-export interface LplSearchSettings {
-  alpha: number
-  epsilon: number
-  deltaEpsilon: number
-  maxSteps: number
-  normalize: boolean
-  gradient: 'stop' | 'through'
-}
+/**
+ * The search settings LPL shares between its single- and multi-label forms: the spec's fields of
+ * the same names (their meanings and defaults are documented there).
+ */
+export type LplSearchSettings = Pick<LplMultiLabelSpec, 'alpha' | 'epsilon' | 'deltaEpsilon' | 'maxSteps' | 'normalize' | 'gradient'>
 
 /** Hyper-parameters of {@link lplRule}. */
 export interface LplOptions extends LplSearchSettings {
