@@ -2,13 +2,13 @@
  * The published shape of the packages: tsup builds ESM, CJS and types; the core has no runtime
  * dependency; the built entry points compute what the sources compute. And the README's example runs.
  */
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import * as source from '@logit-perturb/core'
+import { runProcessOrThrow } from './support/process.js'
 
 const root = join(import.meta.dirname, '..')
 const core = join(root, 'packages/core')
@@ -23,7 +23,7 @@ describe('@logit-perturb/core as published', () => {
   })
 
   it('builds with tsup, and the ESM and CJS builds agree with the sources', async () => {
-    execFileSync('pnpm', ['run', 'build'], { cwd: core, stdio: 'pipe' })
+    await runProcessOrThrow('pnpm', ['run', 'build'], { cwd: core })
     const esm = (await import(pathToFileURL(join(core, 'dist/index.js')).href)) as typeof source
     const cjs = createRequire(import.meta.url)(join(core, 'dist/index.cjs')) as typeof source
     const spec = { rule: 'lpl', split: 'prior', classCounts: [500, 50, 5] }
@@ -37,8 +37,8 @@ describe('@logit-perturb/core as published', () => {
 })
 
 describe('the README example', () => {
-  it('prints the loss of every rule on the example batch', () => {
-    const out = execFileSync('pnpm', ['--silent', 'example'], { cwd: root, encoding: 'utf8' })
+  it('prints the loss of every rule on the example batch', async () => {
+    const out = await runProcessOrThrow('pnpm', ['--silent', 'example'], { cwd: root })
     for (const rule of ['ce', 'logit-adjustment', 'ldam', 'vs', 'lpl', 'official-longtail', 'official-balanced']) {
       expect(out).toContain(`"rule":"${rule}"`)
     }

@@ -14,6 +14,7 @@ import { createTfjsLoss, labelsFromTargets, layersLoss } from '@logit-perturb/tf
 import { describe, expect, it } from 'vitest'
 import { EDGE_NUMBERS, WRONG_TYPES, integerInput, labelsInput, valuesInput } from './inputs.js'
 import { Tally, firstNonFinite, fuzzRuns, outcome } from './oracle.js'
+import { yieldToEventLoop } from '../support/eventLoop.js'
 
 /** Targets as tfjs models get them: one-hot rows, class ids `[N]` or `[N, 1]`, or broken variants. */
 const targets = fc.record({ n: fc.integer({ min: 0, max: 6 }), c: fc.integer({ min: 1, max: 5 }), form: fc.constantFrom('onehot', 'ids', 'column', 'soft', 'wide', 'rank3') })
@@ -36,6 +37,7 @@ describe('adapters: finite results or a typed error, no tensor leaked', () => {
   it('tfjs labelsFromTargets and layersLoss', async () => {
     await onTfjsBackend('cpu', async () => {
       await fc.assert(fc.asyncProperty(targets, fc.constantFrom(...SPECS), fc.integer({ min: 1, max: 6 }), fc.constantFrom(2, 2, 2, 1, 3), async (t, spec, cPred, rank) => {
+        await yieldToEventLoop()
         const yTrue = tf.tensor(t.values, t.shape)
         const predShape = rank === 2 ? [t.shape[0]!, cPred] : rank === 1 ? [t.shape[0]! * cPred] : [t.shape[0]!, cPred, 1]
         const yPred = tf.randomNormal(predShape, 0, 3, 'float32', 7)

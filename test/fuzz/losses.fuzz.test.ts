@@ -12,6 +12,7 @@ import { type Computed, type Driver, type HostBatch, onnxDriver, referenceDriver
 import { labelsInput, valuesInput } from './inputs.js'
 import { Tally, firstNonFinite, fuzzRuns } from './oracle.js'
 import { MULTI_LABEL_KINDS, SINGLE_LABEL_KINDS, mutateSpec, validSpec } from './specs.js'
+import { yieldToEventLoop } from '../support/eventLoop.js'
 
 /** A spec and a batch for it (or nearly for it: the batch's class count is off by one now and then). */
 interface Case {
@@ -111,6 +112,7 @@ describe.each([['single-label', SINGLE_LABEL_KINDS, false], ['multi-label', MULT
   it('the reference returns finite values or a typed error', async () => {
     await fc.assert(
       fc.asyncProperty(cases, async (c) => {
+        await yieldToEventLoop()
         const reference = await referenceDriver.run(c.spec, c.batch)
         tally.record(reference)
         if (reference.ok) expect(firstNonFinite(reference.value), `reference on ${c.kind}`).toBeUndefined()
@@ -124,6 +126,7 @@ describe.each([['single-label', SINGLE_LABEL_KINDS, false], ['multi-label', MULT
     it(`${driver.name} agrees with the reference: the same values or the same refusal`, async () => {
       await fc.assert(
         fc.asyncProperty(cases, async (c) => {
+          await yieldToEventLoop()
           const reference = await referenceDriver.run(c.spec, c.batch)
           const result = await driver.run(c.spec, c.batch)
           driverTally.record(result)

@@ -11,6 +11,7 @@ import { createTfjsLoss } from '@logit-perturb/tfjs'
 import { describe, expect, it } from 'vitest'
 import { WRONG_TYPES, labelsInput, valuesInput } from './inputs.js'
 import { Tally, firstNonFinite, fuzzRuns, outcome } from './oracle.js'
+import { yieldToEventLoop } from '../support/eventLoop.js'
 
 const C = 4
 const SPEC = { rule: 'lpl', split: 'confidence', numClasses: C, momentum: 0.5 }
@@ -48,6 +49,7 @@ describe('stateful losses keep their state through refused calls', () => {
     it(`tfjs-${backend}: the same, with no tensor leaked, and a refused state file changes nothing`, async () => {
       await onTfjsBackend(backend, async () => {
         await fc.assert(fc.asyncProperty(batches, stateFiles, async (b, file) => {
+          await yieldToEventLoop()
           const loss = createTfjsLoss(SPEC)
           tf.dispose(loss(tf.tensor2d(WARM_UP.logits, [C, C]), tf.tensor1d(WARM_UP.labels, 'int32'), { training: true }))
           const saved = await loss.saveState()

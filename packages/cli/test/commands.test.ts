@@ -16,44 +16,44 @@ function specFile(name: string, spec: unknown): string {
 }
 
 describe('lpl verify', () => {
-  it('checks a spec on every backend and its equivalences, and passes', () => {
-    const r = lpl('verify', '--spec', specFile('la.json', { rule: 'logit-adjustment', tau: 1.5, classCounts: counts }), '--batches', '2')
+  it('checks a spec on every backend and its equivalences, and passes', async () => {
+    const r = await lpl('verify', '--spec', specFile('la.json', { rule: 'logit-adjustment', tau: 1.5, classCounts: counts }), '--batches', '2')
     expect(r.status).toBe(0)
     for (const backend of ['tfjs-cpu', 'tfjs-wasm', 'onnx-wasm']) expect(r.stdout).toMatch(new RegExp(`${backend}\\s+loss`))
     expect(r.stdout).toMatch(/1\. τ = 0 is CE\s+\S+\s+\S+\s+ok/)
     expect(r.stdout).toMatch(/3\. counts × 10 give the same loss/)
     expect(r.stdout).toMatch(/all \d+ checks passed/)
   })
-  it('names the skipped through-gradient on ONNX, and refuses a bad spec in one line', () => {
-    const ok = lpl('verify', '--spec', specFile('ol.json', { rule: 'official-longtail', classCounts: counts, split: 1, steps: 4 }), '--batches', '1')
+  it('names the skipped through-gradient on ONNX, and refuses a bad spec in one line', async () => {
+    const ok = await lpl('verify', '--spec', specFile('ol.json', { rule: 'official-longtail', classCounts: counts, split: 1, steps: 4 }), '--batches', '1')
     expect(ok.status).toBe(0)
     expect(ok.stdout).toMatch(/autodiff gradient = central difference/)
-    const bad = lpl('verify', '--spec', specFile('bad.json', { rule: 'lpl', split: 'prior', classCounts: counts, alpha: -1 }))
+    const bad = await lpl('verify', '--spec', specFile('bad.json', { rule: 'lpl', split: 'prior', classCounts: counts, alpha: -1 }))
     expect(bad.status).toBe(1)
     expect(bad.stderr.trim()).toMatch(/^lpl: .*bad\.json: INVALID_PARAMETER: alpha: must be > 0, got -1$/)
   })
 })
 
 describe('multi-label specs', () => {
-  it('are refused by verify and explain with a usage error, and exported', () => {
+  it('are refused by verify and explain with a usage error, and exported', async () => {
     const spec = specFile('bce.json', { rule: 'bce', numClasses: 3 })
     for (const command of ['verify', 'explain']) {
-      const r = lpl(command, '--spec', spec)
+      const r = await lpl(command, '--spec', spec)
       expect(r.status).toBe(2)
       expect(r.stderr).toMatch(/bce is a multi-label rule/)
     }
-    expect(lpl('export', '--spec', spec, '--out', join(dir, 'bce.onnx')).status).toBe(0)
+    expect((await lpl('export', '--spec', spec, '--out', join(dir, 'bce.onnx'))).status).toBe(0)
   })
 })
 
 describe('lpl explain', () => {
-  it('reports each class on a given batch, and writes the chart', () => {
+  it('reports each class on a given batch, and writes the chart', async () => {
     const logits = join(dir, 'logits.json')
     const labels = join(dir, 'labels.json')
     writeFileSync(logits, JSON.stringify([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [1, 1, 0, 0]]))
     writeFileSync(labels, JSON.stringify([0, 1, 2, 0]))
     const svg = join(dir, 'explain.svg')
-    const r = lpl('explain', '--spec', specFile('lpl.json', { rule: 'lpl', split: 'prior', classCounts: counts }), '--logits', logits, '--labels', labels, '--out', svg)
+    const r = await lpl('explain', '--spec', specFile('lpl.json', { rule: 'lpl', split: 'prior', classCounts: counts }), '--logits', logits, '--labels', labels, '--out', svg)
     expect(r.status).toBe(0)
     const rows = r.stdout.split('\n').filter((l) => /^\s+\d\s/.test(l))
     expect(rows).toHaveLength(4)
@@ -62,8 +62,8 @@ describe('lpl explain', () => {
     expect(rows[3]).toMatch(/absent/)
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*class 2: Δ = [\d.]+ \(positive\)[\s\S]*<\/svg>$/)
   })
-  it('works on a random batch when no batch is given', () => {
-    const r = lpl('explain', '--spec', specFile('ce.json', { rule: 'ce' }), '--classes', '3', '--batch', '30')
+  it('works on a random batch when no batch is given', async () => {
+    const r = await lpl('explain', '--spec', specFile('ce.json', { rule: 'ce' }), '--classes', '3', '--batch', '30')
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/30 samples, 3 classes/)
     expect(r.stdout.match(/\bnone\b/g)).toHaveLength(3)
@@ -74,7 +74,7 @@ describe('lpl export', () => {
   it('writes a model whose outputs match the reference on a batch size of the caller\'s choosing', async () => {
     const spec = { rule: 'lpl', split: 'prior', classCounts: counts, base: { rule: 'logit-adjustment', classCounts: counts } }
     const out = join(dir, 'loss.onnx')
-    const r = lpl('export', '--spec', specFile('lalpl.json', spec), '--out', out)
+    const r = await lpl('export', '--spec', specFile('lalpl.json', spec), '--out', out)
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/outputs loss, perturbed_logits, grad_logits/)
     const logits = [[2, 0.5, -1, 0], [0.1, 0.3, 0.2, 0.4], [1, 1, 1, -2]]
@@ -83,11 +83,11 @@ describe('lpl export', () => {
     const want = createLoss(referenceOps, spec)(referenceOps.constant(logits.flat(), [3, 4]), referenceOps.constant(labels, [3], 'int32')).data[0]!
     expect(Math.abs(result.loss - want)).toBeLessThanOrEqual(1e-5 * want)
   })
-  it('asks for the class count when the spec does not fix it', () => {
-    const r = lpl('export', '--spec', specFile('ce2.json', { rule: 'ce' }), '--out', join(dir, 'ce.onnx'))
+  it('asks for the class count when the spec does not fix it', async () => {
+    const r = await lpl('export', '--spec', specFile('ce2.json', { rule: 'ce' }), '--out', join(dir, 'ce.onnx'))
     expect(r.status).toBe(2)
     expect(r.stderr).toMatch(/pass --classes C/)
-    expect(lpl('export', '--spec', join(dir, 'ce2.json'), '--classes', '5', '--out', join(dir, 'ce.onnx')).status).toBe(0)
+    expect((await lpl('export', '--spec', join(dir, 'ce2.json'), '--classes', '5', '--out', join(dir, 'ce.onnx'))).status).toBe(0)
   })
 })
 
@@ -100,7 +100,7 @@ describe('lpl adjust', () => {
     const model = join(dir, 'classifier.onnx')
     writeFileSync(model, classifierModel(layers))
     const out = join(dir, 'adjusted.onnx')
-    const r = lpl('adjust', '--model', model, '--spec', specFile('la2.json', { rule: 'logit-adjustment', tau: 0.5, classCounts: counts }), '--out', out, '--probabilities')
+    const r = await lpl('adjust', '--model', model, '--spec', specFile('la2.json', { rule: 'logit-adjustment', tau: 0.5, classCounts: counts }), '--out', out, '--probabilities')
     expect(r.status).toBe(0)
     const input = { input: { data: Float32Array.from([1, 2, -1, 0.5]), dims: [2, 2] } }
     const before = (await runModel(readFileSync(model), input)).logits!.data as Float32Array
@@ -109,10 +109,10 @@ describe('lpl adjust', () => {
     Array.from(after.logits!.data as Float32Array).forEach((v, k) => expect(v).toBeCloseTo(before[k]! - 0.5 * shift[k % 4]!, 5))
     expect(after.adjusted_probabilities).toBeDefined()
   })
-  it('refuses a model that is not ONNX, in one line', () => {
+  it('refuses a model that is not ONNX, in one line', async () => {
     const junk = join(dir, 'junk.onnx')
     writeFileSync(junk, Buffer.from('not a model at all'))
-    const r = lpl('adjust', '--model', junk, '--spec', join(dir, 'la2.json'), '--out', join(dir, 'x.onnx'))
+    const r = await lpl('adjust', '--model', junk, '--spec', join(dir, 'la2.json'), '--out', join(dir, 'x.onnx'))
     expect(r.status).toBe(1)
     expect(r.stderr.trim()).toMatch(/^lpl: .*junk\.onnx: INVALID_MODEL: /)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)

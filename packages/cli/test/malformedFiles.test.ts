@@ -9,7 +9,7 @@ import { parseIdx } from '../src/data/idx.js'
 import { CliError } from '../src/errors.js'
 import { MAX_CLASSES } from '../src/specFile.js'
 import { idxBytes, writeFakeFashionMnist } from './fakeData.js'
-import { lplAsync } from './run.js'
+import { lpl } from './run.js'
 
 /** The escaped form of `text` inside a regular expression. */
 function literal(text: string): string {
@@ -244,7 +244,7 @@ describe('lpl commands refuse malformed spec files in one line naming the file a
       ['export', 'long-counts.json', COMMAND_ARGS.export!(paths.get('long-counts.json')!)],
       ['adjust', 'missing.json', COMMAND_ARGS.adjust!(paths.get('missing.json')!)],
     ]
-    const results = await Promise.all(runs.map(([command, , args]) => lplAsync(command, ...args)))
+    const results = await Promise.all(runs.map(([command, , args]) => lpl(command, ...args)))
     results.forEach((r, k) => {
       const [command, name] = runs[k]!
       const want = BAD_SPECS.find(([n]) => n === name)![2]

@@ -10,10 +10,10 @@ import { idxBytes, writeFakeFashionMnist } from './fakeData.js'
 import { lpl } from './run.js'
 
 describe('lpl train', () => {
-  it('trains on a tiny long-tailed subset end to end and writes results.json and the charts', () => {
+  it('trains on a tiny long-tailed subset end to end and writes results.json and the charts', async () => {
     const data = writeFakeFashionMnist(50, 20)
     const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
-    const r = lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '0,1',
+    const r = await lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '0,1',
       '--methods', 'ce,ce+posthoc,lpl', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)
@@ -37,34 +37,34 @@ describe('lpl train', () => {
     }
   })
 
-  it('is deterministic: the same seed gives the same subset and the same first-epoch loss', () => {
+  it('is deterministic: the same seed gives the same subset and the same first-epoch loss', async () => {
     const data = writeFakeFashionMnist(50, 20)
-    const run = () => {
+    const run = async () => {
       const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
-      const r = lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '4',
+      const r = await lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '4',
         '--methods', 'lpl', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
       expect(r.status).toBe(0)
       return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).summaries[0].runs[0].epochLosses[0]
     }
-    expect(run()).toBe(run())
+    expect(await run()).toBe(await run())
   })
 
-  it('says how to install the data when it is missing, in one line', () => {
-    const r = lpl('train', '--data', join(tmpdir(), 'no-such-folder'), '--quick')
+  it('says how to install the data when it is missing, in one line', async () => {
+    const r = await lpl('train', '--data', join(tmpdir(), 'no-such-folder'), '--quick')
     expect(r.status).toBe(1)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/Fashion-MNIST not found/)
     expect(r.stderr).toMatch(/dataset-fashion-mnist/)
   })
 
-  it('refuses unknown methods, backends and options with a usage error', () => {
+  it('refuses unknown methods, backends and options with a usage error', async () => {
     for (const [args, message] of [
       [['--methods', 'ce,focal'], /unknown method "focal"; known methods: ce, ce\+posthoc/],
       [['--backend', 'webgpu'], /unknown backend "webgpu"/],
       [['--epochs', 'two'], /--epochs must be a number/],
       [['--colour'], /Unknown option '--colour'/],
     ] as const) {
-      const r = lpl('train', ...args)
+      const r = await lpl('train', ...args)
       expect(r.status).toBe(2)
       expect(r.stderr).toMatch(message)
       expect(r.stderr).not.toMatch(/\n\s+at /)
@@ -86,11 +86,11 @@ describe('IDX files', () => {
     expect(() => parseIdx(good.subarray(0, 6), 'h')).toThrow(/header of rank 3 is truncated/)
   })
 
-  it('a truncated data file stops lpl train with one clear line', () => {
+  it('a truncated data file stops lpl train with one clear line', async () => {
     const data = writeFakeFashionMnist(50, 20)
     const path = join(data, 'train-labels-idx1-ubyte.gz')
     writeFileSync(path, gzipSync(idxBytes([500], new Uint8Array(499))).subarray(0, 30))
-    const r = lpl('train', '--data', data, '--epochs', '1')
+    const r = await lpl('train', '--data', data, '--epochs', '1')
     expect(r.status).toBe(1)
     expect(r.stderr).toMatch(/train-labels-idx1-ubyte\.gz: not a valid gzip file/)
     expect(existsSync(path)).toBe(true)
@@ -113,10 +113,10 @@ describe('the cosine head of ldam-drw', () => {
 })
 
 describe('lpl train --task multilabel', () => {
-  it('trains on canvases end to end and reports per-class average precision', () => {
+  it('trains on canvases end to end and reports per-class average precision', async () => {
     const data = writeFakeFashionMnist(30, 30)
     const out = mkdtempSync(join(tmpdir(), 'lpl-ml-'))
-    const r = lpl('train', '--task', 'multilabel', '--data', data, '--canvases', '200', '--ratio', '10', '--epochs', '1',
+    const r = await lpl('train', '--task', 'multilabel', '--data', data, '--canvases', '200', '--ratio', '10', '--epochs', '1',
       '--seeds', '0', '--backend', 'cpu', '--out', out)
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)
@@ -133,18 +133,18 @@ describe('lpl train --task multilabel', () => {
     expect(results.protocol.counts[0]).toBeGreaterThan(results.protocol.counts[9])
     expect(readFileSync(join(out, 'balanced-accuracy.svg'), 'utf8')).toMatch(/Test mAP/)
   }, 300_000) // four methods in a child process, each evaluated on 5,000 test canvases
-  it('refuses single-label methods for the multi-label task', () => {
-    const r = lpl('train', '--task', 'multilabel', '--methods', 'la')
+  it('refuses single-label methods for the multi-label task', async () => {
+    const r = await lpl('train', '--task', 'multilabel', '--methods', 'la')
     expect(r.status).toBe(2)
     expect(r.stderr).toMatch(/unknown multi-label method "la"/)
   })
 })
 
 describe('lpl train --methods lpl-learned', () => {
-  it('learns signed bounds per class from the validation split and reports them', () => {
+  it('learns signed bounds per class from the validation split and reports them', async () => {
     const data = writeFakeFashionMnist(50, 20)
     const out = mkdtempSync(join(tmpdir(), 'lpl-learned-'))
-    const r = lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '2', '--seeds', '0',
+    const r = await lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '2', '--seeds', '0',
       '--methods', 'lpl-learned', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)

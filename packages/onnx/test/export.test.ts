@@ -65,13 +65,13 @@ beforeAll(() => {
 })
 
 describe('exportLossModel', () => {
-  it('every exported rule passes the ONNX checker with full shape inference', () => {
-    const verdicts = checkModels(Object.fromEntries([...exported].map(([label, m]) => [label, m.bytes])))
+  it('every exported rule passes the ONNX checker with full shape inference', async () => {
+    const verdicts = await checkModels(Object.fromEntries([...exported].map(([label, m]) => [label, m.bytes])))
     expect(verdicts.filter((v) => !v.ok)).toEqual([])
     expect(verdicts.length).toBe(CASES.length)
   })
 
-  it('the checker used above does reject a model whose declared shape contradicts inference', () => {
+  it('the checker used above does reject a model whose declared shape contradicts inference', async () => {
     const bad = serializeModel({
       name: 'bad', opset: 17,
       nodes: [{ name: 'n', opType: 'Identity', inputs: ['c'], outputs: ['out'], attributes: [] }],
@@ -79,7 +79,7 @@ describe('exportLossModel', () => {
       inputs: [],
       outputs: [{ name: 'out', elemType: 'float32', dims: [2] }],
     })
-    const [verdict] = checkModels({ bad })
+    const [verdict] = await checkModels({ bad })
     expect(verdict!.ok).toBe(false)
     expect(verdict!.message).toMatch(/shape/i)
   })
@@ -154,7 +154,7 @@ describe('exportLossModel', () => {
     const m = exportLossModel(spec, { numClasses: C, state: 'io' })
     expect(m.inputs).toEqual(['logits', 'labels', 'state_confidence', 'state_seen'])
     expect(m.outputs.slice(-2)).toEqual(['next_state_confidence', 'next_state_seen'])
-    expect(checkModels({ state: m.bytes })[0]!.ok).toBe(true)
+    expect((await checkModels({ state: m.bytes }))[0]!.ok).toBe(true)
     const loss = createLoss(referenceOps, spec)
     let state: { confidence: Float32Array; seen: Float32Array } = { confidence: new Float32Array(C), seen: new Float32Array(C) }
     for (const [step, n] of [4, 11, 6].entries()) {
@@ -226,8 +226,8 @@ describe('exportLossModel, multi-label rules', () => {
     return { logits, labels }
   }
 
-  it('take labels as float32 [N, C], pass the ONNX checker, and have grad_logits unless through', () => {
-    const verdicts = checkModels(Object.fromEntries([...models].map(([label, m]) => [label, m.bytes])))
+  it('take labels as float32 [N, C], pass the ONNX checker, and have grad_logits unless through', async () => {
+    const verdicts = await checkModels(Object.fromEntries([...models].map(([label, m]) => [label, m.bytes])))
     expect(verdicts.filter((v) => !v.ok)).toEqual([])
     for (const k of ML_CASES) {
       const m = models.get(k.label)!

@@ -52,7 +52,7 @@ describe('appendPostHocAdjustment on a trained tfjs classifier written as an ONN
     let worst = 0
     before.forEach((row, i) => row.forEach((u, c) => (worst = Math.max(worst, Math.abs(after.logits![i]![c]! - (u - shift[c]!)) / Math.max(1, Math.abs(u))))))
     expect(worst).toBeLessThan(1e-5)
-    expect(checkModels({ adjusted })[0]).toMatchObject({ ok: true })
+    expect((await checkModels({ adjusted }))[0]).toMatchObject({ ok: true })
   })
 
   it('changes predictions where it should: toward rarer classes, near the boundary, as postHocPredict says', async () => {
@@ -91,7 +91,7 @@ describe('appendPostHocAdjustment on a trained tfjs classifier written as an ONN
     expect(out.logits).toEqual(plain.logits)
     const meta = onnx.ModelProto.decode(fromSpec).metadataProps.find((p) => p.key === POST_HOC_METADATA_KEY)
     expect(JSON.parse(meta!.value!)).toEqual({ output: 'logits', tau: TAU, classCounts: COUNTS })
-    expect(checkModels({ fromSpec })[0]).toMatchObject({ ok: true })
+    expect((await checkModels({ fromSpec }))[0]).toMatchObject({ ok: true })
   })
 
   it('reads a zero count as the core does (the smallest positive count), and adjusts a chosen output', async () => {

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { runProcess } from '../../../../test/support/process.js'
 
 /** The official ONNX checker: Debian's python3-onnx (1.12, opsets up to 17); `.ci/run` installs it. */
 const PYTHON = '/usr/bin/python3'
@@ -30,7 +30,7 @@ export interface CheckerVerdict {
  * shape inference) on each model, written to a temporary folder. Throws, saying what to install,
  * when the checker is not there.
  */
-export function checkModels(models: Readonly<Record<string, Uint8Array>>): CheckerVerdict[] {
+export async function checkModels(models: Readonly<Record<string, Uint8Array>>): Promise<CheckerVerdict[]> {
   const dir = mkdtempSync(join(tmpdir(), 'logit-perturb-onnx-'))
   try {
     const names = Object.keys(models)
@@ -39,13 +39,11 @@ export function checkModels(models: Readonly<Record<string, Uint8Array>>): Check
       writeFileSync(file, models[name]!)
       return file
     })
-    let out: string
-    try {
-      out = execFileSync(PYTHON, ['-c', SCRIPT, ...files], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    } catch (error) {
-      throw new Error(`the ONNX checker could not run (install it with: apt-get install -y python3-onnx): ${String(error)}`)
+    const r = await runProcess(PYTHON, ['-c', SCRIPT, ...files], { cwd: dir }).catch((error: unknown) => ({ status: null, stdout: '', stderr: String(error) }))
+    if (r.status !== 0) {
+      throw new Error(`the ONNX checker could not run (install it with: apt-get install -y python3-onnx): ${r.stderr.trim()}`)
     }
-    const lines = out.trim().split('\n')
+    const lines = r.stdout.trim().split('\n')
     return names.map((name, k) => ({ name, ...(JSON.parse(lines[k]!) as { ok: boolean; message: string }) }))
   } finally {
     rmSync(dir, { recursive: true, force: true })
