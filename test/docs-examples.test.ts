@@ -19,7 +19,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { markdownFiles } from './support/markdown.js'
+import { markdownFiles } from './support/files.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const docsDir = join(root, 'docs')

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { githubSlug } from '../scripts/typedoc-github-anchors.mjs'
-import { markdownFiles } from './support/markdown.js'
+import { markdownFiles } from './support/files.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
