@@ -7,14 +7,24 @@ import { describe, expect, it } from 'vitest'
 import { parseIdx } from '../src/data/idx.js'
 import { longTailCounts } from '../src/data/longTail.js'
 import { idxBytes, writeFakeFashionMnist } from './fakeData.js'
-import { lpl } from './run.js'
+import { type LplRun, lpl } from './run.js'
+
+const tinyData = writeFakeFashionMnist(50, 20)
+
+/**
+ * `lpl train` on tiny fake Fashion-MNIST (50 training and 20 test images per class; 40 at the head,
+ * ratio 10, 5 validation images per class, tfjs-cpu), writing to a fresh folder; `args` adds the rest.
+ */
+async function trainTiny(...args: string[]): Promise<LplRun & { out: string }> {
+  const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
+  const r = await lpl('train', '--data', tinyData, '--n-max', '40', '--ratio', '10', '--validation-per-class', '5',
+    '--backend', 'cpu', '--out', out, ...args)
+  return { ...r, out }
+}
 
 describe('lpl train', () => {
   it('trains on a tiny long-tailed subset end to end and writes results.json and the charts', async () => {
-    const data = writeFakeFashionMnist(50, 20)
-    const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
-    const r = await lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '0,1',
-      '--methods', 'ce,ce+posthoc,lpl', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
+    const { out, ...r } = await trainTiny('--epochs', '1', '--seeds', '0,1', '--methods', 'ce,ce+posthoc,lpl')
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/counts 40\/30\/23\/18\/14\/11\/8\/6\/5\/4/)
@@ -38,13 +48,10 @@ describe('lpl train', () => {
   })
 
   it('is deterministic: the same seed gives the same subset and the same first-epoch loss', async () => {
-    const data = writeFakeFashionMnist(50, 20)
     const run = async () => {
-      const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
-      const r = await lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '1', '--seeds', '4',
-        '--methods', 'lpl', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
+      const r = await trainTiny('--epochs', '1', '--seeds', '4', '--methods', 'lpl')
       expect(r.status).toBe(0)
-      return JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).summaries[0].runs[0].epochLosses[0]
+      return JSON.parse(readFileSync(join(r.out, 'results.json'), 'utf8')).summaries[0].runs[0].epochLosses[0]
     }
     expect(await run()).toBe(await run())
   })
@@ -142,10 +149,7 @@ describe('lpl train --task multilabel', () => {
 
 describe('lpl train --methods lpl-learned', () => {
   it('learns signed bounds per class from the validation split and reports them', async () => {
-    const data = writeFakeFashionMnist(50, 20)
-    const out = mkdtempSync(join(tmpdir(), 'lpl-learned-'))
-    const r = await lpl('train', '--data', data, '--n-max', '40', '--ratio', '10', '--epochs', '2', '--seeds', '0',
-      '--methods', 'lpl-learned', '--validation-per-class', '5', '--backend', 'cpu', '--out', out)
+    const { out, ...r } = await trainTiny('--epochs', '2', '--seeds', '0', '--methods', 'lpl-learned')
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)
     const run = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).summaries[0].runs[0]

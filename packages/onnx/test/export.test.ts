@@ -3,7 +3,7 @@ import { mulberry32, relativeError } from '@logit-perturb/conformance'
 import type { onnx as onnxTypes } from 'onnx-proto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  type ExportedLossModel, type ExportLossOptions, createSession, exportLossModel, onnx, runLossModel, runModel,
+  type ExportedLossModel, type ExportLossOptions, type LossModelResult, createSession, exportLossModel, onnx, runLossModel, runModel,
   serializeModel,
 } from '../src/index.js'
 import { checkModels } from './support/checker.js'
@@ -46,16 +46,32 @@ function batch(seed: number, n: number, scale: number): { logits: number[][]; la
 }
 
 /** The reference loss, perturbed logits and (where there is one) closed-form gradient. */
-function reference(spec: object, logits: number[][], labels: number[], ctx: LossContext = {}) {
+/**
+ * The float64 reference on one batch: labels as class ids (`[N]`) or, multi-label, as 0/1 rows
+ * (`[N][C]`); the gradient when the rule has a closed form.
+ */
+function reference(spec: object, logits: number[][], labels: number[] | number[][], ctx: LossContext = {}) {
   const loss = createLoss(referenceOps, spec)
   const u = referenceOps.constant(logits.flat(), [logits.length, C])
-  const y = referenceOps.constant(labels, [labels.length], 'int32')
+  const y = typeof labels[0] === 'number'
+    ? referenceOps.constant(labels as number[], [labels.length], 'int32')
+    : referenceOps.constant((labels as number[][]).flat(), [labels.length, C])
   const evaluation = loss.evaluate(u, y, ctx)
   return {
     loss: evaluation.loss.data[0]!,
     perturbed: evaluation.batch.logits.data,
     grad: loss.hasAnalyticGradient ? loss.gradient(u, y, ctx).data : undefined,
   }
+}
+
+/** The outputs of a loss model off the reference by more than 1e-4 relative, a line each. */
+function mismatches(where: string, got: LossModelResult, want: ReturnType<typeof reference>): string[] {
+  const errors = {
+    loss: relativeError([got.loss], [want.loss]),
+    perturbed: relativeError(got.perturbedLogits, want.perturbed),
+    grad: want.grad === undefined ? (got.gradLogits === undefined ? 0 : Infinity) : relativeError(got.gradLogits ?? [], want.grad),
+  }
+  return Object.entries(errors).filter(([, e]) => !(e <= 1e-4)).map(([what, e]) => `${where} ${what}: ${e}`)
 }
 
 const exported = new Map<string, ExportedLossModel>()
@@ -115,13 +131,7 @@ describe('exportLossModel', () => {
         for (const [n, scale] of [[7, 2], [19, 6]] as const) {
           const { logits, labels } = batch(100 * index + n, n, scale)
           const got = await runLossModel(session, logits, labels)
-          const want = reference(k.spec, logits, labels, k.options?.context)
-          const errors = {
-            loss: relativeError([got.loss], [want.loss]),
-            perturbed: relativeError(got.perturbedLogits, want.perturbed),
-            grad: want.grad === undefined ? (got.gradLogits === undefined ? 0 : Infinity) : relativeError(got.gradLogits ?? [], want.grad),
-          }
-          for (const [what, e] of Object.entries(errors)) if (!(e <= 1e-4)) problems.push(`${k.label} N=${n} ${what}: ${e}`)
+          problems.push(...mismatches(`${k.label} N=${n}`, got, reference(k.spec, logits, labels, k.options?.context)))
         }
       } finally {
         await session.release()
@@ -249,16 +259,7 @@ describe('exportLossModel, multi-label rules', () => {
         for (const [n, scale] of [[6, 2], [17, 8]] as const) {
           const { logits, labels } = multiLabelBatch(50 * index + n, n, scale)
           const got = await runLossModel(session, logits, labels)
-          const loss = createLoss(referenceOps, k.spec)
-          const u = referenceOps.constant(logits.flat(), [n, C])
-          const y = referenceOps.constant(labels.flat(), [n, C])
-          const evaluation = loss.evaluate(u, y)
-          const errors = {
-            loss: relativeError([got.loss], evaluation.loss.data),
-            perturbed: relativeError(got.perturbedLogits, evaluation.batch.logits.data),
-            grad: k.through ? (got.gradLogits === undefined ? 0 : Infinity) : relativeError(got.gradLogits ?? [], loss.gradient(u, y).data),
-          }
-          for (const [what, e] of Object.entries(errors)) if (!(e <= 1e-4)) problems.push(`${k.label} N=${n} ${what}: ${e}`)
+          problems.push(...mismatches(`${k.label} N=${n}`, got, reference(k.spec, logits, labels)))
         }
       } finally {
         await session.release()
