@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
+// tfjs-layers registers the gradients of tfjs-core's kernels, which `verify` takes with tf.grad.
+import '@tensorflow/tfjs-layers'
 import { CliError } from './errors.js'
 
 // Production mode: tfjs skips debug checks and its notice about the tfjs-node backend, which cannot

@@ -1,15 +1,5 @@
+import type { ConformanceCase } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/core'
-
-/** One conformance case: a spec on a batch, and what a backend is not expected to match, with why. */
-export interface ConformanceCase {
-  name: string
-  spec: Record<string, unknown>
-  logits: number[][]
-  /** Class ids `[N]`, or for multi-label rules rows of 0 and 1 `[N][C]`. */
-  labels: number[] | number[][]
-  /** Quantities left out of the comparison on float32 backends, each with its reason. */
-  float32Exceptions?: Partial<Record<'loss' | 'gradient' | 'perturbed' | 'autodiff', string>>
-}
 
 const COUNTS = [4000, 1500, 600, 200, 60, 0]
 

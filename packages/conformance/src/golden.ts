@@ -1,9 +1,7 @@
+import type { Backend } from '@logit-perturb/core'
 import {
-  createLoss, dbBias, drwWeights, labelPriors, ldamMargins, lplSteps, officialLongtailSteps, priorSplitBounds,
+  batchOn, createLoss, dbBias, drwWeights, labelPriors, ldamMargins, lplSteps, officialLongtailSteps, priorSplitBounds, relativeError,
 } from '@logit-perturb/core'
-import type { Backend } from './backend.js'
-import { batchOn } from './backend.js'
-import { relativeError } from './compare.js'
 import { type LoadedCase, expectedPerturbed, specOfCase } from './fixtures.js'
 
 /** One compared quantity; `tolerance` overrides the backend's own where the method is approximate. */

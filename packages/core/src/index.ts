@@ -4,7 +4,8 @@
  * logit adjustment, balanced softmax, LDAM/LDAM-DRW, VS, ISDA, LPL and the authors' released code,
  * and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec}),
  * the analysis of a perturbation ({@link Loss.explain}, {@link describeClasses}) and evaluation
- * helpers ({@link balancedAccuracy}, {@link chooseTau}). No runtime dependencies.
+ * helpers ({@link balancedAccuracy}, {@link chooseTau}), and the check of any backend against the
+ * float64 reference ({@link checkConformance}). No runtime dependencies.
  *
  * @module @logit-perturb/core
  */
@@ -64,5 +65,10 @@ export type { LplHostSearchInputs } from './rules/lplSearchHost.js'
 export type { RuleOptions } from './rules/createRule.js'
 export type { SearchPath } from './rules/lpl.js'
 export { broadcastShapes } from './shapes.js'
+export type { AnyBackend, Backend } from './verify/backend.js'
+export { batchOn, isLabelMatrix, referenceBackend } from './verify/backend.js'
+export { relativeError } from './verify/relativeError.js'
+export type { ConformanceCase, ConformanceCheck } from './verify/conformance.js'
+export { checkConformance } from './verify/conformance.js'
 export { classDirections, learnedBoundsStep, updateLearnedBounds } from './rules/learnedBounds.js'
 export type { LearnedBoundsInputs, LearnedBoundsStep } from './rules/learnedBounds.js'

@@ -14,3 +14,4 @@ export { labelsFromTargets, layersLoss, perturbationCallback } from './layers.js
 export type { PerturbationCallbackHooks } from './layers.js'
 export { exactLearnedBoundsHypergradient } from './learnedBounds.js'
 export type { ExactLearnedBoundsInputs } from './learnedBounds.js'
+export { onTfjsBackend, tfjsBackend } from './harness.js'

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util'
-import type { AnyBackend } from '@logit-perturb/conformance'
-import { checkConformance } from '@logit-perturb/conformance'
-import { workspaceBackends } from '@logit-perturb/conformance/backends'
+import type { AnyBackend } from '@logit-perturb/core'
+import { checkConformance } from '@logit-perturb/core'
+import { onnxWasmBackend } from '@logit-perturb/onnx'
+import { tfjsBackend } from '@logit-perturb/tfjs'
+import { BACKENDS } from '../backend.js'
 import { randomBatch } from '../randomBatch.js'
 import { MAX_CLASSES, classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
 import { checkProperties } from '../verify/properties.js'
@@ -15,9 +17,9 @@ export const VERIFY_USAGE = `lpl verify --spec FILE [--batches N] [--seed S] [--
   --batches N   random batches (default 3)   --seed S  first seed (default 0)
   --classes C   classes when the spec does not fix them (default 10)`
 
-/** Every backend `verify` compares with the reference: all of the workspace's but the reference. */
-export async function verifyBackends(): Promise<AnyBackend[]> {
-  return (await workspaceBackends()).filter((b) => b.name !== 'reference')
+/** Every backend `verify` compares with the reference: the tfjs backends of Node, and ONNX. */
+export function verifyBackends(): AnyBackend[] {
+  return [...BACKENDS.map((name) => tfjsBackend(name)), onnxWasmBackend()]
 }
 
 interface Row {
@@ -51,7 +53,7 @@ export async function verifyCommand(argv: string[]): Promise<void> {
     const seen = rows.get(key)
     if (!seen || row.error > seen.error) rows.set(key, row)
   }
-  for (const backend of await verifyBackends()) {
+  for (const backend of verifyBackends()) {
     for (const [k, b] of batches.entries()) {
       for (const check of await checkConformance(backend, { name: `batch ${k}`, spec: spec as unknown as Record<string, unknown>, ...b })) {
         record({ where: backend.name, what: check.what, error: check.error, tolerance: check.tolerance, ...(check.skipped ? { note: check.skipped } : {}) })

@@ -1,15 +1,15 @@
-import type { AnyBackend } from '../backend.js'
-import { referenceBackend } from '../backend.js'
-import { onnxBackends } from './onnx.js'
+import type { AnyBackend } from '@logit-perturb/core'
+import { referenceBackend } from '@logit-perturb/core'
+import { onnxWasmBackend } from '@logit-perturb/onnx'
 import { tfjsBackends } from './tfjs.js'
 
 export { onTfjsBackend, tfjsBackends } from './tfjs.js'
-export { onnxBackends, onnxWasmBackend } from './onnx.js'
+export { onnxWasmBackend } from '@logit-perturb/onnx'
 
 /**
  * Every backend of the workspace, the float64 reference first: the list the shared suites run on.
  * `opSearch` adds the tfjs backends with LPL's search forced onto tensor ops.
  */
 export async function workspaceBackends(options: { opSearch?: boolean } = {}): Promise<AnyBackend[]> {
-  return [referenceBackend, ...(await tfjsBackends(options)), ...(await onnxBackends())]
+  return [referenceBackend, ...(await tfjsBackends(options)), onnxWasmBackend()]
 }

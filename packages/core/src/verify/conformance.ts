@@ -1,15 +1,33 @@
-import type { RefTensor } from '@logit-perturb/core'
-import { createLoss, referenceOps } from '@logit-perturb/core'
+import { createLoss } from '../loss.js'
+import { referenceOps } from '../reference/ops.js'
+import type { RefTensor } from '../reference/tensor.js'
 import type { Backend } from './backend.js'
 import { batchOn } from './backend.js'
-import type { ConformanceCase } from './cases.js'
-import { relativeError } from './compare.js'
+import { relativeError } from './relativeError.js'
+
+/** One conformance case: a spec on a batch, and what a backend is not expected to match, with why. */
+export interface ConformanceCase {
+  /** The case's name, for reports. */
+  name: string
+  /** The rule spec, as JSON (the input of `createLoss`). */
+  spec: Record<string, unknown>
+  /** The logits as rows `[N][C]`. */
+  logits: number[][]
+  /** Class ids `[N]`, or for multi-label rules rows of 0 and 1 `[N][C]`. */
+  labels: number[] | number[][]
+  /** Quantities left out of the comparison on float32 backends, each with its reason. */
+  float32Exceptions?: Partial<Record<'loss' | 'gradient' | 'perturbed' | 'autodiff', string>>
+}
 
 /** One quantity of a conformance case compared on a backend, or why it was not. */
 export interface ConformanceCheck {
+  /** The quantity compared: `'loss'`, `'perturbed logits'`, `'closed-form gradient'`, … */
   what: string
+  /** The largest relative error against the reference (`relativeError`); Infinity for a non-finite value. */
   error: number
+  /** The backend's relative tolerance (`Backend.rtol`): the check passes when `error ≤ tolerance`. */
   tolerance: number
+  /** Why the quantity is not held to the tolerance on this backend, when it is not. */
   skipped?: string
 }
 

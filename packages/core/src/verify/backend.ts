@@ -1,13 +1,17 @@
-import type { TensorOps } from '@logit-perturb/core'
-import { referenceOps } from '@logit-perturb/core'
+import type { TensorOps } from '../ops.js'
+import { referenceOps } from '../reference/ops.js'
+import type { RefTensor } from '../reference/tensor.js'
 
 /**
- * What the shared suites need to know of a backend: its ops, how to read a tensor back, how precise
- * it is, and (for frameworks with automatic differentiation) how to take a gradient. One test body
- * runs on every backend through this harness, as tfjs's `describeWithFlags` does.
+ * What a check needs to know of a backend: its ops, how to read a tensor back, how precise it is,
+ * and (for frameworks with automatic differentiation) how to take a gradient. One check body runs on
+ * every backend through this harness, as tfjs's `describeWithFlags` does: {@link checkConformance}
+ * here, the project's test suites, and `lpl verify`. The tfjs and ONNX adapters each export theirs.
  */
 export interface Backend<T> {
+  /** The name checks report, e.g. `'tfjs-wasm'`. */
   readonly name: string
+  /** The backend's tensor operations, on which the rules run. */
   readonly ops: TensorOps<T>
   /** Relative tolerance against float64 ground truth: 1e-9 for float64, 1e-4 for float32. */
   readonly rtol: number
@@ -24,7 +28,7 @@ export interface Backend<T> {
 }
 
 /** The float64 reference backend as a harness: exact, no autodiff. */
-export const referenceBackend: Backend<import('@logit-perturb/core').RefTensor> = {
+export const referenceBackend: Backend<RefTensor> = {
   name: 'reference',
   ops: referenceOps,
   rtol: 1e-9,
@@ -42,7 +46,12 @@ export function batchOn<T>(
   backend: Backend<T>,
   logits: readonly (readonly number[])[],
   labels: readonly number[] | readonly (readonly number[])[],
-): { logits: T; labels: T } {
+): {
+  /** The logits `[N, C]`, float. */
+  logits: T
+  /** Class ids `[N]` (int32), or multi-label rows `[N, C]` (float). */
+  labels: T
+} {
   const c = logits[0]?.length ?? 0
   return {
     logits: backend.ops.constant(logits.flat(), [logits.length, c]),
