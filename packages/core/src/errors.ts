@@ -29,6 +29,12 @@ export type LogitPerturbErrorCode =
   | 'INVALID_STATE'
   /** A serialized model (ONNX bytes) cannot be read, or lacks what the operation needs (an output, an opset). */
   | 'INVALID_MODEL'
+  /**
+   * An optional peer package the call needs is not installed or not loaded (for example
+   * `onnxruntime-web` to run an ONNX model, or tfjs-layers for the gradients of tfjs's kernels); the
+   * message names the package to install.
+   */
+  | 'MISSING_PEER_DEPENDENCY'
 
 /**
  * The one error type of the library. `code` says what kind of input was refused; `field` (when set)

@@ -2,7 +2,7 @@ import { LogitPerturbError, check } from '@logit-perturb/core'
 import type { onnx as proto } from 'onnx-proto'
 import { onnx } from './serialize.js'
 
-/** The lowest default-domain opset {@link readModel} accepts: 7, where `Sub` broadcasts as NumPy does. */
+/** The lowest default-domain opset of a model `appendPostHocAdjustment` edits: 7, where `Sub` broadcasts as NumPy does. */
 export const MIN_EDIT_OPSET = 7
 
 /** An int64 protobuf field as protobufjs decodes it: a number, or a `Long` when the package is present. */

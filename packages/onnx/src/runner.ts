@@ -2,26 +2,46 @@ import { LogitPerturbError, check, checkFiniteValues } from '@logit-perturb/core
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
 import { decodeModel } from './readModel.js'
+import type { OnnxRuntime, OnnxSession } from './runtimeTypes.js'
 import { serializeModel } from './serialize.js'
 import type { SymbolicTensor } from './tensor.js'
 
-/** The `onnxruntime-web` module, as imported by {@link loadOnnxRuntime}. */
-export type OnnxRuntime = typeof Ort
-
-let runtime: Promise<OnnxRuntime> | undefined
+let runtime: Promise<typeof Ort> | undefined
 
 /**
  * Imports `onnxruntime-web` once (an optional peer dependency, so exporting and editing models
  * never load it). In Node the import resolves to its Node build, which runs models on the wasm
  * execution provider. Unless the caller chose a thread count first, the wasm backend is set to one
- * thread: these graphs are small, and a thread pool of workers costs more than it saves.
+ * thread: these graphs are small, and a thread pool of workers costs more than it saves. Without
+ * onnxruntime-web installed, it rejects with `MISSING_PEER_DEPENDENCY` naming the package, and a
+ * later call tries the import again.
  */
 export function loadOnnxRuntime(): Promise<OnnxRuntime> {
-  runtime ??= import('onnxruntime-web').then((ort) => {
-    if (!ort.env.wasm.numThreads) ort.env.wasm.numThreads = 1
-    return ort
-  })
+  return importRuntime()
+}
+
+function importRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-web').then(
+    (ort) => {
+      if (!ort.env.wasm.numThreads) ort.env.wasm.numThreads = 1
+      return ort
+    },
+    (error: unknown) => {
+      runtime = undefined
+      throw isMissingRuntime(error)
+        ? new LogitPerturbError('MISSING_PEER_DEPENDENCY',
+          'running an ONNX model needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web')
+        : error
+    },
+  )
   return runtime
+}
+
+/** Whether an import failed because onnxruntime-web itself is not installed (not a failure inside it). */
+function isMissingRuntime(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
+    && typeof message === 'string' && /['"]onnxruntime-web['"]/.test(message)
 }
 
 /** A tensor fed to or read from a model: flat row-major data and its dimensions. */
@@ -35,12 +55,16 @@ export interface HostTensor {
 /**
  * Opens an inference session on model bytes with the wasm execution provider. Bytes that are not a
  * model (empty, truncated, random, no graph or no opset) give `INVALID_MODEL` naming the problem as
- * {@link readModel} does; a model that onnxruntime-web refuses otherwise gives `INVALID_MODEL` with
+ * `appendPostHocAdjustment` does; a model that onnxruntime-web refuses otherwise gives `INVALID_MODEL` with
  * the runtime's reason.
  */
-export async function createSession(bytes: Uint8Array): Promise<Ort.InferenceSession> {
+export async function createSession(bytes: Uint8Array): Promise<OnnxSession> {
+  return openSession(bytes)
+}
+
+async function openSession(bytes: Uint8Array): Promise<Ort.InferenceSession> {
   check(bytes instanceof Uint8Array, 'INVALID_MODEL', 'model bytes must be a Uint8Array', 'model')
-  const ort = await loadOnnxRuntime()
+  const ort = await importRuntime()
   try {
     return await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] })
   } catch (error) {
@@ -56,10 +80,10 @@ export async function createSession(bytes: Uint8Array): Promise<Ort.InferenceSes
  * open for further runs. Int64 inputs take `BigInt64Array`.
  */
 export async function runModel(
-  model: Uint8Array | Ort.InferenceSession,
+  model: Uint8Array | OnnxSession,
   feeds: Readonly<Record<string, HostTensor>>,
 ): Promise<Record<string, HostTensor>> {
-  const ort = await loadOnnxRuntime()
+  const ort = await importRuntime()
   const session = await sessionOf(model)
   try {
     check(session.outputNames.length > 0, 'INVALID_MODEL', 'the model has no outputs', 'model')
@@ -83,10 +107,11 @@ export async function runModel(
 }
 
 /** A session on `model`: opened on bytes (the caller releases it), or the caller's own. */
-async function sessionOf(model: Uint8Array | Ort.InferenceSession): Promise<Ort.InferenceSession> {
+async function sessionOf(model: Uint8Array | OnnxSession): Promise<Ort.InferenceSession> {
   check(model instanceof Uint8Array || typeof (model as Partial<Ort.InferenceSession> | null)?.run === 'function', 'INVALID_MODEL',
     'must be ONNX model bytes (a Uint8Array) or a session from createSession', 'model')
-  return model instanceof Uint8Array ? createSession(model) : model
+  // Sessions come from createSession, which opens onnxruntime-web's own.
+  return model instanceof Uint8Array ? openSession(model) : model as Ort.InferenceSession
 }
 
 /** What {@link runLossModel} returns; arrays are flat row-major `[N, C]`. */
@@ -109,7 +134,7 @@ export interface LossModelResult {
  * `labels`, no `loss` or `perturbed_logits` output, outputs of other sizes) gives `INVALID_MODEL`.
  */
 export async function runLossModel(
-  model: Uint8Array | Ort.InferenceSession,
+  model: Uint8Array | OnnxSession,
   logits: readonly (readonly number[])[] | HostTensor,
   labels: ArrayLike<number> | readonly (readonly number[])[],
 ): Promise<LossModelResult> {

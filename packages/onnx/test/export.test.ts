@@ -3,9 +3,10 @@ import { mulberry32, relativeError } from '@logit-perturb/conformance'
 import type { onnx as onnxTypes } from 'onnx-proto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  type ExportedLossModel, type ExportLossOptions, type LossModelResult, createSession, exportLossModel, onnx, runLossModel, runModel,
+  type ExportedLossModel, type ExportLossOptions, type LossModelResult, createSession, exportLossModel, runLossModel, runModel,
   serializeModel,
 } from '../src/index.js'
+import { onnx } from '../src/serialize.js'
 import { checkModels } from './support/checker.js'
 
 const C = 5

@@ -1,7 +1,9 @@
 import { LogitPerturbError } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/conformance'
 import { describe, expect, it } from 'vitest'
-import { appendPostHocAdjustment, exportLossModel, onnx, readModel } from '../src/index.js'
+import { appendPostHocAdjustment, exportLossModel } from '../src/index.js'
+import { readModel } from '../src/readModel.js'
+import { onnx } from '../src/serialize.js'
 import { classifierModel } from './support/classifier.js'
 
 const COUNTS = [50, 10, 2]

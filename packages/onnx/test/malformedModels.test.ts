@@ -2,7 +2,9 @@ import { LogitPerturbError } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/conformance'
 import type { onnx as proto } from 'onnx-proto'
 import { describe, expect, it } from 'vitest'
-import { createSession, exportLossModel, onnx, readModel, runLossModel, runModel } from '../src/index.js'
+import { createSession, exportLossModel, runLossModel, runModel } from '../src/index.js'
+import { readModel } from '../src/readModel.js'
+import { onnx } from '../src/serialize.js'
 import { classifierModel } from './support/classifier.js'
 
 const CLASSIFIER = classifierModel([{ kernel: [[1, -1, 0.5], [0.3, 0.2, -0.4]], bias: [0.1, 0, -0.1] }])

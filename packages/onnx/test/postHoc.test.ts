@@ -1,6 +1,7 @@
 import { logPriorsFromCounts, postHocPredict } from '@logit-perturb/core'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { POST_HOC_METADATA_KEY, appendPostHocAdjustment, onnx, runModel } from '../src/index.js'
+import { POST_HOC_METADATA_KEY, appendPostHocAdjustment, runModel } from '../src/index.js'
+import { onnx } from '../src/serialize.js'
 import { type DenseWeights, classifierModel } from './support/classifier.js'
 import { checkModels } from './support/checker.js'
 import { blobs, trainDenseClassifier } from './support/train.js'

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { Explanation, LabelTask, Loss, LossContext, LossOptions, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
-import { createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
+import { LogitPerturbError, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
 import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
 
 /** Options of {@link createTfjsLoss}. */
@@ -58,6 +58,18 @@ export function isRecordingGradients(): boolean {
 }
 
 /**
+ * Refuses a training step when tfjs has no gradients registered. tfjs-core alone registers none:
+ * they come with `@tensorflow/tfjs-layers` or `@tensorflow/tfjs`, and without them the step fails
+ * later, inside tfjs, with "gradient function not found for Sum".
+ */
+function checkGradientsRegistered(): void {
+  if (isRecordingGradients() && tf.getGradient('Sum') === undefined) {
+    throw new LogitPerturbError('MISSING_PEER_DEPENDENCY',
+      'tfjs has no gradients registered: import \'@tensorflow/tfjs-layers\' (npm install @tensorflow/tfjs-layers) or use @tensorflow/tfjs, which registers them')
+  }
+}
+
+/**
  * Builds the loss a spec describes on TensorFlow.js: the core's `createLoss` bound to the tfjs
  * `TensorOps`, with tidy scopes around each call and the rule's state kept alive between calls.
  * The rule code is the core's; nothing is re-derived here.
@@ -99,8 +111,10 @@ export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOption
     return out
   }
 
-  const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
-    scoped([logits, labels], () => core(logits, labels, withDefaults(ctx)) as tf.Scalar)) as TfjsLoss
+  const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => {
+    checkGradientsRegistered()
+    return scoped([logits, labels], () => core(logits, labels, withDefaults(ctx)) as tf.Scalar)
+  }) as TfjsLoss
   return Object.assign(loss, {
     spec: core.spec,
     task: core.task,

@@ -1,5 +1,5 @@
 import type { onnx as proto } from 'onnx-proto'
-import { onnx } from '../../src/index.js'
+import { onnx } from '../../src/serialize.js'
 
 /** A dense layer's parameters: `kernel` `[in][out]` (as tfjs stores it) and `bias` `[out]`. */
 export interface DenseWeights {
