@@ -74,7 +74,7 @@ function tables(markdown: string): string[][][] {
 }
 
 const commands = [...page.matchAll(/^pnpm lpl explain (.+)$/gm)].map((m) => m[1]!)
-const specOf = (commandLine: string) => /--spec examples\/specs\/([\w-]+)\.json/.exec(commandLine)?.[1]
+const specOf = (commandLine: string) => /--spec packages\/cli\/specs\/([\w-]+)\.json/.exec(commandLine)?.[1]
 
 describe('docs/unified-view.md', () => {
   it('gives the lpl explain commands, each on an example spec', () => {
