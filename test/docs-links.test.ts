@@ -1,8 +1,9 @@
 /**
- * Every relative link and image of `docs/**\/*.md` and of `README.md` points to a file of the
- * repository, and every `#anchor` (to another page or within the page) to one of that page's
- * headings, with GitHub's anchors (the same rule the docs site uses, `githubSlug`). Links in code
- * blocks and code spans are not links and are skipped; so are absolute URLs.
+ * Every relative link and image of `docs/**\/*.md`, `README.md`, `CHANGELOG.md` and the public
+ * packages' READMEs points to a file of the repository, and every `#anchor` (to another page or
+ * within the page) to one of that page's headings, with GitHub's anchors (the same rule the docs
+ * site uses, `githubSlug`). Links in code blocks and code spans are not links and are skipped; so
+ * are absolute URLs.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { githubSlug } from '../scripts/typedoc-github-anchors.mjs'
 import { markdownFiles } from './support/files.js'
+import { PUBLIC_PACKAGES } from './support/pack.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -56,7 +58,8 @@ function linksOf(line: string): string[] {
     .concat([...prose.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+"[^"]*")?\s*$/g)].map((m) => m[1]!))
 }
 
-const pages = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))]
+const pages = [join(root, 'README.md'), join(root, 'CHANGELOG.md'), ...PUBLIC_PACKAGES.map((p) => join(root, 'packages', p, 'README.md')),
+  ...markdownFiles(join(root, 'docs'))]
 
 describe('docs links', () => {
   it('finds the pages and their links', () => {
