@@ -4,7 +4,7 @@
  * the same run, and the memory of one call.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type RefTensor, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsOps } from '@logit-perturb/tfjs'
 import { type SymbolicTensor, createSession, createSymbolicOps, exportLossModel, runModel } from '@logit-perturb/onnx'
@@ -15,7 +15,7 @@ export const RULES = ['ce', 'la', 'ldam', 'lpl', 'official-longtail'] as const
 export type RuleName = (typeof RULES)[number]
 
 /** The spec of each benchmarked rule for `c` classes (long-tailed counts, ratio 100). */
-export function specFor(rule: RuleName, c: number): Record<string, unknown> {
+export function specFor(rule: RuleName, c: number): RuleInput {
   const classCounts = Array.from({ length: c }, (_, k) => Math.max(1, Math.floor(5000 * 100 ** (-k / Math.max(1, c - 1)))))
   switch (rule) {
     case 'ce': return { rule: 'ce', numClasses: c }

@@ -12,6 +12,7 @@ import { cpus, totalmem, type as osType, release } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs-core'
+import type { RuleInput } from '@logit-perturb/core'
 import { type Measurement, measureLosses } from './loss.js'
 import { measureEpochs } from './training.js'
 
@@ -42,7 +43,7 @@ const losses = await measureLosses({
 
 let training: Awaited<ReturnType<typeof measureEpochs>> = []
 if (!values['no-training']) {
-  const lpl = { rule: 'lpl', split: 'prior', classCounts: [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60], alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 }
+  const lpl = { rule: 'lpl', split: 'prior', classCounts: [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60], alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 } satisfies RuleInput
   training = await measureEpochs('wasm', [lpl], values.quick ? 1 : 3)
   console.log('\ntraining: one epoch of the lpl train network (MLP 784-256-128-10, batch 128)')
   for (const t of training) console.log(`${t.backend}  ${t.rule.padEnd(6)} ${t.medianSeconds.toFixed(2)} s  × ce ${t.ratioToCe!.toFixed(3)}  (median of ${t.epochs}; ${t.data})`)

@@ -4,7 +4,7 @@
  * cross-entropy, on the same backend in the same run, alternating the two after a warm-up epoch.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { mulberry32 } from '@logit-perturb/core'
+import { type RuleInput, mulberry32 } from '@logit-perturb/core'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsLoss, layersLoss } from '@logit-perturb/tfjs'
 import { buildMlp } from '../packages/cli/src/train/model.js'
@@ -39,12 +39,12 @@ function trainingData(): { x: Float32Array; y: Int32Array; n: number; source: st
 }
 
 /** Times epochs of `ce` and each rule, interleaved, on one backend. */
-export async function measureEpochs(backend: 'wasm' | 'cpu', rules: Record<string, unknown>[], epochs: number): Promise<EpochTiming[]> {
+export async function measureEpochs(backend: 'wasm' | 'cpu', rules: RuleInput[], epochs: number): Promise<EpochTiming[]> {
   return onTfjsBackend(backend, async () => {
     const data = trainingData()
     const xs = tf.tensor2d(data.x, [data.n, 784])
     const ys = tf.oneHot(tf.tensor1d(data.y, 'int32'), 10)
-    const specs = [{ rule: 'ce' }, ...rules]
+    const specs: RuleInput[] = [{ rule: 'ce' }, ...rules]
     const models = specs.map((spec, k) => {
       const model = buildMlp(10, k)
       model.compile({ optimizer: tf.train.momentum(0.05, 0.9, true), loss: layersLoss(createTfjsLoss(spec)) })

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 // tfjs-layers registers the gradients of tfjs-core's kernels (needed by tf.grad in Node).
 import '@tensorflow/tfjs-layers'
-import { createLoss, referenceOps } from '@logit-perturb/core'
+import { type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
 import { exportLossModel, runLossModel } from '@logit-perturb/onnx'
 import { createTfjsOps } from '@logit-perturb/tfjs'
 import { longTailedBatch } from './batch.js'
@@ -20,7 +20,7 @@ const [n, c] = logits.shape as [number, number]
 const rows = Array.from({ length: n }, (_, i) => Array.from(logits.data.subarray(i * c, (i + 1) * c)))
 const ids = Array.from(labels.data)
 
-const specs: object[] = [
+const specs: RuleInput[] = [
   { rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', tau: 1, classCounts } },
   { rule: 'ldam', classCounts, maxMargin: 0.5, scale: 1, drw: { beta: 0.9999, fromEpoch: 0 } },
   { rule: 'official-balanced', steps: 10 },
@@ -35,7 +35,7 @@ interface Result {
   gradFrom: string
 }
 
-function onReference(spec: object): Result {
+function onReference(spec: RuleInput): Result {
   const loss = createLoss(referenceOps, spec)
   const e = loss.evaluate(logits, labels)
   return {
@@ -61,7 +61,7 @@ function finiteDifference(f: (u: typeof logits) => number, h = 1e-5): Float64Arr
   return out
 }
 
-async function onTfjs(spec: object): Promise<Result> {
+async function onTfjs(spec: RuleInput): Promise<Result> {
   const ops = createTfjsOps()
   const loss = createLoss(ops, spec)
   const u = ops.constant(logits.data, [n, c])
@@ -76,7 +76,7 @@ async function onTfjs(spec: object): Promise<Result> {
   }
 }
 
-async function onOnnx(spec: object): Promise<Result> {
+async function onOnnx(spec: RuleInput): Promise<Result> {
   const model = exportLossModel(spec, { numClasses: c })
   const out = await runLossModel(model.bytes, rows, ids)
   return {

@@ -1,13 +1,13 @@
 /**
  * Every single-label rule on one long-tailed batch: the loss, and per class the direction and size
- * of the loss variation the rule applies (SPEC.md section 2). Run with `pnpm example`.
+ * of the loss variation the rule applies (docs/spec.md#2-class-level-logit-perturbation). Run with `pnpm example`.
  */
+import type { RuleInput } from '@logit-perturb/core'
 import { createLoss, describeClasses, longTailedBatch, referenceOps } from './batch.js'
 
 const { logits, labels, classCounts } = longTailedBatch()
 
-type Spec = { rule: string; classCounts?: number[]; base?: { rule: string; [field: string]: unknown }; [field: string]: unknown }
-const specs: Spec[] = [
+const specs: RuleInput[] = [
   { rule: 'ce' },
   { rule: 'logit-adjustment', tau: 1, classCounts },
   { rule: 'balanced-softmax', classCounts },
@@ -32,6 +32,6 @@ for (const spec of specs) {
     classCounts: e.classCounts.data, lossVariation: e.lossVariation.data,
     equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data,
   }, 1e-9)
-  const name = JSON.stringify({ ...spec, classCounts: undefined, base: spec.base?.rule })
+  const name = JSON.stringify({ ...spec, classCounts: undefined, base: 'base' in spec ? spec.base?.rule : undefined })
   console.log(`${name.padEnd(90)} ${value.toFixed(4).padStart(8)}  ${report.map((r) => sign[r.direction]).join(' ')}`)
 }

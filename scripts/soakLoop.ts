@@ -9,7 +9,7 @@
  * same batches.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { mulberry32 } from '@logit-perturb/core'
+import { type RuleInput, mulberry32 } from '@logit-perturb/core'
 import { type TfjsLoss, createTfjsLoss } from '@logit-perturb/tfjs'
 import { longTailCounts } from '../packages/cli/src/data/longTail.js'
 import { METHODS } from '../packages/cli/src/train/methods.js'
@@ -62,7 +62,7 @@ export interface SoakSample {
 /** What a soak run measured. */
 export interface SoakResult {
   backend: string
-  spec: Record<string, unknown>
+  spec: RuleInput
   steps: number
   batchSize: number
   seconds: number
@@ -78,11 +78,12 @@ export interface SoakResult {
 }
 
 /** The LPL spec of the benchmark's `lpl` method, on the chosen split. */
-export function soakSpec(counts: number[], split: 'confidence' | 'prior'): Record<string, unknown> {
+export function soakSpec(counts: number[], split: 'confidence' | 'prior'): RuleInput {
   // The epoch count only matters to LDAM-DRW's schedule; LPL's spec does not depend on it.
-  const benchmark = LPL.spec(counts, 1)
+  const benchmark = LPL.spec(counts, 1, 0)
   if (split === 'prior') return benchmark
-  const { classCounts: _counts, ...settings } = benchmark
+  if (benchmark.rule !== 'lpl' || benchmark.split !== 'prior') throw new Error('the benchmark\'s lpl method is no longer LPL with the prior split')
+  const { classCounts: _counts, headClasses: _head, ...settings } = benchmark
   return { ...settings, split: 'confidence', numClasses: counts.length }
 }
 

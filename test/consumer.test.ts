@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { PUBLIC_PACKAGES, type PublicPackage, packPublicPackages } from './support/pack.js'
 import { runProcess, runProcessOrThrow } from './support/process.js'
 
@@ -296,7 +297,7 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
   }, INSTALL_TIMEOUT)
 
   interface Scenario { fitLosses: number[]; loopLosses: number[]; reference: number; tfjs: number; onnx: number; tensorsLeft: number }
-  const spec = { rule: 'lpl', split: 'prior', classCounts: [60, 15, 5] }
+  const spec = { rule: 'lpl', split: 'prior', classCounts: [60, 15, 5] } satisfies RuleInput
 
   it.each(['esm.mjs', 'cjs.cjs'])('%s: model.fit with layersLoss and a custom LPL loop train; reference, tfjs and ONNX agree', async (script) => {
     const r = await runJson<Scenario>(dir, script)
@@ -338,7 +339,7 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
 })
 
 /** The LPL loss of the scenario's 8-row batch (scenario.cjs builds the same), on the workspace's sources. */
-function referenceOnScenarioBatch(spec: Record<string, unknown>): number {
+function referenceOnScenarioBatch(spec: RuleInput): number {
   const classCounts = [60, 15, 5]
   const centers = [[0, 0], [2, 0], [0, 2]] as const
   const rand = mulberry32(7)

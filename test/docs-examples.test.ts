@@ -1,11 +1,11 @@
 /**
- * Every ```ts (or ```typescript) block in `docs/**\/*.md` is a runnable example: this test writes each
- * block to its own module under `test/.generated/` (git-ignored), type-checks them all with the
- * workspace's compiler options, and imports each one, so that `@logit-perturb/core` resolves to the
- * TypeScript sources (vitest's `@logit-perturb/source` condition). An example fails its test when
- * it throws, when one of its `assert`s fails, or when it does not type-check. A block whose fence
- * line carries `no-run` (```ts no-run) would be a fragment and skipped; none is allowed under
- * `docs/`, so that every example of the guide runs.
+ * Every ```ts (or ```typescript) block in `docs/**\/*.md` and in `README.md` is a runnable example:
+ * this test writes each block to its own module under `test/.generated/` (git-ignored), type-checks
+ * them all with the workspace's compiler options, and imports each one, so that `@logit-perturb/core`
+ * resolves to the TypeScript sources (vitest's `@logit-perturb/source` condition). An example fails
+ * its test when it throws, when one of its `assert`s fails, or when it does not type-check. A block
+ * whose fence line carries `no-run` (```ts no-run) would be a fragment and skipped; none is allowed
+ * under `docs/`, so that every example of the guide runs (the README keeps its two sketches).
  *
  * The rule pages (`docs/rules/*.md`) hold to a stricter form: each page has at least one example,
  * and each example imports from `@logit-perturb/core` and `node:assert/strict` only, prints with
@@ -51,7 +51,7 @@ function extractExamples(markdown: string): Example[] {
       const lang = m[2]!.toLowerCase()
       const isTs = lang === 'ts' || lang === 'typescript'
       open = { fence: m[1]!, run: isTs && !/\bno-run\b/.test(m[3]!), line: i + 2, body: [] }
-      if (isTs && !open.run) skipped.push(`${docName}:${i + 1}`)
+      if (isTs && !open.run && markdown.startsWith(docsDir)) skipped.push(`${docName}:${i + 1}`)
       return
     }
     const close = new RegExp(`^ {0,3}${open.fence[0] === '`' ? '`' : '~'}{${open.fence.length},}\\s*$`)
@@ -65,7 +65,8 @@ function extractExamples(markdown: string): Example[] {
   return examples
 }
 
-const examples = markdownFiles(docsDir).flatMap(extractExamples)
+// The README's runnable blocks too: its first example is what a new user types.
+const examples = [join(root, 'README.md'), ...markdownFiles(docsDir)].flatMap(extractExamples)
 const generatedRoot = join(root, 'test', '.generated')
 let outDir = ''
 const fileOf = new Map<string, string>()

@@ -1,5 +1,5 @@
 /**
- * Learned bounds (SPEC.md section 6), the last-layer closed form: the hypergradient equals a central
+ * Learned bounds (docs/spec.md#6-learned-bounds), the last-layer closed form: the hypergradient equals a central
  * finite difference of the meta loss after the virtual step, on random problems, and every backend
  * computes what the reference computes.
  */

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import fc from 'fast-check'
 import { createLoss, describeClasses, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { exportLossModel } from '@logit-perturb/onnx'
 import { createTfjsLoss, labelsFromTargets, layersLoss } from '@logit-perturb/tfjs'
@@ -29,7 +30,7 @@ const targets = fc.record({ n: fc.integer({ min: 0, max: 6 }), c: fc.integer({ m
     }
   }))
 
-const SPECS = [{ rule: 'ce' }, { rule: 'logit-adjustment', classCounts: [50, 20, 5, 2, 1] }, { rule: 'lpl', split: 'confidence', numClasses: 5 }, { rule: 'bce' }]
+const SPECS: RuleInput[] = [{ rule: 'ce' }, { rule: 'logit-adjustment', classCounts: [50, 20, 5, 2, 1] }, { rule: 'lpl', split: 'confidence', numClasses: 5 }, { rule: 'bce' }]
 
 describe('adapters: finite results or a typed error, no tensor leaked', () => {
   const labelTally = new Tally('labelsFromTargets')

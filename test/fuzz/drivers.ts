@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { type LossContext, createLoss, createRule, parseSpec, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsLoss } from '@logit-perturb/tfjs'
 import { exportLossModel, runLossModel } from '@logit-perturb/onnx'
@@ -44,7 +45,8 @@ export const referenceDriver: Driver = {
   name: 'reference',
   rtol: 1e-9,
   run: async (spec, b) => outcome('reference', () => {
-    const loss = createLoss(referenceOps, spec)
+    // Fuzzed specs are any JSON: the library's run-time checks are what is tested.
+    const loss = createLoss(referenceOps, spec as RuleInput)
     const logits = referenceOps.constant(b.logits, [b.n, b.c])
     const labels = referenceOps.constant(b.labels, b.labelShape)
     const value = loss(logits, labels, CONTEXT).data[0]!
@@ -67,7 +69,7 @@ export function tfjsDriver(backend: 'cpu' | 'wasm'): Driver {
     name: `tfjs-${backend}`,
     rtol: 1e-4,
     run: (spec, b) => onTfjsBackend(backend, async () => {
-      const built = outcome('createTfjsLoss', () => createTfjsLoss(spec))
+      const built = outcome('createTfjsLoss', () => createTfjsLoss(spec as RuleInput))
       if (!built.ok) return built
       const loss = built.value
       const logits = tf.tensor2d(b.logits, [b.n, b.c])
@@ -102,7 +104,7 @@ export const onnxDriver: Driver = {
     // The model is exported for the class count the spec fixes, or for the batch's when it fixes none.
     const fixed = outcome('parseSpec', () => createRule(parseSpec(spec)).numClasses)
     if (!fixed.ok) return fixed
-    const exported = outcome('exportLossModel', () => exportLossModel(spec, { numClasses: fixed.value ?? b.c, context: { epoch: 1 } }))
+    const exported = outcome('exportLossModel', () => exportLossModel(spec as RuleInput, { numClasses: fixed.value ?? b.c, context: { epoch: 1 } }))
     if (!exported.ok) return exported
     const multi = b.labelShape.length === 2
     const labels = multi

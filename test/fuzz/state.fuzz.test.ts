@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import fc from 'fast-check'
 import { createLoss, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsLoss } from '@logit-perturb/tfjs'
 import { describe, expect, it } from 'vitest'
@@ -14,7 +15,7 @@ import { Tally, firstNonFinite, fuzzRuns, outcome } from './oracle.js'
 import { yieldToEventLoop } from '../support/eventLoop.js'
 
 const C = 4
-const SPEC = { rule: 'lpl', split: 'confidence', numClasses: C, momentum: 0.5 }
+const SPEC = { rule: 'lpl', split: 'confidence', numClasses: C, momentum: 0.5 } satisfies RuleInput
 const WARM_UP = { logits: [2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0], labels: [0, 1, 2, 3] }
 
 /** A batch for the second call: mostly fine, sometimes empty, mislabeled, non-finite or of the wrong width. */

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import {
   type RefTensor, createLoss, dbBias, labelPriors, lplSteps, mulberry32, parseSpec, priorSplitBounds, referenceOps,
 } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 
 const SEED = 11
 const out = join(import.meta.dirname, 'fixtures', 'golden-multilabel.json')
@@ -44,7 +45,8 @@ const rows = (flat: ArrayLike<number>, c: number): number[][] =>
 /** One case: the spec's fields next to the inputs and the reference outputs. */
 function goldenCase(kind: string, spec: Record<string, unknown>, b: { logits: number[][]; labels: number[][] }, extra: Record<string, unknown> = {}) {
   const c = b.logits[0]!.length
-  const loss = createLoss(referenceOps, { rule: kind, ...spec })
+  // The fixture's fields, checked by the parser at run time.
+  const loss = createLoss(referenceOps, { rule: kind, ...spec } as RuleInput)
   const u = referenceOps.constant(b.logits.flat(), [b.logits.length, c])
   const y = referenceOps.constant(b.labels.flat(), [b.labels.length, c])
   const evaluation = loss.evaluate(u, y)

@@ -1,10 +1,11 @@
 /**
- * SPEC.md section 3, equivalences 1 to 4 and 6, as properties over random batches (N up to 256,
+ * docs/spec.md#3-existing-methods-as-class-level-perturbations, equivalences 1 to 4 and 6, as properties over random batches (N up to 256,
  * C up to 200, logits up to 1e4 in magnitude, long-tailed counts with zeros).
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { drwWeights, isdaPerturbation, ldamMargins, referenceOps, createLoss, vsTerms } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { type BatchCase, batchArbitrary, mulberry32 } from '@logit-perturb/conformance'
 import { close, rows, smoothed, weightedCe } from '../support/host.js'
 import { RUNS, lossOf, perturbedOf, tensors } from './helpers.js'
@@ -47,7 +48,7 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
         const z = rows(b.logits, b.c).map((r, i) => r.map((u, j) => s * (u - (j === b.labels[i] ? (m * margins[j]!) / top : 0))))
         const raw = smoothed(b.counts).map((n) => (1 - beta) / (1 - beta ** n))
         const weights = raw.map((w) => (w * b.c) / raw.reduce((a, v) => a + v, 0))
-        const spec = { rule: 'ldam', classCounts: b.counts, maxMargin: m, scale: s, drw: { beta, fromEpoch: 3 } }
+        const spec = { rule: 'ldam', classCounts: b.counts, maxMargin: m, scale: s, drw: { beta, fromEpoch: 3 } } satisfies RuleInput
         expect(close(lossOf(spec, b, { epoch: 3 }), weightedCe(z, b.labels, weights))).toBe(true)
         expect(close(lossOf(spec, b, { epoch: 2 }), weightedCe(z, b.labels))).toBe(true)
         expect(ldamMargins(b.counts, m).every((v, k) => close(v, (m * margins[k]!) / top))).toBe(true)
@@ -62,7 +63,7 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
       const z = rows(b.logits, b.c).map((r) => r.map((u, j) => (s[j]! / top) ** gamma * u + lp[j]!))
       expect(close(lossOf({ rule: 'vs', classCounts: b.counts, gamma, tau: 1 }, b), weightedCe(z, b.labels))).toBe(true)
       const terms = vsTerms(b.counts, gamma, 1)
-      const explicit = { rule: 'vs', multiplicative: terms.multiplicative, additive: terms.additive }
+      const explicit = { rule: 'vs', multiplicative: terms.multiplicative, additive: terms.additive } satisfies RuleInput
       expect(close(lossOf(explicit, b), weightedCe(z, b.labels))).toBe(true)
     }), RUNS)
   })
@@ -78,13 +79,13 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
       const quad = (v: number[], m: number[][]) => v.reduce((s, vi, i) => s + vi * m[i]!.reduce((t, mij, j) => t + mij * v[j]!, 0), 0)
       const delta = weights.map((wc, c) => weights.map((wj) => 0.25 * quad(wj.map((v, k) => v - wc[k]!), covariances[c]!)))
       const z = rows(b.logits, b.c).map((r, i) => r.map((u, j) => u + delta[b.labels[i]!]![j]!))
-      const spec = { rule: 'isda', lambda: 0.5, weights, covariances }
+      const spec = { rule: 'isda', lambda: 0.5, weights, covariances } satisfies RuleInput
       expect(close(lossOf(spec, b), weightedCe(z, b.labels))).toBe(true)
       expect(isdaPerturbation({ weights, covariances }, 0.5).flat().every((v) => v >= -1e-12)).toBe(true)
     }), RUNS)
   })
   it('LPL and the released-code presets: the loss is CE of the perturbed logits, and δ is the same for every sample of a class', () => {
-    const specs = (b: { counts: number[]; c: number }) => [
+    const specs = (b: { counts: number[]; c: number }): RuleInput[] => [
       { rule: 'lpl', split: 'prior', classCounts: b.counts },
       { rule: 'lpl', split: 'confidence', momentum: 0 },
       { rule: 'lpl', split: 'prior', classCounts: b.counts, base: { rule: 'logit-adjustment', tau: 1, classCounts: b.counts } },
@@ -94,7 +95,7 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
     fc.assert(fc.property(batchArbitrary({ maxC: 40, maxN: 128 }), (b) => {
       for (const spec of specs(b)) {
         const z = rows(perturbedOf(spec, b), b.c)
-        const base = spec.base ? rows(perturbedOf(spec.base, b), b.c) : rows(b.logits, b.c)
+        const base = 'base' in spec && spec.base ? rows(perturbedOf(spec.base, b), b.c) : rows(b.logits, b.c)
         expect(close(lossOf(spec, b), weightedCe(z, b.labels))).toBe(true)
         const deltaOf = new Map<number, number[]>()
         z.forEach((row, i) => {
@@ -109,7 +110,7 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
 })
 
 describe('3. a constant added to every logit of a row changes no softmax loss', () => {
-  const rulesOf = (b: { counts: number[]; c: number }) => [
+  const rulesOf = (b: { counts: number[]; c: number }): RuleInput[] => [
     { rule: 'ce' },
     { rule: 'logit-adjustment', tau: 1.3, classCounts: b.counts },
     { rule: 'ldam', classCounts: b.counts, scale: 5 },
@@ -129,7 +130,7 @@ describe('3. a constant added to every logit of a row changes no softmax loss', 
   it('LA is unchanged when the counts are multiplied by a constant', () => {
     fc.assert(fc.property(batches, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (b, k) => {
       const scaled = b.counts.map((n) => n * k)
-      const spec = (counts: number[]) => ({ rule: 'logit-adjustment', tau: 1, classCounts: counts })
+      const spec = (counts: number[]): RuleInput => ({ rule: 'logit-adjustment', tau: 1, classCounts: counts })
       expect(close(lossOf(spec(scaled), b), lossOf(spec(b.counts), b), 1e-9)).toBe(true)
     }), RUNS)
   })
@@ -175,7 +176,7 @@ describe('6. first order: ℓ(u+δ) − ℓ(u) = δ·(p(u) − e_y) + O(‖δ‖
   })
   it('the closed-form gradient equals a central finite difference (with δ held fixed for searched rules)', () => {
     // Rules whose δ does not depend on the logits: the whole loss is differentiated.
-    const fixedSpecs = (b: { counts: number[] }) => [
+    const fixedSpecs = (b: { counts: number[] }): RuleInput[] => [
       { rule: 'ce' },
       { rule: 'logit-adjustment', tau: 0.7, classCounts: b.counts },
       { rule: 'ldam', classCounts: b.counts, scale: 3, drw: { beta: 0.99, fromEpoch: 0 } },
@@ -183,7 +184,7 @@ describe('6. first order: ℓ(u+δ) − ℓ(u) = δ·(p(u) − e_y) + O(‖δ‖
     ]
     // Searched rules with a stop-gradient: δ is found at u₀ and then held constant, so the gradient
     // is that of u ↦ CE(base(u) + δ(u₀)).
-    const searchedSpecs = (b: { counts: number[] }) => [
+    const searchedSpecs = (b: { counts: number[] }): { spec: RuleInput; base: RuleInput }[] => [
       { spec: { rule: 'lpl', split: 'prior', classCounts: b.counts, base: { rule: 'vs', classCounts: b.counts } }, base: { rule: 'vs', classCounts: b.counts } },
       { spec: { rule: 'official-balanced', steps: 5, alpha: 0.05 }, base: { rule: 'ce' } },
     ]

@@ -1,4 +1,5 @@
 import type { RefTensor, RuleSpec } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { createLoss, referenceOps } from '@logit-perturb/core'
 import type { BatchCase } from '@logit-perturb/conformance'
 
@@ -11,19 +12,19 @@ export function tensors(b: BatchCase): { logits: RefTensor; labels: RefTensor } 
 }
 
 /** The reference loss value of a spec on a case. */
-export function lossOf(spec: unknown, b: BatchCase, ctx = {}): number {
+export function lossOf(spec: RuleInput, b: BatchCase, ctx = {}): number {
   const { logits, labels } = tensors(b)
   return createLoss(referenceOps, spec)(logits, labels, ctx).data[0]!
 }
 
 /** The reference perturbed logits of a spec on a case. */
-export function perturbedOf(spec: unknown, b: BatchCase): Float64Array {
+export function perturbedOf(spec: RuleInput, b: BatchCase): Float64Array {
   const { logits, labels } = tensors(b)
   return createLoss(referenceOps, spec).perturb(logits, labels).data
 }
 
 /** Per-class loss variation of a spec on a case. */
-export function variationOf(spec: RuleSpec | object, b: BatchCase): { delta: Float64Array; counts: Float64Array } {
+export function variationOf(spec: RuleInput, b: BatchCase): { delta: Float64Array; counts: Float64Array } {
   const { logits, labels } = tensors(b)
   const e = createLoss(referenceOps, spec).explain(logits, labels)
   return { delta: e.lossVariation.data, counts: e.classCounts.data }

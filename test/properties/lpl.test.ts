@@ -1,11 +1,12 @@
 /**
- * SPEC.md section 3, equivalence 5: LPL with zero bounds or zero steps is CE; a class in P has
+ * docs/spec.md#3-existing-methods-as-class-level-perturbations, equivalence 5: LPL with zero bounds or zero steps is CE; a class in P has
  * `Δ_c ≥ 0` and a class in N has `Δ_c ≤ 0`, for any α, any number of steps, with or without
  * normalized steps, for every split.
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { priorSplitBounds } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { batchArbitrary, mulberry32 } from '@logit-perturb/conformance'
 import { close } from '../support/host.js'
 import { RUNS, lossOf, perturbedOf, variationOf } from './helpers.js'
@@ -18,9 +19,9 @@ describe('5. LPL', () => {
   it('with zero bounds or zero steps equals CE', () => {
     fc.assert(fc.property(batches, alphas, (b, alpha) => {
       const ce = lossOf({ rule: 'ce' }, b)
-      const zeroBounds = { rule: 'lpl', split: 'prior', classCounts: b.counts, alpha, epsilon: 0, deltaEpsilon: 0 }
-      const zeroSteps = { rule: 'lpl', split: 'prior', classCounts: b.counts, alpha, maxSteps: 0 }
-      const zeroConfidence = { rule: 'lpl', split: 'confidence', alpha, maxSteps: 0 }
+      const zeroBounds = { rule: 'lpl', split: 'prior', classCounts: b.counts, alpha, epsilon: 0, deltaEpsilon: 0 } satisfies RuleInput
+      const zeroSteps = { rule: 'lpl', split: 'prior', classCounts: b.counts, alpha, maxSteps: 0 } satisfies RuleInput
+      const zeroConfidence = { rule: 'lpl', split: 'confidence', alpha, maxSteps: 0 } satisfies RuleInput
       for (const spec of [zeroBounds, zeroSteps, zeroConfidence]) expect(close(lossOf(spec, b), ce, 1e-12)).toBe(true)
     }), RUNS)
   })
@@ -37,7 +38,7 @@ describe('5. LPL', () => {
 
   it('prior split: head classes (N) have Δ_c ≤ 0, tail classes (P) Δ_c ≥ 0', () => {
     fc.assert(fc.property(batches, alphas, steps, fc.boolean(), (b, alpha, maxSteps, normalize) => {
-      const spec = { rule: 'lpl', split: 'prior', classCounts: b.counts, alpha, maxSteps, normalize, epsilon: 0.5, deltaEpsilon: 2 }
+      const spec = { rule: 'lpl', split: 'prior', classCounts: b.counts, alpha, maxSteps, normalize, epsilon: 0.5, deltaEpsilon: 2 } satisfies RuleInput
       const { delta, counts } = variationOf(spec, b)
       expectSigns(delta, counts, priorSplitBounds(b.counts, 0.5, 2).directions, b.scale)
     }), RUNS)
@@ -48,7 +49,7 @@ describe('5. LPL', () => {
       const rand = mulberry32(seed)
       const directions = Array.from({ length: b.c }, () => (rand() < 0.5 ? -1 : 1))
       const bounds = Array.from({ length: b.c }, () => 3 * rand())
-      const spec = { rule: 'lpl', split: 'fixed', directions, bounds, alpha, maxSteps, normalize }
+      const spec = { rule: 'lpl', split: 'fixed', directions, bounds, alpha, maxSteps, normalize } satisfies RuleInput
       const { delta, counts } = variationOf(spec, b)
       expectSigns(delta, counts, directions, b.scale)
     }), RUNS)
@@ -56,7 +57,7 @@ describe('5. LPL', () => {
 
   it('confidence split: classes below the mean confidence gain loss, the others lose it', () => {
     fc.assert(fc.property(batchArbitrary({ maxN: 128, maxC: 50, scales: [1, 10] }), alphas, steps, (b, alpha, maxSteps) => {
-      const spec = { rule: 'lpl', split: 'confidence', momentum: 0, alpha, maxSteps }
+      const spec = { rule: 'lpl', split: 'confidence', momentum: 0, alpha, maxSteps } satisfies RuleInput
       const { delta, counts } = variationOf(spec, b)
       // The split itself, recomputed on the host from the batch.
       const conf = new Array<number>(b.c).fill(0)
@@ -83,7 +84,7 @@ describe('5b. LPL takes exactly K_c = min(⌊ε_c/α⌋, K) normalized steps', (
       const rand = mulberry32(seed)
       const directions = [rand() < 0.5 ? -1 : 1, rand() < 0.5 ? -1 : 1]
       const bounds = [4 * rand(), 4 * rand()]
-      const spec = { rule: 'lpl', split: 'fixed', directions, bounds, alpha, maxSteps }
+      const spec = { rule: 'lpl', split: 'fixed', directions, bounds, alpha, maxSteps } satisfies RuleInput
       const z = perturbedOf(spec, b)
       for (let i = 0; i < b.n; i++) {
         const c = b.labels[i]!

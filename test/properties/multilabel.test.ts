@@ -1,5 +1,5 @@
 /**
- * SPEC.md section 5, the multi-label rules, over random shapes, labels, logit magnitudes (up to 1e4)
+ * docs/spec.md#5-multi-label, the multi-label rules, over random shapes, labels, logit magnitudes (up to 1e4)
  * and training counts (with zeros and labels on every sample):
  * - property 7: LPL with normalized steps ends at the closed-form per-label shift;
  * - zero perturbation (zero steps, zero bounds, τ = 0, κ = 0 with λ = 1) is BCE;
@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { type RefTensor, createLoss, lplSteps, priorSplitBounds, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { type MultiLabelBatchCase, mulberry32, multiLabelBatchArbitrary } from '@logit-perturb/conformance'
 import { clampedPriors, close, meanBce, softplus } from '../support/host.js'
 import { RUNS } from './helpers.js'
@@ -22,7 +23,7 @@ function tensors(b: MultiLabelBatchCase): { logits: RefTensor; labels: RefTensor
   return { logits: referenceOps.constant(b.logits, [b.n, b.c]), labels: referenceOps.constant(b.labels, [b.n, b.c]) }
 }
 
-function evaluate(spec: object, b: MultiLabelBatchCase): { loss: number; perturbed: Float64Array } {
+function evaluate(spec: RuleInput, b: MultiLabelBatchCase): { loss: number; perturbed: Float64Array } {
   const { logits, labels } = tensors(b)
   const e = createLoss(referenceOps, spec).evaluate(logits, labels)
   return { loss: e.loss.data[0]!, perturbed: e.batch.logits.data }
@@ -44,7 +45,7 @@ describe('7. multi-label LPL with normalized steps', () => {
     fc.assert(fc.property(batches, alphas, bounds, bounds, steps, head, fc.constantFrom('stop', 'through'),
       (b, alpha, epsilon, deltaEpsilon, maxSteps, h, gradient) => {
         const headClasses = h === undefined ? undefined : Math.min(h, b.c)
-        const spec = { rule: 'lpl-multilabel', classCounts: b.counts, alpha, epsilon, deltaEpsilon, maxSteps, gradient, headClasses }
+        const spec = { rule: 'lpl-multilabel', classCounts: b.counts, alpha, epsilon, deltaEpsilon, maxSteps, gradient, headClasses } satisfies RuleInput
         const { loss, perturbed } = evaluate(spec, b)
         const split = priorSplitBounds(b.counts, epsilon, deltaEpsilon, headClasses)
         const shift = split.bounds.map((bound, c) => split.directions[c]! * alpha * lplSteps(bound, alpha, maxSteps))
@@ -61,9 +62,9 @@ describe('zero perturbation is BCE', () => {
     fc.assert(fc.property(batches, alphas, fc.boolean(), (b, alpha, normalize) => {
       const bce = bceOf(b)
       expect(close(bce, meanBce(b.logits, b.labels), 1e-12)).toBe(true)
-      const lpl = { rule: 'lpl-multilabel', classCounts: b.counts, alpha, normalize }
+      const lpl = { rule: 'lpl-multilabel', classCounts: b.counts, alpha, normalize } satisfies RuleInput
       const priors = { classCounts: b.counts, numSamples: b.numSamples }
-      for (const spec of [
+      for (const spec of <RuleInput[]>[
         { ...lpl, maxSteps: 0 },
         { ...lpl, epsilon: 0, deltaEpsilon: 0 },
         { rule: 'logit-adjusted-bce', ...priors, tau: 0 },
@@ -112,7 +113,7 @@ describe('every multi-label rule is BCE of its explicitly perturbed logits', () 
   it('lpl-multilabel: BCE of its perturbed logits, one shift per label for its positives and one for its negatives', () => {
     fc.assert(fc.property(batches, alphas, bounds, steps, fc.boolean(), fc.integer(), (b, alpha, epsilon, maxSteps, normalize, seed) => {
       const deltaEpsilon = 3 * mulberry32(seed)()
-      const spec = { rule: 'lpl-multilabel', classCounts: b.counts, alpha, epsilon, deltaEpsilon, maxSteps, normalize }
+      const spec = { rule: 'lpl-multilabel', classCounts: b.counts, alpha, epsilon, deltaEpsilon, maxSteps, normalize } satisfies RuleInput
       const { loss, perturbed } = evaluate(spec, b)
       expect(close(loss, meanBce(perturbed, b.labels), 1e-12)).toBe(true)
       // Class-level: within a label, every positive gets the same shift, and every negative.

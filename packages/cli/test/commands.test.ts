@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createLoss, logPriorsFromCounts, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { runLossModel, runModel } from '@logit-perturb/onnx'
 import { classifierModel } from '../../onnx/test/support/classifier.js'
 import { lpl } from './run.js'
@@ -72,7 +73,7 @@ describe('lpl explain', () => {
 
 describe('lpl export', () => {
   it('writes a model whose outputs match the reference on a batch size of the caller\'s choosing', async () => {
-    const spec = { rule: 'lpl', split: 'prior', classCounts: counts, base: { rule: 'logit-adjustment', classCounts: counts } }
+    const spec = { rule: 'lpl', split: 'prior', classCounts: counts, base: { rule: 'logit-adjustment', classCounts: counts } } satisfies RuleInput
     const out = join(dir, 'loss.onnx')
     const r = await lpl('export', '--spec', specFile('lalpl.json', spec), '--out', out)
     expect(r.status).toBe(0)

@@ -1,4 +1,4 @@
-import type { ConformanceCase } from '@logit-perturb/core'
+import type { ConformanceCase, RuleInput } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/core'
 
 const COUNTS = [4000, 1500, 600, 200, 60, 0]
@@ -22,7 +22,7 @@ export function conformanceCases(): ConformanceCase[] {
 /** Every single-label rule with its main options, on batches of moderate and extreme magnitude. */
 function singleLabelCases(): ConformanceCase[] {
   const counts = COUNTS
-  const specs: [string, Record<string, unknown>][] = [
+  const specs: [string, RuleInput][] = [
     ['ce', { rule: 'ce' }],
     ['logit-adjustment', { rule: 'logit-adjustment', tau: 1.2, classCounts: counts }],
     ['balanced-softmax', { rule: 'balanced-softmax', classCounts: counts }],
@@ -89,7 +89,7 @@ function multiLabelBatch(seed: number, n: number, scale: number, margin: number)
 /** Every multi-label rule with its main options, on batches of moderate and extreme magnitude. */
 function multiLabelCases(): ConformanceCase[] {
   const counts = { classCounts: LABEL_COUNTS, numSamples: NUM_SAMPLES }
-  const specs: [string, Record<string, unknown>][] = [
+  const specs: [string, RuleInput][] = [
     ['bce', { rule: 'bce' }],
     ['logit-adjusted-bce', { rule: 'logit-adjusted-bce', tau: 1.2, ...counts }],
     ['db-negative-tolerant', { rule: 'db-negative-tolerant', ...counts }],

@@ -20,10 +20,13 @@ export type { RefTensor } from './reference/tensor.js'
 export { refTensor } from './reference/tensor.js'
 
 export type {
-  BalancedSoftmaxSpec, BceSpec, CeSpec, DbNegativeTolerantSpec, IsdaSpec, LdamSpec, LogitAdjustedBceSpec,
-  LogitAdjustmentSpec, LplBaseSpec, LplMultiLabelSpec, LplSpec, MultiLabelRuleSpec, OfficialBalancedSpec,
-  OfficialLongtailSpec, RuleName, RuleSpec, SingleLabelRuleSpec, VsSpec,
+  BalancedSoftmaxSpec, BceSpec, CeSpec, DbNegativeTolerantInput, DbNegativeTolerantSpec, IsdaInput, IsdaSpec, LdamInput,
+  LdamSpec, LogitAdjustedBceInput, LogitAdjustedBceSpec, LogitAdjustmentInput, LogitAdjustmentSpec, LplBaseInput,
+  LplBaseSpec, LplConfidenceSpec, LplFixedSpec, LplInput, LplLearnedSpec, LplMultiLabelInput, LplMultiLabelSpec,
+  LplPriorSpec, LplSpec, MultiLabelRuleSpec, OfficialBalancedInput, OfficialBalancedSpec, OfficialLongtailInput,
+  OfficialLongtailSpec, RuleInput, RuleName, RuleSpec, SingleLabelRuleSpec, VsCountsSpec, VsInput, VsSpec, VsTermsSpec,
 } from './specTypes.js'
+export type { SpecBase, SpecInput } from './rules/definition.js'
 export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specTypes.js'
 export { parseSpec } from './spec.js'
 export { closedFormGradient, createLoss } from './loss.js'

@@ -6,7 +6,7 @@ import { analyticGradient, batchLoss } from './rules/crossEntropy.js'
 import { createRule } from './rules/createRule.js'
 import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
-import type { RuleSpec } from './specTypes.js'
+import type { RuleInput, RuleSpec } from './specTypes.js'
 
 /** Options of {@link createLoss}. */
 export interface LossOptions {
@@ -66,7 +66,7 @@ export interface Loss<T> {
    */
   gradient(logits: T, labels: T, ctx?: LossContext): T
   /**
-   * Per-class loss variation, equivalent weights and counts (SPEC.md section 2); for multi-label
+   * Per-class loss variation, equivalent weights and counts (docs/spec.md#2-class-level-logit-perturbation); for multi-label
    * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`).
    */
   explain(logits: T, labels: T, ctx?: LossContext): Explanation<T>
@@ -129,14 +129,14 @@ export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluat
  *
  *     L = (1/(N·C)) Σ_{i,c} w_ic · BCE(a_ic·u_ic + δ_ic, Y_ic)
  *
- * where `δ_ic` depends on the label `c` and on `Y_ic` only (SPEC.md section 5).
+ * where `δ_ic` depends on the label `c` and on `Y_ic` only (docs/spec.md#5-multi-label).
  * `spec` may be raw JSON: it is validated with `parseSpec`. Every call checks that the logits are
  * `[N, C]` and the labels `[N]` (multi-label: `[N, C]`), and, on backends that can look at values,
  * that labels are class ids (multi-label: 0 or 1) and logits finite, and throws a
  * `LogitPerturbError` otherwise (`LABELS_SHAPE`, `LABEL_VALUE`, …). A call that throws leaves the
  * rule's state as it was.
  */
-export function createLoss<T>(ops: TensorOps<T>, spec: RuleSpec | unknown, options: LossOptions = {}): Loss<T> {
+export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossOptions = {}): Loss<T> {
   const parsed = parseSpec(spec)
   const rule = createRule(parsed, { search: options.search ?? 'auto' })
   const task: LabelTask = rule.task ?? 'single'

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, type LogitPerturbErrorCode, createLoss, parseSpec, referenceOps } from '../src/index.js'
+import type { RuleInput } from '../src/index.js'
 import { SMALL, allSpecs, batch } from './support.js'
 
 /** Runs `fn` and returns the LogitPerturbError it throws. */
@@ -19,7 +20,7 @@ function expectError(fn: () => unknown, code: LogitPerturbErrorCode, ...mentions
   for (const m of mentions) expect(error.message).toMatch(m)
 }
 
-const la = { rule: 'logit-adjustment', classCounts: SMALL.counts }
+const la = { rule: 'logit-adjustment', classCounts: SMALL.counts } satisfies RuleInput
 
 describe('typed errors, one per code, each naming the problem', () => {
   it('LOGITS_SHAPE: rank, class count, empty batch', () => {

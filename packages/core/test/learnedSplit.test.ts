@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, describeClasses, loadRuleState, parseSpec, referenceOps, saveRuleState } from '../src/index.js'
+import type { RuleInput } from '../src/index.js'
 import { SMALL, batch } from './support.js'
 
 const read = (t: { data: Float64Array }) => Array.from(t.data)
 
 describe('LPL, learned split', () => {
-  const spec = { rule: 'lpl', split: 'learned', numClasses: 4, maxBound: 1 }
+  const spec = { rule: 'lpl', split: 'learned', numClasses: 4, maxBound: 1 } satisfies RuleInput
 
   it('is its base rule until θ is set, then moves each class by θ_c along d_c', () => {
     const b = batch(SMALL.logits, SMALL.labels)

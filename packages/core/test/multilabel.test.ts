@@ -3,6 +3,7 @@ import {
   LogitPerturbError, type LogitPerturbErrorCode, createLoss, dbBias, describeClasses, labelLogOdds, labelPriors,
   parseSpec, referenceOps,
 } from '../src/index.js'
+import type { RuleInput } from '../src/index.js'
 
 const read = (t: { data: Float64Array }) => Array.from(t.data)
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)))
@@ -47,7 +48,7 @@ function finiteDifference(f: (u: number[][]) => number, u: number[][], h = 1e-6)
   }))
 }
 
-function lossAt(spec: object, u: number[][] = U, y: number[][] = Y): number {
+function lossAt(spec: RuleInput, u: number[][] = U, y: number[][] = Y): number {
   const t = tensors(u, y)
   return createLoss(referenceOps, spec)(t.logits, t.labels).data[0]!
 }
@@ -64,10 +65,10 @@ function expectError(fn: () => unknown, code: LogitPerturbErrorCode, ...mentions
   for (const m of mentions) expect((error as LogitPerturbError).message).toMatch(m)
 }
 
-const la = { rule: 'logit-adjusted-bce', classCounts: COUNTS, numSamples: NUM_SAMPLES }
-const db = { rule: 'db-negative-tolerant', classCounts: COUNTS, numSamples: NUM_SAMPLES }
-const lpl = { rule: 'lpl-multilabel', classCounts: COUNTS }
-const ALL = [
+const la = { rule: 'logit-adjusted-bce', classCounts: COUNTS, numSamples: NUM_SAMPLES } satisfies RuleInput
+const db = { rule: 'db-negative-tolerant', classCounts: COUNTS, numSamples: NUM_SAMPLES } satisfies RuleInput
+const lpl = { rule: 'lpl-multilabel', classCounts: COUNTS } satisfies RuleInput
+const ALL: RuleInput[] = [
   { rule: 'bce' }, la, { ...la, tau: 2 }, db, { ...db, kappa: 0.5, lambda: 2 }, lpl, { ...lpl, normalize: false },
   { ...lpl, gradient: 'through', normalize: false, maxSteps: 4 },
 ]
@@ -155,7 +156,7 @@ describe('db-negative-tolerant', () => {
 })
 
 describe('lpl-multilabel', () => {
-  it('normalized: ends at the closed form δ⁺ = −s·αK, δ⁻ = +s·αK per label (SPEC.md property 7)', () => {
+  it('normalized: ends at the closed form δ⁺ = −s·αK, δ⁻ = +s·αK per label (docs/spec.md#37-equivalences, property 7)', () => {
     const t = tensors()
     // Counts 900/120/15/0 (0 read as 15): median 67.5, head {0, 1} (N), tail {2, 3} (P).
     // Bounds: 0.3 + 1.2·900/900 = 1.5, 0.3 + 1.2·120/900 = 0.46, and 0.3 + 1.2·15/15 = 1.5 twice.
@@ -200,7 +201,7 @@ describe('lpl-multilabel', () => {
 })
 
 describe('explain, multi-label', () => {
-  const report = (spec: object) => {
+  const report = (spec: RuleInput) => {
     const t = tensors()
     const e = createLoss(referenceOps, spec).explain(t.logits, t.labels)
     return {

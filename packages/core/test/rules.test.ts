@@ -3,6 +3,7 @@ import {
   createLoss, describeClasses, officialBalancedIterations, officialLongtailSteps, parseSpec, postHocAdjust,
   postHocPredict, priorSplitBounds, referenceOps, lplSteps, loadRuleState, saveRuleState,
 } from '../src/index.js'
+import type { RuleInput } from '../src/index.js'
 import { SMALL, allSpecs, batch } from './support.js'
 
 const read = (t: { data: Float64Array }) => Array.from(t.data)
@@ -45,10 +46,10 @@ describe('logit adjustment', () => {
 
 describe('LDAM-DRW', () => {
   it('switches the weights on at drw.fromEpoch', () => {
-    const spec = { rule: 'ldam', classCounts: SMALL.counts, scale: 2, drw: { beta: 0.999, fromEpoch: 5 } }
-    const plain = { rule: 'ldam', classCounts: SMALL.counts, scale: 2 }
+    const spec = { rule: 'ldam', classCounts: SMALL.counts, scale: 2, drw: { beta: 0.999, fromEpoch: 5 } } satisfies RuleInput
+    const plain = { rule: 'ldam', classCounts: SMALL.counts, scale: 2 } satisfies RuleInput
     const b = batch(SMALL.logits, SMALL.labels)
-    const at = (s: object, epoch?: number) => read(createLoss(referenceOps, s)(b.logits, b.labels, epoch === undefined ? {} : { epoch }))[0]
+    const at = (s: RuleInput, epoch?: number) => read(createLoss(referenceOps, s)(b.logits, b.labels, epoch === undefined ? {} : { epoch }))[0]
     expect(at(spec, 4)).toBe(at(plain))
     expect(at(spec)).toBe(at(plain))
     expect(at(spec, 5)).not.toBeCloseTo(at(plain)!, 6)
@@ -97,8 +98,8 @@ describe('LPL', () => {
   })
   it('LA+LPL searches on the adjusted logits', () => {
     const b = batch(SMALL.logits, SMALL.labels)
-    const la = { rule: 'logit-adjustment', classCounts: SMALL.counts }
-    const zeroLpl = { rule: 'lpl', split: 'prior', classCounts: SMALL.counts, maxSteps: 0, base: la }
+    const la = { rule: 'logit-adjustment', classCounts: SMALL.counts } satisfies RuleInput
+    const zeroLpl = { rule: 'lpl', split: 'prior', classCounts: SMALL.counts, maxSteps: 0, base: la } satisfies RuleInput
     expect(read(createLoss(referenceOps, zeroLpl)(b.logits, b.labels))).toEqual(read(createLoss(referenceOps, la)(b.logits, b.labels)))
     const lpl = { ...zeroLpl, maxSteps: 20 }
     const report = describeClasses(readExplanation(createLoss(referenceOps, lpl).explain(b.logits, b.labels)))

@@ -1,4 +1,4 @@
-import { type RefTensor, referenceOps } from '../src/index.js'
+import { type RefTensor, type RuleInput, referenceOps } from '../src/index.js'
 
 /** `[N, C]` logits and `[N]` labels as reference tensors. */
 export function batch(logits: number[][], labels: number[]): { logits: RefTensor; labels: RefTensor } {
@@ -20,7 +20,7 @@ export const SMALL = {
 }
 
 /** Every single-label spec on the small batch's classes. */
-export function allSpecs(counts: number[]): object[] {
+export function allSpecs(counts: number[]): RuleInput[] {
   const c = counts.length
   const eye = Array.from({ length: c }, (_, i) => Array.from({ length: 2 }, (_, j) => (i % 2 === j ? 1 : 0.5)))
   const cov = Array.from({ length: c }, () => [[1, 0.2], [0.2, 0.5]])

@@ -1,5 +1,5 @@
 import {
-  type LossContext, type RuleSpec, check, closedFormGradient, createLoss, createRule, parseSpec,
+  type LossContext, type RuleInput, type RuleSpec, check, closedFormGradient, createLoss, createRule, parseSpec,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
@@ -75,7 +75,7 @@ export interface ExportedLossModel {
  * Throws `INVALID_PARAMETER` when `numClasses` is missing or disagrees with the spec, and the
  * spec's own errors (`parseSpec`).
  */
-export function exportLossModel(spec: RuleSpec | unknown, options: ExportLossOptions = {}): ExportedLossModel {
+export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}): ExportedLossModel {
   const parsed = parseSpec(spec)
   // ISDA's weights may come with the context instead of the spec: their row count is then C.
   const fixed = createRule(parsed).numClasses ?? options.context?.isda?.weights.length

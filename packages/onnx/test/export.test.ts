@@ -1,4 +1,5 @@
 import { type LossContext, LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { mulberry32, relativeError } from '@logit-perturb/conformance'
 import type { onnx as onnxTypes } from 'onnx-proto'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -15,7 +16,7 @@ const WEIGHTS = Array.from({ length: C }, (_, i) => [Math.cos(i), Math.sin(i), 0
 const COVARIANCES = Array.from({ length: C }, (_, i) => [[1, 0.1 * i, 0], [0.1 * i, 0.5, 0.05], [0, 0.05, 0.2 + 0.1 * i]])
 
 /** Every single-label rule, with the variants that change the graph (split, base, gradient, weights, context). */
-const CASES: { label: string; spec: object; options?: ExportLossOptions; through?: boolean }[] = [
+const CASES: { label: string; spec: RuleInput; options?: ExportLossOptions; through?: boolean }[] = [
   { label: 'ce', spec: { rule: 'ce' } },
   { label: 'logit-adjustment', spec: { rule: 'logit-adjustment', tau: 0.7, classCounts: COUNTS } },
   { label: 'balanced-softmax', spec: { rule: 'balanced-softmax', classCounts: COUNTS } },
@@ -51,7 +52,7 @@ function batch(seed: number, n: number, scale: number): { logits: number[][]; la
  * The float64 reference on one batch: labels as class ids (`[N]`) or, multi-label, as 0/1 rows
  * (`[N][C]`); the gradient when the rule has a closed form.
  */
-function reference(spec: object, logits: number[][], labels: number[] | number[][], ctx: LossContext = {}) {
+function reference(spec: RuleInput, logits: number[][], labels: number[] | number[][], ctx: LossContext = {}) {
   const loss = createLoss(referenceOps, spec)
   const u = referenceOps.constant(logits.flat(), [logits.length, C])
   const y = typeof labels[0] === 'number'
@@ -161,7 +162,7 @@ describe('exportLossModel', () => {
   })
 
   it('carries the confidence split state through inputs and outputs with state "io"', async () => {
-    const spec = { rule: 'lpl', split: 'confidence', momentum: 0.8 }
+    const spec = { rule: 'lpl', split: 'confidence', momentum: 0.8 } satisfies RuleInput
     const m = exportLossModel(spec, { numClasses: C, state: 'io' })
     expect(m.inputs).toEqual(['logits', 'labels', 'state_confidence', 'state_seen'])
     expect(m.outputs.slice(-2)).toEqual(['next_state_confidence', 'next_state_seen'])
@@ -186,7 +187,7 @@ describe('exportLossModel', () => {
   })
 
   it('exports at opset 18 with the same results', async () => {
-    const spec = { rule: 'lpl', split: 'confidence' }
+    const spec = { rule: 'lpl', split: 'confidence' } satisfies RuleInput
     const m18 = exportLossModel(spec, { numClasses: C, opset: 18 })
     expect(Number(onnx.ModelProto.decode(m18.bytes).opsetImport[0]!.version)).toBe(18)
     const { logits, labels } = batch(5, 9, 3)
@@ -208,7 +209,7 @@ describe('exportLossModel', () => {
     expect(code(() => exportLossModel({ rule: 'logit-adjustment', classCounts: [1, 2] }, { numClasses: 3 }))).toMatch(/^INVALID_PARAMETER: numClasses: is 3 but the spec .*has 2/)
     expect(exportLossModel({ rule: 'isda' }, { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } }).numClasses).toBe(C)
     expect(code(() => exportLossModel({ rule: 'ce' }, { numClasses: 2, opset: 13 }))).toMatch(/^INVALID_PARAMETER: opset/)
-    expect(code(() => exportLossModel({ rule: 'nope' }, { numClasses: 2 }))).toMatch(/^UNKNOWN_RULE/)
+    expect(code(() => exportLossModel({ rule: 'nope' } as never, { numClasses: 2 }))).toMatch(/^UNKNOWN_RULE/)
     const model = exported.get('ce')!.bytes
     await expect(runLossModel(model, [[0, 0, 0, 0, 0]], [5])).rejects.toThrow(/label 5 at index 0/)
     await expect(runLossModel(model, [[0, 0, 0, 0, 0]], [1, 2])).rejects.toThrow(/2 labels for 1 rows/)
@@ -218,7 +219,7 @@ describe('exportLossModel', () => {
 describe('exportLossModel, multi-label rules', () => {
   const LABEL_COUNTS = [4000, 0, 900, 120, 5000]
   const counts = { classCounts: LABEL_COUNTS, numSamples: 5000 }
-  const ML_CASES: { label: string; spec: object; through?: boolean }[] = [
+  const ML_CASES: { label: string; spec: RuleInput; through?: boolean }[] = [
     { label: 'bce', spec: { rule: 'bce' } },
     { label: 'logit-adjusted-bce', spec: { rule: 'logit-adjusted-bce', tau: 0.7, ...counts } },
     { label: 'db-negative-tolerant', spec: { rule: 'db-negative-tolerant', kappa: 0.2, lambda: 3, ...counts } },

@@ -37,7 +37,7 @@ function meanCrossEntropy(logits: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
 }
 
 /**
- * The exact hypergradient of learned bounds over all trainable weights (SPEC.md section 6): with
+ * The exact hypergradient of learned bounds over all trainable weights (docs/spec.md#6-learned-bounds): with
  * `δ_c = θ_c·d_c`, `W' = W − η·∇_W L_train(W; θ)` and `f(θ) = L_meta(W')`,
  *
  *     ∂f/∂θ_c = −(η/B) Σ_{i: y_i = c} (J_i d_c)ᵀ (∂u_i/∂W · v),    v = ∇_W L_meta(W')

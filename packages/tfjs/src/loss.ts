@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Explanation, LabelTask, Loss, LossContext, LossOptions, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
+import type { Explanation, LabelTask, Loss, LossContext, LossOptions, RuleInput, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
 import { LogitPerturbError, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
 import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
 
@@ -74,7 +74,7 @@ function checkGradientsRegistered(): void {
  * `TensorOps`, with tidy scopes around each call and the rule's state kept alive between calls.
  * The rule code is the core's; nothing is re-derived here.
  */
-export function createTfjsLoss(spec: RuleSpec | unknown, options: TfjsLossOptions = {}): TfjsLoss {
+export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): TfjsLoss {
   const core: Loss<tf.Tensor> = createLoss(createTfjsOps(options), spec, options)
   const context: { epoch: number; training?: boolean } = { epoch: 0 }
   const withDefaults = (ctx?: LossContext): LossContext => ({

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { createTfjsLoss, createTfjsOps, labelsFromTargets, layersLoss, perturbationCallback } from '../src/index.js'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
@@ -11,7 +12,7 @@ const labelIds = [0, 1, 2, 0]
 describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
   it('layersLoss takes one-hot and integer targets and gives the rule\'s weighted mean', async () => {
     await onTfjsBackend(backend, async () => {
-      const spec = { rule: 'ldam', classCounts: [100, 10, 1], scale: 2, drw: { beta: 0.99, fromEpoch: 0 } }
+      const spec = { rule: 'ldam', classCounts: [100, 10, 1], scale: 2, drw: { beta: 0.99, fromEpoch: 0 } } satisfies RuleInput
       const expected = createLoss(referenceOps, spec)(referenceOps.constant(logitsRows.flat(), [4, 3]), referenceOps.constant(labelIds, [4], 'int32')).data[0]!
       const fn = layersLoss(createTfjsLoss(spec))
       const yPred = tf.tensor2d(logitsRows)
@@ -50,7 +51,7 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
 
   it('multi-label rules take 0/1 label matrices, also as model.compile targets, and refuse other entries', async () => {
     await onTfjsBackend(backend, async () => {
-      const spec = { rule: 'db-negative-tolerant', classCounts: [300, 40, 5], numSamples: 1000 }
+      const spec = { rule: 'db-negative-tolerant', classCounts: [300, 40, 5], numSamples: 1000 } satisfies RuleInput
       const targets = [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]]
       const expected = createLoss(referenceOps, spec)(referenceOps.constant(logitsRows.flat(), [4, 3]), referenceOps.constant(targets.flat(), [4, 3])).data[0]!
       const loss = createTfjsLoss(spec)

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError } from '@logit-perturb/core'
+import type { RuleInput } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/conformance'
 import { createTfjsLoss, layersLoss, perturbationCallback } from '../src/index.js'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
@@ -35,7 +36,7 @@ function smallModel(): tfl.Sequential {
   return model
 }
 
-const RULES: [string, Record<string, unknown>][] = [
+const RULES: [string, RuleInput][] = [
   ['ce', { rule: 'ce' }],
   ['logit-adjustment', { rule: 'logit-adjustment', classCounts: COUNTS }],
   ['balanced-softmax', { rule: 'balanced-softmax', classCounts: COUNTS }],

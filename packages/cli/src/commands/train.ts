@@ -18,7 +18,7 @@ import { type RunOptions, type RunResult, trainOnce } from '../train/run.js'
 import { intOption, listOption, numberOption } from './options.js'
 
 export const TRAIN_USAGE = `lpl train [options]
-  Trains the long-tail benchmark (SPEC.md section 7) on Fashion-MNIST with each method and reports
+  Trains the long-tail benchmark on Fashion-MNIST with each method and reports
   balanced, head/medium/tail and per-class test accuracy.
   --data DIR            Fashion-MNIST IDX files (default ${DEFAULT_DATA_DIR})
   --ratio R             imbalance ratio ρ: n_c = floor(n_max·ρ^(−c/9)) (default 100)

@@ -12,8 +12,9 @@ import { intOption } from './options.js'
 export const VERIFY_USAGE = `lpl verify --spec FILE [--batches N] [--seed S] [--classes C]
   The spec's loss on every backend (tfjs-cpu, tfjs-wasm, onnx-wasm) against the float64 reference on
   seeded random batches (logit magnitudes 1, 10 and 100): loss, perturbed logits and gradient;
-  then the equivalences of SPEC.md section 3 that apply to the rule. Prints the largest difference of
-  each and exits 1 on any disagreement beyond tolerance.
+  then the equivalences of the method that apply to the rule (the loss is CE of the perturbed logits,
+  τ = 0 is CE, …). Prints the largest difference of each and exits 1 on any disagreement beyond
+  tolerance.
   --batches N   random batches (default 3)   --seed S  first seed (default 0)
   --classes C   classes when the spec does not fix them (default 10)`
 
@@ -55,7 +56,7 @@ export async function verifyCommand(argv: string[]): Promise<void> {
   }
   for (const backend of verifyBackends()) {
     for (const [k, b] of batches.entries()) {
-      for (const check of await checkConformance(backend, { name: `batch ${k}`, spec: spec as unknown as Record<string, unknown>, ...b })) {
+      for (const check of await checkConformance(backend, { name: `batch ${k}`, spec, ...b })) {
         record({ where: backend.name, what: check.what, error: check.error, tolerance: check.tolerance, ...(check.skipped ? { note: check.skipped } : {}) })
       }
     }

@@ -1,3 +1,4 @@
+import type { LogitAdjustmentInput, RuleInput } from '@logit-perturb/core'
 import { CliError } from '../errors.js'
 import type { Head } from './model.js'
 
@@ -5,18 +6,18 @@ import type { Head } from './model.js'
 export interface Method {
   name: string
   summary: string
-  spec: (classCounts: number[], epochs: number, numSamples?: number) => Record<string, unknown>
+  spec: (classCounts: number[], epochs: number, numSamples: number) => RuleInput
   head: Head
   /** Choose τ on the validation split and adjust the test logits by `−τ log π`. */
   posthoc?: boolean
   /**
    * Learned bounds: after each training batch, `θ` takes a step on the loss of a class-balanced
-   * meta batch from the validation split after a virtual step of the last layer (SPEC.md section 6).
+   * meta batch from the validation split after a virtual step of the last layer (docs/spec.md#6-learned-bounds).
    */
   learned?: { metaRate: number; metaPerClass: number; maxBound: number }
 }
 
-const la = (classCounts: number[]) => ({ rule: 'logit-adjustment', tau: 1, classCounts })
+const la = (classCounts: number[]): LogitAdjustmentInput => ({ rule: 'logit-adjustment', tau: 1, classCounts })
 
 /** Every method `lpl train` knows, in report order. */
 export const METHODS: readonly Method[] = [

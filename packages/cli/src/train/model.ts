@@ -48,7 +48,7 @@ export class CosineDense extends tfl.layers.Layer {
 export type Head = 'dense' | 'cosine'
 
 /**
- * The protocol's network (SPEC.md section 7): a multi-layer perceptron 784-256-128-10 with ReLU
+ * The protocol's network (docs/spec.md#7-reporting-conventions): a multi-layer perceptron 784-256-128-10 with ReLU
  * (`inputSize` 3136 for the 56×56 multi-label canvases),
  * weight decay 5e-4 on every weight and bias, seeded initialization, outputting logits.
  */

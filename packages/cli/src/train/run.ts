@@ -73,7 +73,7 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   const started = performance.now()
   const numClasses = data.counts.length
   const model = buildMlp(numClasses, options.seed, method.head)
-  const loss = createTfjsLoss(method.spec(data.counts, options.epochs))
+  const loss = createTfjsLoss(method.spec(data.counts, options.epochs, data.train.length))
   const steps = Math.ceil(data.train.length / options.batchSize) * options.epochs
   const schedule = cosineNesterov(options.learningRate, steps)
   model.compile({ optimizer: schedule.optimizer, loss: layersLoss(loss) })
@@ -139,7 +139,7 @@ function range(n: number): number[] {
 /**
  * Learned bounds for `model.fit`: after each training batch, the hypergradient of the meta loss
  * (a class-balanced meta batch drawn from the validation split) after a virtual SGD step of the last
- * layer (`learnedBoundsStep`, the closed form of SPEC.md section 6), one step on `θ`, and `θ` set as
+ * layer (`learnedBoundsStep`, the closed form of docs/spec.md#6-learned-bounds), one step on `θ`, and `θ` set as
  * the loss's state for the next batch.
  */
 function boundsLearner(

@@ -1,4 +1,4 @@
-import { type RefTensor, type RuleSpec, createLoss, priorSplitBounds, referenceOps } from '@logit-perturb/core'
+import { type RefTensor, type RuleInput, type RuleSpec, createLoss, priorSplitBounds, referenceOps } from '@logit-perturb/core'
 
 /** One equivalence checked on the reference backend: its largest violation and what passes. */
 export interface PropertyCheck {
@@ -16,7 +16,7 @@ const tensors = (b: Batch) => ({
   logits: referenceOps.constant(b.logits.flat(), [b.logits.length, b.logits[0]!.length]),
   labels: referenceOps.constant(b.labels, [b.labels.length], 'int32'),
 })
-const lossOf = (spec: unknown, b: Batch): number => {
+const lossOf = (spec: RuleInput, b: Batch): number => {
   const { logits, labels } = tensors(b)
   return createLoss(referenceOps, spec)(logits, labels).data[0]!
 }
@@ -38,7 +38,7 @@ function weightedCe(z: Float64Array, c: number, labels: readonly number[], weigh
 }
 
 /**
- * The equivalences of SPEC.md section 3 that apply to a spec, on one batch, checked on the float64
+ * The equivalences of docs/spec.md#3-existing-methods-as-class-level-perturbations that apply to a spec, on one batch, checked on the float64
  * reference: every rule is CE of its perturbed logits (2), additive perturbations are class-level,
  * softmax rules ignore a constant added to a row (3), and the rule-specific identities (1, 3, 4, 5).
  */

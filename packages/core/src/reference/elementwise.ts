@@ -45,9 +45,3 @@ export function unary(x: RefTensor, f: (v: number) => number): RefTensor {
   for (let i = 0; i < out.length; i++) out[i] = f(x.data[i]!)
   return refTensor(out, x.shape, x.dtype)
 }
-
-/** Rounds half to even, as Python's `round` and ONNX's `Round` do. */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v)
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r
-}

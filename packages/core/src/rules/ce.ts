@@ -1,4 +1,11 @@
+import { type SpecBase, defineRule } from './definition.js'
 import type { Rule } from './types.js'
+
+/** Plain cross-entropy, `CE(u, y)`. */
+export interface CeSpec extends SpecBase {
+  /** The rule's name, `'ce'`. */
+  rule: 'ce'
+}
 
 /**
  * Plain cross-entropy, `L = mean_i CE(u_i, y_i)` with `CE(u, y) = logsumexp(u) − u_y`; the zero
@@ -11,3 +18,13 @@ export function ceRule(numClasses?: number): Rule {
     perturb: (_ops, logits) => ({ batch: { logits } }),
   }
 }
+
+/** Cross-entropy in the registry: no parameters. */
+export const ceDefinition = defineRule<CeSpec>({
+  name: 'ce',
+  task: 'single',
+  docsPage: 'rules/ce.md',
+  defaults: {},
+  parse: (_r, { head }) => ({ rule: 'ce', ...head }),
+  create: (spec) => ceRule(spec.numClasses),
+})

@@ -1,6 +1,27 @@
 import { checkFiniteResult, checkNumber } from '../validate.js'
 import { labelLogOdds } from './counts.js'
+import { MAX_PARAMETER, MULTI_LABEL_NOT_A_BASE, NON_NEGATIVE, type SpecBase, type SpecInput, defineRule, parseLabelCounts } from './definition.js'
 import type { Rule } from './types.js'
+
+/**
+ * The negative-tolerant regularization of the distribution-balanced loss (Wu et al., ECCV 2020):
+ * `ℓ = y·softplus(−(u − ν)) + (1/λ)(1 − y)·softplus(λ(u − ν))`, `ν_c = −κ·log(1/π_c − 1)`.
+ */
+export interface DbNegativeTolerantSpec extends SpecBase {
+  /** The rule's name, `'db-negative-tolerant'`. */
+  rule: 'db-negative-tolerant'
+  /** Positives of each label in the training set. */
+  classCounts: number[]
+  /** Training-set size (samples); no count may exceed it. */
+  numSamples: number
+  /** Scale `κ ≥ 0` of the class-specific bias `ν`; default 0.05. */
+  kappa: number
+  /** Negative tolerance `λ > 0` (the negatives' logit scale, and `1/λ` their weight); default 5. */
+  lambda: number
+}
+
+/** A negative-tolerant spec as written: `kappa` and `lambda` may be left out. */
+export type DbNegativeTolerantInput = SpecInput<DbNegativeTolerantSpec, 'kappa' | 'lambda'>
 
 /**
  * The class-specific bias of the negative-tolerant regularization, `ν_c = −κ·log(1/π_c − 1)`
@@ -46,3 +67,21 @@ export function dbNegativeTolerantRule(classCounts: readonly number[], numSample
     },
   }
 }
+
+const DEFAULTS = { kappa: 0.05, lambda: 5 } as const
+
+/** The negative-tolerant regularization in the registry. */
+export const dbNegativeTolerantDefinition = defineRule<DbNegativeTolerantSpec>({
+  name: 'db-negative-tolerant',
+  task: 'multi',
+  docsPage: 'rules/multilabel.md',
+  notABase: MULTI_LABEL_NOT_A_BASE,
+  defaults: DEFAULTS,
+  parse: (r, { head, numClasses }) => ({
+    rule: 'db-negative-tolerant', ...head, ...parseLabelCounts(r, numClasses),
+    kappa: r.number('kappa', NON_NEGATIVE, DEFAULTS.kappa),
+    // 1/λ weighs the negatives: λ below 1e-6 would make that weight overflow float32.
+    lambda: r.number('lambda', { min: 1e-6, max: MAX_PARAMETER }, DEFAULTS.lambda),
+  }),
+  create: (spec) => dbNegativeTolerantRule(spec.classCounts, spec.numSamples, spec.kappa, spec.lambda),
+})

@@ -1,6 +1,22 @@
 import { type LogitPerturbErrorCode, check } from '../errors.js'
 import { addClassRows } from './crossEntropy.js'
+import { NON_NEGATIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { IsdaInputs, Rule } from './types.js'
+
+/** ISDA (Wang et al., NeurIPS 2019): `δ_{c,j} = (λ/2)(w_j − w_c)ᵀ Σ_c (w_j − w_c)`. */
+export interface IsdaSpec extends SpecBase {
+  /** The rule's name, `'isda'`. */
+  rule: 'isda'
+  /** `λ ≥ 0`; default 0.5. */
+  lambda: number
+  /** Classifier weights `[C][D]`; else passed per call in the context. */
+  weights?: number[][]
+  /** Class feature covariances `[C][D][D]`; else passed per call in the context. */
+  covariances?: number[][][]
+}
+
+/** An ISDA spec as written: `lambda` may be left out. */
+export type IsdaInput = SpecInput<IsdaSpec, 'lambda'>
 
 /**
  * ISDA's class-level perturbation (Wang et al., *Implicit semantic data augmentation for deep
@@ -69,3 +85,33 @@ export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numCl
     },
   }
 }
+
+const DEFAULTS = { lambda: 0.5 } as const
+
+/** ISDA in the registry. */
+export const isdaDefinition = defineRule<IsdaSpec>({
+  name: 'isda',
+  task: 'single',
+  docsPage: 'rules/isda.md',
+  defaults: DEFAULTS,
+  parse(r, { head, numClasses }) {
+    const lambda = r.number('lambda', NON_NEGATIVE, DEFAULTS.lambda)
+    const weights = r.raw('weights')
+    const covariances = r.raw('covariances')
+    if (weights === undefined && covariances === undefined) return { rule: 'isda', ...head, lambda }
+    const inputs = { weights, covariances }
+    checkIsdaInputs(inputs, 'INVALID_PARAMETER', r.fieldPath(''))
+    if (numClasses !== undefined) {
+      check(inputs.weights.length === numClasses, 'INVALID_PARAMETER',
+        `has ${inputs.weights.length} rows but there are ${numClasses} classes`, r.fieldPath('weights'))
+    }
+    return {
+      rule: 'isda', ...head, lambda,
+      weights: structuredClone(weights as number[][]),
+      covariances: structuredClone(covariances as number[][][]),
+    }
+  },
+  create: (spec) => isdaRule(spec.lambda,
+    spec.weights && spec.covariances ? { weights: spec.weights, covariances: spec.covariances } : undefined,
+    spec.numClasses),
+})

@@ -1,6 +1,32 @@
 import { checkNumber } from '../validate.js'
 import { smoothCounts } from './counts.js'
+import { NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
+
+/** LDAM (Cao et al., NeurIPS 2019): `CE(s·(u − Δ_y e_y), y)`, optionally with deferred re-weighting. */
+export interface LdamSpec extends SpecBase {
+  /** The rule's name, `'ldam'`. */
+  rule: 'ldam'
+  /** Training-set class counts `n_c ≥ 0`, `[C]`: the margins `Δ_c = M·n_c^{−1/4} / max_j n_j^{−1/4}` and the DRW weights. */
+  classCounts: number[]
+  /** Largest margin `M ≥ 0` (of the rarest class); default 0.5. */
+  maxMargin: number
+  /** Logit scale `s > 0`; default 30 (meant for cosine logits). */
+  scale: number
+  /** Deferred re-weighting: class weights `(1−β)/(1−β^{n_c})` (sum C) from epoch `fromEpoch` on. */
+  drw?: {
+    /** `0 ≤ β < 1` of the effective number of samples `(1 − β^{n_c})/(1 − β)`; default 0.9999. */
+    beta: number
+    /** First epoch (0-based, as the loss context's `epoch`) with the weights on; default 0. */
+    fromEpoch: number
+  }
+}
+
+/** An LDAM spec as written: `maxMargin`, `scale` and the fields of `drw` may be left out. */
+export type LdamInput = SpecInput<Omit<LdamSpec, 'drw'>, 'maxMargin' | 'scale'> & {
+  /** Deferred re-weighting (see {@link LdamSpec.drw}); `{}` turns it on with the defaults. */
+  drw?: Partial<NonNullable<LdamSpec['drw']>>
+}
 
 /**
  * LDAM margins (Cao et al., *Learning imbalanced datasets with label-distribution-aware margin
@@ -62,3 +88,30 @@ export function ldamRule(
     },
   }
 }
+
+// Keys as the docs' spec table names the fields: `drw.beta` is `beta` inside `drw`.
+const DEFAULTS = { maxMargin: 0.5, scale: 30, 'drw.beta': 0.9999, 'drw.fromEpoch': 0 } as const
+
+/** LDAM and LDAM-DRW in the registry. */
+export const ldamDefinition = defineRule<LdamSpec>({
+  name: 'ldam',
+  task: 'single',
+  docsPage: 'rules/ldam.md',
+  defaults: DEFAULTS,
+  parse(r, { head, numClasses }) {
+    const classCounts = r.classCounts('classCounts', numClasses)
+    const maxMargin = r.number('maxMargin', NON_NEGATIVE, DEFAULTS.maxMargin)
+    const scale = r.number('scale', POSITIVE, DEFAULTS.scale)
+    const drwReader = r.child('drw')
+    let drw: LdamSpec['drw']
+    if (drwReader !== undefined) {
+      drw = {
+        beta: drwReader.number('beta', { min: 0, below: 1 }, DEFAULTS['drw.beta']),
+        fromEpoch: drwReader.number('fromEpoch', { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }, DEFAULTS['drw.fromEpoch']),
+      }
+      drwReader.finish()
+    }
+    return { rule: 'ldam', ...head, classCounts, maxMargin, scale, ...(drw ? { drw } : {}) }
+  },
+  create: (spec) => ldamRule(spec.classCounts, spec.maxMargin, spec.scale, spec.drw),
+})

@@ -4,7 +4,7 @@ import { crossEntropyPerSample, softmaxResidual } from './crossEntropy.js'
 import { l2Normalize } from './norm.js'
 
 /**
- * Inputs of one learned-bounds step (SPEC.md section 6) with a linear last layer `u = W h + b`.
+ * Inputs of one learned-bounds step (docs/spec.md#6-learned-bounds) with a linear last layer `u = W h + b`.
  * A user passes the penultimate features of the training batch and of a small class-balanced meta
  * batch, and the last layer's weights (read from the model: for a tfjs `Dense` layer, its kernel
  * transposed and its bias).
@@ -51,7 +51,7 @@ export function classDirections<T>(ops: TensorOps<T>, logits: T, labels: T, oneH
 }
 
 /**
- * LPL's learned bounds, the last-layer closed form (SPEC.md section 6; one-step look-ahead as in
+ * LPL's learned bounds, the last-layer closed form (docs/spec.md#6-learned-bounds; one-step look-ahead as in
  * Learning-to-Reweight and Meta-Weight-Net). With `δ_c = θ_c·d_c`, a virtual SGD step of the last
  * layer on the perturbed training loss, `W' = W − (η/B)·Σ_i (p(u_i + δ_{y_i}) − e_{y_i}) h_iᵀ`, and the
  * meta loss `L_meta = (1/M)·Σ_j CE(W' h_j + b', y_j)`:

@@ -1,5 +1,21 @@
 import { labelLogOdds } from './counts.js'
+import { MULTI_LABEL_NOT_A_BASE, NON_NEGATIVE, type SpecBase, type SpecInput, defineRule, parseLabelCounts } from './definition.js'
 import type { Rule } from './types.js'
+
+/** Logit-adjusted BCE (multi-label): BCE of `u_ic + τ·log(π_c / (1 − π_c))`, `π_c = n_c / numSamples`. */
+export interface LogitAdjustedBceSpec extends SpecBase {
+  /** The rule's name, `'logit-adjusted-bce'`. */
+  rule: 'logit-adjusted-bce'
+  /** Positives of each label in the training set. */
+  classCounts: number[]
+  /** Training-set size (samples); no count may exceed it. */
+  numSamples: number
+  /** Temperature `τ ≥ 0`; default 1. */
+  tau: number
+}
+
+/** A logit-adjusted BCE spec as written: `tau` may be left out. */
+export type LogitAdjustedBceInput = SpecInput<LogitAdjustedBceSpec, 'tau'>
 
 /**
  * Logit-adjusted binary cross-entropy: each label's logit is shifted by its scaled prior log-odds,
@@ -22,3 +38,18 @@ export function logitAdjustedBceRule(classCounts: readonly number[], numSamples:
     }),
   }
 }
+
+const DEFAULTS = { tau: 1 } as const
+
+/** Logit-adjusted BCE in the registry. */
+export const logitAdjustedBceDefinition = defineRule<LogitAdjustedBceSpec>({
+  name: 'logit-adjusted-bce',
+  task: 'multi',
+  docsPage: 'rules/multilabel.md',
+  notABase: MULTI_LABEL_NOT_A_BASE,
+  defaults: DEFAULTS,
+  parse: (r, { head, numClasses }) => ({
+    rule: 'logit-adjusted-bce', ...head, ...parseLabelCounts(r, numClasses), tau: r.number('tau', NON_NEGATIVE, DEFAULTS.tau),
+  }),
+  create: (spec) => logitAdjustedBceRule(spec.classCounts, spec.numSamples, spec.tau),
+})

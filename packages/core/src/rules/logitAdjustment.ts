@@ -2,7 +2,21 @@ import { check } from '../errors.js'
 import { checkClassCounts, checkNumber } from '../validate.js'
 import type { TensorOps } from '../ops.js'
 import { logPriorsFromCounts } from './counts.js'
+import { NON_NEGATIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
+
+/** Logit adjustment (Menon et al., ICLR 2021): `CE(u + τ log π, y)`. */
+export interface LogitAdjustmentSpec extends SpecBase {
+  /** The rule's name, `'logit-adjustment'`. */
+  rule: 'logit-adjustment'
+  /** Training-set class counts `n_c ≥ 0` (or priors), `[C]`; `π_c = n_c / Σ n`. A zero count is read as the smallest positive one. */
+  classCounts: number[]
+  /** Temperature `τ ≥ 0`; default 1. */
+  tau: number
+}
+
+/** A logit-adjustment spec as written: `tau` may be left out. */
+export type LogitAdjustmentInput = SpecInput<LogitAdjustmentSpec, 'tau'>
 
 /**
  * Logit adjustment (Menon et al., *Long-tail learning via logit adjustment*, ICLR 2021):
@@ -47,3 +61,19 @@ export function postHocPredict(logits: readonly (readonly number[])[], classCoun
     return best
   })
 }
+
+const DEFAULTS = { tau: 1 } as const
+
+/** Logit adjustment in the registry. */
+export const logitAdjustmentDefinition = defineRule<LogitAdjustmentSpec>({
+  name: 'logit-adjustment',
+  task: 'single',
+  docsPage: 'rules/logit-adjustment.md',
+  defaults: DEFAULTS,
+  parse: (r, { head, numClasses }) => ({
+    rule: 'logit-adjustment', ...head,
+    classCounts: r.classCounts('classCounts', numClasses),
+    tau: r.number('tau', NON_NEGATIVE, DEFAULTS.tau),
+  }),
+  create: (spec) => logitAdjustmentRule(spec.classCounts, spec.tau),
+})

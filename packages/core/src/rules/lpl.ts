@@ -4,7 +4,11 @@ import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { lplSearch } from './lplSearch.js'
 import { lplSearchHost } from './lplSearchHost.js'
 import { check } from '../errors.js'
-import type { LplMultiLabelSpec } from '../specTypes.js'
+import type { SpecReader } from '../specReader.js'
+import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
+import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { priorSplitBounds } from './lplBounds.js'
+import { lplLearnedRule } from './lplLearned.js'
 import type { LossContext, Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
@@ -15,11 +19,31 @@ export type LplSplitPlan =
 /** Where a rule's search loop runs: one host loop, or tensor ops. */
 export type SearchPath = 'host' | 'ops'
 
+/** The search fields of LPL's specs, single- and multi-label. */
+export interface LplStepFields {
+  /** Step size `α > 0`; default 0.15. */
+  alpha: number
+  /** Cap `K` on every class's step count; default 20. */
+  maxSteps: number
+  /** Steps of length `α` along the normalized gradient (the released code; default true), or `α·g`. */
+  normalize: boolean
+  /** `'stop'`: `δ` is a constant for the outer gradient (default); `'through'`: differentiate through the steps. */
+  gradient: 'stop' | 'through'
+}
+
+/** The bound fields of LPL's `prior` and `confidence` splits and of multi-label LPL. */
+export interface LplBoundFields {
+  /** Base bound `ε ≥ 0`; default 0.3. */
+  epsilon: number
+  /** Bound growth `Δε ≥ 0`; default 1.2. */
+  deltaEpsilon: number
+}
+
 /**
  * The search settings LPL shares between its single- and multi-label forms: the spec's fields of
- * the same names (their meanings and defaults are documented there).
+ * the same names.
  */
-export type LplSearchSettings = Pick<LplMultiLabelSpec, 'alpha' | 'epsilon' | 'deltaEpsilon' | 'maxSteps' | 'normalize' | 'gradient'>
+export type LplSearchSettings = LplStepFields & LplBoundFields
 
 /** Hyper-parameters of {@link lplRule}. */
 export interface LplOptions extends LplSearchSettings {
@@ -153,3 +177,183 @@ function confidenceSplit<T>(
     state: { confidence, seen },
   }
 }
+
+/** The fields of every LPL spec. */
+interface LplSpecCommon extends SpecBase {
+  /** The rule's name, `'lpl'`. */
+  rule: 'lpl'
+  /** `'stop'`: `δ` is a constant for the outer gradient (default); `'through'`: differentiate through the steps. */
+  gradient: 'stop' | 'through'
+  /** A rule applied first; LPL then searches on its perturbed logits (e.g. LA+LPL). */
+  base?: LplBaseSpec
+}
+
+/**
+ * LPL with the `prior` split (long-tailed data): the `headClasses` most frequent classes form `N`
+ * (loss lowered, negative augmentation), the rest `P` (loss raised, positive augmentation).
+ */
+export interface LplPriorSpec extends LplSpecCommon, LplStepFields, LplBoundFields {
+  /** How classes are split into `P` and `N`: by training frequency. */
+  split: 'prior'
+  /** Training-set class counts. */
+  classCounts: number[]
+  /** Size of the head `N`; default: the classes whose count is above the median count. */
+  headClasses?: number
+}
+
+/**
+ * LPL with the `confidence` split (balanced data): classes whose running mean true-class
+ * confidence is below the threshold form `P`.
+ */
+export interface LplConfidenceSpec extends LplSpecCommon, LplStepFields, LplBoundFields {
+  /** How classes are split into `P` and `N`: by the running mean true-class confidence. */
+  split: 'confidence'
+  /** Running-average momentum in `[0, 1)`; 0 uses the batch alone. Default 0.9. */
+  momentum: number
+  /** `'mean'` (mean class confidence, default) or a fixed number in `[0, 1]`. */
+  threshold: 'mean' | number
+}
+
+/** LPL with the `fixed` split: `directions` (`+1` for P, `−1` for N) and `bounds` given per class. */
+export interface LplFixedSpec extends LplSpecCommon, LplStepFields {
+  /** How classes are split into `P` and `N`: as given. */
+  split: 'fixed'
+  /** `+1` (P) or `−1` (N) per class. */
+  directions: number[]
+  /** The bound `ε_c ≥ 0` per class. */
+  bounds: number[]
+}
+
+/**
+ * LPL with the `learned` split: `δ_c = θ_c·d_c` with the signed bounds `θ` learned from a meta batch
+ * and held as the loss's state (docs/spec.md#6-learned-bounds); no search of its own.
+ */
+export interface LplLearnedSpec extends LplSpecCommon {
+  /** How classes are split into `P` and `N`: by the sign of the learned `θ`. */
+  split: 'learned'
+  /** The class count (from the spec or its base). */
+  numClasses: number
+  /** `θ` is clipped to `[−maxBound, maxBound]`; default 1.5. */
+  maxBound: number
+}
+
+/** LPL (Li et al., TNNLS 2023): a class-level perturbation learned by a bounded gradient search, one spec per split. */
+export type LplSpec = LplPriorSpec | LplConfidenceSpec | LplFixedSpec | LplLearnedSpec
+
+/** An LPL spec of split `S` as written: the `Defaulted` fields optional, the base as written. */
+type LplInputOf<S extends LplSpecCommon, Defaulted extends Exclude<keyof S, 'base'>> = SpecInput<Omit<S, 'base'>, Defaulted> & {
+  /** A rule applied first; LPL then searches on its perturbed logits (e.g. LA+LPL). */
+  base?: LplBaseInput
+}
+type StepDefaults = 'alpha' | 'maxSteps' | 'normalize' | 'gradient'
+
+/** An LPL spec as written, one shape per split, with the defaulted fields optional. */
+export type LplInput =
+  | LplInputOf<LplPriorSpec, StepDefaults | 'epsilon' | 'deltaEpsilon'>
+  | LplInputOf<LplConfidenceSpec, StepDefaults | 'epsilon' | 'deltaEpsilon' | 'momentum' | 'threshold'>
+  | LplInputOf<LplFixedSpec, StepDefaults>
+  | LplInputOf<LplLearnedSpec, 'gradient' | 'maxBound' | 'numClasses'>
+
+const DEFAULTS = {
+  alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20, normalize: true, gradient: 'stop',
+  momentum: 0.9, threshold: 'mean', maxBound: 1.5,
+} as const
+
+/**
+ * LPL's search fields, read with their defaults in the order they are checked: `alpha`, the bounds
+ * `epsilon` and `deltaEpsilon` (`withBounds`; the `fixed` split has its own per class), `maxSteps`,
+ * `normalize`, `gradient`. Shared with multi-label LPL.
+ */
+export function parseLplSearch<B extends boolean>(r: SpecReader, withBounds: B): LplStepFields & (B extends true ? LplBoundFields : unknown) {
+  const alpha = r.number('alpha', POSITIVE, DEFAULTS.alpha)
+  const bounds = withBounds
+    ? { epsilon: r.number('epsilon', NON_NEGATIVE, DEFAULTS.epsilon), deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, DEFAULTS.deltaEpsilon) }
+    : {}
+  return {
+    alpha, ...bounds,
+    maxSteps: r.number('maxSteps', { min: 0, max: MAX_STEPS, integer: true }, DEFAULTS.maxSteps),
+    normalize: r.boolean('normalize', DEFAULTS.normalize),
+    gradient: r.oneOf('gradient', ['stop', 'through'] as const, DEFAULTS.gradient),
+  } as LplStepFields & (B extends true ? LplBoundFields : unknown)
+}
+
+/** LPL's defaults, shared with multi-label LPL. */
+export const LPL_DEFAULTS = DEFAULTS
+
+/** The class count of a base spec, when it fixes one. */
+function classesOfBase(base: LplBaseSpec | undefined): number | undefined {
+  return base?.numClasses ?? (base && 'classCounts' in base ? base.classCounts?.length : undefined)
+}
+
+/** LPL in the registry: every split, on top of a base rule. */
+export const lplDefinition = defineRule<LplSpec>({
+  name: 'lpl',
+  task: 'single',
+  docsPage: 'rules/lpl.md',
+  notABase: 'LPL cannot be the base of LPL',
+  defaults: DEFAULTS,
+  parse(r, { head, numClasses: declared, parseBase }) {
+    const split = r.oneOf('split', ['prior', 'confidence', 'fixed', 'learned'] as const)
+    const baseReader = r.child('base')
+    const base = baseReader === undefined ? undefined : parseBase(baseReader)
+    const withBase = base === undefined ? {} : { base }
+    if (split === 'learned') {
+      // δ_c = θ_c·d_c with θ learned: no steps, step size or bounds of its own to set.
+      const fromBase = classesOfBase(base)
+      const numClasses = declared ?? fromBase
+      check(numClasses !== undefined, 'INVALID_SPEC', 'the learned split needs numClasses (or a base rule with class counts)', r.fieldPath('numClasses'))
+      check(fromBase === undefined || fromBase === numClasses, 'CLASS_COUNTS_LENGTH',
+        `the base rule has ${fromBase} classes but numClasses is ${numClasses}`, r.fieldPath('base'))
+      return {
+        rule: 'lpl', ...head, numClasses, split,
+        maxBound: r.number('maxBound', POSITIVE, DEFAULTS.maxBound),
+        gradient: r.oneOf('gradient', ['stop', 'through'] as const, DEFAULTS.gradient),
+        ...withBase,
+      }
+    }
+    const checkBase = (classes: number | undefined) => {
+      const baseClasses = classesOfBase(base)
+      check(baseClasses === undefined || classes === undefined || baseClasses === classes, 'CLASS_COUNTS_LENGTH',
+        `the base rule has ${baseClasses} classes but the LPL split has ${classes}`, r.fieldPath('base'))
+    }
+    if (split === 'fixed') {
+      // The fixed split gives its bounds per class: ε and Δε would be ignored, so they are refused.
+      const search = parseLplSearch(r, false)
+      const directions = r.numberArray('directions', { min: -MAX_PARAMETER, max: MAX_PARAMETER }, declared)
+      directions.forEach((d, c) => check(d === 1 || d === -1, 'INVALID_PARAMETER', `must be +1 or -1, got ${d}`, `${r.fieldPath('directions')}[${c}]`))
+      const bounds = r.numberArray('bounds', NON_NEGATIVE, directions.length)
+      checkBase(directions.length)
+      return { rule: 'lpl', ...head, split, ...search, directions, bounds, ...withBase }
+    }
+    const common = { rule: 'lpl' as const, ...head, split, ...parseLplSearch(r, true) }
+    if (split === 'prior') {
+      const classCounts = r.classCounts('classCounts', declared)
+      const headClasses = r.optionalNumber('headClasses', { min: 0, max: classCounts.length, integer: true })
+      checkBase(classCounts.length)
+      return { ...common, split, classCounts, ...(headClasses === undefined ? {} : { headClasses }), ...withBase }
+    }
+    const momentum = r.number('momentum', { min: 0, below: 1 }, DEFAULTS.momentum)
+    const given = r.raw('threshold')
+    const threshold = given === undefined ? DEFAULTS.threshold : given
+    check(threshold === 'mean' || (typeof threshold === 'number' && threshold >= 0 && threshold <= 1), 'INVALID_PARAMETER',
+      `must be "mean" or a number in [0, 1], got ${String(threshold)}`, r.fieldPath('threshold'))
+    checkBase(declared)
+    return { ...common, split, momentum, threshold, ...withBase }
+  },
+  create(spec, { options, createBase }) {
+    const base = createBase(spec.base ?? { rule: 'ce', numClasses: spec.numClasses })
+    if (spec.split === 'learned') return lplLearnedRule(base, spec.numClasses, spec.maxBound, spec.gradient)
+    const split: LplSplitPlan =
+      spec.split === 'prior'
+        ? { kind: 'static', classBounds: priorSplitBounds(spec.classCounts, spec.epsilon, spec.deltaEpsilon, spec.headClasses) }
+        : spec.split === 'fixed'
+          ? { kind: 'static', classBounds: { directions: spec.directions, bounds: spec.bounds } }
+          : { kind: 'confidence', momentum: spec.momentum, threshold: spec.threshold }
+    // The fixed split has no ε or Δε; they only size the unrolled loop of the confidence split.
+    const bounds = spec.split === 'fixed' ? { epsilon: 0, deltaEpsilon: 0 } : { epsilon: spec.epsilon, deltaEpsilon: spec.deltaEpsilon }
+    return lplRule(base, {
+      alpha: spec.alpha, maxSteps: spec.maxSteps, normalize: spec.normalize, gradient: spec.gradient,
+      ...bounds, split, search: options.search ?? 'auto',
+    })
+  },
+})

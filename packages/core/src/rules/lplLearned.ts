@@ -5,7 +5,7 @@ import { classDirections } from './learnedBounds.js'
 import type { LossContext, Rule, RuleState } from './types.js'
 
 /**
- * LPL with learned bounds (Li et al., TNNLS 2023; SPEC.md section 6): `δ_c = θ_c·d_c`, where
+ * LPL with learned bounds (Li et al., TNNLS 2023; docs/spec.md#6-learned-bounds): `δ_c = θ_c·d_c`, where
  * `d_c = g_c/‖g_c‖` is the unit class-mean gradient `mean_{i: y_i = c}(p(z_i) − e_c)` at `δ = 0` and
  * `θ` (`[C]`, the rule's state `theta`) holds, per class, the direction (`sign θ_c`: positive
  * augmentation for `θ_c > 0`) and the bound (`|θ_c|`). `L = Σ_i w_{y_i} CE(z_i + sg(δ_{y_i}), y_i) /

@@ -1,7 +1,25 @@
-import type { LplSearchSettings } from './lpl.js'
 import type { TensorOps } from '../ops.js'
+import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { LPL_DEFAULTS, type LplBoundFields, type LplSearchSettings, type LplStepFields, parseLplSearch } from './lpl.js'
 import { lplSteps, priorSplitBounds } from './lplBounds.js'
 import type { Rule } from './types.js'
+
+/**
+ * LPL for multi-label data (Li et al., TNNLS 2023; docs/spec.md#5-multi-label): per label `c`, `δ_c⁺` added
+ * to the logits of its positives and `δ_c⁻` to those of its negatives, found by a bounded search on
+ * the label's BCE, ascent for the rare labels (`P`), descent for the head (`N`).
+ */
+export interface LplMultiLabelSpec extends SpecBase, LplStepFields, LplBoundFields {
+  /** The rule's name, `'lpl-multilabel'`. */
+  rule: 'lpl-multilabel'
+  /** Positives of each label in the training set: the split and bounds of docs/spec.md#4-lpl-learning-to-perturb-logits-single-label (`prior`). */
+  classCounts: number[]
+  /** Size of the head `N`; default: the labels whose count is above the median count. */
+  headClasses?: number
+}
+
+/** A multi-label LPL spec as written: the search fields may be left out. */
+export type LplMultiLabelInput = SpecInput<LplMultiLabelSpec, 'alpha' | 'epsilon' | 'deltaEpsilon' | 'maxSteps' | 'normalize' | 'gradient'>
 
 /** Inputs of {@link lplMultiLabelSearch}; per-label lists have length `C`. */
 export interface LplMultiLabelSearchInputs<T> {
@@ -24,13 +42,13 @@ export interface LplMultiLabelSearchInputs<T> {
 /**
  * Smallest magnitude a sample's term keeps in the search's gradients: a float32 normal number, so
  * that `σ(−z)` of a positive scored at `z = 200` (0 in float32, or flushed to zero by wasm) still
- * gives the gradient its sign, which every such term has (SPEC.md section 5).
+ * gives the gradient its sign, which every such term has (docs/spec.md#5-multi-label).
  */
 const MIN_TERM = 1e-37
 
 /**
  * LPL's bounded search for multi-label data (Li et al., *Class-Level Logit Perturbation*, TNNLS
- * 2023; SPEC.md section 5), all labels at once, as tensor ops. With `δ⁺ = δ⁻ = 0` (`[1, C]`) and
+ * 2023; docs/spec.md#5-multi-label), all labels at once, as tensor ops. With `δ⁺ = δ⁻ = 0` (`[1, C]`) and
  * `z = u + Y ⊙ δ⁺ + (1 − Y) ⊙ δ⁻`, repeat `K_c` times for label `c`:
  *
  *     g⁺_c = mean_{i: Y_ic = 1} σ(z_ic) − 1        (gradient of the label's mean positive BCE w.r.t. δ⁺_c)
@@ -42,7 +60,7 @@ const MIN_TERM = 1e-37
  * batch has `g⁺ = 0` (`g⁻ = 0`) and takes a zero step. `σ(z) − 1` is computed as `−σ(−z)`, and each
  * term is held at least 1e-37 in magnitude (see `MIN_TERM`), so the sign survives float32 for
  * saturated logits. Since `g⁺ < 0 < g⁻` always, normalized steps end at the closed form
- * `δ⁺ = −s·α·K`, `δ⁻ = +s·α·K` (SPEC.md property 7); the loop is kept so that the property tests the
+ * `δ⁺ = −s·α·K`, `δ⁻ = +s·α·K` (docs/spec.md#37-equivalences, property 7); the loop is kept so that the property tests the
  * search rather than restating it. Returns `δ⁺` and `δ⁻`, each `[1, C]`. Cost `O(K·N·C)`.
  */
 export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSearchInputs<T>): {
@@ -85,7 +103,7 @@ export interface LplMultiLabelOptions extends LplSearchSettings {
 /**
  * LPL for multi-label data: `L = mean_{i,c} BCE(u_ic + sg(δ_c^{±}), Y_ic)`, with `δ_c⁺` on the
  * label's positives and `δ_c⁻` on its negatives from {@link lplMultiLabelSearch}. Labels are split
- * by training frequency as the `prior` split of SPEC.md section 4 (`priorSplitBounds`): the head
+ * by training frequency as the `prior` split of docs/spec.md#4-lpl-learning-to-perturb-logits-single-label (`priorSplitBounds`): the head
  * (counts above the median, or the `headClasses` most frequent) forms `N`, the rare labels `P`;
  * bounds `ε + Δε·n_c/n_max` (head) and `ε + Δε·n_min/n_c` (tail), `K_c = min(⌊ε_c/α + 1e-6⌋, K)`.
  * Zero counts are read as the smallest positive count: such a label is the rarest, in `P`.
@@ -109,3 +127,25 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
     },
   }
 }
+
+const { alpha, epsilon, deltaEpsilon, maxSteps, normalize, gradient } = LPL_DEFAULTS
+const DEFAULTS = { alpha, epsilon, deltaEpsilon, maxSteps, normalize, gradient } as const
+
+/** Multi-label LPL in the registry. */
+export const lplMultiLabelDefinition = defineRule<LplMultiLabelSpec>({
+  name: 'lpl-multilabel',
+  task: 'multi',
+  docsPage: 'rules/multilabel.md',
+  notABase: MULTI_LABEL_NOT_A_BASE,
+  defaults: DEFAULTS,
+  parse(r, { head, numClasses }) {
+    const classCounts = r.classCounts('classCounts', numClasses)
+    const headClasses = r.optionalNumber('headClasses', { min: 0, max: classCounts.length, integer: true })
+    return {
+      rule: 'lpl-multilabel', ...head, classCounts,
+      ...(headClasses === undefined ? {} : { headClasses }),
+      ...parseLplSearch(r, true),
+    }
+  },
+  create: (spec) => lplMultiLabelRule(spec),
+})

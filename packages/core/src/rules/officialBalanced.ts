@@ -1,7 +1,21 @@
 import { checkNumber } from '../validate.js'
 import { addClassRows } from './crossEntropy.js'
+import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { officialStep, pythonRound } from './officialStep.js'
 import type { Rule } from './types.js'
+
+/** The authors' released balanced-data code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
+export interface OfficialBalancedSpec extends SpecBase {
+  /** The rule's name, `'official-balanced'`. */
+  rule: 'official-balanced'
+  /** `K ≥ 5` (fewer iterations than `K + 1` would store no entry a class uses); default 10. */
+  steps: number
+  /** Step size `α`; default 0.01. */
+  alpha: number
+}
+
+/** An official-balanced spec as written: `steps` and `alpha` may be left out. */
+export type OfficialBalancedInput = SpecInput<OfficialBalancedSpec, 'steps' | 'alpha'>
 
 /** `R = round(1.1·K)`, the iteration count of the released balanced-data code. */
 export function officialBalancedIterations(steps: number): number {
@@ -10,7 +24,7 @@ export function officialBalancedIterations(steps: number): number {
 }
 
 /**
- * The released balanced-data LPL (`official-balanced`, SPEC.md section 4b). Computed without
+ * The released balanced-data LPL (`official-balanced`, docs/spec.md#4b-the-released-code). Computed without
  * gradient: the loss is `CE(U + η, y)` with `η` a constant. At every iteration, from the current
  * logits: `m_c = M[c, c]`, `t = mean_c m_c` (over all `C` classes, absent ones entering with 0),
  * `s_c = sign(t − m_c)`, and the step `a = α·s_{y_i}·G[y_i, :]` is added twice, the logits after the
@@ -57,3 +71,22 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
     },
   }
 }
+
+const DEFAULTS = { steps: 10, alpha: 0.01 } as const
+
+/** The released balanced-data code's preset in the registry. */
+export const officialBalancedDefinition = defineRule<OfficialBalancedSpec>({
+  name: 'official-balanced',
+  task: 'single',
+  docsPage: 'rules/official-balanced.md',
+  notABase: PRESET_NOT_A_BASE,
+  defaults: DEFAULTS,
+  parse: (r, { head }) => ({
+    rule: 'official-balanced', ...head,
+    // With K ≤ 4, R = round(1.1K) ≤ K iterations never store entry K, the first one a class uses
+    // (the released code fails there with an index error).
+    steps: r.number('steps', { min: 5, max: MAX_STEPS, integer: true }, DEFAULTS.steps),
+    alpha: r.number('alpha', NON_NEGATIVE, DEFAULTS.alpha),
+  }),
+  create: (spec) => officialBalancedRule(spec.steps, spec.alpha, spec.numClasses),
+})

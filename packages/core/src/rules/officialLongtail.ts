@@ -1,8 +1,30 @@
 import { checkFiniteResult, checkNumber } from '../validate.js'
 import { smoothCounts } from './counts.js'
 import { addClassRows } from './crossEntropy.js'
+import { NON_NEGATIVE, PRESET_NOT_A_BASE, STEP_COUNT, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { officialStep, pythonRound } from './officialStep.js'
 import type { Rule } from './types.js'
+
+/** The authors' released long-tail code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
+export interface OfficialLongtailSpec extends SpecBase {
+  /** The rule's name, `'official-longtail'`. */
+  rule: 'official-longtail'
+  /** Counts in class order, head first, as `classes_freq` of the released code. */
+  classCounts: number[]
+  /** Number of head classes (negative sign). */
+  split: number
+  /** `S` of the step-count formula; default 10. */
+  stepSize: number
+  /** `κ` of the step-count formula for head classes; default 0.6. */
+  headFactor: number
+  /** `K`, the number of steps run; default 10. */
+  steps: number
+  /** Step size `α`; default 0.15. */
+  alpha: number
+}
+
+/** An official-longtail spec as written: all but `classCounts` and `split` may be left out. */
+export type OfficialLongtailInput = SpecInput<OfficialLongtailSpec, 'stepSize' | 'headFactor' | 'steps' | 'alpha'>
 
 /** Step indices of the released long-tail code: raw (as Python computes them) and clamped to `[0, K−1]`. */
 export interface OfficialLongtailSteps {
@@ -13,7 +35,7 @@ export interface OfficialLongtailSteps {
 }
 
 /**
- * The released long-tail code's step index per class (`get_step`, SPEC.md section 4b), with counts
+ * The released long-tail code's step index per class (`get_step`, docs/spec.md#4b-the-released-code), with counts
  * in class order, head first:
  * `k_c = round((n_c / n_0) · S · κ − 1)` for `c < split`, `round((n_{C−1} / n_c) · S − 1)` otherwise,
  * with Python's round-half-to-even. Python would read −1 as the last step and fail past `K − 1`;
@@ -77,3 +99,26 @@ export function officialLongtailRule(
     },
   }
 }
+
+const DEFAULTS = { stepSize: 10, headFactor: 0.6, steps: 10, alpha: 0.15 } as const
+
+/** The released long-tail code's preset in the registry. */
+export const officialLongtailDefinition = defineRule<OfficialLongtailSpec>({
+  name: 'official-longtail',
+  task: 'single',
+  docsPage: 'rules/official-longtail.md',
+  notABase: PRESET_NOT_A_BASE,
+  defaults: DEFAULTS,
+  parse(r, { head, numClasses }) {
+    const classCounts = r.classCounts('classCounts', numClasses)
+    return {
+      rule: 'official-longtail', ...head, classCounts,
+      split: r.number('split', { min: 0, max: classCounts.length, integer: true }),
+      stepSize: r.number('stepSize', NON_NEGATIVE, DEFAULTS.stepSize),
+      headFactor: r.number('headFactor', NON_NEGATIVE, DEFAULTS.headFactor),
+      steps: r.number('steps', STEP_COUNT, DEFAULTS.steps),
+      alpha: r.number('alpha', NON_NEGATIVE, DEFAULTS.alpha),
+    }
+  },
+  create: (spec) => officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha),
+})

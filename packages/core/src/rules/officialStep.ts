@@ -1,9 +1,9 @@
 import type { TensorOps } from '../ops.js'
-import { roundHalfEven } from '../reference/elementwise.js'
+import { roundHalfEven } from '../rounding.js'
 import { l2Normalize } from './norm.js'
 
 /**
- * The class-level step direction of the authors' released LPL code (SPEC.md section 4b), for
+ * The class-level step direction of the authors' released LPL code (docs/spec.md#4b-the-released-code), for
  * logits `U` (`[N, C]`):
  *
  *     P = softmax(U);  n_c = #{i : y_i = c}, with n_c := 100 where n_c = 0

@@ -1,6 +1,35 @@
 import { checkFiniteResult, checkNumber } from '../validate.js'
 import { logPriorsFromCounts, smoothCounts } from './counts.js'
+import { MAX_PARAMETER, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
+
+/** Vector scaling (Kini et al., NeurIPS 2021), `CE(Δ ⊙ u + ι, y)`, with terms from class counts. */
+export interface VsCountsSpec extends SpecBase {
+  /** The rule's name, `'vs'`. */
+  rule: 'vs'
+  /** Training-set class counts `n_c ≥ 0`, `[C]`. */
+  classCounts: number[]
+  /** `Δ_c = (n_c / n_max)^γ`; default 0.2. */
+  gamma: number
+  /** `ι_c = τ log π_c`; default 1. */
+  tau: number
+}
+
+/** Vector scaling with explicit terms, `CE(Δ ⊙ u + ι, y)`. */
+export interface VsTermsSpec extends SpecBase {
+  /** The rule's name, `'vs'`. */
+  rule: 'vs'
+  /** Explicit multiplicative terms `Δ_c > 0` (e.g. `1/T_c` for class temperatures). */
+  multiplicative: number[]
+  /** Explicit additive terms `ι_c`. */
+  additive: number[]
+}
+
+/** Vector scaling (Kini et al., NeurIPS 2021): `CE(Δ ⊙ u + ι, y)`, from class counts or explicit terms. */
+export type VsSpec = VsCountsSpec | VsTermsSpec
+
+/** A VS spec as written: from class counts (`gamma`, `tau` optional) or from explicit terms. */
+export type VsInput = SpecInput<VsCountsSpec, 'gamma' | 'tau'> | SpecInput<VsTermsSpec>
 
 /**
  * Vector-scaling terms (Kini et al., *Label-imbalanced and group-sensitive classification under
@@ -44,3 +73,31 @@ export function vsRule(multiplicative: readonly number[], additive: readonly num
     },
   }
 }
+
+const DEFAULTS = { gamma: 0.2, tau: 1 } as const
+
+/** Vector scaling in the registry. */
+export const vsDefinition = defineRule<VsSpec>({
+  name: 'vs',
+  task: 'single',
+  docsPage: 'rules/vs.md',
+  defaults: DEFAULTS,
+  parse(r, { head, numClasses }) {
+    if (r.has('multiplicative') || r.has('additive')) {
+      // Explicit terms: classCounts, gamma and tau would be ignored, so they are refused as unknown.
+      const multiplicative = r.numberArray('multiplicative', POSITIVE, numClasses)
+      const additive = r.numberArray('additive', { min: -MAX_PARAMETER, max: MAX_PARAMETER }, multiplicative.length)
+      return { rule: 'vs', ...head, multiplicative, additive }
+    }
+    return {
+      rule: 'vs', ...head,
+      classCounts: r.classCounts('classCounts', numClasses),
+      gamma: r.number('gamma', NON_NEGATIVE, DEFAULTS.gamma),
+      tau: r.number('tau', NON_NEGATIVE, DEFAULTS.tau),
+    }
+  },
+  create(spec) {
+    const terms = 'classCounts' in spec ? vsTerms(spec.classCounts, spec.gamma, spec.tau) : spec
+    return vsRule(terms.multiplicative, terms.additive)
+  },
+})

@@ -1,6 +1,7 @@
 import { createLoss } from '../loss.js'
 import { referenceOps } from '../reference/ops.js'
 import type { RefTensor } from '../reference/tensor.js'
+import type { RuleInput } from '../specTypes.js'
 import type { Backend } from './backend.js'
 import { batchOn } from './backend.js'
 import { relativeError } from './relativeError.js'
@@ -9,8 +10,8 @@ import { relativeError } from './relativeError.js'
 export interface ConformanceCase {
   /** The case's name, for reports. */
   name: string
-  /** The rule spec, as JSON (the input of `createLoss`). */
-  spec: Record<string, unknown>
+  /** The rule spec (the input of `createLoss`). */
+  spec: RuleInput
   /** The logits as rows `[N][C]`. */
   logits: number[][]
   /** Class ids `[N]`, or for multi-label rules rows of 0 and 1 `[N][C]`. */
