@@ -3,14 +3,15 @@
  * packages' READMEs points to a file of the repository, and every `#anchor` (to another page or
  * within the page) to one of that page's headings, with GitHub's anchors (the same rule the docs
  * site uses, `githubSlug`). Links in code blocks and code spans are not links and are skipped; so
- * are absolute URLs.
+ * are absolute URLs. Code cites the spec as `docs/spec.md#` and a heading's anchor, which must exist
+ * in docs/spec.md; nothing cites a spec outside the repository.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { githubSlug } from '../scripts/typedoc-github-anchors.mjs'
-import { markdownFiles } from './support/files.js'
+import { filesUnder, markdownFiles } from './support/files.js'
 import { PUBLIC_PACKAGES } from './support/pack.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -99,5 +100,32 @@ describe('docs links', () => {
     }
     expect(checked).toBeGreaterThan(50)
     expect(problems).toEqual([])
+  })
+})
+
+describe('citations of the spec', () => {
+  const sources = ['packages', 'test', 'scripts', 'bench', 'examples']
+    .flatMap((dir) => ['.ts', '.mjs'].flatMap((suffix) => filesUnder(join(root, dir), suffix)))
+    .filter((file) => !file.includes(`${join('packages', 'playground', 'dist')}`) && !/[/\\]dist[/\\]/.test(file))
+
+  it('every anchor of docs/spec.md cited in code names one of its headings', () => {
+    const headings = anchorsOf(join(root, 'docs', 'spec.md'))
+    const problems: string[] = []
+    let cited = 0
+    for (const file of sources) {
+      readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+        for (const m of text.matchAll(/docs\/spec\.md#([\w-]+)/g)) {
+          cited++
+          if (!headings.has(m[1]!)) problems.push(`${relative(root, file)}:${i + 1}: #${m[1]} is not a heading of docs/spec.md`)
+        }
+      })
+    }
+    expect(cited).toBeGreaterThan(20)
+    expect(problems).toEqual([])
+  })
+
+  it('nothing cites a spec file outside the repository', () => {
+    const outside = [...sources, ...pages].filter((file) => /\bSPEC\.md\b/.test(readFileSync(file, 'utf8')))
+    expect(outside.map((file) => relative(root, file))).toEqual([])
   })
 })
