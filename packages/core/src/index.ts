@@ -13,7 +13,7 @@ export type { TensorOps, ValueChecks } from './ops.js'
 export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'
 export type { LogitPerturbErrorCode } from './errors.js'
-export { checkBinaryLabelValues, checkClassCounts, checkFiniteValues, checkLabelCounts, checkLabelValues } from './validate.js'
+export { checkBinaryLabelValues, checkClassCounts, checkFiniteValues, checkLabelCounts, checkLabelValues, checkTau } from './validate.js'
 
 export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'

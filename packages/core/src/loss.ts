@@ -50,7 +50,12 @@ export interface Loss<T> {
   readonly task: LabelTask
   /** False for rules whose perturbation depends differentiably on the logits (no closed-form gradient). */
   readonly hasAnalyticGradient: boolean
-  /** Where the rule's search loop runs on this backend (`'none'` for rules without one). */
+  /** The class count `C` the spec fixes (from its counts, directions, weights or `numClasses`), or undefined: any `C`. */
+  readonly numClasses: number | undefined
+  /**
+   * Where the rule's search loop runs on this backend now (`'none'` for rules without one): read at
+   * each access, with the same decision every call makes, so it follows a change of tfjs backend.
+   */
   readonly searchPath: 'host' | 'ops' | 'none'
   /** Loss, perturbed logits and weights in one pass. */
   evaluate(logits: T, labels: T, ctx?: LossContext): LossEvaluation<T>
@@ -153,11 +158,15 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   }
 
   const loss = ((logits: T, labels: T, ctx?: LossContext) => evaluate(logits, labels, ctx).loss) as Loss<T>
+  // Decided once now so that a forced search the backend cannot run is refused at creation; read
+  // again at each access, as each call decides it.
+  rule.searchPath?.(ops)
+  Object.defineProperty(loss, 'searchPath', { get: () => rule.searchPath?.(ops) ?? 'none', enumerable: true })
   return Object.assign(loss, {
     spec: parsed,
     task,
+    numClasses: rule.numClasses,
     hasAnalyticGradient: !rule.gradientThrough,
-    searchPath: rule.searchPath?.(ops) ?? 'none',
     evaluate,
     perturb: (logits: T, labels: T, ctx?: LossContext) => evaluate(logits, labels, ctx).batch.logits,
     gradient(logits: T, labels: T, ctx?: LossContext) {

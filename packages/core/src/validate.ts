@@ -144,6 +144,26 @@ export const MAX_COUNT = Number.MAX_SAFE_INTEGER
 export const MAX_CLASSES = 2 ** 24
 
 /**
+ * Every real hyper-parameter is at most 1e6 and every step count at most 1000: far past any useful
+ * value, and small enough that no product of them with logits of 1e4 overflows float64 (α = 1e308
+ * would turn a loss into NaN) and that no search runs for hours.
+ */
+export const MAX_PARAMETER = 1e6
+export const MAX_STEPS = 1000
+
+/**
+ * The one rule for a temperature `τ` of a prior shift (logit adjustment, VS, logit-adjusted BCE,
+ * post-hoc adjustment in every backend): a finite number in `[0, 1e6]`. `τ < 0` would push the
+ * logits toward the head classes, the opposite of every rule that takes it. Returns `τ`.
+ */
+export function checkTau(tau: unknown, field = 'tau'): number {
+  return checkNumber(tau, TAU, field)
+}
+
+/** The range {@link checkTau} allows, for the spec parser. */
+export const TAU: NumberRule = { min: 0, max: MAX_PARAMETER }
+
+/**
  * Refuses a result that overflowed: hyper-parameters that are each finite can still multiply to
  * ±Infinity (`τ = 1e308` times a log-prior). `INVALID_PARAMETER` names the parameters involved.
  */

@@ -143,3 +143,19 @@ describe('explain', () => {
     expect(report[0]!.equivalentWeight).toBeLessThan(1)
   })
 })
+
+describe('loss.numClasses', () => {
+  it('is the class count the spec fixes, from whichever field fixes it, and undefined when none does', () => {
+    const counts = [50, 20, 5]
+    const of = (spec: RuleInput) => createLoss(referenceOps, spec).numClasses
+    expect(of({ rule: 'ce' })).toBeUndefined()
+    expect(of({ rule: 'ce', numClasses: 4 })).toBe(4)
+    expect(of({ rule: 'logit-adjustment', classCounts: counts })).toBe(3)
+    expect(of({ rule: 'vs', multiplicative: [1, 2], additive: [0, 0] })).toBe(2)
+    expect(of({ rule: 'lpl', split: 'fixed', directions: [1, -1, 1, -1], bounds: [1, 1, 1, 1] })).toBe(4)
+    expect(of({ rule: 'lpl', split: 'confidence', base: { rule: 'logit-adjustment', classCounts: counts } })).toBe(3)
+    expect(of({ rule: 'lpl', split: 'learned', numClasses: 5 })).toBe(5)
+    expect(of({ rule: 'official-balanced' })).toBeUndefined()
+    expect(of({ rule: 'bce', numClasses: 2 })).toBe(2)
+  })
+})

@@ -1,5 +1,5 @@
 import {
-  type LossContext, type RuleInput, type RuleSpec, check, closedFormGradient, createLoss, createRule, parseSpec,
+  type LossContext, type RuleInput, type RuleSpec, check, closedFormGradient, createLoss, parseSpec,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
@@ -77,8 +77,11 @@ export interface ExportedLossModel {
  */
 export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}): ExportedLossModel {
   const parsed = parseSpec(spec)
+  const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
+  const ops = createSymbolicOps(graph)
+  const loss = createLoss(ops, parsed)
   // ISDA's weights may come with the context instead of the spec: their row count is then C.
-  const fixed = createRule(parsed).numClasses ?? options.context?.isda?.weights.length
+  const fixed = loss.numClasses ?? options.context?.isda?.weights.length
   const numClasses = options.numClasses ?? fixed
   check(numClasses !== undefined, 'INVALID_PARAMETER',
     `the ${parsed.rule} spec does not fix the class count: pass numClasses`, 'numClasses')
@@ -88,10 +91,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   const state = options.state ?? 'batch'
   check(state === 'batch' || state === 'io', 'INVALID_PARAMETER', `must be "batch" or "io", got ${String(state)}`, 'state')
 
-  const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
-  const ops = createSymbolicOps(graph)
   const c = numClasses
-  const loss = createLoss(ops, parsed)
   const logits = ops.input('logits', 'float32', [-1, c])
   const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int64', [-1])
   const stateful = state === 'io' && parsed.rule === 'lpl' && parsed.split === 'confidence'

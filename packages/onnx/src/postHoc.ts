@@ -1,5 +1,5 @@
 import {
-  LogitPerturbError, type RuleSpec, check, checkClassCounts, logPriorsFromCounts, parseSpec,
+  LogitPerturbError, type RuleInput, check, checkClassCounts, checkTau, logPriorsFromCounts, parseSpec,
 } from '@logit-perturb/core'
 import { type Int64, int64Value, readModel } from './readModel.js'
 import type { onnx as proto } from 'onnx-proto'
@@ -8,7 +8,7 @@ import { onnx } from './serialize.js'
 /** Options of {@link appendPostHocAdjustment}. */
 export interface PostHocOptions {
   /** A rule spec that carries the training-set class counts (its `classCounts`, or its base's). */
-  spec?: RuleSpec | unknown
+  spec?: RuleInput
   /** The training-set class counts `n_c` (instead of `spec`); zeros are allowed, as in the core. */
   classCounts?: readonly number[]
   /** `τ`; default: the spec's `tau` for a `logit-adjustment` spec, else 1. */
@@ -128,8 +128,7 @@ function resolveCounts(options: PostHocOptions): { counts: number[]; tau: number
   }
   checkClassCounts(counts as number[], undefined, 'classCounts')
   const tau = options.tau ?? specTau ?? 1
-  check(typeof tau === 'number' && Number.isFinite(tau), 'INVALID_PARAMETER', `must be a finite number, got ${String(tau)}`, 'tau')
-  return { counts: [...counts], tau }
+  return { counts: [...counts], tau: checkTau(tau) }
 }
 
 function shiftTensor(name: string, shift: readonly number[], elemType: number): proto.ITensorProto {

@@ -1,4 +1,4 @@
-import { LogitPerturbError, check, checkFiniteValues } from '@logit-perturb/core'
+import { LogitPerturbError, check, checkBinaryLabelValues, checkFiniteValues, checkLabelValues } from '@logit-perturb/core'
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
 import { decodeModel } from './readModel.js'
@@ -195,27 +195,22 @@ function checkLossModel(session: Ort.InferenceSession): void {
     `the model also takes ${names(extra)}; runLossModel feeds only logits and labels (run a model exported with state: 'io' with runModel)`, 'model')
 }
 
-/** Class ids as int64 `[N]`, or multi-label rows as float32 `[N, C]`, checked. */
+/**
+ * Class ids as int64 `[N]`, or multi-label rows as float32 `[N, C]`, checked on the host with the
+ * core's label checks (the graph does not check them), so refusals read as on every other backend.
+ */
 function labelFeed(labels: ArrayLike<number> | readonly (readonly number[])[], n: number, c: number): HostTensor {
   if (n > 0 && Array.isArray(labels[0])) {
     const rows = labels as readonly (readonly number[])[]
-    const matrix = new Float32Array(n * c)
-    rows.forEach((row, i) => {
-      check(Array.isArray(row) && row.length === c, 'LABELS_SHAPE', `label row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries for ${c} logits`, 'labels')
-      row.forEach((y, j) => {
-        check(y === 0 || y === 1, 'LABEL_VALUE', `entry ${y} at row ${i}, label ${j} is not 0 or 1`, 'labels')
-        matrix[i * c + j] = y
-      })
-    })
-    return { data: matrix, dims: [n, c] }
+    rows.forEach((row, i) => check(Array.isArray(row) && row.length === c, 'LABELS_SHAPE',
+      `label row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries for ${c} logits`, 'labels'))
+    const values = rows.flat()
+    checkBinaryLabelValues(values, c)
+    return { data: Float32Array.from(values), dims: [n, c] }
   }
-  const ids = new BigInt64Array(n)
-  for (let i = 0; i < n; i++) {
-    const y = (labels as ArrayLike<number>)[i]!
-    check(Number.isInteger(y) && y >= 0 && y < c, 'LABEL_VALUE', `label ${y} at index ${i} is not an integer class id in [0, ${c})`, 'labels')
-    ids[i] = BigInt(y)
-  }
-  return { data: ids, dims: [n] }
+  const ids = labels as ArrayLike<number>
+  checkLabelValues(ids, c)
+  return { data: BigInt64Array.from(Array.from(ids, (y) => BigInt(y))), dims: [n] }
 }
 
 /**

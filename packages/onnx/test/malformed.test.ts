@@ -1,4 +1,4 @@
-import { LogitPerturbError } from '@logit-perturb/core'
+import { LogitPerturbError, parseSpec, postHocAdjust, referenceOps } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/conformance'
 import { describe, expect, it } from 'vitest'
 import { appendPostHocAdjustment, exportLossModel } from '../src/index.js'
@@ -100,6 +100,11 @@ describe('appendPostHocAdjustment refuses malformed models with a typed error na
     expect(refusal(() => appendPostHocAdjustment(GOOD, { classCounts: [5, -1, 2] }))).toMatch(/^CLASS_COUNTS_VALUE: classCounts\[1\]/)
     expect(refusal(() => appendPostHocAdjustment(GOOD, { classCounts: [0, 0, 0] }))).toMatch(/^CLASS_COUNTS_VALUE: .*every class count is zero/)
     expect(refusal(() => appendPostHocAdjustment(GOOD, { classCounts: COUNTS, tau: NaN }))).toMatch(/^INVALID_PARAMETER: tau/)
+    // τ follows the core's one rule (checkTau) here as in postHocAdjust and every spec: τ < 0 is refused alike.
+    const negative = refusal(() => appendPostHocAdjustment(GOOD, { classCounts: COUNTS, tau: -1 }))
+    expect(negative).toMatch(/^INVALID_PARAMETER: tau: /)
+    expect(negative).toBe(refusal(() => postHocAdjust(referenceOps, referenceOps.constant([0, 0, 0], [1, 3]), COUNTS, -1)))
+    expect(negative).toBe(refusal(() => parseSpec({ rule: 'logit-adjustment', classCounts: COUNTS, tau: -1 })))
     expect(refusal(() => appendPostHocAdjustment(GOOD, { classCounts: COUNTS, probabilities: 'relu0' }))).toMatch(/^INVALID_PARAMETER: probabilities: .*relu0/)
   })
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Explanation, LabelTask, Loss, LossContext, LossOptions, RuleInput, RuleSpec, RuleState, RuleStateJSON } from '@logit-perturb/core'
+import type { Explanation, Loss, LossContext, LossOptions, RuleInput, RuleState, RuleStateJSON } from '@logit-perturb/core'
 import { LogitPerturbError, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
 import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
 
@@ -10,19 +10,14 @@ export interface TfjsLossOptions extends LossOptions, TfjsOpsOptions {}
  * A rule's loss on TensorFlow.js tensors, for custom training loops: call it inside
  * `optimizer.minimize(() => loss(model.predict(x), labels))` or `tf.variableGrads`. Every call runs
  * in its own `tf.tidy`, so only the returned tensors outlive it; the rule's state (LPL's
- * `confidence` split) is kept across calls and owned by the loss until `dispose()`.
+ * `confidence` split, the `learned` split's `θ`) is kept across calls and owned by the loss until
+ * `dispose()`. Its members are the core `Loss`'s, on tfjs tensors, with the call context's defaults
+ * and the state's ownership added.
  */
-export interface TfjsLoss {
+export interface TfjsLoss extends Pick<Loss<tf.Tensor>,
+  'spec' | 'task' | 'numClasses' | 'hasAnalyticGradient' | 'searchPath' | 'perturb' | 'gradient' | 'explain' | 'getState'> {
   /** The scalar loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels `[N, C]`). */
   (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Scalar
-  /** The validated spec, defaults filled in. */
-  readonly spec: RuleSpec
-  /** `'single'`: labels are class ids `[N]`; `'multi'`: a 0/1 matrix `[N, C]`. */
-  readonly task: LabelTask
-  /** Whether {@link TfjsLoss.gradient} exists in closed form (false for through-gradient rules). */
-  readonly hasAnalyticGradient: boolean
-  /** Where LPL's search runs: one host loop (cpu, wasm) or tensor ops (`'none'`: the rule has none). */
-  readonly searchPath: 'host' | 'ops' | 'none'
   /**
    * Defaults for calls that pass no context: the epoch (for LDAM-DRW; `perturbationCallback`
    * sets it during `model.fit`) and whether calls are training steps (for stateful rules). When
@@ -36,14 +31,13 @@ export interface TfjsLoss {
     /** Whether calls without a `training` flag are training steps; undefined: while tfjs records gradients. */
     training?: boolean
   }
-  /** The perturbed logits `[N, C]`. */
-  perturb(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Tensor
-  /** The closed-form gradient w.r.t. the logits, `[N, C]` (rules with `hasAnalyticGradient`). */
-  gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Tensor
-  /** Per-class loss variation and equivalent weights; a non-training call. */
-  explain(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): Explanation<tf.Tensor>
-  /** The live state tensors (owned by the loss: copy them to keep them), or undefined. */
-  getState(): RuleState<tf.Tensor> | undefined
+  /**
+   * Replaces the state with `state`, whose tensors the loss then owns (it keeps them past any tidy
+   * and frees them when replaced or disposed); the previous state's tensors are freed. `undefined`
+   * resets it. Throws `INVALID_STATE`, leaving the state as it was, when the names or shapes do not
+   * fit the rule. For example `loss.setState({ theta: tf.tensor1d(theta) })` for learned bounds.
+   */
+  setState(state: RuleState<tf.Tensor> | undefined): void
   /** The state as JSON, or null when the rule has none yet. */
   saveState(): Promise<RuleStateJSON | null>
   /** Restores a state saved by {@link TfjsLoss.saveState}; throws `INVALID_STATE` if it does not fit. */
@@ -115,17 +109,19 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     checkGradientsRegistered()
     return scoped([logits, labels], () => core(logits, labels, withDefaults(ctx)) as tf.Scalar)
   }) as TfjsLoss
+  Object.defineProperty(loss, 'searchPath', { get: () => core.searchPath, enumerable: true })
   return Object.assign(loss, {
     spec: core.spec,
     task: core.task,
+    numClasses: core.numClasses,
     hasAnalyticGradient: core.hasAnalyticGradient,
-    searchPath: core.searchPath,
     context,
     perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped([logits, labels], () => core.perturb(logits, labels, withDefaults(ctx))),
     gradient: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped([logits, labels], () => core.gradient(logits, labels, withDefaults(ctx))),
     explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
       scoped([logits, labels], () => core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject) as unknown as Explanation<tf.Tensor>,
     getState: () => core.getState(),
+    setState: (state: RuleState<tf.Tensor> | undefined) => replaceState(state),
     async saveState() {
       const state = core.getState()
       return state ? saveRuleState(state, (t) => t.data()) : null

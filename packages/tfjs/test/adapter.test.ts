@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
@@ -106,5 +107,44 @@ describe('where LPL\'s search runs', () => {
       })
     }
     expect(() => createLoss(referenceOps, { rule: 'lpl', split: 'confidence' }, { search: 'host' })).toThrow(/reference does not/)
+  })
+
+  it('follows a change of tfjs backend: searchPath says what the next call will do', async () => {
+    // A backend tfjs does not read synchronously (as WebGL and WebGPU): the CPU implementation under
+    // another name, which is only made active here, never asked to compute.
+    tf.registerBackend('no-sync-reads', () => new MathBackendCPU())
+    try {
+      await onTfjsBackend('cpu', async () => {
+        const loss = createTfjsLoss({ rule: 'lpl', split: 'prior', classCounts: [100, 10, 1] })
+        expect(loss.searchPath).toBe('host')
+        await tf.setBackend('no-sync-reads')
+        expect(loss.searchPath).toBe('ops')
+        await tf.setBackend('cpu')
+        expect(loss.searchPath).toBe('host')
+      })
+    } finally {
+      tf.removeBackend('no-sync-reads')
+    }
+  })
+})
+
+describe('the state of a tfjs loss', () => {
+  it('setState takes the tensors (kept past a tidy), frees the previous ones, and refuses a state that does not fit', async () => {
+    await onTfjsBackend('cpu', async () => {
+      const loss = createTfjsLoss({ rule: 'lpl', split: 'learned', numClasses: 3 })
+      const before = tf.memory().numTensors
+      tf.tidy(() => loss.setState({ theta: tf.tensor1d([0.5, -0.5, 0]) }))
+      expect(Array.from(await loss.getState()!.theta!.data())).toEqual([0.5, -0.5, 0])
+      const first = loss.getState()!.theta!
+      loss.setState({ theta: tf.tensor1d([1, 0, -1]) })
+      expect(first.isDisposed).toBe(true)
+      // A refused state stays the caller's, to free.
+      const wrong = tf.tensor1d([1, 0])
+      expect(() => loss.setState({ theta: wrong })).toThrow(LogitPerturbError)
+      wrong.dispose()
+      expect(Array.from(await loss.getState()!.theta!.data())).toEqual([1, 0, -1])
+      loss.dispose()
+      expect(tf.memory().numTensors).toBe(before)
+    })
   })
 })

@@ -175,7 +175,8 @@ function boundsLearner(
         return step.hypergradient.dataSync()
       })
       theta = updateLearnedBounds(theta, hypergradient, settings.metaRate, settings.maxBound)
-      loss.loadState({ version: 1, theta })
+      // The loss takes the tensor as its state: no round trip through JSON.
+      loss.setState({ theta: tf.tensor1d(theta) })
     },
     theta: () => [...theta],
   }

@@ -1,15 +1,9 @@
 import type { NumberRule, SpecReader } from '../specReader.js'
 import type { LplBaseSpec } from '../specTypes.js'
-import { MAX_CLASSES, checkLabelCounts } from '../validate.js'
+import { MAX_CLASSES, MAX_PARAMETER, MAX_STEPS, checkLabelCounts } from '../validate.js'
 import type { LabelTask, Rule } from './types.js'
 
-/**
- * Every real hyper-parameter is at most 1e6 and every step count at most 1000: far past any useful
- * value, and small enough that no product of them with logits of 1e4 overflows float64 (α = 1e308
- * would turn a loss into NaN) and that no search runs for hours.
- */
-export const MAX_PARAMETER = 1e6
-export const MAX_STEPS = 1000
+export { MAX_PARAMETER, MAX_STEPS } from '../validate.js'
 /** A hyper-parameter `> 0`. */
 export const POSITIVE: NumberRule = { above: 0, max: MAX_PARAMETER }
 /** A hyper-parameter `≥ 0`. */

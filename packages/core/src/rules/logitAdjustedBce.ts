@@ -1,5 +1,6 @@
 import { labelLogOdds } from './counts.js'
-import { MULTI_LABEL_NOT_A_BASE, NON_NEGATIVE, type SpecBase, type SpecInput, defineRule, parseLabelCounts } from './definition.js'
+import { TAU } from '../validate.js'
+import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule, parseLabelCounts } from './definition.js'
 import type { Rule } from './types.js'
 
 /** Logit-adjusted BCE (multi-label): BCE of `u_ic + τ·log(π_c / (1 − π_c))`, `π_c = n_c / numSamples`. */
@@ -49,7 +50,7 @@ export const logitAdjustedBceDefinition = defineRule<LogitAdjustedBceSpec>({
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: DEFAULTS,
   parse: (r, { head, numClasses }) => ({
-    rule: 'logit-adjusted-bce', ...head, ...parseLabelCounts(r, numClasses), tau: r.number('tau', NON_NEGATIVE, DEFAULTS.tau),
+    rule: 'logit-adjusted-bce', ...head, ...parseLabelCounts(r, numClasses), tau: r.number('tau', TAU, DEFAULTS.tau),
   }),
   create: (spec) => logitAdjustedBceRule(spec.classCounts, spec.numSamples, spec.tau),
 })

@@ -1,8 +1,8 @@
 import { check } from '../errors.js'
-import { checkClassCounts, checkNumber } from '../validate.js'
+import { TAU, checkClassCounts, checkTau } from '../validate.js'
 import type { TensorOps } from '../ops.js'
 import { logPriorsFromCounts } from './counts.js'
-import { NON_NEGATIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
 
 /** Logit adjustment (Menon et al., ICLR 2021): `CE(u + τ log π, y)`. */
@@ -42,14 +42,14 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
  * corrected at prediction time, `u − τ·log π` (`[N, C]`); predict with its arg-max.
  */
 export function postHocAdjust<T>(ops: TensorOps<T>, logits: T, classCounts: readonly number[], tau: number): T {
-  checkNumber(tau, { min: 0 }, 'tau')
+  checkTau(tau)
   const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
   return ops.sub(logits, ops.constant(shift, [1, shift.length]))
 }
 
 /** Host-side post-hoc prediction: `argmax_c (u_ic − τ·log π_c)` for each row of `logits` (`[N][C]`). */
 export function postHocPredict(logits: readonly (readonly number[])[], classCounts: readonly number[], tau: number): number[] {
-  checkNumber(tau, { min: 0 }, 'tau')
+  checkTau(tau)
   checkClassCounts(classCounts, undefined)
   check(Array.isArray(logits), 'LOGITS_SHAPE', 'logits must be rows [N][C]', 'logits')
   logits.forEach((row, i) => check(Array.isArray(row) && row.length === classCounts.length, 'LOGITS_SHAPE',
@@ -73,7 +73,7 @@ export const logitAdjustmentDefinition = defineRule<LogitAdjustmentSpec>({
   parse: (r, { head, numClasses }) => ({
     rule: 'logit-adjustment', ...head,
     classCounts: r.classCounts('classCounts', numClasses),
-    tau: r.number('tau', NON_NEGATIVE, DEFAULTS.tau),
+    tau: r.number('tau', TAU, DEFAULTS.tau),
   }),
   create: (spec) => logitAdjustmentRule(spec.classCounts, spec.tau),
 })

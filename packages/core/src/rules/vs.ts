@@ -1,4 +1,4 @@
-import { checkFiniteResult, checkNumber } from '../validate.js'
+import { TAU, checkFiniteResult, checkNumber } from '../validate.js'
 import { logPriorsFromCounts, smoothCounts } from './counts.js'
 import { MAX_PARAMETER, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
@@ -93,7 +93,7 @@ export const vsDefinition = defineRule<VsSpec>({
       rule: 'vs', ...head,
       classCounts: r.classCounts('classCounts', numClasses),
       gamma: r.number('gamma', NON_NEGATIVE, DEFAULTS.gamma),
-      tau: r.number('tau', NON_NEGATIVE, DEFAULTS.tau),
+      tau: r.number('tau', TAU, DEFAULTS.tau),
     }
   },
   create(spec) {
