@@ -35,6 +35,11 @@ export interface LossEvaluation<T> {
   numClasses: number
   /** Whether the rule is single- or multi-label: how `loss` and its gradient reduce the batch. */
   task: LabelTask
+  /**
+   * The state the rule moved to on this call (a training call of a stateful rule), not yet the
+   * loss's: `loss.commit(evaluation)` makes it so. Absent when the state does not change.
+   */
+  nextState?: RuleState<T>
 }
 
 /**
@@ -57,8 +62,14 @@ export interface Loss<T> {
    * each access, with the same decision every call makes, so it follows a change of tfjs backend.
    */
   readonly searchPath: 'host' | 'ops' | 'none'
-  /** Loss, perturbed logits and weights in one pass. */
+  /**
+   * Loss, perturbed logits and weights in one pass, and the state the rule would move to; the
+   * loss's own state is left as it is until {@link Loss.commit}. Calling the loss, `perturb` and
+   * `gradient` evaluate and commit in one step.
+   */
   evaluate(logits: T, labels: T, ctx?: LossContext): LossEvaluation<T>
+  /** Makes an evaluation's `nextState` the loss's state (nothing when it has none). */
+  commit(evaluation: LossEvaluation<T>): void
   /**
    * The perturbed logits `z` (`[N, C]`), after scale: the loss is CE of these (multi-label: the mean
    * of `w ⊙ BCE(z, Y)`).
@@ -150,14 +161,22 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
 
   const evaluate = (logits: T, labels: T, ctx: LossContext = {}): LossEvaluation<T> => {
     const numClasses = reduction.checkInputs(ops, logits, labels, rule.numClasses, options)
-    const { batch, state: next } = rule.perturb(ops, logits, labels, numClasses, ctx, state)
+    const { batch, state: nextState } = rule.perturb(ops, logits, labels, numClasses, ctx, state)
     const oneHotLabels = reduction.labelMatrix(ops, labels, numClasses)
     const loss = reduction.loss(ops, batch, oneHotLabels)
-    if (next !== undefined) state = next
-    return { loss, batch, oneHotLabels, numClasses, task }
+    return { loss, batch, oneHotLabels, numClasses, task, ...(nextState === undefined ? {} : { nextState }) }
+  }
+  const commit = (evaluation: LossEvaluation<T>) => {
+    if (evaluation.nextState !== undefined) state = evaluation.nextState
+  }
+  /** Evaluates and commits: what a call that uses the state does. */
+  const step = (logits: T, labels: T, ctx?: LossContext): LossEvaluation<T> => {
+    const evaluation = evaluate(logits, labels, ctx)
+    commit(evaluation)
+    return evaluation
   }
 
-  const loss = ((logits: T, labels: T, ctx?: LossContext) => evaluate(logits, labels, ctx).loss) as Loss<T>
+  const loss = ((logits: T, labels: T, ctx?: LossContext) => step(logits, labels, ctx).loss) as Loss<T>
   // Decided once now so that a forced search the backend cannot run is refused at creation; read
   // again at each access, as each call decides it.
   rule.searchPath?.(ops)
@@ -168,14 +187,15 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     numClasses: rule.numClasses,
     hasAnalyticGradient: !rule.gradientThrough,
     evaluate,
-    perturb: (logits: T, labels: T, ctx?: LossContext) => evaluate(logits, labels, ctx).batch.logits,
+    commit,
+    perturb: (logits: T, labels: T, ctx?: LossContext) => step(logits, labels, ctx).batch.logits,
     gradient(logits: T, labels: T, ctx?: LossContext) {
       if (rule.gradientThrough) {
         throw new LogitPerturbError('INVALID_SPEC',
           `rule ${parsed.rule} differentiates through its perturbation: it has no closed-form gradient; use automatic differentiation`,
           'gradient')
       }
-      return closedFormGradient(ops, evaluate(logits, labels, ctx))
+      return closedFormGradient(ops, step(logits, labels, ctx))
     },
     explain(logits: T, labels: T, ctx?: LossContext) {
       const { batch, numClasses } = evaluate(logits, labels, { ...ctx, training: false })

@@ -14,10 +14,34 @@ export { MAX_PARAMETER, MAX_STEPS } from './rules/definition.js'
  * for a value out of range, `CLASS_COUNTS_LENGTH` / `CLASS_COUNTS_VALUE` for bad class counts (for
  * the multi-label rules with priors, also a count above `numSamples`, or no label with both
  * positive and negative training samples). The input is never modified. Each rule's fields are
- * read by its definition in the registry.
+ * read by its definition in the registry. The result is frozen (spread it to derive another spec),
+ * and a spec it returned is returned as it is, not checked again.
  */
 export function parseSpec(value: unknown): RuleSpec {
-  return parseAt(SpecReader.of(value, ''), false) as RuleSpec
+  if (isParsedSpec(value)) return value
+  const spec = deepFreeze(parseAt(SpecReader.of(value, ''), false))
+  PARSED.add(spec)
+  return spec
+}
+
+/**
+ * The specs `parseSpec` returned. They are frozen, so one that is here is still valid: passing it
+ * to `createLoss`, `createTfjsLoss` or `exportLossModel` does not check it again.
+ */
+const PARSED = new WeakSet<object>()
+
+/** Whether `value` is a spec `parseSpec` returned (and so valid, with its defaults). */
+export function isParsedSpec(value: unknown): value is RuleSpec {
+  return typeof value === 'object' && value !== null && PARSED.has(value)
+}
+
+/** Freezes an object and every object and array inside it; returns it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const inner of Object.values(value)) deepFreeze(inner)
+  }
+  return value
 }
 
 /** Parses the spec `r` reads: as a whole spec, or as LPL's base (`asBase`), which some rules cannot be. */

@@ -159,3 +159,22 @@ describe('loss.numClasses', () => {
     expect(of({ rule: 'bce', numClasses: 2 })).toBe(2)
   })
 })
+
+describe('the state step', () => {
+  it('evaluate returns the next state without keeping it; commit keeps it; calling the loss does both', () => {
+    const loss = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', numClasses: 4, momentum: 0.5 })
+    const b = batch(SMALL.logits, SMALL.labels)
+    const first = loss.evaluate(b.logits, b.labels)
+    expect(first.nextState).toBeDefined()
+    expect(loss.getState()).toBeUndefined()
+    loss.commit(first)
+    expect(loss.getState()).toBe(first.nextState)
+    // A call that is not a training step moves nothing.
+    expect(loss.evaluate(b.logits, b.labels, { training: false }).nextState).toBeUndefined()
+    const again = loss.evaluate(b.logits, b.labels)
+    expect(loss.getState()).toBe(first.nextState)
+    loss(b.logits, b.labels)
+    expect(loss.getState()).not.toBe(first.nextState)
+    expect(read(loss.getState()!.confidence!)).toEqual(read(again.nextState!.confidence!))
+  })
+})

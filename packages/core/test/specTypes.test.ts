@@ -53,3 +53,16 @@ describe('spec input types', () => {
     expect(spec.split).toBe('prior')
   })
 })
+
+describe('a spec is parsed once', () => {
+  it('parseSpec returns a frozen spec, and returns it as it is when given it again', () => {
+    const parsed = parseSpec({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts } })
+    expect(Object.isFrozen(parsed)).toBe(true)
+    expect(Object.isFrozen((parsed as LplSpec & { classCounts: number[] }).classCounts)).toBe(true)
+    expect(() => { (parsed as { alpha: number }).alpha = -1 }).toThrow(TypeError)
+    expect(parseSpec(parsed)).toBe(parsed)
+    expect(createLoss(referenceOps, parsed).spec).toBe(parsed)
+    // A spec derived from a parsed one is a new object: checked again.
+    expect(() => parseSpec({ ...parsed, alpha: -1 })).toThrow(/alpha/)
+  })
+})

@@ -111,7 +111,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     const grad = closedFormGradient(ops, evaluation)
     outputs.push({ name: 'grad_logits', source: grad.name, elemType: 'float32', dims: batchDims })
   }
-  const next = stateful ? loss.getState() : undefined
+  const next = stateful ? evaluation.nextState : undefined
   if (next !== undefined) {
     outputs.push(
       { name: 'next_state_confidence', source: next.confidence.name, elemType: 'float32', dims: [c] },

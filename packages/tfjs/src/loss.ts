@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Explanation, Loss, LossContext, LossOptions, RuleInput, RuleState, RuleStateJSON } from '@logit-perturb/core'
-import { LogitPerturbError, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
+import type { Explanation, Loss, LossContext, LossEvaluation, LossOptions, RuleInput, RuleState, RuleStateJSON } from '@logit-perturb/core'
+import { LogitPerturbError, closedFormGradient, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
 import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
 
 /** Options of {@link createTfjsLoss}. */
@@ -69,7 +69,8 @@ function checkGradientsRegistered(): void {
  * The rule code is the core's; nothing is re-derived here.
  */
 export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): TfjsLoss {
-  const core: Loss<tf.Tensor> = createLoss(createTfjsOps(options), spec, options)
+  const ops = createTfjsOps(options)
+  const core: Loss<tf.Tensor> = createLoss(ops, spec, options)
   const context: { epoch: number; training?: boolean } = { epoch: 0 }
   const withDefaults = (ctx?: LossContext): LossContext => ({
     epoch: context.epoch,
@@ -86,28 +87,26 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
   }
 
   /**
-   * Runs a core call in a tidy scope; a new state is kept and the old one freed. An output that is
-   * one of the caller's `inputs` (a rule without perturbation returns its logits as they are) is
-   * handed out as a clone, so that disposing the output never disposes the caller's tensor.
+   * One evaluation of the core loss in a tidy scope, and `pick`'s part of it handed out; the state
+   * the rule moved to leaves the scope with it and is then committed (kept, the old one freed). A
+   * call that throws commits nothing. An output that is one of the caller's `inputs` (a rule without
+   * perturbation returns its logits as they are) is handed out as a clone, so that disposing the
+   * output never disposes the caller's tensor.
    */
-  const scoped = <R extends tf.TensorContainer>(inputs: readonly tf.Tensor[], fn: () => R): R => {
-    const before = core.getState()
-    const { out, state } = tf.tidy(() => {
-      const result = distinctFrom(inputs, fn())
-      const after = core.getState()
-      // The core replaced its state inside this scope: hand the new tensors out of the tidy.
-      return { out: result, state: after === before ? undefined : after } as unknown as tf.TensorContainer
-    }) as unknown as { out: R; state: RuleState<tf.Tensor> | undefined }
-    if (state) {
-      core.setState(before)
-      replaceState(state)
-    }
+  const evaluated = <R extends tf.TensorContainer>(
+    logits: tf.Tensor, labels: tf.Tensor, ctx: LossContext | undefined, pick: (e: LossEvaluation<tf.Tensor>) => R,
+  ): R => {
+    const { out, next } = tf.tidy(() => {
+      const evaluation = core.evaluate(logits, labels, withDefaults(ctx))
+      return { out: distinctFrom([logits, labels], pick(evaluation)), next: evaluation.nextState } as unknown as tf.TensorContainer
+    }) as unknown as { out: R; next: RuleState<tf.Tensor> | undefined }
+    if (next !== undefined) replaceState(next)
     return out
   }
 
   const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => {
     checkGradientsRegistered()
-    return scoped([logits, labels], () => core(logits, labels, withDefaults(ctx)) as tf.Scalar)
+    return evaluated(logits, labels, ctx, (e) => e.loss as tf.Scalar)
   }) as TfjsLoss
   Object.defineProperty(loss, 'searchPath', { get: () => core.searchPath, enumerable: true })
   return Object.assign(loss, {
@@ -116,10 +115,15 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     numClasses: core.numClasses,
     hasAnalyticGradient: core.hasAnalyticGradient,
     context,
-    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped([logits, labels], () => core.perturb(logits, labels, withDefaults(ctx))),
-    gradient: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => scoped([logits, labels], () => core.gradient(logits, labels, withDefaults(ctx))),
-    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) =>
-      scoped([logits, labels], () => core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject) as unknown as Explanation<tf.Tensor>,
+    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => evaluated(logits, labels, ctx, (e) => e.batch.logits),
+    gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) {
+      // Refused before any work for rules without a closed form, with the core's error.
+      if (!core.hasAnalyticGradient) return core.gradient(logits, labels, ctx)
+      return evaluated(logits, labels, ctx, (e) => closedFormGradient(ops, e))
+    },
+    // A non-training call: the state stays as it is.
+    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => tf.tidy(() =>
+      distinctFrom([logits, labels], core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject)) as unknown as Explanation<tf.Tensor>,
     getState: () => core.getState(),
     setState: (state: RuleState<tf.Tensor> | undefined) => replaceState(state),
     async saveState() {

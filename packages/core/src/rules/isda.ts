@@ -71,6 +71,8 @@ export function checkIsdaInputs(inputs: unknown, code: LogitPerturbErrorCode, pr
  * during training, so a trainer passes the current ones.
  */
 export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numClasses: number | undefined): Rule {
+  // Weights and covariances fixed by the (checked) spec give one δ for every call: made once.
+  const specDelta = fromSpec === undefined ? undefined : isdaPerturbation(fromSpec, lambda).flat()
   return {
     numClasses: numClasses ?? fromSpec?.weights.length,
     gradientThrough: false,
@@ -80,8 +82,9 @@ export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numCl
         'ISDA needs classifier weights and class covariances: put them in the spec or pass ctx.isda', 'isda')
       check(inputs.weights.length === c, 'MISSING_CONTEXT',
         `has ${inputs.weights.length} rows but the logits have ${c} classes`, 'isda.weights')
-      const delta = isdaPerturbation(inputs, lambda)
-      return { batch: { logits: addClassRows(ops, logits, labels, ops.constant(delta.flat(), [c, c])) } }
+      // Context inputs change as the classifier trains: checked and turned into δ on each call.
+      const delta = ctx.isda === undefined && specDelta !== undefined ? specDelta : isdaPerturbation(inputs, lambda).flat()
+      return { batch: { logits: addClassRows(ops, logits, labels, ops.constant(delta, [c, c])) } }
     },
   }
 }
