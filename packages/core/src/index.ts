@@ -31,7 +31,7 @@ export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specType
 export { parseSpec } from './spec.js'
 export { closedFormGradient, createLoss } from './loss.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
-export type { IsdaInputs, LabelTask, LossContext, PerturbedBatch, Rule, RuleState } from './rules/types.js'
+export type { IsdaInputs, LabelTask, LossContext, PerturbCall, PerturbedBatch, Rule, RuleState } from './rules/types.js'
 export { createRule } from './rules/createRule.js'
 export { loadRuleState, saveRuleState } from './state.js'
 export type { RuleStateJSON } from './state.js'

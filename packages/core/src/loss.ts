@@ -161,8 +161,8 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
 
   const evaluate = (logits: T, labels: T, ctx: LossContext = {}): LossEvaluation<T> => {
     const numClasses = reduction.checkInputs(ops, logits, labels, rule.numClasses, options)
-    const { batch, state: nextState } = rule.perturb(ops, logits, labels, numClasses, ctx, state)
     const oneHotLabels = reduction.labelMatrix(ops, labels, numClasses)
+    const { batch, state: nextState } = rule.perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses, ctx, state })
     const loss = reduction.loss(ops, batch, oneHotLabels)
     return { loss, batch, oneHotLabels, numClasses, task, ...(nextState === undefined ? {} : { nextState }) }
   }

@@ -20,7 +20,7 @@ export function bceRule(numClasses?: number): Rule {
     task: 'multi',
     numClasses,
     gradientThrough: false,
-    perturb: (_ops, logits) => ({ batch: { logits } }),
+    perturb: (_ops, { logits }) => ({ batch: { logits } }),
   }
 }
 

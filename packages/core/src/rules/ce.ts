@@ -15,7 +15,7 @@ export function ceRule(numClasses?: number): Rule {
   return {
     numClasses,
     gradientThrough: false,
-    perturb: (_ops, logits) => ({ batch: { logits } }),
+    perturb: (_ops, { logits }) => ({ batch: { logits } }),
   }
 }
 

@@ -58,7 +58,7 @@ export function dbNegativeTolerantRule(classCounts: readonly number[], numSample
     task: 'multi',
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, logits, labels) {
+    perturb(ops, { logits, labels }) {
       const negatives = ops.sub(ops.constant([1], []), labels)
       const logitScale = ops.add(labels, ops.mul(negatives, ops.constant([lambda], [])))
       const entryWeights = ops.add(labels, ops.mul(negatives, ops.constant([1 / lambda], [])))

@@ -76,7 +76,7 @@ export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numCl
   return {
     numClasses: numClasses ?? fromSpec?.weights.length,
     gradientThrough: false,
-    perturb(ops, logits, labels, c, ctx) {
+    perturb(ops, { logits, labels, numClasses: c, ctx }) {
       const inputs = ctx.isda ?? fromSpec
       check(inputs !== undefined, 'MISSING_CONTEXT',
         'ISDA needs classifier weights and class covariances: put them in the spec or pass ctx.isda', 'isda')

@@ -70,7 +70,7 @@ export function ldamRule(
   return {
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, logits, labels, _numClasses, ctx) {
+    perturb(ops, { logits, labels, labelMatrix, ctx }) {
       const s = ops.constant([scale], [])
       const active = weights !== undefined && drw !== undefined && (ctx.epoch ?? 0) >= drw.fromEpoch
       const scaled = ops.mul(logits, s)
@@ -79,7 +79,7 @@ export function ldamRule(
       const marginOfSample = ops.reshape(ops.gather(ops.constant(scaledMargins, [c]), labels, 0), [-1, 1])
       return {
         batch: {
-          logits: ops.sub(scaled, ops.mul(ops.oneHot(labels, c), marginOfSample)),
+          logits: ops.sub(scaled, ops.mul(labelMatrix, marginOfSample)),
           logitScale: s,
           reference: { logits: scaled, logitScale: s },
           ...(active ? { classWeights: ops.constant(weights, [c]) } : {}),

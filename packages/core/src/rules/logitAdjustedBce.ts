@@ -34,7 +34,7 @@ export function logitAdjustedBceRule(classCounts: readonly number[], numSamples:
     task: 'multi',
     numClasses: classCounts.length,
     gradientThrough: false,
-    perturb: (ops, logits) => ({
+    perturb: (ops, { logits }) => ({
       batch: { logits: ops.add(logits, ops.constant(shift, [1, shift.length])) },
     }),
   }

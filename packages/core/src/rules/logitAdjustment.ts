@@ -31,7 +31,7 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
   return {
     numClasses: classCounts.length,
     gradientThrough: false,
-    perturb: (ops, logits) => ({
+    perturb: (ops, { logits }) => ({
       batch: { logits: ops.add(logits, ops.constant(shift, [1, shift.length])) },
     }),
   }

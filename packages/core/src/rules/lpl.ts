@@ -9,7 +9,7 @@ import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
 import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { priorSplitBounds } from './lplBounds.js'
 import { lplLearnedRule } from './lplLearned.js'
-import type { LossContext, Rule, RuleState } from './types.js'
+import type { LossContext, PerturbCall, Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
 export type LplSplitPlan =
@@ -84,9 +84,10 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
     gradientThrough: options.gradient === 'through' || base.gradientThrough,
     searchPath,
     ...(split.kind === 'confidence' ? { stateKeys: ['confidence', 'seen'] } : {}),
-    perturb<T>(ops: TensorOps<T>, logits: T, labels: T, c: number, ctx: LossContext, state: RuleState<T> | undefined) {
-      const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
-      const oneHotLabels = ops.oneHot(labels, c)
+    perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
+      const { labels, labelMatrix: oneHotLabels, numClasses: c, ctx, state } = call
+      // The base rule keeps no state of its own: it sees the call without LPL's.
+      const { batch } = base.perturb(ops, { ...call, state: undefined })
       const start = options.gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
       const plan = split.kind === 'static'
         ? {

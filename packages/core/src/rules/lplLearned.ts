@@ -2,7 +2,7 @@ import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
 import { addClassRows } from './crossEntropy.js'
 import { classDirections } from './learnedBounds.js'
-import type { LossContext, Rule, RuleState } from './types.js'
+import type { PerturbCall, Rule } from './types.js'
 
 /**
  * LPL with learned bounds (Li et al., TNNLS 2023; docs/spec.md#6-learned-bounds): `δ_c = θ_c·d_c`, where
@@ -18,12 +18,13 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
     numClasses,
     gradientThrough: gradient === 'through' || base.gradientThrough,
     stateKeys: ['theta'],
-    perturb<T>(ops: TensorOps<T>, logits: T, labels: T, c: number, ctx: LossContext, state: RuleState<T> | undefined) {
-      const { batch } = base.perturb(ops, logits, labels, c, ctx, undefined)
+    perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
+      const { labels, labelMatrix: y, numClasses: c, state } = call
+      // The base rule keeps no state of its own: it sees the call without θ.
+      const { batch } = base.perturb(ops, { ...call, state: undefined })
       const theta = state?.theta
       if (theta === undefined) return { batch }
       check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')
-      const y = ops.oneHot(labels, c)
       const start = gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
       const clipped = ops.minimum(ops.maximum(theta, ops.constant([-maxBound], [])), ops.constant([maxBound], []))
       const delta = ops.mul(ops.reshape(clipped, [c, 1]), classDirections(ops, start, labels, y, c))

@@ -118,7 +118,7 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
     numClasses: classCounts.length,
     gradientThrough: options.gradient === 'through',
     searchPath: () => 'ops',
-    perturb(ops, logits, labels, c) {
+    perturb(ops, { logits, labels, numClasses: c }) {
       const start = options.gradient === 'stop' ? ops.stopGradient(logits) : logits
       const delta = lplMultiLabelSearch(ops, { logits: start, labels, numClasses: c, directions, steps, alpha, normalize })
       const negatives = ops.sub(ops.constant([1], []), labels)

@@ -39,9 +39,8 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
   return {
     numClasses,
     gradientThrough: false,
-    perturb(ops, logits, labels, c) {
+    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c }) {
       const start = ops.stopGradient(logits)
-      const oneHotLabels = ops.oneHot(labels, c)
       const zero = ops.constant([0], [])
       const tenthK = ops.constant([0.1 * steps], [])
       const minusOne = ops.constant([-1], [])

@@ -84,8 +84,7 @@ export function officialLongtailRule(
   return {
     numClasses: c,
     gradientThrough: true,
-    perturb(ops, logits, labels) {
-      const oneHotLabels = ops.oneHot(labels, c)
+    perturb(ops, { logits, labels, labelMatrix: oneHotLabels }) {
       const stepOf = ops.constant(clamped, [c, 1])
       const scale = ops.constant(signedAlpha, [c, 1])
       let delta = ops.constant(new Float64Array(c * c), [c, c])

@@ -61,6 +61,25 @@ export interface PerturbedBatch<T> {
  */
 export type RuleState<T> = Readonly<Record<string, T>>
 
+/** One call of a rule's `perturb`: the batch, its labels in both forms, and what else the call knows. */
+export interface PerturbCall<T> {
+  /** The logits `u`, `[N, C]`. */
+  logits: T
+  /** Class ids `[N]` (int32), or for a multi-label rule the 0/1 matrix `[N, C]`. */
+  labels: T
+  /**
+   * The labels as a float `[N, C]` matrix: one-hot rows of the class ids (single-label), or the 0/1
+   * matrix itself (multi-label). Built once per call by the loss, which reduces the batch with it.
+   */
+  labelMatrix: T
+  /** The class count `C` of this call. */
+  numClasses: number
+  /** The call's context (epoch, training flag, ISDA's inputs). */
+  ctx: LossContext
+  /** The rule's current state (`undefined` before the first training call). */
+  state: RuleState<T> | undefined
+}
+
 /** The result of one perturbation: the batch, and the state to keep if the call succeeds. */
 export interface Perturbation<T> {
   batch: PerturbedBatch<T>
@@ -93,17 +112,8 @@ export interface Rule {
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   /**
-   * The perturbed batch of one call: `logits` `[N, C]`, `labels` (`[N]` int32 class ids, or the
-   * `[N, C]` 0/1 matrix of a multi-label rule), the class count `C`, the call's context and the
-   * rule's current state (`undefined` before the first training call). Returns the batch and, for
-   * stateful rules, the state to keep if the call succeeds; never changes its inputs.
+   * The perturbed batch of one call (see {@link PerturbCall}). Returns the batch and, for stateful
+   * rules, the state to move to if the call succeeds; never changes its inputs.
    */
-  perturb<T>(
-    ops: TensorOps<T>,
-    logits: T,
-    labels: T,
-    numClasses: number,
-    ctx: LossContext,
-    state: RuleState<T> | undefined,
-  ): Perturbation<T>
+  perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>): Perturbation<T>
 }

@@ -62,7 +62,7 @@ export function vsRule(multiplicative: readonly number[], additive: readonly num
   return {
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, logits) {
+    perturb(ops, { logits }) {
       const scale = ops.constant(multiplicative, [1, c])
       return {
         batch: {
