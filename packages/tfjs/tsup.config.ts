@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup'
+import { packageBuild } from '../../tsup.config.base.js'
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  external: [/^@tensorflow\//, "@logit-perturb/core"],
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-})
+export default packageBuild()

@@ -1,24 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { LogitPerturbError, type LogitPerturbErrorCode, createLoss, parseSpec, referenceOps } from '../src/index.js'
+import { LogitPerturbError, createLoss, parseSpec, referenceOps } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
-import { SMALL, allSpecs, batch } from './support.js'
-
-/** Runs `fn` and returns the LogitPerturbError it throws. */
-function thrown(fn: () => unknown): LogitPerturbError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(LogitPerturbError)
-    return e as LogitPerturbError
-  }
-  throw new Error('expected a LogitPerturbError, nothing was thrown')
-}
-
-function expectError(fn: () => unknown, code: LogitPerturbErrorCode, ...mentions: (string | RegExp)[]) {
-  const error = thrown(fn)
-  expect(error.code).toBe(code)
-  for (const m of mentions) expect(error.message).toMatch(m)
-}
+import { SMALL, allSpecs, batch, expectError } from './support.js'
 
 const la = { rule: 'logit-adjustment', classCounts: SMALL.counts } satisfies RuleInput
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
-  LogitPerturbError, type LogitPerturbErrorCode, createLoss, dbBias, describeClasses, labelLogOdds, labelPriors,
+  createLoss, dbBias, describeClasses, labelLogOdds, labelPriors,
   parseSpec, referenceOps,
 } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
+import { expectError } from './support.js'
 
 const read = (t: { data: Float64Array }) => Array.from(t.data)
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)))
@@ -53,17 +54,6 @@ function lossAt(spec: RuleInput, u: number[][] = U, y: number[][] = Y): number {
   return createLoss(referenceOps, spec)(t.logits, t.labels).data[0]!
 }
 
-function expectError(fn: () => unknown, code: LogitPerturbErrorCode, ...mentions: RegExp[]) {
-  let error: unknown
-  try {
-    fn()
-  } catch (e) {
-    error = e
-  }
-  expect(error).toBeInstanceOf(LogitPerturbError)
-  expect((error as LogitPerturbError).code).toBe(code)
-  for (const m of mentions) expect((error as LogitPerturbError).message).toMatch(m)
-}
 
 const la = { rule: 'logit-adjusted-bce', classCounts: COUNTS, numSamples: NUM_SAMPLES } satisfies RuleInput
 const db = { rule: 'db-negative-tolerant', classCounts: COUNTS, numSamples: NUM_SAMPLES } satisfies RuleInput
