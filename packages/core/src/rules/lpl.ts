@@ -9,7 +9,7 @@ import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
 import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { priorSplitBounds } from './lplBounds.js'
 import { lplLearnedRule } from './lplLearned.js'
-import type { LossContext, PerturbCall, Rule, RuleState } from './types.js'
+import type { PerturbCall, Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
 export type LplSplitPlan =
