@@ -17,7 +17,6 @@ export interface BceSpec extends SpecBase {
  */
 export function bceRule(numClasses?: number): Rule {
   return {
-    task: 'multi',
     numClasses,
     gradientThrough: false,
     perturb: (_ops, { logits }) => ({ batch: { logits } }),

@@ -12,5 +12,7 @@ export type { RuleOptions } from './definition.js'
  */
 export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
   const context: CreateContext = { options, createBase: (base: LplBaseSpec) => createRule(base, options) }
-  return ruleDefinition(spec.rule).create(spec, context)
+  const definition = ruleDefinition(spec.rule)
+  // The definition says which labels the rule takes; its factory need not say it again.
+  return { ...definition.create(spec, context), task: definition.task }
 }

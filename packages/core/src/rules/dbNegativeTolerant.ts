@@ -55,7 +55,6 @@ export function dbNegativeTolerantRule(classCounts: readonly number[], numSample
   const c = classCounts.length
   const bias = dbBias(classCounts, numSamples, kappa)
   return {
-    task: 'multi',
     numClasses: c,
     gradientThrough: false,
     perturb(ops, { logits, labels }) {

@@ -31,7 +31,6 @@ export type LogitAdjustedBceInput = SpecInput<LogitAdjustedBceSpec, 'tau'>
 export function logitAdjustedBceRule(classCounts: readonly number[], numSamples: number, tau: number): Rule {
   const shift = labelLogOdds(classCounts, numSamples).map((l) => tau * l)
   return {
-    task: 'multi',
     numClasses: classCounts.length,
     gradientThrough: false,
     perturb: (ops, { logits }) => ({

@@ -114,7 +114,6 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
   const { directions, bounds } = priorSplitBounds(classCounts, options.epsilon, options.deltaEpsilon, options.headClasses)
   const steps = bounds.map((b) => lplSteps(b, alpha, maxSteps))
   return {
-    task: 'multi',
     numClasses: classCounts.length,
     gradientThrough: options.gradient === 'through',
     searchPath: () => 'ops',

@@ -97,7 +97,7 @@ export interface Rule {
   /**
    * The labels `perturb` receives and the loss its batch is reduced with: `'single'` (absent):
    * int32 class ids `[N]`, cross-entropy; `'multi'`: a float 0/1 matrix `[N, C]`, binary
-   * cross-entropy per entry.
+   * cross-entropy per entry. `createRule` sets it from the rule's definition in the registry.
    */
   readonly task?: LabelTask
   /** The class count fixed by the spec, if it fixes one. */
