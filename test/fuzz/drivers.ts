@@ -7,11 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { type LossContext, createLoss, createRule, parseSpec, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
+import { type Outcome, outcome, outcomeAsync } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsLoss } from '@logit-perturb/tfjs'
 import { exportLossModel, runLossModel } from '@logit-perturb/onnx'
 import { expect } from 'vitest'
-import { type Outcome, outcome, outcomeAsync } from './oracle.js'
 
 /** A batch as the user holds it: `[N, C]` logits, class ids `[N]` or 0/1 rows `[N][C]`. */
 export interface HostBatch {
@@ -88,10 +88,11 @@ export function tfjsDriver(backend: 'cpu' | 'wasm'): Driver {
         tf.dispose([value, perturbed, ...(gradient ? [gradient] : [])])
         return out
       })
+      // The loss owns its constants until it is disposed; then nothing of the calls is left.
+      loss.dispose()
       expect(tf.memory().numTensors, `tfjs-${backend} leaked tensors`).toBe(tensorsBefore)
       expect(logits.dataSync(), `tfjs-${backend} changed its logits`).toEqual(logitsBefore)
       expect(labels.dataSync(), `tfjs-${backend} changed its labels`).toEqual(labelsBefore)
-      loss.dispose()
       return result
     }),
   }

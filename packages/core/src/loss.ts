@@ -4,6 +4,7 @@ import type { TensorOps } from './ops.js'
 import { multiLabelBatchLoss, multiLabelGradient } from './rules/binaryCrossEntropy.js'
 import { analyticGradient, batchLoss } from './rules/crossEntropy.js'
 import { createRule } from './rules/createRule.js'
+import { constantPool } from './constants.js'
 import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
@@ -93,6 +94,11 @@ export interface Loss<T> {
    * Throws `INVALID_STATE` when the state's class count differs from the rule's.
    */
   setState(state: RuleState<T> | undefined): void
+  /**
+   * Frees the loss's batch-independent constants on backends with manual memory (tfjs); the loss
+   * stays usable and makes them again on its next call. The state is the caller's to free.
+   */
+  dispose(): void
 }
 
 /**
@@ -158,11 +164,12 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const task: LabelTask = rule.task ?? 'single'
   const reduction = TASKS[task]
   let state: RuleState<T> | undefined
+  const constants = constantPool(ops)
 
   const evaluate = (logits: T, labels: T, ctx: LossContext = {}): LossEvaluation<T> => {
     const numClasses = reduction.checkInputs(ops, logits, labels, rule.numClasses, options)
     const oneHotLabels = reduction.labelMatrix(ops, labels, numClasses)
-    const { batch, state: nextState } = rule.perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses, ctx, state })
+    const { batch, state: nextState } = rule.perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses, ctx, state, constants })
     const loss = reduction.loss(ops, batch, oneHotLabels)
     return { loss, batch, oneHotLabels, numClasses, task, ...(nextState === undefined ? {} : { nextState }) }
   }
@@ -217,6 +224,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       }
       state = next
     },
+    dispose: () => constants.dispose(),
   })
 }
 

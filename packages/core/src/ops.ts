@@ -112,6 +112,14 @@ export interface TensorOps<T> {
    * symbolic or GPU backend leaves it out.
    */
   readonly readSync?: (x: T) => ArrayLike<number>
+
+  /**
+   * Optional, for backends with scoped memory (tfjs's `tidy`): makes `x` outlive the scope it was
+   * made in. The loss keeps its batch-independent constants this way (see `constantPool`).
+   */
+  readonly keep?: (x: T) => void
+  /** Optional, with `keep`: frees a tensor that `keep` kept. */
+  readonly release?: (x: T) => void
 }
 
 /** Data checks a backend may offer; see {@link TensorOps.checks}. */

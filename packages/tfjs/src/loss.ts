@@ -42,7 +42,10 @@ export interface TfjsLoss extends Pick<Loss<tf.Tensor>,
   saveState(): Promise<RuleStateJSON | null>
   /** Restores a state saved by {@link TfjsLoss.saveState}; throws `INVALID_STATE` if it does not fit. */
   loadState(json: unknown): void
-  /** Frees the state tensors and resets the state. */
+  /**
+   * Frees the state tensors (resetting the state) and the loss's constants (shifts, margins,
+   * bounds: made on the first call and kept for the next ones). The loss stays usable.
+   */
   dispose(): void
 }
 
@@ -141,7 +144,10 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
         throw e
       }
     },
-    dispose: () => replaceState(undefined),
+    dispose: () => {
+      replaceState(undefined)
+      core.dispose()
+    },
   })
 }
 

@@ -86,6 +86,8 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
     where: (cond, a, b) => tf.where(tf.cast(cond, 'bool'), a, b), // broadcasts all three
 
     stopGradient,
+    keep: (x) => void tf.keep(x),
+    release: (x) => x.dispose(),
 
     ...(checkValues
       ? {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
 import { createTfjsLoss, createTfjsOps, labelsFromTargets, layersLoss, perturbationCallback } from '../src/index.js'
+import { refusal } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
 const logitsRows = [[2, 0.5, -1], [0.1, 1.5, 0.2], [0.3, 0.2, 0.9], [1.2, -0.4, 0.1]]
@@ -25,14 +26,10 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
 
   it('bad targets throw LABEL_VALUE or LABELS_SHAPE, naming the row or the shape', async () => {
     await onTfjsBackend(backend, async () => {
-      const catchCode = (fn: () => unknown) => {
-        try { fn() } catch (e) { expect(e).toBeInstanceOf(LogitPerturbError); return (e as LogitPerturbError).message }
-        throw new Error('nothing thrown')
-      }
-      expect(catchCode(() => labelsFromTargets(tf.tensor2d([[1, 0, 0], [0, 1, 1]]), 3))).toMatch(/row 1 has 2 ones/)
-      expect(catchCode(() => labelsFromTargets(tf.tensor2d([[0.5, 0.5, 0]]), 3))).toMatch(/row 0 holds 0.5/)
-      expect(catchCode(() => labelsFromTargets(tf.tensor1d([0, 1.5]), 3))).toMatch(/label 1.5 at index 1/)
-      expect(catchCode(() => labelsFromTargets(tf.tensor2d([[0, 1], [1, 0]]), 3))).toMatch(/one-hot \[N, 3\]/)
+      expect(refusal(() => labelsFromTargets(tf.tensor2d([[1, 0, 0], [0, 1, 1]]), 3)).message).toMatch(/row 1 has 2 ones/)
+      expect(refusal(() => labelsFromTargets(tf.tensor2d([[0.5, 0.5, 0]]), 3)).message).toMatch(/row 0 holds 0.5/)
+      expect(refusal(() => labelsFromTargets(tf.tensor1d([0, 1.5]), 3)).message).toMatch(/label 1.5 at index 1/)
+      expect(refusal(() => labelsFromTargets(tf.tensor2d([[0, 1], [1, 0]]), 3)).message).toMatch(/one-hot \[N, 3\]/)
     })
   })
 
@@ -145,6 +142,29 @@ describe('the state of a tfjs loss', () => {
       expect(Array.from(await loss.getState()!.theta!.data())).toEqual([1, 0, -1])
       loss.dispose()
       expect(tf.memory().numTensors).toBe(before)
+    })
+  })
+})
+
+describe('the constants of a tfjs loss', () => {
+  it('are made on the first call, reused by the next ones, and freed by dispose', async () => {
+    await onTfjsBackend('cpu', async () => {
+      const loss = createTfjsLoss({ rule: 'vs', classCounts: [50, 10, 2] })
+      const logits = tf.tensor2d([[1, 0, -1], [0.5, 0.2, 0.1]])
+      const labels = tf.tensor1d([0, 2], 'int32')
+      const before = tf.memory().numTensors
+      loss(logits, labels).dispose()
+      const afterFirst = tf.memory().numTensors
+      expect(afterFirst - before).toBe(2) // VS's multiplicative and additive terms
+      loss(logits, labels).dispose()
+      expect(tf.memory().numTensors).toBe(afterFirst)
+      loss.dispose()
+      expect(tf.memory().numTensors).toBe(before)
+      // Still usable: the constants are made again.
+      const again = loss(logits, labels)
+      expect(Number.isFinite((await again.data())[0]!)).toBe(true)
+      loss.dispose()
+      tf.dispose([again, logits, labels])
     })
   })
 })

@@ -57,11 +57,11 @@ export function dbNegativeTolerantRule(classCounts: readonly number[], numSample
   return {
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, { logits, labels }) {
-      const negatives = ops.sub(ops.constant([1], []), labels)
-      const logitScale = ops.add(labels, ops.mul(negatives, ops.constant([lambda], [])))
-      const entryWeights = ops.add(labels, ops.mul(negatives, ops.constant([1 / lambda], [])))
-      const shifted = ops.sub(logits, ops.constant(bias, [1, c]))
+    perturb(ops, { logits, labels, constants }) {
+      const negatives = ops.sub(constants.get('one', [], () => [1]), labels)
+      const logitScale = ops.add(labels, ops.mul(negatives, constants.get('lambda', [], () => [lambda])))
+      const entryWeights = ops.add(labels, ops.mul(negatives, constants.get('inverseLambda', [], () => [1 / lambda])))
+      const shifted = ops.sub(logits, constants.get('bias', [1, c], () => bias))
       return { batch: { logits: ops.mul(logitScale, shifted), logitScale, entryWeights } }
     },
   }

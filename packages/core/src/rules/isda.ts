@@ -76,15 +76,18 @@ export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numCl
   return {
     numClasses: numClasses ?? fromSpec?.weights.length,
     gradientThrough: false,
-    perturb(ops, { logits, labels, numClasses: c, ctx }) {
+    perturb(ops, { logits, labels, numClasses: c, ctx, constants }) {
       const inputs = ctx.isda ?? fromSpec
       check(inputs !== undefined, 'MISSING_CONTEXT',
         'ISDA needs classifier weights and class covariances: put them in the spec or pass ctx.isda', 'isda')
       check(inputs.weights.length === c, 'MISSING_CONTEXT',
         `has ${inputs.weights.length} rows but the logits have ${c} classes`, 'isda.weights')
-      // Context inputs change as the classifier trains: checked and turned into δ on each call.
-      const delta = ctx.isda === undefined && specDelta !== undefined ? specDelta : isdaPerturbation(inputs, lambda).flat()
-      return { batch: { logits: addClassRows(ops, logits, labels, ops.constant(delta, [c, c])) } }
+      // Context inputs change as the classifier trains: checked and turned into δ on each call. The
+      // spec's δ is a constant of the loss.
+      const delta = ctx.isda === undefined && specDelta !== undefined
+        ? constants.get('delta', [c, c], () => specDelta)
+        : ops.constant(isdaPerturbation(inputs, lambda).flat(), [c, c])
+      return { batch: { logits: addClassRows(ops, logits, labels, delta) } }
     },
   }
 }

@@ -70,19 +70,19 @@ export function ldamRule(
   return {
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, { logits, labels, labelMatrix, ctx }) {
-      const s = ops.constant([scale], [])
+    perturb(ops, { logits, labels, labelMatrix, ctx, constants }) {
+      const s = constants.get('scale', [], () => [scale])
       const active = weights !== undefined && drw !== undefined && (ctx.epoch ?? 0) >= drw.fromEpoch
       const scaled = ops.mul(logits, s)
       // −s·Δ_y on the true-class logit: the margin of each sample's class times its one-hot row,
       // O(N·C), with no [C, C] matrix.
-      const marginOfSample = ops.reshape(ops.gather(ops.constant(scaledMargins, [c]), labels, 0), [-1, 1])
+      const marginOfSample = ops.reshape(ops.gather(constants.get('margins', [c], () => scaledMargins), labels, 0), [-1, 1])
       return {
         batch: {
           logits: ops.sub(scaled, ops.mul(labelMatrix, marginOfSample)),
           logitScale: s,
           reference: { logits: scaled, logitScale: s },
-          ...(active ? { classWeights: ops.constant(weights, [c]) } : {}),
+          ...(active ? { classWeights: constants.get('drwWeights', [c], () => weights) } : {}),
         },
       }
     },

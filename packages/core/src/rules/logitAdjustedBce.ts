@@ -33,8 +33,8 @@ export function logitAdjustedBceRule(classCounts: readonly number[], numSamples:
   return {
     numClasses: classCounts.length,
     gradientThrough: false,
-    perturb: (ops, { logits }) => ({
-      batch: { logits: ops.add(logits, ops.constant(shift, [1, shift.length])) },
+    perturb: (ops, { logits, constants }) => ({
+      batch: { logits: ops.add(logits, constants.get('shift', [1, shift.length], () => shift)) },
     }),
   }
 }

@@ -31,8 +31,8 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
   return {
     numClasses: classCounts.length,
     gradientThrough: false,
-    perturb: (ops, { logits }) => ({
-      batch: { logits: ops.add(logits, ops.constant(shift, [1, shift.length])) },
+    perturb: (ops, { logits, constants }) => ({
+      batch: { logits: ops.add(logits, constants.get('shift', [1, shift.length], () => shift)) },
     }),
   }
 }

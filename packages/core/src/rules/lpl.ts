@@ -1,4 +1,5 @@
 import type { TensorOps } from '../ops.js'
+import { prefixedConstants } from '../constants.js'
 import { addClassRows } from './crossEntropy.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { lplSearch } from './lplSearch.js'
@@ -85,14 +86,14 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
     searchPath,
     ...(split.kind === 'confidence' ? { stateKeys: ['confidence', 'seen'] } : {}),
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
-      const { labels, labelMatrix: oneHotLabels, numClasses: c, ctx, state } = call
+      const { labels, labelMatrix: oneHotLabels, numClasses: c, ctx, state, constants } = call
       // The base rule keeps no state of its own: it sees the call without LPL's.
-      const { batch } = base.perturb(ops, { ...call, state: undefined })
+      const { batch } = base.perturb(ops, { ...call, state: undefined, constants: prefixedConstants(constants, 'base') })
       const start = options.gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
       const plan = split.kind === 'static'
         ? {
-            directions: ops.constant(split.classBounds.directions, [c, 1]),
-            bounds: ops.constant(split.classBounds.bounds, [c, 1]),
+            directions: constants.get('directions', [c, 1], () => split.classBounds.directions),
+            bounds: constants.get('bounds', [c, 1], () => split.classBounds.bounds),
             state: undefined,
           }
         : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, labels, c, options, split, state)

@@ -1,3 +1,4 @@
+import { prefixedConstants } from '../constants.js'
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
 import { addClassRows } from './crossEntropy.js'
@@ -21,7 +22,7 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
       const { labels, labelMatrix: y, numClasses: c, state } = call
       // The base rule keeps no state of its own: it sees the call without θ.
-      const { batch } = base.perturb(ops, { ...call, state: undefined })
+      const { batch } = base.perturb(ops, { ...call, state: undefined, constants: prefixedConstants(call.constants, 'base') })
       const theta = state?.theta
       if (theta === undefined) return { batch }
       check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')

@@ -1,3 +1,4 @@
+import type { Constants } from '../constants.js'
 import type { TensorOps } from '../ops.js'
 
 /**
@@ -78,6 +79,8 @@ export interface PerturbCall<T> {
   ctx: LossContext
   /** The rule's current state (`undefined` before the first training call). */
   state: RuleState<T> | undefined
+  /** The loss's batch-independent tensors, made once and reused by every call (see `Constants`). */
+  constants: Constants<T>
 }
 
 /** The result of one perturbation: the batch, and the state to keep if the call succeeds. */

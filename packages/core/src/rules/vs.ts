@@ -62,11 +62,11 @@ export function vsRule(multiplicative: readonly number[], additive: readonly num
   return {
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, { logits }) {
-      const scale = ops.constant(multiplicative, [1, c])
+    perturb(ops, { logits, constants }) {
+      const scale = constants.get('multiplicative', [1, c], () => multiplicative)
       return {
         batch: {
-          logits: ops.add(ops.mul(logits, scale), ops.constant(additive, [1, c])),
+          logits: ops.add(ops.mul(logits, scale), constants.get('additive', [1, c], () => additive)),
           logitScale: scale,
         },
       }
