@@ -6,8 +6,9 @@
  */
 import fc from 'fast-check'
 import * as core from '@logit-perturb/core'
+import { outcome } from '@logit-perturb/conformance'
 import { describe, expect, it } from 'vitest'
-import { Tally, firstNonFinite, fuzzRuns, outcome, snapshot } from './oracle.js'
+import { Tally, firstNonFinite, fuzzRuns, snapshot } from './oracle.js'
 import { WRONG_TYPES, countsInput, integerInput, labelsInput, numberInput, rowsInput, valuesInput } from './inputs.js'
 
 /** Class counts of a drawn size: C = 1, 2, up to 12, or 1000. */

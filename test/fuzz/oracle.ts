@@ -3,31 +3,8 @@
  * anywhere in the result are finite; `null` only where the function documents it) or throws a
  * `LogitPerturbError`; it never throws anything else, and it leaves its arguments as they were.
  */
-import { LogitPerturbError, type LogitPerturbErrorCode } from '@logit-perturb/core'
+import type { Outcome } from '@logit-perturb/conformance'
 import { afterAll } from 'vitest'
-
-/** What a call did: returned a value, or refused with a typed error. */
-export type Outcome<R> = { ok: true; value: R } | { ok: false; code: LogitPerturbErrorCode; message: string }
-
-/** Runs `fn`; a typed refusal becomes an outcome, any other throw fails the test with its stack. */
-export function outcome<R>(what: string, fn: () => R): Outcome<R> {
-  try {
-    return { ok: true, value: fn() }
-  } catch (e) {
-    if (e instanceof LogitPerturbError) return { ok: false, code: e.code, message: e.message }
-    throw new Error(`${what} threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} instead of a LogitPerturbError`, { cause: e })
-  }
-}
-
-/** {@link outcome} of an async call. */
-export async function outcomeAsync<R>(what: string, fn: () => Promise<R>): Promise<Outcome<R>> {
-  try {
-    return { ok: true, value: await fn() }
-  } catch (e) {
-    if (e instanceof LogitPerturbError) return { ok: false, code: e.code, message: e.message }
-    throw new Error(`${what} threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} instead of a LogitPerturbError`, { cause: e })
-  }
-}
 
 /**
  * The path of the first number in `value` (arrays, typed arrays, plain objects, nested) that is

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { rejectedBy } from '@logit-perturb/conformance'
 import { COMMANDS } from '../src/commands/index.js'
 import { loadFashionMnist } from '../src/data/fashionMnist.js'
 import { parseIdx } from '../src/data/idx.js'
@@ -21,14 +22,9 @@ function literal(text: string): string {
  * else fails the test, and so does a message of more than one line.
  */
 async function cliError(fn: () => unknown): Promise<string> {
-  try {
-    await fn()
-  } catch (e) {
-    if (!(e instanceof CliError)) throw new Error(`not a CliError: ${e instanceof Error ? e.stack : String(e)}`)
-    expect(e.message).not.toMatch(/\n/)
-    return `lpl: ${e.message}`
-  }
-  throw new Error('nothing was thrown')
+  const e = await rejectedBy(CliError, fn)
+  expect(e.message).not.toMatch(/\n/)
+  return `lpl: ${e.message}`
 }
 
 /** A small valid IDX file: 3 images of 2×2 bytes (a 16-byte header, 12 data bytes). */

@@ -10,3 +10,8 @@ export type { BatchCase, BatchOptions, MultiLabelBatchCase } from './arbitraries
 export { batchArbitrary, multiLabelBatchArbitrary } from './arbitraries.js'
 export { mulberry32 } from '@logit-perturb/core'
 export { conformanceCases } from './cases.js'
+export type { ErrorClass } from './thrown.js'
+export { caughtAs, rejectedBy, thrownBy } from './thrown.js'
+export { codeAndField, codeAndMessage, expectRefusal, refusal, refusalAsync, refusalMessage } from './refusals.js'
+export type { Outcome } from './outcome.js'
+export { outcome, outcomeAsync } from './outcome.js'

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, parseSpec, referenceOps } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
-import { SMALL, allSpecs, batch, expectError } from './support.js'
+import { expectRefusal } from '@logit-perturb/conformance'
+import { SMALL, allSpecs, batch } from './support.js'
 
 const la = { rule: 'logit-adjustment', classCounts: SMALL.counts } satisfies RuleInput
 
@@ -9,77 +10,77 @@ describe('typed errors, one per code, each naming the problem', () => {
   it('LOGITS_SHAPE: rank, class count, empty batch', () => {
     const loss = createLoss(referenceOps, la)
     const labels = referenceOps.constant([0], [1], 'int32')
-    expectError(() => loss(referenceOps.constant([1, 2, 3, 4], [4]), labels), 'LOGITS_SHAPE', /\[N, C\]/, /\[4\]/)
-    expectError(() => loss(referenceOps.constant([1, 2, 3], [1, 3]), labels), 'LOGITS_SHAPE', /3 classes/, /has 4/)
-    expectError(() => loss(referenceOps.constant([], [0, 4]), referenceOps.constant([], [0], 'int32')), 'LOGITS_SHAPE', /empty/)
+    expectRefusal(() => loss(referenceOps.constant([1, 2, 3, 4], [4]), labels), 'LOGITS_SHAPE', /\[N, C\]/, /\[4\]/)
+    expectRefusal(() => loss(referenceOps.constant([1, 2, 3], [1, 3]), labels), 'LOGITS_SHAPE', /3 classes/, /has 4/)
+    expectRefusal(() => loss(referenceOps.constant([], [0, 4]), referenceOps.constant([], [0], 'int32')), 'LOGITS_SHAPE', /empty/)
   })
   it('LOGITS_NOT_FINITE, unless allowNonFinite', () => {
     const { logits, labels } = batch([[0, NaN, 0, 0]], [0])
-    expectError(() => createLoss(referenceOps, la)(logits, labels), 'LOGITS_NOT_FINITE', /NaN/, /logits/)
+    expectRefusal(() => createLoss(referenceOps, la)(logits, labels), 'LOGITS_NOT_FINITE', /NaN/, /logits/)
     const { logits: inf } = batch([[0, Infinity, 0, 0]], [0])
-    expectError(() => createLoss(referenceOps, la)(inf, labels), 'LOGITS_NOT_FINITE', /Infinity/)
+    expectRefusal(() => createLoss(referenceOps, la)(inf, labels), 'LOGITS_NOT_FINITE', /Infinity/)
     const propagated = createLoss(referenceOps, la, { allowNonFinite: true })(logits, labels)
     expect(Number.isNaN(propagated.data[0])).toBe(true)
   })
   it('LABELS_SHAPE: wrong length or rank', () => {
     const loss = createLoss(referenceOps, la)
     const { logits } = batch(SMALL.logits, SMALL.labels)
-    expectError(() => loss(logits, referenceOps.constant([0, 1], [2], 'int32')), 'LABELS_SHAPE', /2 labels for 12 rows/)
-    expectError(() => loss(logits, referenceOps.constant(SMALL.labels, [12, 1], 'int32')), 'LABELS_SHAPE', /\[N\]/)
+    expectRefusal(() => loss(logits, referenceOps.constant([0, 1], [2], 'int32')), 'LABELS_SHAPE', /2 labels for 12 rows/)
+    expectRefusal(() => loss(logits, referenceOps.constant(SMALL.labels, [12, 1], 'int32')), 'LABELS_SHAPE', /\[N\]/)
   })
   it('LABEL_VALUE: out of range, negative, fractional', () => {
     const loss = createLoss(referenceOps, la)
     for (const bad of [4, -1, 0.5, NaN]) {
       const { logits, labels } = batch([[0, 0, 0, 0], [1, 1, 1, 1]], [0, bad])
-      expectError(() => loss(logits, labels), 'LABEL_VALUE', new RegExp(`label ${bad} at index 1`), /\[0, 4\)/)
+      expectRefusal(() => loss(logits, labels), 'LABEL_VALUE', new RegExp(`label ${bad} at index 1`), /\[0, 4\)/)
     }
   })
   it('CLASS_COUNTS_LENGTH and CLASS_COUNTS_VALUE', () => {
-    expectError(() => parseSpec({ rule: 'ldam', numClasses: 3, classCounts: [5, 4] }), 'CLASS_COUNTS_LENGTH', /classCounts/, /2 entries/, /3 classes/)
-    expectError(() => parseSpec({ rule: 'ldam', classCounts: [] }), 'CLASS_COUNTS_LENGTH', /empty/)
-    expectError(() => parseSpec({ rule: 'ldam', classCounts: [5, -1] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/, /-1/)
-    expectError(() => parseSpec({ rule: 'ldam', classCounts: [5, Infinity] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/)
-    expectError(() => parseSpec({ rule: 'ldam', classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
-    expectError(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 2], base: { rule: 'logit-adjustment', classCounts: [1, 2, 3] } }),
+    expectRefusal(() => parseSpec({ rule: 'ldam', numClasses: 3, classCounts: [5, 4] }), 'CLASS_COUNTS_LENGTH', /classCounts/, /2 entries/, /3 classes/)
+    expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [] }), 'CLASS_COUNTS_LENGTH', /empty/)
+    expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [5, -1] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/, /-1/)
+    expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [5, Infinity] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/)
+    expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
+    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 2], base: { rule: 'logit-adjustment', classCounts: [1, 2, 3] } }),
       'CLASS_COUNTS_LENGTH', /base/)
   })
   it('INVALID_PARAMETER: negative α or ε, non-integer steps, wrong types', () => {
     const prior = { rule: 'lpl', split: 'prior', classCounts: [3, 2] }
-    expectError(() => parseSpec({ ...prior, alpha: -0.1 }), 'INVALID_PARAMETER', /^alpha:/, /> 0/)
-    expectError(() => parseSpec({ ...prior, epsilon: -1 }), 'INVALID_PARAMETER', /^epsilon:/)
-    expectError(() => parseSpec({ ...prior, maxSteps: 2.5 }), 'INVALID_PARAMETER', /^maxSteps:/, /integer/)
-    expectError(() => parseSpec({ ...prior, gradient: 'both' }), 'INVALID_PARAMETER', /^gradient:/, /"stop", "through"/)
-    expectError(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], tau: '1' }), 'INVALID_PARAMETER', /^tau:/, /"1"/)
-    expectError(() => parseSpec({ rule: 'ldam', classCounts: [1], drw: { beta: 1 } }), 'INVALID_PARAMETER', /^drw\.beta:/)
-    expectError(() => parseSpec({ ...prior, base: { rule: 'logit-adjustment', classCounts: [3, 2], tau: -1 } }), 'INVALID_PARAMETER', /^base\.tau:/)
+    expectRefusal(() => parseSpec({ ...prior, alpha: -0.1 }), 'INVALID_PARAMETER', /^alpha:/, /> 0/)
+    expectRefusal(() => parseSpec({ ...prior, epsilon: -1 }), 'INVALID_PARAMETER', /^epsilon:/)
+    expectRefusal(() => parseSpec({ ...prior, maxSteps: 2.5 }), 'INVALID_PARAMETER', /^maxSteps:/, /integer/)
+    expectRefusal(() => parseSpec({ ...prior, gradient: 'both' }), 'INVALID_PARAMETER', /^gradient:/, /"stop", "through"/)
+    expectRefusal(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], tau: '1' }), 'INVALID_PARAMETER', /^tau:/, /"1"/)
+    expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [1], drw: { beta: 1 } }), 'INVALID_PARAMETER', /^drw\.beta:/)
+    expectRefusal(() => parseSpec({ ...prior, base: { rule: 'logit-adjustment', classCounts: [3, 2], tau: -1 } }), 'INVALID_PARAMETER', /^base\.tau:/)
   })
   it('UNKNOWN_RULE names the rule and lists the known ones', () => {
-    expectError(() => parseSpec({ rule: 'focal' }), 'UNKNOWN_RULE', /"focal"/, /logit-adjustment/)
-    expectError(() => parseSpec({ rule: 'lpl', split: 'confidence', base: { rule: 'lpx' } }), 'UNKNOWN_RULE', /^base\.rule:/)
+    expectRefusal(() => parseSpec({ rule: 'focal' }), 'UNKNOWN_RULE', /"focal"/, /logit-adjustment/)
+    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'confidence', base: { rule: 'lpx' } }), 'UNKNOWN_RULE', /^base\.rule:/)
   })
   it('INVALID_SPEC: not an object, missing or misspelt fields, bad nesting', () => {
-    expectError(() => parseSpec([1]), 'INVALID_SPEC', /JSON object/)
-    expectError(() => parseSpec({}), 'INVALID_SPEC', /^rule:/, /required/)
-    expectError(() => parseSpec({ rule: 'logit-adjustment' }), 'INVALID_SPEC', /^classCounts:/, /required/)
-    expectError(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], taus: 1 }), 'INVALID_SPEC', /^taus:/, /not a field/)
-    expectError(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [1], base: { rule: 'lpl', split: 'confidence' } }), 'INVALID_SPEC', /^base\.rule:/)
-    expectError(() => parseSpec({ rule: 'ce', version: 2 }), 'INVALID_SPEC', /^version:/)
+    expectRefusal(() => parseSpec([1]), 'INVALID_SPEC', /JSON object/)
+    expectRefusal(() => parseSpec({}), 'INVALID_SPEC', /^rule:/, /required/)
+    expectRefusal(() => parseSpec({ rule: 'logit-adjustment' }), 'INVALID_SPEC', /^classCounts:/, /required/)
+    expectRefusal(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], taus: 1 }), 'INVALID_SPEC', /^taus:/, /not a field/)
+    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [1], base: { rule: 'lpl', split: 'confidence' } }), 'INVALID_SPEC', /^base\.rule:/)
+    expectRefusal(() => parseSpec({ rule: 'ce', version: 2 }), 'INVALID_SPEC', /^version:/)
   })
   it('SHAPE_MISMATCH from the reference backend', () => {
-    expectError(() => referenceOps.add(referenceOps.constant([1, 2], [2]), referenceOps.constant([1, 2, 3], [3])), 'SHAPE_MISMATCH', /\[2\]/, /\[3\]/)
-    expectError(() => referenceOps.constant([1, 2, 3], [2, 2]), 'SHAPE_MISMATCH', /3 values/)
+    expectRefusal(() => referenceOps.add(referenceOps.constant([1, 2], [2]), referenceOps.constant([1, 2, 3], [3])), 'SHAPE_MISMATCH', /\[2\]/, /\[3\]/)
+    expectRefusal(() => referenceOps.constant([1, 2, 3], [2, 2]), 'SHAPE_MISMATCH', /3 values/)
   })
   it('MISSING_CONTEXT: ISDA without weights and covariances', () => {
     const { logits, labels } = batch(SMALL.logits, SMALL.labels)
-    expectError(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels), 'MISSING_CONTEXT', /ctx\.isda/)
+    expectRefusal(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels), 'MISSING_CONTEXT', /ctx\.isda/)
     const isda = { weights: [[1], [2]], covariances: [[[1]], [[1]]] }
-    expectError(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda }), 'MISSING_CONTEXT', /2 rows/, /4 classes/)
+    expectRefusal(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda }), 'MISSING_CONTEXT', /2 rows/, /4 classes/)
   })
   it('closed-form gradient of a through-gradient rule is refused', () => {
     const { logits, labels } = batch(SMALL.logits, SMALL.labels)
     const loss = createLoss(referenceOps, { rule: 'official-longtail', classCounts: SMALL.counts, split: 2 })
     expect(loss.hasAnalyticGradient).toBe(false)
-    expectError(() => loss.gradient(logits, labels), 'INVALID_SPEC', /automatic differentiation/)
+    expectRefusal(() => loss.gradient(logits, labels), 'INVALID_SPEC', /automatic differentiation/)
   })
 })
 
@@ -113,17 +114,17 @@ describe('inputs are never mutated, and a failed call leaves state unchanged', (
 describe('INVALID_STATE', () => {
   it('refuses saved states that do not fit, naming the field', async () => {
     const { loadRuleState, saveRuleState } = await import('../src/index.js')
-    expectError(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 1.5], seen: [1, 1] }), 'INVALID_STATE', /^state\.confidence:/, /\[0, 1\]/)
-    expectError(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 0.5], seen: [1] }), 'INVALID_STATE', /^state\.seen:/)
-    expectError(() => loadRuleState(referenceOps, { confidence: [0.5], seen: [1] }), 'INVALID_STATE', /version 1/)
-    expectError(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] }, 3), 'INVALID_STATE', /3/)
+    expectRefusal(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 1.5], seen: [1, 1] }), 'INVALID_STATE', /^state\.confidence:/, /\[0, 1\]/)
+    expectRefusal(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 0.5], seen: [1] }), 'INVALID_STATE', /^state\.seen:/)
+    expectRefusal(() => loadRuleState(referenceOps, { confidence: [0.5], seen: [1] }), 'INVALID_STATE', /version 1/)
+    expectRefusal(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] }, 3), 'INVALID_STATE', /3/)
     const loss = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', numClasses: 4 })
     const { logits, labels } = batch(SMALL.logits, SMALL.labels)
     loss(logits, labels)
     const saved = await saveRuleState(loss.getState()!, (t) => t.data)
     expect(JSON.parse(JSON.stringify(saved))).toEqual(saved)
     const state = loss.getState()
-    expectError(() => loss.setState(loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] })), 'INVALID_STATE', /\[4\]/)
+    expectRefusal(() => loss.setState(loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] })), 'INVALID_STATE', /\[4\]/)
     expect(loss.getState()).toBe(state)
   })
 })
@@ -131,17 +132,17 @@ describe('INVALID_STATE', () => {
 describe('ISDA inputs are checked where they enter', () => {
   it('in the spec (INVALID_PARAMETER) and in the context (MISSING_CONTEXT), shapes and values', () => {
     const weights = [[1, 0], [0, 1]]
-    expectError(() => parseSpec({ rule: 'isda', weights, covariances: [[[1, 0], [0, 1]]] }), 'INVALID_PARAMETER', /^covariances:/, /2 arrays \[2\]\[2\]/)
-    expectError(() => parseSpec({ rule: 'isda', weights: [[1, NaN], [0, 1]], covariances: [] }), 'INVALID_PARAMETER', /^weights:/, /finite/)
+    expectRefusal(() => parseSpec({ rule: 'isda', weights, covariances: [[[1, 0], [0, 1]]] }), 'INVALID_PARAMETER', /^covariances:/, /2 arrays \[2\]\[2\]/)
+    expectRefusal(() => parseSpec({ rule: 'isda', weights: [[1, NaN], [0, 1]], covariances: [] }), 'INVALID_PARAMETER', /^weights:/, /finite/)
     const { logits, labels } = batch([[0, 1], [1, 0]], [0, 1])
     const bad = { weights, covariances: [[[1, 0], [0, Infinity]], [[1, 0], [0, 1]]] }
-    expectError(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda: bad }), 'MISSING_CONTEXT', /^isda\.covariances:/)
+    expectRefusal(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda: bad }), 'MISSING_CONTEXT', /^isda\.covariances:/)
   })
   it('official-balanced refuses fewer than 5 steps, whose iterations store no entry a class uses', () => {
-    expectError(() => parseSpec({ rule: 'official-balanced', steps: 4 }), 'INVALID_PARAMETER', /^steps:/, /≥ 5/)
+    expectRefusal(() => parseSpec({ rule: 'official-balanced', steps: 4 }), 'INVALID_PARAMETER', /^steps:/, /≥ 5/)
   })
   it('fields a variant ignores are refused, not silently dropped', () => {
-    expectError(() => parseSpec({ rule: 'vs', multiplicative: [1, 1], additive: [0, 0], gamma: 0.3 }), 'INVALID_SPEC', /^gamma:/)
-    expectError(() => parseSpec({ rule: 'lpl', split: 'fixed', directions: [1], bounds: [1], epsilon: 0.3 }), 'INVALID_SPEC', /^epsilon:/)
+    expectRefusal(() => parseSpec({ rule: 'vs', multiplicative: [1, 1], additive: [0, 0], gamma: 0.3 }), 'INVALID_SPEC', /^gamma:/)
+    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'fixed', directions: [1], bounds: [1], epsilon: 0.3 }), 'INVALID_SPEC', /^epsilon:/)
   })
 })

@@ -4,7 +4,7 @@ import {
   parseSpec, referenceOps,
 } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
-import { expectError } from './support.js'
+import { expectRefusal } from '@logit-perturb/conformance'
 
 const read = (t: { data: Float64Array }) => Array.from(t.data)
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)))
@@ -180,7 +180,7 @@ describe('lpl-multilabel', () => {
     const through = createLoss(referenceOps, { ...lpl, gradient: 'through' })
     expect(through.hasAnalyticGradient).toBe(false)
     expect(through.searchPath).toBe('ops')
-    expectError(() => through.gradient(t.logits, t.labels), 'INVALID_SPEC', /automatic differentiation/)
+    expectRefusal(() => through.gradient(t.logits, t.labels), 'INVALID_SPEC', /automatic differentiation/)
   })
   it('stop: the closed-form gradient is BCE\'s at the perturbed logits', () => {
     const t = tensors()
@@ -233,42 +233,42 @@ describe('multi-label inputs and specs', () => {
   it('LABELS_SHAPE: labels that are not [N, C]', () => {
     const { logits } = tensors()
     const loss = createLoss(referenceOps, la)
-    expectError(() => loss(logits, referenceOps.constant([0, 1, 2, 0, 1], [5], 'int32')), 'LABELS_SHAPE', /\[N, C\] = \[5, 4\]/, /got shape \[5\]/)
-    expectError(() => loss(logits, referenceOps.constant(new Array(15).fill(0), [5, 3])), 'LABELS_SHAPE', /\[5, 3\]/)
-    expectError(() => loss(logits, referenceOps.constant(new Array(16).fill(0), [4, 4])), 'LABELS_SHAPE', /\[4, 4\]/)
-    expectError(() => loss(referenceOps.constant(new Array(15).fill(0), [5, 3]), tensors().labels), 'LOGITS_SHAPE', /3 classes/, /has 4/)
+    expectRefusal(() => loss(logits, referenceOps.constant([0, 1, 2, 0, 1], [5], 'int32')), 'LABELS_SHAPE', /\[N, C\] = \[5, 4\]/, /got shape \[5\]/)
+    expectRefusal(() => loss(logits, referenceOps.constant(new Array(15).fill(0), [5, 3])), 'LABELS_SHAPE', /\[5, 3\]/)
+    expectRefusal(() => loss(logits, referenceOps.constant(new Array(16).fill(0), [4, 4])), 'LABELS_SHAPE', /\[4, 4\]/)
+    expectRefusal(() => loss(referenceOps.constant(new Array(15).fill(0), [5, 3]), tensors().labels), 'LOGITS_SHAPE', /3 classes/, /has 4/)
   })
   it('LABEL_VALUE: an entry other than 0 or 1, naming row and label', () => {
     const { logits } = tensors()
     for (const bad of [0.5, 2, -1, NaN]) {
       const y = Y.map((row, i) => row.map((v, j) => (i === 3 && j === 2 ? bad : v)))
-      expectError(() => createLoss(referenceOps, { rule: 'bce' })(logits, referenceOps.constant(y.flat(), [5, 4])), 'LABEL_VALUE',
+      expectRefusal(() => createLoss(referenceOps, { rule: 'bce' })(logits, referenceOps.constant(y.flat(), [5, 4])), 'LABEL_VALUE',
         new RegExp(`entry ${bad} at row 3, label 2`), /0 or 1/)
     }
   })
   it('LOGITS_NOT_FINITE unless allowNonFinite', () => {
     const { labels } = tensors()
     const nan = referenceOps.constant(U.flat().map((v, k) => (k === 6 ? NaN : v)), [5, 4])
-    expectError(() => createLoss(referenceOps, lpl)(nan, labels), 'LOGITS_NOT_FINITE', /NaN/)
+    expectRefusal(() => createLoss(referenceOps, lpl)(nan, labels), 'LOGITS_NOT_FINITE', /NaN/)
     expect(Number.isNaN(createLoss(referenceOps, { rule: 'bce' }, { allowNonFinite: true })(nan, labels).data[0])).toBe(true)
   })
   it('spec errors name the field', () => {
-    expectError(() => parseSpec({ rule: 'logit-adjusted-bce', classCounts: [5, 2] }), 'INVALID_SPEC', /^numSamples:/, /required/)
-    expectError(() => parseSpec({ ...la, numSamples: 0 }), 'INVALID_PARAMETER', /^numSamples:/, /> 0/)
-    expectError(() => parseSpec({ ...db, numSamples: 100 }), 'CLASS_COUNTS_VALUE', /^classCounts\[0\]:/, /900 of label 0 exceeds numSamples 100/)
-    expectError(() => parseSpec({ ...db, classCounts: [0, 10, 10], numSamples: 10 }), 'CLASS_COUNTS_VALUE', /^classCounts:/, /no label has both/)
-    expectError(() => parseSpec({ ...la, classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
-    expectError(() => parseSpec({ ...la, numClasses: 3 }), 'CLASS_COUNTS_LENGTH', /4 entries/, /3 classes/)
-    expectError(() => parseSpec({ ...la, tau: -1 }), 'INVALID_PARAMETER', /^tau:/)
-    expectError(() => parseSpec({ ...db, kappa: -0.1 }), 'INVALID_PARAMETER', /^kappa:/)
-    expectError(() => parseSpec({ ...db, lambda: 0 }), 'INVALID_PARAMETER', /^lambda:/, /≥ 0.000001/)
-    expectError(() => parseSpec({ ...lpl, alpha: 0 }), 'INVALID_PARAMETER', /^alpha:/)
-    expectError(() => parseSpec({ ...lpl, headClasses: 5 }), 'INVALID_PARAMETER', /^headClasses:/, /≤ 4/)
-    expectError(() => parseSpec({ ...lpl, gradient: 'both' }), 'INVALID_PARAMETER', /^gradient:/)
-    expectError(() => parseSpec({ ...lpl, split: 'prior' }), 'INVALID_SPEC', /^split:/, /not a field/)
-    expectError(() => parseSpec({ ...lpl, numSamples: 10 }), 'INVALID_SPEC', /^numSamples:/, /not a field/)
-    expectError(() => parseSpec({ rule: 'bce', classCounts: [1] }), 'INVALID_SPEC', /^classCounts:/)
-    expectError(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 1], base: { rule: 'bce' } }), 'INVALID_SPEC', /^base\.rule:/, /multi-label/)
+    expectRefusal(() => parseSpec({ rule: 'logit-adjusted-bce', classCounts: [5, 2] }), 'INVALID_SPEC', /^numSamples:/, /required/)
+    expectRefusal(() => parseSpec({ ...la, numSamples: 0 }), 'INVALID_PARAMETER', /^numSamples:/, /> 0/)
+    expectRefusal(() => parseSpec({ ...db, numSamples: 100 }), 'CLASS_COUNTS_VALUE', /^classCounts\[0\]:/, /900 of label 0 exceeds numSamples 100/)
+    expectRefusal(() => parseSpec({ ...db, classCounts: [0, 10, 10], numSamples: 10 }), 'CLASS_COUNTS_VALUE', /^classCounts:/, /no label has both/)
+    expectRefusal(() => parseSpec({ ...la, classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
+    expectRefusal(() => parseSpec({ ...la, numClasses: 3 }), 'CLASS_COUNTS_LENGTH', /4 entries/, /3 classes/)
+    expectRefusal(() => parseSpec({ ...la, tau: -1 }), 'INVALID_PARAMETER', /^tau:/)
+    expectRefusal(() => parseSpec({ ...db, kappa: -0.1 }), 'INVALID_PARAMETER', /^kappa:/)
+    expectRefusal(() => parseSpec({ ...db, lambda: 0 }), 'INVALID_PARAMETER', /^lambda:/, /≥ 0.000001/)
+    expectRefusal(() => parseSpec({ ...lpl, alpha: 0 }), 'INVALID_PARAMETER', /^alpha:/)
+    expectRefusal(() => parseSpec({ ...lpl, headClasses: 5 }), 'INVALID_PARAMETER', /^headClasses:/, /≤ 4/)
+    expectRefusal(() => parseSpec({ ...lpl, gradient: 'both' }), 'INVALID_PARAMETER', /^gradient:/)
+    expectRefusal(() => parseSpec({ ...lpl, split: 'prior' }), 'INVALID_SPEC', /^split:/, /not a field/)
+    expectRefusal(() => parseSpec({ ...lpl, numSamples: 10 }), 'INVALID_SPEC', /^numSamples:/, /not a field/)
+    expectRefusal(() => parseSpec({ rule: 'bce', classCounts: [1] }), 'INVALID_SPEC', /^classCounts:/)
+    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 1], base: { rule: 'bce' } }), 'INVALID_SPEC', /^base\.rule:/, /multi-label/)
   })
   it('every rule stays finite with zero counts, a label on every sample, and logits of magnitude 1e4', () => {
     const huge = U.map((row, i) => row.map((v, j) => ((i + j) % 2 ? 1e4 : -1e4) * v))

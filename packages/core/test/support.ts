@@ -1,5 +1,4 @@
-import { expect } from 'vitest'
-import { LogitPerturbError, type LogitPerturbErrorCode, type RefTensor, type RuleInput, referenceOps } from '../src/index.js'
+import { type RefTensor, type RuleInput, referenceOps } from '../src/index.js'
 
 /** `[N, C]` logits and `[N]` labels as reference tensors. */
 export function batch(logits: number[][], labels: number[]): { logits: RefTensor; labels: RefTensor } {
@@ -39,22 +38,4 @@ export function allSpecs(counts: number[]): RuleInput[] {
     { rule: 'official-longtail', classCounts: counts, split: 2 },
     { rule: 'official-balanced' },
   ]
-}
-
-/** The `LogitPerturbError` `fn` throws; a failed expectation when it throws anything else or returns. */
-export function thrown(fn: () => unknown): LogitPerturbError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(LogitPerturbError)
-    return e as LogitPerturbError
-  }
-  throw new Error('expected a LogitPerturbError, nothing was thrown')
-}
-
-/** Expects `fn` to throw a `LogitPerturbError` with `code` whose message matches every mention. */
-export function expectError(fn: () => unknown, code: LogitPerturbErrorCode, ...mentions: (string | RegExp)[]): void {
-  const error = thrown(fn)
-  expect(error.code).toBe(code)
-  for (const m of mentions) expect(error.message).toMatch(m)
 }
