@@ -144,7 +144,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const seed = options.seed ?? 0
   const data = syntheticBatches(seed * 7919 + 1, batchSize)
   const spec = soakSpec(data.counts, options.split ?? 'confidence')
-  const model = buildMlp(CLASSES, seed, LPL.head)
+  const model = buildMlp(CLASSES, seed, LPL.classifier)
   const loss = createTfjsLoss(spec)
   const schedule = cosineNesterov(options.learningRate ?? 0.05, steps)
   const weights = model.trainableWeights.map((w) => w.read() as tf.Variable)

@@ -104,7 +104,7 @@ describe('IDX files', () => {
   })
 })
 
-describe('the cosine head of ldam-drw', () => {
+describe('the cosine classifier layer of ldam-drw', () => {
   it('has finite gradients for a row of features that ReLU switched off', async () => {
     await import('@tensorflow/tfjs-backend-cpu')
     await import('@tensorflow/tfjs-layers')

@@ -29,6 +29,8 @@ export type {
 export type { SpecBase, SpecInput } from './rules/definition.js'
 export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specTypes.js'
 export { parseSpec } from './spec.js'
+export { specs } from './specBuilders.js'
+export type { RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
 export { closedFormGradient, createLoss } from './loss.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
 export type { IsdaInputs, LabelTask, LossContext, PerturbCall, PerturbedBatch, Rule, RuleState } from './rules/types.js'
@@ -62,8 +64,8 @@ export type { ClassReport, Direction, Explanation, ExplanationValues } from './a
 export {
   DEFAULT_TAU_GRID, argmaxRows, averagePrecision, balancedAccuracy, chooseTau, multiLabelAveragePrecision, perClassAccuracy,
   shotAccuracy, thirdsAccuracy,
-} from './evaluate.js'
-export type { GroupAccuracy, ShotAccuracy } from './evaluate.js'
+} from './metrics.js'
+export type { GroupAccuracy, ShotAccuracy } from './metrics.js'
 export { mulberry32, shuffleInPlace } from './random.js'
 export { lplSearchHost } from './rules/lplSearchHost.js'
 export type { LplHostSearchInputs } from './rules/lplSearchHost.js'

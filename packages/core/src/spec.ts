@@ -1,5 +1,5 @@
 import { check } from './errors.js'
-import { CLASS_COUNT, type ParseContext, type SpecHead } from './rules/definition.js'
+import { CLASS_COUNT, type ParseContext, type SpecHeader } from './rules/definition.js'
 import { ruleDefinition } from './rules/registry.js'
 import { SpecReader } from './specReader.js'
 import type { LplBaseSpec, RuleSpec } from './specTypes.js'
@@ -53,8 +53,8 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
   check(version === undefined || version === 1, 'INVALID_SPEC', `only version 1 exists, got ${String(version)}`, r.fieldPath('version'))
   const numClasses = r.optionalNumber('numClasses', CLASS_COUNT)
   check(!asBase || definition.notABase === undefined, 'INVALID_SPEC', definition.notABase ?? '', r.fieldPath('rule'))
-  const head: SpecHead = { version: 1, ...(numClasses === undefined ? {} : { numClasses }) }
-  const context: ParseContext = { head, numClasses, parseBase: (reader) => parseAt(reader, true) as LplBaseSpec }
+  const header: SpecHeader = { version: 1, ...(numClasses === undefined ? {} : { numClasses }) }
+  const context: ParseContext = { header, numClasses, parseBase: (reader) => parseAt(reader, true) as LplBaseSpec }
   const spec = definition.parse(r, context) as RuleSpec
   r.finish()
   return spec

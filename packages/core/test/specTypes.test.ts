@@ -5,7 +5,7 @@
  * a valid spec stops compiling. At run time the same specs are checked by the parser.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import { type LplSpec, type RuleInput, type RuleSpec, createLoss, parseSpec, referenceOps } from '../src/index.js'
+import { type LplSpec, RULE_NAMES, type RuleInput, type RuleSpec, createLoss, parseSpec, referenceOps, specs } from '../src/index.js'
 
 const classCounts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 
@@ -51,6 +51,32 @@ describe('spec input types', () => {
     if (spec.split === 'prior') expectTypeOf(spec.classCounts).toEqualTypeOf<number[]>()
     if (spec.split === 'learned') expectTypeOf(spec.numClasses).toEqualTypeOf<number>()
     expect(spec.split).toBe('prior')
+  })
+})
+
+describe('the typed builders', () => {
+  it('build the plain JSON spec of each rule, which parses as the literal does', () => {
+    const built = specs.lpl({ split: 'prior', classCounts, base: specs.logitAdjustment({ classCounts, tau: 1 }) })
+    expect(built).toEqual({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts, tau: 1 } })
+    expect(parseSpec(built)).toEqual(parseSpec({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts, tau: 1 } }))
+    expectTypeOf(built).toMatchTypeOf<RuleInput>()
+    expect(specs.ce()).toEqual({ rule: 'ce' })
+    expect(specs.officialLongtail).toBeTypeOf('function')
+    expect(specs.lplMultilabel({ classCounts: [3, 1] }).rule).toBe('lpl-multilabel')
+  })
+
+  it('exist for every registered rule, under its name in camel case', () => {
+    const camel = RULE_NAMES.map((name) => name.replace(/-([a-z])/g, (_, l: string) => l.toUpperCase())).sort()
+    expect(Object.keys(specs).sort()).toEqual(camel)
+  })
+
+  it('refuse at compile time what the literal refuses', () => {
+    // @ts-expect-error `tua` is not a field of logit adjustment
+    expect(() => parseSpec(specs.logitAdjustment({ classCounts, tua: 1 }))).toThrow(/tua/)
+    // @ts-expect-error `momentum` belongs to the confidence split
+    expect(() => parseSpec(specs.lpl({ split: 'prior', classCounts, momentum: 0.5 }))).toThrow(/momentum/)
+    // @ts-expect-error logit adjustment needs its class counts
+    expect(() => parseSpec(specs.logitAdjustment())).toThrow(/classCounts/)
   })
 })
 

@@ -1,13 +1,13 @@
 import type { LogitAdjustmentInput, RuleInput } from '@logit-perturb/core'
 import { CliError } from '../errors.js'
-import type { Head } from './model.js'
+import type { Classifier } from './model.js'
 
-/** A method of the benchmark: the rule spec it trains with, its head, and post-hoc adjustment. */
+/** A method of the benchmark: the rule spec it trains with, its classifier layer, and post-hoc adjustment. */
 export interface Method {
   name: string
   summary: string
   spec: (classCounts: number[], epochs: number, numSamples: number) => RuleInput
-  head: Head
+  classifier: Classifier
   /** Choose τ on the validation split and adjust the test logits by `−τ log π`. */
   posthoc?: boolean
   /**
@@ -21,29 +21,29 @@ const la = (classCounts: number[]): LogitAdjustmentInput => ({ rule: 'logit-adju
 
 /** Every method `lpl train` knows, in report order. */
 export const METHODS: readonly Method[] = [
-  { name: 'ce', summary: 'cross-entropy', head: 'dense', spec: () => ({ rule: 'ce' }) },
+  { name: 'ce', summary: 'cross-entropy', classifier: 'dense', spec: () => ({ rule: 'ce' }) },
   {
     name: 'ce+posthoc', summary: 'cross-entropy, then logits − τ·log π with τ chosen on the validation split',
-    head: 'dense', posthoc: true, spec: () => ({ rule: 'ce' }),
+    classifier: 'dense', posthoc: true, spec: () => ({ rule: 'ce' }),
   },
-  { name: 'la', summary: 'logit adjustment, τ = 1', head: 'dense', spec: la },
+  { name: 'la', summary: 'logit adjustment, τ = 1', classifier: 'dense', spec: la },
   {
     name: 'ldam-drw', summary: 'LDAM (M = 0.5, s = 30) on cosine logits, DRW (β = 0.9999) from 80% of the epochs',
-    head: 'cosine',
+    classifier: 'cosine',
     spec: (classCounts, epochs) => ({
       rule: 'ldam', classCounts, maxMargin: 0.5, scale: 30, drw: { beta: 0.9999, fromEpoch: Math.floor(0.8 * epochs) },
     }),
   },
   {
-    name: 'lpl', summary: 'LPL, prior split (α = 0.15, ε = 0.3, Δε = 1.2, K = 20)', head: 'dense',
+    name: 'lpl', summary: 'LPL, prior split (α = 0.15, ε = 0.3, Δε = 1.2, K = 20)', classifier: 'dense',
     spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 }),
   },
   {
-    name: 'la+lpl', summary: 'LPL on logit-adjusted logits', head: 'dense',
+    name: 'la+lpl', summary: 'LPL on logit-adjusted logits', classifier: 'dense',
     spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20, base: la(classCounts) }),
   },
   {
-    name: 'official-longtail', summary: 'the released long-tail code (split 4, S = 10, κ = 0.6, K = 10, α = 0.15)', head: 'dense',
+    name: 'official-longtail', summary: 'the released long-tail code (split 4, S = 10, κ = 0.6, K = 10, α = 0.15)', classifier: 'dense',
     spec: (classCounts) => ({ rule: 'official-longtail', classCounts, split: 4, stepSize: 10, headFactor: 0.6, steps: 10, alpha: 0.15 }),
   },
 ]
@@ -52,7 +52,7 @@ export const METHODS: readonly Method[] = [
 export const EXTRA_METHODS: readonly Method[] = [
   {
     name: 'lpl-learned', summary: 'LPL with learned signed bounds θ (meta batch of 10 per class, meta rate 1, |θ| ≤ 1.5)',
-    head: 'dense', learned: { metaRate: 1, metaPerClass: 10, maxBound: 1.5 },
+    classifier: 'dense', learned: { metaRate: 1, metaPerClass: 10, maxBound: 1.5 },
     spec: (classCounts) => ({ rule: 'lpl', split: 'learned', numClasses: classCounts.length, maxBound: 1.5 }),
   },
 ]

@@ -6,7 +6,7 @@ const DECAY = 2.5e-4
 
 /**
  * A dense layer with cosine logits: `u_ij = x̂_i · ŵ_j`, features and class weights L2-normalized,
- * so logits lie in [−1, 1]. LDAM's margins and scale `s = 30` are meant for this head (LDAM's
+ * so logits lie in [−1, 1]. LDAM's margins and scale `s = 30` are meant for this classifier layer (LDAM's
  * released code uses it); on an unnormalized layer `s = 30` makes training diverge.
  */
 export class CosineDense extends tfl.layers.Layer {
@@ -44,15 +44,15 @@ export class CosineDense extends tfl.layers.Layer {
   }
 }
 
-/** The two heads the benchmark uses: a plain dense layer, or cosine logits (for LDAM). */
-export type Head = 'dense' | 'cosine'
+/** The two classifier layers the benchmark uses: a plain dense layer, or cosine logits (for LDAM). */
+export type Classifier = 'dense' | 'cosine'
 
 /**
  * The protocol's network (docs/spec.md#7-reporting-conventions): a multi-layer perceptron 784-256-128-10 with ReLU
  * (`inputSize` 3136 for the 56×56 multi-label canvases),
  * weight decay 5e-4 on every weight and bias, seeded initialization, outputting logits.
  */
-export function buildMlp(numClasses: number, seed: number, head: Head = 'dense', inputSize = 784): tfl.Sequential {
+export function buildMlp(numClasses: number, seed: number, classifier: Classifier = 'dense', inputSize = 784): tfl.Sequential {
   const regularizer = () => tfl.regularizers.l2({ l2: DECAY })
   const dense = (units: number, k: number, extra: { activation?: 'relu'; inputShape?: number[] }) =>
     tfl.layers.dense({
@@ -64,7 +64,7 @@ export function buildMlp(numClasses: number, seed: number, head: Head = 'dense',
   const model = tfl.sequential()
   model.add(dense(256, 1, { activation: 'relu', inputShape: [inputSize] }))
   model.add(dense(128, 2, { activation: 'relu' }))
-  model.add(head === 'cosine' ? new CosineDense(numClasses, seed * 7 + 3) : dense(numClasses, 3, {}))
+  model.add(classifier === 'cosine' ? new CosineDense(numClasses, seed * 7 + 3) : dense(numClasses, 3, {}))
   return model
 }
 

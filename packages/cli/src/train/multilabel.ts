@@ -9,17 +9,17 @@ import type { RunOptions, RunResult } from './run.js'
 
 /** The multi-label methods of `lpl train --task multilabel`, in report order. */
 export const MULTILABEL_METHODS: readonly Method[] = [
-  { name: 'bce', summary: 'binary cross-entropy', head: 'dense', spec: (_counts) => ({ rule: 'bce', numClasses: _counts.length }) },
+  { name: 'bce', summary: 'binary cross-entropy', classifier: 'dense', spec: (_counts) => ({ rule: 'bce', numClasses: _counts.length }) },
   {
-    name: 'logit-adjusted-bce', summary: 'BCE of z + τ·log(π/(1−π)), τ = 1', head: 'dense',
+    name: 'logit-adjusted-bce', summary: 'BCE of z + τ·log(π/(1−π)), τ = 1', classifier: 'dense',
     spec: (classCounts, _epochs, numSamples) => ({ rule: 'logit-adjusted-bce', classCounts, numSamples, tau: 1 }),
   },
   {
-    name: 'db-negative-tolerant', summary: 'distribution-balanced negative-tolerant BCE (κ = 0.05, λ = 5)', head: 'dense',
+    name: 'db-negative-tolerant', summary: 'distribution-balanced negative-tolerant BCE (κ = 0.05, λ = 5)', classifier: 'dense',
     spec: (classCounts, _epochs, numSamples) => ({ rule: 'db-negative-tolerant', classCounts, numSamples }),
   },
   {
-    name: 'lpl-multilabel', summary: 'multi-label LPL (α = 0.05, ε = 0.1, Δε = 0.4, K = 20)', head: 'dense',
+    name: 'lpl-multilabel', summary: 'multi-label LPL (α = 0.05, ε = 0.1, Δε = 0.4, K = 20)', classifier: 'dense',
     spec: (classCounts) => ({ rule: 'lpl-multilabel', classCounts, alpha: 0.05, epsilon: 0.1, deltaEpsilon: 0.4, maxSteps: 20 }),
   },
 ]

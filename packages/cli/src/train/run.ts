@@ -72,7 +72,7 @@ async function logitsOf(model: tfl.LayersModel, x: tf.Tensor): Promise<number[][
 export async function trainOnce(method: Method, data: RunData, options: RunOptions): Promise<RunResult> {
   const started = performance.now()
   const numClasses = data.counts.length
-  const model = buildMlp(numClasses, options.seed, method.head)
+  const model = buildMlp(numClasses, options.seed, method.classifier)
   const loss = createTfjsLoss(method.spec(data.counts, options.epochs, data.train.length))
   const steps = Math.ceil(data.train.length / options.batchSize) * options.epochs
   const schedule = cosineNesterov(options.learningRate, steps)

@@ -18,6 +18,6 @@ export const balancedSoftmaxDefinition = defineRule<BalancedSoftmaxSpec>({
   task: 'single',
   docsPage: 'rules/balanced-softmax.md',
   defaults: {},
-  parse: (r, { head, numClasses }) => ({ rule: 'balanced-softmax', ...head, classCounts: r.classCounts('classCounts', numClasses) }),
+  parse: (r, { header, numClasses }) => ({ rule: 'balanced-softmax', ...header, classCounts: r.classCounts('classCounts', numClasses) }),
   create: (spec) => logitAdjustmentRule(spec.classCounts, 1),
 })

@@ -30,6 +30,6 @@ export const bceDefinition = defineRule<BceSpec>({
   docsPage: 'rules/multilabel.md',
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: {},
-  parse: (_r, { head }) => ({ rule: 'bce', ...head }),
+  parse: (_r, { header }) => ({ rule: 'bce', ...header }),
   create: (spec) => bceRule(spec.numClasses),
 })

@@ -25,6 +25,6 @@ export const ceDefinition = defineRule<CeSpec>({
   task: 'single',
   docsPage: 'rules/ce.md',
   defaults: {},
-  parse: (_r, { head }) => ({ rule: 'ce', ...head }),
+  parse: (_r, { header }) => ({ rule: 'ce', ...header }),
   create: (spec) => ceRule(spec.numClasses),
 })

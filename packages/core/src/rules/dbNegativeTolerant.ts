@@ -76,8 +76,8 @@ export const dbNegativeTolerantDefinition = defineRule<DbNegativeTolerantSpec>({
   docsPage: 'rules/multilabel.md',
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: DEFAULTS,
-  parse: (r, { head, numClasses }) => ({
-    rule: 'db-negative-tolerant', ...head, ...parseLabelCounts(r, numClasses),
+  parse: (r, { header, numClasses }) => ({
+    rule: 'db-negative-tolerant', ...header, ...parseLabelCounts(r, numClasses),
     kappa: r.number('kappa', NON_NEGATIVE, DEFAULTS.kappa),
     // 1/λ weighs the negatives: λ below 1e-6 would make that weight overflow float32.
     lambda: r.number('lambda', { min: 1e-6, max: MAX_PARAMETER }, DEFAULTS.lambda),

@@ -53,15 +53,15 @@ export type SpecInput<S extends SpecBase, Defaulted extends keyof S = never> = R
 type ReadonlyArrays<T> = { [K in keyof T]: T[K] extends readonly (infer E)[] ? readonly E[] : T[K] }
 
 /** The fields every parsed spec starts with, after `rule`: the format version and the declared class count. */
-export interface SpecHead {
+export interface SpecHeader {
   version: 1
   numClasses?: number
 }
 
 /** What a rule's parser gets besides its reader. */
 export interface ParseContext {
-  /** The head the parsed spec starts with (`version`, and `numClasses` when declared). */
-  readonly head: SpecHead
+  /** The header the parsed spec starts with (`version`, and `numClasses` when declared). */
+  readonly header: SpecHeader
   /** The class count the spec declares with `numClasses`, if it does. */
   readonly numClasses: number | undefined
   /** Parses a nested spec as LPL's base rule (refusing rules that cannot be one). */

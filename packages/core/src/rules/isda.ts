@@ -100,11 +100,11 @@ export const isdaDefinition = defineRule<IsdaSpec>({
   task: 'single',
   docsPage: 'rules/isda.md',
   defaults: DEFAULTS,
-  parse(r, { head, numClasses }) {
+  parse(r, { header, numClasses }) {
     const lambda = r.number('lambda', NON_NEGATIVE, DEFAULTS.lambda)
     const weights = r.raw('weights')
     const covariances = r.raw('covariances')
-    if (weights === undefined && covariances === undefined) return { rule: 'isda', ...head, lambda }
+    if (weights === undefined && covariances === undefined) return { rule: 'isda', ...header, lambda }
     const inputs = { weights, covariances }
     checkIsdaInputs(inputs, 'INVALID_PARAMETER', r.fieldPath(''))
     if (numClasses !== undefined) {
@@ -112,7 +112,7 @@ export const isdaDefinition = defineRule<IsdaSpec>({
         `has ${inputs.weights.length} rows but there are ${numClasses} classes`, r.fieldPath('weights'))
     }
     return {
-      rule: 'isda', ...head, lambda,
+      rule: 'isda', ...header, lambda,
       weights: structuredClone(weights as number[][]),
       covariances: structuredClone(covariances as number[][][]),
     }

@@ -98,7 +98,7 @@ export const ldamDefinition = defineRule<LdamSpec>({
   task: 'single',
   docsPage: 'rules/ldam.md',
   defaults: DEFAULTS,
-  parse(r, { head, numClasses }) {
+  parse(r, { header, numClasses }) {
     const classCounts = r.classCounts('classCounts', numClasses)
     const maxMargin = r.number('maxMargin', NON_NEGATIVE, DEFAULTS.maxMargin)
     const scale = r.number('scale', POSITIVE, DEFAULTS.scale)
@@ -111,7 +111,7 @@ export const ldamDefinition = defineRule<LdamSpec>({
       }
       drwReader.finish()
     }
-    return { rule: 'ldam', ...head, classCounts, maxMargin, scale, ...(drw ? { drw } : {}) }
+    return { rule: 'ldam', ...header, classCounts, maxMargin, scale, ...(drw ? { drw } : {}) }
   },
   create: (spec) => ldamRule(spec.classCounts, spec.maxMargin, spec.scale, spec.drw),
 })

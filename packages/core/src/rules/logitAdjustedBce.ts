@@ -48,8 +48,8 @@ export const logitAdjustedBceDefinition = defineRule<LogitAdjustedBceSpec>({
   docsPage: 'rules/multilabel.md',
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: DEFAULTS,
-  parse: (r, { head, numClasses }) => ({
-    rule: 'logit-adjusted-bce', ...head, ...parseLabelCounts(r, numClasses), tau: r.number('tau', TAU, DEFAULTS.tau),
+  parse: (r, { header, numClasses }) => ({
+    rule: 'logit-adjusted-bce', ...header, ...parseLabelCounts(r, numClasses), tau: r.number('tau', TAU, DEFAULTS.tau),
   }),
   create: (spec) => logitAdjustedBceRule(spec.classCounts, spec.numSamples, spec.tau),
 })

@@ -70,8 +70,8 @@ export const logitAdjustmentDefinition = defineRule<LogitAdjustmentSpec>({
   task: 'single',
   docsPage: 'rules/logit-adjustment.md',
   defaults: DEFAULTS,
-  parse: (r, { head, numClasses }) => ({
-    rule: 'logit-adjustment', ...head,
+  parse: (r, { header, numClasses }) => ({
+    rule: 'logit-adjustment', ...header,
     classCounts: r.classCounts('classCounts', numClasses),
     tau: r.number('tau', TAU, DEFAULTS.tau),
   }),

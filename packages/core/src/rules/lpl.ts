@@ -294,7 +294,7 @@ export const lplDefinition = defineRule<LplSpec>({
   docsPage: 'rules/lpl.md',
   notABase: 'LPL cannot be the base of LPL',
   defaults: DEFAULTS,
-  parse(r, { head, numClasses: declared, parseBase }) {
+  parse(r, { header, numClasses: declared, parseBase }) {
     const split = r.oneOf('split', ['prior', 'confidence', 'fixed', 'learned'] as const)
     const baseReader = r.child('base')
     const base = baseReader === undefined ? undefined : parseBase(baseReader)
@@ -307,7 +307,7 @@ export const lplDefinition = defineRule<LplSpec>({
       check(fromBase === undefined || fromBase === numClasses, 'CLASS_COUNTS_LENGTH',
         `the base rule has ${fromBase} classes but numClasses is ${numClasses}`, r.fieldPath('base'))
       return {
-        rule: 'lpl', ...head, numClasses, split,
+        rule: 'lpl', ...header, numClasses, split,
         maxBound: r.number('maxBound', POSITIVE, DEFAULTS.maxBound),
         gradient: r.oneOf('gradient', ['stop', 'through'] as const, DEFAULTS.gradient),
         ...withBase,
@@ -325,9 +325,9 @@ export const lplDefinition = defineRule<LplSpec>({
       directions.forEach((d, c) => check(d === 1 || d === -1, 'INVALID_PARAMETER', `must be +1 or -1, got ${d}`, `${r.fieldPath('directions')}[${c}]`))
       const bounds = r.numberArray('bounds', NON_NEGATIVE, directions.length)
       checkBase(directions.length)
-      return { rule: 'lpl', ...head, split, ...search, directions, bounds, ...withBase }
+      return { rule: 'lpl', ...header, split, ...search, directions, bounds, ...withBase }
     }
-    const common = { rule: 'lpl' as const, ...head, split, ...parseLplSearch(r, true) }
+    const common = { rule: 'lpl' as const, ...header, split, ...parseLplSearch(r, true) }
     if (split === 'prior') {
       const classCounts = r.classCounts('classCounts', declared)
       const headClasses = r.optionalNumber('headClasses', { min: 0, max: classCounts.length, integer: true })

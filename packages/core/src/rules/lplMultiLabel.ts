@@ -137,11 +137,11 @@ export const lplMultiLabelDefinition = defineRule<LplMultiLabelSpec>({
   docsPage: 'rules/multilabel.md',
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: DEFAULTS,
-  parse(r, { head, numClasses }) {
+  parse(r, { header, numClasses }) {
     const classCounts = r.classCounts('classCounts', numClasses)
     const headClasses = r.optionalNumber('headClasses', { min: 0, max: classCounts.length, integer: true })
     return {
-      rule: 'lpl-multilabel', ...head, classCounts,
+      rule: 'lpl-multilabel', ...header, classCounts,
       ...(headClasses === undefined ? {} : { headClasses }),
       ...parseLplSearch(r, true),
     }

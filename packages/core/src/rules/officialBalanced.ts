@@ -80,8 +80,8 @@ export const officialBalancedDefinition = defineRule<OfficialBalancedSpec>({
   docsPage: 'rules/official-balanced.md',
   notABase: PRESET_NOT_A_BASE,
   defaults: DEFAULTS,
-  parse: (r, { head }) => ({
-    rule: 'official-balanced', ...head,
+  parse: (r, { header }) => ({
+    rule: 'official-balanced', ...header,
     // With K ≤ 4, R = round(1.1K) ≤ K iterations never store entry K, the first one a class uses
     // (the released code fails there with an index error).
     steps: r.number('steps', { min: 5, max: MAX_STEPS, integer: true }, DEFAULTS.steps),

@@ -108,10 +108,10 @@ export const officialLongtailDefinition = defineRule<OfficialLongtailSpec>({
   docsPage: 'rules/official-longtail.md',
   notABase: PRESET_NOT_A_BASE,
   defaults: DEFAULTS,
-  parse(r, { head, numClasses }) {
+  parse(r, { header, numClasses }) {
     const classCounts = r.classCounts('classCounts', numClasses)
     return {
-      rule: 'official-longtail', ...head, classCounts,
+      rule: 'official-longtail', ...header, classCounts,
       split: r.number('split', { min: 0, max: classCounts.length, integer: true }),
       stepSize: r.number('stepSize', NON_NEGATIVE, DEFAULTS.stepSize),
       headFactor: r.number('headFactor', NON_NEGATIVE, DEFAULTS.headFactor),

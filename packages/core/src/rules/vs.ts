@@ -82,15 +82,15 @@ export const vsDefinition = defineRule<VsSpec>({
   task: 'single',
   docsPage: 'rules/vs.md',
   defaults: DEFAULTS,
-  parse(r, { head, numClasses }) {
+  parse(r, { header, numClasses }) {
     if (r.has('multiplicative') || r.has('additive')) {
       // Explicit terms: classCounts, gamma and tau would be ignored, so they are refused as unknown.
       const multiplicative = r.numberArray('multiplicative', POSITIVE, numClasses)
       const additive = r.numberArray('additive', { min: -MAX_PARAMETER, max: MAX_PARAMETER }, multiplicative.length)
-      return { rule: 'vs', ...head, multiplicative, additive }
+      return { rule: 'vs', ...header, multiplicative, additive }
     }
     return {
-      rule: 'vs', ...head,
+      rule: 'vs', ...header,
       classCounts: r.classCounts('classCounts', numClasses),
       gamma: r.number('gamma', NON_NEGATIVE, DEFAULTS.gamma),
       tau: r.number('tau', TAU, DEFAULTS.tau),

@@ -3,7 +3,7 @@ import {
   LogitPerturbError, argmaxRows, balancedAccuracy, chooseTau, perClassAccuracy, shotAccuracy, thirdsAccuracy,
 } from '../src/index.js'
 
-describe('evaluate', () => {
+describe('metrics: per-class, balanced and shot accuracy', () => {
   it('per-class and balanced accuracy; a class without samples is absent, not 0', () => {
     const perClass = perClassAccuracy([0, 0, 1, 2, 2, 0], [0, 0, 1, 1, 2, 2], 4)
     expect(perClass).toEqual([1, 0.5, 0.5, null])
