@@ -11,9 +11,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  type RefTensor, createLoss, dbBias, labelPriors, lplSteps, mulberry32, parseSpec, priorSplitBounds, referenceOps,
+  createLoss, dbBias, labelPriors, lplSteps, mulberry32, parseSpec, priorSplitBounds, referenceOps,
 } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
+import { centralDifference } from '@logit-perturb/conformance'
 
 const SEED = 11
 const out = join(import.meta.dirname, 'fixtures', 'golden-multilabel.json')
@@ -31,14 +32,6 @@ function rates(c: number, ratio: number): number[] {
   return Array.from({ length: c }, (_, j) => (j === c - 1 ? 0 : 0.9 * ratio ** (-j / Math.max(1, c - 1))))
 }
 
-/** Central differences of the reference loss in float64, for rules whose gradient flows through the search. */
-function finiteDifference(f: (u: RefTensor) => RefTensor, logits: number[][], h = 1e-5): number[] {
-  const flat = logits.flat()
-  const shape = [logits.length, logits[0]!.length]
-  const at = (k: number, d: number) => f(referenceOps.constant(flat.map((v, j) => (j === k ? v + d : v)), shape)).data[0]!
-  return flat.map((_, k) => (at(k, h) - at(k, -h)) / (2 * h))
-}
-
 const rows = (flat: ArrayLike<number>, c: number): number[][] =>
   Array.from({ length: flat.length / c }, (_, i) => Array.from({ length: c }, (_, j) => flat[i * c + j]!))
 
@@ -50,7 +43,9 @@ function goldenCase(kind: string, spec: Record<string, unknown>, b: { logits: nu
   const u = referenceOps.constant(b.logits.flat(), [b.logits.length, c])
   const y = referenceOps.constant(b.labels.flat(), [b.labels.length, c])
   const evaluation = loss.evaluate(u, y)
-  const grad = loss.hasAnalyticGradient ? Array.from(loss.gradient(u, y).data) : finiteDifference((v) => loss(v, y), b.logits)
+  // Rules whose gradient flows through the search: central differences of the float64 loss.
+  const lossAt = (v: Float64Array) => loss(referenceOps.constant(v, [b.logits.length, c]), y).data[0]!
+  const grad = loss.hasAnalyticGradient ? Array.from(loss.gradient(u, y).data) : Array.from(centralDifference(lossAt, b.logits.flat(), 1e-5))
   const { rule: _rule, version: _version, ...params } = parseSpec({ rule: kind, ...spec }) as unknown as Record<string, unknown>
   return {
     kind, numClasses: c, ...params, ...extra,

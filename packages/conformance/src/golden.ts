@@ -2,6 +2,7 @@ import type { Backend } from '@logit-perturb/core'
 import {
   batchOn, createLoss, dbBias, drwWeights, labelPriors, ldamMargins, lplSteps, officialLongtailSteps, priorSplitBounds, relativeError,
 } from '@logit-perturb/core'
+import { centralDifferenceAsync } from './centralDifference.js'
 import { type LoadedCase, expectedPerturbed, specOfCase } from './fixtures.js'
 
 /** One compared quantity; `tolerance` overrides the backend's own where the method is approximate. */
@@ -11,6 +12,8 @@ export interface Check {
   tolerance?: number
 }
 
+/** The step of the central differences that check a through-gradient on a float64 backend without autodiff. */
+const FINITE_DIFFERENCE_STEP = 1e-5
 /** Tolerance of a central finite difference with step 1e-5 in float64 (rounding ~1e-11 absolute, at gradients of ~1e-3). */
 const FINITE_DIFFERENCE_RTOL = 1e-5
 
@@ -51,7 +54,9 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
       checks.push({ what: 'gradLogits (autodiff)', error: relativeError(await backend.read(grad), expectedGrad) })
     } else if (backend.rtol < 1e-6) {
       // A float64 backend without autodiff: a central difference still checks the through-gradient.
-      const fd = await finiteDifference(backend, (u) => loss(u, labels), c.logits)
+      const shape = [c.logits.length, c.logits[0]!.length]
+      const lossAt = async (u: Float64Array) => (await backend.read(loss(backend.ops.constant(u, shape), labels)))[0]!
+      const fd = await centralDifferenceAsync(lossAt, c.logits.flat(), FINITE_DIFFERENCE_STEP)
       checks.push({ what: 'gradLogits (finite difference)', error: relativeError(fd, expectedGrad), tolerance: FINITE_DIFFERENCE_RTOL })
     } else {
       skipped.push('gradLogits: the gradient flows through the steps and this backend has no autodiff')
@@ -60,20 +65,6 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
   checks.push(...hostChecks(loaded))
   const passed = checks.every((k) => k.error <= (k.tolerance ?? backend.rtol))
   return { id: loaded.id, passed, checks, skipped }
-}
-
-/** Central differences `(f(u + h e_k) − f(u − h e_k)) / 2h` of a scalar function of `[N, C]` logits. */
-async function finiteDifference<T>(backend: Backend<T>, f: (u: T) => T, logits: number[][], h = 1e-5): Promise<Float64Array> {
-  const flat = logits.flat()
-  const shape = [logits.length, logits[0]!.length]
-  const at = async (k: number, d: number): Promise<number> => {
-    const moved = flat.slice()
-    moved[k]! += d
-    return (await backend.read(f(backend.ops.constant(moved, shape))))[0]!
-  }
-  const out = new Float64Array(flat.length)
-  for (let k = 0; k < flat.length; k++) out[k] = ((await at(k, h)) - (await at(k, -h))) / (2 * h)
-  return out
 }
 
 /** Host-side quantities a case lists, checked exactly (they are backend independent). */

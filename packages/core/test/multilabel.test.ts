@@ -4,7 +4,7 @@ import {
   parseSpec, referenceOps,
 } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
-import { expectRefusal } from '@logit-perturb/conformance'
+import { centralDifference, expectRefusal } from '@logit-perturb/conformance'
 
 const read = (t: { data: Float64Array }) => Array.from(t.data)
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)))
@@ -39,14 +39,6 @@ function tensors(u: number[][] = U, y: number[][] = Y) {
 function hostBce(z: number[][], y: number[][] = Y): number {
   const entries = z.flatMap((row, i) => row.map((v, j) => softplus(v) - y[i]![j]! * v))
   return entries.reduce((a, b) => a + b, 0) / entries.length
-}
-
-/** Central differences of a reference loss of `[N, C]` logits. */
-function finiteDifference(f: (u: number[][]) => number, u: number[][], h = 1e-6): number[] {
-  return u.flatMap((row, i) => row.map((_, j) => {
-    const at = (d: number) => f(u.map((r, a) => r.map((v, b) => (a === i && b === j ? v + d : v))))
-    return (at(h) - at(-h)) / (2 * h)
-  }))
 }
 
 function lossAt(spec: RuleInput, u: number[][] = U, y: number[][] = Y): number {
@@ -140,7 +132,7 @@ describe('db-negative-tolerant', () => {
     const v = nu(0.4)
     const z = read(loss.perturb(t.logits, t.labels))
     U.forEach((row, i) => row.forEach((u, j) => expect(z[i * 4 + j]).toBeCloseTo(Y[i]![j] ? u - v[j]! : 3 * (u - v[j]!), 13)))
-    const fd = finiteDifference((u) => formula(u, 0.4, 3), U)
+    const fd = centralDifference((u) => formula(u, 0.4, 3), U, 1e-6)
     read(loss.gradient(t.logits, t.labels)).forEach((g, k) => expect(g).toBeCloseTo(fd[k]!, 9))
   })
 })
