@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import { longTailCounts, longTailLabel, uniform } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsOps } from '@logit-perturb/tfjs'
 import { type SymbolicTensor, createSession, createSymbolicOps, exportLossModel, runModel } from '@logit-perturb/onnx'
@@ -16,7 +17,7 @@ export type RuleName = (typeof RULES)[number]
 
 /** The spec of each benchmarked rule for `c` classes (long-tailed counts, ratio 100). */
 export function specFor(rule: RuleName, c: number): RuleInput {
-  const classCounts = Array.from({ length: c }, (_, k) => Math.max(1, Math.floor(5000 * 100 ** (-k / Math.max(1, c - 1)))))
+  const classCounts = longTailCounts(c, 5000, 100)
   switch (rule) {
     case 'ce': return { rule: 'ce', numClasses: c }
     case 'la': return { rule: 'logit-adjustment', tau: 1, classCounts }
@@ -30,8 +31,8 @@ export function specFor(rule: RuleName, c: number): RuleInput {
 /** A seeded batch: logits `[N, C]` and long-tailed labels. */
 export function benchBatch(n: number, c: number): { logits: Float32Array; labels: Int32Array } {
   const rand = mulberry32(n * 1000 + c)
-  const labels = Int32Array.from({ length: n }, () => Math.min(c - 1, Math.floor(c * rand() ** 2)))
-  const logits = Float32Array.from({ length: n * c }, (_, k) => 2 * rand() - 1 + (k % c === labels[Math.floor(k / c)] ? 2 : 0))
+  const labels = Int32Array.from({ length: n }, () => longTailLabel(rand, c))
+  const logits = Float32Array.from({ length: n * c }, (_, k) => uniform(rand, 1) + (k % c === labels[Math.floor(k / c)] ? 2 : 0))
   return { logits, labels }
 }
 

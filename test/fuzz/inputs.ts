@@ -5,6 +5,7 @@
  * property sees both the result path and the refusal path.
  */
 import fc from 'fast-check'
+import { longTailCounts } from '@logit-perturb/conformance'
 
 /** Numbers that break unchecked code: zero, tiny, huge, negative, non-finite. */
 export const EDGE_NUMBERS = [0, -0, 1e-300, 1e-12, 0.5, 1, 2, 10, 1e6, 1e308, -1, -1e-12, -1e6, NaN, Infinity, -Infinity]
@@ -28,10 +29,7 @@ export function integerInput(lo: number, hi: number): fc.Arbitrary<number> {
 /** Long-tailed class counts of length `c` (imbalance ratio up to 1e6), with some zeros. */
 export function validCounts(c: number): fc.Arbitrary<number[]> {
   return fc.record({ ratio: fc.constantFrom(1, 10, 100, 1e6), zeros: fc.array(fc.boolean(), { minLength: c, maxLength: c }), top: fc.integer({ min: 1, max: 100_000 }) })
-    .map(({ ratio, zeros, top }) => {
-      const counts = Array.from({ length: c }, (_, k) => (zeros[k] && k > 0 ? 0 : Math.max(1, Math.floor(top * ratio ** (-k / Math.max(1, c - 1))))))
-      return counts
-    })
+    .map(({ ratio, zeros, top }) => longTailCounts(c, top, ratio).map((n, k) => (zeros[k] && k > 0 ? 0 : n)))
 }
 
 /**

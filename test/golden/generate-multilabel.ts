@@ -14,29 +14,27 @@ import {
   createLoss, dbBias, labelPriors, lplSteps, mulberry32, parseSpec, priorSplitBounds, referenceOps,
 } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
-import { centralDifference } from '@logit-perturb/conformance'
+import { type MultiLabelBatch, centralDifference, longTailProfile, multiLabelBatch } from '@logit-perturb/conformance'
 
 const SEED = 11
 const out = join(import.meta.dirname, 'fixtures', 'golden-multilabel.json')
 const rand = mulberry32(SEED)
 
 /** A batch of `n` samples and `c` labels: float32-representable logits, label `j` on with probability `rates[j]`. */
-function batch(n: number, rates: readonly number[], scale: number): { logits: number[][]; labels: number[][] } {
-  const labels = Array.from({ length: n }, () => rates.map((p) => (rand() < p ? 1 : 0)))
-  const logits = labels.map((row) => row.map((y) => Math.fround(scale * (2 * rand() - 1) + (y === 1 ? 0.5 : -0.5))))
-  return { logits, labels }
+function batch(n: number, rates: readonly number[], scale: number): MultiLabelBatch {
+  return multiLabelBatch(rand, n, rates, scale, 0.5)
 }
 
 /** Long-tailed label rates `0.9·ratio^(−j/(c−1))`, the last label never on (no positives in the batch). */
 function rates(c: number, ratio: number): number[] {
-  return Array.from({ length: c }, (_, j) => (j === c - 1 ? 0 : 0.9 * ratio ** (-j / Math.max(1, c - 1))))
+  return longTailProfile(c, 0.9, ratio).map((rate, j) => (j === c - 1 ? 0 : rate))
 }
 
 const rows = (flat: ArrayLike<number>, c: number): number[][] =>
   Array.from({ length: flat.length / c }, (_, i) => Array.from({ length: c }, (_, j) => flat[i * c + j]!))
 
 /** One case: the spec's fields next to the inputs and the reference outputs. */
-function goldenCase(kind: string, spec: Record<string, unknown>, b: { logits: number[][]; labels: number[][] }, extra: Record<string, unknown> = {}) {
+function goldenCase(kind: string, spec: Record<string, unknown>, b: MultiLabelBatch, extra: Record<string, unknown> = {}) {
   const c = b.logits[0]!.length
   // The fixture's fields, checked by the parser at run time.
   const loss = createLoss(referenceOps, { rule: kind, ...spec } as RuleInput)
@@ -56,7 +54,7 @@ function goldenCase(kind: string, spec: Record<string, unknown>, b: { logits: nu
   }
 }
 
-function priorCase(kind: 'logit-adjusted-bce' | 'db-negative-tolerant', spec: Record<string, unknown>, b: { logits: number[][]; labels: number[][] }) {
+function priorCase(kind: 'logit-adjusted-bce' | 'db-negative-tolerant', spec: Record<string, unknown>, b: MultiLabelBatch) {
   const counts = spec.classCounts as number[]
   const numSamples = spec.numSamples as number
   const extra: Record<string, unknown> = { priors: labelPriors(counts, numSamples) }
@@ -64,7 +62,7 @@ function priorCase(kind: 'logit-adjusted-bce' | 'db-negative-tolerant', spec: Re
   return goldenCase(kind, spec, b, extra)
 }
 
-function lplCase(spec: Record<string, unknown>, b: { logits: number[][]; labels: number[][] }) {
+function lplCase(spec: Record<string, unknown>, b: MultiLabelBatch) {
   const parsed = parseSpec({ rule: 'lpl-multilabel', ...spec }) as unknown as {
     classCounts: number[]; headClasses?: number; alpha: number; epsilon: number; deltaEpsilon: number; maxSteps: number
   }
@@ -79,7 +77,7 @@ function lplCase(spec: Record<string, unknown>, b: { logits: number[][]; labels:
 // Training statistics: positives per label among numSamples, long-tailed, with a zero count and a
 // label on every training sample (both read through the documented clamping).
 const COUNTS_8 = [10000, 4100, 1700, 700, 290, 120, 50, 0]
-const COUNTS_20 = Array.from({ length: 20 }, (_, j) => (j === 7 ? 0 : Math.round(6000 * 100 ** (-j / 19))))
+const COUNTS_20 = longTailProfile(20, 6000, 100).map((n, j) => (j === 7 ? 0 : Math.round(n)))
 
 const cases = [
   goldenCase('bce', {}, batch(32, rates(8, 50), 3)),

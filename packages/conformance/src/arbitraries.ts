@@ -1,5 +1,7 @@
 import fc from 'fast-check'
 import { mulberry32 } from '@logit-perturb/core'
+import { uniform } from './batches.js'
+import { longTailCounts, longTailLabel } from './longTail.js'
 
 /** A batch drawn for property tests: flat `[N, C]` logits, labels, and training class counts. */
 export interface BatchCase {
@@ -50,10 +52,9 @@ export function batchArbitrary(options: BatchOptions = {}): fc.Arbitrary<BatchCa
     .record(batchShape(maxN, minC, maxC, scales, [1, 10, 100, 1e6]))
     .map(({ n, c, scale, seed, ratio }) => {
       const rand = mulberry32(seed)
-      const logits = Array.from({ length: n * c }, () => scale * (2 * rand() - 1))
-      const labels = Array.from({ length: n }, () => Math.min(c - 1, Math.floor(c * rand() ** 2)))
-      const counts: number[] = Array.from({ length: c }, (_, k) =>
-        zeroCounts && c > 1 && rand() < 0.15 ? 0 : Math.max(1, Math.floor(5000 * ratio ** (-k / Math.max(1, c - 1)))))
+      const logits = Array.from({ length: n * c }, () => uniform(rand, scale))
+      const labels = Array.from({ length: n }, () => longTailLabel(rand, c))
+      const counts = longTailCounts(c, 5000, ratio).map((count) => (zeroCounts && c > 1 && rand() < 0.15 ? 0 : count))
       if (!counts.some((v) => v > 0)) counts[0] = 1
       // Shuffle so class ids are not sorted by count.
       for (let k = c - 1; k > 0; k--) {
@@ -96,7 +97,7 @@ export function multiLabelBatchArbitrary(options: BatchOptions = {}): fc.Arbitra
       }
       const rates = Array.from({ length: c }, pick)
       const labels = Array.from({ length: n * c }, (_, k) => (rand() < rates[k % c]! ? 1 : 0))
-      const logits = Array.from({ length: n * c }, () => scale * (2 * rand() - 1))
+      const logits = Array.from({ length: n * c }, () => uniform(rand, scale))
       const counts = Array.from({ length: c }, () => Math.round(numSamples * pick()))
       // parseSpec needs one label with both positive and negative training samples.
       if (!counts.some((v) => v > 0 && v < numSamples)) counts[Math.floor(rand() * c)] = Math.max(1, Math.floor(numSamples / 3))

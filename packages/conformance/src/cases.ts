@@ -1,17 +1,12 @@
 import type { ConformanceCase, RuleInput } from '@logit-perturb/core'
 import { mulberry32 } from '@logit-perturb/core'
+import { type MultiLabelBatch, type SingleLabelBatch, multiLabelBatch, singleLabelBatch } from './batches.js'
 
 const COUNTS = [4000, 1500, 600, 200, 60, 0]
 
-/**
- * A seeded batch whose values are float32-representable, so every backend sees the same inputs.
- * Labels follow a long tail over `c` classes, and the last class is absent from the batch.
- */
-function batch(seed: number, n: number, c: number, scale: number): { logits: number[][]; labels: number[] } {
-  const rand = mulberry32(seed)
-  const labels = Array.from({ length: n }, (_, i) => (i < c - 1 ? i : Math.min(c - 2, Math.floor((c - 1) * rand() ** 2))))
-  const logits = labels.map((y) => Array.from({ length: c }, (_, j) => Math.fround(scale * (2 * rand() - 1) + (j === y ? scale / 2 : 0))))
-  return { logits, labels }
+/** The seeded single-label batch of a case (the last class absent from it). */
+function batch(seed: number, n: number, c: number, scale: number): SingleLabelBatch {
+  return singleLabelBatch(mulberry32(seed), n, c, scale)
 }
 
 /** Every rule, single- and multi-label, with its main options, on batches of moderate and extreme magnitude. */
@@ -73,17 +68,12 @@ function singleLabelCases(): ConformanceCase[] {
 const LABEL_COUNTS = [5000, 1500, 600, 200, 60, 0]
 const NUM_SAMPLES = 5000
 
-/**
- * A seeded multi-label batch, float32-representable: label `c` is on a sample with probability
- * 1, 0.6, 0.35, 0.2, 0.1, 0 (so label 0 has no negatives in the batch and label 5 no positives),
- * and logits are drawn at `scale` with positives raised and negatives lowered by `margin`.
- */
-function multiLabelBatch(seed: number, n: number, scale: number, margin: number): { logits: number[][]; labels: number[][] } {
-  const rand = mulberry32(seed)
-  const rates = [1, 0.6, 0.35, 0.2, 0.1, 0]
-  const labels = Array.from({ length: n }, () => rates.map((p) => (rand() < p ? 1 : 0)))
-  const logits = labels.map((row) => row.map((y) => Math.fround(scale * (2 * rand() - 1) + (y === 1 ? margin : -margin))))
-  return { logits, labels }
+/** Per-label rates of the multi-label batches: label 0 has no negatives in a batch, label 5 no positives. */
+const LABEL_RATES = [1, 0.6, 0.35, 0.2, 0.1, 0]
+
+/** The seeded multi-label batch of a case, logits drawn at `scale` with a `margin` toward the labels. */
+function labelBatch(seed: number, n: number, scale: number, margin: number): MultiLabelBatch {
+  return multiLabelBatch(mulberry32(seed), n, LABEL_RATES, scale, margin)
 }
 
 /** Every multi-label rule with its main options, on batches of moderate and extreme magnitude. */
@@ -100,11 +90,11 @@ function multiLabelCases(): ConformanceCase[] {
   ]
   const out: ConformanceCase[] = []
   specs.forEach(([name, spec], k) => {
-    out.push({ name: `${name} (|u| ≤ 3)`, spec, ...multiLabelBatch(500 + k, 24, 3, 0.75) })
+    out.push({ name: `${name} (|u| ≤ 3)`, spec, ...labelBatch(500 + k, 24, 3, 0.75) })
     // Every entry classified with a margin of about 100: its BCE and gradient are near e^-100,
     // below float32's normal range.
-    out.push({ name: `${name} (gap ~ 100)`, spec, ...multiLabelBatch(600 + k, 24, 3, 100) })
-    out.push({ name: `${name} (|u| ~ 1e4)`, spec, ...multiLabelBatch(700 + k, 16, 1e4, 0) })
+    out.push({ name: `${name} (gap ~ 100)`, spec, ...labelBatch(600 + k, 24, 3, 100) })
+    out.push({ name: `${name} (|u| ~ 1e4)`, spec, ...labelBatch(700 + k, 16, 1e4, 0) })
   })
   return out
 }

@@ -16,3 +16,7 @@ export { codeAndField, codeAndMessage, expectRefusal, refusal, refusalAsync, ref
 export type { Outcome } from './outcome.js'
 export { outcome, outcomeAsync } from './outcome.js'
 export { centralDifference, centralDifferenceAsync } from './centralDifference.js'
+export { longTailCounts, longTailLabel, longTailProfile } from './longTail.js'
+export type { MultiLabelBatch, SingleLabelBatch } from './batches.js'
+export { multiLabelBatch, singleLabelBatch, uniform, uniformLogits } from './batches.js'
+export { circleCenters, gaussianBlobs } from './blobs.js'

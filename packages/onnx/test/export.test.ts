@@ -1,6 +1,6 @@
 import { type LossContext, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
-import { mulberry32, refusalMessage, relativeError } from '@logit-perturb/conformance'
+import { type SingleLabelBatch, multiLabelBatch, mulberry32, refusalMessage, relativeError, uniformLogits } from '@logit-perturb/conformance'
 import type { onnx as onnxTypes } from 'onnx-proto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -39,9 +39,9 @@ const CASES: { label: string; spec: RuleInput; options?: ExportLossOptions; thro
 ]
 
 /** A random batch: float32-representable logits (so the reference sees what the model sees) and labels with absent classes. */
-function batch(seed: number, n: number, scale: number): { logits: number[][]; labels: number[] } {
+function batch(seed: number, n: number, scale: number): SingleLabelBatch {
   const rand = mulberry32(seed)
-  const logits = Array.from({ length: n }, () => Array.from({ length: C }, () => Math.fround(scale * (2 * rand() - 1))))
+  const logits = uniformLogits(rand, n, C, scale)
   // Labels drawn from three of the five classes: the others are absent from the batch.
   const labels = Array.from({ length: n }, () => [0, 2, 4][Math.floor(3 * rand())]!)
   return { logits, labels }
@@ -221,14 +221,8 @@ describe('exportLossModel, multi-label rules', () => {
   ]
   const models = new Map(ML_CASES.map((k) => [k.label, exportLossModel(k.spec, { numClasses: C })]))
 
-  /** Rows of 0 and 1 with long-tailed label rates; label 1 has no positives. */
-  function multiLabelBatch(seed: number, n: number, scale: number): { logits: number[][]; labels: number[][] } {
-    const rand = mulberry32(seed)
-    const rates = [0.8, 0, 0.4, 0.2, 0.95]
-    const labels = Array.from({ length: n }, () => rates.map((p) => (rand() < p ? 1 : 0)))
-    const logits = labels.map((row) => row.map(() => Math.fround(scale * (2 * rand() - 1))))
-    return { logits, labels }
-  }
+  /** Rows of 0 and 1 with long-tailed label rates (label 1 has no positives), logits uniform at `scale`. */
+  const labelBatch = (seed: number, n: number, scale: number) => multiLabelBatch(mulberry32(seed), n, [0.8, 0, 0.4, 0.2, 0.95], scale, 0)
 
   it('take labels as float32 [N, C], pass the ONNX checker, and have grad_logits unless through', async () => {
     const verdicts = await checkModels(Object.fromEntries([...models].map(([label, m]) => [label, m.bytes])))
@@ -251,7 +245,7 @@ describe('exportLossModel, multi-label rules', () => {
       const session = await createSession(models.get(k.label)!.bytes)
       try {
         for (const [n, scale] of [[6, 2], [17, 8]] as const) {
-          const { logits, labels } = multiLabelBatch(50 * index + n, n, scale)
+          const { logits, labels } = labelBatch(50 * index + n, n, scale)
           const got = await runLossModel(session, logits, labels)
           problems.push(...mismatches(`${k.label} N=${n}`, got, reference(k.spec, logits, labels)))
         }

@@ -1,10 +1,11 @@
 import { logPriorsFromCounts, postHocPredict } from '@logit-perturb/core'
+import { gaussianBlobs } from '@logit-perturb/conformance'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { POST_HOC_METADATA_KEY, appendPostHocAdjustment, runModel } from '../src/index.js'
 import { onnx } from '../src/serialize.js'
 import { type DenseWeights, classifierModel } from './support/classifier.js'
 import { checkModels } from './support/checker.js'
-import { blobs, trainDenseClassifier } from './support/train.js'
+import { trainDenseClassifier } from './support/train.js'
 
 /** Training counts: a head, a middle and a rare class (imbalance 25). */
 const COUNTS = [500, 100, 20]
@@ -28,7 +29,7 @@ async function outputsOf(model: Uint8Array): Promise<Record<string, number[][]>>
 const argmax = (row: readonly number[]) => row.indexOf(Math.max(...row))
 
 beforeAll(async () => {
-  const { points, labels } = blobs(COUNTS, CENTERS, 0.7, 11)
+  const { points, labels } = gaussianBlobs(COUNTS, CENTERS, 0.7, 11)
   weights = await trainDenseClassifier(points, labels, 3, 12, 40)
   original = classifierModel(weights)
   const grid: number[][] = []
@@ -38,7 +39,7 @@ beforeAll(async () => {
 
 describe('appendPostHocAdjustment on a trained tfjs classifier written as an ONNX Gemm/Relu graph', () => {
   it('the trained classifier works: it predicts the training labels mostly right', async () => {
-    const { points, labels } = blobs(COUNTS, CENTERS, 0.7, 11)
+    const { points, labels } = gaussianBlobs(COUNTS, CENTERS, 0.7, 11)
     const logits = (await outputsOf(original)).logits!.slice(0, points.length)
     const accuracy = logits.filter((row, i) => argmax(row) === labels[i]).length / labels.length
     expect(accuracy).toBeGreaterThan(0.8)

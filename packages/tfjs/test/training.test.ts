@@ -7,26 +7,17 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
-import { mulberry32 } from '@logit-perturb/conformance'
+import { circleCenters, gaussianBlobs } from '@logit-perturb/conformance'
 import { createTfjsLoss, layersLoss, perturbationCallback } from '../src/index.js'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
 const C = 4
 const COUNTS = [300, 100, 30, 10]
 
-/** A synthetic long-tailed set: 2-D Gaussian blobs, counts 300/100/30/10. */
+/** A synthetic long-tailed set: 2-D Gaussian blobs on a circle, counts 300/100/30/10. */
 function imbalancedSet(seed = 1): { x: number[][]; y: number[] } {
-  const rand = mulberry32(seed)
-  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand())
-  const x: number[][] = []
-  const y: number[] = []
-  COUNTS.forEach((n, c) => {
-    for (let i = 0; i < n; i++) {
-      x.push([2 * Math.cos((2 * Math.PI * c) / C) + 0.8 * gauss(), 2 * Math.sin((2 * Math.PI * c) / C) + 0.8 * gauss()])
-      y.push(c)
-    }
-  })
-  return { x, y }
+  const { points, labels } = gaussianBlobs(COUNTS, circleCenters(C, 2), 0.8, seed)
+  return { x: points, y: labels }
 }
 
 function smallModel(): tfl.Sequential {

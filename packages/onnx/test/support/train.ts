@@ -1,23 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import * as tfl from '@tensorflow/tfjs-layers'
-import { mulberry32 } from '@logit-perturb/conformance'
 import type { DenseWeights } from './classifier.js'
-
-/** A long-tailed 2-D data set: one Gaussian blob per class, `counts[c]` points around `centers[c]`. */
-export function blobs(counts: readonly number[], centers: readonly (readonly [number, number])[], spread: number, seed: number) {
-  const rand = mulberry32(seed)
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
-  const points: number[][] = []
-  const labels: number[] = []
-  counts.forEach((n, c) => {
-    for (let i = 0; i < n; i++) {
-      points.push([centers[c]![0] + spread * gauss(), centers[c]![1] + spread * gauss()])
-      labels.push(c)
-    }
-  })
-  return { points, labels }
-}
 
 /**
  * Trains a dense classifier `D → hidden (ReLU) → C` with tfjs (cpu backend, plain cross-entropy,

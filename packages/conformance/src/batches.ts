@@ -1,0 +1,45 @@
+import { longTailLabel } from './longTail.js'
+
+/** Host logits `[N][C]` with class ids `[N]`. */
+export interface SingleLabelBatch {
+  logits: number[][]
+  labels: number[]
+}
+
+/** Host logits `[N][C]` with multi-label rows `[N][C]` of 0 and 1. */
+export interface MultiLabelBatch {
+  logits: number[][]
+  labels: number[][]
+}
+
+/** A draw from `[−scale, scale)`. */
+export function uniform(rand: () => number, scale: number): number {
+  return scale * (2 * rand() - 1)
+}
+
+/** Rows `[n][c]` of uniform logits in `[−scale, scale)`, float32-representable. */
+export function uniformLogits(rand: () => number, n: number, c: number, scale: number): number[][] {
+  return Array.from({ length: n }, () => Array.from({ length: c }, () => Math.fround(uniform(rand, scale))))
+}
+
+/**
+ * A single-label batch whose values are float32-representable, so every backend sees the same
+ * inputs: the first `c − 1` samples are one of each class but the last, the others are long-tailed
+ * over those classes, so the last class is absent; logits are uniform at `scale` with the target
+ * raised by `scale/2`.
+ */
+export function singleLabelBatch(rand: () => number, n: number, c: number, scale: number): SingleLabelBatch {
+  const labels = Array.from({ length: n }, (_, i) => (i < c - 1 ? i : longTailLabel(rand, c - 1)))
+  const logits = labels.map((y) => Array.from({ length: c }, (_, j) => Math.fround(uniform(rand, scale) + (j === y ? scale / 2 : 0))))
+  return { logits, labels }
+}
+
+/**
+ * A multi-label batch, float32-representable: label `j` is on a sample with probability `rates[j]`,
+ * and logits are uniform at `scale` with positives raised and negatives lowered by `margin`.
+ */
+export function multiLabelBatch(rand: () => number, n: number, rates: readonly number[], scale: number, margin: number): MultiLabelBatch {
+  const labels = Array.from({ length: n }, () => rates.map((p) => (rand() < p ? 1 : 0)))
+  const logits = labels.map((row) => row.map((y) => Math.fround(uniform(rand, scale) + (y === 1 ? margin : -margin))))
+  return { logits, labels }
+}
