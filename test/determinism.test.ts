@@ -1,6 +1,6 @@
 /**
- * Determinism: the same inputs give bit-identical results. Every conformance case (each rule with
- * its main options) is computed twice on the float64 reference and on the tfjs backends, with fresh
+ * Determinism: the same inputs give bit-identical results. Every conformance case (each variant of
+ * the shared rule table) is computed twice on the float64 reference and on the tfjs backends, with fresh
  * loss objects and with one loss object whose state is reset between calls: loss, perturbed logits,
  * closed-form and autodiff gradients and the rule's state agree to the bit. No code path may draw
  * from `Math.random` (a run would then depend on the process). For `lpl train`, a seed fixes the
@@ -18,13 +18,6 @@ import { type RunData, trainOnce } from '../packages/cli/src/train/run.js'
 import { writeFakeFashionMnist } from '../packages/cli/test/fakeData.js'
 
 const backends: AnyBackend[] = [referenceBackend, ...(await tfjsBackends())]
-
-/** A stateful case the conformance list lacks: the `confidence` split with a running average. */
-function cases(): ConformanceCase[] {
-  const all = conformanceCases()
-  const confidence = all.find((c) => c.name.startsWith('lpl-confidence (|u| ≤ 3)'))!
-  return [...all, { ...confidence, name: 'lpl-confidence, momentum 0.9 (|u| ≤ 3)', spec: { rule: 'lpl', split: 'confidence', momentum: 0.9 } }]
-}
 
 /** Everything one pass computes, read to the host. */
 type Results = Record<string, Float64Array>
@@ -73,7 +66,7 @@ function expectSameResults(first: Results, second: Results): void {
 describe.each(backends.map((b) => [b.name, b] as const))('%s: the same inputs give the same bits', (_name, backend) => {
   const scope = backend.scope ?? ((fn) => fn())
 
-  it.each(cases().map((c) => [c.name, c] as const))('%s', async (_case, c) => {
+  it.each(conformanceCases().map((c) => [c.name, c] as const))('%s', async (_case, c) => {
     await scope(async () => {
       // Two fresh loss objects.
       const fresh = [await pass(backend, c, createLoss(backend.ops, c.spec)), await pass(backend, c, createLoss(backend.ops, c.spec))]

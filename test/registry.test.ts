@@ -50,7 +50,7 @@ describe('the rule registry', () => {
 
   it.each(RULE_DEFINITIONS.map((d) => [d.name, d] as const))('%s has a conformance case, a fuzzing kind and a docs table with its defaults', (name, definition) => {
     const missing: string[] = []
-    if (!conformed.has(name)) missing.push('no conformance case (packages/conformance/src/cases.ts)')
+    if (!conformed.has(name)) missing.push('no conformance case (packages/conformance/src/ruleVariants.ts)')
     if (!fuzzed.has(name)) missing.push('no fuzzing kind (test/fuzz/specs.ts)')
     let page = ''
     try {

@@ -1,4 +1,4 @@
-import { type RefTensor, type RuleInput, referenceOps } from '../src/index.js'
+import { type RefTensor, referenceOps } from '../src/index.js'
 
 /** `[N, C]` logits and `[N]` labels as reference tensors. */
 export function batch(logits: number[][], labels: number[]): { logits: RefTensor; labels: RefTensor } {
@@ -17,25 +17,4 @@ export const SMALL = {
   ],
   labels: [0, 0, 1, 0, 1, 2, 2, 0, 0, 1, 3, 0],
   counts: [1000, 300, 60, 0],
-}
-
-/** Every single-label spec on the small batch's classes. */
-export function allSpecs(counts: number[]): RuleInput[] {
-  const c = counts.length
-  const eye = Array.from({ length: c }, (_, i) => Array.from({ length: 2 }, (_, j) => (i % 2 === j ? 1 : 0.5)))
-  const cov = Array.from({ length: c }, () => [[1, 0.2], [0.2, 0.5]])
-  return [
-    { rule: 'ce' },
-    { rule: 'logit-adjustment', classCounts: counts },
-    { rule: 'balanced-softmax', classCounts: counts },
-    { rule: 'ldam', classCounts: counts, drw: { beta: 0.9999, fromEpoch: 0 } },
-    { rule: 'vs', classCounts: counts },
-    { rule: 'isda', weights: eye, covariances: cov },
-    { rule: 'lpl', split: 'prior', classCounts: counts },
-    { rule: 'lpl', split: 'confidence' },
-    { rule: 'lpl', split: 'fixed', directions: counts.map((_, k) => (k % 2 ? 1 : -1)), bounds: counts.map(() => 0.6) },
-    { rule: 'lpl', split: 'prior', classCounts: counts, gradient: 'through', base: { rule: 'logit-adjustment', classCounts: counts } },
-    { rule: 'official-longtail', classCounts: counts, split: 2 },
-    { rule: 'official-balanced' },
-  ]
 }

@@ -1,6 +1,8 @@
 import { type LossContext, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
-import { type SingleLabelBatch, multiLabelBatch, mulberry32, refusalMessage, relativeError, uniformLogits } from '@logit-perturb/conformance'
+import {
+  type SingleLabelBatch, multiLabelBatch, multiLabelVariants, mulberry32, refusalMessage, relativeError, singleLabelVariants, uniformLogits,
+} from '@logit-perturb/conformance'
 import type { onnx as onnxTypes } from 'onnx-proto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -15,27 +17,23 @@ const COUNTS = [4000, 0, 900, 120, 15]
 const WEIGHTS = Array.from({ length: C }, (_, i) => [Math.cos(i), Math.sin(i), 0.3 * i])
 const COVARIANCES = Array.from({ length: C }, (_, i) => [[1, 0.1 * i, 0], [0.1 * i, 0.5, 0.05], [0, 0.05, 0.2 + 0.1 * i]])
 
-/** Every single-label rule, with the variants that change the graph (split, base, gradient, weights, context). */
-const CASES: { label: string; spec: RuleInput; options?: ExportLossOptions; through?: boolean }[] = [
-  { label: 'ce', spec: { rule: 'ce' } },
-  { label: 'logit-adjustment', spec: { rule: 'logit-adjustment', tau: 0.7, classCounts: COUNTS } },
-  { label: 'balanced-softmax', spec: { rule: 'balanced-softmax', classCounts: COUNTS } },
+/** One exported loss: a spec, the export options, and whether its gradient flows through a search (no `grad_logits`). */
+interface ExportCase { label: string; spec: RuleInput; options?: ExportLossOptions; through?: boolean }
+
+/**
+ * Every single-label rule of the shared table, and the variants that change the graph besides
+ * (margins without re-weighting, the epoch, explicit terms, the context's weights, a fixed
+ * threshold, a zero bound, another base).
+ */
+const CASES: ExportCase[] = [
+  ...singleLabelVariants(COUNTS).map(({ name, spec, through }) => ({ label: name, spec, through })),
   { label: 'ldam', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5 } },
   { label: 'ldam-drw, epoch past fromEpoch', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5, drw: { beta: 0.999, fromEpoch: 3 } }, options: { context: { epoch: 3 } } },
-  { label: 'vs from counts', spec: { rule: 'vs', classCounts: COUNTS } },
   { label: 'vs explicit terms', spec: { rule: 'vs', multiplicative: [1, 0.5, 2, 1.5, 0.8], additive: [0, 0.1, -0.2, 0.3, -0.4] } },
-  { label: 'isda, weights in the spec', spec: { rule: 'isda', lambda: 0.5, weights: WEIGHTS, covariances: COVARIANCES } },
   { label: 'isda, weights in the context', spec: { rule: 'isda', lambda: 0.3 }, options: { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } } },
-  { label: 'lpl prior', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS } },
-  { label: 'lpl prior, unnormalized', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, normalize: false, maxSteps: 6 } },
-  { label: 'lpl confidence', spec: { rule: 'lpl', split: 'confidence' } },
   { label: 'lpl confidence, fixed threshold', spec: { rule: 'lpl', split: 'confidence', threshold: 0.3, momentum: 0 } },
-  { label: 'lpl fixed', spec: { rule: 'lpl', split: 'fixed', directions: [1, -1, 1, -1, 1], bounds: [0.45, 0.3, 0, 0.9, 0.6] } },
-  { label: 'la+lpl', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'logit-adjustment', classCounts: COUNTS } } },
+  { label: 'lpl fixed, a zero bound', spec: { rule: 'lpl', split: 'fixed', directions: [1, -1, 1, -1, 1], bounds: [0.45, 0.3, 0, 0.9, 0.6] } },
   { label: 'ldam+lpl', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'ldam', classCounts: COUNTS, scale: 2 } } },
-  { label: 'lpl through', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, gradient: 'through' }, through: true },
-  { label: 'official-longtail', spec: { rule: 'official-longtail', classCounts: COUNTS, split: 2, steps: 6 }, through: true },
-  { label: 'official-balanced', spec: { rule: 'official-balanced', steps: 6, alpha: 0.05 } },
 ]
 
 /** A random batch: float32-representable logits (so the reference sees what the model sees) and labels with absent classes. */
@@ -103,7 +101,7 @@ describe('exportLossModel', () => {
   })
 
   it('declares logits float32 [N, C] and labels int64 [N] with N dynamic, opset 17, default domain only', () => {
-    const model = onnx.ModelProto.decode(exported.get('lpl prior')!.bytes)
+    const model = onnx.ModelProto.decode(exported.get('lpl-prior')!.bytes)
     expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 17]])
     expect(model.graph!.node!.every((n) => !n.domain)).toBe(true)
     const io = (vs: onnxTypes.IValueInfoProto[] | null | undefined) => vs!.map((v) => [v.name, v.type!.tensorType!.elemType,
@@ -210,14 +208,10 @@ describe('exportLossModel', () => {
 
 describe('exportLossModel, multi-label rules', () => {
   const LABEL_COUNTS = [4000, 0, 900, 120, 5000]
-  const counts = { classCounts: LABEL_COUNTS, numSamples: 5000 }
-  const ML_CASES: { label: string; spec: RuleInput; through?: boolean }[] = [
-    { label: 'bce', spec: { rule: 'bce' } },
-    { label: 'logit-adjusted-bce', spec: { rule: 'logit-adjusted-bce', tau: 0.7, ...counts } },
-    { label: 'db-negative-tolerant', spec: { rule: 'db-negative-tolerant', kappa: 0.2, lambda: 3, ...counts } },
-    { label: 'lpl-multilabel', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS } },
-    { label: 'lpl-multilabel, unnormalized', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, normalize: false, maxSteps: 5 } },
-    { label: 'lpl-multilabel through', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, gradient: 'through' }, through: true },
+  /** Every multi-label rule of the shared table, and the through-gradient with normalized steps. */
+  const ML_CASES: ExportCase[] = [
+    ...multiLabelVariants(LABEL_COUNTS, 5000).map(({ name, spec, through }) => ({ label: name, spec, through })),
+    { label: 'lpl-multilabel through, normalized', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, gradient: 'through' }, through: true },
   ]
   const models = new Map(ML_CASES.map((k) => [k.label, exportLossModel(k.spec, { numClasses: C })]))
 

@@ -6,8 +6,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { describe, expect, it } from 'vitest'
 import { LogitPerturbError } from '@logit-perturb/core'
-import type { RuleInput } from '@logit-perturb/core'
-import { circleCenters, gaussianBlobs } from '@logit-perturb/conformance'
+import { circleCenters, gaussianBlobs, singleLabelVariants } from '@logit-perturb/conformance'
 import { createTfjsLoss, layersLoss, perturbationCallback } from '../src/index.js'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
@@ -27,18 +26,8 @@ function smallModel(): tfl.Sequential {
   return model
 }
 
-const RULES: [string, RuleInput][] = [
-  ['ce', { rule: 'ce' }],
-  ['logit-adjustment', { rule: 'logit-adjustment', classCounts: COUNTS }],
-  ['balanced-softmax', { rule: 'balanced-softmax', classCounts: COUNTS }],
-  ['ldam-drw', { rule: 'ldam', classCounts: COUNTS, scale: 2, drw: { beta: 0.999, fromEpoch: 2 } }],
-  ['vs', { rule: 'vs', classCounts: COUNTS }],
-  ['lpl', { rule: 'lpl', split: 'prior', classCounts: COUNTS }],
-  ['lpl-confidence', { rule: 'lpl', split: 'confidence' }],
-  ['la+lpl', { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'logit-adjustment', classCounts: COUNTS } }],
-  ['official-longtail', { rule: 'official-longtail', classCounts: COUNTS, split: 2, steps: 5 }],
-  ['official-balanced', { rule: 'official-balanced', steps: 5, alpha: 0.05 }],
-]
+/** Every single-label rule of the shared table, for the training set's counts. */
+const RULES = singleLabelVariants(COUNTS).map(({ name, spec }) => [name, spec] as const)
 
 describe.each(['cpu', 'wasm'])('tfjs-%s', (backend) => {
   it.each(RULES)('fit with %s: the loss decreases and no tensor leaks', async (_name, spec) => {

@@ -1,0 +1,140 @@
+import type { MultiLabelRuleSpec, RuleInput, RuleName, SingleLabelRuleSpec } from '@logit-perturb/core'
+import { MULTI_LABEL_RULE_NAMES, RULE_NAMES } from '@logit-perturb/core'
+
+/** One spec of the table of every rule, with the name suites report it by. */
+export interface RuleVariant {
+  /** The variant's name, e.g. `'lpl-prior'` or `'ldam-drw'`. */
+  name: string
+  /** The spec, written for the training statistics the table was asked for. */
+  spec: RuleInput
+  /** The gradient flows through a search of the logits: the rule has no closed-form gradient. */
+  through?: boolean
+}
+
+/**
+ * A rule's variants for training statistics: `main`, the rule with its main options; `more`,
+ * its defaults and the combinations some suites need besides. Suites that seed a batch by a
+ * variant's position take every rule's main variants first, so adding a further variant leaves the
+ * batches of the others as they were.
+ */
+interface Variants {
+  main: RuleVariant[]
+  more?: RuleVariant[]
+}
+
+/** Multi-label training statistics: positives per label among `numSamples` samples. */
+type LabelCounts = { classCounts: readonly number[]; numSamples: number }
+
+// Directions and bounds of the fixed split, repeated over the classes: both directions, and bounds
+// that are and are not multiples of the default α.
+const FIXED_DIRECTIONS = [-1, 1, -1, 1, 1, 1]
+const FIXED_BOUNDS = [0.3, 0.9, 0.45, 1.2, 0.6, 1.5]
+
+const v = (name: string, spec: RuleInput, through?: boolean): RuleVariant => ({ name, spec, ...(through ? { through } : {}) })
+
+/**
+ * Every registered single-label rule's variants for class counts. Keyed by rule name, as the
+ * multi-label table: a rule added to the registry does not compile until it has its variants, and
+ * every suite iterating the tables then covers it.
+ */
+const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts: readonly number[]) => Variants } = {
+  'ce': () => ({ main: [v('ce', { rule: 'ce' })] }),
+  'logit-adjustment': (classCounts) => ({
+    main: [v('logit-adjustment', { rule: 'logit-adjustment', tau: 1.2, classCounts })],
+    more: [v('logit-adjustment (defaults)', { rule: 'logit-adjustment', classCounts })],
+  }),
+  'balanced-softmax': (classCounts) => ({ main: [v('balanced-softmax', { rule: 'balanced-softmax', classCounts })] }),
+  'ldam': (classCounts) => ({
+    main: [v('ldam-drw', { rule: 'ldam', classCounts, scale: 5, drw: { beta: 0.999, fromEpoch: 0 } })],
+    more: [
+      // The default margins and re-weighting; the default scale of 30 makes a small model's SGD diverge.
+      v('ldam-drw (default margins and re-weighting)', { rule: 'ldam', classCounts, scale: 2, drw: {} }),
+      // Re-weighting from the third epoch: a training run crosses the switch.
+      v('ldam-drw from epoch 2', { rule: 'ldam', classCounts, scale: 2, drw: { beta: 0.999, fromEpoch: 2 } }),
+    ],
+  }),
+  'vs': (classCounts) => ({
+    main: [v('vs', { rule: 'vs', classCounts, gamma: 0.3, tau: 1 })],
+    more: [v('vs (defaults)', { rule: 'vs', classCounts })],
+  }),
+  'isda': (classCounts) => ({
+    main: [v('isda', {
+      rule: 'isda', lambda: 0.5,
+      weights: classCounts.map((_, c) => [Math.cos(c), Math.sin(c), 0.5]),
+      covariances: classCounts.map((_, c) => [[1, 0.1, 0], [0.1, 0.5 + 0.1 * c, 0], [0, 0, 0.2]]),
+    })],
+    more: [v('isda (defaults)', {
+      rule: 'isda',
+      weights: classCounts.map((_, c) => [c % 2 === 0 ? 1 : 0.5, c % 2 === 1 ? 1 : 0.5]),
+      covariances: classCounts.map(() => [[1, 0.2], [0.2, 0.5]]),
+    })],
+  }),
+  'lpl': (classCounts) => ({
+    main: [
+      v('lpl-prior', { rule: 'lpl', split: 'prior', classCounts }),
+      v('lpl-prior-unnormalized', { rule: 'lpl', split: 'prior', classCounts, normalize: false, alpha: 0.3 }),
+      v('lpl-confidence', { rule: 'lpl', split: 'confidence', momentum: 0 }),
+      v('lpl-fixed', {
+        rule: 'lpl', split: 'fixed',
+        directions: classCounts.map((_, c) => FIXED_DIRECTIONS[c % FIXED_DIRECTIONS.length]!),
+        bounds: classCounts.map((_, c) => FIXED_BOUNDS[c % FIXED_BOUNDS.length]!),
+      }),
+      v('la+lpl', { rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', tau: 1, classCounts } }),
+      v('lpl-through', { rule: 'lpl', split: 'prior', classCounts, gradient: 'through', maxSteps: 6 }, true),
+    ],
+    more: [
+      v('lpl-confidence (defaults)', { rule: 'lpl', split: 'confidence' }),
+      v('la+lpl through', { rule: 'lpl', split: 'prior', classCounts, gradient: 'through', base: { rule: 'logit-adjustment', classCounts } }, true),
+    ],
+  }),
+  'official-longtail': (classCounts) => ({
+    main: [v('official-longtail', { rule: 'official-longtail', classCounts, split: 2, steps: 6 }, true)],
+    more: [v('official-longtail (defaults)', { rule: 'official-longtail', classCounts, split: 2 }, true)],
+  }),
+  'official-balanced': () => ({
+    main: [v('official-balanced', { rule: 'official-balanced', steps: 6, alpha: 0.05 })],
+    more: [v('official-balanced (defaults)', { rule: 'official-balanced' })],
+  }),
+}
+
+/** Every registered multi-label rule's variants for label counts (see {@link SINGLE_LABEL}). */
+const MULTI_LABEL: { readonly [R in MultiLabelRuleSpec['rule']]: (counts: LabelCounts) => Variants } = {
+  'bce': () => ({ main: [v('bce', { rule: 'bce' })] }),
+  'logit-adjusted-bce': (s) => ({
+    main: [v('logit-adjusted-bce', { rule: 'logit-adjusted-bce', tau: 1.2, ...s })],
+    more: [v('logit-adjusted-bce (defaults)', { rule: 'logit-adjusted-bce', ...s })],
+  }),
+  'db-negative-tolerant': (s) => ({
+    main: [
+      v('db-negative-tolerant', { rule: 'db-negative-tolerant', ...s }),
+      v('db-negative-tolerant (κ 0.3, λ 2)', { rule: 'db-negative-tolerant', kappa: 0.3, lambda: 2, ...s }),
+    ],
+  }),
+  'lpl-multilabel': ({ classCounts }) => ({
+    main: [
+      v('lpl-multilabel', { rule: 'lpl-multilabel', classCounts }),
+      v('lpl-multilabel-unnormalized', { rule: 'lpl-multilabel', classCounts, normalize: false, alpha: 0.3 }),
+      v('lpl-multilabel-through', { rule: 'lpl-multilabel', classCounts, normalize: false, alpha: 0.3, gradient: 'through', maxSteps: 6 }, true),
+    ],
+  }),
+}
+
+/** All variants of some rules, in registry order: every rule's main variants, then the further ones. */
+function inOrder(variants: Variants[]): RuleVariant[] {
+  return [...variants.flatMap((x) => x.main), ...variants.flatMap((x) => x.more ?? [])]
+}
+
+/** Whether a registered name is a multi-label rule's. */
+function isMultiLabel(name: RuleName): name is MultiLabelRuleSpec['rule'] {
+  return (MULTI_LABEL_RULE_NAMES as readonly string[]).includes(name)
+}
+
+/** Every single-label rule, with its main options, its defaults and the combinations suites need, for `classCounts`. */
+export function singleLabelVariants(classCounts: readonly number[]): RuleVariant[] {
+  return inOrder(RULE_NAMES.flatMap((name) => (isMultiLabel(name) ? [] : [SINGLE_LABEL[name](classCounts)])))
+}
+
+/** Every multi-label rule, with its main options and its defaults, for positives per label `classCounts` among `numSamples`. */
+export function multiLabelVariants(classCounts: readonly number[], numSamples: number): RuleVariant[] {
+  return inOrder(MULTI_LABEL_RULE_NAMES.map((name) => MULTI_LABEL[name]({ classCounts, numSamples })))
+}
