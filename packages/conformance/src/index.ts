@@ -22,3 +22,5 @@ export { multiLabelBatch, singleLabelBatch, uniform, uniformLogits } from './bat
 export { circleCenters, gaussianBlobs } from './blobs.js'
 export type { RuleVariant } from './ruleVariants.js'
 export { multiLabelVariants, singleLabelVariants } from './ruleVariants.js'
+export type { OpCase } from './opCases.js'
+export { OP_METHODS, opCases } from './opCases.js'
