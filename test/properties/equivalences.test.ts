@@ -1,28 +1,30 @@
 /**
  * docs/spec.md#3-existing-methods-as-class-level-perturbations, equivalences 1 to 4 and 6, as properties over random batches (N up to 256,
- * C up to 200, logits up to 1e4 in magnitude, long-tailed counts with zeros).
+ * C up to 200, logits up to 1e4 in magnitude, long-tailed counts with zeros). The ones `lpl verify`
+ * checks are the core's `equivalences`, run here on drawn batches with drawn options.
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { drwWeights, isdaPerturbation, ldamMargins, referenceOps, createLoss, vsTerms } from '@logit-perturb/core'
+import { createLoss, drwWeights, equivalences, isdaPerturbation, ldamMargins, referenceOps, vsTerms } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
-import { batchArbitrary, centralDifference, mulberry32 } from '@logit-perturb/conformance'
+import { batchArbitrary, centralDifference, mulberry32, uniform } from '@logit-perturb/conformance'
 import { close, rows, smoothed, weightedCe } from '../support/host.js'
-import { RUNS, lossOf, perturbedOf, tensors } from './helpers.js'
+import { yieldToEventLoop } from '../support/eventLoop.js'
+import { RUNS, lossOf, perturbedOf, tensors, violation } from './helpers.js'
 
 const batches = batchArbitrary()
 
 describe('1. LA with τ = 0 is CE; balanced softmax is LA with τ = 1', () => {
-  it('LA(τ = 0) equals CE', () => {
-    fc.assert(fc.property(batches, (b) => {
-      const la = lossOf({ rule: 'logit-adjustment', tau: 0, classCounts: b.counts }, b)
-      expect(close(la, lossOf({ rule: 'ce' }, b), 1e-12)).toBe(true)
+  it('LA(τ = 0) equals CE', async () => {
+    await fc.assert(fc.asyncProperty(batches, async (b) => {
+      await yieldToEventLoop()
+      expect(await violation(equivalences.laTauZero, { rule: 'logit-adjustment', tau: 0, classCounts: b.counts }, b)).toBeLessThanOrEqual(1e-12)
     }), RUNS)
   })
-  it('balanced softmax equals LA(τ = 1)', () => {
-    fc.assert(fc.property(batches, (b) => {
-      const bs = lossOf({ rule: 'balanced-softmax', classCounts: b.counts }, b)
-      expect(close(bs, lossOf({ rule: 'logit-adjustment', tau: 1, classCounts: b.counts }, b), 1e-12)).toBe(true)
+  it('balanced softmax equals LA(τ = 1)', async () => {
+    await fc.assert(fc.asyncProperty(batches, async (b) => {
+      await yieldToEventLoop()
+      expect(await violation(equivalences.balancedSoftmaxIsLa, { rule: 'balanced-softmax', classCounts: b.counts }, b)).toBeLessThanOrEqual(1e-12)
     }), RUNS)
   })
 })
@@ -84,7 +86,7 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
       expect(isdaPerturbation({ weights, covariances }, 0.5).flat().every((v) => v >= -1e-12)).toBe(true)
     }), RUNS)
   })
-  it('LPL and the released-code presets: the loss is CE of the perturbed logits, and δ is the same for every sample of a class', () => {
+  it('LPL and the released-code presets: the loss is CE of the perturbed logits, and δ is the same for every sample of a class', async () => {
     const specs = (b: { counts: number[]; c: number }): RuleInput[] => [
       { rule: 'lpl', split: 'prior', classCounts: b.counts },
       { rule: 'lpl', split: 'confidence', momentum: 0 },
@@ -92,18 +94,11 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
       { rule: 'official-longtail', classCounts: b.counts, split: Math.floor(b.c / 3), steps: 5 },
       { rule: 'official-balanced', steps: 5, alpha: 0.05 },
     ]
-    fc.assert(fc.property(batchArbitrary({ maxC: 40, maxN: 128 }), (b) => {
+    await fc.assert(fc.asyncProperty(batchArbitrary({ maxC: 40, maxN: 128 }), async (b) => {
+      await yieldToEventLoop()
       for (const spec of specs(b)) {
-        const z = rows(perturbedOf(spec, b), b.c)
-        const base = 'base' in spec && spec.base ? rows(perturbedOf(spec.base, b), b.c) : rows(b.logits, b.c)
-        expect(close(lossOf(spec, b), weightedCe(z, b.labels))).toBe(true)
-        const deltaOf = new Map<number, number[]>()
-        z.forEach((row, i) => {
-          const delta = row.map((v, j) => v - base[i]![j]!)
-          const first = deltaOf.get(b.labels[i]!)
-          if (first === undefined) deltaOf.set(b.labels[i]!, delta)
-          else delta.forEach((v, j) => expect(Math.abs(v - first[j]!)).toBeLessThanOrEqual(1e-9 * Math.max(1, b.scale)))
-        })
+        expect(await violation(equivalences.ceOfPerturbed, spec, b), JSON.stringify(spec)).toBeLessThanOrEqual(1e-9)
+        expect(await violation(equivalences.classLevelDelta, spec, b), JSON.stringify(spec)).toBeLessThanOrEqual(1e-9 * Math.max(1, b.scale))
       }
     }), { numRuns: Math.ceil(RUNS.numRuns / 2) })
   })
@@ -119,35 +114,41 @@ describe('3. a constant added to every logit of a row changes no softmax loss', 
     { rule: 'official-longtail', classCounts: b.counts, split: Math.floor(b.c / 2), steps: 4 },
     { rule: 'official-balanced', steps: 5, alpha: 0.05 },
   ]
-  it('row shifts leave every rule unchanged', () => {
-    fc.assert(fc.property(batchArbitrary({ maxC: 40, maxN: 128, scales: [1, 10, 100] }), fc.integer(), (b, seed) => {
+  it('row shifts leave every rule unchanged', async () => {
+    await fc.assert(fc.asyncProperty(batchArbitrary({ maxC: 40, maxN: 128, scales: [1, 10, 100] }), fc.integer(), async (b, seed) => {
+      await yieldToEventLoop()
       const rand = mulberry32(seed)
-      const shifts = Array.from({ length: b.n }, () => 50 * (2 * rand() - 1))
-      const shifted = { ...b, logits: b.logits.map((v, k) => v + shifts[Math.floor(k / b.c)]!) }
-      for (const spec of rulesOf(b)) expect(close(lossOf(spec, shifted), lossOf(spec, b), 1e-9)).toBe(true)
+      const rowShifts = Array.from({ length: b.n }, () => uniform(rand, 50))
+      for (const spec of rulesOf(b)) {
+        expect(await violation(equivalences.rowShift, spec, b, { rowShifts }), JSON.stringify(spec)).toBeLessThanOrEqual(1e-9)
+      }
     }), { numRuns: Math.ceil(RUNS.numRuns / 2) })
   })
-  it('LA is unchanged when the counts are multiplied by a constant', () => {
-    fc.assert(fc.property(batches, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (b, k) => {
-      const scaled = b.counts.map((n) => n * k)
-      const spec = (counts: number[]): RuleInput => ({ rule: 'logit-adjustment', tau: 1, classCounts: counts })
-      expect(close(lossOf(spec(scaled), b), lossOf(spec(b.counts), b), 1e-9)).toBe(true)
+  it('LA is unchanged when the counts are multiplied by a constant', async () => {
+    await fc.assert(fc.asyncProperty(batches, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), async (b, factor) => {
+      await yieldToEventLoop()
+      const spec = { rule: 'logit-adjustment', tau: 1, classCounts: b.counts } satisfies RuleInput
+      expect(await violation(equivalences.laCountScale, spec, b, { factor })).toBeLessThanOrEqual(1e-9)
     }), RUNS)
   })
 })
 
 describe('4. LDAM with M = 0 and s = 1 is CE; its loss does not decrease with M', () => {
-  it('LDAM(M = 0, s = 1) equals CE', () => {
-    fc.assert(fc.property(batches, (b) => {
-      expect(close(lossOf({ rule: 'ldam', classCounts: b.counts, maxMargin: 0, scale: 1 }, b), lossOf({ rule: 'ce' }, b), 1e-12)).toBe(true)
+  it('LDAM(M = 0, s = 1) equals CE', async () => {
+    await fc.assert(fc.asyncProperty(batches, async (b) => {
+      await yieldToEventLoop()
+      expect(await violation(equivalences.ldamPlainIsCe, { rule: 'ldam', classCounts: b.counts, maxMargin: 0, scale: 1 }, b)).toBeLessThanOrEqual(1e-12)
     }), RUNS)
   })
-  it('LDAM is non-decreasing in M', () => {
-    fc.assert(fc.property(batches, fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }),
-      fc.double({ min: 0.1, max: 30, noNaN: true }), (b, m1, m2, s) => {
+  it('LDAM is non-decreasing in M', async () => {
+    await fc.assert(fc.asyncProperty(batches, fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }),
+      fc.double({ min: 0.1, max: 30, noNaN: true }), async (b, m1, m2, s) => {
+        await yieldToEventLoop()
         const [lo, hi] = m1 <= m2 ? [m1, m2] : [m2, m1]
-        const at = (m: number) => lossOf({ rule: 'ldam', classCounts: b.counts, maxMargin: m, scale: s }, b)
-        expect(at(hi)).toBeGreaterThanOrEqual(at(lo) - 1e-12 * Math.max(1, at(lo)))
+        const spec = { rule: 'ldam', classCounts: b.counts, maxMargin: hi, scale: s } satisfies RuleInput
+        // The loss at the smaller margin exceeds the loss at the larger by at most rounding.
+        const atLo = lossOf({ ...spec, maxMargin: lo }, b)
+        expect(await violation(equivalences.ldamMonotone, spec, b, { smallerMargin: lo })).toBeLessThanOrEqual(1e-12 * Math.max(1, atLo))
       }), RUNS)
   })
 })

@@ -1,7 +1,7 @@
-import type { RefTensor, RuleSpec } from '@logit-perturb/core'
-import type { RuleInput } from '@logit-perturb/core'
-import { createLoss, referenceOps } from '@logit-perturb/core'
+import type { Equivalence, HostBatch, RefTensor, RuleInput, RuleSpec } from '@logit-perturb/core'
+import { createLoss, parseSpec, referenceBackend, referenceOps } from '@logit-perturb/core'
 import type { BatchCase } from '@logit-perturb/conformance'
+import { rows } from '../support/host.js'
 
 /** The batch of a case as reference tensors. */
 export function tensors(b: BatchCase): { logits: RefTensor; labels: RefTensor } {
@@ -32,3 +32,18 @@ export function variationOf(spec: RuleInput, b: BatchCase): { delta: Float64Arra
 
 /** fast-check run options: enough runs to find a wrong implementation, few enough for CI. */
 export const RUNS = { numRuns: Number(process.env.PROPERTY_RUNS ?? 40) }
+
+/** The batch of a case on the host, as the equivalences take it. */
+export function hostBatch(b: BatchCase): HostBatch {
+  return { logits: rows(b.logits, b.c), labels: b.labels }
+}
+
+/**
+ * The largest violation of one of the core's equivalences (the ones `lpl verify` checks) by a spec
+ * on a case, on the float64 reference; the equivalence must be one of the spec's rule.
+ */
+export async function violation<S extends RuleSpec, O>(property: Equivalence<S, O>, spec: RuleInput, b: BatchCase, options?: O): Promise<number> {
+  const parsed = parseSpec(spec)
+  if (!property.appliesTo(parsed, true)) throw new Error(`"${property.name}" is not a property of ${parsed.rule}`)
+  return property.check(referenceBackend, parsed, hostBatch(b), options)
+}

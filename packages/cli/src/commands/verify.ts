@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util'
 import type { AnyBackend } from '@logit-perturb/core'
-import { checkConformance } from '@logit-perturb/core'
+import { checkConformance, checkEquivalences, referenceBackend } from '@logit-perturb/core'
 import { onnxWasmBackend } from '@logit-perturb/onnx'
 import { tfjsBackend } from '@logit-perturb/tfjs'
 import { BACKENDS } from '../backend.js'
 import { randomBatch } from '../randomBatch.js'
 import { MAX_CLASSES, classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
-import { checkProperties } from '../verify/properties.js'
 import { intOption } from './options.js'
 
 export const VERIFY_USAGE = `lpl verify --spec FILE [--batches N] [--seed S] [--classes C]
@@ -62,7 +61,7 @@ export async function verifyCommand(argv: string[]): Promise<void> {
     }
   }
   for (const b of batches) {
-    for (const p of checkProperties(spec, b)) record({ where: 'reference', what: p.property, error: p.error, tolerance: p.tolerance })
+    for (const p of await checkEquivalences(referenceBackend, spec, b)) record({ where: 'reference', what: p.property, error: p.error, tolerance: p.tolerance })
   }
   const all = [...rows.values()]
   const failed = all.filter((r) => !r.note && !(r.error <= r.tolerance))

@@ -1,0 +1,195 @@
+import { priorSplitBounds } from '../rules/lplBounds.js'
+import type { BalancedSoftmaxSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
+import type { Equivalence } from './equivalence.js'
+import { hostWeightedCe } from './hostCrossEntropy.js'
+import { evaluateOn, lossOn, variationOn } from './onBackend.js'
+
+/** `|a − b|` relative to `b`, or absolute below 1. */
+const relativeDifference = (a: number, b: number): number => Math.abs(a - b) / Math.max(1, Math.abs(b))
+
+/** The tolerance of every equivalence on the float64 reference: the rounding of its losses stays far below it. */
+const TOLERANCE = 1e-9
+
+/** The parsed spec of `rule`. */
+type SpecOf<R extends RuleSpec['rule']> = Extract<RuleSpec, { rule: R }>
+
+/** Whether `spec` is of `rule`. */
+const isRule = <R extends RuleSpec['rule']>(rule: R) => (spec: RuleSpec): spec is SpecOf<R> => spec.rule === rule
+
+/** The first sample of each class, by class id: the one the others of the class are compared with. */
+function firstOfClass(labels: readonly number[]): Map<number, number> {
+  const first = new Map<number, number>()
+  labels.forEach((y, i) => {
+    if (!first.has(y)) first.set(y, i)
+  })
+  return first
+}
+
+/** The equivalences `lpl verify` checks, by name, in the order it reports them (see {@link equivalences}). */
+export interface Equivalences {
+  /** 2: every rule's loss is the (class-weighted) CE of its perturbed logits. */
+  readonly ceOfPerturbed: Equivalence
+  /** 2: an additive perturbation is the same for every sample of a class. */
+  readonly classLevelDelta: Equivalence
+  /** 3: an additive perturbation's loss is blind to a constant added to a row (`rowShifts`, default `7.25·((i mod 5) − 2)`). */
+  readonly rowShift: Equivalence<RuleSpec, {
+    /** The constant added to each row, `[N]`. */
+    rowShifts?: readonly number[]
+  }>
+  /** 3: logit adjustment is blind to the counts' scale (`factor`, default 10). */
+  readonly laCountScale: Equivalence<LogitAdjustmentSpec, {
+    /** The factor on every count. */
+    factor?: number
+  }>
+  /** 1: logit adjustment with `τ = 0` is CE. */
+  readonly laTauZero: Equivalence<LogitAdjustmentSpec>
+  /** 1: balanced softmax is logit adjustment with `τ = 1`. */
+  readonly balancedSoftmaxIsLa: Equivalence<BalancedSoftmaxSpec>
+  /** 4: LDAM with `M = 0, s = 1` is CE. */
+  readonly ldamPlainIsCe: Equivalence<LdamSpec>
+  /** 4: LDAM's loss is non-decreasing in `M` (against `smallerMargin`, default `M/2`). */
+  readonly ldamMonotone: Equivalence<LdamSpec, {
+    /** The margin `M′ ≤ M` whose loss may not exceed the spec's. */
+    smallerMargin?: number
+  }>
+  /** 5: LPL with zero steps is its base. */
+  readonly lplZeroSteps: Equivalence<LplSpec>
+  /** 5: LPL's classes move the way their directions say (prior and fixed splits, on CE). */
+  readonly lplSigns: Equivalence<LplSpec>
+}
+
+/**
+ * The equivalences `lpl verify` checks, in the order it reports them: every rule is CE of its
+ * perturbed logits, and an additive perturbation is class-level and blind to a constant added to a
+ * row (2, 3); then the identities of single rules (1, 3, 4, 5).
+ */
+export const equivalences: Equivalences = {
+  ceOfPerturbed: {
+    name: '2. loss = CE of the perturbed logits (weighted)',
+    formula: 'ℓ(u, y) = Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}',
+    tolerance: TOLERANCE,
+    appliesTo: (_spec: RuleSpec): _spec is RuleSpec => true,
+    async check(backend, spec, batch) {
+      const e = await evaluateOn(backend, spec, batch)
+      return relativeDifference(e.loss, hostWeightedCe(e.perturbed, batch.logits[0]!.length, batch.labels, e.classWeights))
+    },
+  },
+
+  classLevelDelta: {
+    name: '2. δ is the same for every sample of a class',
+    formula: 'z_i − r_i = δ_{y_i}, r the reference logits',
+    tolerance: TOLERANCE,
+    appliesTo: (_spec: RuleSpec, additive: boolean): _spec is RuleSpec => additive,
+    async check(backend, spec, batch) {
+      const { perturbed: z, reference: r } = await evaluateOn(backend, spec, batch)
+      const c = batch.logits[0]!.length
+      const first = firstOfClass(batch.labels)
+      let worst = 0
+      batch.labels.forEach((y, i) => {
+        const k = first.get(y)!
+        for (let j = 0; j < c; j++) worst = Math.max(worst, Math.abs((z[i * c + j]! - r[i * c + j]!) - (z[k * c + j]! - r[k * c + j]!)))
+      })
+      return worst
+    },
+  },
+
+  rowShift: {
+    name: '3. a constant added to a row changes nothing',
+    formula: 'ℓ(u + s·1ᵀ, y) = ℓ(u, y) for any s ∈ ℝᴺ',
+    tolerance: TOLERANCE,
+    appliesTo: (_spec: RuleSpec, additive: boolean): _spec is RuleSpec => additive,
+    async check(backend, spec, batch, options?: { rowShifts?: readonly number[] }) {
+      const shifts = options?.rowShifts ?? batch.labels.map((_, i) => 7.25 * ((i % 5) - 2))
+      const shifted = { ...batch, logits: batch.logits.map((row, i) => row.map((v) => v + shifts[i]!)) }
+      return relativeDifference(await lossOn(backend, spec, shifted), await lossOn(backend, spec, batch))
+    },
+  },
+
+  laCountScale: {
+    name: '3. counts × 10 give the same loss',
+    formula: 'LA(k·n) = LA(n)',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('logit-adjustment'),
+    async check(backend, spec, batch, options?: { factor?: number }) {
+      const factor = options?.factor ?? 10
+      const scaled = { ...spec, classCounts: spec.classCounts.map((n) => factor * n) }
+      return relativeDifference(await lossOn(backend, scaled, batch), await lossOn(backend, spec, batch))
+    },
+  },
+
+  laTauZero: {
+    name: '1. τ = 0 is CE',
+    formula: 'LA_{τ=0} = CE',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('logit-adjustment'),
+    async check(backend, spec, batch) {
+      return relativeDifference(await lossOn(backend, { ...spec, tau: 0 }, batch), await lossOn(backend, { rule: 'ce' }, batch))
+    },
+  },
+
+  balancedSoftmaxIsLa: {
+    name: '1. equals LA with τ = 1',
+    formula: 'BS = LA_{τ=1}',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('balanced-softmax'),
+    async check(backend, spec, batch) {
+      const la = { rule: 'logit-adjustment', tau: 1, classCounts: spec.classCounts } as const
+      return relativeDifference(await lossOn(backend, la, batch), await lossOn(backend, spec, batch))
+    },
+  },
+
+  ldamPlainIsCe: {
+    name: '4. M = 0, s = 1 is CE',
+    formula: 'LDAM_{M=0, s=1} = CE',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('ldam'),
+    async check(backend, spec, batch) {
+      const { drw: _drw, ...plain } = spec
+      return relativeDifference(await lossOn(backend, { ...plain, maxMargin: 0, scale: 1 }, batch), await lossOn(backend, { rule: 'ce' }, batch))
+    },
+  },
+
+  ldamMonotone: {
+    name: '4. the loss does not decrease with M',
+    formula: 'M′ ≤ M ⇒ LDAM_{M′} ≤ LDAM_M',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('ldam'),
+    async check(backend, spec, batch, options?: { smallerMargin?: number }) {
+      const smaller = await lossOn(backend, { ...spec, maxMargin: options?.smallerMargin ?? spec.maxMargin / 2 }, batch)
+      return Math.max(0, smaller - (await lossOn(backend, spec, batch)))
+    },
+  },
+
+  lplZeroSteps: {
+    name: '5. zero steps is the base rule',
+    formula: 'LPL_{K=0} = base (CE without one)',
+    tolerance: TOLERANCE,
+    // The learned split's θ comes from training; without it the rule is its base.
+    appliesTo: (spec: RuleSpec): spec is SpecOf<'lpl'> => spec.rule === 'lpl' && spec.split !== 'learned',
+    async check(backend, spec, batch) {
+      if (spec.split === 'learned') throw new Error('the learned split has no steps')
+      return relativeDifference(await lossOn(backend, { ...spec, maxSteps: 0 }, batch), await lossOn(backend, spec.base ?? { rule: 'ce' }, batch))
+    },
+  },
+
+  lplSigns: {
+    name: '5. Δ_c ≥ 0 for P, ≤ 0 for N',
+    formula: 'd_c Δ_c ≥ 0, d_c = +1 for P, −1 for N',
+    tolerance: TOLERANCE,
+    // Splits whose directions are known before the batch, on CE: a base moves Δ_c too.
+    appliesTo: (spec: RuleSpec): spec is SpecOf<'lpl'> =>
+      spec.rule === 'lpl' && (spec.split === 'prior' || spec.split === 'fixed') && spec.base === undefined,
+    async check(backend, spec, batch) {
+      const directions = spec.split === 'fixed' ? spec.directions
+        : spec.split === 'prior' ? priorSplitBounds(spec.classCounts, spec.epsilon, spec.deltaEpsilon, spec.headClasses).directions
+          : undefined
+      if (directions === undefined) throw new Error(`the ${spec.split} split's directions depend on the batch`)
+      const e = await variationOn(backend, spec, batch)
+      let worst = 0
+      directions.forEach((d, k) => {
+        if (e.classCounts[k]! > 0) worst = Math.max(worst, -d * e.lossVariation[k]!)
+      })
+      return Math.max(0, worst)
+    },
+  },
+}
