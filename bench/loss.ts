@@ -98,8 +98,8 @@ async function referenceCell(rule: RuleName, n: number, c: number, budget: numbe
 async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
   return onTfjsBackend(backend, async () => {
     const { logits, labels } = benchBatch(n, c)
-    const ops = createTfjsOps({ checkValues: false })
-    const loss = createLoss(ops, specFor(rule, c))
+    const ops = createTfjsOps()
+    const loss = createLoss(ops, specFor(rule, c), { checks: 'shapes' })
     const u = tf.tensor2d(logits, [n, c])
     const y = tf.tensor1d(labels, 'int32')
     const valueAndGrad = tf.valueAndGrad((x: tf.Tensor) => loss(x, y) as tf.Scalar)

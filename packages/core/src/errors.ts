@@ -13,6 +13,10 @@ export type LogitPerturbErrorCode =
   | 'LABEL_VALUE'
   /** `classCounts` has the wrong length. */
   | 'CLASS_COUNTS_LENGTH'
+  /** A sample weight is negative or not finite. */
+  | 'SAMPLE_WEIGHT_VALUE'
+  /** A row mask holds an entry other than 0 and 1. */
+  | 'MASK_VALUE'
   /** A class count is negative, non-finite, or every count is zero. */
   | 'CLASS_COUNTS_VALUE'
   /** A hyper-parameter is out of its range or of the wrong type. */

@@ -13,7 +13,14 @@ export type { TensorOps, ValueChecks } from './ops.js'
 export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'
 export type { LogitPerturbErrorCode } from './errors.js'
-export { checkBinaryLabelValues, checkClassCounts, checkFiniteValues, checkLabelCounts, checkLabelValues, checkTau } from './validate.js'
+export {
+  checkBinaryLabelValues, checkClassCounts, checkFiniteValues, checkLabelCounts, checkLabelValues, checkMaskValues, checkSampleWeightValues, checkTau,
+} from './validate.js'
+export type { Reduction } from './reduction.js'
+export { closedFormBatchGradient, reducedLoss } from './reduction.js'
+export type { ReductionInputs } from './reduction.js'
+export { classSums } from './rules/classSums.js'
+export type { CountedRows } from './rules/classSums.js'
 
 export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'

@@ -1,8 +1,7 @@
 import { type Explanation, explainBatch, explainMultiLabelBatch } from './analysis.js'
 import { LogitPerturbError, check } from './errors.js'
 import type { TensorOps } from './ops.js'
-import { multiLabelBatchLoss, multiLabelGradient } from './rules/binaryCrossEntropy.js'
-import { analyticGradient, batchLoss } from './rules/crossEntropy.js'
+import { type Reduction, closedFormBatchGradient, reducedLoss } from './reduction.js'
 import { createRule } from './rules/createRule.js'
 import { constantPool } from './constants.js'
 import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
@@ -12,10 +11,19 @@ import type { RuleInput, RuleSpec } from './specTypes.js'
 /** Options of {@link createLoss}. */
 export interface LossOptions {
   /**
-   * Let NaN and ±Infinity in the logits flow into the result instead of throwing
-   * `LOGITS_NOT_FINITE` (on backends that can check values at all). Default false.
+   * What each call checks before the rule sees the batch (docs/reliability.md):
+   * - `'auto'` (default): `'values'` on backends that read tensors synchronously (the reference,
+   *   tfjs cpu and wasm), `'shapes'` elsewhere (WebGL, WebGPU, a symbolic graph), so that no check
+   *   stalls a GPU;
+   * - `'values'`: shapes, and the values of labels (class ids, or 0/1), sample weights (finite,
+   *   `≥ 0`), mask (0/1) and logits (finite), on any backend that offers value checks (on a GPU
+   *   backend, a synchronous read per call);
+   * - `'labels'`: as `'values'`, but NaN and ±Infinity in the logits flow into the result;
+   * - `'shapes'`: shapes only, no read of any value.
    */
-  allowNonFinite?: boolean
+  checks?: 'auto' | 'values' | 'labels' | 'shapes'
+  /** How the per-sample losses are reduced: `'mean'` (default), `'sum'` or `'none'` (`[N]`); see {@link Reduction}. */
+  reduction?: Reduction
   /**
    * Where LPL's search runs: `'auto'` (default) as one host loop on backends that read tensors
    * synchronously (tfjs cpu and wasm) when `δ` is a constant for the gradient, else as tensor ops;
@@ -26,12 +34,18 @@ export interface LossOptions {
 
 /** Everything one evaluation of a rule produces; adapters and exporters build on it. */
 export interface LossEvaluation<T> {
-  /** The scalar loss. */
+  /** The loss, reduced as the loss's `reduction` says: a scalar, or `[N]` for `'none'`. */
   loss: T
   /** The perturbed logits `z` and the rule's weights and logit scale. */
   batch: PerturbedBatch<T>
-  /** The labels as a one-hot `[N, C]` matrix (single-label), or the 0/1 label matrix itself (multi-label). */
+  /** The labels as a one-hot `[N, C]` matrix (single-label; zero rows where masked out), or the 0/1 label matrix itself (multi-label). */
   oneHotLabels: T
+  /** The rows that count (`[N, 1]`, from `ctx.mask`), or undefined: every row. */
+  rowMask: T | undefined
+  /** The call's sample weights `[N]`, if it passed any. */
+  sampleWeight: T | undefined
+  /** How `loss` was reduced. */
+  reduction: Reduction
   /** The class count `C` of this call. */
   numClasses: number
   /** Whether the rule is single- or multi-label: how `loss` and its gradient reduce the batch. */
@@ -45,17 +59,21 @@ export interface LossEvaluation<T> {
 
 /**
  * A loss built from a spec for one backend. Call it as `loss(logits, labels, ctx?)` to get the
- * scalar loss; logits are `[N, C]` floats, labels `[N]` int32 class ids (single-label rules) or a
+ * loss (a scalar; `[N]` per-sample losses with `reduction: 'none'`); logits are `[N, C]` floats, labels `[N]` int32 class ids (single-label rules) or a
  * float `[N, C]` matrix of 0 and 1 (multi-label rules, `task: 'multi'`).
  */
 export interface Loss<T> {
-  (logits: T, labels: T, ctx?: LossContext): T
+  (logits: T, labels: T, ctx?: LossContext<T>): T
   /** The validated spec, defaults filled in. */
   readonly spec: RuleSpec
   /** `'single'`: labels are class ids `[N]`; `'multi'`: labels are a 0/1 matrix `[N, C]`. */
   readonly task: LabelTask
   /** False for rules whose perturbation depends differentiably on the logits (no closed-form gradient). */
   readonly hasAnalyticGradient: boolean
+  /** How calls reduce the per-sample losses (`LossOptions.reduction`). */
+  readonly reduction: Reduction
+  /** What calls check (`LossOptions.checks`, default `'auto'`). */
+  readonly checks: NonNullable<LossOptions['checks']>
   /** The class count `C` the spec fixes (from its counts, directions, weights or `numClasses`), or undefined: any `C`. */
   readonly numClasses: number | undefined
   /**
@@ -68,25 +86,30 @@ export interface Loss<T> {
    * loss's own state is left as it is until {@link Loss.commit}. Calling the loss, `perturb` and
    * `gradient` evaluate and commit in one step.
    */
-  evaluate(logits: T, labels: T, ctx?: LossContext): LossEvaluation<T>
+  evaluate(logits: T, labels: T, ctx?: LossContext<T>, reduction?: Reduction): LossEvaluation<T>
+  /**
+   * The per-sample losses `r_i` (`[N]`: the loss with `reduction: 'none'`, whatever the loss's own
+   * reduction), whose mean is the mean loss; what a Keras-style trainer weights and averages itself.
+   */
+  perSample(logits: T, labels: T, ctx?: LossContext<T>): T
   /** Makes an evaluation's `nextState` the loss's state (nothing when it has none). */
   commit(evaluation: LossEvaluation<T>): void
   /**
    * The perturbed logits `z` (`[N, C]`), after scale: the loss is CE of these (multi-label: the mean
    * of `w ⊙ BCE(z, Y)`).
    */
-  perturb(logits: T, labels: T, ctx?: LossContext): T
+  perturb(logits: T, labels: T, ctx?: LossContext<T>): T
   /**
    * The closed-form gradient of the loss w.r.t. the logits (`[N, C]`): `(w_{y_i}/Σw)·a ⊙ (p(z_i) − e_{y_i})`
    * for single-label rules, `w_ic·a_ic·(σ(z_ic) − Y_ic)/(N·C)` for multi-label ones. Throws
    * `INVALID_SPEC` for rules with `hasAnalyticGradient` false.
    */
-  gradient(logits: T, labels: T, ctx?: LossContext): T
+  gradient(logits: T, labels: T, ctx?: LossContext<T>): T
   /**
    * Per-class loss variation, equivalent weights and counts (docs/spec.md#2-class-level-logit-perturbation); for multi-label
    * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`).
    */
-  explain(logits: T, labels: T, ctx?: LossContext): Explanation<T>
+  explain(logits: T, labels: T, ctx?: LossContext<T>): Explanation<T>
   /** The rule's state (only LPL's `confidence` split has one), or undefined. */
   getState(): RuleState<T> | undefined
   /**
@@ -101,33 +124,30 @@ export interface Loss<T> {
   dispose(): void
 }
 
+/** What the value checks of one call cover, `LossOptions.checks` resolved for a backend. */
+type CheckLevel = 'values' | 'labels' | 'shapes'
+
 /**
- * How a loss reads labels and reduces a perturbed batch, one per {@link LabelTask}: single-label
- * (class ids, cross-entropy) and multi-label (a 0/1 matrix, binary cross-entropy per entry).
+ * How a loss reads labels, one per {@link LabelTask}: single-label (class ids, cross-entropy) and
+ * multi-label (a 0/1 matrix, binary cross-entropy per entry).
  */
-interface TaskReduction {
-  /** Checks logits and labels before a rule sees them; returns the class count `C`. */
-  checkInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number
-  /** The labels as an `[N, C]` matrix. */
-  labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number): T
-  loss<T>(ops: TensorOps<T>, batch: PerturbedBatch<T>, labelMatrix: T): T
-  gradient<T>(ops: TensorOps<T>, batch: PerturbedBatch<T>, labelMatrix: T): T
+interface TaskLabels {
+  /** Checks logits and labels before a rule sees them; returns `[N, C]` (`N` may be `-1` in a graph). */
+  checkInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, level: CheckLevel): [number, number]
+  /** The labels as an `[N, C]` matrix; single-label rows where `rowMask` is 0 are zero. */
+  labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number, rowMask: T | undefined): T
   explain<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number): Explanation<T>
 }
 
-const TASKS: Record<LabelTask, TaskReduction> = {
+const TASKS: Record<LabelTask, TaskLabels> = {
   single: {
     checkInputs: checkSingleLabelInputs,
-    labelMatrix: (ops, labels, c) => ops.oneHot(labels, c),
-    loss: batchLoss,
-    gradient: analyticGradient,
+    labelMatrix: (ops, labels, c, rowMask) => (rowMask === undefined ? ops.oneHot(labels, c) : ops.mul(ops.oneHot(labels, c), rowMask)),
     explain: explainBatch,
   },
   multi: {
     checkInputs: checkMultiLabelInputs,
     labelMatrix: (_ops, labels) => labels,
-    loss: multiLabelBatchLoss,
-    gradient: multiLabelGradient,
     explain: explainMultiLabelBatch,
   },
 }
@@ -138,7 +158,8 @@ const TASKS: Record<LabelTask, TaskReduction> = {
  * rules with `hasAnalyticGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
-  return TASKS[evaluation.task].gradient(ops, evaluation.batch, evaluation.oneHotLabels)
+  const { task, batch, oneHotLabels: labelMatrix, rowMask, sampleWeight, reduction } = evaluation
+  return closedFormBatchGradient(ops, task, batch, { labelMatrix, rowMask, sampleWeight }, reduction)
 }
 
 /**
@@ -162,28 +183,41 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const parsed = parseSpec(spec)
   const rule = createRule(parsed, { search: options.search ?? 'auto' })
   const task: LabelTask = rule.task ?? 'single'
-  const reduction = TASKS[task]
+  const labelsOf = TASKS[task]
+  const defaultReduction = checkReduction(options.reduction)
+  const checks = checkChecks(options.checks)
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
 
-  const evaluate = (logits: T, labels: T, ctx: LossContext = {}): LossEvaluation<T> => {
-    const numClasses = reduction.checkInputs(ops, logits, labels, rule.numClasses, options)
-    const oneHotLabels = reduction.labelMatrix(ops, labels, numClasses)
-    const { batch, state: nextState } = rule.perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses, ctx, state, constants })
-    const loss = reduction.loss(ops, batch, oneHotLabels)
-    return { loss, batch, oneHotLabels, numClasses, task, ...(nextState === undefined ? {} : { nextState }) }
+  const evaluate = (logits: T, labels: T, ctx: LossContext<T> = {}, reduction = defaultReduction): LossEvaluation<T> => {
+    // 'auto' is resolved per call: a tfjs backend can change between calls.
+    const level: CheckLevel = checks === 'auto' ? (ops.checks?.stallsDevice === true ? 'shapes' : 'values') : checks
+    const [n, numClasses] = labelsOf.checkInputs(ops, logits, labels, rule.numClasses, level)
+    const { sampleWeight, mask } = ctx
+    checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
+    checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
+    const rowMask = mask === undefined ? undefined : ops.reshape(mask, [-1, 1])
+    const oneHotLabels = labelsOf.labelMatrix(ops, labels, numClasses, rowMask)
+    const { batch, state: nextState } = rule.perturb(ops, {
+      logits, labels, labelMatrix: oneHotLabels, rowMask, numClasses, ctx, state, constants,
+    })
+    const loss = reducedLoss(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight }, reduction)
+    return {
+      loss, batch, oneHotLabels, rowMask, sampleWeight, reduction, numClasses, task,
+      ...(nextState === undefined ? {} : { nextState }),
+    }
   }
   const commit = (evaluation: LossEvaluation<T>) => {
     if (evaluation.nextState !== undefined) state = evaluation.nextState
   }
   /** Evaluates and commits: what a call that uses the state does. */
-  const step = (logits: T, labels: T, ctx?: LossContext): LossEvaluation<T> => {
-    const evaluation = evaluate(logits, labels, ctx)
+  const step = (logits: T, labels: T, ctx?: LossContext<T>, reduction = defaultReduction): LossEvaluation<T> => {
+    const evaluation = evaluate(logits, labels, ctx, reduction)
     commit(evaluation)
     return evaluation
   }
 
-  const loss = ((logits: T, labels: T, ctx?: LossContext) => step(logits, labels, ctx).loss) as Loss<T>
+  const loss = ((logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx).loss) as Loss<T>
   // Decided once now so that a forced search the backend cannot run is refused at creation; read
   // again at each access, as each call decides it.
   rule.searchPath?.(ops)
@@ -192,11 +226,14 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     spec: parsed,
     task,
     numClasses: rule.numClasses,
+    reduction: defaultReduction,
+    checks,
     hasAnalyticGradient: !rule.gradientThrough,
     evaluate,
     commit,
-    perturb: (logits: T, labels: T, ctx?: LossContext) => step(logits, labels, ctx).batch.logits,
-    gradient(logits: T, labels: T, ctx?: LossContext) {
+    perSample: (logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx, 'none').loss,
+    perturb: (logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx).batch.logits,
+    gradient(logits: T, labels: T, ctx?: LossContext<T>) {
       if (rule.gradientThrough) {
         throw new LogitPerturbError('INVALID_SPEC',
           `rule ${parsed.rule} differentiates through its perturbation: it has no closed-form gradient; use automatic differentiation`,
@@ -204,9 +241,9 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       }
       return closedFormGradient(ops, step(logits, labels, ctx))
     },
-    explain(logits: T, labels: T, ctx?: LossContext) {
+    explain(logits: T, labels: T, ctx?: LossContext<T>) {
       const { batch, numClasses } = evaluate(logits, labels, { ...ctx, training: false })
-      return reduction.explain(ops, logits, labels, batch, numClasses)
+      return labelsOf.explain(ops, logits, labels, batch, numClasses)
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
@@ -242,28 +279,54 @@ function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | u
 
 const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
 
-/** Single-label inputs: logits `[N, C]` and class ids `[N]`; returns `C`. */
-function checkSingleLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number {
+/** Single-label inputs: logits `[N, C]` and class ids `[N]`; returns `[N, C]`. */
+function checkSingleLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, level: CheckLevel): [number, number] {
   const [n, c] = checkLogitShape(ops, logits, numClasses)
   const labelShape = ops.shape(labels)
   check(labelShape.length === 1, 'LABELS_SHAPE', `labels must be [N], got shape [${labelShape.join(', ')}]`, 'labels')
   check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE',
     `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
   check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
-  ops.checks?.labels(labels, c)
-  if (!options.allowNonFinite) ops.checks?.finite(logits, 'logits')
-  return c
+  if (level !== 'shapes') ops.checks?.labels(labels, c)
+  if (level === 'values') ops.checks?.finite(logits, 'logits')
+  return [n, c]
 }
 
-/** Multi-label inputs: logits `[N, C]` and a 0/1 label matrix of the same shape; returns `C`. */
-function checkMultiLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, options: LossOptions): number {
+/** Multi-label inputs: logits `[N, C]` and a 0/1 label matrix of the same shape; returns `[N, C]`. */
+function checkMultiLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, level: CheckLevel): [number, number] {
   const [n, c] = checkLogitShape(ops, logits, numClasses)
   check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   const labelShape = ops.shape(labels)
   const agree = (a: number, b: number) => a < 0 || b < 0 || a === b
   check(labelShape.length === 2 && agree(labelShape[0]!, n) && labelShape[1] === c, 'LABELS_SHAPE',
     `multi-label labels must be a 0/1 matrix [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${labelShape.join(', ')}]`, 'labels')
-  ops.checks?.binaryLabels(labels, c)
-  if (!options.allowNonFinite) ops.checks?.finite(logits, 'logits')
-  return c
+  if (level !== 'shapes') ops.checks?.binaryLabels(labels, c)
+  if (level === 'values') ops.checks?.finite(logits, 'logits')
+  return [n, c]
+}
+
+/** A call's `sampleWeight` or `mask`: absent, or a vector `[N]` (values checked by `checkValues` when given). */
+function checkRowVector<T>(ops: TensorOps<T>, x: T | undefined, n: number, field: 'sampleWeight' | 'mask', checkValues: ((x: T) => void) | undefined): void {
+  if (x === undefined) return
+  const shape = ops.shape(x)
+  check(shape.length === 1 && (n < 0 || shape[0]! < 0 || shape[0] === n), 'SHAPE_MISMATCH',
+    `must be a vector [N] = [${n < 0 ? 'N' : n}] with one entry per row of the logits, got shape [${shape.join(', ')}]`, field)
+  checkValues?.(x)
+}
+
+const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none']
+const CHECKS = ['auto', 'values', 'labels', 'shapes'] as const
+
+function checkReduction(reduction: unknown): Reduction {
+  if (reduction === undefined) return 'mean'
+  check(REDUCTIONS.includes(reduction as Reduction), 'INVALID_PARAMETER',
+    `must be one of ${REDUCTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(reduction)}`, 'reduction')
+  return reduction as Reduction
+}
+
+function checkChecks(checks: unknown): (typeof CHECKS)[number] {
+  if (checks === undefined) return 'auto'
+  check((CHECKS as readonly unknown[]).includes(checks), 'INVALID_PARAMETER',
+    `must be one of ${CHECKS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(checks)}`, 'checks')
+  return checks as (typeof CHECKS)[number]
 }

@@ -124,12 +124,21 @@ export interface TensorOps<T> {
 
 /** Data checks a backend may offer; see {@link TensorOps.checks}. */
 export interface ValueChecks<T> {
+  /**
+   * True while a check is a synchronous read that stalls a device pipeline (tfjs on WebGL or
+   * WebGPU): a loss with `checks: 'auto'` then checks shapes only. Absent: false.
+   */
+  readonly stallsDevice?: boolean
   /** Throws `LABEL_VALUE` unless every label is an integer in `[0, numClasses)`. */
   labels(labels: T, numClasses: number): void
   /** Throws `LABEL_VALUE` unless every entry of a multi-label matrix `[N, numClasses]` is 0 or 1. */
   binaryLabels(labels: T, numClasses: number): void
   /** Throws `LOGITS_NOT_FINITE` if `x` holds NaN or ±Infinity. */
   finite(x: T, what: string): void
+  /** Throws `SAMPLE_WEIGHT_VALUE` unless every sample weight (`[N]`) is finite and `≥ 0`. */
+  sampleWeight(x: T): void
+  /** Throws `MASK_VALUE` unless every entry of a row mask (`[N]`) is 0 or 1. */
+  mask(x: T): void
 }
 
 /** A scalar float constant. */

@@ -1,4 +1,4 @@
-import { check } from './errors.js'
+import { LogitPerturbError, check } from './errors.js'
 
 /**
  * Host-side checks on plain numbers, shared by every backend that can look at its data and by the
@@ -7,14 +7,12 @@ import { check } from './errors.js'
 
 /** Every label must be an integer in `[0, numClasses)`. */
 export function checkLabelValues(labels: ArrayLike<number>, numClasses: number, field = 'labels'): void {
+  // These value checks run on every call over every element: the message is built only on failure.
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!
-    check(
-      Number.isInteger(y) && y >= 0 && y < numClasses,
-      'LABEL_VALUE',
-      `label ${y} at index ${i} is not an integer class id in [0, ${numClasses})`,
-      field,
-    )
+    if (!(Number.isInteger(y) && y >= 0 && y < numClasses)) {
+      throw new LogitPerturbError('LABEL_VALUE', `label ${y} at index ${i} is not an integer class id in [0, ${numClasses})`, field)
+    }
   }
 }
 
@@ -22,24 +20,38 @@ export function checkLabelValues(labels: ArrayLike<number>, numClasses: number, 
 export function checkBinaryLabelValues(labels: ArrayLike<number>, numClasses: number, field = 'labels'): void {
   for (let k = 0; k < labels.length; k++) {
     const y = labels[k]!
-    check(
-      y === 0 || y === 1,
-      'LABEL_VALUE',
-      `entry ${y} at row ${Math.floor(k / numClasses)}, label ${k % numClasses} is not 0 or 1 (multi-label labels are a 0/1 matrix [N, ${numClasses}])`,
-      field,
-    )
+    if (y !== 0 && y !== 1) {
+      throw new LogitPerturbError('LABEL_VALUE',
+        `entry ${y} at row ${Math.floor(k / numClasses)}, label ${k % numClasses} is not 0 or 1 (multi-label labels are a 0/1 matrix [N, ${numClasses}])`, field)
+    }
   }
 }
 
 /** Every value must be finite. */
 export function checkFiniteValues(values: ArrayLike<number>, what: string): void {
   for (let i = 0; i < values.length; i++) {
-    check(
-      Number.isFinite(values[i]!),
-      'LOGITS_NOT_FINITE',
-      `${values[i]} at flat index ${i} is not finite (pass allowNonFinite to propagate such values)`,
-      what,
-    )
+    if (!Number.isFinite(values[i]!)) {
+      throw new LogitPerturbError('LOGITS_NOT_FINITE',
+        `${values[i]} at flat index ${i} is not finite (pass checks: 'labels' to propagate such values)`, what)
+    }
+  }
+}
+
+/** Sample weights `[N]`: finite and `≥ 0`. */
+export function checkSampleWeightValues(values: ArrayLike<number>, field = 'sampleWeight'): void {
+  for (let i = 0; i < values.length; i++) {
+    const w = values[i]!
+    if (!(Number.isFinite(w) && w >= 0)) {
+      throw new LogitPerturbError('SAMPLE_WEIGHT_VALUE', `weight ${w} at index ${i} is not a finite number ≥ 0`, field)
+    }
+  }
+}
+
+/** A row mask `[N]`: every entry 0 (left out) or 1 (counted). */
+export function checkMaskValues(values: ArrayLike<number>, field = 'mask'): void {
+  for (let i = 0; i < values.length; i++) {
+    const m = values[i]!
+    if (m !== 0 && m !== 1) throw new LogitPerturbError('MASK_VALUE', `entry ${m} at index ${i} is not 0 or 1`, field)
   }
 }
 

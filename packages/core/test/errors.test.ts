@@ -19,7 +19,7 @@ describe('typed errors, one per code, each naming the problem', () => {
     expectRefusal(() => createLoss(referenceOps, la)(logits, labels), 'LOGITS_NOT_FINITE', /NaN/, /logits/)
     const { logits: inf } = batch([[0, Infinity, 0, 0]], [0])
     expectRefusal(() => createLoss(referenceOps, la)(inf, labels), 'LOGITS_NOT_FINITE', /Infinity/)
-    const propagated = createLoss(referenceOps, la, { allowNonFinite: true })(logits, labels)
+    const propagated = createLoss(referenceOps, la, { checks: 'labels' })(logits, labels)
     expect(Number.isNaN(propagated.data[0])).toBe(true)
   })
   it('LABELS_SHAPE: wrong length or rank', () => {

@@ -24,13 +24,14 @@ export async function onTfjsBackend<R>(name: string, fn: () => Promise<R>): Prom
  * (relative tolerance 1e-4), `tf.grad` for automatic differentiation, every check in an engine scope
  * on that backend. The backend must be registered first (import `@tensorflow/tfjs-backend-cpu`, …),
  * and tfjs-layers (or `@tensorflow/tfjs`) imported, which registers the gradients `tf.grad` needs.
- * `hostSearch: false` forces LPL's search onto tensor ops, the path WebGL and WebGPU take.
+ * `hostSearch: false` hides the backend's host reads from the rules, so that LPL's search runs as
+ * tensor ops, the path WebGL and WebGPU take.
  */
 export function tfjsBackend(backendName: string, options: { hostSearch?: boolean } = {}): Backend<tf.Tensor> {
   const hostSearch = options.hostSearch ?? true
   return {
     name: hostSearch ? `tfjs-${backendName}` : `tfjs-${backendName} (search as ops)`,
-    ops: createTfjsOps({ hostSearch }),
+    ops: hostSearch ? createTfjsOps() : { ...createTfjsOps(), readSync: undefined },
     rtol: 1e-4,
     read: async (x) => Float64Array.from(await x.data()),
     grad: (f, x) => tf.grad(f)(x),

@@ -6,9 +6,9 @@
  * @module @logit-perturb/tfjs
  */
 export { createTfjsOps, tfjsOps } from './ops.js'
-export type { TfjsOpsOptions } from './ops.js'
 export { segmentSum, stopGradient } from './gradientOps.js'
-export { createTfjsLoss, isRecordingGradients } from './loss.js'
+export { createTfjsLoss } from './loss.js'
+export { isRecordingGradients } from './training.js'
 export type { TfjsLoss, TfjsLossOptions } from './loss.js'
 export { labelsFromTargets, layersLoss, perturbationCallback } from './layers.js'
 export type { PerturbationCallbackHooks } from './layers.js'

@@ -65,7 +65,7 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
       const logits = logitsOf(inp.model, inp.trainX)
       const u = logits.dataSync()
       const labelTensor = tf.tensor1d(inp.trainLabels as number[], 'int32')
-      const directions = classDirections(createTfjsOps({ checkValues: false }), logits, labelTensor, yTrain, c).dataSync()
+      const directions = classDirections(createTfjsOps(), logits, labelTensor, yTrain, c).dataSync()
       const shift = new Float32Array(b * c)
       inp.trainLabels.forEach((y, i) => {
         for (let j = 0; j < c; j++) shift[i * c + j] = inp.theta[y]! * directions[y * c + j]!

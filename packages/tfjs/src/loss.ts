@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { Explanation, Loss, LossContext, LossEvaluation, LossOptions, RuleInput, RuleState, RuleStateJSON } from '@logit-perturb/core'
 import { LogitPerturbError, closedFormGradient, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
-import { type TfjsOpsOptions, createTfjsOps } from './ops.js'
+import { createTfjsOps } from './ops.js'
+import { isRecordingGradients } from './training.js'
 
-/** Options of {@link createTfjsLoss}. */
-export interface TfjsLossOptions extends LossOptions, TfjsOpsOptions {}
+/** Options of {@link createTfjsLoss}: the core's (`checks`, `reduction`, `search`). */
+export interface TfjsLossOptions extends LossOptions {}
 
 /**
  * A rule's loss on TensorFlow.js tensors, for custom training loops: call it inside
@@ -14,22 +15,32 @@ export interface TfjsLossOptions extends LossOptions, TfjsOpsOptions {}
  * `dispose()`. Its members are the core `Loss`'s, on tfjs tensors, with the call context's defaults
  * and the state's ownership added.
  */
-export interface TfjsLoss extends Pick<Loss<tf.Tensor>,
-  'spec' | 'task' | 'numClasses' | 'hasAnalyticGradient' | 'searchPath' | 'perturb' | 'gradient' | 'explain' | 'getState'> {
-  /** The scalar loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels `[N, C]`). */
-  (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext): tf.Scalar
+export interface TfjsLoss<Out extends tf.Tensor = tf.Scalar> extends Pick<Loss<tf.Tensor>,
+  'spec' | 'task' | 'numClasses' | 'reduction' | 'checks' | 'perSample' | 'hasAnalyticGradient' | 'searchPath' | 'perturb' | 'gradient' | 'explain' | 'getState'> {
   /**
-   * Defaults for calls that pass no context: the epoch (for LDAM-DRW; `perturbationCallback`
-   * sets it during `model.fit`) and whether calls are training steps (for stateful rules). When
-   * `training` is left undefined, a call is a training step exactly when tfjs is recording
-   * gradients (inside `optimizer.minimize`, `tf.variableGrads`, `model.fit`'s training batches), so
-   * validation and evaluation calls leave the state alone.
+   * The loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels
+   * `[N, C]`): a scalar, or the per-sample losses `[N]` with `reduction: 'none'`. The context may
+   * carry `sampleWeight` and `mask` (`[N]` tensors).
+   */
+  (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>): Out
+  /**
+   * Defaults for calls that pass no context: the epoch (for LDAM-DRW) and whether calls are
+   * training steps (for stateful rules). A call's own `{ training }` wins; then `trainingCalls`,
+   * then `training`; left undefined, a call is a training step when tfjs is recording gradients
+   * (see `isRecordingGradients`). During `model.fit`, `perturbationCallback` sets the epoch and
+   * `trainingCalls = 1` at each batch's begin: tfjs-layers computes the loss once per training
+   * batch, and on an epoch's last batch runs validation before that batch ends.
    */
   readonly context: {
     /** The epoch (0-based) of calls without one; default 0. */
     epoch: number
     /** Whether calls without a `training` flag are training steps; undefined: while tfjs records gradients. */
     training?: boolean
+    /**
+     * How many of the next calls are training steps: each call counts it down, and once it is 0
+     * calls are not training steps (until it is set again or deleted). Undefined: not used.
+     */
+    trainingCalls?: number
   }
   /**
    * Replaces the state with `state`, whose tensors the loss then owns (it keeps them past any tidy
@@ -49,18 +60,13 @@ export interface TfjsLoss extends Pick<Loss<tf.Tensor>,
   dispose(): void
 }
 
-/** Whether tfjs is recording operations for a gradient: the mark of a training step. */
-export function isRecordingGradients(): boolean {
-  return tf.engine().state.gradientDepth > 0
-}
-
 /**
  * Refuses a training step when tfjs has no gradients registered. tfjs-core alone registers none:
  * they come with `@tensorflow/tfjs-layers` or `@tensorflow/tfjs`, and without them the step fails
  * later, inside tfjs, with "gradient function not found for Sum".
  */
 function checkGradientsRegistered(): void {
-  if (isRecordingGradients() && tf.getGradient('Sum') === undefined) {
+  if (isRecordingGradients() === true && tf.getGradient('Sum') === undefined) {
     throw new LogitPerturbError('MISSING_PEER_DEPENDENCY',
       'tfjs has no gradients registered: import \'@tensorflow/tfjs-layers\' (npm install @tensorflow/tfjs-layers) or use @tensorflow/tfjs, which registers them')
   }
@@ -71,14 +77,25 @@ function checkGradientsRegistered(): void {
  * `TensorOps`, with tidy scopes around each call and the rule's state kept alive between calls.
  * The rule code is the core's; nothing is re-derived here.
  */
-export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): TfjsLoss {
-  const ops = createTfjsOps(options)
+export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions & { reduction: 'none' }): TfjsLoss<tf.Tensor1D>
+export function createTfjsLoss(spec: RuleInput, options?: TfjsLossOptions): TfjsLoss
+export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): TfjsLoss<tf.Tensor> {
+  const ops = createTfjsOps()
   const core: Loss<tf.Tensor> = createLoss(ops, spec, options)
-  const context: { epoch: number; training?: boolean } = { epoch: 0 }
-  const withDefaults = (ctx?: LossContext): LossContext => ({
+  const context: TfjsLoss['context'] = { epoch: 0 }
+  const isTraining = (ctx: LossContext<tf.Tensor> | undefined): boolean => {
+    if (ctx?.training !== undefined) return ctx.training
+    if (context.trainingCalls !== undefined) {
+      if (context.trainingCalls <= 0) return false
+      context.trainingCalls -= 1
+      return true
+    }
+    return context.training ?? isRecordingGradients() ?? true
+  }
+  const withDefaults = (ctx?: LossContext<tf.Tensor>): LossContext<tf.Tensor> => ({
     epoch: context.epoch,
-    training: context.training ?? isRecordingGradients(),
     ...ctx,
+    training: isTraining(ctx),
   })
 
   const replaceState = (next: RuleState<tf.Tensor> | undefined) => {
@@ -97,35 +114,43 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
    * output never disposes the caller's tensor.
    */
   const evaluated = <R extends tf.TensorContainer>(
-    logits: tf.Tensor, labels: tf.Tensor, ctx: LossContext | undefined, pick: (e: LossEvaluation<tf.Tensor>) => R,
+    logits: tf.Tensor, labels: tf.Tensor, ctx: LossContext<tf.Tensor> | undefined, pick: (e: LossEvaluation<tf.Tensor>) => R,
+    reduction = core.reduction,
   ): R => {
     const { out, next } = tf.tidy(() => {
-      const evaluation = core.evaluate(logits, labels, withDefaults(ctx))
-      return { out: distinctFrom([logits, labels], pick(evaluation)), next: evaluation.nextState } as unknown as tf.TensorContainer
+      const evaluation = core.evaluate(logits, labels, withDefaults(ctx), reduction)
+      const inputs = [logits, labels, ...(ctx?.sampleWeight ? [ctx.sampleWeight] : []), ...(ctx?.mask ? [ctx.mask] : [])]
+      return { out: distinctFrom(inputs, pick(evaluation)), next: evaluation.nextState } as unknown as tf.TensorContainer
     }) as unknown as { out: R; next: RuleState<tf.Tensor> | undefined }
     if (next !== undefined) replaceState(next)
     return out
   }
 
-  const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => {
+  const loss = ((logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => {
     checkGradientsRegistered()
-    return evaluated(logits, labels, ctx, (e) => e.loss as tf.Scalar)
-  }) as TfjsLoss
+    return evaluated(logits, labels, ctx, (e) => e.loss)
+  }) as TfjsLoss<tf.Tensor>
   Object.defineProperty(loss, 'searchPath', { get: () => core.searchPath, enumerable: true })
   return Object.assign(loss, {
     spec: core.spec,
     task: core.task,
     numClasses: core.numClasses,
+    reduction: core.reduction,
+    checks: core.checks,
+    perSample: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => {
+      checkGradientsRegistered()
+      return evaluated(logits, labels, ctx, (e) => e.loss, 'none')
+    },
     hasAnalyticGradient: core.hasAnalyticGradient,
     context,
-    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => evaluated(logits, labels, ctx, (e) => e.batch.logits),
-    gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) {
+    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => evaluated(logits, labels, ctx, (e) => e.batch.logits),
+    gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) {
       // Refused before any work for rules without a closed form, with the core's error.
       if (!core.hasAnalyticGradient) return core.gradient(logits, labels, ctx)
       return evaluated(logits, labels, ctx, (e) => closedFormGradient(ops, e))
     },
     // A non-training call: the state stays as it is.
-    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext) => tf.tidy(() =>
+    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => tf.tidy(() =>
       distinctFrom([logits, labels], core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject)) as unknown as Explanation<tf.Tensor>,
     getState: () => core.getState(),
     setState: (state: RuleState<tf.Tensor> | undefined) => replaceState(state),
@@ -135,7 +160,7 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     },
     loadState(json: unknown) {
       const state = tf.tidy(() => {
-        return { ...loadRuleState(createTfjsOps({ checkValues: false }), json, core.spec.numClasses) }
+        return { ...loadRuleState(ops, json, core.spec.numClasses) }
       })
       try {
         replaceState(state)

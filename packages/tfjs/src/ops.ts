@@ -1,24 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { TensorOps } from '@logit-perturb/core'
-import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues } from '@logit-perturb/core'
+import type { TensorOps, ValueChecks } from '@logit-perturb/core'
+import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues, checkMaskValues, checkSampleWeightValues } from '@logit-perturb/core'
 import { floatMask, gatherRows, segmentSum, stopGradient } from './gradientOps.js'
-
-/** Options of {@link createTfjsOps}. */
-export interface TfjsOpsOptions {
-  /**
-   * Check label values (class ids, or 0/1 entries for multi-label rules) and logit finiteness on
-   * every call (`LABEL_VALUE`, `LOGITS_NOT_FINITE`).
-   * The check reads the tensors back with `dataSync`, which is cheap on the cpu and wasm backends
-   * and stalls the pipeline on WebGL and WebGPU: turn it off there once inputs are trusted.
-   * Default true.
-   */
-  checkValues?: boolean
-  /**
-   * Let rules run their search loops as host code on the cpu and wasm backends (see `readSync`).
-   * Default true; false keeps every rule on tensor ops.
-   */
-  hostSearch?: boolean
-}
 
 /** The tfjs backends whose tensors live in host memory, where a synchronous read is cheap. */
 const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm'])
@@ -40,8 +23,7 @@ const equal = floatMask(tf.equal)
  * core runs on whatever tfjs backend is active (cpu, wasm, WebGL, WebGPU) and is differentiable by
  * `tf.grad`, `tf.variableGrads` and `optimizer.minimize`. Floats are float32, labels int32.
  */
-export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor> {
-  const checkValues = options.checkValues ?? true
+export function createTfjsOps(): TensorOps<tf.Tensor> {
   const ops: TensorOps<tf.Tensor> = {
     name: 'tfjs',
     constant: (data, shape, dtype = 'float32') =>
@@ -89,21 +71,29 @@ export function createTfjsOps(options: TfjsOpsOptions = {}): TensorOps<tf.Tensor
     keep: (x) => void tf.keep(x),
     release: (x) => x.dispose(),
 
-    ...(checkValues
-      ? {
-          checks: {
-            labels: (labels: tf.Tensor, numClasses: number) => checkLabelValues(labels.dataSync(), numClasses),
-            binaryLabels: (labels: tf.Tensor, numClasses: number) => checkBinaryLabelValues(labels.dataSync(), numClasses),
-            finite: (x: tf.Tensor, what: string) => checkFiniteValues(x.dataSync(), what),
-          },
-        }
-      : {}),
+    checks: VALUE_CHECKS,
   }
-  if (options.hostSearch ?? true) Object.defineProperty(ops, 'readSync', { get: hostReader, enumerable: true })
+  Object.defineProperty(ops, 'readSync', { get: hostReader, enumerable: true })
   return ops
 }
 
-/** {@link createTfjsOps} with the default options (value checks on). */
+/**
+ * Value checks by reading tensors back with `dataSync`: cheap on the cpu and wasm backends, a stall
+ * of the pipeline on WebGL and WebGPU, where `stallsDevice` tells the loss (whose `checks: 'auto'`
+ * then checks shapes only).
+ */
+const VALUE_CHECKS: ValueChecks<tf.Tensor> = {
+  get stallsDevice() {
+    return !HOST_MEMORY_BACKENDS.has(tf.getBackend())
+  },
+  labels: (labels, numClasses) => checkLabelValues(labels.dataSync(), numClasses),
+  binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.dataSync(), numClasses),
+  finite: (x, what) => checkFiniteValues(x.dataSync(), what),
+  sampleWeight: (x) => checkSampleWeightValues(x.dataSync()),
+  mask: (x) => checkMaskValues(x.dataSync()),
+}
+
+/** The tfjs `TensorOps`, one object for every tfjs backend. */
 export const tfjsOps: TensorOps<tf.Tensor> = createTfjsOps()
 
 /**

@@ -152,7 +152,7 @@ function boundsLearner(
   const c = data.counts.length
   const features = tfl.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2]!.output as tfl.SymbolicTensor })
   const last = model.layers[model.layers.length - 1]!
-  const ops = createTfjsOps({ checkValues: false })
+  const ops = createTfjsOps()
   const byClass = data.counts.map(() => [] as number[])
   for (const i of data.validation) byClass[data.trainSet.labels[i]!]!.push(i)
   const rand = mulberry32(seed * 31 + 7)

@@ -1,6 +1,6 @@
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
-import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues } from '../validate.js'
+import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues, checkMaskValues, checkSampleWeightValues } from '../validate.js'
 import { broadcastShapes } from '../shapes.js'
 import { roundHalfEven } from '../rounding.js'
 import { binary, unary } from './elementwise.js'
@@ -148,6 +148,8 @@ export const referenceOps: TensorOps<RefTensor> = {
     labels: (labels, numClasses) => checkLabelValues(labels.data, numClasses),
     binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.data, numClasses),
     finite: (x, what) => checkFiniteValues(x.data, what),
+    sampleWeight: (x) => checkSampleWeightValues(x.data),
+    mask: (x) => checkMaskValues(x.data),
   },
 }
 

@@ -1,5 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { prefixedConstants } from '../constants.js'
+import { type CountedRows, classSums } from './classSums.js'
 import { addClassRows } from './crossEntropy.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { lplSearch } from './lplSearch.js'
@@ -96,12 +97,12 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
             bounds: constants.get('bounds', [c, 1], () => split.classBounds.bounds),
             state: undefined,
           }
-        : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, labels, c, options, split, state)
+        : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, { labels, numClasses: c, rowMask: call.rowMask }, options, split, state)
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
       const perturbed = searchPath(ops) === 'host'
-        ? addHostSearch(ops, batch.logits, start, labels, c, plan, search)
+        ? addHostSearch(ops, batch.logits, start, { labels, numClasses: c, rowMask: call.rowMask }, plan, search)
         : addClassRows(ops, batch.logits, labels, lplSearch(ops, {
-            logits: start, labels, oneHotLabels, numClasses: c,
+            logits: start, labels, oneHotLabels, numClasses: c, ...(call.rowMask === undefined ? {} : { rowMask: call.rowMask }),
             directions: plan.directions, bounds: plan.bounds, ...search,
           }))
       return {
@@ -121,19 +122,20 @@ function addHostSearch<T>(
   ops: TensorOps<T>,
   logits: T,
   start: T,
-  labels: T,
-  c: number,
+  rows: CountedRows<T>,
   plan: { directions: T; bounds: T },
   search: { alpha: number; maxSteps: number; unrolledSteps: number; normalize: boolean },
 ): T {
   const read = ops.readSync!
-  const hostLabels = read(labels)
+  const c = rows.numClasses
+  const hostLabels = read(rows.labels)
   const delta = lplSearchHost({
     logits: read(start), labels: hostLabels, numClasses: c, directions: read(plan.directions), bounds: read(plan.bounds), ...search,
+    ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
   })
-  const rows = new Float64Array(hostLabels.length * c)
-  for (let i = 0; i < hostLabels.length; i++) rows.set(delta.subarray(hostLabels[i]! * c, (hostLabels[i]! + 1) * c), i * c)
-  return ops.add(logits, ops.constant(rows, [hostLabels.length, c]))
+  const sampleRows = new Float64Array(hostLabels.length * c)
+  for (let i = 0; i < hostLabels.length; i++) sampleRows.set(delta.subarray(hostLabels[i]! * c, (hostLabels[i]! + 1) * c), i * c)
+  return ops.add(logits, ops.constant(sampleRows, [hostLabels.length, c]))
 }
 
 /**
@@ -146,16 +148,16 @@ function confidenceSplit<T>(
   ops: TensorOps<T>,
   logits: T,
   oneHotLabels: T,
-  labels: T,
-  c: number,
+  rows: CountedRows<T>,
   options: LplOptions,
   split: Extract<LplSplitPlan, { kind: 'confidence' }>,
   state: RuleState<T> | undefined,
 ): { directions: T; bounds: T; state: RuleState<T> } {
+  const c = rows.numClasses
   const trueClassProb = ops.sum(ops.mul(ops.softmax(logits), oneHotLabels), [1])
   const counts = ops.sum(oneHotLabels, [0])
   const present = ops.greater(counts, ops.constant([0], []))
-  const batchMean = ops.div(ops.segmentSum(trueClassProb, labels, c), ops.maximum(counts, ops.constant([1], [])))
+  const batchMean = ops.div(classSums(ops, trueClassProb, rows), ops.maximum(counts, ops.constant([1], [])))
   let confidence = ops.mul(batchMean, present)
   let seen = present
   if (state !== undefined && split.momentum > 0) {

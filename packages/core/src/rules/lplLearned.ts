@@ -20,7 +20,7 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
     gradientThrough: gradient === 'through' || base.gradientThrough,
     stateKeys: ['theta'],
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
-      const { labels, labelMatrix: y, numClasses: c, state } = call
+      const { labels, labelMatrix: y, numClasses: c, state, rowMask } = call
       // The base rule keeps no state of its own: it sees the call without θ.
       const { batch } = base.perturb(ops, { ...call, state: undefined, constants: prefixedConstants(call.constants, 'base') })
       const theta = state?.theta
@@ -28,7 +28,7 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
       check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')
       const start = gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
       const clipped = ops.minimum(ops.maximum(theta, ops.constant([-maxBound], [])), ops.constant([maxBound], []))
-      const delta = ops.mul(ops.reshape(clipped, [c, 1]), classDirections(ops, start, labels, y, c))
+      const delta = ops.mul(ops.reshape(clipped, [c, 1]), classDirections(ops, start, labels, y, c, rowMask))
       return { batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, gradient === 'stop' ? ops.stopGradient(delta) : delta) } }
     },
   }

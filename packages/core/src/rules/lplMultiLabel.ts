@@ -29,6 +29,8 @@ export interface LplMultiLabelSearchInputs<T> {
   labels: T
   /** The label count `C`. */
   numClasses: number
+  /** `[N, 1]` float, 1 for the rows that count; absent: every row. A masked-out row is neither positive nor negative. */
+  rowMask?: T
   /** `s_c`: `+1` ascent (P), `−1` descent (N). */
   directions: readonly number[]
   /** `K_c`, the number of steps of each label. */
@@ -72,8 +74,8 @@ export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSear
   const c = inp.numClasses
   const one = ops.constant([1], [])
   const floor = ops.constant([MIN_TERM], [])
-  const positives = inp.labels
-  const negatives = ops.sub(one, positives)
+  const positives = inp.rowMask === undefined ? inp.labels : ops.mul(inp.labels, inp.rowMask)
+  const negatives = inp.rowMask === undefined ? ops.sub(one, inp.labels) : ops.mul(ops.sub(one, inp.labels), inp.rowMask)
   const positiveCount = ops.maximum(ops.sum(positives, [0], true), one)
   const negativeCount = ops.maximum(ops.sum(negatives, [0], true), one)
   let positive = ops.constant(new Float64Array(c), [1, c])
@@ -117,9 +119,11 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
     numClasses: classCounts.length,
     gradientThrough: options.gradient === 'through',
     searchPath: () => 'ops',
-    perturb(ops, { logits, labels, numClasses: c }) {
+    perturb(ops, { logits, labels, numClasses: c, rowMask }) {
       const start = options.gradient === 'stop' ? ops.stopGradient(logits) : logits
-      const delta = lplMultiLabelSearch(ops, { logits: start, labels, numClasses: c, directions, steps, alpha, normalize })
+      const delta = lplMultiLabelSearch(ops, {
+        logits: start, labels, numClasses: c, directions, steps, alpha, normalize, ...(rowMask === undefined ? {} : { rowMask }),
+      })
       const negatives = ops.sub(ops.constant([1], []), labels)
       const shift = ops.add(ops.mul(labels, delta.positive), ops.mul(negatives, delta.negative))
       return { batch: { logits: ops.add(logits, shift) } }

@@ -1,6 +1,7 @@
 import type { TensorOps } from '../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
 import { softmaxResidual } from './crossEntropy.js'
+import { type CountedRows, classSums } from './classSums.js'
 import { l2Normalize } from './norm.js'
 
 /** Inputs of {@link lplSearch}; per-class tensors are `[C, 1]`. */
@@ -9,8 +10,10 @@ export interface LplSearchInputs<T> {
   logits: T
   /** Labels `[N]` (int32). */
   labels: T
-  /** The one-hot matrix of `labels`, `[N, C]`. */
+  /** The one-hot matrix of `labels`, `[N, C]` (all zeros in masked-out rows). */
   oneHotLabels: T
+  /** `[N, 1]` float, 1 for the rows that count (see `classSums`); absent: every row. */
+  rowMask?: T
   /** The class count `C`. */
   numClasses: number
   /** `s_c`: `+1` ascent (P), `−1` descent (N). */
@@ -45,6 +48,7 @@ export interface LplSearchInputs<T> {
  */
 export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const c = inp.numClasses
+  const rows: CountedRows<T> = { labels: inp.labels, numClasses: c, rowMask: inp.rowMask }
   const counts = ops.reshape(ops.sum(inp.oneHotLabels, [0]), [c, 1])
   const denominator = ops.maximum(counts, ops.constant([1], []))
   const steps = ops.minimum(
@@ -57,8 +61,8 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
     const logits = ops.add(inp.logits, ops.gather(delta, inp.labels, 0))
     // Absent classes have g = 0 and take a zero step.
     const direction = inp.normalize
-      ? l2Normalize(ops, classGradientDirection(ops, logits, inp.labels, inp.oneHotLabels, c), 1).unit
-      : ops.div(ops.segmentSum(softmaxResidual(ops, logits, inp.oneHotLabels), inp.labels, c), denominator)
+      ? l2Normalize(ops, classGradientDirection(ops, logits, inp.oneHotLabels, rows), 1).unit
+      : ops.div(classSums(ops, softmaxResidual(ops, logits, inp.oneHotLabels), rows), denominator)
     const active = ops.greater(steps, ops.constant([k], []))
     delta = ops.add(delta, ops.mul(ops.mul(active, signedAlpha), direction))
   }
@@ -80,12 +84,12 @@ const MIN_SAMPLE_WEIGHT = 1e-37
  * Holding `a_i ≥ 1e-37` gives every backend the same direction: exact wherever some sample of the
  * class has `a_i ≥ 1e-37`, and the mean of the `d_i` where none has.
  */
-export function classGradientDirection<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): T {
+export function classGradientDirection<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, rows: CountedRows<T>): T {
   const one = ops.constant([1], [])
   const nonTarget = ops.sub(one, oneHotLabels)
   const weight = ops.maximum(ops.sum(ops.mul(ops.softmax(logits), nonTarget), [1], true), ops.constant([MIN_SAMPLE_WEIGHT], []))
   // The target logit moved far below the rest: its share of this softmax is exactly zero.
   const masked = ops.sub(logits, ops.mul(oneHotLabels, ops.constant([1e30], [])))
   const direction = ops.sub(ops.softmax(masked), oneHotLabels)
-  return ops.segmentSum(ops.mul(weight, direction), labels, c)
+  return classSums(ops, ops.mul(weight, direction), rows)
 }

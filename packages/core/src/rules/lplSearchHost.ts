@@ -8,6 +8,8 @@ export interface LplHostSearchInputs {
   labels: ArrayLike<number>
   /** The class count `C`. */
   numClasses: number
+  /** 1 for the rows that count, 0 for masked-out ones (`[N]`); absent: every row counts. */
+  rowMask?: ArrayLike<number>
   /** `s_c` and `ε_c`, one per class. */
   directions: ArrayLike<number>
   /** `ε_c ≥ 0`, one per class: class `c` takes `K_c = min(⌊ε_c/α⌋, maxSteps, unrolledSteps)` steps. */
@@ -39,16 +41,18 @@ export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
   const steps = Float64Array.from({ length: c }, (_, k) =>
     Math.min(Math.floor(inp.bounds[k]! / inp.alpha + STEP_ROUNDING), inp.maxSteps, inp.unrolledSteps))
   // Samples grouped by class: a class's gradient is a sum over its own samples.
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => labels[a]! - labels[b]!)
+  // Masked-out rows are left out of every class's group.
+  const counted = Int32Array.from({ length: n }, (_, i) => i).filter((i) => inp.rowMask === undefined || inp.rowMask[i] !== 0)
+  const order = counted.sort((a, b) => labels[a]! - labels[b]!)
   const present: number[] = []
   const groupStart: number[] = []
-  for (let k = 0; k < n; k++) {
+  for (let k = 0; k < order.length; k++) {
     if (k === 0 || labels[order[k]!] !== labels[order[k - 1]!]) {
       present.push(labels[order[k]!]!)
       groupStart.push(k)
     }
   }
-  groupStart.push(n)
+  groupStart.push(order.length)
   // exp(z_ij + δ_yj) factors as exp(z_ij − max_j z_ij)·exp(δ_yj): the first factor is computed
   // once; the second, `shift`, starts at 1 and is multiplied by exp(step_j) after each step (the
   // entries of a step are small, so mostly without calling Math.exp). A step then costs two

@@ -39,7 +39,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
   return {
     numClasses,
     gradientThrough: false,
-    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c }) {
+    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c, rowMask }) {
       const start = ops.stopGradient(logits)
       const zero = ops.constant([0], [])
       const tenthK = ops.constant([0.1 * steps], [])
@@ -48,7 +48,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
       let selected = delta
       let entryOf: typeof selected | undefined
       for (let r = 0; r < iterations; r++) {
-        const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), labels, oneHotLabels, c)
+        const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, { labels, numClasses: c, rowMask })
         const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
         if (entryOf === undefined) {
           const tiny = ops.constant([1e-30], [])

@@ -84,13 +84,13 @@ export function officialLongtailRule(
   return {
     numClasses: c,
     gradientThrough: true,
-    perturb(ops, { logits, labels, labelMatrix: oneHotLabels }) {
+    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, rowMask }) {
       const stepOf = ops.constant(clamped, [c, 1])
       const scale = ops.constant(signedAlpha, [c, 1])
       let delta = ops.constant(new Float64Array(c * c), [c, c])
       let selected = delta
       for (let k = 0; k < steps; k++) {
-        const { direction } = officialStep(ops, addClassRows(ops, logits, labels, delta), labels, oneHotLabels, c)
+        const { direction } = officialStep(ops, addClassRows(ops, logits, labels, delta), oneHotLabels, { labels, numClasses: c, rowMask })
         delta = ops.add(delta, ops.mul(scale, direction))
         selected = ops.where(ops.equal(stepOf, ops.constant([k], [])), delta, selected)
       }

@@ -1,5 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { roundHalfEven } from '../rounding.js'
+import { type CountedRows, classSums } from './classSums.js'
 import { l2Normalize } from './norm.js'
 
 /**
@@ -14,15 +15,16 @@ import { l2Normalize } from './norm.js'
  * because it changes the numbers. The class means use a segment sum (`O(N·C)`), not the released
  * one-hot product (`O(N·C²)`). Returns `{ direction: G, diagonal: M[c, c] }` (`[C, C]`, `[C]`).
  */
-export function officialStep<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number): {
+export function officialStep<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, rows: CountedRows<T>): {
   /** `G`, `[C, C]`: row `c` is the step direction of the class-`c` samples. */
   direction: T
   /** `M[c, c]`, `[C]`: the mean confidence of each class in its own samples (0 for absent classes). */
   diagonal: T
 } {
+  const c = rows.numClasses
   const counts = ops.sum(oneHotLabels, [0])
   const safeCounts = ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts)
-  const classMeans = ops.div(ops.segmentSum(ops.softmax(logits), labels, c), ops.reshape(safeCounts, [c, 1]))
+  const classMeans = ops.div(classSums(ops, ops.softmax(logits), rows), ops.reshape(safeCounts, [c, 1]))
   const identity = ops.constant(identityMatrix(c), [c, c])
   const g = ops.sub(classMeans, identity)
   // ‖G[:, c]‖ is 0 only if M[c, c] = 1 and no other class puts mass on c, which float32 reaches for

@@ -4,7 +4,7 @@ import type { TensorOps } from '../ops.js'
 /**
  * What a loss call may need beyond logits and labels.
  */
-export interface LossContext {
+export interface LossContext<T = never> {
   /** The current epoch (0-based); switches deferred re-weighting (LDAM-DRW) on. Default 0. */
   epoch?: number
   /**
@@ -14,6 +14,18 @@ export interface LossContext {
   training?: boolean
   /** ISDA's classifier weights and class feature covariances, when the spec does not carry them. */
   isda?: IsdaInputs
+  /**
+   * Weights `s_i ≥ 0` of the samples (`[N]`, float): the reduced loss weights sample `i`'s loss by
+   * `s_i` (docs/spec.md#8-reductions-sample-weights-and-masks). They do not enter the rule's batch
+   * statistics. Absent: 1.
+   */
+  sampleWeight?: T
+  /**
+   * Which rows count (`[N]`, float 0 or 1): a row with 0 (padding, say) has loss 0, gradient 0, and
+   * takes no part in any batch statistic of the rule (LPL's class sums, the confidence split, the
+   * presets). The mean divides by the number of counted rows. Absent: every row counts.
+   */
+  mask?: T
 }
 
 /** Inputs of ISDA's perturbation: last-layer weights `W` (`[C][D]`) and covariances `Σ_c` (`[C][D][D]`). */
@@ -69,14 +81,21 @@ export interface PerturbCall<T> {
   /** Class ids `[N]` (int32), or for a multi-label rule the 0/1 matrix `[N, C]`. */
   labels: T
   /**
-   * The labels as a float `[N, C]` matrix: one-hot rows of the class ids (single-label), or the 0/1
-   * matrix itself (multi-label). Built once per call by the loss, which reduces the batch with it.
+   * The labels as a float `[N, C]` matrix: one-hot rows of the class ids (single-label; a
+   * masked-out row is all zeros), or the 0/1 matrix itself (multi-label). Built once per call by
+   * the loss, which reduces the batch with it.
    */
   labelMatrix: T
+  /**
+   * `[N, 1]` float: 1 for the rows that count, 0 for those `ctx.mask` leaves out; undefined when
+   * every row counts. A masked-out row takes no part in any batch statistic: per-class sums go
+   * through `classSums`, which applies it.
+   */
+  rowMask: T | undefined
   /** The class count `C` of this call. */
   numClasses: number
-  /** The call's context (epoch, training flag, ISDA's inputs). */
-  ctx: LossContext
+  /** The call's context (epoch, training flag, ISDA's inputs, sample weights and mask). */
+  ctx: LossContext<T>
   /** The rule's current state (`undefined` before the first training call). */
   state: RuleState<T> | undefined
   /** The loss's batch-independent tensors, made once and reused by every call (see `Constants`). */

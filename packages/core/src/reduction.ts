@@ -1,0 +1,96 @@
+import type { TensorOps } from './ops.js'
+import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
+import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
+import type { LabelTask, PerturbedBatch } from './rules/types.js'
+
+/** The floor of a reduction's normalizer: a float32 normal number, so `0/0` never happens. */
+const MIN_TOTAL = 1e-37
+
+/**
+ * How a loss reduces its per-sample losses `r_i` (docs/spec.md#8-reductions-sample-weights-and-masks):
+ * `'mean'` `Σ_i r_i / Σ_i m_i` (the default), `'sum'` `Σ_i r_i`, `'none'` the vector `r` (`[N]`).
+ */
+export type Reduction = 'mean' | 'sum' | 'none'
+
+/** What a reduction needs besides the perturbed batch: the labels and the call's row weights. */
+export interface ReductionInputs<T> {
+  /** Single-label: one-hot `[N, C]`, zero rows where masked out; multi-label: the 0/1 labels `[N, C]`. */
+  labelMatrix: T
+  /** `m`, `[N, 1]` float: 1 for counted rows; absent: every row counts. */
+  rowMask: T | undefined
+  /** `s`, `[N]`: the caller's sample weights; absent: 1. */
+  sampleWeight: T | undefined
+}
+
+/**
+ * The share of row `i` in the reduced loss, `[N, 1]`, with `m` the mask, `s` the sample weights and
+ * `v_i = w_{y_i}` the rule's class weight of the row (single-label rules that weight classes):
+ *
+ *     mean, no class weights:   s_i·m_i / Σ_j m_j
+ *     mean, class weights:      s_i·v_i / Σ_j v_j          (v_j = 0 on masked-out rows)
+ *     sum or none:              the same times Σ_j m_j     (so that mean(r) over counted rows is the mean loss)
+ *
+ * With `s = 1` and no mask, the mean is the rule's loss: `Σ w_{y_i} ℓ_i / Σ w_{y_i}`, or the plain mean.
+ */
+function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction): T {
+  const counted = countedRows(ops, task, inp)
+  const c = ops.shape(inp.labelMatrix)[1]!
+  const raw = task === 'single' && batch.classWeights !== undefined
+    ? ops.matmul(inp.labelMatrix, ops.reshape(batch.classWeights, [c, 1]))
+    : counted
+  // A batch whose rows are all masked out has loss 0 and gradient 0, not 0/0.
+  let share = ops.div(raw, ops.maximum(ops.sum(raw, [0, 1], true), ops.constant([MIN_TOTAL], [])))
+  if (reduction !== 'mean') share = ops.mul(share, ops.sum(counted, [0, 1], true))
+  return inp.sampleWeight === undefined ? share : ops.mul(share, ops.reshape(inp.sampleWeight, [-1, 1]))
+}
+
+/**
+ * `m` as an `[N, 1]` float tensor, also without a mask: then built from the labels, since a
+ * symbolic backend knows `N` only at run time. A single-label row of the one-hot matrix sums to
+ * `m_i` (masked-out rows are zero); a multi-label row of 0/1 entries times 0, plus 1, is 1.
+ */
+function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: ReductionInputs<T>): T {
+  if (task === 'single') return ops.sum(inp.labelMatrix, [1], true)
+  if (inp.rowMask !== undefined) return inp.rowMask
+  return ops.add(ops.mul(ops.sum(inp.labelMatrix, [1], true), ops.constant([0], [])), ops.constant([1], []))
+}
+
+/**
+ * The per-sample losses before weighting, `ℓ_i` (`[N, 1]`): `CE(z_i, y_i)` for single-label rules,
+ * `(1/C) Σ_c w_ic·BCE(z_ic, Y_ic)` for multi-label ones, so that their mean is the rule's loss.
+ */
+function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, labelMatrix: T): T {
+  if (task === 'single') return ops.reshape(crossEntropyPerSample(ops, batch.logits, labelMatrix), [-1, 1])
+  const entries = bceEntries(ops, batch.logits, labelMatrix)
+  return ops.mean(batch.entryWeights === undefined ? entries : ops.mul(entries, batch.entryWeights), [1], true)
+}
+
+/**
+ * The reduced loss of a perturbed batch: `Σ_i share_i·ℓ_i` (a scalar) for `'mean'` and `'sum'`,
+ * the vector `share_i·ℓ_i` (`[N]`) for `'none'` (docs/spec.md#8-reductions-sample-weights-and-masks).
+ */
+export function reducedLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction): T {
+  const weighted = ops.mul(perSampleLoss(ops, task, batch, inp.labelMatrix), rowShares(ops, task, batch, inp, reduction))
+  return reduction === 'none' ? ops.reshape(weighted, [-1]) : ops.sum(weighted, [0, 1])
+}
+
+/**
+ * The closed-form gradient of {@link reducedLoss} w.r.t. the unperturbed logits `u` (`[N, C]`),
+ * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − e_{y_i})`
+ * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − Y_ic) / C` (multi-label), `a = ∂z/∂u` the logit
+ * scale. For `'none'`, row `i` is the gradient of `r_i`, which depends on row `i` only.
+ */
+export function closedFormBatchGradient<T>(
+  ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction,
+): T {
+  const share = rowShares(ops, task, batch, inp, reduction)
+  let out: T
+  if (task === 'single') {
+    out = ops.mul(softmaxResidual(ops, batch.logits, inp.labelMatrix), share)
+  } else {
+    const c = ops.shape(inp.labelMatrix)[1]!
+    out = ops.mul(sigmoidResidual(ops, batch.logits, inp.labelMatrix), ops.div(share, ops.constant([c], [])))
+    if (batch.entryWeights !== undefined) out = ops.mul(out, batch.entryWeights)
+  }
+  return batch.logitScale === undefined ? out : ops.mul(out, batch.logitScale)
+}

@@ -1,0 +1,14 @@
+import * as tf from '@tensorflow/tfjs-core'
+
+/**
+ * Whether tfjs is recording operations for a gradient (inside `optimizer.minimize`,
+ * `tf.variableGrads`, `model.fit`'s training batches): the fallback mark of a training step, used
+ * only when neither the call's context, `loss.context.training` nor `perturbationCallback` says.
+ * tfjs has no public API for it, so this reads the engine's `state.gradientDepth`, the one read of
+ * tfjs internals in this package; where a tfjs version does not have it, the answer is `undefined`
+ * and the call counts as a training step (the core's default).
+ */
+export function isRecordingGradients(): boolean | undefined {
+  const depth: unknown = (tf.engine() as unknown as { state?: { gradientDepth?: unknown } }).state?.gradientDepth
+  return typeof depth === 'number' ? depth > 0 : undefined
+}
