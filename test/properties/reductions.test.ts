@@ -1,0 +1,109 @@
+/**
+ * docs/spec.md#8-reductions-sample-weights-and-masks, for every rule of the registry on the float64
+ * reference: a row masked out is a row dropped (loss, per-sample losses, closed-form gradient and
+ * the next state: batch statistics included); the three reductions agree with one another; sample
+ * weights weight the per-sample losses.
+ */
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { type RefTensor, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
+import { batchArbitrary, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
+import { RUNS } from './helpers.js'
+
+interface Batch {
+  n: number
+  c: number
+  logits: number[]
+  /** Single-label: `[N]` class ids; multi-label: flat `[N, C]` 0/1 entries. */
+  labels: number[]
+  multi: boolean
+}
+
+const ops = referenceOps
+const rowsOf = (values: ArrayLike<number>, width: number, keep: readonly number[]): number[] =>
+  keep.flatMap((i) => Array.from(values).slice(i * width, (i + 1) * width))
+
+function tensors(b: Batch): { logits: RefTensor; labels: RefTensor } {
+  return {
+    logits: ops.constant(b.logits, [b.n, b.c]),
+    labels: b.multi ? ops.constant(b.labels, [b.n, b.c]) : ops.constant(b.labels, [b.n], 'int32'),
+  }
+}
+
+function dropped(b: Batch, keep: readonly number[]): Batch {
+  return { ...b, n: keep.length, logits: rowsOf(b.logits, b.c, keep), labels: rowsOf(b.labels, b.multi ? b.c : 1, keep) }
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  expect(actual.length, what).toBe(expected.length)
+  for (let k = 0; k < expected.length; k++) {
+    const scale = Math.max(1, Math.abs(expected[k]!))
+    expect(Math.abs(actual[k]! - expected[k]!) / scale, `${what}[${k}]: ${actual[k]} vs ${expected[k]}`).toBeLessThan(1e-9)
+  }
+}
+
+/** The batch, a mask that keeps at least one row, and sample weights, drawn together. */
+const withMask = <B extends { n: number }>(batches: fc.Arbitrary<B>) =>
+  batches
+    .filter((b) => b.n >= 2)
+    .chain((b) => fc.record({
+      b: fc.constant(b),
+      mask: fc.array(fc.constantFrom(0, 1), { minLength: b.n, maxLength: b.n }).filter((m) => m.includes(1)),
+      weights: fc.array(fc.double({ min: 0, max: 5, noNaN: true }), { minLength: b.n, maxLength: b.n }),
+    }))
+
+const single = withMask(batchArbitrary({ maxN: 24, maxC: 8, minC: 2, scales: [1, 10] }))
+const multi = withMask(multiLabelBatchArbitrary({ maxN: 24, maxC: 6, scales: [1, 10] }))
+
+/** Every rule of the registry, with a batch of its kind. */
+const cases: fc.Arbitrary<{ spec: RuleInput; name: string; b: Batch; mask: number[]; weights: number[] }> = fc.oneof(
+  single.chain(({ b, mask, weights }) => fc.constantFrom(...singleLabelVariants(b.counts)).map((v) => ({
+    ...v, mask, weights, b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: false },
+  }))),
+  multi.chain(({ b, mask, weights }) => fc.constantFrom(...multiLabelVariants(b.counts, b.numSamples)).map((v) => ({
+    ...v, mask, weights, b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: true },
+  }))),
+)
+
+describe('8. masks, reductions and sample weights, for every rule', () => {
+  it('a row masked out is a row dropped: loss, per-sample losses, gradient and state', () => {
+    fc.assert(fc.property(cases, ({ spec, name, b, mask }) => {
+      const keep = mask.flatMap((m, i) => (m === 1 ? [i] : []))
+      const full = tensors(b)
+      const kept = tensors(dropped(b, keep))
+      const ctx = { mask: ops.constant(mask, [b.n]) }
+      const masked = createLoss(ops, spec)
+      const small = createLoss(ops, spec)
+      expectClose(masked(full.logits, full.labels, ctx).data, small(kept.logits, kept.labels).data, `${name}: loss`)
+      // The state a training call moved to (the confidence split's running means) is the same.
+      const [s1, s2] = [masked.getState(), small.getState()]
+      if (s2 !== undefined) for (const key of Object.keys(s2)) expectClose(s1![key]!.data, s2[key]!.data, `${name}: state.${key}`)
+      const perSample = createLoss(ops, spec).perSample(full.logits, full.labels, ctx).data
+      const perSampleKept = createLoss(ops, spec).perSample(kept.logits, kept.labels).data
+      expectClose(keep.map((i) => perSample[i]!), perSampleKept, `${name}: per-sample losses`)
+      expect(mask.every((m, i) => m === 1 || perSample[i] === 0), `${name}: masked rows lose nothing`).toBe(true)
+      if (masked.hasAnalyticGradient) {
+        const gradient = createLoss(ops, spec).gradient(full.logits, full.labels, ctx).data
+        expectClose(rowsOf(gradient, b.c, keep), createLoss(ops, spec).gradient(kept.logits, kept.labels).data, `${name}: gradient`)
+        expect(mask.every((m, i) => m === 1 || rowsOf(gradient, b.c, [i]).every((g) => g === 0)), `${name}: masked rows get no gradient`).toBe(true)
+      }
+    }), RUNS)
+  })
+
+  it('sum is the sum of the per-sample losses, mean that sum over the counted rows; sample weights weight them', () => {
+    fc.assert(fc.property(cases, ({ spec, name, b, mask, weights }) => {
+      const { logits, labels } = tensors(b)
+      const ctx = { mask: ops.constant(mask, [b.n]), sampleWeight: ops.constant(weights, [b.n]) }
+      const counted = mask.reduce((a, m) => a + m, 0)
+      const none = createLoss(ops, spec, { reduction: 'none' })(logits, labels, ctx).data
+      const sum = createLoss(ops, spec, { reduction: 'sum' })(logits, labels, ctx).data[0]!
+      const mean = createLoss(ops, spec)(logits, labels, ctx).data[0]!
+      expect(none.length).toBe(b.n)
+      expectClose([sum], [none.reduce((a, r) => a + r, 0)], `${name}: sum`)
+      expectClose([mean], [sum / counted], `${name}: mean`)
+      // Without weights, each per-sample loss is divided by its weight.
+      const unweighted = createLoss(ops, spec, { reduction: 'none' })(logits, labels, { mask: ctx.mask }).data
+      expectClose(none, Array.from(unweighted, (r, i) => r * weights[i]!), `${name}: sample weights`)
+    }), RUNS)
+  })
+})
