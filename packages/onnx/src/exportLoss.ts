@@ -1,5 +1,5 @@
 import {
-  type LossContext, type RuleInput, type RuleSpec, check, closedFormGradient, createLoss, parseSpec,
+  type LossContext, type Reduction, type RuleInput, type RuleSpec, check, closedFormGradient, createLoss, parseSpec,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
@@ -31,6 +31,18 @@ export interface ExportLossOptions {
    * Ignored by rules without state.
    */
   state?: 'batch' | 'io'
+  /**
+   * How the `loss` output reduces the per-sample losses (docs/spec.md#8-reductions-sample-weights-and-masks):
+   * `'mean'` (default) and `'sum'` give a scalar, `'none'` the per-sample losses `[N]`.
+   */
+  reduction?: Reduction
+  /** Adds an input `sample_weight`, float32 `[N]` (finite, `≥ 0`; unchecked by the graph). Default false. */
+  sampleWeight?: boolean
+  /**
+   * Adds an input `mask`, float32 `[N]` of 0 and 1 (unchecked by the graph): rows with 0 have loss
+   * and gradient 0 and take no part in the rule's batch statistics. Default false.
+   */
+  mask?: boolean
 }
 
 /** An exported loss: the model bytes and what they hold. */
@@ -43,10 +55,12 @@ export interface ExportedLossModel {
   numClasses: number
   /** The opset of the default ONNX domain the model imports. */
   opset: number
-  /** Input names in order: `logits`, `labels` (and the state pair with `state: 'io'`). */
+  /** Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, and the state pair with `state: 'io'`. */
   inputs: string[]
   /** `'single'`: `labels` is int64 `[N]`; `'multi'`: `labels` is float32 `[N, C]` of 0 and 1. */
   task: 'single' | 'multi'
+  /** How `loss` is reduced: a scalar for `'mean'` and `'sum'`, `[N]` for `'none'`. */
+  reduction: Reduction
   /** Output names in order: `loss`, `perturbed_logits`, `grad_logits` when the rule has a closed-form gradient (and the state pair). */
   outputs: string[]
   /** Whether `grad_logits` is an output (`loss.hasAnalyticGradient`). */
@@ -63,7 +77,8 @@ export interface ExportedLossModel {
  * does not check them), with `N` dynamic; for multi-label rules `labels` is float32 `[N, C]` (0 or
  * 1 per entry, unchecked as well). Outputs:
  * - `loss`, float32 scalar: `Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}` (multi-label:
- *   `mean_{i,c} w_ic BCE(z_ic, Y_ic)`);
+ *   `mean_{i,c} w_ic BCE(z_ic, Y_ic)`), or as `options.reduction` says, with the optional inputs
+ *   `sample_weight` and `mask` (`[N]`) taken into it as the core's losses take them;
  * - `perturbed_logits`, float32 `[N, C]`: `z = a ⊙ u + δ_y` (multi-label: `z_ic = a_ic u_ic + δ_ic`);
  * - `grad_logits`, float32 `[N, C]`: `∂L/∂u = (w_{y_i}/Σw)·a ⊙ (softmax(z_i) − e_{y_i})`
  *   (multi-label: `w_ic a_ic (σ(z_ic) − Y_ic)/(N·C)`), the core's closed form, for rules whose
@@ -79,7 +94,8 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   const parsed = parseSpec(spec)
   const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
   const ops = createSymbolicOps(graph)
-  const loss = createLoss(ops, parsed)
+  const reduction = options.reduction ?? 'mean'
+  const loss = createLoss(ops, parsed, { reduction })
   // ISDA's weights may come with the context instead of the spec: their row count is then C.
   const fixed = loss.numClasses ?? options.context?.isda?.weights.length
   const numClasses = options.numClasses ?? fixed
@@ -96,15 +112,24 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int64', [-1])
   const stateful = state === 'io' && parsed.rule === 'lpl' && parsed.split === 'confidence'
   const inputs = ['logits', 'labels']
+  const rowInputs: LossContext<typeof logits> = {}
+  if (options.sampleWeight) {
+    rowInputs.sampleWeight = ops.input('sample_weight', 'float32', [-1])
+    inputs.push('sample_weight')
+  }
+  if (options.mask) {
+    rowInputs.mask = ops.input('mask', 'float32', [-1])
+    inputs.push('mask')
+  }
   if (stateful) {
     loss.setState({ confidence: ops.input('state_confidence', 'float32', [c]), seen: ops.input('state_seen', 'float32', [c]) })
     inputs.push('state_confidence', 'state_seen')
   }
-  const evaluation = loss.evaluate(logits, labels, { ...options.context, training: true })
+  const evaluation = loss.evaluate(logits, labels, { ...options.context, ...rowInputs, training: true })
 
   const batchDims = ['N', c] as const
   const outputs: OutputRequest[] = [
-    { name: 'loss', source: evaluation.loss.name, elemType: 'float32', dims: [] },
+    { name: 'loss', source: evaluation.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N'] : [] },
     { name: 'perturbed_logits', source: evaluation.batch.logits.name, elemType: 'float32', dims: batchDims },
   ]
   if (loss.hasAnalyticGradient) {
@@ -132,6 +157,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     opset: graph.opset,
     inputs,
     task: loss.task,
+    reduction,
     outputs: outputs.map((o) => o.name),
     hasGradient: loss.hasAnalyticGradient,
   }

@@ -1,4 +1,4 @@
-import { LogitPerturbError, check, checkBinaryLabelValues, checkFiniteValues, checkLabelValues } from '@logit-perturb/core'
+import { LogitPerturbError, check, checkBinaryLabelValues, checkFiniteValues, checkLabelValues, checkMaskValues, checkSampleWeightValues } from '@logit-perturb/core'
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
 import { decodeModel } from './readModel.js'
@@ -114,6 +114,14 @@ async function sessionOf(model: Uint8Array | OnnxSession): Promise<Ort.Inference
   return model instanceof Uint8Array ? openSession(model) : model as Ort.InferenceSession
 }
 
+/** The optional per-row inputs of {@link runLossModel}, for a model exported with them. */
+export interface RowInputs {
+  /** Sample weights `[N]` (finite, `≥ 0`), for a model with a `sample_weight` input. */
+  sampleWeight?: ArrayLike<number>
+  /** A 0/1 row mask `[N]`, for a model with a `mask` input. */
+  mask?: ArrayLike<number>
+}
+
 /** What {@link runLossModel} returns; arrays are flat row-major `[N, C]`. */
 export interface LossModelResult {
   /** The scalar loss. */
@@ -131,12 +139,16 @@ export interface LossModelResult {
  * `[0, C)` or an entry other than 0 or 1, `LABELS_SHAPE` for a length other than `N` (rows of
  * length other than `C`); `LOGITS_SHAPE` for logits whose `C` is not the model's or an empty batch,
  * `LOGITS_NOT_FINITE` for NaN or ±Infinity in the logits. A model that is not such a loss model (inputs other than `logits` and
- * `labels`, no `loss` or `perturbed_logits` output, outputs of other sizes) gives `INVALID_MODEL`.
+ * `labels`, no `loss` or `perturbed_logits` output, outputs of other sizes) gives `INVALID_MODEL`;
+ * so does a model exported with `reduction: 'none'` (run it with {@link runModel}). `rows` feeds
+ * the `sample_weight` and `mask` inputs of a model exported with them (checked on the host:
+ * `SAMPLE_WEIGHT_VALUE`, `MASK_VALUE`).
  */
 export async function runLossModel(
   model: Uint8Array | OnnxSession,
   logits: readonly (readonly number[])[] | HostTensor,
   labels: ArrayLike<number> | readonly (readonly number[])[],
+  rows: RowInputs = {},
 ): Promise<LossModelResult> {
   const flat: HostTensor = 'dims' in logits ? logits : { data: Float32Array.from(logits.flat()), dims: [logits.length, logits[0]?.length ?? 0] }
   const [n, c] = flat.dims as [number, number]
@@ -152,7 +164,19 @@ export async function runLossModel(
     check(labels.length === n, 'LABELS_SHAPE', `${labels.length} labels for ${n} rows of logits`, 'labels')
     check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
     const data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data as ArrayLike<number>)
-    const feeds = { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) }
+    const feeds: Record<string, HostTensor> = { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) }
+    for (const [field, input] of [['sampleWeight', 'sample_weight'], ['mask', 'mask']] as const) {
+      const values = rows[field]
+      const takes = session.inputNames.includes(input)
+      check(takes === (values !== undefined), 'INVALID_MODEL', takes
+        ? `the model takes ${input}: pass ${field}`
+        : `the model has no ${input} input: export it with ${field}: true`, field)
+      if (values === undefined) continue
+      check(values.length === n, 'SHAPE_MISMATCH', `${values.length} entries for ${n} rows of logits`, field)
+      if (field === 'sampleWeight') checkSampleWeightValues(values)
+      else checkMaskValues(values)
+      feeds[input] = { data: Float32Array.from(values), dims: [n] }
+    }
     // The graph has no data checks: NaN or ±Infinity in would be NaN out, so they are refused here.
     checkFiniteValues(flat.data as ArrayLike<number>, 'logits')
     out = await runModel(session, feeds)
@@ -190,7 +214,7 @@ function checkLossModel(session: Ort.InferenceSession): void {
     ...['loss', 'perturbed_logits'].filter((name) => !session.outputNames.includes(name)).map((name) => `output "${name}"`)]
   check(missing.length === 0, 'INVALID_MODEL',
     `not a loss model from exportLossModel: no ${missing.join(', no ')} (the model has ${io})`, 'model')
-  const extra = session.inputNames.filter((name) => name !== 'logits' && name !== 'labels')
+  const extra = session.inputNames.filter((name) => !['logits', 'labels', 'sample_weight', 'mask'].includes(name))
   check(extra.length === 0, 'INVALID_MODEL',
     `the model also takes ${names(extra)}; runLossModel feeds only logits and labels (run a model exported with state: 'io' with runModel)`, 'model')
 }
