@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { type RefTensor, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
-import { batchArbitrary, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
+import { batchArbitrary, centralDifference, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
 import { RUNS } from './helpers.js'
 
 interface Batch {
@@ -105,5 +105,45 @@ describe('8. masks, reductions and sample weights, for every rule', () => {
       const unweighted = createLoss(ops, spec, { reduction: 'none' })(logits, labels, { mask: ctx.mask }).data
       expectClose(none, Array.from(unweighted, (r, i) => r * weights[i]!), `${name}: sample weights`)
     }), RUNS)
+  })
+})
+
+describe('8.3 label smoothing', () => {
+  const smoothed = single.chain(({ b }) => fc.record({
+    b: fc.constant(b),
+    epsilon: fc.double({ min: 0, max: 1, noNaN: true }),
+    variant: fc.constantFrom(...singleLabelVariants(b.counts)),
+  }))
+
+  it('is cross-entropy against (1 − ε)·e_y + ε/C of the same perturbed logits; δ does not change', () => {
+    fc.assert(fc.property(smoothed, ({ b, epsilon, variant }) => {
+      const { logits, labels } = tensors({ ...b, multi: false })
+      const spec = { ...variant.spec, labelSmoothing: epsilon } as RuleInput
+      const plain = createLoss(ops, variant.spec).perturb(logits, labels).data
+      const loss = createLoss(ops, spec)
+      const z = loss.perturb(logits, labels).data
+      expectClose(z, plain, `${variant.name}: perturbed logits`)
+      let expected = 0
+      for (let i = 0; i < b.n; i++) {
+        const row = Array.from(z.slice(i * b.c, (i + 1) * b.c))
+        const max = Math.max(...row)
+        const logSum = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0))
+        row.forEach((v, j) => { expected -= ((j === b.labels[i] ? 1 - epsilon : 0) + epsilon / b.c) * (v - logSum) / b.n })
+      }
+      // LDAM-DRW weights its classes: the host formula above is the plain mean of the others.
+      if (variant.spec.rule === 'ldam') return
+      expectClose(loss(logits, labels).data, [expected], `${variant.name}: loss`)
+    }), RUNS)
+  })
+
+  it('has the closed-form gradient softmax(z) − t, equal to a central difference where δ is a constant', () => {
+    fc.assert(fc.property(smoothed, ({ b, epsilon }) => {
+      const spec: RuleInput = { rule: 'logit-adjustment', classCounts: b.counts, labelSmoothing: epsilon }
+      const { logits, labels } = tensors({ ...b, multi: false })
+      const gradient = createLoss(ops, spec).gradient(logits, labels).data
+      const f = (u: Float64Array) => createLoss(ops, spec)(ops.constant(u, [b.n, b.c]), labels).data[0]!
+      const difference = centralDifference(f, b.logits, 1e-6)
+      difference.forEach((d, k) => expect(Math.abs(d - gradient[k]!)).toBeLessThan(1e-6))
+    }), { numRuns: 15 })
   })
 })

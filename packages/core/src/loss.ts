@@ -46,6 +46,8 @@ export interface LossEvaluation<T> {
   sampleWeight: T | undefined
   /** How `loss` was reduced. */
   reduction: Reduction
+  /** The spec's label smoothing `ε` (0: none). */
+  labelSmoothing: number
   /** The class count `C` of this call. */
   numClasses: number
   /** Whether the rule is single- or multi-label: how `loss` and its gradient reduce the batch. */
@@ -158,8 +160,8 @@ const TASKS: Record<LabelTask, TaskLabels> = {
  * rules with `hasAnalyticGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
-  const { task, batch, oneHotLabels: labelMatrix, rowMask, sampleWeight, reduction } = evaluation
-  return closedFormBatchGradient(ops, task, batch, { labelMatrix, rowMask, sampleWeight }, reduction)
+  const { task, batch, oneHotLabels: labelMatrix, rowMask, sampleWeight, reduction, labelSmoothing } = evaluation
+  return closedFormBatchGradient(ops, task, batch, { labelMatrix, rowMask, sampleWeight, labelSmoothing }, reduction)
 }
 
 /**
@@ -185,6 +187,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const task: LabelTask = rule.task ?? 'single'
   const labelsOf = TASKS[task]
   const defaultReduction = checkReduction(options.reduction)
+  const labelSmoothing = parsed.labelSmoothing ?? 0
   const checks = checkChecks(options.checks)
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
@@ -201,9 +204,9 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     const { batch, state: nextState } = rule.perturb(ops, {
       logits, labels, labelMatrix: oneHotLabels, rowMask, numClasses, ctx, state, constants,
     })
-    const loss = reducedLoss(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight }, reduction)
+    const loss = reducedLoss(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, labelSmoothing }, reduction)
     return {
-      loss, batch, oneHotLabels, rowMask, sampleWeight, reduction, numClasses, task,
+      loss, batch, oneHotLabels, rowMask, sampleWeight, reduction, labelSmoothing, numClasses, task,
       ...(nextState === undefined ? {} : { nextState }),
     }
   }

@@ -20,6 +20,8 @@ export interface ReductionInputs<T> {
   rowMask: T | undefined
   /** `s`, `[N]`: the caller's sample weights; absent: 1. */
   sampleWeight: T | undefined
+  /** `ε`, the spec's label smoothing (0: none). */
+  labelSmoothing: number
 }
 
 /**
@@ -56,13 +58,25 @@ function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: ReductionInputs
 }
 
 /**
- * The per-sample losses before weighting, `ℓ_i` (`[N, 1]`): `CE(z_i, y_i)` for single-label rules,
- * `(1/C) Σ_c w_ic·BCE(z_ic, Y_ic)` for multi-label ones, so that their mean is the rule's loss.
+ * The per-sample losses before weighting, `ℓ_i` (`[N, 1]`): the cross-entropy of `z_i` against
+ * the target `t_i = (1 − ε)·e_{y_i} + ε/C`, that is `(1 − ε)·CE(z_i, y_i) + ε·mean_j(−log p_ij)`,
+ * for single-label rules; `(1/C) Σ_c w_ic·BCE(z_ic, (1 − ε)·Y_ic + ε/2)` for multi-label ones.
+ * Their mean is the rule's loss.
  */
-function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, labelMatrix: T): T {
-  if (task === 'single') return ops.reshape(crossEntropyPerSample(ops, batch.logits, labelMatrix), [-1, 1])
-  const entries = bceEntries(ops, batch.logits, labelMatrix)
+function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, labelMatrix: T, epsilon: number): T {
+  if (task === 'single') {
+    const hard = ops.reshape(crossEntropyPerSample(ops, batch.logits, labelMatrix), [-1, 1])
+    if (epsilon === 0) return hard
+    const uniform = ops.neg(ops.mean(ops.logSoftmax(batch.logits), [1], true))
+    return ops.add(ops.mul(hard, ops.constant([1 - epsilon], [])), ops.mul(uniform, ops.constant([epsilon], [])))
+  }
+  const entries = bceEntries(ops, batch.logits, smoothedBinaryTargets(ops, labelMatrix, epsilon))
   return ops.mean(batch.entryWeights === undefined ? entries : ops.mul(entries, batch.entryWeights), [1], true)
+}
+
+/** Multi-label targets `(1 − ε)·Y + ε/2`. */
+function smoothedBinaryTargets<T>(ops: TensorOps<T>, labels: T, epsilon: number): T {
+  return epsilon === 0 ? labels : ops.add(ops.mul(labels, ops.constant([1 - epsilon], [])), ops.constant([epsilon / 2], []))
 }
 
 /**
@@ -70,26 +84,36 @@ function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBa
  * the vector `share_i·ℓ_i` (`[N]`) for `'none'` (docs/spec.md#8-reductions-sample-weights-and-masks).
  */
 export function reducedLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction): T {
-  const weighted = ops.mul(perSampleLoss(ops, task, batch, inp.labelMatrix), rowShares(ops, task, batch, inp, reduction))
+  const weighted = ops.mul(perSampleLoss(ops, task, batch, inp.labelMatrix, inp.labelSmoothing), rowShares(ops, task, batch, inp, reduction))
   return reduction === 'none' ? ops.reshape(weighted, [-1]) : ops.sum(weighted, [0, 1])
 }
 
 /**
  * The closed-form gradient of {@link reducedLoss} w.r.t. the unperturbed logits `u` (`[N, C]`),
- * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − e_{y_i})`
- * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − Y_ic) / C` (multi-label), `a = ∂z/∂u` the logit
- * scale. For `'none'`, row `i` is the gradient of `r_i`, which depends on row `i` only.
+ * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − t_i)`
+ * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − t_ic) / C` (multi-label), with `t` the (smoothed)
+ * targets and `a = ∂z/∂u` the logit scale. For `'none'`, row `i` is the gradient of `r_i`, which
+ * depends on row `i` only.
  */
 export function closedFormBatchGradient<T>(
   ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction,
 ): T {
   const share = rowShares(ops, task, batch, inp, reduction)
   let out: T
+  const epsilon = inp.labelSmoothing
   if (task === 'single') {
-    out = ops.mul(softmaxResidual(ops, batch.logits, inp.labelMatrix), share)
+    // p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
+    let residual = softmaxResidual(ops, batch.logits, inp.labelMatrix)
+    if (epsilon !== 0) {
+      const c = ops.shape(inp.labelMatrix)[1]!
+      const towardUniform = ops.sub(ops.softmax(batch.logits), ops.constant([1 / c], []))
+      residual = ops.add(ops.mul(residual, ops.constant([1 - epsilon], [])), ops.mul(towardUniform, ops.constant([epsilon], [])))
+    }
+    out = ops.mul(residual, share)
   } else {
     const c = ops.shape(inp.labelMatrix)[1]!
-    out = ops.mul(sigmoidResidual(ops, batch.logits, inp.labelMatrix), ops.div(share, ops.constant([c], [])))
+    const targets = smoothedBinaryTargets(ops, inp.labelMatrix, epsilon)
+    out = ops.mul(sigmoidResidual(ops, batch.logits, targets), ops.div(share, ops.constant([c], [])))
     if (batch.entryWeights !== undefined) out = ops.mul(out, batch.entryWeights)
   }
   return batch.logitScale === undefined ? out : ops.mul(out, batch.logitScale)

@@ -41,6 +41,12 @@ export interface SpecBase {
   version?: 1
   /** Number of classes `C`; implied by `classCounts` where a rule has them. */
   numClasses?: number
+  /**
+   * Label smoothing `ε ∈ [0, 1]` of the loss's targets (docs/spec.md#83-label-smoothing): the
+   * target of a sample becomes `(1 − ε)·e_y + ε/C` (multi-label: `(1 − ε)·Y + ε/2`). It changes the
+   * target of the loss, never `δ`. Default 0.
+   */
+  labelSmoothing?: number
 }
 
 /**
@@ -56,6 +62,7 @@ type ReadonlyArrays<T> = { [K in keyof T]: T[K] extends readonly (infer E)[] ? r
 export interface SpecHeader {
   version: 1
   numClasses?: number
+  labelSmoothing?: number
 }
 
 /** What a rule's parser gets besides its reader. */
