@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
 import { longTailCounts, longTailLabel, uniform } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
-import { createTfjsOps } from '@logit-perturb/tfjs'
+import { type TfjsLoss, createTfjsLoss } from '@logit-perturb/tfjs'
 import { type SymbolicTensor, createSession, createSymbolicOps, exportLossModel, runModel } from '@logit-perturb/onnx'
 import { trackLargest } from './largest.js'
 
@@ -42,8 +42,10 @@ export interface Measurement {
   n: number
   c: number
   rule: RuleName
-  /** Median milliseconds of one loss-plus-gradient call. */
+  /** Median milliseconds of one loss-plus-gradient call, with the default options. */
   medianMs: number
+  /** The same with the input checks off (`checks: 'shapes'`), on the backends that check values. */
+  checksOffMs?: number
   repetitions: number
   /** Time over `ce`'s on the same backend and shape. */
   ratioToCe?: number
@@ -98,25 +100,49 @@ async function referenceCell(rule: RuleName, n: number, c: number, budget: numbe
 async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
   return onTfjsBackend(backend, async () => {
     const { logits, labels } = benchBatch(n, c)
-    const ops = createTfjsOps()
-    const loss = createLoss(ops, specFor(rule, c), { checks: 'shapes' })
     const u = tf.tensor2d(logits, [n, c])
     const y = tf.tensor1d(labels, 'int32')
-    const valueAndGrad = tf.valueAndGrad((x: tf.Tensor) => loss(x, y) as tf.Scalar)
-    const call = async () => {
-      const { value, grad } = valueAndGrad(u)
-      await grad.data()
-      tf.dispose([value, grad])
+    // What a user gets (createTfjsLoss's defaults: checks 'auto', values checked on cpu and wasm),
+    // then the same with the checks off, timed alternately so that drift hits both alike.
+    const byDefault = createTfjsLoss(specFor(rule, c))
+    const checksOff = createTfjsLoss(specFor(rule, c), { checks: 'shapes' })
+    const callOf = (loss: TfjsLoss) => {
+      const valueAndGrad = tf.valueAndGrad((x: tf.Tensor) => loss(x, y))
+      return async () => {
+        const { value, grad } = valueAndGrad(u)
+        await grad.data()
+        tf.dispose([value, grad])
+      }
     }
-    const { median, repetitions } = await medianMs(call, budget)
+    const [timed, timedOff] = await medianMsOfPair(callOf(byDefault), callOf(checksOff), budget)
     const before = tf.memory().numBytes
-    const profile = await tf.profile(call)
+    const profile = await tf.profile(callOf(byDefault))
     tf.dispose([u, y])
+    byDefault.dispose()
+    checksOff.dispose()
     return {
-      backend: `tfjs-${backend}`, n, c, rule, medianMs: median, repetitions, memoryBytes: profile.peakBytes - before,
-      memoryKind: 'peak', computes: 'loss + autodiff gradient', searchPath: loss.searchPath,
+      backend: `tfjs-${backend}`, n, c, rule, medianMs: timed.median, checksOffMs: timedOff.median, repetitions: timed.repetitions,
+      memoryBytes: profile.peakBytes - before, memoryKind: 'peak', computes: 'loss + autodiff gradient', searchPath: byDefault.searchPath,
     }
   })
+}
+
+/** {@link medianMs} of two calls timed in alternation (warmed up together). */
+async function medianMsOfPair(a: () => Promise<void>, b: () => Promise<void>, budgetMs: number) {
+  const times: [number[], number[]] = [[], []]
+  const both = async () => {
+    for (const [k, fn] of [a, b].entries()) {
+      const t = performance.now()
+      await fn()
+      times[k]!.push(performance.now() - t)
+    }
+  }
+  const { repetitions } = await medianMs(both, 2 * budgetMs)
+  const median = (list: number[]) => {
+    const timed = list.slice(-repetitions).sort((x, y) => x - y)
+    return { median: timed[Math.floor(timed.length / 2)]!, repetitions }
+  }
+  return [median(times[0]), median(times[1])] as const
 }
 
 async function onnxCell(rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {

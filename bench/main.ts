@@ -29,14 +29,17 @@ const machine = { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel:
 console.log(`machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`)
 
 const formatBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(1)} KiB`)
-const header = ['backend', 'N × C', 'rule', 'median ms', '× ce', 'memory', 'search', 'reps']
-const line = (cells: string[]) => cells.map((s, k) => (k < 3 ? s.padEnd([11, 10, 18][k]!) : s.padStart([10, 7, 22, 6, 5][k - 3]!))).join(' ')
+// Times are of the default options; `checks off` is the same call with `checks: 'shapes'`.
+const header = ['backend', 'N × C', 'rule', 'median ms', '× ce', 'checks off', 'checks +%', 'memory', 'search', 'reps']
+const line = (cells: string[]) => cells.map((s, k) => (k < 3 ? s.padEnd([11, 10, 18][k]!) : s.padStart([10, 7, 11, 10, 22, 6, 5][k - 3]!))).join(' ')
 console.log(line(header))
 const losses = await measureLosses({
   budgetMs: values.quick ? 300 : 1500,
   backends: values.backends.split(','),
   onCell: (m: Measurement) => console.log(line([
     m.backend, `${m.n} × ${m.c}`, m.rule, m.medianMs.toFixed(2), m.ratioToCe!.toFixed(2),
+    m.checksOffMs === undefined ? '' : m.checksOffMs.toFixed(2),
+    m.checksOffMs === undefined ? '' : `${(100 * (m.medianMs / m.checksOffMs - 1)).toFixed(1)}`,
     `${formatBytes(m.memoryBytes)} ${m.memoryKind === 'peak' ? 'peak' : 'max'}`, m.searchPath ?? '', String(m.repetitions),
   ])),
 })
