@@ -14,6 +14,7 @@ import { type Browser, type Page, chromium } from 'playwright-core'
 import { type PreviewServer, build, preview } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { PlaygroundApi, PlaygroundState, Settings } from '../../packages/playground/src/api.js'
+import type { FitProbeResult } from '../../packages/playground/src/fit.js'
 
 const root = join(import.meta.dirname, '../..')
 const configFile = join(root, 'packages/playground/vite.config.ts')
@@ -89,11 +90,32 @@ async function compare(page: Page): Promise<{ ce: PlaygroundState; la: Playgroun
   return { ce, la }
 }
 
+describe('model.fit on WebGL in headless chromium', () => {
+  it('makes no synchronous read in a training batch with the default options', async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium with \`apt-get install -y chromium\``).toBe(true)
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+    const page = await browser.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(`${baseUrl}fit.html`)
+    const results = await page.evaluate(() => (globalThis as unknown as { __fitProbe: Promise<FitProbeResult[]> }).__fitProbe)
+    console.log(results.map((r) => `${r.backend} ${r.rule}: sync reads per batch [${r.readsPerBatch.join(', ')}]`).join('\n'))
+    expect(errors).toEqual([])
+    for (const r of results) {
+      expect(r.error, r.rule).toBeUndefined()
+      expect(r.backend).toBe('webgl')
+      expect(r.readsPerBatch, r.rule).toEqual([0, 0, 0, 0, 0, 0, 0, 0])
+      expect(r.losses.every(Number.isFinite), r.rule).toBe(true)
+    }
+    await page.close()
+  }, 90_000)
+})
+
 describe('the playground in headless chromium', () => {
   it('reports per-class accuracy, and logit adjustment beats cross-entropy on the tail class', async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium with \`apt-get install -y chromium\``).toBe(true)
     // --no-sandbox: chromium's sandbox refuses to run as root, as in CI containers.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
 
     const page = await open('')
     const first = await compare(page)

@@ -36,11 +36,8 @@ export class Trainer {
 
   constructor(readonly data: DataSet, readonly options: TrainOptions) {
     const { train, test, classCounts } = data
-    this.loss = createTfjsLoss(ruleSpec(options.rule, classCounts, options.params), {
-      // The page makes its own labels and logits; the check reads them back with dataSync, which
-      // stalls the pipeline on WebGL.
-      checkValues: false,
-    })
+    // The default checks read no value back on WebGL, where a read would stall the pipeline.
+    this.loss = createTfjsLoss(ruleSpec(options.rule, classCounts, options.params))
     this.model = createModel({ classes: classCounts.length, hidden: options.hidden, seed: options.seed })
     this.optimizer = tf.train.adam(options.learningRate)
     this.xs = tf.tensor2d(train.xy, [train.labels.length, 2])
