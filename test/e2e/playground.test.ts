@@ -13,8 +13,7 @@ import { join } from 'node:path'
 import { type Browser, type Page, chromium } from 'playwright-core'
 import { type PreviewServer, build, preview } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { PlaygroundApi, PlaygroundState, Settings } from '../../packages/playground/src/api.js'
-import type { FitProbeResult } from '../../packages/playground/src/fit.js'
+import type { FitProbeResult, PlaygroundApi, PlaygroundState, Settings } from '../../packages/playground/src/api.js'
 
 const root = join(import.meta.dirname, '../..')
 const configFile = join(root, 'packages/playground/vite.config.ts')

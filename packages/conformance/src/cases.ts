@@ -15,7 +15,29 @@ function batch(seed: number, n: number, c: number, scale: number): SingleLabelBa
  * defaults, the combinations suites need), on batches of moderate and extreme magnitude.
  */
 export function conformanceCases(): ConformanceCase[] {
-  return [...singleLabelCases(), ...multiLabelCases()]
+  return [...singleLabelCases(), ...multiLabelCases(), ...weightedCases()]
+}
+
+const REDUCTIONS = ['mean', 'sum', 'none'] as const
+
+/**
+ * Every variant with sample weights and a mask (rows 3, 10 and 17 masked out), each with one of the
+ * three reductions in turn: what the trainer contract adds to a call, on every backend.
+ */
+function weightedCases(): ConformanceCase[] {
+  const rows = (n: number, seed: number) => {
+    const rand = mulberry32(seed)
+    return {
+      sampleWeight: Array.from({ length: n }, () => Math.fround(0.25 + 2 * rand())),
+      mask: Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : 1)),
+    }
+  }
+  const single = singleLabelVariants(COUNTS).map(({ name, spec }, k) => ({ name, spec, ...batch(800 + k, 24, 6, 3) }))
+  const multi = multiLabelVariants(LABEL_COUNTS, NUM_SAMPLES).map(({ name, spec }, k) => ({ name, spec, ...labelBatch(900 + k, 24, 3, 0.75) }))
+  return [...single, ...multi].map((c, k) => {
+    const reduction = REDUCTIONS[k % REDUCTIONS.length]!
+    return { ...c, name: `${c.name} (weighted, masked, ${reduction})`, reduction, ...rows(c.logits.length, 1000 + k) }
+  })
 }
 
 /** Every single-label variant, on batches of moderate and extreme magnitude, seeded by its place in the table. */

@@ -52,3 +52,14 @@ export interface PlaygroundApi {
   /** Stops a run after its current step. */
   stop(): void
 }
+
+/** What one probe run found. */
+export interface FitProbeResult {
+  backend: string
+  rule: string
+  /** Synchronous reads made during each training batch. */
+  readsPerBatch: number[]
+  /** The loss of each epoch, as `fit` reports it. */
+  losses: number[]
+  error?: string
+}

@@ -8,17 +8,7 @@ import '@tensorflow/tfjs-backend-webgl'
 import * as tfl from '@tensorflow/tfjs-layers'
 import type { RuleInput } from '@logit-perturb/core'
 import { createTfjsLoss, layersLoss, perturbationCallback } from '@logit-perturb/tfjs'
-
-/** What one probe run found. */
-export interface FitProbeResult {
-  backend: string
-  rule: string
-  /** Synchronous reads made during each training batch. */
-  readsPerBatch: number[]
-  /** The loss of each epoch, as `fit` reports it. */
-  losses: number[]
-  error?: string
-}
+import type { FitProbeResult } from './api.js'
 
 const CLASS_COUNTS = [400, 120, 40, 12]
 

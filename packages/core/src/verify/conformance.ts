@@ -1,6 +1,9 @@
 import { createLoss } from '../loss.js'
 import { referenceOps } from '../reference/ops.js'
 import type { RefTensor } from '../reference/tensor.js'
+import type { TensorOps } from '../ops.js'
+import type { Reduction } from '../reduction.js'
+import type { LossContext } from '../rules/types.js'
 import type { RuleInput } from '../specTypes.js'
 import type { Backend } from './backend.js'
 import { batchOn } from './backend.js'
@@ -16,6 +19,12 @@ export interface ConformanceCase {
   logits: number[][]
   /** Class ids `[N]`, or for multi-label rules rows of 0 and 1 `[N][C]`. */
   labels: number[] | number[][]
+  /** The reduction the case's loss uses (`LossOptions.reduction`); default `'mean'`. */
+  reduction?: Reduction
+  /** Sample weights `[N]` passed in the call's context. */
+  sampleWeight?: number[]
+  /** A 0/1 row mask `[N]` passed in the call's context. */
+  mask?: number[]
   /** Quantities left out of the comparison on float32 backends, each with its reason. */
   float32Exceptions?: Partial<Record<'loss' | 'gradient' | 'perturbed' | 'autodiff', string>>
 }
@@ -38,11 +47,15 @@ export interface ConformanceCheck {
  */
 const NEGLIGIBLE = 1e-30
 
-/** Central differences of a reference loss in float64 (the ground truth of through-gradients). */
+/**
+ * Central differences of a reference loss in float64 (the ground truth of through-gradients); of
+ * the sum of its entries for the per-sample losses of `reduction: 'none'`, which is what automatic
+ * differentiation of a vector differentiates.
+ */
 function referenceFiniteDifference(f: (u: RefTensor) => RefTensor, logits: number[][], h = 1e-6): Float64Array {
   const flat = logits.flat()
   const shape = [logits.length, logits[0]!.length]
-  const at = (k: number, d: number) => f(referenceOps.constant(flat.map((v, j) => (j === k ? v + d : v)), shape)).data[0]!
+  const at = (k: number, d: number) => f(referenceOps.constant(flat.map((v, j) => (j === k ? v + d : v)), shape)).data.reduce((a, v) => a + v, 0)
   return Float64Array.from(flat, (_, k) => (at(k, h) - at(k, -h)) / (2 * h))
 }
 
@@ -54,9 +67,16 @@ function referenceFiniteDifference(f: (u: RefTensor) => RefTensor, logits: numbe
  * checked to be finite.
  */
 export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCase): Promise<ConformanceCheck[]> {
-  const ref = createLoss(referenceOps, c.spec)
+  const options = c.reduction === undefined ? {} : { reduction: c.reduction }
+  // The case's sample weights and mask, as tensors of a backend.
+  const rowsOn = <U>(ops: TensorOps<U>): LossContext<U> => ({
+    ...(c.sampleWeight === undefined ? {} : { sampleWeight: ops.constant(c.sampleWeight, [c.sampleWeight.length]) }),
+    ...(c.mask === undefined ? {} : { mask: ops.constant(c.mask, [c.mask.length]) }),
+  })
+  const ref = createLoss(referenceOps, c.spec, options)
   const refBatch = batchOn({ ops: referenceOps } as Backend<RefTensor>, c.logits, c.labels)
-  const refEval = ref.evaluate(refBatch.logits, refBatch.labels)
+  const refRows = rowsOn(referenceOps)
+  const refEval = ref.evaluate(refBatch.logits, refBatch.labels, refRows)
   const float32 = backend.rtol > 1e-6
   const gradientSkip = float32 ? c.float32Exceptions?.gradient : undefined
   const perturbedSkip = float32 ? c.float32Exceptions?.perturbed : undefined
@@ -68,20 +88,21 @@ export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCas
     checks.push({ what, error: finite ? relativeError(actual, expected, NEGLIGIBLE) : Infinity, tolerance: backend.rtol, ...(skipped ? { skipped } : {}) })
   }
   await (backend.scope ?? ((fn) => fn()))(async () => {
-    const loss = createLoss(backend.ops, c.spec)
+    const loss = createLoss(backend.ops, c.spec, options)
     const { logits, labels } = batchOn(backend, c.logits, c.labels)
-    const evaluation = loss.evaluate(logits, labels)
+    const rows = rowsOn(backend.ops)
+    const evaluation = loss.evaluate(logits, labels, rows)
     compare('loss', await backend.read(evaluation.loss), refEval.loss.data, lossSkip)
     compare('perturbed logits', await backend.read(evaluation.batch.logits), refEval.batch.logits.data, perturbedSkip)
     if (loss.hasAnalyticGradient) {
-      const expected = ref.gradient(refBatch.logits, refBatch.labels).data
-      compare('closed-form gradient', await backend.read(loss.gradient(logits, labels)), expected, gradientSkip)
+      const expected = ref.gradient(refBatch.logits, refBatch.labels, refRows).data
+      compare('closed-form gradient', await backend.read(loss.gradient(logits, labels, rows)), expected, gradientSkip)
       if (backend.grad) {
-        compare('autodiff gradient = closed form', await backend.read(backend.grad((u) => loss(u, labels), logits)), expected, autodiffSkip)
+        compare('autodiff gradient = closed form', await backend.read(backend.grad((u) => loss(u, labels, rows), logits)), expected, autodiffSkip)
       }
     } else if (backend.grad) {
-      const expected = referenceFiniteDifference((u) => ref(u, refBatch.labels), c.logits)
-      compare('autodiff gradient = central difference', await backend.read(backend.grad((u) => loss(u, labels), logits)), expected, gradientSkip)
+      const expected = referenceFiniteDifference((u) => ref(u, refBatch.labels, refRows), c.logits)
+      compare('autodiff gradient = central difference', await backend.read(backend.grad((u) => loss(u, labels, rows), logits)), expected, gradientSkip)
     }
   })
   return checks
