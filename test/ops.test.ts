@@ -12,25 +12,11 @@ import { referenceOps } from '@logit-perturb/core'
 const expected = opCases(referenceOps)
 const backends = (await workspaceBackends()).filter((b) => b !== referenceBackend)
 
-/**
- * Cases a backend is known to compute otherwise, with what it does. Each runs as a test expected to
- * fail, so the entry has to go once the backend is fixed. No rule takes these paths: rules divide
- * floats only, and pass `where` masks of 0 and 1.
- */
-const KNOWN_DIFFERENCES: Record<string, Record<string, string>> = {
-  'tfjs-cpu': { 'div int32 is true division': 'tf.div of two int32 tensors is floor division' },
-  'tfjs-wasm': {
-    'div int32 is true division': 'tf.div of two int32 tensors is floor division',
-    'where on any float mask': 'the wasm cast of a float mask to bool reads 0.5 as false',
-  },
-}
-
-/** What a backend computes otherwise than the reference, a line per case, over the cases `picked` keeps. */
-async function differences(backend: AnyBackend, picked: (name: string) => boolean): Promise<string[]> {
+/** What a backend computes otherwise than the reference, a line per case. */
+async function differences(backend: AnyBackend): Promise<string[]> {
   const problems: string[] = []
   await (backend.scope ?? ((fn) => fn()))(async () => {
     for (const [i, k] of opCases(backend.ops).entries()) {
-      if (!picked(k.name)) continue
       const ref = expected[i]!.value
       const shape = backend.ops.shape(k.value)
       if (JSON.stringify(shape) !== JSON.stringify(ref.shape)) problems.push(`${k.name}: shape [${shape}] vs [${ref.shape}]`)
@@ -46,14 +32,8 @@ it('the op cases cover every method of TensorOps', () => {
   expect(OP_METHODS.filter((m) => !expected.some((k) => k.covers.includes(m)))).toEqual([])
 })
 
-describe.each(backends.map((b) => [b.name, b] as const))('%s', (name, backend) => {
-  const known = KNOWN_DIFFERENCES[name] ?? {}
-
+describe.each(backends.map((b) => [b.name, b] as const))('%s', (_name, backend) => {
   it('computes every op case as the reference does, with the same static shapes', async () => {
-    expect(await differences(backend, (k) => !(k in known))).toEqual([])
-  })
-
-  it.fails.each(Object.entries(known))('%s (known difference: %s)', async (k) => {
-    expect(await differences(backend, (c) => c === k)).toEqual([])
+    expect(await differences(backend)).toEqual([])
   })
 })

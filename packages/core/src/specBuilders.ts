@@ -7,8 +7,14 @@
  */
 import { RULE_NAMES, type RuleInput, type RuleName } from './specTypes.js'
 
+/** A spec naming rule `R`. */
+export interface NamedRule<R extends RuleName> {
+  /** The rule's name. */
+  rule: R
+}
+
 /** The input spec of rule `R` (a union for rules with variants, such as LPL's splits). */
-export type RuleInputOf<R extends RuleName> = Extract<RuleInput, { rule: R }>
+export type RuleInputOf<R extends RuleName> = Extract<RuleInput, NamedRule<R>>
 
 /** The fields of rule `R`'s input spec besides `rule`, variant by variant. */
 export type RuleFields<R extends RuleName> = RuleInputOf<R> extends infer S ? (S extends unknown ? Omit<S, 'rule'> : never) : never

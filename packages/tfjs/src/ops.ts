@@ -34,7 +34,8 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
     add: (a, b) => tf.add(a, b),
     sub: (a, b) => tf.sub(a, b),
     mul: (a, b) => tf.mul(a, b),
-    div: (a, b) => tf.div(a, b),
+    // True division also of int32 tensors, which tf.div floors.
+    div: (a, b) => (a.dtype === 'int32' && b.dtype === 'int32' ? tf.div(tf.cast(a, 'float32'), tf.cast(b, 'float32')) : tf.div(a, b)),
     maximum: (a, b) => tf.maximum(a, b),
     minimum: (a, b) => tf.minimum(a, b),
 
@@ -65,7 +66,8 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
 
     greater,
     equal,
-    where: (cond, a, b) => tf.where(tf.cast(cond, 'bool'), a, b), // broadcasts all three
+    // Any nonzero entry of the mask is true (tfjs-wasm's cast to bool reads 0.5 as false); broadcasts all three.
+    where: (cond, a, b) => tf.where(tf.notEqual(cond, 0), a, b),
 
     stopGradient,
     keep: (x) => void tf.keep(x),
