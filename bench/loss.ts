@@ -24,7 +24,7 @@ export function specFor(rule: RuleName, c: number): RuleInput {
     case 'ldam': return { rule: 'ldam', classCounts, scale: 30 }
     // K = 10 steps for every class: ε + Δε bounds of 1.5 with α = 0.15, capped at 10.
     case 'lpl': return { rule: 'lpl', split: 'fixed', directions: classCounts.map((_, k) => (k < c / 2 ? -1 : 1)), bounds: classCounts.map(() => 1.5), alpha: 0.15, maxSteps: 10 }
-    case 'official-longtail': return { rule: 'official-longtail', classCounts, split: Math.floor(c / 3), steps: 10, stepSize: 10 }
+    case 'official-longtail': return { rule: 'official-longtail', classCounts, headClasses: Math.floor(c / 3), steps: 10, stepScale: 10 }
   }
 }
 
@@ -85,7 +85,7 @@ async function referenceCell(rule: RuleName, n: number, c: number, budget: numbe
   const u = referenceOps.constant(logits, [n, c])
   const y = referenceOps.constant(labels, [n], 'int32')
   const call = async () => {
-    if (loss.hasAnalyticGradient) loss.gradient(u, y)
+    if (loss.hasClosedFormGradient) loss.gradient(u, y)
     else loss(u, y)
   }
   const { median, repetitions } = await medianMs(call, budget)
@@ -93,7 +93,7 @@ async function referenceCell(rule: RuleName, n: number, c: number, budget: numbe
   await call()
   return {
     backend: 'reference', n, c, rule, medianMs: median, repetitions, memoryBytes: 8 * tracked.largest(),
-    memoryKind: 'largest intermediate', computes: loss.hasAnalyticGradient ? 'loss + closed-form gradient' : 'loss (no closed form, no autodiff)',
+    memoryKind: 'largest intermediate', computes: loss.hasClosedFormGradient ? 'loss + closed-form gradient' : 'loss (no closed form, no autodiff)',
   }
 }
 
@@ -163,7 +163,7 @@ async function onnxCell(rule: RuleName, n: number, c: number, budget: number): P
   return {
     backend: 'onnx-wasm', n, c, rule, medianMs: median, repetitions, memoryBytes: 4 * tracked.largest(),
     memoryKind: 'largest intermediate',
-    computes: model.hasGradient ? 'loss + perturbed logits + closed-form gradient' : 'loss + perturbed logits (no closed form)',
+    computes: model.hasClosedFormGradient ? 'loss + perturbed logits + closed-form gradient' : 'loss + perturbed logits (no closed form)',
   }
 }
 

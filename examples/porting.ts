@@ -24,7 +24,7 @@ const specs: RuleInput[] = [
   { rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', tau: 1, classCounts } },
   { rule: 'ldam', classCounts, maxMargin: 0.5, scale: 1, drw: { beta: 0.9999, fromEpoch: 0 } },
   { rule: 'official-balanced', steps: 10 },
-  { rule: 'official-longtail', classCounts, split: 3 },
+  { rule: 'official-longtail', classCounts, headClasses: 3 },
 ]
 
 /** One backend's numbers: loss, perturbed logits and gradient (flat `[N, C]`), and how the gradient was had. */
@@ -41,7 +41,7 @@ function onReference(spec: RuleInput): Result {
   return {
     loss: e.loss.data[0]!,
     perturbed: e.batch.logits.data,
-    ...(loss.hasAnalyticGradient
+    ...(loss.hasClosedFormGradient
       ? { grad: loss.gradient(logits, labels).data, gradFrom: 'closed form' }
       : { grad: finiteDifference((u) => loss(u, labels).data[0]!), gradFrom: 'finite differences' }),
   }
@@ -67,12 +67,12 @@ async function onTfjs(spec: RuleInput): Promise<Result> {
   const u = ops.constant(logits.data, [n, c])
   const y = ops.constant(ids, [n], 'int32')
   const e = loss.evaluate(u, y)
-  const grad = loss.hasAnalyticGradient ? loss.gradient(u, y) : tf.grad((x: tf.Tensor) => loss(x, y))(u)
+  const grad = loss.hasClosedFormGradient ? loss.gradient(u, y) : tf.grad((x: tf.Tensor) => loss(x, y))(u)
   return {
     loss: (await e.loss.data())[0]!,
     perturbed: await e.batch.logits.data(),
     grad: await grad.data(),
-    gradFrom: loss.hasAnalyticGradient ? 'closed form' : 'tf.grad',
+    gradFrom: loss.hasClosedFormGradient ? 'closed form' : 'tf.grad',
   }
 }
 

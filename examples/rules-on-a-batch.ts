@@ -17,7 +17,7 @@ const specs: RuleInput[] = [
   { rule: 'lpl', split: 'prior', classCounts },
   { rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', tau: 1, classCounts } },
   { rule: 'lpl', split: 'confidence', momentum: 0 },
-  { rule: 'official-longtail', classCounts, split: 3 },
+  { rule: 'official-longtail', classCounts, headClasses: 3 },
   { rule: 'official-balanced' },
 ]
 

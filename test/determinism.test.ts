@@ -37,7 +37,7 @@ async function pass(backend: AnyBackend, c: ConformanceCase, loss: Loss<unknown>
     const evaluation = loss.evaluate(logits, labels)
     out.loss = await backend.read(evaluation.loss)
     out.perturbed = await backend.read(evaluation.batch.logits)
-    if (loss.hasAnalyticGradient) out.gradient = await backend.read(loss.gradient(logits, labels))
+    if (loss.hasClosedFormGradient) out.gradient = await backend.read(loss.gradient(logits, labels))
     for (const [name, t] of Object.entries(loss.getState() ?? {})) out[`state.${name}`] = await backend.read(t)
     // Not a training call: a state made inside tf.grad's scope would be freed when it returns (the
     // tfjs adapter's createTfjsLoss keeps it; the core's loss on tfjs ops does not).

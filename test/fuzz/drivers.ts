@@ -51,7 +51,7 @@ export const referenceDriver: Driver = {
     const labels = referenceOps.constant(b.labels, b.labelShape)
     const value = loss(logits, labels, CONTEXT).data[0]!
     const perturbed = loss.perturb(logits, labels, CONTEXT).data
-    const gradient = loss.hasAnalyticGradient ? loss.gradient(logits, labels, CONTEXT).data : undefined
+    const gradient = loss.hasClosedFormGradient ? loss.gradient(logits, labels, CONTEXT).data : undefined
     expect(Array.from(logits.data), 'the reference changed its logits').toEqual(b.logits)
     expect(Array.from(labels.data), 'the reference changed its labels').toEqual(b.labels)
     return { loss: value, perturbed, ...(gradient ? { gradient } : {}) }
@@ -80,7 +80,7 @@ export function tfjsDriver(backend: 'cpu' | 'wasm'): Driver {
       const result = outcome(`tfjs-${backend}`, () => {
         const value = loss(logits, labels, CONTEXT)
         const perturbed = loss.perturb(logits, labels, CONTEXT)
-        const gradient = loss.hasAnalyticGradient ? loss.gradient(logits, labels, CONTEXT) : undefined
+        const gradient = loss.hasClosedFormGradient ? loss.gradient(logits, labels, CONTEXT) : undefined
         const out: Computed = {
           loss: value.dataSync()[0]!, perturbed: Float64Array.from(perturbed.dataSync()),
           ...(gradient ? { gradient: Float64Array.from(gradient.dataSync()) } : {}),

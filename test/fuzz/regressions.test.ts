@@ -30,7 +30,7 @@ describe('host functions refuse what they used to turn into NaN, Infinity or a r
     ['priorSplitBounds of null counts (was TypeError)', () => core.priorSplitBounds(null as never, 0, 0, 0), 'CLASS_COUNTS_VALUE classCounts'],
     ['lplSteps with α = 0 (was Infinity/NaN steps)', () => core.lplSteps(0, 0, 0), 'INVALID_PARAMETER alpha'],
     ['officialLongtailSteps of all-zero counts', () => core.officialLongtailSteps([0, 0, 0, 0], 0, 0, 0, 1), 'CLASS_COUNTS_VALUE classCounts'],
-    ['officialLongtailSteps with κ = 1e308 (overflowed)', () => core.officialLongtailSteps([10, 1], 1, 1e6, 1e308, 1), 'INVALID_PARAMETER stepSize'],
+    ['officialLongtailSteps with κ = 1e308 (overflowed)', () => core.officialLongtailSteps([10, 1], 1, 1e6, 1e308, 1), 'INVALID_PARAMETER stepScale'],
     ['officialBalancedIterations(−Infinity)', () => core.officialBalancedIterations(-Infinity), 'INVALID_PARAMETER steps'],
     ['perClassAccuracy with a fractional class count (was RangeError)', () => core.perClassAccuracy([0], [0], 1e-12), 'INVALID_PARAMETER numClasses'],
     ['perClassAccuracy with 1e308 classes (was RangeError)', () => core.perClassAccuracy([0], [0], 1e308), 'INVALID_PARAMETER numClasses'],

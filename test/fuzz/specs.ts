@@ -60,7 +60,7 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       }))
     case 'official-longtail':
       return counts.chain((n) => fc.record({
-        rule: fc.constant(kind), classCounts: fc.constant(n), split: fc.integer({ min: 0, max: c }), steps: fc.integer({ min: 1, max: 6 }),
+        rule: fc.constant(kind), classCounts: fc.constant(n), headClasses: fc.integer({ min: 0, max: c }), steps: fc.integer({ min: 1, max: 6 }),
         alpha: numberInput(0, 0.5),
       }))
     case 'official-balanced': return fc.record({ rule: fc.constant(kind), steps: fc.integer({ min: 5, max: 8 }), alpha: numberInput(0, 0.1) })

@@ -43,7 +43,7 @@ function goldenCase(kind: string, spec: Record<string, unknown>, b: MultiLabelBa
   const evaluation = loss.evaluate(u, y)
   // Rules whose gradient flows through the search: central differences of the float64 loss.
   const lossAt = (v: Float64Array) => loss(referenceOps.constant(v, [b.logits.length, c]), y).data[0]!
-  const grad = loss.hasAnalyticGradient ? Array.from(loss.gradient(u, y).data) : Array.from(centralDifference(lossAt, b.logits.flat(), 1e-5))
+  const grad = loss.hasClosedFormGradient ? Array.from(loss.gradient(u, y).data) : Array.from(centralDifference(lossAt, b.logits.flat(), 1e-5))
   const { rule: _rule, version: _version, ...params } = parseSpec({ rule: kind, ...spec }) as unknown as Record<string, unknown>
   return {
     kind, numClasses: c, ...params, ...extra,

@@ -91,7 +91,7 @@ describe('2. every rule equals CE on its explicitly perturbed logits', () => {
       { rule: 'lpl', split: 'prior', classCounts: b.counts },
       { rule: 'lpl', split: 'confidence', momentum: 0 },
       { rule: 'lpl', split: 'prior', classCounts: b.counts, base: { rule: 'logit-adjustment', tau: 1, classCounts: b.counts } },
-      { rule: 'official-longtail', classCounts: b.counts, split: Math.floor(b.c / 3), steps: 5 },
+      { rule: 'official-longtail', classCounts: b.counts, headClasses: Math.floor(b.c / 3), steps: 5 },
       { rule: 'official-balanced', steps: 5, alpha: 0.05 },
     ]
     await fc.assert(fc.asyncProperty(batchArbitrary({ maxC: 40, maxN: 128 }), async (b) => {
@@ -111,7 +111,7 @@ describe('3. a constant added to every logit of a row changes no softmax loss', 
     { rule: 'ldam', classCounts: b.counts, scale: 5 },
     { rule: 'lpl', split: 'prior', classCounts: b.counts },
     { rule: 'lpl', split: 'confidence', momentum: 0 },
-    { rule: 'official-longtail', classCounts: b.counts, split: Math.floor(b.c / 2), steps: 4 },
+    { rule: 'official-longtail', classCounts: b.counts, headClasses: Math.floor(b.c / 2), steps: 4 },
     { rule: 'official-balanced', steps: 5, alpha: 0.05 },
   ]
   it('row shifts leave every rule unchanged', async () => {
@@ -190,8 +190,8 @@ describe('6. first order: ℓ(u+δ) − ℓ(u) = δ·(p(u) − e_y) + O(‖δ‖
       { spec: { rule: 'official-balanced', steps: 5, alpha: 0.05 }, base: { rule: 'ce' } },
     ]
     const h = 1e-5
-    const agree = (fd: Float64Array, analytic: Float64Array) =>
-      fd.forEach((v, k) => expect(Math.abs(v - analytic[k]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))))
+    const agree = (fd: Float64Array, closedForm: Float64Array) =>
+      fd.forEach((v, k) => expect(Math.abs(v - closedForm[k]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))))
     fc.assert(fc.property(batchArbitrary({ maxC: 8, maxN: 12, scales: [1, 3] }), (b) => {
       const { logits, labels } = tensors(b)
       for (const spec of fixedSpecs(b)) {

@@ -82,7 +82,7 @@ describe('8. masks, reductions and sample weights, for every rule', () => {
       const perSampleKept = createLoss(ops, spec).perSample(kept.logits, kept.labels).data
       expectClose(keep.map((i) => perSample[i]!), perSampleKept, `${name}: per-sample losses`)
       expect(mask.every((m, i) => m === 1 || perSample[i] === 0), `${name}: masked rows lose nothing`).toBe(true)
-      if (masked.hasAnalyticGradient) {
+      if (masked.hasClosedFormGradient) {
         const gradient = createLoss(ops, spec).gradient(full.logits, full.labels, ctx).data
         expectClose(rowsOf(gradient, b.c, keep), createLoss(ops, spec).gradient(kept.logits, kept.labels).data, `${name}: gradient`)
         expect(mask.every((m, i) => m === 1 || rowsOf(gradient, b.c, [i]).every((g) => g === 0)), `${name}: masked rows get no gradient`).toBe(true)

@@ -26,7 +26,7 @@ describe('lpl verify', () => {
     expect(r.stdout).toMatch(/all \d+ checks passed/)
   })
   it('names the skipped through-gradient on ONNX, and refuses a bad spec in one line', async () => {
-    const ok = await lpl('verify', '--spec', specFile('ol.json', { rule: 'official-longtail', classCounts: counts, split: 1, steps: 4 }), '--batches', '1')
+    const ok = await lpl('verify', '--spec', specFile('ol.json', { rule: 'official-longtail', classCounts: counts, headClasses: 1, steps: 4 }), '--batches', '1')
     expect(ok.status).toBe(0)
     expect(ok.stdout).toMatch(/autodiff gradient = central difference/)
     const bad = await lpl('verify', '--spec', specFile('bad.json', { rule: 'lpl', split: 'prior', classCounts: counts, alpha: -1 }))

@@ -40,7 +40,7 @@ export function specOfCase(c: GoldenCase): RuleSpec {
   switch (c.kind) {
     case 'official-longtail':
       return parseSpec({
-        rule: 'official-longtail', classCounts: counts(), split: n('split'), stepSize: n('stepSize'),
+        rule: 'official-longtail', classCounts: counts(), headClasses: n('split'), stepScale: n('stepSize'),
         headFactor: n('headFactor'), steps: n('steps'), alpha: n('alpha'),
       })
     case 'official-balanced':

@@ -47,7 +47,7 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
       error: relativeError(await backend.read(evaluation.batch.logits), expectedPerturbed(c).flat()),
     })
     const expectedGrad = c.gradLogits.flat()
-    if (loss.hasAnalyticGradient) {
+    if (loss.hasClosedFormGradient) {
       checks.push({ what: 'gradLogits', error: relativeError(await backend.read(loss.gradient(logits, labels)), expectedGrad) })
     } else if (backend.grad) {
       const grad = backend.grad((u) => loss(u, labels), logits)

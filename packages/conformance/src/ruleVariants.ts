@@ -88,8 +88,8 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     ],
   }),
   'official-longtail': (classCounts) => ({
-    main: [v('official-longtail', { rule: 'official-longtail', classCounts, split: 2, steps: 6 }, true)],
-    more: [v('official-longtail (defaults)', { rule: 'official-longtail', classCounts, split: 2 }, true)],
+    main: [v('official-longtail', { rule: 'official-longtail', classCounts, headClasses: 2, steps: 6 }, true)],
+    more: [v('official-longtail (defaults)', { rule: 'official-longtail', classCounts, headClasses: 2 }, true)],
   }),
   'official-balanced': () => ({
     main: [v('official-balanced', { rule: 'official-balanced', steps: 6, alpha: 0.05 })],

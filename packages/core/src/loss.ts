@@ -71,7 +71,7 @@ export interface Loss<T> {
   /** `'single'`: labels are class ids `[N]`; `'multi'`: labels are a 0/1 matrix `[N, C]`. */
   readonly task: LabelTask
   /** False for rules whose perturbation depends differentiably on the logits (no closed-form gradient). */
-  readonly hasAnalyticGradient: boolean
+  readonly hasClosedFormGradient: boolean
   /** How calls reduce the per-sample losses (`LossOptions.reduction`). */
   readonly reduction: Reduction
   /** What calls check (`LossOptions.checks`, default `'auto'`). */
@@ -104,7 +104,7 @@ export interface Loss<T> {
   /**
    * The closed-form gradient of the loss w.r.t. the logits (`[N, C]`): `(w_{y_i}/Σw)·a ⊙ (p(z_i) − e_{y_i})`
    * for single-label rules, `w_ic·a_ic·(σ(z_ic) − Y_ic)/(N·C)` for multi-label ones. Throws
-   * `INVALID_SPEC` for rules with `hasAnalyticGradient` false.
+   * `INVALID_SPEC` for rules with `hasClosedFormGradient` false.
    */
   gradient(logits: T, labels: T, ctx?: LossContext<T>): T
   /**
@@ -157,7 +157,7 @@ const TASKS: Record<LabelTask, TaskLabels> = {
 /**
  * The closed-form gradient of an evaluation's loss w.r.t. the logits, without evaluating the rule
  * again (exporters build it next to the loss): `loss.gradient` of the same inputs. Valid only for
- * rules with `hasAnalyticGradient`.
+ * rules with `hasClosedFormGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
   const { task, batch, oneHotLabels: labelMatrix, rowMask, sampleWeight, reduction, labelSmoothing } = evaluation
@@ -231,7 +231,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     numClasses: rule.numClasses,
     reduction: defaultReduction,
     checks,
-    hasAnalyticGradient: !rule.gradientThrough,
+    hasClosedFormGradient: !rule.gradientThrough,
     evaluate,
     commit,
     perSample: (logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx, 'none').loss,

@@ -168,7 +168,7 @@ describe('lpl-multilabel', () => {
     expect(lossAt({ ...lpl, epsilon: 0, deltaEpsilon: 0 })).toBe(lossAt({ rule: 'bce' }))
     const t = tensors()
     const through = createLoss(referenceOps, { ...lpl, gradient: 'through' })
-    expect(through.hasAnalyticGradient).toBe(false)
+    expect(through.hasClosedFormGradient).toBe(false)
     expect(through.searchPath).toBe('ops')
     expectRefusal(() => through.gradient(t.logits, t.labels), 'INVALID_SPEC', /automatic differentiation/)
   })
@@ -268,7 +268,7 @@ describe('multi-label inputs and specs', () => {
         const t = tensors(u)
         const loss = createLoss(referenceOps, spec)
         const values = [...read(loss(t.logits, t.labels)), ...read(loss.perturb(t.logits, t.labels))]
-        if (loss.hasAnalyticGradient) values.push(...read(loss.gradient(t.logits, t.labels)))
+        if (loss.hasClosedFormGradient) values.push(...read(loss.gradient(t.logits, t.labels)))
         const e = loss.explain(t.logits, t.labels)
         values.push(...read(e.lossVariation), ...read(e.equivalentWeight), ...read(e.targetWeight), ...read(e.sampleWeight))
         expect(values.every(Number.isFinite), JSON.stringify(spec)).toBe(true)
@@ -285,7 +285,7 @@ describe('multi-label inputs and specs', () => {
       const loss = createLoss(referenceOps, spec)
       loss(t.logits, t.labels)
       loss.explain(t.logits, t.labels)
-      if (loss.hasAnalyticGradient) loss.gradient(t.logits, t.labels)
+      if (loss.hasClosedFormGradient) loss.gradient(t.logits, t.labels)
       expect([t.logits.data, t.labels.data]).toEqual(before)
       expect(spec).toEqual(copy)
     }

@@ -17,7 +17,7 @@ describe('every rule', () => {
         const loss = createLoss(referenceOps, spec)
         const b = batch(logits, SMALL.labels)
         const values = [...read(loss(b.logits, b.labels)), ...read(loss.perturb(b.logits, b.labels))]
-        if (loss.hasAnalyticGradient) values.push(...read(loss.gradient(b.logits, b.labels)))
+        if (loss.hasClosedFormGradient) values.push(...read(loss.gradient(b.logits, b.labels)))
         const e = loss.explain(b.logits, b.labels)
         values.push(...read(e.lossVariation), ...read(e.equivalentWeight), ...read(e.targetWeight))
         expect(values.every(Number.isFinite), JSON.stringify(spec)).toBe(true)

@@ -63,8 +63,8 @@ export interface ExportedLossModel {
   reduction: Reduction
   /** Output names in order: `loss`, `perturbed_logits`, `grad_logits` when the rule has a closed-form gradient (and the state pair). */
   outputs: string[]
-  /** Whether `grad_logits` is an output (`loss.hasAnalyticGradient`). */
-  hasGradient: boolean
+  /** Whether `grad_logits` is an output (`loss.hasClosedFormGradient`). */
+  hasClosedFormGradient: boolean
 }
 
 /**
@@ -132,7 +132,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     { name: 'loss', source: evaluation.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N'] : [] },
     { name: 'perturbed_logits', source: evaluation.batch.logits.name, elemType: 'float32', dims: batchDims },
   ]
-  if (loss.hasAnalyticGradient) {
+  if (loss.hasClosedFormGradient) {
     const grad = closedFormGradient(ops, evaluation)
     outputs.push({ name: 'grad_logits', source: grad.name, elemType: 'float32', dims: batchDims })
   }
@@ -159,6 +159,6 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     task: loss.task,
     reduction,
     outputs: outputs.map((o) => o.name),
-    hasGradient: loss.hasAnalyticGradient,
+    hasClosedFormGradient: loss.hasClosedFormGradient,
   }
 }

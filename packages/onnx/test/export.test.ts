@@ -60,7 +60,7 @@ function reference(spec: RuleInput, logits: number[][], labels: number[] | numbe
   return {
     loss: evaluation.loss.data[0]!,
     perturbed: evaluation.batch.logits.data,
-    grad: loss.hasAnalyticGradient ? loss.gradient(u, y, ctx).data : undefined,
+    grad: loss.hasClosedFormGradient ? loss.gradient(u, y, ctx).data : undefined,
   }
 }
 
@@ -118,7 +118,7 @@ describe('exportLossModel', () => {
   it('has grad_logits exactly for the rules with a closed-form gradient', () => {
     for (const k of CASES) {
       const m = exported.get(k.label)!
-      expect(m.hasGradient, k.label).toBe(!k.through)
+      expect(m.hasClosedFormGradient, k.label).toBe(!k.through)
       expect(m.outputs, k.label).toEqual(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits'])
     }
   })

@@ -16,7 +16,7 @@ export interface TfjsLossOptions extends LossOptions {}
  * and the state's ownership added.
  */
 export interface TfjsLoss<Out extends tf.Tensor = tf.Scalar> extends Pick<Loss<tf.Tensor>,
-  'spec' | 'task' | 'numClasses' | 'reduction' | 'checks' | 'perSample' | 'hasAnalyticGradient' | 'searchPath' | 'perturb' | 'gradient' | 'explain' | 'getState'> {
+  'spec' | 'task' | 'numClasses' | 'reduction' | 'checks' | 'perSample' | 'hasClosedFormGradient' | 'searchPath' | 'perturb' | 'gradient' | 'explain' | 'getState'> {
   /**
    * The loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels
    * `[N, C]`): a scalar, or the per-sample losses `[N]` with `reduction: 'none'`. The context may
@@ -141,12 +141,12 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
       checkGradientsRegistered()
       return evaluated(logits, labels, ctx, (e) => e.loss, 'none')
     },
-    hasAnalyticGradient: core.hasAnalyticGradient,
+    hasClosedFormGradient: core.hasClosedFormGradient,
     context,
     perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => evaluated(logits, labels, ctx, (e) => e.batch.logits),
     gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) {
       // Refused before any work for rules without a closed form, with the core's error.
-      if (!core.hasAnalyticGradient) return core.gradient(logits, labels, ctx)
+      if (!core.hasClosedFormGradient) return core.gradient(logits, labels, ctx)
       return evaluated(logits, labels, ctx, (e) => closedFormGradient(ops, e))
     },
     // A non-training call: the state stays as it is.

@@ -66,8 +66,10 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
 
     greater,
     equal,
-    // Any nonzero entry of the mask is true (tfjs-wasm's cast to bool reads 0.5 as false); broadcasts all three.
-    where: (cond, a, b) => tf.where(tf.notEqual(cond, 0), a, b),
+    // Any nonzero entry of the mask is true: ceil(|m|) is 0 or at least 1, which every backend casts
+    // as it should (tfjs-wasm's cast to bool reads 0.5 as false), and Ceil, Abs and Cast all have
+    // gradients, so autodiff passes through (NotEqual has none). Broadcasts all three.
+    where: (cond, a, b) => tf.where(tf.cast(tf.ceil(tf.abs(cond)), 'bool'), a, b),
 
     stopGradient,
     keep: (x) => void tf.keep(x),

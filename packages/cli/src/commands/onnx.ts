@@ -46,7 +46,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
   writeFileSync(values.out, model.bytes)
   console.log(`Wrote ${values.out}: ${model.spec.rule}, ${model.numClasses} classes, opset ${model.opset}, ${model.bytes.length} bytes`)
   console.log(`  inputs  ${model.inputs.join(', ')}\n  outputs ${model.outputs.join(', ')}`)
-  if (!model.hasGradient) {
+  if (!model.hasClosedFormGradient) {
     console.log('  no grad_logits: this rule differentiates through its perturbation, which has no closed form, and ONNX has no automatic differentiation')
   }
 }

@@ -43,8 +43,8 @@ export const METHODS: readonly Method[] = [
     spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20, base: la(classCounts) }),
   },
   {
-    name: 'official-longtail', summary: 'the released long-tail code (split 4, S = 10, κ = 0.6, K = 10, α = 0.15)', classifier: 'dense',
-    spec: (classCounts) => ({ rule: 'official-longtail', classCounts, split: 4, stepSize: 10, headFactor: 0.6, steps: 10, alpha: 0.15 }),
+    name: 'official-longtail', summary: 'the released long-tail code (headClasses 4, S = 10, κ = 0.6, K = 10, α = 0.15)', classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'official-longtail', classCounts, headClasses: 4, stepScale: 10, headFactor: 0.6, steps: 10, alpha: 0.15 }),
   },
 ]
 

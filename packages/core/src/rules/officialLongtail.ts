@@ -11,10 +11,10 @@ export interface OfficialLongtailSpec extends SpecBase {
   rule: 'official-longtail'
   /** Counts in class order, head first, as `classes_freq` of the released code. */
   classCounts: number[]
-  /** Number of head classes (negative sign). */
-  split: number
-  /** `S` of the step-count formula; default 10. */
-  stepSize: number
+  /** `h`, the number of head classes, the first `h` in class order (negative sign). */
+  headClasses: number
+  /** `S`, the scale of the step-count formula (the step index is about `S` times a count ratio); default 10. */
+  stepScale: number
   /** `κ` of the step-count formula for head classes; default 0.6. */
   headFactor: number
   /** `K`, the number of steps run; default 10. */
@@ -23,8 +23,8 @@ export interface OfficialLongtailSpec extends SpecBase {
   alpha: number
 }
 
-/** An official-longtail spec as written: all but `classCounts` and `split` may be left out. */
-export type OfficialLongtailInput = SpecInput<OfficialLongtailSpec, 'stepSize' | 'headFactor' | 'steps' | 'alpha'>
+/** An official-longtail spec as written: all but `classCounts` and `headClasses` may be left out. */
+export type OfficialLongtailInput = SpecInput<OfficialLongtailSpec, 'stepScale' | 'headFactor' | 'steps' | 'alpha'>
 
 /** Step indices of the released long-tail code: raw (as Python computes them) and clamped to `[0, K−1]`. */
 export interface OfficialLongtailSteps {
@@ -37,33 +37,33 @@ export interface OfficialLongtailSteps {
 /**
  * The released long-tail code's step index per class (`get_step`, docs/spec.md#4b-the-released-code), with counts
  * in class order, head first:
- * `k_c = round((n_c / n_0) · S · κ − 1)` for `c < split`, `round((n_{C−1} / n_c) · S − 1)` otherwise,
+ * `k_c = round((n_c / n_0) · S · κ − 1)` for `c < h`, `round((n_{C−1} / n_c) · S − 1)` otherwise,
  * with Python's round-half-to-even. Python would read −1 as the last step and fail past `K − 1`;
  * the clamped indices are the ones used. Zero counts are smoothed to the smallest positive count.
  */
 export function officialLongtailSteps(
   classCounts: readonly number[],
-  split: number,
-  stepSize: number,
+  headClasses: number,
+  stepScale: number,
   headFactor: number,
   steps: number,
 ): OfficialLongtailSteps {
   const n = smoothCounts(classCounts)
-  checkNumber(split, { min: 0, max: n.length, integer: true }, 'split')
-  checkNumber(stepSize, { min: 0 }, 'stepSize')
+  checkNumber(headClasses, { min: 0, max: n.length, integer: true }, 'headClasses')
+  checkNumber(stepScale, { min: 0 }, 'stepScale')
   checkNumber(headFactor, { min: 0 }, 'headFactor')
   checkNumber(steps, { min: 1, integer: true }, 'steps')
   const first = n[0]!
   const last = n[n.length - 1]!
   const raw = n.map((nc, c) =>
-    c < split ? pythonRound((nc / first) * stepSize * headFactor - 1) : pythonRound((last / nc) * stepSize - 1),
+    c < headClasses ? pythonRound((nc / first) * stepScale * headFactor - 1) : pythonRound((last / nc) * stepScale - 1),
   )
-  checkFiniteResult(raw, 'stepSize', 'the step indices round(ratio·S·κ − 1)')
+  checkFiniteResult(raw, 'stepScale', 'the step indices round(ratio·S·κ − 1)')
   return { raw, clamped: raw.map((k) => Math.min(Math.max(k, 0), steps - 1)) }
 }
 
 /**
- * The released long-tail LPL (`official-longtail`): signs `−1` for the first `split` classes and `+1`
+ * The released long-tail LPL (`official-longtail`): signs `−1` for the first `headClasses` classes and `+1`
  * for the rest; `K` steps of {@link officialStep}, `U ← U + α·s_{y_i}·G[y_i, :]`; sample `i` takes
  * the logits after step `k_{y_i} + 1` ({@link officialLongtailSteps}); the loss is the mean CE of
  * those logits, and the gradient flows through every step (no closed form; autodiff backends only).
@@ -72,15 +72,15 @@ export function officialLongtailSteps(
  */
 export function officialLongtailRule(
   classCounts: readonly number[],
-  split: number,
-  stepSize: number,
+  headClasses: number,
+  stepScale: number,
   headFactor: number,
   steps: number,
   alpha: number,
 ): Rule {
   const c = classCounts.length
-  const { clamped } = officialLongtailSteps(classCounts, split, stepSize, headFactor, steps)
-  const signedAlpha = classCounts.map((_, k) => (k < split ? -alpha : alpha))
+  const { clamped } = officialLongtailSteps(classCounts, headClasses, stepScale, headFactor, steps)
+  const signedAlpha = classCounts.map((_, k) => (k < headClasses ? -alpha : alpha))
   return {
     numClasses: c,
     gradientThrough: true,
@@ -99,7 +99,7 @@ export function officialLongtailRule(
   }
 }
 
-const DEFAULTS = { stepSize: 10, headFactor: 0.6, steps: 10, alpha: 0.15 } as const
+const DEFAULTS = { stepScale: 10, headFactor: 0.6, steps: 10, alpha: 0.15 } as const
 
 /** The released long-tail code's preset in the registry. */
 export const officialLongtailDefinition = defineRule<OfficialLongtailSpec>({
@@ -112,12 +112,12 @@ export const officialLongtailDefinition = defineRule<OfficialLongtailSpec>({
     const classCounts = r.classCounts('classCounts', numClasses)
     return {
       rule: 'official-longtail', ...header, classCounts,
-      split: r.number('split', { min: 0, max: classCounts.length, integer: true }),
-      stepSize: r.number('stepSize', NON_NEGATIVE, DEFAULTS.stepSize),
+      headClasses: r.number('headClasses', { min: 0, max: classCounts.length, integer: true }),
+      stepScale: r.number('stepScale', NON_NEGATIVE, DEFAULTS.stepScale),
       headFactor: r.number('headFactor', NON_NEGATIVE, DEFAULTS.headFactor),
       steps: r.number('steps', STEP_COUNT, DEFAULTS.steps),
       alpha: r.number('alpha', NON_NEGATIVE, DEFAULTS.alpha),
     }
   },
-  create: (spec) => officialLongtailRule(spec.classCounts, spec.split, spec.stepSize, spec.headFactor, spec.steps, spec.alpha),
+  create: (spec) => officialLongtailRule(spec.classCounts, spec.headClasses, spec.stepScale, spec.headFactor, spec.steps, spec.alpha),
 })
