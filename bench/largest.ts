@@ -5,7 +5,10 @@ import type { TensorOps } from '@logit-perturb/core'
  * count of the largest intermediate since the last `reset()`. The memory measure of backends that
  * have no allocator statistics (the reference, a symbolic graph).
  */
-export function trackLargest<T>(ops: TensorOps<T>, elements: (x: T) => number): { ops: TensorOps<T>; largest: () => number; reset: () => void } {
+export function trackLargest<T>(
+  ops: TensorOps<T>,
+  elements: (x: T) => number,
+): { ops: TensorOps<T>; largest: () => number; reset: () => void } {
   let largest = 0
   const wrapped = new Proxy(ops, {
     get(target, key, receiver) {

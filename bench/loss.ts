@@ -11,7 +11,11 @@ import { type TfjsLoss, createTfjsLoss } from '@logit-perturb/tfjs'
 import { type SymbolicTensor, createSession, createSymbolicOps, exportLossModel, runModel } from '@logit-perturb/onnx'
 import { trackLargest } from './largest.js'
 
-export const SHAPES: [number, number][] = [[128, 10], [128, 100], [512, 1000]]
+export const SHAPES: [number, number][] = [
+  [128, 10],
+  [128, 100],
+  [512, 1000],
+]
 export const RULES = ['ce', 'la', 'ldam', 'lpl', 'official-longtail'] as const
 export type RuleName = (typeof RULES)[number]
 
@@ -19,12 +23,24 @@ export type RuleName = (typeof RULES)[number]
 export function specFor(rule: RuleName, c: number): RuleInput {
   const classCounts = longTailCounts(c, 5000, 100)
   switch (rule) {
-    case 'ce': return { rule: 'ce', numClasses: c }
-    case 'la': return { rule: 'logit-adjustment', tau: 1, classCounts }
-    case 'ldam': return { rule: 'ldam', classCounts, scale: 30 }
+    case 'ce':
+      return { rule: 'ce', numClasses: c }
+    case 'la':
+      return { rule: 'logit-adjustment', tau: 1, classCounts }
+    case 'ldam':
+      return { rule: 'ldam', classCounts, scale: 30 }
     // K = 10 steps for every class: ε + Δε bounds of 1.5 with α = 0.15, capped at 10.
-    case 'lpl': return { rule: 'lpl', split: 'fixed', directions: classCounts.map((_, k) => (k < c / 2 ? -1 : 1)), bounds: classCounts.map(() => 1.5), alpha: 0.15, maxSteps: 10 }
-    case 'official-longtail': return { rule: 'official-longtail', classCounts, headClasses: Math.floor(c / 3), steps: 10, stepScale: 10 }
+    case 'lpl':
+      return {
+        rule: 'lpl',
+        split: 'fixed',
+        directions: classCounts.map((_, k) => (k < c / 2 ? -1 : 1)),
+        bounds: classCounts.map(() => 1.5),
+        alpha: 0.15,
+        maxSteps: 10,
+      }
+    case 'official-longtail':
+      return { rule: 'official-longtail', classCounts, headClasses: Math.floor(c / 3), steps: 10, stepScale: 10 }
   }
 }
 
@@ -92,8 +108,15 @@ async function referenceCell(rule: RuleName, n: number, c: number, budget: numbe
   tracked.reset()
   await call()
   return {
-    backend: 'reference', n, c, rule, medianMs: median, repetitions, memoryBytes: 8 * tracked.largest(),
-    memoryKind: 'largest intermediate', computes: loss.hasClosedFormGradient ? 'loss + closed-form gradient' : 'loss (no closed form, no autodiff)',
+    backend: 'reference',
+    n,
+    c,
+    rule,
+    medianMs: median,
+    repetitions,
+    memoryBytes: 8 * tracked.largest(),
+    memoryKind: 'largest intermediate',
+    computes: loss.hasClosedFormGradient ? 'loss + closed-form gradient' : 'loss (no closed form, no autodiff)',
   }
 }
 
@@ -121,8 +144,17 @@ async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: n
     byDefault.dispose()
     checksOff.dispose()
     return {
-      backend: `tfjs-${backend}`, n, c, rule, medianMs: timed.median, checksOffMs: timedOff.median, repetitions: timed.repetitions,
-      memoryBytes: profile.peakBytes - before, memoryKind: 'peak', computes: 'loss + autodiff gradient', searchPath: byDefault.searchPath,
+      backend: `tfjs-${backend}`,
+      n,
+      c,
+      rule,
+      medianMs: timed.median,
+      checksOffMs: timedOff.median,
+      repetitions: timed.repetitions,
+      memoryBytes: profile.peakBytes - before,
+      memoryKind: 'peak',
+      computes: 'loss + autodiff gradient',
+      searchPath: byDefault.searchPath,
     }
   })
 }
@@ -161,14 +193,24 @@ async function onnxCell(rule: RuleName, n: number, c: number, budget: number): P
   symbolic.evaluate(tracked.ops.constant(logits, [n, c]), tracked.ops.constant(labels, [n], 'int32'))
   await session.release()
   return {
-    backend: 'onnx-wasm', n, c, rule, medianMs: median, repetitions, memoryBytes: 4 * tracked.largest(),
+    backend: 'onnx-wasm',
+    n,
+    c,
+    rule,
+    medianMs: median,
+    repetitions,
+    memoryBytes: 4 * tracked.largest(),
     memoryKind: 'largest intermediate',
     computes: model.hasClosedFormGradient ? 'loss + perturbed logits + closed-form gradient' : 'loss + perturbed logits (no closed form)',
   }
 }
 
 /** Measures every backend, shape and rule; `onCell` sees each result as it comes. */
-export async function measureLosses(options: { budgetMs: number; backends: string[]; onCell?: (m: Measurement) => void }): Promise<Measurement[]> {
+export async function measureLosses(options: {
+  budgetMs: number
+  backends: string[]
+  onCell?: (m: Measurement) => void
+}): Promise<Measurement[]> {
   const out: Measurement[] = []
   const cells: [string, (rule: RuleName, n: number, c: number) => Promise<Measurement>][] = [
     ['reference', (r, n, c) => referenceCell(r, n, c, options.budgetMs)],

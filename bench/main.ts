@@ -25,31 +25,58 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(import.meta.dirname, 'results.json') },
   },
 })
-const machine = { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version }
+const machine = {
+  os: `${osType()} ${release()}`,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+}
 console.log(`machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`)
 
 const formatBytes = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(1)} KiB`)
 // Times are of the default options; `checks off` is the same call with `checks: 'shapes'`.
 const header = ['backend', 'N × C', 'rule', 'median ms', '× ce', 'checks off', 'checks +%', 'memory', 'search', 'reps']
-const line = (cells: string[]) => cells.map((s, k) => (k < 3 ? s.padEnd([11, 10, 18][k]!) : s.padStart([10, 7, 11, 10, 22, 6, 5][k - 3]!))).join(' ')
+const line = (cells: string[]) =>
+  cells.map((s, k) => (k < 3 ? s.padEnd([11, 10, 18][k]!) : s.padStart([10, 7, 11, 10, 22, 6, 5][k - 3]!))).join(' ')
 console.log(line(header))
 const losses = await measureLosses({
   budgetMs: values.quick ? 300 : 1500,
   backends: values.backends.split(','),
-  onCell: (m: Measurement) => console.log(line([
-    m.backend, `${m.n} × ${m.c}`, m.rule, m.medianMs.toFixed(2), m.ratioToCe!.toFixed(2),
-    m.checksOffMs === undefined ? '' : m.checksOffMs.toFixed(2),
-    m.checksOffMs === undefined ? '' : `${(100 * (m.medianMs / m.checksOffMs - 1)).toFixed(1)}`,
-    `${formatBytes(m.memoryBytes)} ${m.memoryKind === 'peak' ? 'peak' : 'max'}`, m.searchPath ?? '', String(m.repetitions),
-  ])),
+  onCell: (m: Measurement) =>
+    console.log(
+      line([
+        m.backend,
+        `${m.n} × ${m.c}`,
+        m.rule,
+        m.medianMs.toFixed(2),
+        m.ratioToCe!.toFixed(2),
+        m.checksOffMs === undefined ? '' : m.checksOffMs.toFixed(2),
+        m.checksOffMs === undefined ? '' : `${(100 * (m.medianMs / m.checksOffMs - 1)).toFixed(1)}`,
+        `${formatBytes(m.memoryBytes)} ${m.memoryKind === 'peak' ? 'peak' : 'max'}`,
+        m.searchPath ?? '',
+        String(m.repetitions),
+      ]),
+    ),
 })
 
 let training: Awaited<ReturnType<typeof measureEpochs>> = []
 if (!values['no-training']) {
-  const lpl = { rule: 'lpl', split: 'prior', classCounts: [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60], alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 } satisfies RuleInput
+  const lpl = {
+    rule: 'lpl',
+    split: 'prior',
+    classCounts: [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60],
+    alpha: 0.15,
+    epsilon: 0.3,
+    deltaEpsilon: 1.2,
+    maxSteps: 20,
+  } satisfies RuleInput
   training = await measureEpochs('wasm', [lpl], values.quick ? 1 : 3)
   console.log('\ntraining: one epoch of the lpl train network (MLP 784-256-128-10, batch 128)')
-  for (const t of training) console.log(`${t.backend}  ${t.rule.padEnd(6)} ${t.medianSeconds.toFixed(2)} s  × ce ${t.ratioToCe!.toFixed(3)}  (median of ${t.epochs}; ${t.data})`)
+  for (const t of training)
+    console.log(
+      `${t.backend}  ${t.rule.padEnd(6)} ${t.medianSeconds.toFixed(2)} s  × ce ${t.ratioToCe!.toFixed(3)}  (median of ${t.epochs}; ${t.data})`,
+    )
 }
 writeFileSync(values.out, `${JSON.stringify({ machine, date: new Date().toISOString(), losses, training }, null, 2)}\n`)
 console.log(`\nwrote ${values.out}`)

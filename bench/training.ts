@@ -28,13 +28,20 @@ function trainingData(): { x: Float32Array; y: Int32Array; n: number; source: st
     const set = loadFashionMnist(DEFAULT_DATA_DIR, 'train')
     const { train } = longTailSplits(set, counts, 0, 0)
     const x = new Float32Array(train.length * 784)
-    train.forEach((i, row) => { for (let p = 0; p < 784; p++) x[row * 784 + p] = set.images[i * 784 + p]! / 255 })
+    train.forEach((i, row) => {
+      for (let p = 0; p < 784; p++) x[row * 784 + p] = set.images[i * 784 + p]! / 255
+    })
     return { x, y: Int32Array.from(train, (i) => set.labels[i]!), n: train.length, source: 'Fashion-MNIST, ratio 100' }
   } catch {
     const rand = mulberry32(1)
     const n = counts.reduce((a, b) => a + b, 0)
     const y = Int32Array.from(counts.flatMap((k, c) => new Array<number>(k).fill(c)))
-    return { x: Float32Array.from({ length: n * 784 }, () => rand()), y, n, source: 'random images (Fashion-MNIST not installed), ratio-100 counts' }
+    return {
+      x: Float32Array.from({ length: n * 784 }, () => rand()),
+      y,
+      n,
+      source: 'random images (Fashion-MNIST not installed), ratio-100 counts',
+    }
   }
 }
 
@@ -58,13 +65,19 @@ export async function measureEpochs(backend: 'wasm' | 'cpu', rules: RuleInput[],
         if (e > 0) times[k]!.push((performance.now() - t) / 1000) // epoch 0 warms up
       }
     }
-    models.forEach((m) => m.dispose())
+    models.forEach((m) => {
+      m.dispose()
+    })
     tf.dispose([xs, ys])
     const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!
     const ce = median(times[0]!)
     return specs.map((spec, k) => ({
-      backend: `tfjs-${backend}`, rule: String(spec.rule) + (k > 0 && specs.filter((s) => s.rule === spec.rule).length > 1 ? `#${k}` : ''),
-      medianSeconds: median(times[k]!), epochs, ratioToCe: median(times[k]!) / ce, data: data.source,
+      backend: `tfjs-${backend}`,
+      rule: String(spec.rule) + (k > 0 && specs.filter((s) => s.rule === spec.rule).length > 1 ? `#${k}` : ''),
+      medianSeconds: median(times[k]!),
+      epochs,
+      ratioToCe: median(times[k]!) / ce,
+      data: data.source,
     }))
   })
 }

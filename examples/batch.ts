@@ -10,7 +10,10 @@ export { createLoss, describeClasses, referenceOps }
 export function longTailedBatch(): { logits: RefTensor; labels: RefTensor; classCounts: number[] } {
   const classCounts = [5000, 2000, 800, 300, 120, 50]
   let state = 12345
-  const rand = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const rand = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31
+    return state / 2 ** 31
+  }
   const total = classCounts.reduce((a, b) => a + b, 0)
   const n = 64
   const labels: number[] = []

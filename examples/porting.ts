@@ -97,11 +97,19 @@ await tf.setBackend('cpu')
 console.log(`batch: ${n} samples, ${c} classes, training counts ${classCounts.join('/')}`)
 for (const spec of specs) {
   const ref = onReference(spec)
-  const results: [string, Result][] = [['reference', ref], ['tfjs-cpu', await onTfjs(spec)], ['onnx-wasm', await onOnnx(spec)]]
+  const results: [string, Result][] = [
+    ['reference', ref],
+    ['tfjs-cpu', await onTfjs(spec)],
+    ['onnx-wasm', await onOnnx(spec)],
+  ]
   console.log(`\nspec ${JSON.stringify(spec).replaceAll(JSON.stringify(classCounts), 'counts')}`)
-  console.log(`${'backend'.padEnd(10)} ${'loss'.padStart(12)} ${'max |Δ| perturbed'.padStart(18)} ${'max |Δ| gradient'.padStart(17)}  gradient from`)
+  console.log(
+    `${'backend'.padEnd(10)} ${'loss'.padStart(12)} ${'max |Δ| perturbed'.padStart(18)} ${'max |Δ| gradient'.padStart(17)}  gradient from`,
+  )
   for (const [name, r] of results) {
     const gradDiff = r.grad === undefined ? '—' : ref.grad === undefined ? 'no reference' : maxDiff(r.grad, ref.grad).toExponential(1)
-    console.log(`${name.padEnd(10)} ${r.loss.toFixed(8).padStart(12)} ${maxDiff(r.perturbed, ref.perturbed).toExponential(1).padStart(18)} ${gradDiff.padStart(17)}  ${r.gradFrom}`)
+    console.log(
+      `${name.padEnd(10)} ${r.loss.toFixed(8).padStart(12)} ${maxDiff(r.perturbed, ref.perturbed).toExponential(1).padStart(18)} ${gradDiff.padStart(17)}  ${r.gradFrom}`,
+    )
   }
 }

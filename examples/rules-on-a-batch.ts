@@ -28,10 +28,15 @@ for (const spec of specs) {
   const loss = createLoss(referenceOps, spec)
   const value = loss(logits, labels).data[0]!
   const e = loss.explain(logits, labels)
-  const report = describeClasses({
-    classCounts: e.classCounts.data, lossVariation: e.lossVariation.data,
-    equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data,
-  }, 1e-9)
+  const report = describeClasses(
+    {
+      classCounts: e.classCounts.data,
+      lossVariation: e.lossVariation.data,
+      equivalentWeight: e.equivalentWeight.data,
+      targetWeight: e.targetWeight.data,
+    },
+    1e-9,
+  )
   const name = JSON.stringify({ ...spec, classCounts: undefined, base: 'base' in spec ? spec.base?.rule : undefined })
   console.log(`${name.padEnd(90)} ${value.toFixed(4).padStart(8)}  ${report.map((r) => sign[r.direction]).join(' ')}`)
 }

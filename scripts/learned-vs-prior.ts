@@ -22,5 +22,7 @@ console.log('|---|---|---|---|---|---|')
 counts.forEach((n, c) => {
   const values = thetas.map((t) => t[c]!)
   const mean = values.reduce((a, b) => a + b, 0) / values.length
-  console.log(`| ${CLASS_NAMES[c]} | ${n} | ${fmt(mean)} (${mean > 0 ? 'P' : mean < 0 ? 'N' : '–'}) | ${values.map(fmt).join(' ')} | ${prior.directions[c]! > 0 ? 'P' : 'N'} | ${prior.bounds[c]!.toFixed(2)} |`)
+  console.log(
+    `| ${CLASS_NAMES[c]} | ${n} | ${fmt(mean)} (${mean > 0 ? 'P' : mean < 0 ? 'N' : '–'}) | ${values.map(fmt).join(' ')} | ${prior.directions[c]! > 0 ? 'P' : 'N'} | ${prior.bounds[c]!.toFixed(2)} |`,
+  )
 })

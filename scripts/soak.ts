@@ -89,11 +89,16 @@ const rows: [string, string][] = [
 const width = Math.max(...rows.map(([k]) => k.length))
 console.log()
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`)
-if (result.state) for (const [name, v] of Object.entries(result.state)) console.log(`${`state.${name}`.padEnd(width)}  ${v.map((x) => x.toFixed(3)).join(' ')}`)
+if (result.state)
+  for (const [name, v] of Object.entries(result.state))
+    console.log(`${`state.${name}`.padEnd(width)}  ${v.map((x) => x.toFixed(3)).join(' ')}`)
 
 if (values.out) {
   mkdirSync(dirname(values.out), { recursive: true })
-  writeFileSync(values.out, `${JSON.stringify({ ...result, tensorsFlat: flat, gc: Boolean(gc), cpus: cpus().length, node: process.version }, null, 2)}\n`)
+  writeFileSync(
+    values.out,
+    `${JSON.stringify({ ...result, tensorsFlat: flat, gc: Boolean(gc), cpus: cpus().length, node: process.version }, null, 2)}\n`,
+  )
 }
 if (!flat || !result.finite) {
   console.error(!flat ? `tensor count grew: ${warm.numTensors} -> ${last.numTensors}` : 'the rule state or a loss is not finite')

@@ -82,7 +82,8 @@ export function soakSpec(counts: number[], split: 'confidence' | 'prior'): RuleI
   // The epoch count only matters to LDAM-DRW's schedule; LPL's spec does not depend on it.
   const benchmark = LPL.spec(counts, 1, 0)
   if (split === 'prior') return benchmark
-  if (benchmark.rule !== 'lpl' || benchmark.split !== 'prior') throw new Error('the benchmark\'s lpl method is no longer LPL with the prior split')
+  if (benchmark.rule !== 'lpl' || benchmark.split !== 'prior')
+    throw new Error("the benchmark's lpl method is no longer LPL with the prior split")
   const { classCounts: _counts, headClasses: _head, ...settings } = benchmark
   return { ...settings, split: 'confidence', numClasses: counts.length }
 }
@@ -158,8 +159,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const memory = tf.memory()
     const usage = process.memoryUsage()
     const s: SoakSample = {
-      step, seconds: (performance.now() - started) / 1000, numTensors: memory.numTensors, numBytes: memory.numBytes,
-      rss: usage.rss, heapUsed: usage.heapUsed, meanLoss: lossCount > 0 ? lossSum / lossCount : NaN,
+      step,
+      seconds: (performance.now() - started) / 1000,
+      numTensors: memory.numTensors,
+      numBytes: memory.numBytes,
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      meanLoss: lossCount > 0 ? lossSum / lossCount : NaN,
     }
     lossSum = 0
     lossCount = 0
@@ -175,10 +181,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       const batch = data.next()
       const xs = tf.tensor2d(batch.x, [batchSize, PIXELS])
       const ys = tf.tensor1d(batch.y, 'int32')
-      const cost = schedule.optimizer.minimize(() => {
-        const logits = model.apply(xs, { training: true }) as tf.Tensor
-        return tf.addN([loss(logits, ys), ...model.calculateLosses()]) as tf.Scalar
-      }, true, weights)!
+      const cost = schedule.optimizer.minimize(
+        () => {
+          const logits = model.apply(xs, { training: true }) as tf.Tensor
+          return tf.addN([loss(logits, ys), ...model.calculateLosses()]) as tf.Scalar
+        },
+        true,
+        weights,
+      )!
       lossSum += cost.dataSync()[0]!
       lossCount++
       tf.dispose([xs, ys, cost])
@@ -194,10 +204,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     schedule.dispose()
     loss.dispose()
   }
-  const finite = Object.values(state ?? {}).every((values) => values.every(Number.isFinite))
-    && samples.slice(1).every((s) => Number.isFinite(s.meanLoss))
+  const finite =
+    Object.values(state ?? {}).every((values) => values.every(Number.isFinite)) &&
+    samples.slice(1).every((s) => Number.isFinite(s.meanLoss))
   return {
-    backend: tf.getBackend(), spec, steps, batchSize, seconds: (performance.now() - started) / 1000, samples, state, finite,
+    backend: tf.getBackend(),
+    spec,
+    steps,
+    batchSize,
+    seconds: (performance.now() - started) / 1000,
+    samples,
+    state,
+    finite,
     counts: data.counts,
     data: 'synthetic long-tailed images drawn per batch (seeded mulberry32, ratio 100, 10% of labels redrawn); no dataset files',
   }

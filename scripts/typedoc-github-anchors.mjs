@@ -16,7 +16,10 @@ import { Application, KindRouter } from 'typedoc'
  * @returns {string}
  */
 export function githubSlug(text) {
-  return text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-')
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-')
 }
 
 /** The anchors of one page, made and de-duplicated as GitHub does. */
@@ -64,7 +67,10 @@ class GitHubAnchorRouter extends KindRouter {
     let page = target
     while (!this.sluggers.has(page)) page = page.parent
     let slugger = this.githubSluggers.get(page)
-    if (slugger === undefined) this.githubSluggers.set(page, (slugger = new GitHubSlugger()))
+    if (slugger === undefined) {
+      slugger = new GitHubSlugger()
+      this.githubSluggers.set(page, slugger)
+    }
     return /** @type {any} */ (slugger)
   }
 }

@@ -44,8 +44,9 @@ const INSTALL_TIMEOUT = 300_000
  * which npm warns about). npm settings a machine may need to reach its registry are kept.
  */
 const KEPT_NPM_SETTINGS = /^npm_config_(registry|cache|userconfig|globalconfig|https?_proxy|proxy|noproxy|strict_ssl|cafile|ca)$/i
-const userEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
-  .filter(([key]) => !/^(npm|pnpm)_/i.test(key) || KEPT_NPM_SETTINGS.test(key)))
+const userEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !/^(npm|pnpm)_/i.test(key) || KEPT_NPM_SETTINGS.test(key)),
+)
 /** Runs a command in a consumer project, in {@link userEnv}. */
 const inProject = (dir: string, timeout?: number) => ({ cwd: dir, env: userEnv, ...(timeout === undefined ? {} : { timeout }) })
 
@@ -63,8 +64,14 @@ beforeAll(async () => {
     await runProcessOrThrow('tar', ['-xzf', tarballs[name], '-C', unpacked[name], '--strip-components=1'], { cwd: work })
   }
   // The projects install side by side (npm's cache takes concurrent installs); each block awaits its own.
-  startProject('bare', () => ['@logit-perturb/core', '@logit-perturb/tfjs', '@logit-perturb/onnx',
-    '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', TYPESCRIPT])
+  startProject('bare', () => [
+    '@logit-perturb/core',
+    '@logit-perturb/tfjs',
+    '@logit-perturb/onnx',
+    '@tensorflow/tfjs-core',
+    '@tensorflow/tfjs-backend-cpu',
+    TYPESCRIPT,
+  ])
   startProject('node', () => [...readmeLine('in Node'), ...readmeLine('ONNX'), TYPESCRIPT])
   startProject('cli', () => readmeLine('command line'))
   startProject('browser', () => [...readmeLine('in the browser'), VITE])
@@ -107,7 +114,8 @@ const manifestOf = (name: PublicPackage): Manifest => JSON.parse(readFileSync(jo
 /** Every file of a folder, as paths relative to it. */
 function listFiles(dir: string, prefix = ''): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? listFiles(join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])
+    e.isDirectory() ? listFiles(join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
+  )
 }
 
 /** The packages a bundle imports: bare specifiers of static and dynamic imports and requires, reduced to package names. */
@@ -118,16 +126,25 @@ function importedPackages(code: string): Set<string> {
     ...code.matchAll(/\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g),
   ].map((m) => m[1]!)
   const builtins = new Set(builtinModules)
-  return new Set(specifiers
-    .filter((s) => !s.startsWith('.') && !s.startsWith('/') && !s.startsWith('node:'))
-    .map((s) => s.split('/').slice(0, s.startsWith('@') ? 2 : 1).join('/'))
-    .filter((name) => !builtins.has(name)))
+  return new Set(
+    specifiers
+      .filter((s) => !s.startsWith('.') && !s.startsWith('/') && !s.startsWith('node:'))
+      .map((s) =>
+        s
+          .split('/')
+          .slice(0, s.startsWith('@') ? 2 : 1)
+          .join('/'),
+      )
+      .filter((name) => !builtins.has(name)),
+  )
 }
 
 describe('the tarballs', () => {
   it('depend on no private package, and their bundles import only packages they declare', () => {
     // The scanner finds what the command line's entry point does import.
-    expect([...importedPackages(readFileSync(join(unpacked.cli, 'dist', 'main.js'), 'utf8'))]).toEqual(expect.arrayContaining(['@logit-perturb/core']))
+    expect([...importedPackages(readFileSync(join(unpacked.cli, 'dist', 'main.js'), 'utf8'))]).toEqual(
+      expect.arrayContaining(['@logit-perturb/core']),
+    )
     const problems: string[] = []
     for (const name of PUBLIC_PACKAGES) {
       const m = manifestOf(name)
@@ -154,7 +171,10 @@ describe('the tarballs', () => {
       const m = manifestOf(name)
       expect(files, name).toContain('README.md')
       expect(readFileSync(join(unpacked[name], 'LICENSE'), 'utf8'), name).toBe(license)
-      expect(files.filter((f) => f.startsWith('src/') || f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.d.cts')), name).toEqual([])
+      expect(
+        files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.d.cts'))),
+        name,
+      ).toEqual([])
       expect(JSON.stringify(m.exports), name).not.toContain('@logit-perturb/source')
       expect(m.engines?.node, name).toBe('>=20')
       expect(m.publishConfig?.access, name).toBe('public')
@@ -276,9 +296,13 @@ describe('without the optional peers (onnxruntime-web, tfjs-layers)', () => {
     expect(readdirSync(join(dir, 'node_modules', '@tensorflow'))).not.toContain('tfjs-layers')
   })
 
-  it.each(['bundler', 'node16'] as const)('the types of core, tfjs and onnx compile (skipLibCheck false, moduleResolution %s)', async (resolution) => {
-    expect(await typeCheck(dir, resolution, ['bare-types.ts'])).toEqual([])
-  }, 60_000)
+  it.each(['bundler', 'node16'] as const)(
+    'the types of core, tfjs and onnx compile (skipLibCheck false, moduleResolution %s)',
+    async (resolution) => {
+      expect(await typeCheck(dir, resolution, ['bare-types.ts'])).toEqual([])
+    },
+    60_000,
+  )
 
   it('exports still work, and each missing peer gives MISSING_PEER_DEPENDENCY naming the package', async () => {
     const r = await runJson<Record<string, { name?: string; code?: string; message?: string } | number>>(dir, 'missing-peers.mjs')
@@ -299,21 +323,32 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
     dir = await project('node')
   }, INSTALL_TIMEOUT)
 
-  interface Scenario { fitLosses: number[]; loopLosses: number[]; reference: number; tfjs: number; onnx: number; tensorsLeft: number }
+  interface Scenario {
+    fitLosses: number[]
+    loopLosses: number[]
+    reference: number
+    tfjs: number
+    onnx: number
+    tensorsLeft: number
+  }
   const spec = { rule: 'lpl', split: 'prior', classCounts: [60, 15, 5] } satisfies RuleInput
 
-  it.each(['esm.mjs', 'cjs.cjs'])('%s: model.fit with layersLoss and a custom LPL loop train; reference, tfjs and ONNX agree', async (script) => {
-    const r = await runJson<Scenario>(dir, script)
-    expect(r.fitLosses.every(Number.isFinite) && r.loopLosses.every(Number.isFinite)).toBe(true)
-    expect(r.fitLosses.at(-1)!).toBeLessThan(0.8 * r.fitLosses[0]!)
-    expect(r.loopLosses.at(-1)!).toBeLessThan(0.8 * r.loopLosses[0]!)
-    // The installed float64 reference computes what the workspace's sources compute, to the bit,
-    // on the batch the script builds (mulberry32 is part of the core).
-    expect(r.reference).toBe(referenceOnScenarioBatch(spec))
-    expect(Math.abs(r.tfjs - r.reference) / r.reference).toBeLessThan(1e-4)
-    expect(Math.abs(r.onnx - r.reference) / r.reference).toBeLessThan(1e-4)
-    expect(r.tensorsLeft).toBe(0)
-  }, 120_000)
+  it.each(['esm.mjs', 'cjs.cjs'])(
+    '%s: model.fit with layersLoss and a custom LPL loop train; reference, tfjs and ONNX agree',
+    async (script) => {
+      const r = await runJson<Scenario>(dir, script)
+      expect(r.fitLosses.every(Number.isFinite) && r.loopLosses.every(Number.isFinite)).toBe(true)
+      expect(r.fitLosses.at(-1)!).toBeLessThan(0.8 * r.fitLosses[0]!)
+      expect(r.loopLosses.at(-1)!).toBeLessThan(0.8 * r.loopLosses[0]!)
+      // The installed float64 reference computes what the workspace's sources compute, to the bit,
+      // on the batch the script builds (mulberry32 is part of the core).
+      expect(r.reference).toBe(referenceOnScenarioBatch(spec))
+      expect(Math.abs(r.tfjs - r.reference) / r.reference).toBeLessThan(1e-4)
+      expect(Math.abs(r.onnx - r.reference) / r.reference).toBeLessThan(1e-4)
+      expect(r.tensorsLeft).toBe(0)
+    },
+    120_000,
+  )
 
   it('the README example of core, tfjs and onnx, as shipped in each tarball, type-checks and runs', async () => {
     const files: string[] = []
@@ -334,17 +369,25 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
     }
   }, 120_000)
 
-  it.each(['bundler', 'node16'] as const)('a file using every package type-checks (skipLibCheck false, moduleResolution %s)', async (resolution) => {
-    if (!readdirSync(join(dir, 'node_modules', '@logit-perturb')).includes('cli')) await npmInstall(dir, ['@logit-perturb/cli'])
-    // This library's declarations compile; the only errors left out are tfjs-layers' own.
-    await typeCheck(dir, resolution, ['every-package.ts'])
-  }, INSTALL_TIMEOUT)
+  it.each(['bundler', 'node16'] as const)(
+    'a file using every package type-checks (skipLibCheck false, moduleResolution %s)',
+    async (resolution) => {
+      if (!readdirSync(join(dir, 'node_modules', '@logit-perturb')).includes('cli')) await npmInstall(dir, ['@logit-perturb/cli'])
+      // This library's declarations compile; the only errors left out are tfjs-layers' own.
+      await typeCheck(dir, resolution, ['every-package.ts'])
+    },
+    INSTALL_TIMEOUT,
+  )
 })
 
 /** The LPL loss of the scenario's 8-row batch (scenario.cjs builds the same), on the workspace's sources. */
 function referenceOnScenarioBatch(spec: RuleInput): number {
   const classCounts = [60, 15, 5]
-  const centers = [[0, 0], [2, 0], [0, 2]] as const
+  const centers = [
+    [0, 0],
+    [2, 0],
+    [0, 2],
+  ] as const
   const rand = mulberry32(7)
   const points: [number, number][] = []
   const labels: number[] = []
@@ -355,7 +398,8 @@ function referenceOnScenarioBatch(spec: RuleInput): number {
     }
   })
   const rows = points.slice(0, 8).map(([x, y]) => [x - y, 2 * y, x + 0.5])
-  return createLoss(referenceOps, spec)(referenceOps.constant(rows.flat(), [8, 3]), referenceOps.constant(labels.slice(0, 8), [8], 'int32')).data[0]!
+  return createLoss(referenceOps, spec)(referenceOps.constant(rows.flat(), [8, 3]), referenceOps.constant(labels.slice(0, 8), [8], 'int32'))
+    .data[0]!
 }
 
 describe('the README: the command line', () => {
@@ -370,7 +414,11 @@ describe('the README: the command line', () => {
   }, 60_000)
 
   it('npx lpl verify passes on a spec the package ships, and fails with exit 1 on a wrong one', async () => {
-    const ok = await runProcess('npx', ['lpl', 'verify', '--spec', 'node_modules/@logit-perturb/cli/specs/logit-adjustment.json', '--batches', '1'], inProject(dir))
+    const ok = await runProcess(
+      'npx',
+      ['lpl', 'verify', '--spec', 'node_modules/@logit-perturb/cli/specs/logit-adjustment.json', '--batches', '1'],
+      inProject(dir),
+    )
     expect(ok.stderr).toBe('')
     expect(ok.status).toBe(0)
     expect(ok.stdout).toMatch(/all \d+ checks passed/)

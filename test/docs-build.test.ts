@@ -51,7 +51,7 @@ describe('docs site (TypeDoc)', () => {
     expect(project, logger.messages.join('\n')).toBeDefined()
     app.validate(project!)
     await app.generateDocs(project!, out)
-    expect(logger.messages.map((m) => m.replace(/\x1b\[[0-9;]*m/g, ''))).toEqual([])
+    expect(logger.messages.map((m) => m.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''))).toEqual([])
 
     // One page per package, and every guide page of docs/ in the site (docs/README.md is its index).
     for (const pkg of ['core', 'tfjs', 'onnx']) expect(existsSync(join(out, 'modules', `_logit-perturb_${pkg}.html`)), pkg).toBe(true)

@@ -23,7 +23,8 @@ function proseLines(text: string): { line: number; text: string }[] {
   text.split(/\r?\n/).forEach((line, i) => {
     const m = /^ {0,3}(`{3,}|~{3,})/.exec(line)
     if (fence === undefined && m !== null) fence = m[1]!
-    else if (fence !== undefined && new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(line)) fence = undefined
+    else if (fence !== undefined && new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(line))
+      fence = undefined
     else if (fence === undefined) out.push({ line: i + 1, text: line })
   })
   return out
@@ -55,12 +56,17 @@ function anchorsOf(file: string): Set<string> {
 /** The link targets of one line: `[text](target)`, `![alt](target)`, outside code spans. */
 function linksOf(line: string): string[] {
   const prose = line.replace(/(`+)(?:(?!\1).)+?\1/g, '')
-  return [...prose.matchAll(/!?\[(?:[^\]]|\][^(])*?\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!)
+  return [...prose.matchAll(/!?\[(?:[^\]]|\][^(])*?\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)]
+    .map((m) => m[1]!)
     .concat([...prose.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+"[^"]*")?\s*$/g)].map((m) => m[1]!))
 }
 
-const pages = [join(root, 'README.md'), join(root, 'CHANGELOG.md'), ...PUBLIC_PACKAGES.map((p) => join(root, 'packages', p, 'README.md')),
-  ...markdownFiles(join(root, 'docs'))]
+const pages = [
+  join(root, 'README.md'),
+  join(root, 'CHANGELOG.md'),
+  ...PUBLIC_PACKAGES.map((p) => join(root, 'packages', p, 'README.md')),
+  ...markdownFiles(join(root, 'docs')),
+]
 
 describe('docs links', () => {
   it('finds the pages and their links', () => {
@@ -113,12 +119,14 @@ describe('citations of the spec', () => {
     const problems: string[] = []
     let cited = 0
     for (const file of sources) {
-      readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
-        for (const m of text.matchAll(/docs\/spec\.md#([\w-]+)/g)) {
-          cited++
-          if (!headings.has(m[1]!)) problems.push(`${relative(root, file)}:${i + 1}: #${m[1]} is not a heading of docs/spec.md`)
-        }
-      })
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((text, i) => {
+          for (const m of text.matchAll(/docs\/spec\.md#([\w-]+)/g)) {
+            cited++
+            if (!headings.has(m[1]!)) problems.push(`${relative(root, file)}:${i + 1}: #${m[1]} is not a heading of docs/spec.md`)
+          }
+        })
     }
     expect(cited).toBeGreaterThan(20)
     expect(problems).toEqual([])

@@ -9,40 +9,68 @@ import { type RefTensor, learnedBoundsStep, mulberry32, referenceOps, updateLear
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import { centralDifference, relativeError } from '@logit-perturb/conformance'
 
-interface Problem { b: number; m: number; d: number; c: number; train: number[]; trainLabels: number[]; meta: number[]; metaLabels: number[]; w: number[]; bias?: number[]; theta: number[]; eta: number }
+interface Problem {
+  b: number
+  m: number
+  d: number
+  c: number
+  train: number[]
+  trainLabels: number[]
+  meta: number[]
+  metaLabels: number[]
+  w: number[]
+  bias?: number[]
+  theta: number[]
+  eta: number
+}
 
 function problem(seed: number, withBias: boolean): Problem {
   const rand = mulberry32(seed)
   const [b, m, d, c] = [6 + Math.floor(10 * rand()), 4 + Math.floor(8 * rand()), 2 + Math.floor(5 * rand()), 2 + Math.floor(5 * rand())]
   const gauss = () => 2 * rand() - 1
   return {
-    b, m, d, c,
-    train: Array.from({ length: b * d }, gauss), trainLabels: Array.from({ length: b }, (_, i) => (i < c ? i : Math.floor(c * rand()))),
-    meta: Array.from({ length: m * d }, gauss), metaLabels: Array.from({ length: m }, (_, i) => i % c),
-    w: Array.from({ length: c * d }, gauss), ...(withBias ? { bias: Array.from({ length: c }, gauss) } : {}),
-    theta: Array.from({ length: c }, () => 2 * gauss()), eta: 0.5 + rand(),
+    b,
+    m,
+    d,
+    c,
+    train: Array.from({ length: b * d }, gauss),
+    trainLabels: Array.from({ length: b }, (_, i) => (i < c ? i : Math.floor(c * rand()))),
+    meta: Array.from({ length: m * d }, gauss),
+    metaLabels: Array.from({ length: m }, (_, i) => i % c),
+    w: Array.from({ length: c * d }, gauss),
+    ...(withBias ? { bias: Array.from({ length: c }, gauss) } : {}),
+    theta: Array.from({ length: c }, () => 2 * gauss()),
+    eta: 0.5 + rand(),
   }
 }
 
 function on<T>(ops: import('@logit-perturb/core').TensorOps<T>, p: Problem, theta = p.theta) {
   return learnedBoundsStep(ops, {
-    trainFeatures: ops.constant(p.train, [p.b, p.d]), trainLabels: ops.constant(p.trainLabels, [p.b], 'int32'),
-    metaFeatures: ops.constant(p.meta, [p.m, p.d]), metaLabels: ops.constant(p.metaLabels, [p.m], 'int32'),
-    weights: ops.constant(p.w, [p.c, p.d]), ...(p.bias ? { bias: ops.constant(p.bias, [p.c]) } : {}),
-    theta: ops.constant(theta, [p.c]), eta: p.eta, numClasses: p.c,
+    trainFeatures: ops.constant(p.train, [p.b, p.d]),
+    trainLabels: ops.constant(p.trainLabels, [p.b], 'int32'),
+    metaFeatures: ops.constant(p.meta, [p.m, p.d]),
+    metaLabels: ops.constant(p.metaLabels, [p.m], 'int32'),
+    weights: ops.constant(p.w, [p.c, p.d]),
+    ...(p.bias ? { bias: ops.constant(p.bias, [p.c]) } : {}),
+    theta: ops.constant(theta, [p.c]),
+    eta: p.eta,
+    numClasses: p.c,
   })
 }
 
 describe('learned bounds, last-layer closed form', () => {
   it('the hypergradient equals a central difference of the meta loss after the virtual step', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.boolean(), (seed, withBias) => {
-      const p = problem(seed, withBias)
-      const closed = (on(referenceOps, p).hypergradient as RefTensor).data
-      const metaLoss = (theta: Float64Array) => (on(referenceOps, p, Array.from(theta)).metaLoss as RefTensor).data[0]!
-      centralDifference(metaLoss, p.theta, 1e-6).forEach((fd, k) => {
-        expect(Math.abs(fd - closed[k]!)).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, Math.abs(fd)) + 1e-9)
-      })
-    }), { numRuns: 40 })
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.boolean(), (seed, withBias) => {
+        const p = problem(seed, withBias)
+        const closed = (on(referenceOps, p).hypergradient as RefTensor).data
+        const metaLoss = (theta: Float64Array) => (on(referenceOps, p, Array.from(theta)).metaLoss as RefTensor).data[0]!
+        centralDifference(metaLoss, p.theta, 1e-6).forEach((fd, k) => {
+          expect(Math.abs(fd - closed[k]!)).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, Math.abs(fd)) + 1e-9)
+        })
+      }),
+      { numRuns: 40 },
+    )
   })
 
   it('a descent step on θ lowers the meta loss, and θ stays within ±ε_max', () => {

@@ -23,7 +23,12 @@ function tables(markdown: string): string[][][] {
   for (const line of markdown.split('\n')) {
     if (line.startsWith('|')) {
       current ??= []
-      current.push(line.replace(/^\||\|$/g, '').split('|').map((cell) => cell.trim()))
+      current.push(
+        line
+          .replace(/^\||\|$/g, '')
+          .split('|')
+          .map((cell) => cell.trim()),
+      )
     } else if (current !== undefined) {
       out.push(current)
       current = undefined
@@ -41,34 +46,40 @@ function specTable(markdown: string, rule: string): Map<string, string> | undefi
 
 /** The rules the fuzzing suite's kinds generate specs of. */
 function fuzzedRules(): Set<string> {
-  return new Set([...SINGLE_LABEL_KINDS, ...MULTI_LABEL_KINDS].map((kind) => String(fc.sample(validSpec(kind, 4), { numRuns: 1, seed: 1 })[0]!.rule)))
+  return new Set(
+    [...SINGLE_LABEL_KINDS, ...MULTI_LABEL_KINDS].map((kind) => String(fc.sample(validSpec(kind, 4), { numRuns: 1, seed: 1 })[0]!.rule)),
+  )
 }
 
 describe('the rule registry', () => {
   const conformed = new Set(conformanceCases().map((c) => c.spec.rule))
   const fuzzed = fuzzedRules()
 
-  it.each(RULE_DEFINITIONS.map((d) => [d.name, d] as const))('%s has a conformance case, a fuzzing kind and a docs table with its defaults', (name, definition) => {
-    const missing: string[] = []
-    if (!conformed.has(name)) missing.push('no conformance case (packages/conformance/src/ruleVariants.ts)')
-    if (!fuzzed.has(name)) missing.push('no fuzzing kind (test/fuzz/specs.ts)')
-    let page = ''
-    try {
-      page = readFileSync(join(docsDir, definition.docsPage), 'utf8')
-    } catch {
-      missing.push(`no docs page docs/${definition.docsPage}`)
-    }
-    const table = page && specTable(page, name)
-    if (page && !table) missing.push(`docs/${definition.docsPage} has no spec table whose rule row is "${name}"`)
-    if (table) {
-      for (const [field, value] of Object.entries(definition.defaults)) {
-        const cell = table.get(field)
-        if (cell === undefined) missing.push(`docs/${definition.docsPage}: no row for ${field}`)
-        else if (!cell.includes(`\`${JSON.stringify(value)}\``)) missing.push(`docs/${definition.docsPage}: ${field}'s default is \`${JSON.stringify(value)}\`, the table says ${cell}`)
+  it.each(RULE_DEFINITIONS.map((d) => [d.name, d] as const))(
+    '%s has a conformance case, a fuzzing kind and a docs table with its defaults',
+    (name, definition) => {
+      const missing: string[] = []
+      if (!conformed.has(name)) missing.push('no conformance case (packages/conformance/src/ruleVariants.ts)')
+      if (!fuzzed.has(name)) missing.push('no fuzzing kind (test/fuzz/specs.ts)')
+      let page = ''
+      try {
+        page = readFileSync(join(docsDir, definition.docsPage), 'utf8')
+      } catch {
+        missing.push(`no docs page docs/${definition.docsPage}`)
       }
-    }
-    expect(missing).toEqual([])
-  })
+      const table = page && specTable(page, name)
+      if (page && !table) missing.push(`docs/${definition.docsPage} has no spec table whose rule row is "${name}"`)
+      if (table) {
+        for (const [field, value] of Object.entries(definition.defaults)) {
+          const cell = table.get(field)
+          if (cell === undefined) missing.push(`docs/${definition.docsPage}: no row for ${field}`)
+          else if (!cell.includes(`\`${JSON.stringify(value)}\``))
+            missing.push(`docs/${definition.docsPage}: ${field}'s default is \`${JSON.stringify(value)}\`, the table says ${cell}`)
+        }
+      }
+      expect(missing).toEqual([])
+    },
+  )
 
   it('builds the rule names and the multi-label names, and the parser knows each', () => {
     expect(RULE_NAMES).toEqual(RULE_DEFINITIONS.map((d) => d.name))
@@ -80,14 +91,24 @@ describe('the rule registry', () => {
     }
   })
 
-  it('applies every definition\'s defaults when parsing', () => {
+  it("applies every definition's defaults when parsing", () => {
     const parsed = parseSpec({ rule: 'ldam', classCounts: [5, 1], drw: {} }) as unknown as Record<string, unknown>
     const ldam = RULE_DEFINITIONS.find((d) => d.name === 'ldam')!.defaults
-    expect(parsed).toMatchObject({ maxMargin: ldam.maxMargin, scale: ldam.scale, drw: { beta: ldam['drw.beta'], fromEpoch: ldam['drw.fromEpoch'] } })
+    expect(parsed).toMatchObject({
+      maxMargin: ldam.maxMargin,
+      scale: ldam.scale,
+      drw: { beta: ldam['drw.beta'], fromEpoch: ldam['drw.fromEpoch'] },
+    })
     const lpl = RULE_DEFINITIONS.find((d) => d.name === 'lpl')!.defaults
     expect(parseSpec({ rule: 'lpl', split: 'confidence' })).toMatchObject({
-      alpha: lpl.alpha, epsilon: lpl.epsilon, deltaEpsilon: lpl.deltaEpsilon, maxSteps: lpl.maxSteps, normalize: lpl.normalize,
-      gradient: lpl.gradient, momentum: lpl.momentum, threshold: lpl.threshold,
+      alpha: lpl.alpha,
+      epsilon: lpl.epsilon,
+      deltaEpsilon: lpl.deltaEpsilon,
+      maxSteps: lpl.maxSteps,
+      normalize: lpl.normalize,
+      gradient: lpl.gradient,
+      momentum: lpl.momentum,
+      threshold: lpl.threshold,
     })
   })
 })

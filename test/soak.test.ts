@@ -40,7 +40,15 @@ describe('tensorsFlat', () => {
   it('compares the first sample after warm-up with the last, and reports a grown count', () => {
     const sample = (step: number, numTensors: number) => ({ step, seconds: 0, numTensors, numBytes: 0, rss: 0, heapUsed: 0, meanLoss: 1 })
     const result = (counts: number[]) => ({
-      backend: 'cpu', spec: { rule: 'ce' } as const, steps: 0, batchSize: 1, seconds: 0, state: null, finite: true, counts: [], data: '',
+      backend: 'cpu',
+      spec: { rule: 'ce' } as const,
+      steps: 0,
+      batchSize: 1,
+      seconds: 0,
+      state: null,
+      finite: true,
+      counts: [],
+      data: '',
       samples: counts.map((n, k) => sample(100 * k, n)),
     })
     expect(tensorsFlat(result([8, 16, 16, 16]))).toBe(true)

@@ -21,8 +21,22 @@ const tmp = mkdtempSync(join(tmpdir(), 'unified-view-'))
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
-interface ClassRow { classId: string; trainN?: string; batchN: string; direction: string; delta: string; weight: string }
-interface Output { rule: string; loss: string; ce: string; rows: ClassRow[]; chart?: string; committedChart?: string }
+interface ClassRow {
+  classId: string
+  trainN?: string
+  batchN: string
+  direction: string
+  delta: string
+  weight: string
+}
+interface Output {
+  rule: string
+  loss: string
+  ce: string
+  rows: ClassRow[]
+  chart?: string
+  committedChart?: string
+}
 
 /** Runs one `lpl explain` command line of the page and parses what it prints. */
 async function run(commandLine: string): Promise<Output> {
@@ -31,7 +45,9 @@ async function run(commandLine: string): Promise<Output> {
   const committed = at >= 0 ? args[at + 1]! : undefined
   if (committed !== undefined) args[at + 1] = join(tmp, basename(committed))
   const printed: string[] = []
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { printed.push(a.map(String).join(' ')) })
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+    printed.push(a.map(String).join(' '))
+  })
   try {
     await explainCommand(args)
   } finally {
@@ -41,15 +57,21 @@ async function run(commandLine: string): Promise<Output> {
   const head = /^(\S+) on .*; loss ([\d.]+) \(CE ([\d.]+)\)$/.exec(lines[0]!)
   expect(head, lines[0]).not.toBeNull()
   const withCounts = lines[1]!.includes('train n')
-  const rows = lines.slice(2).filter((l) => /^\s*\d+\s/.test(l)).map((l): ClassRow => {
-    const cells = l.trim().split(/\s+/)
-    const [classId, ...rest] = cells
-    const trainN = withCounts ? rest.shift() : undefined
-    const [batchN, direction, delta, weight] = rest as [string, string, string, string]
-    return { classId: classId!, trainN, batchN, direction, delta, weight }
-  })
+  const rows = lines
+    .slice(2)
+    .filter((l) => /^\s*\d+\s/.test(l))
+    .map((l): ClassRow => {
+      const cells = l.trim().split(/\s+/)
+      const [classId, ...rest] = cells
+      const trainN = withCounts ? rest.shift() : undefined
+      const [batchN, direction, delta, weight] = rest as [string, string, string, string]
+      return { classId: classId!, trainN, batchN, direction, delta, weight }
+    })
   return {
-    rule: head![1]!, loss: head![2]!, ce: head![3]!, rows,
+    rule: head![1]!,
+    loss: head![2]!,
+    ce: head![3]!,
+    rows,
     chart: committed === undefined ? undefined : readFileSync(args[at + 1]!, 'utf8'),
     committedChart: committed,
   }
@@ -61,9 +83,13 @@ function tables(markdown: string): string[][][] {
   let current: string[][] | undefined
   for (const line of markdown.split('\n')) {
     if (line.startsWith('|')) {
-      const cells = line.slice(1, line.endsWith('|') ? -1 : undefined).split('|').map((c) => c.trim())
+      const cells = line
+        .slice(1, line.endsWith('|') ? -1 : undefined)
+        .split('|')
+        .map((c) => c.trim())
       if (cells.every((c) => /^:?-+:?$/.test(c))) continue
-      ;(current ??= []).push(cells)
+      current ??= []
+      current.push(cells)
     } else if (current !== undefined) {
       found.push(current)
       current = undefined
@@ -82,14 +108,16 @@ describe('docs/unified-view.md', () => {
     expect(commands.map(specOf).filter((s) => s === undefined)).toEqual([])
   })
 
-  it('quotes the commands\' output and commits the charts they write', async () => {
+  it("quotes the commands' output and commits the charts they write", async () => {
     const outputs = new Map<string, Output>()
     for (const command of commands) outputs.set(specOf(command)!, await run(command))
 
     // Every chart is the command's, and every chart in the folder comes from a command.
     const written = [...outputs.values()].filter((o) => o.committedChart !== undefined)
     for (const o of written) expect(o.chart, o.committedChart).toBe(readFileSync(join(root, o.committedChart!), 'utf8'))
-    const committedCharts = readdirSync(chartDir).filter((f) => f.endsWith('.svg')).sort()
+    const committedCharts = readdirSync(chartDir)
+      .filter((f) => f.endsWith('.svg'))
+      .sort()
     expect(committedCharts).toEqual(written.map((o) => basename(o.committedChart!)).sort())
     for (const file of committedCharts) expect(page).toContain(`](unified-view/${file})`)
 

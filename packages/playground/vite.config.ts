@@ -10,7 +10,10 @@ export default defineConfig({
   // One chunk of about 1 MB: tfjs-core, -layers and two backends, loaded once by a single page.
   // Two pages: the playground, and fit.html, which counts the synchronous reads of model.fit on WebGL.
   build: {
-    outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1200,
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 1200,
     rollupOptions: { input: { main: join(import.meta.dirname, 'index.html'), fit: join(import.meta.dirname, 'fit.html') } },
   },
 })

@@ -50,22 +50,25 @@ async function open(query: string): Promise<Page> {
   const errors: string[] = []
   page.on('pageerror', (error) => errors.push(error.message))
   await page.goto(`${baseUrl}${query}`)
-  await page.waitForFunction(() => {
-    const state = (globalThis as unknown as { __playground?: PlaygroundApi }).__playground?.state
-    return state?.ready || state?.error
-  }, null, { timeout: 30_000 })
+  await page.waitForFunction(
+    () => {
+      const state = (globalThis as unknown as { __playground?: PlaygroundApi }).__playground?.state
+      return state?.ready || state?.error
+    },
+    null,
+    { timeout: 30_000 },
+  )
   expect(errors).toEqual([])
   return page
 }
 
 /** Trains from scratch with `settings` through the page's API and returns its final state. */
 async function train(page: Page, settings: Partial<Settings>): Promise<PlaygroundState> {
-  const state = await page.evaluate(
-    (s) => (globalThis as unknown as { __playground: PlaygroundApi }).__playground.run(s),
-    settings,
-  )
+  const state = await page.evaluate((s) => (globalThis as unknown as { __playground: PlaygroundApi }).__playground.run(s), settings)
   // The same numbers as shown: the bars carry the accuracies they draw.
-  const shown = await page.$$eval('#bars .bar-row', (rows) => rows.map((row) => Number((row as unknown as { dataset: { accuracy: string } }).dataset.accuracy)))
+  const shown = await page.$$eval('#bars .bar-row', (rows) =>
+    rows.map((row) => Number((row as unknown as { dataset: { accuracy: string } }).dataset.accuracy)),
+  )
   expect(shown).toEqual(state.perClassAccuracy)
   return state
 }
@@ -83,8 +86,10 @@ async function compare(page: Page): Promise<{ ce: PlaygroundState; la: Playgroun
   }
   const tail = RUN.classes! - 1
   const fmt = (s: PlaygroundState) => `[${s.perClassAccuracy.map((a) => a.toFixed(3)).join(' ')}] in ${(s.runMs / 1000).toFixed(1)} s`
-  console.log(`playground on ${ce.backend}${ce.renderer ? ` (${ce.renderer})` : ''}, ${RUN.steps} steps, counts ${ce.classCounts.join('/')}:\n` +
-    `  ce               ${fmt(ce)}\n  logit-adjustment ${fmt(la)}\n  tail class ${tail}: ce ${ce.perClassAccuracy[tail]} < la ${la.perClassAccuracy[tail]}`)
+  console.log(
+    `playground on ${ce.backend}${ce.renderer ? ` (${ce.renderer})` : ''}, ${RUN.steps} steps, counts ${ce.classCounts.join('/')}:\n` +
+      `  ce               ${fmt(ce)}\n  logit-adjustment ${fmt(la)}\n  tail class ${tail}: ce ${ce.perClassAccuracy[tail]} < la ${la.perClassAccuracy[tail]}`,
+  )
   expect(la.perClassAccuracy[tail]!).toBeGreaterThan(ce.perClassAccuracy[tail]!)
   return { ce, la }
 }

@@ -19,72 +19,130 @@ import { Tally, firstNonFinite, fuzzRuns } from './oracle.js'
 import { yieldToEventLoop } from '../support/eventLoop.js'
 
 /** Targets as tfjs models get them: one-hot rows, class ids `[N]` or `[N, 1]`, or broken variants. */
-const targets = fc.record({ n: fc.integer({ min: 0, max: 6 }), c: fc.integer({ min: 1, max: 5 }), form: fc.constantFrom('onehot', 'ids', 'column', 'soft', 'wide', 'rank3') })
-  .chain(({ n, c, form }) => labelsInput(n, c).map((ids) => {
-    switch (form) {
-      case 'onehot': return { c, values: ids.flatMap((y) => Array.from({ length: c }, (_, j) => (j === y ? 1 : 0))), shape: [n, c] }
-      case 'ids': return { c, values: ids, shape: [n] }
-      case 'column': return { c, values: ids, shape: [n, 1] }
-      case 'soft': return { c, values: ids.flatMap(() => Array.from({ length: c }, () => 1 / c)), shape: [n, c] }
-      case 'wide': return { c, values: ids.flatMap((y) => Array.from({ length: c + 2 }, (_, j) => (j === y ? 1 : 0))), shape: [n, c + 2] }
-      default: return { c, values: ids, shape: [n, 1, 1] }
-    }
-  }))
+const targets = fc
+  .record({
+    n: fc.integer({ min: 0, max: 6 }),
+    c: fc.integer({ min: 1, max: 5 }),
+    form: fc.constantFrom('onehot', 'ids', 'column', 'soft', 'wide', 'rank3'),
+  })
+  .chain(({ n, c, form }) =>
+    labelsInput(n, c).map((ids) => {
+      switch (form) {
+        case 'onehot':
+          return { c, values: ids.flatMap((y) => Array.from({ length: c }, (_, j) => (j === y ? 1 : 0))), shape: [n, c] }
+        case 'ids':
+          return { c, values: ids, shape: [n] }
+        case 'column':
+          return { c, values: ids, shape: [n, 1] }
+        case 'soft':
+          return { c, values: ids.flatMap(() => Array.from({ length: c }, () => 1 / c)), shape: [n, c] }
+        case 'wide':
+          return { c, values: ids.flatMap((y) => Array.from({ length: c + 2 }, (_, j) => (j === y ? 1 : 0))), shape: [n, c + 2] }
+        default:
+          return { c, values: ids, shape: [n, 1, 1] }
+      }
+    }),
+  )
 
-const SPECS: RuleInput[] = [{ rule: 'ce' }, { rule: 'logit-adjustment', classCounts: [50, 20, 5, 2, 1] }, { rule: 'lpl', split: 'confidence', numClasses: 5 }, { rule: 'bce' }]
+const SPECS: RuleInput[] = [
+  { rule: 'ce' },
+  { rule: 'logit-adjustment', classCounts: [50, 20, 5, 2, 1] },
+  { rule: 'lpl', split: 'confidence', numClasses: 5 },
+  { rule: 'bce' },
+]
 
 describe('adapters: finite results or a typed error, no tensor leaked', () => {
   const labelTally = new Tally('labelsFromTargets')
   const layersTally = new Tally('layersLoss')
   it('tfjs labelsFromTargets and layersLoss', async () => {
     await onTfjsBackend('cpu', async () => {
-      await fc.assert(fc.asyncProperty(targets, fc.constantFrom(...SPECS), fc.integer({ min: 1, max: 6 }), fc.constantFrom(2, 2, 2, 1, 3), async (t, spec, cPred, rank) => {
-        await yieldToEventLoop()
-        const yTrue = tf.tensor(t.values, t.shape)
-        const predShape = rank === 2 ? [t.shape[0]!, cPred] : rank === 1 ? [t.shape[0]! * cPred] : [t.shape[0]!, cPred, 1]
-        const yPred = tf.randomNormal(predShape, 0, 3, 'float32', 7)
-        const before = tf.memory().numTensors
-        const ids = outcome('labelsFromTargets', () => tf.tidy(() => Array.from(labelsFromTargets(yTrue, t.c).dataSync())))
-        labelTally.record(ids)
-        if (ids.ok) expect(ids.value.every((y) => Number.isInteger(y) && y >= 0 && y < t.c), `ids ${ids.value}`).toBe(true)
-        const loss = createTfjsLoss(spec)
-        const value = outcome('layersLoss', () => tf.tidy(() => layersLoss(loss)(yTrue, yPred).dataSync()[0]!))
-        layersTally.record(value)
-        if (value.ok) expect(Number.isFinite(value.value), `loss ${value.value}`).toBe(true)
-        loss.dispose()
-        expect(tf.memory().numTensors).toBe(before)
-        tf.dispose([yTrue, yPred])
-      }), { numRuns: fuzzRuns(150) })
+      await fc.assert(
+        fc.asyncProperty(
+          targets,
+          fc.constantFrom(...SPECS),
+          fc.integer({ min: 1, max: 6 }),
+          fc.constantFrom(2, 2, 2, 1, 3),
+          async (t, spec, cPred, rank) => {
+            await yieldToEventLoop()
+            const yTrue = tf.tensor(t.values, t.shape)
+            const predShape = rank === 2 ? [t.shape[0]!, cPred] : rank === 1 ? [t.shape[0]! * cPred] : [t.shape[0]!, cPred, 1]
+            const yPred = tf.randomNormal(predShape, 0, 3, 'float32', 7)
+            const before = tf.memory().numTensors
+            const ids = outcome('labelsFromTargets', () => tf.tidy(() => Array.from(labelsFromTargets(yTrue, t.c).dataSync())))
+            labelTally.record(ids)
+            if (ids.ok)
+              expect(
+                ids.value.every((y) => Number.isInteger(y) && y >= 0 && y < t.c),
+                `ids ${ids.value}`,
+              ).toBe(true)
+            const loss = createTfjsLoss(spec)
+            const value = outcome('layersLoss', () => tf.tidy(() => layersLoss(loss)(yTrue, yPred).dataSync()[0]!))
+            layersTally.record(value)
+            if (value.ok) expect(Number.isFinite(value.value), `loss ${value.value}`).toBe(true)
+            loss.dispose()
+            expect(tf.memory().numTensors).toBe(before)
+            tf.dispose([yTrue, yPred])
+          },
+        ),
+        { numRuns: fuzzRuns(150) },
+      )
     })
   })
 
   const exportTally = new Tally('exportLossModel options')
   it('ONNX exportLossModel with absurd options', () => {
-    const options = fc.record({
-      numClasses: fc.oneof(fc.constant(undefined), integerInput(1, 8), fc.constantFrom(...WRONG_TYPES)),
-      opset: fc.oneof(fc.constant(undefined), fc.integer({ min: 10, max: 25 }), fc.constantFrom(...EDGE_NUMBERS)),
-      state: fc.constantFrom(undefined, 'batch', 'io', 'both', 1),
-    }, { requiredKeys: [] })
-    fc.assert(fc.property(fc.constantFrom(...SPECS), options, (spec, opts) => {
-      const result = outcome('exportLossModel', () => exportLossModel(spec, opts as never).bytes.length)
-      exportTally.record(result)
-      if (result.ok) expect(result.value).toBeGreaterThan(0)
-    }), { numRuns: fuzzRuns(150) })
+    const options = fc.record(
+      {
+        numClasses: fc.oneof(fc.constant(undefined), integerInput(1, 8), fc.constantFrom(...WRONG_TYPES)),
+        opset: fc.oneof(fc.constant(undefined), fc.integer({ min: 10, max: 25 }), fc.constantFrom(...EDGE_NUMBERS)),
+        state: fc.constantFrom(undefined, 'batch', 'io', 'both', 1),
+      },
+      { requiredKeys: [] },
+    )
+    fc.assert(
+      fc.property(fc.constantFrom(...SPECS), options, (spec, opts) => {
+        const result = outcome('exportLossModel', () => exportLossModel(spec, opts as never).bytes.length)
+        exportTally.record(result)
+        if (result.ok) expect(result.value).toBeGreaterThan(0)
+      }),
+      { numRuns: fuzzRuns(150) },
+    )
   })
 
   const explainTally = new Tally('explain')
   it('reference explain and describeClasses', () => {
-    const batch = fc.record({ n: fc.integer({ min: 1, max: 8 }), spec: fc.constantFrom(...SPECS.filter((s) => s.rule !== 'bce')), tolerance: fc.oneof(fc.constant(undefined), fc.constantFrom(...EDGE_NUMBERS)) })
-      .chain(({ n, spec, tolerance }) => fc.record({ spec: fc.constant(spec), tolerance: fc.constant(tolerance), n: fc.constant(n), logits: valuesInput(n * 5, 1e4), labels: labelsInput(n, 5) }))
-    fc.assert(fc.property(batch, (b) => {
-      const result = outcome('explain', () => {
-        const loss = createLoss(referenceOps, b.spec)
-        const e = loss.explain(referenceOps.constant(b.logits, [b.n, 5]), referenceOps.constant(b.labels, [b.n]))
-        const values = { classCounts: e.classCounts.data, lossVariation: e.lossVariation.data, equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data }
-        return { values, classes: describeClasses(values, b.tolerance) }
+    const batch = fc
+      .record({
+        n: fc.integer({ min: 1, max: 8 }),
+        spec: fc.constantFrom(...SPECS.filter((s) => s.rule !== 'bce')),
+        tolerance: fc.oneof(fc.constant(undefined), fc.constantFrom(...EDGE_NUMBERS)),
       })
-      explainTally.record(result)
-      if (result.ok) expect(firstNonFinite(result.value.values)).toBeUndefined()
-    }), { numRuns: fuzzRuns(200) })
+      .chain(({ n, spec, tolerance }) =>
+        fc.record({
+          spec: fc.constant(spec),
+          tolerance: fc.constant(tolerance),
+          n: fc.constant(n),
+          logits: valuesInput(n * 5, 1e4),
+          labels: labelsInput(n, 5),
+        }),
+      )
+    fc.assert(
+      fc.property(batch, (b) => {
+        const result = outcome('explain', () => {
+          const loss = createLoss(referenceOps, b.spec)
+          const e = loss.explain(referenceOps.constant(b.logits, [b.n, 5]), referenceOps.constant(b.labels, [b.n]))
+          const values = {
+            classCounts: e.classCounts.data,
+            lossVariation: e.lossVariation.data,
+            equivalentWeight: e.equivalentWeight.data,
+            targetWeight: e.targetWeight.data,
+          }
+          return { values, classes: describeClasses(values, b.tolerance) }
+        })
+        explainTally.record(result)
+        if (result.ok) expect(firstNonFinite(result.value.values)).toBeUndefined()
+      }),
+      { numRuns: fuzzRuns(200) },
+    )
   })
 })

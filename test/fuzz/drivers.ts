@@ -44,18 +44,19 @@ const CONTEXT: LossContext = { epoch: 1, training: false }
 export const referenceDriver: Driver = {
   name: 'reference',
   rtol: 1e-9,
-  run: async (spec, b) => outcome('reference', () => {
-    // Fuzzed specs are any JSON: the library's run-time checks are what is tested.
-    const loss = createLoss(referenceOps, spec as RuleInput)
-    const logits = referenceOps.constant(b.logits, [b.n, b.c])
-    const labels = referenceOps.constant(b.labels, b.labelShape)
-    const value = loss(logits, labels, CONTEXT).data[0]!
-    const perturbed = loss.perturb(logits, labels, CONTEXT).data
-    const gradient = loss.hasClosedFormGradient ? loss.gradient(logits, labels, CONTEXT).data : undefined
-    expect(Array.from(logits.data), 'the reference changed its logits').toEqual(b.logits)
-    expect(Array.from(labels.data), 'the reference changed its labels').toEqual(b.labels)
-    return { loss: value, perturbed, ...(gradient ? { gradient } : {}) }
-  }),
+  run: async (spec, b) =>
+    outcome('reference', () => {
+      // Fuzzed specs are any JSON: the library's run-time checks are what is tested.
+      const loss = createLoss(referenceOps, spec as RuleInput)
+      const logits = referenceOps.constant(b.logits, [b.n, b.c])
+      const labels = referenceOps.constant(b.labels, b.labelShape)
+      const value = loss(logits, labels, CONTEXT).data[0]!
+      const perturbed = loss.perturb(logits, labels, CONTEXT).data
+      const gradient = loss.hasClosedFormGradient ? loss.gradient(logits, labels, CONTEXT).data : undefined
+      expect(Array.from(logits.data), 'the reference changed its logits').toEqual(b.logits)
+      expect(Array.from(labels.data), 'the reference changed its labels').toEqual(b.labels)
+      return { loss: value, perturbed, ...(gradient ? { gradient } : {}) }
+    }),
 }
 
 /** Labels as a tfjs user builds them: int32 class ids when they are integers, else float32. */
@@ -68,33 +69,35 @@ export function tfjsDriver(backend: 'cpu' | 'wasm'): Driver {
   return {
     name: `tfjs-${backend}`,
     rtol: 1e-4,
-    run: (spec, b) => onTfjsBackend(backend, async () => {
-      const built = outcome('createTfjsLoss', () => createTfjsLoss(spec as RuleInput))
-      if (!built.ok) return built
-      const loss = built.value
-      const logits = tf.tensor2d(b.logits, [b.n, b.c])
-      const labels = tfjsLabels(b, loss.task === 'multi')
-      const logitsBefore = logits.dataSync().slice()
-      const labelsBefore = labels.dataSync().slice()
-      const tensorsBefore = tf.memory().numTensors
-      const result = outcome(`tfjs-${backend}`, () => {
-        const value = loss(logits, labels, CONTEXT)
-        const perturbed = loss.perturb(logits, labels, CONTEXT)
-        const gradient = loss.hasClosedFormGradient ? loss.gradient(logits, labels, CONTEXT) : undefined
-        const out: Computed = {
-          loss: value.dataSync()[0]!, perturbed: Float64Array.from(perturbed.dataSync()),
-          ...(gradient ? { gradient: Float64Array.from(gradient.dataSync()) } : {}),
-        }
-        tf.dispose([value, perturbed, ...(gradient ? [gradient] : [])])
-        return out
-      })
-      // The loss owns its constants until it is disposed; then nothing of the calls is left.
-      loss.dispose()
-      expect(tf.memory().numTensors, `tfjs-${backend} leaked tensors`).toBe(tensorsBefore)
-      expect(logits.dataSync(), `tfjs-${backend} changed its logits`).toEqual(logitsBefore)
-      expect(labels.dataSync(), `tfjs-${backend} changed its labels`).toEqual(labelsBefore)
-      return result
-    }),
+    run: (spec, b) =>
+      onTfjsBackend(backend, async () => {
+        const built = outcome('createTfjsLoss', () => createTfjsLoss(spec as RuleInput))
+        if (!built.ok) return built
+        const loss = built.value
+        const logits = tf.tensor2d(b.logits, [b.n, b.c])
+        const labels = tfjsLabels(b, loss.task === 'multi')
+        const logitsBefore = logits.dataSync().slice()
+        const labelsBefore = labels.dataSync().slice()
+        const tensorsBefore = tf.memory().numTensors
+        const result = outcome(`tfjs-${backend}`, () => {
+          const value = loss(logits, labels, CONTEXT)
+          const perturbed = loss.perturb(logits, labels, CONTEXT)
+          const gradient = loss.hasClosedFormGradient ? loss.gradient(logits, labels, CONTEXT) : undefined
+          const out: Computed = {
+            loss: value.dataSync()[0]!,
+            perturbed: Float64Array.from(perturbed.dataSync()),
+            ...(gradient ? { gradient: Float64Array.from(gradient.dataSync()) } : {}),
+          }
+          tf.dispose([value, perturbed, ...(gradient ? [gradient] : [])])
+          return out
+        })
+        // The loss owns its constants until it is disposed; then nothing of the calls is left.
+        loss.dispose()
+        expect(tf.memory().numTensors, `tfjs-${backend} leaked tensors`).toBe(tensorsBefore)
+        expect(logits.dataSync(), `tfjs-${backend} changed its logits`).toEqual(logitsBefore)
+        expect(labels.dataSync(), `tfjs-${backend} changed its labels`).toEqual(labelsBefore)
+        return result
+      }),
   }
 }
 
@@ -105,7 +108,9 @@ export const onnxDriver: Driver = {
     // The model is exported for the class count the spec fixes, or for the batch's when it fixes none.
     const fixed = outcome('parseSpec', () => createRule(parseSpec(spec)).numClasses)
     if (!fixed.ok) return fixed
-    const exported = outcome('exportLossModel', () => exportLossModel(spec as RuleInput, { numClasses: fixed.value ?? b.c, context: { epoch: 1 } }))
+    const exported = outcome('exportLossModel', () =>
+      exportLossModel(spec as RuleInput, { numClasses: fixed.value ?? b.c, context: { epoch: 1 } }),
+    )
     if (!exported.ok) return exported
     const multi = b.labelShape.length === 2
     const labels = multi
@@ -115,7 +120,8 @@ export const onnxDriver: Driver = {
     const result = await outcomeAsync('runLossModel', async () => {
       const r = await runLossModel(exported.value.bytes, { data: Float32Array.from(b.logits), dims: [b.n, b.c] }, labels)
       return {
-        loss: r.loss, perturbed: Float64Array.from(r.perturbedLogits),
+        loss: r.loss,
+        perturbed: Float64Array.from(r.perturbedLogits),
         ...(r.gradLogits ? { gradient: Float64Array.from(r.gradLogits) } : {}),
       }
     })

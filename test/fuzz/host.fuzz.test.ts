@@ -19,28 +19,61 @@ const samples = fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 1, max: 40 }))
 interface Target {
   name: string
   args: fc.Arbitrary<unknown[]>
-  call: (args: any[]) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: each entry calls a function with its own argument types
+  call: (args: any[]) => unknown
 }
 
-const perClass = (c: number) => fc.array(fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: c, maxLength: c })
-const binaryRows = (n: number, c: number) => fc.array(fc.array(fc.constantFrom(0, 1), { minLength: c, maxLength: c }), { minLength: n, maxLength: n })
+const perClass = (c: number) =>
+  fc.array(fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: c, maxLength: c })
+const binaryRows = (n: number, c: number) =>
+  fc.array(fc.array(fc.constantFrom(0, 1), { minLength: c, maxLength: c }), { minLength: n, maxLength: n })
 
 const TARGETS: Target[] = [
   { name: 'smoothCounts', args: classes.chain((c) => fc.tuple(countsInput(c))), call: ([n]) => core.smoothCounts(n) },
   { name: 'priorsFromCounts', args: classes.chain((c) => fc.tuple(countsInput(c))), call: ([n]) => core.priorsFromCounts(n) },
   { name: 'logPriorsFromCounts', args: classes.chain((c) => fc.tuple(countsInput(c))), call: ([n]) => core.logPriorsFromCounts(n) },
-  { name: 'labelPriors', args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(1, 200_000))), call: ([n, s]) => core.labelPriors(n, s) },
-  { name: 'labelLogOdds', args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(1, 200_000))), call: ([n, s]) => core.labelLogOdds(n, s) },
-  { name: 'dbBias', args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(1, 200_000), numberInput(0, 1))), call: ([n, s, k]) => core.dbBias(n, s, k) },
-  { name: 'ldamMargins', args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 2))), call: ([n, m]) => core.ldamMargins(n, m) },
-  { name: 'drwWeights', args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 0.9999))), call: ([n, b]) => core.drwWeights(n, b) },
-  { name: 'vsTerms', args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 1), numberInput(0, 2))), call: ([n, g, t]) => core.vsTerms(n, g, t) },
+  {
+    name: 'labelPriors',
+    args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(1, 200_000))),
+    call: ([n, s]) => core.labelPriors(n, s),
+  },
+  {
+    name: 'labelLogOdds',
+    args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(1, 200_000))),
+    call: ([n, s]) => core.labelLogOdds(n, s),
+  },
+  {
+    name: 'dbBias',
+    args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(1, 200_000), numberInput(0, 1))),
+    call: ([n, s, k]) => core.dbBias(n, s, k),
+  },
+  {
+    name: 'ldamMargins',
+    args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 2))),
+    call: ([n, m]) => core.ldamMargins(n, m),
+  },
+  {
+    name: 'drwWeights',
+    args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 0.9999))),
+    call: ([n, b]) => core.drwWeights(n, b),
+  },
+  {
+    name: 'vsTerms',
+    args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 1), numberInput(0, 2))),
+    call: ([n, g, t]) => core.vsTerms(n, g, t),
+  },
   {
     name: 'priorSplitBounds',
-    args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 2), numberInput(0, 2), fc.oneof(fc.constant(undefined), integerInput(0, c)))),
+    args: classes.chain((c) =>
+      fc.tuple(countsInput(c), numberInput(0, 2), numberInput(0, 2), fc.oneof(fc.constant(undefined), integerInput(0, c))),
+    ),
     call: ([n, e, d, h]) => core.priorSplitBounds(n, e, d, h),
   },
-  { name: 'lplSteps', args: fc.tuple(numberInput(0, 3), numberInput(0, 1), integerInput(0, 50)), call: ([b, a, k]) => core.lplSteps(b, a, k) },
+  {
+    name: 'lplSteps',
+    args: fc.tuple(numberInput(0, 3), numberInput(0, 1), integerInput(0, 50)),
+    call: ([b, a, k]) => core.lplSteps(b, a, k),
+  },
   {
     name: 'officialLongtailSteps',
     args: classes.chain((c) => fc.tuple(countsInput(c), integerInput(0, c), numberInput(0, 20), numberInput(0, 2), integerInput(1, 20))),
@@ -49,13 +82,23 @@ const TARGETS: Target[] = [
   { name: 'officialBalancedIterations', args: fc.tuple(integerInput(0, 50)), call: ([k]) => core.officialBalancedIterations(k) },
   {
     name: 'perClassAccuracy',
-    args: fc.tuple(classes, samples).chain(([c, n]) => fc.tuple(labelsInput(n, c), labelsInput(n, c), fc.oneof(fc.constant(c), integerInput(0, c + 1)))),
+    args: fc
+      .tuple(classes, samples)
+      .chain(([c, n]) => fc.tuple(labelsInput(n, c), labelsInput(n, c), fc.oneof(fc.constant(c), integerInput(0, c + 1)))),
     call: ([p, y, c]) => core.perClassAccuracy(p, y, c),
   },
   { name: 'balancedAccuracy', args: classes.chain((c) => fc.tuple(perClass(c))), call: ([a]) => core.balancedAccuracy(a) },
-  { name: 'thirdsAccuracy', args: classes.chain((c) => fc.tuple(perClass(c), countsInput(c))), call: ([a, n]) => core.thirdsAccuracy(a, n) },
+  {
+    name: 'thirdsAccuracy',
+    args: classes.chain((c) => fc.tuple(perClass(c), countsInput(c))),
+    call: ([a, n]) => core.thirdsAccuracy(a, n),
+  },
   { name: 'shotAccuracy', args: classes.chain((c) => fc.tuple(perClass(c), countsInput(c))), call: ([a, n]) => core.shotAccuracy(a, n) },
-  { name: 'argmaxRows', args: fc.tuple(classes, samples).chain(([c, n]) => fc.tuple(rowsInput(n, c, 1e4))), call: ([u]) => core.argmaxRows(u) },
+  {
+    name: 'argmaxRows',
+    args: fc.tuple(classes, samples).chain(([c, n]) => fc.tuple(rowsInput(n, c, 1e4))),
+    call: ([u]) => core.argmaxRows(u),
+  },
   {
     name: 'postHocPredict',
     args: fc.tuple(classes, samples).chain(([c, n]) => fc.tuple(rowsInput(n, c, 1e4), countsInput(c), numberInput(0, 2))),
@@ -63,22 +106,40 @@ const TARGETS: Target[] = [
   },
   {
     name: 'chooseTau',
-    args: fc.tuple(classes, fc.integer({ min: 1, max: 30 })).chain(([c, n]) => fc.tuple(rowsInput(n, c, 10), labelsInput(n, c), countsInput(c), fc.oneof(fc.constant(undefined), fc.array(numberInput(0, 3), { maxLength: 4 })))),
+    args: fc
+      .tuple(classes, fc.integer({ min: 1, max: 30 }))
+      .chain(([c, n]) =>
+        fc.tuple(
+          rowsInput(n, c, 10),
+          labelsInput(n, c),
+          countsInput(c),
+          fc.oneof(fc.constant(undefined), fc.array(numberInput(0, 3), { maxLength: 4 })),
+        ),
+      ),
     call: ([u, y, n, g]) => core.chooseTau(u, y, n, g),
   },
   {
     name: 'averagePrecision',
-    args: samples.chain((n) => fc.tuple(valuesInput(n, 1e4), fc.oneof(fc.array(fc.constantFrom(0, 1), { minLength: n, maxLength: n }), labelsInput(n, 3)))),
+    args: samples.chain((n) =>
+      fc.tuple(valuesInput(n, 1e4), fc.oneof(fc.array(fc.constantFrom(0, 1), { minLength: n, maxLength: n }), labelsInput(n, 3))),
+    ),
     call: ([s, t]) => core.averagePrecision(s, t),
   },
   {
     name: 'multiLabelAveragePrecision',
-    args: fc.tuple(classes.filter((c) => c < 50), samples).chain(([c, n]) => fc.tuple(rowsInput(n, c, 1e4), fc.oneof(binaryRows(n, c), rowsInput(n, c, 2)))),
+    args: fc
+      .tuple(
+        classes.filter((c) => c < 50),
+        samples,
+      )
+      .chain(([c, n]) => fc.tuple(rowsInput(n, c, 1e4), fc.oneof(binaryRows(n, c), rowsInput(n, c, 2)))),
     call: ([s, t]) => core.multiLabelAveragePrecision(s, t),
   },
   {
     name: 'updateLearnedBounds',
-    args: classes.chain((c) => fc.tuple(valuesInput(c, 2), fc.oneof(valuesInput(c, 10), valuesInput(c + 1, 10)), numberInput(0, 1), numberInput(0, 3))),
+    args: classes.chain((c) =>
+      fc.tuple(valuesInput(c, 2), fc.oneof(valuesInput(c, 10), valuesInput(c + 1, 10)), numberInput(0, 1), numberInput(0, 3)),
+    ),
     call: ([t, h, r, m]) => core.updateLearnedBounds(t, h, r, m),
   },
   {
@@ -89,7 +150,10 @@ const TARGETS: Target[] = [
   {
     name: 'mulberry32',
     args: fc.tuple(fc.oneof(fc.integer(), fc.constantFrom(...EDGE_SEEDS()))),
-    call: ([s]) => { const rand = core.mulberry32(s); return [rand(), rand(), rand()] },
+    call: ([s]) => {
+      const rand = core.mulberry32(s)
+      return [rand(), rand(), rand()]
+    },
   },
   {
     name: 'checkClassCounts',
@@ -119,17 +183,26 @@ function stateInput(c: number): fc.Arbitrary<unknown> {
     { weight: 1, arbitrary: fc.record({ version: fc.constant(1), theta: valuesInput(c, 2) }) },
     {
       weight: 2,
-      arbitrary: fc.tuple(valid, fc.constantFrom('range', 'nan', 'length', 'unknown', 'version', 'type', 'empty'), fc.nat()).map(([s, defect, at]) => {
-        switch (defect) {
-          case 'range': return { ...s, confidence: s.confidence.map((q, j) => (j === at % c ? 1.5 : q)) }
-          case 'nan': return { ...s, seen: s.seen.map((q, j) => (j === at % c ? NaN : q)) }
-          case 'length': return { ...s, seen: [...s.seen, 0] }
-          case 'unknown': return { ...s, momentum: [0.9] }
-          case 'version': return { ...s, version: 2 }
-          case 'empty': return { version: 1 }
-          default: return WRONG_TYPES[at % WRONG_TYPES.length]
-        }
-      }),
+      arbitrary: fc
+        .tuple(valid, fc.constantFrom('range', 'nan', 'length', 'unknown', 'version', 'type', 'empty'), fc.nat())
+        .map(([s, defect, at]) => {
+          switch (defect) {
+            case 'range':
+              return { ...s, confidence: s.confidence.map((q, j) => (j === at % c ? 1.5 : q)) }
+            case 'nan':
+              return { ...s, seen: s.seen.map((q, j) => (j === at % c ? NaN : q)) }
+            case 'length':
+              return { ...s, seen: [...s.seen, 0] }
+            case 'unknown':
+              return { ...s, momentum: [0.9] }
+            case 'version':
+              return { ...s, version: 2 }
+            case 'empty':
+              return { version: 1 }
+            default:
+              return WRONG_TYPES[at % WRONG_TYPES.length]
+          }
+        }),
     },
   )
 }
@@ -144,10 +217,17 @@ describe('host functions: finite results or a typed error, arguments unchanged',
           const result = outcome(target.name, () => target.call(args))
           tally.record(result)
           if (result.ok) {
-            const bad = firstNonFinite(result.value instanceof Object && 'data' in (result.value as object) ? (result.value as { data: unknown }).data : result.value)
+            const bad = firstNonFinite(
+              result.value instanceof Object && 'data' in (result.value as object)
+                ? (result.value as { data: unknown }).data
+                : result.value,
+            )
             expect(bad, `${target.name} returned a non-finite value`).toBeUndefined()
           }
-          expect(args.map((a) => (typeof a === 'function' ? undefined : a)), `${target.name} changed its arguments`).toEqual(before)
+          expect(
+            args.map((a) => (typeof a === 'function' ? undefined : a)),
+            `${target.name} changed its arguments`,
+          ).toEqual(before)
         }),
         { numRuns: fuzzRuns(200) },
       )

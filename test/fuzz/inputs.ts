@@ -23,12 +23,20 @@ export function numberInput(lo: number, hi: number): fc.Arbitrary<number> {
 
 /** An integer: an ordinary one in `[lo, hi]`, or an edge value (fractional, negative, non-finite). */
 export function integerInput(lo: number, hi: number): fc.Arbitrary<number> {
-  return fc.oneof({ weight: 3, arbitrary: fc.integer({ min: lo, max: hi }) }, { weight: 1, arbitrary: fc.constantFrom(...EDGE_NUMBERS, 1.5) })
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: lo, max: hi }) },
+    { weight: 1, arbitrary: fc.constantFrom(...EDGE_NUMBERS, 1.5) },
+  )
 }
 
 /** Long-tailed class counts of length `c` (imbalance ratio up to 1e6), with some zeros. */
 export function validCounts(c: number): fc.Arbitrary<number[]> {
-  return fc.record({ ratio: fc.constantFrom(1, 10, 100, 1e6), zeros: fc.array(fc.boolean(), { minLength: c, maxLength: c }), top: fc.integer({ min: 1, max: 100_000 }) })
+  return fc
+    .record({
+      ratio: fc.constantFrom(1, 10, 100, 1e6),
+      zeros: fc.array(fc.boolean(), { minLength: c, maxLength: c }),
+      top: fc.integer({ min: 1, max: 100_000 }),
+    })
     .map(({ ratio, zeros, top }) => longTailCounts(c, top, ratio).map((n, k) => (zeros[k] && k > 0 ? 0 : n)))
 }
 
@@ -41,19 +49,29 @@ export function countsInput(c: number): fc.Arbitrary<unknown> {
     { weight: 4, arbitrary: validCounts(c) },
     {
       weight: 3,
-      arbitrary: fc.tuple(validCounts(c), fc.constantFrom('zeros', 'negative', 'nan', 'inf', 'fraction', 'empty', 'short', 'long', 'type'), fc.nat())
+      arbitrary: fc
+        .tuple(validCounts(c), fc.constantFrom('zeros', 'negative', 'nan', 'inf', 'fraction', 'empty', 'short', 'long', 'type'), fc.nat())
         .map(([counts, defect, at]) => {
           const k = at % counts.length
           switch (defect) {
-            case 'zeros': return counts.map(() => 0)
-            case 'negative': return counts.map((v, j) => (j === k ? -v : v))
-            case 'nan': return counts.map((v, j) => (j === k ? NaN : v))
-            case 'inf': return counts.map((v, j) => (j === k ? Infinity : v))
-            case 'fraction': return counts.map((v, j) => (j === k ? v + 0.5 : v))
-            case 'empty': return []
-            case 'short': return counts.slice(1)
-            case 'long': return [...counts, 1]
-            default: return WRONG_TYPES[at % WRONG_TYPES.length]
+            case 'zeros':
+              return counts.map(() => 0)
+            case 'negative':
+              return counts.map((v, j) => (j === k ? -v : v))
+            case 'nan':
+              return counts.map((v, j) => (j === k ? NaN : v))
+            case 'inf':
+              return counts.map((v, j) => (j === k ? Infinity : v))
+            case 'fraction':
+              return counts.map((v, j) => (j === k ? v + 0.5 : v))
+            case 'empty':
+              return []
+            case 'short':
+              return counts.slice(1)
+            case 'long':
+              return [...counts, 1]
+            default:
+              return WRONG_TYPES[at % WRONG_TYPES.length]
           }
         }),
     },
@@ -67,21 +85,26 @@ export function labelsInput(n: number, c: number): fc.Arbitrary<number[]> {
     { weight: 4, arbitrary: valid },
     {
       weight: 1,
-      arbitrary: fc.tuple(valid, fc.constantFrom(c, -1, 0.5, NaN, Infinity, 1e9), fc.nat()).map(([labels, bad, at]) =>
-        labels.length === 0 ? labels : labels.map((y, i) => (i === at % labels.length ? bad : y))),
+      arbitrary: fc
+        .tuple(valid, fc.constantFrom(c, -1, 0.5, NaN, Infinity, 1e9), fc.nat())
+        .map(([labels, bad, at]) => (labels.length === 0 ? labels : labels.map((y, i) => (i === at % labels.length ? bad : y)))),
     },
   )
 }
 
 /** Floats of magnitude up to `scale`, with ±1e4, ±Infinity or NaN mixed in now and then. */
 export function valuesInput(length: number, scale = 10): fc.Arbitrary<number[]> {
-  const plain = fc.array(fc.double({ min: -scale, max: scale, noNaN: true, noDefaultInfinity: true }), { minLength: length, maxLength: length })
+  const plain = fc.array(fc.double({ min: -scale, max: scale, noNaN: true, noDefaultInfinity: true }), {
+    minLength: length,
+    maxLength: length,
+  })
   return fc.oneof(
     { weight: 4, arbitrary: plain },
     {
       weight: 1,
-      arbitrary: fc.tuple(plain, fc.constantFrom(1e4, -1e4, Infinity, -Infinity, NaN), fc.nat()).map(([values, bad, at]) =>
-        values.length === 0 ? values : values.map((v, i) => (i === at % values.length ? bad : v))),
+      arbitrary: fc
+        .tuple(plain, fc.constantFrom(1e4, -1e4, Infinity, -Infinity, NaN), fc.nat())
+        .map(([values, bad, at]) => (values.length === 0 ? values : values.map((v, i) => (i === at % values.length ? bad : v)))),
     },
   )
 }

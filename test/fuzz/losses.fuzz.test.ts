@@ -53,25 +53,46 @@ function binaryLabels(n: number, c: number): fc.Arbitrary<{ labels: number[]; la
     { weight: 5, arbitrary: valid.map((labels) => ({ labels, labelShape: [n, c] })) },
     {
       weight: 1,
-      arbitrary: fc.tuple(valid, fc.constantFrom(2, 0.5, -1, NaN), fc.nat()).map(([labels, bad, at]) =>
-        ({ labels: labels.map((y, k) => (k === at % Math.max(1, labels.length) ? bad : y)), labelShape: [n, c] })),
+      arbitrary: fc.tuple(valid, fc.constantFrom(2, 0.5, -1, NaN), fc.nat()).map(([labels, bad, at]) => ({
+        labels: labels.map((y, k) => (k === at % Math.max(1, labels.length) ? bad : y)),
+        labelShape: [n, c],
+      })),
     },
-    { weight: 1, arbitrary: fc.array(fc.constantFrom(0, 1), { minLength: n * (c + 1), maxLength: n * (c + 1) }).map((labels) => ({ labels, labelShape: [n, c + 1] })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .array(fc.constantFrom(0, 1), { minLength: n * (c + 1), maxLength: n * (c + 1) })
+        .map((labels) => ({ labels, labelShape: [n, c + 1] })),
+    },
   )
 }
 
 function caseArbitrary(kinds: readonly string[], multi: boolean): fc.Arbitrary<Case> {
-  return fc.constantFrom(...kinds).chain((kind) => fc.record({ kind: fc.constant(kind), shape: shapes(kind), off: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, -1), scale: fc.constantFrom(1, 10, 1e4), mutate: fc.integer({ min: 0, max: 4 }) }))
+  return fc
+    .constantFrom(...kinds)
+    .chain((kind) =>
+      fc.record({
+        kind: fc.constant(kind),
+        shape: shapes(kind),
+        off: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, -1),
+        scale: fc.constantFrom(1, 10, 1e4),
+        mutate: fc.integer({ min: 0, max: 4 }),
+      }),
+    )
     .chain(({ kind, shape: { n, c }, off, scale, mutate }) => {
       const specC = Math.max(1, c + off)
       const valid = validSpec(kind, specC)
       const spec = mutate === 0 ? mutateSpec(valid) : valid
       const labels = multi
         ? binaryLabels(n, c)
-        : fc.oneof({ weight: 8, arbitrary: labelsInput(n, c).map((l) => ({ labels: l, labelShape: [n] })) },
-          { weight: 1, arbitrary: labelsInput(n + 1, c).map((l) => ({ labels: l, labelShape: [n + 1] })) })
+        : fc.oneof(
+            { weight: 8, arbitrary: labelsInput(n, c).map((l) => ({ labels: l, labelShape: [n] })) },
+            { weight: 1, arbitrary: labelsInput(n + 1, c).map((l) => ({ labels: l, labelShape: [n + 1] })) },
+          )
       return fc.record({ spec, logits: valuesInput(n * c, scale), labels }).map(({ spec, logits, labels }) => ({
-        kind, spec, batch: { n, c, logits, ...labels },
+        kind,
+        spec,
+        batch: { n, c, logits, ...labels },
       }))
     })
 }
@@ -82,13 +103,17 @@ function agree(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rt
   const atol = rtol * 1e-2 * magnitude
   for (let i = 0; i < want.length; i++) {
     const err = Math.abs(got[i]! - want[i]!)
-    if (err > rtol * Math.abs(want[i]!) + atol) expect.fail(`${what}[${i}]: ${got[i]} against the reference's ${want[i]} (tolerance ${rtol} relative + ${atol})`)
+    if (err > rtol * Math.abs(want[i]!) + atol)
+      expect.fail(`${what}[${i}]: ${got[i]} against the reference's ${want[i]} (tolerance ${rtol} relative + ${atol})`)
   }
 }
 
 function check(driver: Driver, c: Case, reference: Awaited<ReturnType<Driver['run']>>, result: Awaited<ReturnType<Driver['run']>>): void {
   if (!reference.ok) {
-    expect(result.ok ? 'returned a value' : result.code, `${driver.name} on a case the reference refuses with ${reference.code}: ${reference.message}`).toBe(reference.code)
+    expect(
+      result.ok ? 'returned a value' : result.code,
+      `${driver.name} on a case the reference refuses with ${reference.code}: ${reference.message}`,
+    ).toBe(reference.code)
     return
   }
   expect(result.ok ? 'ok' : `${result.code}: ${result.message}`, `${driver.name} refused a case the reference computes`).toBe('ok')
@@ -103,9 +128,16 @@ function check(driver: Driver, c: Case, reference: Awaited<ReturnType<Driver['ru
   if (want.gradient && got.gradient) agree(`${driver.name} gradient`, got.gradient, want.gradient, driver.rtol, magnitude)
 }
 
-const DRIVERS: [Driver, number][] = [[tfjsDriver('cpu'), 60], [tfjsDriver('wasm'), 60], [onnxDriver, 25]]
+const DRIVERS: [Driver, number][] = [
+  [tfjsDriver('cpu'), 60],
+  [tfjsDriver('wasm'), 60],
+  [onnxDriver, 25],
+]
 
-describe.each([['single-label', SINGLE_LABEL_KINDS, false], ['multi-label', MULTI_LABEL_KINDS, true]] as const)('%s losses', (task, kinds, multi) => {
+describe.each([
+  ['single-label', SINGLE_LABEL_KINDS, false],
+  ['multi-label', MULTI_LABEL_KINDS, true],
+] as const)('%s losses', (task, kinds, multi) => {
   const cases = caseArbitrary(kinds, multi)
   const tally = new Tally(`${task} reference`)
 

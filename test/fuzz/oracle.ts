@@ -52,7 +52,9 @@ export class Tally {
 
   print(): void {
     const total = [...this.counts.values()].reduce((a, b) => a + b, 0)
-    const lines = [...this.counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${k.padEnd(20)} ${v}${this.examples.has(k) ? `   e.g. ${this.examples.get(k)}` : ''}`)
+    const lines = [...this.counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `  ${k.padEnd(20)} ${v}${this.examples.has(k) ? `   e.g. ${this.examples.get(k)}` : ''}`)
     console.log(`fuzz ${this.suite}: ${total} cases\n${lines.join('\n')}`)
   }
 }

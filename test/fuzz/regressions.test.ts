@@ -17,9 +17,17 @@ describe('host functions refuse what they used to turn into NaN, Infinity or a r
   it.each([
     ['smoothCounts of all-zero counts (was Infinity)', () => core.smoothCounts([0, 0, 0, 0]), 'CLASS_COUNTS_VALUE classCounts'],
     ['priorsFromCounts of all-zero counts (was NaN)', () => core.priorsFromCounts([0, 0]), 'CLASS_COUNTS_VALUE classCounts'],
-    ['labelPriors with no label both on and off (was −Infinity log-odds)', () => core.labelPriors([1, 1], 1), 'CLASS_COUNTS_VALUE classCounts'],
+    [
+      'labelPriors with no label both on and off (was −Infinity log-odds)',
+      () => core.labelPriors([1, 1], 1),
+      'CLASS_COUNTS_VALUE classCounts',
+    ],
     ['labelLogOdds with numSamples 0 (was NaN)', () => core.labelLogOdds([1], 0), 'INVALID_PARAMETER numSamples'],
-    ['labelLogOdds with numSamples 1e308 (lost the negatives: −Infinity)', () => core.labelLogOdds([1, 1], 1e308), 'INVALID_PARAMETER numSamples'],
+    [
+      'labelLogOdds with numSamples 1e308 (lost the negatives: −Infinity)',
+      () => core.labelLogOdds([1, 1], 1e308),
+      'INVALID_PARAMETER numSamples',
+    ],
     ['dbBias with κ 1e308 (overflowed)', () => core.dbBias([1, 2], 10, 1e308), 'INVALID_PARAMETER kappa'],
     ['ldamMargins of all-zero counts (was NaN)', () => core.ldamMargins([0, 0, 0], 0.5), 'CLASS_COUNTS_VALUE classCounts'],
     ['drwWeights with β = 2 (was Infinity)', () => core.drwWeights([1024, 1024], 2), 'INVALID_PARAMETER beta'],
@@ -27,20 +35,48 @@ describe('host functions refuse what they used to turn into NaN, Infinity or a r
     ['vsTerms with τ = 1e308 (overflowed)', () => core.vsTerms([1, 100], 0, 1e308), 'INVALID_PARAMETER tau'],
     ['priorSplitBounds with Δε = Infinity', () => core.priorSplitBounds([1], 0, Infinity), 'INVALID_PARAMETER deltaEpsilon'],
     ['priorSplitBounds with Δε = 1e308 (overflowed)', () => core.priorSplitBounds([2, 1, 1e6], 0, 1e308), 'INVALID_PARAMETER deltaEpsilon'],
-    ['priorSplitBounds of null counts (was TypeError)', () => core.priorSplitBounds(null as never, 0, 0, 0), 'CLASS_COUNTS_VALUE classCounts'],
+    [
+      'priorSplitBounds of null counts (was TypeError)',
+      () => core.priorSplitBounds(null as never, 0, 0, 0),
+      'CLASS_COUNTS_VALUE classCounts',
+    ],
     ['lplSteps with α = 0 (was Infinity/NaN steps)', () => core.lplSteps(0, 0, 0), 'INVALID_PARAMETER alpha'],
-    ['officialLongtailSteps of all-zero counts', () => core.officialLongtailSteps([0, 0, 0, 0], 0, 0, 0, 1), 'CLASS_COUNTS_VALUE classCounts'],
-    ['officialLongtailSteps with κ = 1e308 (overflowed)', () => core.officialLongtailSteps([10, 1], 1, 1e6, 1e308, 1), 'INVALID_PARAMETER stepScale'],
+    [
+      'officialLongtailSteps of all-zero counts',
+      () => core.officialLongtailSteps([0, 0, 0, 0], 0, 0, 0, 1),
+      'CLASS_COUNTS_VALUE classCounts',
+    ],
+    [
+      'officialLongtailSteps with κ = 1e308 (overflowed)',
+      () => core.officialLongtailSteps([10, 1], 1, 1e6, 1e308, 1),
+      'INVALID_PARAMETER stepScale',
+    ],
     ['officialBalancedIterations(−Infinity)', () => core.officialBalancedIterations(-Infinity), 'INVALID_PARAMETER steps'],
-    ['perClassAccuracy with a fractional class count (was RangeError)', () => core.perClassAccuracy([0], [0], 1e-12), 'INVALID_PARAMETER numClasses'],
+    [
+      'perClassAccuracy with a fractional class count (was RangeError)',
+      () => core.perClassAccuracy([0], [0], 1e-12),
+      'INVALID_PARAMETER numClasses',
+    ],
     ['perClassAccuracy with 1e308 classes (was RangeError)', () => core.perClassAccuracy([0], [0], 1e308), 'INVALID_PARAMETER numClasses'],
     ['thirdsAccuracy of null counts (was TypeError)', () => core.thirdsAccuracy([0.5], null as never), 'CLASS_COUNTS_VALUE classCounts'],
     ['shotAccuracy of null counts (was TypeError)', () => core.shotAccuracy([0.5], null as never), 'CLASS_COUNTS_VALUE classCounts'],
     ['postHocPredict of null counts (was TypeError)', () => core.postHocPredict([], null as never, 0), 'CLASS_COUNTS_VALUE classCounts'],
     ['postHocPredict with rows of the wrong length', () => core.postHocPredict([[1, 2]], [5, 1, 1], 1), 'LOGITS_SHAPE logits'],
-    ['chooseTau with −Infinity in the grid (was τ = −Infinity)', () => core.chooseTau([[0, 0]], [0], [5, 1], [-Infinity]), 'INVALID_PARAMETER grid[0]'],
-    ['updateLearnedBounds with ε_max = NaN (was NaN)', () => core.updateLearnedBounds([1e4, 0], [0, 0], 0, NaN), 'INVALID_PARAMETER maxBound'],
-    ['updateLearnedBounds with a hypergradient of the wrong length', () => core.updateLearnedBounds([0, 0], [0, 0, 0], 0.1, 1), 'SHAPE_MISMATCH hypergradient'],
+    [
+      'chooseTau with −Infinity in the grid (was τ = −Infinity)',
+      () => core.chooseTau([[0, 0]], [0], [5, 1], [-Infinity]),
+      'INVALID_PARAMETER grid[0]',
+    ],
+    [
+      'updateLearnedBounds with ε_max = NaN (was NaN)',
+      () => core.updateLearnedBounds([1e4, 0], [0, 0], 0, NaN),
+      'INVALID_PARAMETER maxBound',
+    ],
+    [
+      'updateLearnedBounds with a hypergradient of the wrong length',
+      () => core.updateLearnedBounds([0, 0], [0, 0, 0], 0.1, 1),
+      'SHAPE_MISMATCH hypergradient',
+    ],
     ['broadcastShapes with an infinite size (was Infinity)', () => core.broadcastShapes([Infinity], []), 'SHAPE_MISMATCH'],
   ])('%s', (_name, fn, expected) => {
     expect(refused(fn)).toBe(expected)
@@ -56,8 +92,12 @@ describe('losses: cases the fuzzing suite found', () => {
 
   it('step sizes and step counts are bounded (α = 1e308 made the loss NaN, maxSteps = 1e9 would run for hours)', () => {
     expect(refused(() => core.parseSpec({ rule: 'official-balanced', alpha: 1e308 }))).toBe('INVALID_PARAMETER alpha')
-    expect(refused(() => core.parseSpec({ rule: 'lpl', split: 'prior', classCounts: [5, 1], maxSteps: 1e9 }))).toBe('INVALID_PARAMETER maxSteps')
-    expect(refused(() => core.parseSpec({ rule: 'vs', classCounts: [5, 1], multiplicative: [1, 1], additive: [1e308, -1e308] }))).toBe('INVALID_PARAMETER additive[0]')
+    expect(refused(() => core.parseSpec({ rule: 'lpl', split: 'prior', classCounts: [5, 1], maxSteps: 1e9 }))).toBe(
+      'INVALID_PARAMETER maxSteps',
+    )
+    expect(refused(() => core.parseSpec({ rule: 'vs', classCounts: [5, 1], multiplicative: [1, 1], additive: [1e308, -1e308] }))).toBe(
+      'INVALID_PARAMETER additive[0]',
+    )
     expect(core.parseSpec({ rule: 'ce', numClasses: 5000 }).numClasses).toBe(5000)
   })
 
@@ -69,10 +109,13 @@ describe('losses: cases the fuzzing suite found', () => {
     })
   })
 
-  it('tfjs: disposing what perturb returns leaves the caller\'s logits alive (ce used to return the same tensor)', async () => {
+  it("tfjs: disposing what perturb returns leaves the caller's logits alive (ce used to return the same tensor)", async () => {
     await onTfjsBackend('cpu', async () => {
       const loss = createTfjsLoss({ rule: 'ce' })
-      const logits = tf.tensor2d([[1, 2], [3, 4]])
+      const logits = tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ])
       const perturbed = loss.perturb(logits, tf.tensor1d([0, 1], 'int32'))
       perturbed.dispose()
       expect(logits.isDisposed).toBe(false)
@@ -91,6 +134,8 @@ describe('losses: cases the fuzzing suite found', () => {
 
 describe('parameters whose extremes overflow float32', () => {
   it('db-negative-tolerant refuses λ below 1e-6 (1/λ = 1e300 overflowed float32 to an infinite loss)', () => {
-    expect(refused(() => core.parseSpec({ rule: 'db-negative-tolerant', classCounts: [1, 2], numSamples: 3, lambda: 1e-300 }))).toBe('INVALID_PARAMETER lambda')
+    expect(refused(() => core.parseSpec({ rule: 'db-negative-tolerant', classCounts: [1, 2], numSamples: 3, lambda: 1e-300 }))).toBe(
+      'INVALID_PARAMETER lambda',
+    )
   })
 })

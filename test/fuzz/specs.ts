@@ -10,15 +10,27 @@ import { EDGE_NUMBERS, WRONG_TYPES, validCounts } from './inputs.js'
  * A hyper-parameter: in its range, and now and then an edge value (1 in 13: with four parameters
  * about three specs in four stay valid, so the result path is fuzzed as much as the refusals).
  */
-const numberInput = (lo: number, hi: number) => fc.oneof(
-  { weight: 12, arbitrary: fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }) },
-  { weight: 1, arbitrary: fc.constantFrom(...EDGE_NUMBERS) },
-)
+const numberInput = (lo: number, hi: number) =>
+  fc.oneof(
+    { weight: 12, arbitrary: fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }) },
+    { weight: 1, arbitrary: fc.constantFrom(...EDGE_NUMBERS) },
+  )
 
 /** Every rule with the options worth fuzzing separately. */
 export const SINGLE_LABEL_KINDS = [
-  'ce', 'logit-adjustment', 'balanced-softmax', 'ldam', 'ldam-drw', 'vs', 'isda',
-  'lpl-prior', 'lpl-confidence', 'lpl-fixed', 'la+lpl', 'official-longtail', 'official-balanced',
+  'ce',
+  'logit-adjustment',
+  'balanced-softmax',
+  'ldam',
+  'ldam-drw',
+  'vs',
+  'isda',
+  'lpl-prior',
+  'lpl-confidence',
+  'lpl-fixed',
+  'la+lpl',
+  'official-longtail',
+  'official-balanced',
 ] as const
 export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel'] as const
 
@@ -30,47 +42,97 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
   const lplCommon = { alpha: numberInput(0.01, 0.5), maxSteps: fc.integer({ min: 0, max: 12 }), normalize: fc.boolean() }
   const bounds = { epsilon: numberInput(0, 1), deltaEpsilon: numberInput(0, 2) }
   switch (kind) {
-    case 'ce': return fc.constant({ rule: 'ce' })
-    case 'logit-adjustment': return fc.record({ rule: fc.constant(kind), classCounts: counts, tau: numberInput(0, 3) })
-    case 'balanced-softmax': return fc.record({ rule: fc.constant(kind), classCounts: counts })
-    case 'ldam': return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
+    case 'ce':
+      return fc.constant({ rule: 'ce' })
+    case 'logit-adjustment':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, tau: numberInput(0, 3) })
+    case 'balanced-softmax':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts })
+    case 'ldam':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
     case 'ldam-drw':
-      return fc.record({ rule: fc.constant('ldam'), classCounts: counts, drw: fc.record({ beta: numberInput(0, 0.9999), fromEpoch: fc.integer({ min: 0, max: 2 }) }) })
-    case 'vs': return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1), tau: numberInput(0, 2) })
+      return fc.record({
+        rule: fc.constant('ldam'),
+        classCounts: counts,
+        drw: fc.record({ beta: numberInput(0, 0.9999), fromEpoch: fc.integer({ min: 0, max: 2 }) }),
+      })
+    case 'vs':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1), tau: numberInput(0, 2) })
     case 'isda':
       return fc.record({
-        rule: fc.constant(kind), lambda: numberInput(0, 1),
-        weights: fc.array(fc.tuple(fc.double({ min: -2, max: 2, noNaN: true }), fc.double({ min: -2, max: 2, noNaN: true })), { minLength: c, maxLength: c }),
-        covariances: fc.array(fc.tuple(fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: -1, max: 1, noNaN: true }))
-          .map(([a, b, r]) => [[a, r * Math.sqrt(a * b)], [r * Math.sqrt(a * b), b]]), { minLength: c, maxLength: c }),
+        rule: fc.constant(kind),
+        lambda: numberInput(0, 1),
+        weights: fc.array(fc.tuple(fc.double({ min: -2, max: 2, noNaN: true }), fc.double({ min: -2, max: 2, noNaN: true })), {
+          minLength: c,
+          maxLength: c,
+        }),
+        covariances: fc.array(
+          fc
+            .tuple(
+              fc.double({ min: 0, max: 2, noNaN: true }),
+              fc.double({ min: 0, max: 2, noNaN: true }),
+              fc.double({ min: -1, max: 1, noNaN: true }),
+            )
+            .map(([a, b, r]) => [
+              [a, r * Math.sqrt(a * b)],
+              [r * Math.sqrt(a * b), b],
+            ]),
+          { minLength: c, maxLength: c },
+        ),
       })
-    case 'lpl-prior': return fc.record({ rule: fc.constant('lpl'), split: fc.constant('prior'), classCounts: counts, ...lplCommon, ...bounds })
+    case 'lpl-prior':
+      return fc.record({ rule: fc.constant('lpl'), split: fc.constant('prior'), classCounts: counts, ...lplCommon, ...bounds })
     case 'lpl-confidence':
-      return fc.record({ rule: fc.constant('lpl'), split: fc.constant('confidence'), numClasses: fc.constant(c), momentum: numberInput(0, 0.99), ...lplCommon, ...bounds })
+      return fc.record({
+        rule: fc.constant('lpl'),
+        split: fc.constant('confidence'),
+        numClasses: fc.constant(c),
+        momentum: numberInput(0, 0.99),
+        ...lplCommon,
+        ...bounds,
+      })
     case 'lpl-fixed':
       return fc.record({
-        rule: fc.constant('lpl'), split: fc.constant('fixed'), ...lplCommon,
+        rule: fc.constant('lpl'),
+        split: fc.constant('fixed'),
+        ...lplCommon,
         directions: fc.array(fc.constantFrom(-1, 1), { minLength: c, maxLength: c }),
         bounds: fc.array(fc.double({ min: 0, max: 2, noNaN: true }), { minLength: c, maxLength: c }),
       })
     case 'la+lpl':
-      return counts.chain((n) => fc.record({
-        rule: fc.constant('lpl'), split: fc.constant('prior'), classCounts: fc.constant(n), ...lplCommon,
-        base: fc.record({ rule: fc.constant('logit-adjustment'), classCounts: fc.constant(n), tau: numberInput(0, 2) }),
-      }))
+      return counts.chain((n) =>
+        fc.record({
+          rule: fc.constant('lpl'),
+          split: fc.constant('prior'),
+          classCounts: fc.constant(n),
+          ...lplCommon,
+          base: fc.record({ rule: fc.constant('logit-adjustment'), classCounts: fc.constant(n), tau: numberInput(0, 2) }),
+        }),
+      )
     case 'official-longtail':
-      return counts.chain((n) => fc.record({
-        rule: fc.constant(kind), classCounts: fc.constant(n), headClasses: fc.integer({ min: 0, max: c }), steps: fc.integer({ min: 1, max: 6 }),
-        alpha: numberInput(0, 0.5),
-      }))
-    case 'official-balanced': return fc.record({ rule: fc.constant(kind), steps: fc.integer({ min: 5, max: 8 }), alpha: numberInput(0, 0.1) })
-    case 'bce': return fc.constant({ rule: 'bce' })
-    case 'logit-adjusted-bce': return labelCounts(c).map((l) => ({ rule: kind, ...l, tau: 1 }))
+      return counts.chain((n) =>
+        fc.record({
+          rule: fc.constant(kind),
+          classCounts: fc.constant(n),
+          headClasses: fc.integer({ min: 0, max: c }),
+          steps: fc.integer({ min: 1, max: 6 }),
+          alpha: numberInput(0, 0.5),
+        }),
+      )
+    case 'official-balanced':
+      return fc.record({ rule: fc.constant(kind), steps: fc.integer({ min: 5, max: 8 }), alpha: numberInput(0, 0.1) })
+    case 'bce':
+      return fc.constant({ rule: 'bce' })
+    case 'logit-adjusted-bce':
+      return labelCounts(c).map((l) => ({ rule: kind, ...l, tau: 1 }))
     case 'db-negative-tolerant':
-      return fc.tuple(labelCounts(c), numberInput(0, 1), numberInput(0.1, 10)).map(([l, kappa, lambda]) => ({ rule: kind, ...l, kappa, lambda }))
+      return fc
+        .tuple(labelCounts(c), numberInput(0, 1), numberInput(0.1, 10))
+        .map(([l, kappa, lambda]) => ({ rule: kind, ...l, kappa, lambda }))
     case 'lpl-multilabel':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, ...lplCommon, ...bounds })
-    default: throw new Error(`no spec generator for ${kind}`)
+    default:
+      throw new Error(`no spec generator for ${kind}`)
   }
 }
 

@@ -10,9 +10,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  createLoss, dbBias, labelPriors, lplSteps, mulberry32, parseSpec, priorSplitBounds, referenceOps,
-} from '@logit-perturb/core'
+import { createLoss, dbBias, labelPriors, lplSteps, mulberry32, parseSpec, priorSplitBounds, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
 import { type MultiLabelBatch, centralDifference, longTailProfile, multiLabelBatch } from '@logit-perturb/conformance'
 
@@ -43,11 +41,17 @@ function goldenCase(kind: string, spec: Record<string, unknown>, b: MultiLabelBa
   const evaluation = loss.evaluate(u, y)
   // Rules whose gradient flows through the search: central differences of the float64 loss.
   const lossAt = (v: Float64Array) => loss(referenceOps.constant(v, [b.logits.length, c]), y).data[0]!
-  const grad = loss.hasClosedFormGradient ? Array.from(loss.gradient(u, y).data) : Array.from(centralDifference(lossAt, b.logits.flat(), 1e-5))
+  const grad = loss.hasClosedFormGradient
+    ? Array.from(loss.gradient(u, y).data)
+    : Array.from(centralDifference(lossAt, b.logits.flat(), 1e-5))
   const { rule: _rule, version: _version, ...params } = parseSpec({ rule: kind, ...spec }) as unknown as Record<string, unknown>
   return {
-    kind, numClasses: c, ...params, ...extra,
-    logits: b.logits, labels: b.labels,
+    kind,
+    numClasses: c,
+    ...params,
+    ...extra,
+    logits: b.logits,
+    labels: b.labels,
     loss: evaluation.loss.data[0]!,
     gradLogits: rows(grad, c),
     perturbedLogits: rows(evaluation.batch.logits.data, c),
@@ -58,13 +62,19 @@ function priorCase(kind: 'logit-adjusted-bce' | 'db-negative-tolerant', spec: Re
   const counts = spec.classCounts as number[]
   const numSamples = spec.numSamples as number
   const extra: Record<string, unknown> = { priors: labelPriors(counts, numSamples) }
-  if (kind === 'db-negative-tolerant') extra.bias = dbBias(counts, numSamples, (parseSpec({ rule: kind, ...spec }) as { kappa: number }).kappa)
+  if (kind === 'db-negative-tolerant')
+    extra.bias = dbBias(counts, numSamples, (parseSpec({ rule: kind, ...spec }) as { kappa: number }).kappa)
   return goldenCase(kind, spec, b, extra)
 }
 
 function lplCase(spec: Record<string, unknown>, b: MultiLabelBatch) {
   const parsed = parseSpec({ rule: 'lpl-multilabel', ...spec }) as unknown as {
-    classCounts: number[]; headClasses?: number; alpha: number; epsilon: number; deltaEpsilon: number; maxSteps: number
+    classCounts: number[]
+    headClasses?: number
+    alpha: number
+    epsilon: number
+    deltaEpsilon: number
+    maxSteps: number
   }
   const split = priorSplitBounds(parsed.classCounts, parsed.epsilon, parsed.deltaEpsilon, parsed.headClasses)
   return goldenCase('lpl-multilabel', spec, b, {
@@ -91,9 +101,12 @@ const cases = [
   lplCase({ classCounts: COUNTS_8, alpha: 0.3, normalize: false, gradient: 'through', maxSteps: 5 }, batch(16, rates(8, 50), 2)),
 ]
 
-writeFileSync(out, `${JSON.stringify({
-  source: 'logit-perturb float64 reference backend (test/golden/generate-multilabel.ts), multi-label rules',
-  seed: SEED,
-  cases,
-})}\n`)
+writeFileSync(
+  out,
+  `${JSON.stringify({
+    source: 'logit-perturb float64 reference backend (test/golden/generate-multilabel.ts), multi-label rules',
+    seed: SEED,
+    cases,
+  })}\n`,
+)
 console.log(`wrote ${cases.length} cases to ${out}`)

@@ -20,7 +20,9 @@ for (const backend of await workspaceBackends()) {
     if (result.passed) passed++
     else {
       failed++
-      const worst = result.checks.filter((k) => !(k.error <= (k.tolerance ?? backend.rtol))).map((k) => `${k.what} ${k.error.toExponential(2)}`)
+      const worst = result.checks
+        .filter((k) => !(k.error <= (k.tolerance ?? backend.rtol)))
+        .map((k) => `${k.what} ${k.error.toExponential(2)}`)
       console.error(`  ${backend.name} ${result.id}: ${worst.join(', ')} (tolerance ${backend.rtol})`)
     }
   }

@@ -42,7 +42,12 @@ export function hostBatch(b: BatchCase): HostBatch {
  * The largest violation of one of the core's equivalences (the ones `lpl verify` checks) by a spec
  * on a case, on the float64 reference; the equivalence must be one of the spec's rule.
  */
-export async function violation<S extends RuleSpec, O>(property: Equivalence<S, O>, spec: RuleInput, b: BatchCase, options?: O): Promise<number> {
+export async function violation<S extends RuleSpec, O>(
+  property: Equivalence<S, O>,
+  spec: RuleInput,
+  b: BatchCase,
+  options?: O,
+): Promise<number> {
   const parsed = parseSpec(spec)
   if (!property.appliesTo(parsed, true)) throw new Error(`"${property.name}" is not a property of ${parsed.rule}`)
   return property.check(referenceBackend, parsed, hostBatch(b), options)

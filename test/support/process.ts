@@ -27,8 +27,12 @@ export function runProcess(command: string, args: readonly string[], options: Pr
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeout ?? 300_000 })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
     child.on('error', reject)
     child.on('close', (status) => resolve({ status, stdout, stderr }))
   })

@@ -19,7 +19,8 @@ export class Progress {
     const left = (elapsed / this.done) * (this.totalSteps - this.done)
     const fraction = this.done / this.totalSteps
     const bar = '#'.repeat(Math.round(20 * fraction)).padEnd(20, '.')
-    const line = `[${bar}] ${label} epoch ${epoch + 1}/${epochs} batch ${batch + 1}/${batches} loss ${loss.toFixed(4)} ` +
+    const line =
+      `[${bar}] ${label} epoch ${epoch + 1}/${epochs} batch ${batch + 1}/${batches} loss ${loss.toFixed(4)} ` +
       `${formatSeconds(elapsed)} elapsed, ${formatSeconds(left)} left`
     if (this.stream.isTTY) this.stream.write(`\r${line.slice(0, (this.stream.columns ?? 120) - 1)}\x1b[K`)
     else if (batch + 1 === batches && line !== this.lastEpochLine) {

@@ -5,7 +5,13 @@ import { mulberry32 } from '@logit-perturb/core'
  * uniformly), logits `scale·(noise + 1.5·e_y)`: a model that is right more often than not, on a
  * long-tailed label distribution. Every class gets at least one sample when `n ≥ C`.
  */
-export function randomBatch(n: number, c: number, seed: number, scale = 1, counts?: readonly number[]): { logits: number[][]; labels: number[] } {
+export function randomBatch(
+  n: number,
+  c: number,
+  seed: number,
+  scale = 1,
+  counts?: readonly number[],
+): { logits: number[][]; labels: number[] } {
   const rand = mulberry32(seed)
   const weights = counts?.map((v) => Math.max(v, 1)) ?? new Array<number>(c).fill(1)
   const total = weights.reduce((a, b) => a + b, 0)

@@ -61,7 +61,11 @@ function classSource(spec: RuleSpec, at = ''): [number, string] | undefined {
   if (spec.numClasses !== undefined) return [spec.numClasses, `${at}numClasses`]
   if ('classCounts' in spec && spec.classCounts) return [spec.classCounts.length, `${at}classCounts`]
   if (spec.rule === 'lpl') {
-    return spec.split === 'fixed' ? [spec.directions.length, `${at}directions`] : spec.base ? classSource(spec.base, `${at}base.`) : undefined
+    return spec.split === 'fixed'
+      ? [spec.directions.length, `${at}directions`]
+      : spec.base
+        ? classSource(spec.base, `${at}base.`)
+        : undefined
   }
   if (spec.rule === 'vs') return 'multiplicative' in spec ? [spec.multiplicative.length, `${at}multiplicative`] : undefined
   if (spec.rule === 'isda') return spec.weights && [spec.weights.length, `${at}weights`]

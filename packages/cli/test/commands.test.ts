@@ -18,7 +18,13 @@ function specFile(name: string, spec: unknown): string {
 
 describe('lpl verify', () => {
   it('checks a spec on every backend and its equivalences, and passes', async () => {
-    const r = await lpl('verify', '--spec', specFile('la.json', { rule: 'logit-adjustment', tau: 1.5, classCounts: counts }), '--batches', '2')
+    const r = await lpl(
+      'verify',
+      '--spec',
+      specFile('la.json', { rule: 'logit-adjustment', tau: 1.5, classCounts: counts }),
+      '--batches',
+      '2',
+    )
     expect(r.status).toBe(0)
     for (const backend of ['tfjs-cpu', 'tfjs-wasm', 'onnx-wasm']) expect(r.stdout).toMatch(new RegExp(`${backend}\\s+loss`))
     expect(r.stdout).toMatch(/1\. τ = 0 is CE\s+\S+\s+\S+\s+ok/)
@@ -26,7 +32,13 @@ describe('lpl verify', () => {
     expect(r.stdout).toMatch(/all \d+ checks passed/)
   })
   it('names the skipped through-gradient on ONNX, and refuses a bad spec in one line', async () => {
-    const ok = await lpl('verify', '--spec', specFile('ol.json', { rule: 'official-longtail', classCounts: counts, headClasses: 1, steps: 4 }), '--batches', '1')
+    const ok = await lpl(
+      'verify',
+      '--spec',
+      specFile('ol.json', { rule: 'official-longtail', classCounts: counts, headClasses: 1, steps: 4 }),
+      '--batches',
+      '1',
+    )
     expect(ok.status).toBe(0)
     expect(ok.stdout).toMatch(/autodiff gradient = central difference/)
     const bad = await lpl('verify', '--spec', specFile('bad.json', { rule: 'lpl', split: 'prior', classCounts: counts, alpha: -1 }))
@@ -51,10 +63,28 @@ describe('lpl explain', () => {
   it('reports each class on a given batch, and writes the chart', async () => {
     const logits = join(dir, 'logits.json')
     const labels = join(dir, 'labels.json')
-    writeFileSync(logits, JSON.stringify([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [1, 1, 0, 0]]))
+    writeFileSync(
+      logits,
+      JSON.stringify([
+        [2, 0, 0, 0],
+        [0, 2, 0, 0],
+        [0, 0, 2, 0],
+        [1, 1, 0, 0],
+      ]),
+    )
     writeFileSync(labels, JSON.stringify([0, 1, 2, 0]))
     const svg = join(dir, 'explain.svg')
-    const r = await lpl('explain', '--spec', specFile('lpl.json', { rule: 'lpl', split: 'prior', classCounts: counts }), '--logits', logits, '--labels', labels, '--out', svg)
+    const r = await lpl(
+      'explain',
+      '--spec',
+      specFile('lpl.json', { rule: 'lpl', split: 'prior', classCounts: counts }),
+      '--logits',
+      logits,
+      '--labels',
+      labels,
+      '--out',
+      svg,
+    )
     expect(r.status).toBe(0)
     const rows = r.stdout.split('\n').filter((l) => /^\s+\d\s/.test(l))
     expect(rows).toHaveLength(4)
@@ -72,16 +102,26 @@ describe('lpl explain', () => {
 })
 
 describe('lpl export', () => {
-  it('writes a model whose outputs match the reference on a batch size of the caller\'s choosing', async () => {
-    const spec = { rule: 'lpl', split: 'prior', classCounts: counts, base: { rule: 'logit-adjustment', classCounts: counts } } satisfies RuleInput
+  it("writes a model whose outputs match the reference on a batch size of the caller's choosing", async () => {
+    const spec = {
+      rule: 'lpl',
+      split: 'prior',
+      classCounts: counts,
+      base: { rule: 'logit-adjustment', classCounts: counts },
+    } satisfies RuleInput
     const out = join(dir, 'loss.onnx')
     const r = await lpl('export', '--spec', specFile('lalpl.json', spec), '--out', out)
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/outputs loss, perturbed_logits, grad_logits/)
-    const logits = [[2, 0.5, -1, 0], [0.1, 0.3, 0.2, 0.4], [1, 1, 1, -2]]
+    const logits = [
+      [2, 0.5, -1, 0],
+      [0.1, 0.3, 0.2, 0.4],
+      [1, 1, 1, -2],
+    ]
     const labels = [0, 2, 1]
     const result = await runLossModel(readFileSync(out), logits, labels)
-    const want = createLoss(referenceOps, spec)(referenceOps.constant(logits.flat(), [3, 4]), referenceOps.constant(labels, [3], 'int32')).data[0]!
+    const want = createLoss(referenceOps, spec)(referenceOps.constant(logits.flat(), [3, 4]), referenceOps.constant(labels, [3], 'int32'))
+      .data[0]!
     expect(Math.abs(result.loss - want)).toBeLessThanOrEqual(1e-5 * want)
   })
   it('asks for the class count when the spec does not fix it', async () => {
@@ -93,21 +133,45 @@ describe('lpl export', () => {
 })
 
 describe('lpl adjust', () => {
-  it('appends −τ·log π to a classifier\'s logits', async () => {
+  it("appends −τ·log π to a classifier's logits", async () => {
     const layers = [
-      { kernel: [[1, -1, 0.5], [0.3, 0.2, -0.4]], bias: [0.1, 0, -0.1] },
-      { kernel: [[1, 0, 0, 0.2], [0, 1, 0, 0.1], [0.5, 0, 1, -0.3]], bias: [0.2, 0, 0.1, 0] },
+      {
+        kernel: [
+          [1, -1, 0.5],
+          [0.3, 0.2, -0.4],
+        ],
+        bias: [0.1, 0, -0.1],
+      },
+      {
+        kernel: [
+          [1, 0, 0, 0.2],
+          [0, 1, 0, 0.1],
+          [0.5, 0, 1, -0.3],
+        ],
+        bias: [0.2, 0, 0.1, 0],
+      },
     ]
     const model = join(dir, 'classifier.onnx')
     writeFileSync(model, classifierModel(layers))
     const out = join(dir, 'adjusted.onnx')
-    const r = await lpl('adjust', '--model', model, '--spec', specFile('la2.json', { rule: 'logit-adjustment', tau: 0.5, classCounts: counts }), '--out', out, '--probabilities')
+    const r = await lpl(
+      'adjust',
+      '--model',
+      model,
+      '--spec',
+      specFile('la2.json', { rule: 'logit-adjustment', tau: 0.5, classCounts: counts }),
+      '--out',
+      out,
+      '--probabilities',
+    )
     expect(r.status).toBe(0)
     const input = { input: { data: Float32Array.from([1, 2, -1, 0.5]), dims: [2, 2] } }
     const before = (await runModel(readFileSync(model), input)).logits!.data as Float32Array
     const after = await runModel(readFileSync(out), input)
     const shift = logPriorsFromCounts(counts)
-    Array.from(after.logits!.data as Float32Array).forEach((v, k) => expect(v).toBeCloseTo(before[k]! - 0.5 * shift[k % 4]!, 5))
+    Array.from(after.logits!.data as Float32Array).forEach((v, k) => {
+      expect(v).toBeCloseTo(before[k]! - 0.5 * shift[k % 4]!, 5)
+    })
     expect(after.adjusted_probabilities).toBeDefined()
   })
   it('refuses a model that is not ONNX, in one line', async () => {

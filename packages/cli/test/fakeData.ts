@@ -10,7 +10,9 @@ export function idxBytes(dims: number[], data: Uint8Array): Uint8Array {
   header[2] = 0x08
   header[3] = dims.length
   const view = new DataView(header.buffer)
-  dims.forEach((d, k) => view.setUint32(4 + 4 * k, d, false))
+  dims.forEach((d, k) => {
+    view.setUint32(4 + 4 * k, d, false)
+  })
   const out = new Uint8Array(header.length + data.length)
   out.set(header)
   out.set(data, header.length)
@@ -40,7 +42,10 @@ export function writeFakeFashionMnist(perClassTrain: number, perClassTest: numbe
     }
     return { images, labels, n }
   }
-  for (const [prefix, perClass] of [['train', perClassTrain], ['t10k', perClassTest]] as const) {
+  for (const [prefix, perClass] of [
+    ['train', perClassTrain],
+    ['t10k', perClassTest],
+  ] as const) {
     const { images, labels, n } = make(perClass)
     writeFileSync(join(dir, `${prefix}-images-idx3-ubyte.gz`), gzipSync(idxBytes([n, 28, 28], images)))
     writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte.gz`), gzipSync(idxBytes([n], labels)))

@@ -17,8 +17,22 @@ const tinyData = writeFakeFashionMnist(50, 20)
  */
 async function trainTiny(...args: string[]): Promise<LplRun & { out: string }> {
   const out = mkdtempSync(join(tmpdir(), 'lpl-out-'))
-  const r = await lpl('train', '--data', tinyData, '--n-max', '40', '--ratio', '10', '--validation-per-class', '5',
-    '--backend', 'cpu', '--out', out, ...args)
+  const r = await lpl(
+    'train',
+    '--data',
+    tinyData,
+    '--n-max',
+    '40',
+    '--ratio',
+    '10',
+    '--validation-per-class',
+    '5',
+    '--backend',
+    'cpu',
+    '--out',
+    out,
+    ...args,
+  )
   return { ...r, out }
 }
 
@@ -83,7 +97,9 @@ describe('IDX files', () => {
   it('reads what it wrote, and names the file and the problem for bad ones', () => {
     const good = idxBytes([2, 2, 2], Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]))
     expect(parseIdx(good, 'x').dims).toEqual([2, 2, 2])
-    expect(() => parseIdx(good.subarray(0, good.length - 1), 'x.idx')).toThrow(/x\.idx: dimensions \[2, 2, 2\] need 8 data bytes, the file has 7/)
+    expect(() => parseIdx(good.subarray(0, good.length - 1), 'x.idx')).toThrow(
+      /x\.idx: dimensions \[2, 2, 2\] need 8 data bytes, the file has 7/,
+    )
     const wrongMagic = Uint8Array.from(good)
     wrongMagic[0] = 0x1f
     expect(() => parseIdx(wrongMagic, 'y.idx')).toThrow(/y\.idx: not an IDX file \(magic number 0x1f/)
@@ -111,7 +127,10 @@ describe('the cosine classifier layer of ldam-drw', () => {
     const { CosineDense } = await import('../src/train/model.js')
     await tf.setBackend('cpu')
     const layer = new CosineDense(3, 1)
-    const x = tf.tensor2d([[0, 0, 0, 0], [1, 2, 0, 1]])
+    const x = tf.tensor2d([
+      [0, 0, 0, 0],
+      [1, 2, 0, 1],
+    ])
     layer.build(x.shape)
     const grads = tf.grads((input: tf.Tensor) => tf.sum(layer.apply(input) as tf.Tensor))([x])
     const values = await grads[0]!.data()
@@ -123,15 +142,37 @@ describe('lpl train --task multilabel', () => {
   it('trains on canvases end to end and reports per-class average precision', async () => {
     const data = writeFakeFashionMnist(30, 30)
     const out = mkdtempSync(join(tmpdir(), 'lpl-ml-'))
-    const r = await lpl('train', '--task', 'multilabel', '--data', data, '--canvases', '200', '--ratio', '10', '--epochs', '1',
-      '--seeds', '0', '--backend', 'cpu', '--out', out)
+    const r = await lpl(
+      'train',
+      '--task',
+      'multilabel',
+      '--data',
+      data,
+      '--canvases',
+      '200',
+      '--ratio',
+      '10',
+      '--epochs',
+      '1',
+      '--seeds',
+      '0',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+    )
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/200 training canvases/)
     expect(r.stdout).toMatch(/per-class average precision/)
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
     expect(results.protocol.task).toBe('multilabel')
-    expect(results.summaries.map((s: { method: string }) => s.method)).toEqual(['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel'])
+    expect(results.summaries.map((s: { method: string }) => s.method)).toEqual([
+      'bce',
+      'logit-adjusted-bce',
+      'db-negative-tolerant',
+      'lpl-multilabel',
+    ])
     for (const s of results.summaries) {
       expect(s.balancedAccuracy.mean).toBeGreaterThan(0)
       expect(s.balancedAccuracy.mean).toBeLessThanOrEqual(1)

@@ -48,21 +48,19 @@ function batchShape(maxN: number, minC: number, maxC: number, scales: number[], 
  */
 export function batchArbitrary(options: BatchOptions = {}): fc.Arbitrary<BatchCase> {
   const { maxN = 256, maxC = 200, minC = 1, scales = [1, 10, 100, 1e4], zeroCounts = true } = options
-  return fc
-    .record(batchShape(maxN, minC, maxC, scales, [1, 10, 100, 1e6]))
-    .map(({ n, c, scale, seed, ratio }) => {
-      const rand = mulberry32(seed)
-      const logits = Array.from({ length: n * c }, () => uniform(rand, scale))
-      const labels = Array.from({ length: n }, () => longTailLabel(rand, c))
-      const counts = longTailCounts(c, 5000, ratio).map((count) => (zeroCounts && c > 1 && rand() < 0.15 ? 0 : count))
-      if (!counts.some((v) => v > 0)) counts[0] = 1
-      // Shuffle so class ids are not sorted by count.
-      for (let k = c - 1; k > 0; k--) {
-        const j = Math.floor(rand() * (k + 1))
-        ;[counts[k], counts[j]] = [counts[j]!, counts[k]!]
-      }
-      return { n, c, logits, labels, counts, scale }
-    })
+  return fc.record(batchShape(maxN, minC, maxC, scales, [1, 10, 100, 1e6])).map(({ n, c, scale, seed, ratio }) => {
+    const rand = mulberry32(seed)
+    const logits = Array.from({ length: n * c }, () => uniform(rand, scale))
+    const labels = Array.from({ length: n }, () => longTailLabel(rand, c))
+    const counts = longTailCounts(c, 5000, ratio).map((count) => (zeroCounts && c > 1 && rand() < 0.15 ? 0 : count))
+    if (!counts.some((v) => v > 0)) counts[0] = 1
+    // Shuffle so class ids are not sorted by count.
+    for (let k = c - 1; k > 0; k--) {
+      const j = Math.floor(rand() * (k + 1))
+      ;[counts[k], counts[j]] = [counts[j]!, counts[k]!]
+    }
+    return { n, c, logits, labels, counts, scale }
+  })
 }
 
 /** A multi-label batch drawn for property tests: flat `[N, C]` logits and 0/1 labels, and training statistics. */
@@ -93,7 +91,7 @@ export function multiLabelBatchArbitrary(options: BatchOptions = {}): fc.Arbitra
       const rand = mulberry32(seed)
       const pick = (): number => {
         const r = rand()
-        return r < 0.1 ? 0 : r < 0.15 ? 1 : 0.9 * ratio ** (-rand())
+        return r < 0.1 ? 0 : r < 0.15 ? 1 : 0.9 * ratio ** -rand()
       }
       const rates = Array.from({ length: c }, pick)
       const labels = Array.from({ length: n * c }, (_, k) => (rand() < rates[k % c]! ? 1 : 0))

@@ -10,7 +10,10 @@ function gaussian(rand: () => number): number {
  * with standard deviation `spread`, in class order.
  */
 export function gaussianBlobs(
-  counts: readonly number[], centers: readonly (readonly [number, number])[], spread: number, seed: number,
+  counts: readonly number[],
+  centers: readonly (readonly [number, number])[],
+  spread: number,
+  seed: number,
 ): { points: number[][]; labels: number[] } {
   const rand = mulberry32(seed)
   const points: number[][] = []

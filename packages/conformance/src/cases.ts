@@ -33,7 +33,11 @@ function weightedCases(): ConformanceCase[] {
     }
   }
   const single = singleLabelVariants(COUNTS).map(({ name, spec }, k) => ({ name, spec, ...batch(800 + k, 24, 6, 3) }))
-  const multi = multiLabelVariants(LABEL_COUNTS, NUM_SAMPLES).map(({ name, spec }, k) => ({ name, spec, ...labelBatch(900 + k, 24, 3, 0.75) }))
+  const multi = multiLabelVariants(LABEL_COUNTS, NUM_SAMPLES).map(({ name, spec }, k) => ({
+    name,
+    spec,
+    ...labelBatch(900 + k, 24, 3, 0.75),
+  }))
   return [...single, ...multi].map((c, k) => {
     const reduction = REDUCTIONS[k % REDUCTIONS.length]!
     return { ...c, name: `${c.name} (weighted, masked, ${reduction})`, reduction, ...rows(c.logits.length, 1000 + k) }
@@ -50,16 +54,22 @@ function singleLabelCases(): ConformanceCase[] {
     const confident = batch(300 + k, 24, 6, 3)
     confident.logits = confident.logits.map((row, i) => row.map((v, j) => Math.fround(v + (j === confident.labels[i] ? 100 : 0))))
     out.push({
-      name: `${name} (gap ~ 100)`, spec, ...confident,
+      name: `${name} (gap ~ 100)`,
+      spec,
+      ...confident,
       float32Exceptions: {
         loss: 'the batch is fit (loss below 1e-20): float32 computes CE as lse(z) − z_y and rounds it to 0 or to one unit in the last place of |z|',
-        autodiff: 'autodiff of log-softmax forms p_y − 1, which float32 rounds to 0 once 1 − p_y < 6e-8; the closed form keeps −Σ_{j≠y} p_j',
+        autodiff:
+          'autodiff of log-softmax forms p_y − 1, which float32 rounds to 0 once 1 − p_y < 6e-8; the closed form keeps −Σ_{j≠y} p_j',
       },
     })
     out.push({
-      name: `${name} (|u| ~ 1e4)`, spec, ...batch(200 + k, 16, 6, 1e4),
+      name: `${name} (|u| ~ 1e4)`,
+      spec,
+      ...batch(200 + k, 16, 6, 1e4),
       float32Exceptions: {
-        gradient: 'float32 holds logits of 1e4 to about 1e-3, so the softmax of u + δ, and the gradient, differ from float64 by about 1e-3 relative',
+        gradient:
+          'float32 holds logits of 1e4 to about 1e-3, so the softmax of u + δ, and the gradient, differ from float64 by about 1e-3 relative',
       },
     })
   })

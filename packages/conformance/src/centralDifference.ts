@@ -29,14 +29,21 @@ export function centralDifference(f: (x: never) => number, x: ArrayLike<number> 
 }
 
 /** {@link centralDifference} of a function computed asynchronously (a value read back from a backend). */
-export async function centralDifferenceAsync(f: (x: Float64Array) => Promise<number>, x: ArrayLike<number>, h: number): Promise<Float64Array> {
+export async function centralDifferenceAsync(
+  f: (x: Float64Array) => Promise<number>,
+  x: ArrayLike<number>,
+  h: number,
+): Promise<Float64Array> {
   const out = new Float64Array(x.length)
   for (let k = 0; k < x.length; k++) out[k] = ((await f(moved(x, k, h))) - (await f(moved(x, k, -h)))) / (2 * h)
   return out
 }
 
 /** `x` flat, and `f` as a function of flat arrays. */
-function flatten(f: (x: never) => number, x: ArrayLike<number> | readonly (readonly number[])[]): { flat: Float64Array; at: (x: Float64Array) => number } {
+function flatten(
+  f: (x: never) => number,
+  x: ArrayLike<number> | readonly (readonly number[])[],
+): { flat: Float64Array; at: (x: Float64Array) => number } {
   if (!isRows(x)) return { flat: Float64Array.from(x), at: f as (x: Float64Array) => number }
   const c = x[0]?.length ?? 0
   return { flat: Float64Array.from(x.flat()), at: (moved) => (f as (x: number[][]) => number)(rowsOf(moved, c)) }

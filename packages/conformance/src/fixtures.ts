@@ -25,7 +25,9 @@ export interface LoadedCase {
 
 /** Reads every `golden-*.json` of a folder, in name order. */
 export function loadGoldenDir(dir: string): LoadedCase[] {
-  const files = readdirSync(dir).filter((f) => /^golden-.*\.json$/.test(f)).sort()
+  const files = readdirSync(dir)
+    .filter((f) => /^golden-.*\.json$/.test(f))
+    .sort()
   return files.flatMap((file) => {
     const parsed = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cases?: GoldenCase[] }
     if (!Array.isArray(parsed.cases)) throw new Error(`${file}: no "cases" array`)
@@ -40,8 +42,13 @@ export function specOfCase(c: GoldenCase): RuleSpec {
   switch (c.kind) {
     case 'official-longtail':
       return parseSpec({
-        rule: 'official-longtail', classCounts: counts(), headClasses: n('split'), stepScale: n('stepSize'),
-        headFactor: n('headFactor'), steps: n('steps'), alpha: n('alpha'),
+        rule: 'official-longtail',
+        classCounts: counts(),
+        headClasses: n('split'),
+        stepScale: n('stepSize'),
+        headFactor: n('headFactor'),
+        steps: n('steps'),
+        alpha: n('alpha'),
       })
     case 'official-balanced':
       return parseSpec({ rule: 'official-balanced', numClasses: c.numClasses, steps: n('steps'), alpha: n('alpha') })
@@ -49,7 +56,10 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       return parseSpec({ rule: 'logit-adjustment', classCounts: counts(), tau: n('tau') })
     case 'ldam':
       return parseSpec({
-        rule: 'ldam', classCounts: counts(), maxMargin: n('maxMargin'), scale: n('scale'),
+        rule: 'ldam',
+        classCounts: counts(),
+        maxMargin: n('maxMargin'),
+        scale: n('scale'),
         ...(n('drwBeta') > 0 ? { drw: { beta: n('drwBeta'), fromEpoch: 0 } } : {}),
       })
     case 'bce':
@@ -58,12 +68,22 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       return parseSpec({ rule: 'logit-adjusted-bce', classCounts: counts(), numSamples: n('numSamples'), tau: n('tau') })
     case 'db-negative-tolerant':
       return parseSpec({
-        rule: 'db-negative-tolerant', classCounts: counts(), numSamples: n('numSamples'), kappa: n('kappa'), lambda: n('lambda'),
+        rule: 'db-negative-tolerant',
+        classCounts: counts(),
+        numSamples: n('numSamples'),
+        kappa: n('kappa'),
+        lambda: n('lambda'),
       })
     case 'lpl-multilabel':
       return parseSpec({
-        rule: 'lpl-multilabel', classCounts: counts(), alpha: n('alpha'), epsilon: n('epsilon'), deltaEpsilon: n('deltaEpsilon'),
-        maxSteps: n('maxSteps'), normalize: c.normalize, gradient: c.gradient,
+        rule: 'lpl-multilabel',
+        classCounts: counts(),
+        alpha: n('alpha'),
+        epsilon: n('epsilon'),
+        deltaEpsilon: n('deltaEpsilon'),
+        maxSteps: n('maxSteps'),
+        normalize: c.normalize,
+        gradient: c.gradient,
         ...(c.headClasses === null || c.headClasses === undefined ? {} : { headClasses: c.headClasses }),
       })
     default:

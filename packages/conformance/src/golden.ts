@@ -1,6 +1,15 @@
 import type { Backend } from '@logit-perturb/core'
 import {
-  batchOn, createLoss, dbBias, drwWeights, labelPriors, ldamMargins, lplSteps, officialLongtailSteps, priorSplitBounds, relativeError,
+  batchOn,
+  createLoss,
+  dbBias,
+  drwWeights,
+  labelPriors,
+  ldamMargins,
+  lplSteps,
+  officialLongtailSteps,
+  priorSplitBounds,
+  relativeError,
 } from '@logit-perturb/core'
 import { centralDifferenceAsync } from './centralDifference.js'
 import { type LoadedCase, expectedPerturbed, specOfCase } from './fixtures.js'
@@ -70,8 +79,13 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
 /** Host-side quantities a case lists, checked exactly (they are backend independent). */
 function hostChecks({ data: c }: LoadedCase): Check[] {
   if (c.kind === 'official-longtail') {
-    const steps = officialLongtailSteps(c.classCounts as number[], c.split as number, c.stepSize as number,
-      c.headFactor as number, c.steps as number)
+    const steps = officialLongtailSteps(
+      c.classCounts as number[],
+      c.split as number,
+      c.stepSize as number,
+      c.headFactor as number,
+      c.steps as number,
+    )
     return [
       { what: 'getStepRaw', error: relativeError(steps.raw, c.getStepRaw as number[]) },
       { what: 'classSteps', error: relativeError(steps.clamped, c.classSteps as number[]) },
@@ -87,8 +101,12 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
     return out
   }
   if (c.kind === 'lpl-multilabel') {
-    const split = priorSplitBounds(c.classCounts as number[], c.epsilon as number, c.deltaEpsilon as number,
-      (c.headClasses as number | null) ?? undefined)
+    const split = priorSplitBounds(
+      c.classCounts as number[],
+      c.epsilon as number,
+      c.deltaEpsilon as number,
+      (c.headClasses as number | null) ?? undefined,
+    )
     const steps = split.bounds.map((b) => lplSteps(b, c.alpha as number, c.maxSteps as number))
     return [
       { what: 'directions', error: relativeError(split.directions, c.directions as number[]) },
@@ -96,9 +114,14 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
     ]
   }
   if (c.kind === 'ldam') {
-    const out = [{ what: 'margins', error: relativeError(ldamMargins(c.classCounts as number[], c.maxMargin as number), c.margins as number[]) }]
+    const out = [
+      { what: 'margins', error: relativeError(ldamMargins(c.classCounts as number[], c.maxMargin as number), c.margins as number[]) },
+    ]
     if (c.classWeights) {
-      out.push({ what: 'classWeights', error: relativeError(drwWeights(c.classCounts as number[], c.drwBeta as number), c.classWeights as number[]) })
+      out.push({
+        what: 'classWeights',
+        error: relativeError(drwWeights(c.classCounts as number[], c.drwBeta as number), c.classWeights as number[]),
+      })
     }
     return out
   }

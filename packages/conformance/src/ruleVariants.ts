@@ -38,13 +38,13 @@ const v = (name: string, spec: RuleInput, through?: boolean): RuleVariant => ({ 
  * every suite iterating the tables then covers it.
  */
 const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts: readonly number[]) => Variants } = {
-  'ce': () => ({ main: [v('ce', { rule: 'ce' })] }),
+  ce: () => ({ main: [v('ce', { rule: 'ce' })] }),
   'logit-adjustment': (classCounts) => ({
     main: [v('logit-adjustment', { rule: 'logit-adjustment', tau: 1.2, classCounts })],
     more: [v('logit-adjustment (defaults)', { rule: 'logit-adjustment', classCounts })],
   }),
   'balanced-softmax': (classCounts) => ({ main: [v('balanced-softmax', { rule: 'balanced-softmax', classCounts })] }),
-  'ldam': (classCounts) => ({
+  ldam: (classCounts) => ({
     main: [v('ldam-drw', { rule: 'ldam', classCounts, scale: 5, drw: { beta: 0.999, fromEpoch: 0 } })],
     more: [
       // The default margins and re-weighting; the default scale of 30 makes a small model's SGD diverge.
@@ -53,29 +53,42 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
       v('ldam-drw from epoch 2', { rule: 'ldam', classCounts, scale: 2, drw: { beta: 0.999, fromEpoch: 2 } }),
     ],
   }),
-  'vs': (classCounts) => ({
+  vs: (classCounts) => ({
     main: [v('vs', { rule: 'vs', classCounts, gamma: 0.3, tau: 1 })],
     more: [v('vs (defaults)', { rule: 'vs', classCounts })],
   }),
-  'isda': (classCounts) => ({
-    main: [v('isda', {
-      rule: 'isda', lambda: 0.5,
-      weights: classCounts.map((_, c) => [Math.cos(c), Math.sin(c), 0.5]),
-      covariances: classCounts.map((_, c) => [[1, 0.1, 0], [0.1, 0.5 + 0.1 * c, 0], [0, 0, 0.2]]),
-    })],
-    more: [v('isda (defaults)', {
-      rule: 'isda',
-      weights: classCounts.map((_, c) => [c % 2 === 0 ? 1 : 0.5, c % 2 === 1 ? 1 : 0.5]),
-      covariances: classCounts.map(() => [[1, 0.2], [0.2, 0.5]]),
-    })],
+  isda: (classCounts) => ({
+    main: [
+      v('isda', {
+        rule: 'isda',
+        lambda: 0.5,
+        weights: classCounts.map((_, c) => [Math.cos(c), Math.sin(c), 0.5]),
+        covariances: classCounts.map((_, c) => [
+          [1, 0.1, 0],
+          [0.1, 0.5 + 0.1 * c, 0],
+          [0, 0, 0.2],
+        ]),
+      }),
+    ],
+    more: [
+      v('isda (defaults)', {
+        rule: 'isda',
+        weights: classCounts.map((_, c) => [c % 2 === 0 ? 1 : 0.5, c % 2 === 1 ? 1 : 0.5]),
+        covariances: classCounts.map(() => [
+          [1, 0.2],
+          [0.2, 0.5],
+        ]),
+      }),
+    ],
   }),
-  'lpl': (classCounts) => ({
+  lpl: (classCounts) => ({
     main: [
       v('lpl-prior', { rule: 'lpl', split: 'prior', classCounts }),
       v('lpl-prior-unnormalized', { rule: 'lpl', split: 'prior', classCounts, normalize: false, alpha: 0.3 }),
       v('lpl-confidence', { rule: 'lpl', split: 'confidence', momentum: 0 }),
       v('lpl-fixed', {
-        rule: 'lpl', split: 'fixed',
+        rule: 'lpl',
+        split: 'fixed',
         directions: classCounts.map((_, c) => FIXED_DIRECTIONS[c % FIXED_DIRECTIONS.length]!),
         bounds: classCounts.map((_, c) => FIXED_BOUNDS[c % FIXED_BOUNDS.length]!),
       }),
@@ -84,7 +97,11 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     ],
     more: [
       v('lpl-confidence (defaults)', { rule: 'lpl', split: 'confidence' }),
-      v('la+lpl through', { rule: 'lpl', split: 'prior', classCounts, gradient: 'through', base: { rule: 'logit-adjustment', classCounts } }, true),
+      v(
+        'la+lpl through',
+        { rule: 'lpl', split: 'prior', classCounts, gradient: 'through', base: { rule: 'logit-adjustment', classCounts } },
+        true,
+      ),
     ],
   }),
   'official-longtail': (classCounts) => ({
@@ -99,7 +116,7 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
 
 /** Every registered multi-label rule's variants for label counts (see {@link SINGLE_LABEL}). */
 const MULTI_LABEL: { readonly [R in MultiLabelRuleSpec['rule']]: (counts: LabelCounts) => Variants } = {
-  'bce': () => ({ main: [v('bce', { rule: 'bce' })] }),
+  bce: () => ({ main: [v('bce', { rule: 'bce' })] }),
   'logit-adjusted-bce': (s) => ({
     main: [v('logit-adjusted-bce', { rule: 'logit-adjusted-bce', tau: 1.2, ...s })],
     more: [v('logit-adjusted-bce (defaults)', { rule: 'logit-adjusted-bce', ...s })],
@@ -114,7 +131,11 @@ const MULTI_LABEL: { readonly [R in MultiLabelRuleSpec['rule']]: (counts: LabelC
     main: [
       v('lpl-multilabel', { rule: 'lpl-multilabel', classCounts }),
       v('lpl-multilabel-unnormalized', { rule: 'lpl-multilabel', classCounts, normalize: false, alpha: 0.3 }),
-      v('lpl-multilabel-through', { rule: 'lpl-multilabel', classCounts, normalize: false, alpha: 0.3, gradient: 'through', maxSteps: 6 }, true),
+      v(
+        'lpl-multilabel-through',
+        { rule: 'lpl-multilabel', classCounts, normalize: false, alpha: 0.3, gradient: 'through', maxSteps: 6 },
+        true,
+      ),
     ],
   }),
 }

@@ -43,8 +43,7 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
   const c = numClasses
   const y = ops.oneHot(labels, c)
   const counts = ops.sum(y, [0])
-  const perClassMean = (perSample: T): T =>
-    ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
+  const perClassMean = (perSample: T): T => ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
   const reference = batch.reference ?? { logits }
   const one = ops.constant([1], [])
   const variation = ops.sub(crossEntropyPerSample(ops, batch.logits, y), crossEntropyPerSample(ops, reference.logits, y))
@@ -136,11 +135,13 @@ export interface ExplanationValues {
 export function describeClasses(values: ExplanationValues, tolerance = 1e-12): ClassReport[] {
   return Array.from(values.classCounts, (count, classId) => {
     const lossVariation = values.lossVariation[classId]!
-    const direction: Direction = count === 0
-      ? 'absent'
-      : lossVariation > tolerance ? 'positive' : lossVariation < -tolerance ? 'negative' : 'none'
+    const direction: Direction =
+      count === 0 ? 'absent' : lossVariation > tolerance ? 'positive' : lossVariation < -tolerance ? 'negative' : 'none'
     return {
-      classId, count, lossVariation, direction,
+      classId,
+      count,
+      lossVariation,
+      direction,
       equivalentWeight: values.equivalentWeight[classId]!,
       targetWeight: values.targetWeight[classId]!,
     }

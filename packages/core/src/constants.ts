@@ -45,7 +45,10 @@ export function constantPool<T>(ops: TensorOps<T>): ConstantPool<T> {
       return tensor
     },
     dispose() {
-      if (ops.release !== undefined) made.forEach((t) => ops.release!(t))
+      if (ops.release !== undefined)
+        made.forEach((t) => {
+          ops.release!(t)
+        })
       made.clear()
     },
   }

@@ -59,11 +59,6 @@ export class LogitPerturbError extends Error {
 }
 
 /** Throws a {@link LogitPerturbError} unless `condition` holds. */
-export function check(
-  condition: boolean,
-  code: LogitPerturbErrorCode,
-  message: string,
-  field?: string,
-): asserts condition {
+export function check(condition: boolean, code: LogitPerturbErrorCode, message: string, field?: string): asserts condition {
   if (!condition) throw new LogitPerturbError(code, message, field)
 }

@@ -14,7 +14,14 @@ export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'
 export type { LogitPerturbErrorCode } from './errors.js'
 export {
-  checkBinaryLabelValues, checkClassCounts, checkFiniteValues, checkLabelCounts, checkLabelValues, checkMaskValues, checkSampleWeightValues, checkTau,
+  checkBinaryLabelValues,
+  checkClassCounts,
+  checkFiniteValues,
+  checkLabelCounts,
+  checkLabelValues,
+  checkMaskValues,
+  checkSampleWeightValues,
+  checkTau,
 } from './validate.js'
 export type { Reduction } from './reduction.js'
 export { closedFormBatchGradient, reducedLoss } from './reduction.js'
@@ -27,11 +34,42 @@ export type { RefTensor } from './reference/tensor.js'
 export { refTensor } from './reference/tensor.js'
 
 export type {
-  BalancedSoftmaxSpec, BceSpec, CeSpec, DbNegativeTolerantInput, DbNegativeTolerantSpec, IsdaInput, IsdaSpec, LdamInput,
-  LdamSpec, LogitAdjustedBceInput, LogitAdjustedBceSpec, LogitAdjustmentInput, LogitAdjustmentSpec, LplBaseInput,
-  LplBaseSpec, LplConfidenceSpec, LplFixedSpec, LplInput, LplLearnedSpec, LplMultiLabelInput, LplMultiLabelSpec,
-  LplPriorSpec, LplSpec, MultiLabelRuleSpec, OfficialBalancedInput, OfficialBalancedSpec, OfficialLongtailInput,
-  OfficialLongtailSpec, RuleInput, RuleName, RuleSpec, SingleLabelRuleSpec, VsCountsSpec, VsInput, VsSpec, VsTermsSpec,
+  BalancedSoftmaxSpec,
+  BceSpec,
+  CeSpec,
+  DbNegativeTolerantInput,
+  DbNegativeTolerantSpec,
+  IsdaInput,
+  IsdaSpec,
+  LdamInput,
+  LdamSpec,
+  LogitAdjustedBceInput,
+  LogitAdjustedBceSpec,
+  LogitAdjustmentInput,
+  LogitAdjustmentSpec,
+  LplBaseInput,
+  LplBaseSpec,
+  LplConfidenceSpec,
+  LplFixedSpec,
+  LplInput,
+  LplLearnedSpec,
+  LplMultiLabelInput,
+  LplMultiLabelSpec,
+  LplPriorSpec,
+  LplSpec,
+  MultiLabelRuleSpec,
+  OfficialBalancedInput,
+  OfficialBalancedSpec,
+  OfficialLongtailInput,
+  OfficialLongtailSpec,
+  RuleInput,
+  RuleName,
+  RuleSpec,
+  SingleLabelRuleSpec,
+  VsCountsSpec,
+  VsInput,
+  VsSpec,
+  VsTermsSpec,
 } from './specTypes.js'
 export type { SpecBase, SpecInput } from './rules/definition.js'
 export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specTypes.js'
@@ -69,8 +107,15 @@ export { officialBalancedIterations } from './rules/officialBalanced.js'
 export { describeClasses, explainBatch, explainMultiLabelBatch } from './analysis.js'
 export type { ClassReport, Direction, Explanation, ExplanationValues } from './analysis.js'
 export {
-  DEFAULT_TAU_GRID, argmaxRows, averagePrecision, balancedAccuracy, chooseTau, multiLabelAveragePrecision, perClassAccuracy,
-  shotAccuracy, thirdsAccuracy,
+  DEFAULT_TAU_GRID,
+  argmaxRows,
+  averagePrecision,
+  balancedAccuracy,
+  chooseTau,
+  multiLabelAveragePrecision,
+  perClassAccuracy,
+  shotAccuracy,
+  thirdsAccuracy,
 } from './metrics.js'
 export type { GroupAccuracy, ShotAccuracy } from './metrics.js'
 export { mulberry32, shuffleInPlace } from './random.js'

@@ -202,11 +202,26 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     const rowMask = mask === undefined ? undefined : ops.reshape(mask, [-1, 1])
     const oneHotLabels = labelsOf.labelMatrix(ops, labels, numClasses, rowMask)
     const { batch, state: nextState } = rule.perturb(ops, {
-      logits, labels, labelMatrix: oneHotLabels, rowMask, numClasses, ctx, state, constants,
+      logits,
+      labels,
+      labelMatrix: oneHotLabels,
+      rowMask,
+      numClasses,
+      ctx,
+      state,
+      constants,
     })
     const loss = reducedLoss(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, labelSmoothing }, reduction)
     return {
-      loss, batch, oneHotLabels, rowMask, sampleWeight, reduction, labelSmoothing, numClasses, task,
+      loss,
+      batch,
+      oneHotLabels,
+      rowMask,
+      sampleWeight,
+      reduction,
+      labelSmoothing,
+      numClasses,
+      task,
       ...(nextState === undefined ? {} : { nextState }),
     }
   }
@@ -238,9 +253,11 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     perturb: (logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx).batch.logits,
     gradient(logits: T, labels: T, ctx?: LossContext<T>) {
       if (rule.gradientThrough) {
-        throw new LogitPerturbError('INVALID_SPEC',
+        throw new LogitPerturbError(
+          'INVALID_SPEC',
           `rule ${parsed.rule} differentiates through its perturbation: it has no closed-form gradient; use automatic differentiation`,
-          'gradient')
+          'gradient',
+        )
       }
       return closedFormGradient(ops, step(logits, labels, ctx))
     },
@@ -252,14 +269,22 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     setState(next: RuleState<T> | undefined) {
       if (next !== undefined && rule.stateKeys !== undefined) {
         const keys = Object.keys(next).sort().join(', ')
-        check(keys === [...rule.stateKeys].sort().join(', '), 'INVALID_STATE',
-          `holds ${keys || 'nothing'}; this rule keeps ${rule.stateKeys.join(', ')}`, 'state')
+        check(
+          keys === [...rule.stateKeys].sort().join(', '),
+          'INVALID_STATE',
+          `holds ${keys || 'nothing'}; this rule keeps ${rule.stateKeys.join(', ')}`,
+          'state',
+        )
       }
       if (next !== undefined && rule.numClasses !== undefined) {
         for (const [field, t] of Object.entries(next)) {
           const shape = ops.shape(t as T)
-          check(shape.length === 1 && shape[0] === rule.numClasses, 'INVALID_STATE',
-            `must be [${rule.numClasses}], got [${shape.join(', ')}]`, `state.${field}`)
+          check(
+            shape.length === 1 && shape[0] === rule.numClasses,
+            'INVALID_STATE',
+            `must be [${rule.numClasses}], got [${shape.join(', ')}]`,
+            `state.${field}`,
+          )
         }
       }
       state = next
@@ -268,27 +293,30 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   })
 }
 
-
 /** Checks that logits are `[N, C]`, with `C` the rule's class count when it fixes one; returns `[N, C]`. */
 function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | undefined): [number, number] {
   const shape = ops.shape(logits)
   check(shape.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got shape [${shape.join(', ')}]`, 'logits')
   const [n, c] = shape as [number, number]
   check(c > 0, 'LOGITS_SHAPE', 'logits have no class dimension (C = 0)', 'logits')
-  check(numClasses === undefined || c === numClasses, 'LOGITS_SHAPE',
-    `logits have ${c} classes but the rule has ${numClasses}`, 'logits')
+  check(numClasses === undefined || c === numClasses, 'LOGITS_SHAPE', `logits have ${c} classes but the rule has ${numClasses}`, 'logits')
   return [n, c]
 }
 
 const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
 
 /** Single-label inputs: logits `[N, C]` and class ids `[N]`; returns `[N, C]`. */
-function checkSingleLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, level: CheckLevel): [number, number] {
+function checkSingleLabelInputs<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labels: T,
+  numClasses: number | undefined,
+  level: CheckLevel,
+): [number, number] {
   const [n, c] = checkLogitShape(ops, logits, numClasses)
   const labelShape = ops.shape(labels)
   check(labelShape.length === 1, 'LABELS_SHAPE', `labels must be [N], got shape [${labelShape.join(', ')}]`, 'labels')
-  check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE',
-    `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
+  check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE', `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
   check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   if (level !== 'shapes') ops.checks?.labels(labels, c)
   if (level === 'values') ops.checks?.finite(logits, 'logits')
@@ -296,24 +324,44 @@ function checkSingleLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numC
 }
 
 /** Multi-label inputs: logits `[N, C]` and a 0/1 label matrix of the same shape; returns `[N, C]`. */
-function checkMultiLabelInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, level: CheckLevel): [number, number] {
+function checkMultiLabelInputs<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labels: T,
+  numClasses: number | undefined,
+  level: CheckLevel,
+): [number, number] {
   const [n, c] = checkLogitShape(ops, logits, numClasses)
   check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   const labelShape = ops.shape(labels)
   const agree = (a: number, b: number) => a < 0 || b < 0 || a === b
-  check(labelShape.length === 2 && agree(labelShape[0]!, n) && labelShape[1] === c, 'LABELS_SHAPE',
-    `multi-label labels must be a 0/1 matrix [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${labelShape.join(', ')}]`, 'labels')
+  check(
+    labelShape.length === 2 && agree(labelShape[0]!, n) && labelShape[1] === c,
+    'LABELS_SHAPE',
+    `multi-label labels must be a 0/1 matrix [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${labelShape.join(', ')}]`,
+    'labels',
+  )
   if (level !== 'shapes') ops.checks?.binaryLabels(labels, c)
   if (level === 'values') ops.checks?.finite(logits, 'logits')
   return [n, c]
 }
 
 /** A call's `sampleWeight` or `mask`: absent, or a vector `[N]` (values checked by `checkValues` when given). */
-function checkRowVector<T>(ops: TensorOps<T>, x: T | undefined, n: number, field: 'sampleWeight' | 'mask', checkValues: ((x: T) => void) | undefined): void {
+function checkRowVector<T>(
+  ops: TensorOps<T>,
+  x: T | undefined,
+  n: number,
+  field: 'sampleWeight' | 'mask',
+  checkValues: ((x: T) => void) | undefined,
+): void {
   if (x === undefined) return
   const shape = ops.shape(x)
-  check(shape.length === 1 && (n < 0 || shape[0]! < 0 || shape[0] === n), 'SHAPE_MISMATCH',
-    `must be a vector [N] = [${n < 0 ? 'N' : n}] with one entry per row of the logits, got shape [${shape.join(', ')}]`, field)
+  check(
+    shape.length === 1 && (n < 0 || shape[0]! < 0 || shape[0] === n),
+    'SHAPE_MISMATCH',
+    `must be a vector [N] = [${n < 0 ? 'N' : n}] with one entry per row of the logits, got shape [${shape.join(', ')}]`,
+    field,
+  )
   checkValues?.(x)
 }
 
@@ -322,14 +370,22 @@ const CHECKS = ['auto', 'values', 'labels', 'shapes'] as const
 
 function checkReduction(reduction: unknown): Reduction {
   if (reduction === undefined) return 'mean'
-  check(REDUCTIONS.includes(reduction as Reduction), 'INVALID_PARAMETER',
-    `must be one of ${REDUCTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(reduction)}`, 'reduction')
+  check(
+    REDUCTIONS.includes(reduction as Reduction),
+    'INVALID_PARAMETER',
+    `must be one of ${REDUCTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(reduction)}`,
+    'reduction',
+  )
   return reduction as Reduction
 }
 
 function checkChecks(checks: unknown): (typeof CHECKS)[number] {
   if (checks === undefined) return 'auto'
-  check((CHECKS as readonly unknown[]).includes(checks), 'INVALID_PARAMETER',
-    `must be one of ${CHECKS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(checks)}`, 'checks')
+  check(
+    (CHECKS as readonly unknown[]).includes(checks),
+    'INVALID_PARAMETER',
+    `must be one of ${CHECKS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(checks)}`,
+    'checks',
+  )
   return checks as (typeof CHECKS)[number]
 }

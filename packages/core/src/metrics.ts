@@ -8,8 +8,12 @@ import { MAX_CLASSES, checkClassCounts, checkLabelValues, checkNumber, checkNumb
  */
 export function perClassAccuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): (number | null)[] {
   checkNumber(numClasses, { min: 1, max: MAX_CLASSES, integer: true }, 'numClasses')
-  check(predictions.length === labels.length, 'LABELS_SHAPE',
-    `${predictions.length} predictions for ${labels.length} labels`, 'predictions')
+  check(
+    predictions.length === labels.length,
+    'LABELS_SHAPE',
+    `${predictions.length} predictions for ${labels.length} labels`,
+    'predictions',
+  )
   checkLabelValues(labels, numClasses)
   const hits = new Array<number>(numClasses).fill(0)
   const totals = new Array<number>(numClasses).fill(0)
@@ -64,7 +68,10 @@ function present<G extends object>(groups: Record<string, number | undefined>): 
  */
 export function thirdsAccuracy(perClass: readonly (number | null)[], classCounts: readonly number[]): GroupAccuracy {
   checkClassCounts(classCounts, perClass.length)
-  const ranked = classCounts.map((n, c) => ({ n, c })).sort((a, b) => b.n - a.n || a.c - b.c).map((e) => e.c)
+  const ranked = classCounts
+    .map((n, c) => ({ n, c }))
+    .sort((a, b) => b.n - a.n || a.c - b.c)
+    .map((e) => e.c)
   const third = Math.round(ranked.length / 3)
   return present<GroupAccuracy>({
     head: groupMean(perClass, ranked.slice(0, third)),
@@ -78,9 +85,18 @@ export function shotAccuracy(perClass: readonly (number | null)[], classCounts: 
   checkClassCounts(classCounts, perClass.length)
   const ids = classCounts.map((_, c) => c)
   return present<ShotAccuracy>({
-    many: groupMean(perClass, ids.filter((c) => classCounts[c]! > 100)),
-    medium: groupMean(perClass, ids.filter((c) => classCounts[c]! >= 20 && classCounts[c]! <= 100)),
-    few: groupMean(perClass, ids.filter((c) => classCounts[c]! < 20)),
+    many: groupMean(
+      perClass,
+      ids.filter((c) => classCounts[c]! > 100),
+    ),
+    medium: groupMean(
+      perClass,
+      ids.filter((c) => classCounts[c]! >= 20 && classCounts[c]! <= 100),
+    ),
+    few: groupMean(
+      perClass,
+      ids.filter((c) => classCounts[c]! < 20),
+    ),
   })
 }
 
@@ -166,8 +182,18 @@ export function multiLabelAveragePrecision(
   /** The mean over the labels with positives (mAP); `null` when no label has any. */
   mean: number | null
 } {
-  check(scores.length === targets.length, 'LABELS_SHAPE', `${scores.length} rows of scores for ${targets.length} rows of targets`, 'targets')
+  check(
+    scores.length === targets.length,
+    'LABELS_SHAPE',
+    `${scores.length} rows of scores for ${targets.length} rows of targets`,
+    'targets',
+  )
   const c = scores[0]?.length ?? 0
-  const perLabel = Array.from({ length: c }, (_, j) => averagePrecision(scores.map((r) => r[j]!), targets.map((r) => r[j]!)))
+  const perLabel = Array.from({ length: c }, (_, j) =>
+    averagePrecision(
+      scores.map((r) => r[j]!),
+      targets.map((r) => r[j]!),
+    ),
+  )
   return { perLabel, mean: balancedAccuracy(perLabel) }
 }

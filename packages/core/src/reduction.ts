@@ -37,9 +37,8 @@ export interface ReductionInputs<T> {
 function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction): T {
   const counted = countedRows(ops, task, inp)
   const c = ops.shape(inp.labelMatrix)[1]!
-  const raw = task === 'single' && batch.classWeights !== undefined
-    ? ops.matmul(inp.labelMatrix, ops.reshape(batch.classWeights, [c, 1]))
-    : counted
+  const raw =
+    task === 'single' && batch.classWeights !== undefined ? ops.matmul(inp.labelMatrix, ops.reshape(batch.classWeights, [c, 1])) : counted
   // A batch whose rows are all masked out has loss 0 and gradient 0, not 0/0.
   let share = ops.div(raw, ops.maximum(ops.sum(raw, [0, 1], true), ops.constant([MIN_TOTAL], [])))
   if (reduction !== 'mean') share = ops.mul(share, ops.sum(counted, [0, 1], true))
@@ -83,8 +82,17 @@ function smoothedBinaryTargets<T>(ops: TensorOps<T>, labels: T, epsilon: number)
  * The reduced loss of a perturbed batch: `Σ_i share_i·ℓ_i` (a scalar) for `'mean'` and `'sum'`,
  * the vector `share_i·ℓ_i` (`[N]`) for `'none'` (docs/spec.md#8-reductions-sample-weights-and-masks).
  */
-export function reducedLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction): T {
-  const weighted = ops.mul(perSampleLoss(ops, task, batch, inp.labelMatrix, inp.labelSmoothing), rowShares(ops, task, batch, inp, reduction))
+export function reducedLoss<T>(
+  ops: TensorOps<T>,
+  task: LabelTask,
+  batch: PerturbedBatch<T>,
+  inp: ReductionInputs<T>,
+  reduction: Reduction,
+): T {
+  const weighted = ops.mul(
+    perSampleLoss(ops, task, batch, inp.labelMatrix, inp.labelSmoothing),
+    rowShares(ops, task, batch, inp, reduction),
+  )
   return reduction === 'none' ? ops.reshape(weighted, [-1]) : ops.sum(weighted, [0, 1])
 }
 
@@ -96,7 +104,11 @@ export function reducedLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: Pertur
  * depends on row `i` only.
  */
 export function closedFormBatchGradient<T>(
-  ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction,
+  ops: TensorOps<T>,
+  task: LabelTask,
+  batch: PerturbedBatch<T>,
+  inp: ReductionInputs<T>,
+  reduction: Reduction,
 ): T {
   const share = rowShares(ops, task, batch, inp, reduction)
   let out: T

@@ -54,10 +54,16 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
   const numClasses = r.optionalNumber('numClasses', CLASS_COUNT)
   check(!asBase || definition.notABase === undefined, 'INVALID_SPEC', definition.notABase ?? '', r.fieldPath('rule'))
   const labelSmoothing = r.optionalNumber('labelSmoothing', { min: 0, max: 1 })
-  check(!asBase || labelSmoothing === undefined, 'INVALID_SPEC',
-    'a base rule takes no label smoothing: set labelSmoothing on the outer spec', r.fieldPath('labelSmoothing'))
+  check(
+    !asBase || labelSmoothing === undefined,
+    'INVALID_SPEC',
+    'a base rule takes no label smoothing: set labelSmoothing on the outer spec',
+    r.fieldPath('labelSmoothing'),
+  )
   const header: SpecHeader = {
-    version: 1, ...(numClasses === undefined ? {} : { numClasses }), ...(labelSmoothing === undefined ? {} : { labelSmoothing }),
+    version: 1,
+    ...(numClasses === undefined ? {} : { numClasses }),
+    ...(labelSmoothing === undefined ? {} : { labelSmoothing }),
   }
   const context: ParseContext = { header, numClasses, parseBase: (reader) => parseAt(reader, true) as LplBaseSpec }
   const spec = definition.parse(r, context) as RuleSpec

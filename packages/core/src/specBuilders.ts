@@ -20,9 +20,8 @@ export type RuleInputOf<R extends RuleName> = Extract<RuleInput, NamedRule<R>>
 export type RuleFields<R extends RuleName> = RuleInputOf<R> extends infer S ? (S extends unknown ? Omit<S, 'rule'> : never) : never
 
 /** The builder of rule `R`: its fields in, its spec out; the fields are optional when every one is. */
-export type SpecBuilder<R extends RuleName> = object extends RuleFields<R>
-  ? (fields?: RuleFields<R>) => RuleInputOf<R>
-  : (fields: RuleFields<R>) => RuleInputOf<R>
+export type SpecBuilder<R extends RuleName> =
+  object extends RuleFields<R> ? (fields?: RuleFields<R>) => RuleInputOf<R> : (fields: RuleFields<R>) => RuleInputOf<R>
 
 /** `'official-longtail'` → `'officialLongtail'`. */
 type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S
@@ -40,7 +39,6 @@ function camelCase(name: string): string {
  *     createLoss(referenceOps, specs.logitAdjustment({ classCounts: [500, 50, 5], tau: 1 }))
  *     specs.lpl({ split: 'prior', classCounts, base: specs.ldam({ classCounts }) })
  */
-export const specs: SpecBuilders = Object.freeze(Object.fromEntries(RULE_NAMES.map((rule) => [
-  camelCase(rule),
-  (fields: object = {}) => ({ ...fields, rule }),
-]))) as unknown as SpecBuilders
+export const specs: SpecBuilders = Object.freeze(
+  Object.fromEntries(RULE_NAMES.map((rule) => [camelCase(rule), (fields: object = {}) => ({ ...fields, rule })])),
+) as unknown as SpecBuilders

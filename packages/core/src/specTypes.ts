@@ -21,10 +21,29 @@ import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
 
 export type {
-  BalancedSoftmaxSpec, BceSpec, CeSpec, DbNegativeTolerantInput, DbNegativeTolerantSpec, IsdaInput, IsdaSpec, LdamInput,
-  LdamSpec, LogitAdjustedBceInput, LogitAdjustedBceSpec, LogitAdjustmentInput, LogitAdjustmentSpec, LplInput,
-  LplMultiLabelInput, LplMultiLabelSpec, LplSpec, OfficialBalancedInput, OfficialBalancedSpec, OfficialLongtailInput,
-  OfficialLongtailSpec, VsInput, VsSpec,
+  BalancedSoftmaxSpec,
+  BceSpec,
+  CeSpec,
+  DbNegativeTolerantInput,
+  DbNegativeTolerantSpec,
+  IsdaInput,
+  IsdaSpec,
+  LdamInput,
+  LdamSpec,
+  LogitAdjustedBceInput,
+  LogitAdjustedBceSpec,
+  LogitAdjustmentInput,
+  LogitAdjustmentSpec,
+  LplInput,
+  LplMultiLabelInput,
+  LplMultiLabelSpec,
+  LplSpec,
+  OfficialBalancedInput,
+  OfficialBalancedSpec,
+  OfficialLongtailInput,
+  OfficialLongtailSpec,
+  VsInput,
+  VsSpec,
 }
 export type { LplConfidenceSpec, LplFixedSpec, LplLearnedSpec, LplPriorSpec } from './rules/lpl.js'
 export type { VsCountsSpec, VsTermsSpec } from './rules/vs.js'
@@ -36,11 +55,7 @@ export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | L
 export type LplBaseInput = SpecInput<CeSpec> | LogitAdjustmentInput | SpecInput<BalancedSoftmaxSpec> | LdamInput | VsInput | IsdaInput
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec =
-  | LplBaseSpec
-  | LplSpec
-  | OfficialLongtailSpec
-  | OfficialBalancedSpec
+export type SingleLabelRuleSpec = LplBaseSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | LplMultiLabelSpec
@@ -73,7 +88,9 @@ const registryMatchesUnion: Same<RegisteredSpec, RuleSpec> = true
 void registryMatchesUnion
 
 /** The rules whose labels are a 0/1 matrix `[N, C]` (docs/spec.md#5-multi-label). */
-export const MULTI_LABEL_RULE_NAMES = RULE_DEFINITIONS.filter((d) => d.task === 'multi').map((d) => d.name) as readonly MultiLabelRuleSpec['rule'][]
+export const MULTI_LABEL_RULE_NAMES = RULE_DEFINITIONS.filter((d) => d.task === 'multi').map(
+  (d) => d.name,
+) as readonly MultiLabelRuleSpec['rule'][]
 
 /** Every rule name the library knows, single- and multi-label. */
 export const RULE_NAMES = RULE_DEFINITIONS.map((d) => d.name) as readonly RuleName[]

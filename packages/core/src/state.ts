@@ -41,8 +41,12 @@ export async function saveRuleState<T>(
  */
 export function loadRuleState<T>(ops: TensorOps<T>, json: unknown, numClasses?: number): RuleState<T> {
   const value = json as Record<string, unknown> | null
-  check(typeof value === 'object' && value !== null && value.version === 1, 'INVALID_STATE',
-    'must be an object with version 1 and the state\'s lists (e.g. confidence and seen)', 'state')
+  check(
+    typeof value === 'object' && value !== null && value.version === 1,
+    'INVALID_STATE',
+    "must be an object with version 1 and the state's lists (e.g. confidence and seen)",
+    'state',
+  )
   const fields = Object.entries(value).filter(([name]) => name !== 'version')
   check(fields.length > 0, 'INVALID_STATE', 'holds no state field', 'state')
   const length = numClasses ?? (Array.isArray(fields[0]![1]) ? (fields[0]![1] as unknown[]).length : 0)
@@ -51,9 +55,14 @@ export function loadRuleState<T>(ops: TensorOps<T>, json: unknown, numClasses?: 
     const field = STATE_FIELDS[name]
     check(field !== undefined, 'INVALID_STATE', `is not a state field (known: ${Object.keys(STATE_FIELDS).join(', ')})`, `state.${name}`)
     check(Array.isArray(list) && list.every(field.valid), 'INVALID_STATE', `must be an array of ${field.what}`, `state.${name}`)
-    check(list.length === length, 'INVALID_STATE',
-      numClasses === undefined ? `has ${list.length} entries, other fields ${length}` : `has ${list.length} classes but the rule has ${numClasses}`,
-      `state.${name}`)
+    check(
+      list.length === length,
+      'INVALID_STATE',
+      numClasses === undefined
+        ? `has ${list.length} entries, other fields ${length}`
+        : `has ${list.length} classes but the rule has ${numClasses}`,
+      `state.${name}`,
+    )
     state[name] = ops.constant(list as number[], [list.length])
   }
   return state

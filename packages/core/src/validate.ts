@@ -21,8 +21,11 @@ export function checkBinaryLabelValues(labels: ArrayLike<number>, numClasses: nu
   for (let k = 0; k < labels.length; k++) {
     const y = labels[k]!
     if (y !== 0 && y !== 1) {
-      throw new LogitPerturbError('LABEL_VALUE',
-        `entry ${y} at row ${Math.floor(k / numClasses)}, label ${k % numClasses} is not 0 or 1 (multi-label labels are a 0/1 matrix [N, ${numClasses}])`, field)
+      throw new LogitPerturbError(
+        'LABEL_VALUE',
+        `entry ${y} at row ${Math.floor(k / numClasses)}, label ${k % numClasses} is not 0 or 1 (multi-label labels are a 0/1 matrix [N, ${numClasses}])`,
+        field,
+      )
     }
   }
 }
@@ -31,8 +34,11 @@ export function checkBinaryLabelValues(labels: ArrayLike<number>, numClasses: nu
 export function checkFiniteValues(values: ArrayLike<number>, what: string): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
-      throw new LogitPerturbError('LOGITS_NOT_FINITE',
-        `${values[i]} at flat index ${i} is not finite (pass checks: 'labels' to propagate such values)`, what)
+      throw new LogitPerturbError(
+        'LOGITS_NOT_FINITE',
+        `${values[i]} at flat index ${i} is not finite (pass checks: 'labels' to propagate such values)`,
+        what,
+      )
     }
   }
 }
@@ -62,23 +68,23 @@ export function checkMaskValues(values: ArrayLike<number>, field = 'mask'): void
 export function checkClassCounts(counts: readonly number[], numClasses: number | undefined, field = 'classCounts'): void {
   check(Array.isArray(counts), 'CLASS_COUNTS_VALUE', 'must be an array of numbers', field)
   if (numClasses !== undefined) {
-    check(
-      counts.length === numClasses,
-      'CLASS_COUNTS_LENGTH',
-      `has ${counts.length} entries but there are ${numClasses} classes`,
-      field,
-    )
+    check(counts.length === numClasses, 'CLASS_COUNTS_LENGTH', `has ${counts.length} entries but there are ${numClasses} classes`, field)
   }
   check(counts.length > 0, 'CLASS_COUNTS_LENGTH', 'is empty', field)
-  check(counts.length <= MAX_CLASSES, 'CLASS_COUNTS_LENGTH', `has ${counts.length} entries, more than the 2^24 classes a float32 label can name`, field)
-  counts.forEach((n, c) =>
+  check(
+    counts.length <= MAX_CLASSES,
+    'CLASS_COUNTS_LENGTH',
+    `has ${counts.length} entries, more than the 2^24 classes a float32 label can name`,
+    field,
+  )
+  counts.forEach((n, c) => {
     check(
       typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= MAX_COUNT,
       'CLASS_COUNTS_VALUE',
       `count ${describeValue(n)} of class ${c} is not a finite non-negative number up to 2^53`,
       `${field}[${c}]`,
-    ),
-  )
+    )
+  })
   check(
     counts.some((n) => n > 0),
     'CLASS_COUNTS_VALUE',
@@ -93,8 +99,9 @@ export function checkClassCounts(counts: readonly number[], numClasses: number |
  * training samples (`0 < n_c < numSamples`), so that priors `n_c / numSamples` can be read.
  */
 export function checkLabelCounts(counts: readonly number[], numSamples: number, field = 'classCounts'): void {
-  counts.forEach((n, c) =>
-    check(n <= numSamples, 'CLASS_COUNTS_VALUE', `count ${n} of label ${c} exceeds numSamples ${numSamples}`, `${field}[${c}]`))
+  counts.forEach((n, c) => {
+    check(n <= numSamples, 'CLASS_COUNTS_VALUE', `count ${n} of label ${c} exceeds numSamples ${numSamples}`, `${field}[${c}]`)
+  })
   check(
     counts.some((n) => n > 0 && n < numSamples),
     'CLASS_COUNTS_VALUE',
@@ -125,8 +132,12 @@ export function describeValue(value: unknown): string {
 
 /** Checks one number against a {@link NumberRule}; `INVALID_PARAMETER` names `field`. */
 export function checkNumber(value: unknown, rule: NumberRule, field: string): number {
-  check(typeof value === 'number' && Number.isFinite(value), 'INVALID_PARAMETER',
-    `must be a finite number, got ${describeValue(value)}`, field)
+  check(
+    typeof value === 'number' && Number.isFinite(value),
+    'INVALID_PARAMETER',
+    `must be a finite number, got ${describeValue(value)}`,
+    field,
+  )
   if (rule.integer) check(Number.isInteger(value), 'INVALID_PARAMETER', `must be an integer, got ${value}`, field)
   if (rule.min !== undefined) check(value >= rule.min, 'INVALID_PARAMETER', `must be ≥ ${rule.min}, got ${value}`, field)
   if (rule.above !== undefined) check(value > rule.above, 'INVALID_PARAMETER', `must be > ${rule.above}, got ${value}`, field)
@@ -137,7 +148,12 @@ export function checkNumber(value: unknown, rule: NumberRule, field: string): nu
 
 /** Checks a list of numbers, each against `rule`, of `length` entries when given; errors name `field[i]`. */
 export function checkNumberList(values: unknown, rule: NumberRule, field: string, length?: number): number[] {
-  check(Array.isArray(values) || ArrayBuffer.isView(values), 'INVALID_PARAMETER', `must be an array of numbers, got ${describeValue(values)}`, field)
+  check(
+    Array.isArray(values) || ArrayBuffer.isView(values),
+    'INVALID_PARAMETER',
+    `must be an array of numbers, got ${describeValue(values)}`,
+    field,
+  )
   const list = Array.from(values as ArrayLike<unknown>)
   if (length !== undefined) check(list.length === length, 'SHAPE_MISMATCH', `has ${list.length} entries, expected ${length}`, field)
   return list.map((v, i) => checkNumber(v, rule, `${field}[${i}]`))

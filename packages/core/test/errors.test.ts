@@ -31,18 +31,33 @@ describe('typed errors, one per code, each naming the problem', () => {
   it('LABEL_VALUE: out of range, negative, fractional', () => {
     const loss = createLoss(referenceOps, la)
     for (const bad of [4, -1, 0.5, NaN]) {
-      const { logits, labels } = batch([[0, 0, 0, 0], [1, 1, 1, 1]], [0, bad])
+      const { logits, labels } = batch(
+        [
+          [0, 0, 0, 0],
+          [1, 1, 1, 1],
+        ],
+        [0, bad],
+      )
       expectRefusal(() => loss(logits, labels), 'LABEL_VALUE', new RegExp(`label ${bad} at index 1`), /\[0, 4\)/)
     }
   })
   it('CLASS_COUNTS_LENGTH and CLASS_COUNTS_VALUE', () => {
-    expectRefusal(() => parseSpec({ rule: 'ldam', numClasses: 3, classCounts: [5, 4] }), 'CLASS_COUNTS_LENGTH', /classCounts/, /2 entries/, /3 classes/)
+    expectRefusal(
+      () => parseSpec({ rule: 'ldam', numClasses: 3, classCounts: [5, 4] }),
+      'CLASS_COUNTS_LENGTH',
+      /classCounts/,
+      /2 entries/,
+      /3 classes/,
+    )
     expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [] }), 'CLASS_COUNTS_LENGTH', /empty/)
     expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [5, -1] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/, /-1/)
     expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [5, Infinity] }), 'CLASS_COUNTS_VALUE', /classCounts\[1\]/)
     expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
-    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 2], base: { rule: 'logit-adjustment', classCounts: [1, 2, 3] } }),
-      'CLASS_COUNTS_LENGTH', /base/)
+    expectRefusal(
+      () => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 2], base: { rule: 'logit-adjustment', classCounts: [1, 2, 3] } }),
+      'CLASS_COUNTS_LENGTH',
+      /base/,
+    )
   })
   it('INVALID_PARAMETER: negative α or ε, non-integer steps, wrong types', () => {
     const prior = { rule: 'lpl', split: 'prior', classCounts: [3, 2] }
@@ -52,7 +67,11 @@ describe('typed errors, one per code, each naming the problem', () => {
     expectRefusal(() => parseSpec({ ...prior, gradient: 'both' }), 'INVALID_PARAMETER', /^gradient:/, /"stop", "through"/)
     expectRefusal(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], tau: '1' }), 'INVALID_PARAMETER', /^tau:/, /"1"/)
     expectRefusal(() => parseSpec({ rule: 'ldam', classCounts: [1], drw: { beta: 1 } }), 'INVALID_PARAMETER', /^drw\.beta:/)
-    expectRefusal(() => parseSpec({ ...prior, base: { rule: 'logit-adjustment', classCounts: [3, 2], tau: -1 } }), 'INVALID_PARAMETER', /^base\.tau:/)
+    expectRefusal(
+      () => parseSpec({ ...prior, base: { rule: 'logit-adjustment', classCounts: [3, 2], tau: -1 } }),
+      'INVALID_PARAMETER',
+      /^base\.tau:/,
+    )
   })
   it('UNKNOWN_RULE names the rule and lists the known ones', () => {
     expectRefusal(() => parseSpec({ rule: 'focal' }), 'UNKNOWN_RULE', /"focal"/, /logit-adjustment/)
@@ -63,11 +82,20 @@ describe('typed errors, one per code, each naming the problem', () => {
     expectRefusal(() => parseSpec({}), 'INVALID_SPEC', /^rule:/, /required/)
     expectRefusal(() => parseSpec({ rule: 'logit-adjustment' }), 'INVALID_SPEC', /^classCounts:/, /required/)
     expectRefusal(() => parseSpec({ rule: 'logit-adjustment', classCounts: [1], taus: 1 }), 'INVALID_SPEC', /^taus:/, /not a field/)
-    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [1], base: { rule: 'lpl', split: 'confidence' } }), 'INVALID_SPEC', /^base\.rule:/)
+    expectRefusal(
+      () => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [1], base: { rule: 'lpl', split: 'confidence' } }),
+      'INVALID_SPEC',
+      /^base\.rule:/,
+    )
     expectRefusal(() => parseSpec({ rule: 'ce', version: 2 }), 'INVALID_SPEC', /^version:/)
   })
   it('SHAPE_MISMATCH from the reference backend', () => {
-    expectRefusal(() => referenceOps.add(referenceOps.constant([1, 2], [2]), referenceOps.constant([1, 2, 3], [3])), 'SHAPE_MISMATCH', /\[2\]/, /\[3\]/)
+    expectRefusal(
+      () => referenceOps.add(referenceOps.constant([1, 2], [2]), referenceOps.constant([1, 2, 3], [3])),
+      'SHAPE_MISMATCH',
+      /\[2\]/,
+      /\[3\]/,
+    )
     expectRefusal(() => referenceOps.constant([1, 2, 3], [2, 2]), 'SHAPE_MISMATCH', /3 values/)
   })
   it('MISSING_CONTEXT: ISDA without weights and covariances', () => {
@@ -105,7 +133,10 @@ describe('inputs are never mutated, and a failed call leaves state unchanged', (
     const { logits, labels } = batch(SMALL.logits, SMALL.labels)
     loss(logits, labels)
     const state = loss.getState()!
-    const bad = batch(SMALL.logits, SMALL.labels.map((y, i) => (i === 3 ? 7 : y)))
+    const bad = batch(
+      SMALL.logits,
+      SMALL.labels.map((y, i) => (i === 3 ? 7 : y)),
+    )
     expect(() => loss(bad.logits, bad.labels)).toThrow(LogitPerturbError)
     expect(loss.getState()).toBe(state)
   })
@@ -114,7 +145,12 @@ describe('inputs are never mutated, and a failed call leaves state unchanged', (
 describe('INVALID_STATE', () => {
   it('refuses saved states that do not fit, naming the field', async () => {
     const { loadRuleState, saveRuleState } = await import('../src/index.js')
-    expectRefusal(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 1.5], seen: [1, 1] }), 'INVALID_STATE', /^state\.confidence:/, /\[0, 1\]/)
+    expectRefusal(
+      () => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 1.5], seen: [1, 1] }),
+      'INVALID_STATE',
+      /^state\.confidence:/,
+      /\[0, 1\]/,
+    )
     expectRefusal(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5, 0.5], seen: [1] }), 'INVALID_STATE', /^state\.seen:/)
     expectRefusal(() => loadRuleState(referenceOps, { confidence: [0.5], seen: [1] }), 'INVALID_STATE', /version 1/)
     expectRefusal(() => loadRuleState(referenceOps, { version: 1, confidence: [0.5], seen: [1] }, 3), 'INVALID_STATE', /3/)
@@ -131,11 +167,60 @@ describe('INVALID_STATE', () => {
 
 describe('ISDA inputs are checked where they enter', () => {
   it('in the spec (INVALID_PARAMETER) and in the context (MISSING_CONTEXT), shapes and values', () => {
-    const weights = [[1, 0], [0, 1]]
-    expectRefusal(() => parseSpec({ rule: 'isda', weights, covariances: [[[1, 0], [0, 1]]] }), 'INVALID_PARAMETER', /^covariances:/, /2 arrays \[2\]\[2\]/)
-    expectRefusal(() => parseSpec({ rule: 'isda', weights: [[1, NaN], [0, 1]], covariances: [] }), 'INVALID_PARAMETER', /^weights:/, /finite/)
-    const { logits, labels } = batch([[0, 1], [1, 0]], [0, 1])
-    const bad = { weights, covariances: [[[1, 0], [0, Infinity]], [[1, 0], [0, 1]]] }
+    const weights = [
+      [1, 0],
+      [0, 1],
+    ]
+    expectRefusal(
+      () =>
+        parseSpec({
+          rule: 'isda',
+          weights,
+          covariances: [
+            [
+              [1, 0],
+              [0, 1],
+            ],
+          ],
+        }),
+      'INVALID_PARAMETER',
+      /^covariances:/,
+      /2 arrays \[2\]\[2\]/,
+    )
+    expectRefusal(
+      () =>
+        parseSpec({
+          rule: 'isda',
+          weights: [
+            [1, NaN],
+            [0, 1],
+          ],
+          covariances: [],
+        }),
+      'INVALID_PARAMETER',
+      /^weights:/,
+      /finite/,
+    )
+    const { logits, labels } = batch(
+      [
+        [0, 1],
+        [1, 0],
+      ],
+      [0, 1],
+    )
+    const bad = {
+      weights,
+      covariances: [
+        [
+          [1, 0],
+          [0, Infinity],
+        ],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+    }
     expectRefusal(() => createLoss(referenceOps, { rule: 'isda' })(logits, labels, { isda: bad }), 'MISSING_CONTEXT', /^isda\.covariances:/)
   })
   it('official-balanced refuses fewer than 5 steps, whose iterations store no entry a class uses', () => {

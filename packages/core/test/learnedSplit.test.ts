@@ -15,8 +15,10 @@ describe('LPL, learned split', () => {
     loss.setState(loadRuleState(referenceOps, { version: 1, theta: [-0.8, 0.5, 2, 0] }))
     const e = loss.explain(b.logits, b.labels)
     const report = describeClasses({
-      classCounts: e.classCounts.data, lossVariation: e.lossVariation.data,
-      equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data,
+      classCounts: e.classCounts.data,
+      lossVariation: e.lossVariation.data,
+      equivalentWeight: e.equivalentWeight.data,
+      targetWeight: e.targetWeight.data,
     })
     expect(report.map((r) => r.direction)).toEqual(['negative', 'positive', 'positive', 'none'])
     // ‖δ_c‖ = |θ_c| clipped to maxBound: class 2 moves by 1, not 2.
@@ -26,7 +28,7 @@ describe('LPL, learned split', () => {
     expect(Math.hypot(...shift)).toBeCloseTo(1, 12)
   })
 
-  it('keeps θ as state that round-trips through JSON, and refuses another rule\'s state', async () => {
+  it("keeps θ as state that round-trips through JSON, and refuses another rule's state", async () => {
     const loss = createLoss(referenceOps, spec)
     loss.setState(loadRuleState(referenceOps, { version: 1, theta: [0.1, -0.2, 0.3, 0] }, 4))
     const saved = JSON.parse(JSON.stringify(await saveRuleState(loss.getState()!, (t) => t.data)))

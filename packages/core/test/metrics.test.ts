@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  LogitPerturbError, argmaxRows, balancedAccuracy, chooseTau, perClassAccuracy, shotAccuracy, thirdsAccuracy,
-} from '../src/index.js'
+import { LogitPerturbError, argmaxRows, balancedAccuracy, chooseTau, perClassAccuracy, shotAccuracy, thirdsAccuracy } from '../src/index.js'
 
 describe('metrics: per-class, balanced and shot accuracy', () => {
   it('per-class and balanced accuracy; a class without samples is absent, not 0', () => {
@@ -29,7 +27,12 @@ describe('metrics: per-class, balanced and shot accuracy', () => {
   it('chooses the post-hoc τ on held-out data by balanced accuracy', () => {
     // Class 1 is rare; its samples have a logit margin of 1 against class 0, which a τ of 0.5
     // (shift 0.5·log 9 ≈ 1.1) overcomes while the class-0 samples (margin 3) stay correct.
-    const logits = [[1, 0], [1, 0], [3, 0], [3, 0]]
+    const logits = [
+      [1, 0],
+      [1, 0],
+      [3, 0],
+      [3, 0],
+    ]
     const labels = [1, 1, 0, 0]
     const result = chooseTau(logits, labels, [900, 100], [0, 0.5, 2])
     expect(result.tau).toBe(0.5)
@@ -48,7 +51,16 @@ describe('average precision', () => {
     // A tie of one positive and one negative at the top: one threshold, precision ½.
     expect(averagePrecision([0.9, 0.9, 0.1], [1, 0, 0])).toBeCloseTo(0.5, 12)
     expect(averagePrecision([0.9, 0.1], [0, 0])).toBeNull()
-    const m = multiLabelAveragePrecision([[0.9, 0.2], [0.1, 0.3]], [[1, 0], [0, 0]])
+    const m = multiLabelAveragePrecision(
+      [
+        [0.9, 0.2],
+        [0.1, 0.3],
+      ],
+      [
+        [1, 0],
+        [0, 0],
+      ],
+    )
     expect(m.perLabel).toEqual([1, null])
     expect(m.mean).toBe(1)
   })

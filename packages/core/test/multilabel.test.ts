@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  createLoss, dbBias, describeClasses, labelLogOdds, labelPriors,
-  parseSpec, referenceOps,
-} from '../src/index.js'
+import { createLoss, dbBias, describeClasses, labelLogOdds, labelPriors, parseSpec, referenceOps } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
 import { centralDifference, expectRefusal, multiLabelVariants } from '@logit-perturb/conformance'
 
@@ -46,7 +43,6 @@ function lossAt(spec: RuleInput, u: number[][] = U, y: number[][] = Y): number {
   return createLoss(referenceOps, spec)(t.logits, t.labels).data[0]!
 }
 
-
 const la = { rule: 'logit-adjusted-bce', classCounts: COUNTS, numSamples: NUM_SAMPLES } satisfies RuleInput
 const db = { rule: 'db-negative-tolerant', classCounts: COUNTS, numSamples: NUM_SAMPLES } satisfies RuleInput
 const lpl = { rule: 'lpl-multilabel', classCounts: COUNTS } satisfies RuleInput
@@ -86,7 +82,9 @@ describe('bce', () => {
     expect(loss(t.logits, t.labels).data[0]).toBeCloseTo(hostBce(U), 14)
     expect(read(loss.perturb(t.logits, t.labels))).toEqual(U.flat())
     const grad = read(loss.gradient(t.logits, t.labels))
-    U.flat().forEach((u, k) => expect(grad[k]).toBeCloseTo((sigmoid(u) - Y.flat()[k]!) / 20, 15))
+    U.flat().forEach((u, k) => {
+      expect(grad[k]).toBeCloseTo((sigmoid(u) - Y.flat()[k]!) / 20, 15)
+    })
   })
   it('stays exact for confident entries (no cancellation in softplus(z) − z)', () => {
     const loss = lossAt({ rule: 'bce' }, [[40, -40]], [[1, 0]])
@@ -109,9 +107,7 @@ describe('db-negative-tolerant', () => {
   const nu = (kappa: number) => [0.9, 0.12, 0.015, 0.015].map((p) => -kappa * Math.log(1 / p - 1))
   const formula = (u: number[][], kappa = 0.05, lambda = 5) => {
     const v = nu(kappa)
-    const entries = u.flatMap((row, i) => row.map((x, j) => Y[i]![j]
-      ? softplus(-(x - v[j]!))
-      : softplus(lambda * (x - v[j]!)) / lambda))
+    const entries = u.flatMap((row, i) => row.map((x, j) => (Y[i]![j] ? softplus(-(x - v[j]!)) : softplus(lambda * (x - v[j]!)) / lambda)))
     return entries.reduce((a, b) => a + b, 0) / entries.length
   }
   it('is y·softplus(−(u − ν)) + (1/λ)(1 − y)·softplus(λ(u − ν)), defaults κ = 0.05, λ = 5', () => {
@@ -129,9 +125,15 @@ describe('db-negative-tolerant', () => {
     const loss = createLoss(referenceOps, { ...db, kappa: 0.4, lambda: 3 })
     const v = nu(0.4)
     const z = read(loss.perturb(t.logits, t.labels))
-    U.forEach((row, i) => row.forEach((u, j) => expect(z[i * 4 + j]).toBeCloseTo(Y[i]![j] ? u - v[j]! : 3 * (u - v[j]!), 13)))
+    U.forEach((row, i) => {
+      row.forEach((u, j) => {
+        expect(z[i * 4 + j]).toBeCloseTo(Y[i]![j] ? u - v[j]! : 3 * (u - v[j]!), 13)
+      })
+    })
     const fd = centralDifference((u) => formula(u, 0.4, 3), U, 1e-6)
-    read(loss.gradient(t.logits, t.labels)).forEach((g, k) => expect(g).toBeCloseTo(fd[k]!, 9))
+    read(loss.gradient(t.logits, t.labels)).forEach((g, k) => {
+      expect(g).toBeCloseTo(fd[k]!, 9)
+    })
   })
 })
 
@@ -142,13 +144,21 @@ describe('lpl-multilabel', () => {
     // Bounds: 0.3 + 1.2·900/900 = 1.5, 0.3 + 1.2·120/900 = 0.46, and 0.3 + 1.2·15/15 = 1.5 twice.
     const z = read(createLoss(referenceOps, { ...lpl, alpha: 0.1 }).perturb(t.logits, t.labels))
     const shift = [-1.5, -0.4, 1.5, 1.5] // s_c·α·K_c: K = 15, 4, 15, 15
-    U.forEach((row, i) => row.forEach((u, j) => expect(z[i * 4 + j]).toBeCloseTo(u + shift[j]! * (Y[i]![j] ? -1 : 1), 12)))
+    U.forEach((row, i) => {
+      row.forEach((u, j) => {
+        expect(z[i * 4 + j]).toBeCloseTo(u + shift[j]! * (Y[i]![j] ? -1 : 1), 12)
+      })
+    })
     expect(lossAt({ ...lpl, alpha: 0.1 })).toBeCloseTo(hostBce(U.map((row, i) => row.map((_, j) => z[i * 4 + j]!))), 14)
   })
   it('headClasses sets the split; maxSteps caps K', () => {
     const t = tensors()
     const z = read(createLoss(referenceOps, { ...lpl, alpha: 0.1, headClasses: 0, maxSteps: 2 }).perturb(t.logits, t.labels))
-    U.forEach((row, i) => row.forEach((u, j) => expect(z[i * 4 + j]).toBeCloseTo(u + 0.2 * (Y[i]![j] ? -1 : 1), 12)))
+    U.forEach((row, i) => {
+      row.forEach((u, j) => {
+        expect(z[i * 4 + j]).toBeCloseTo(u + 0.2 * (Y[i]![j] ? -1 : 1), 12)
+      })
+    })
   })
   it('unnormalized: steps α·g with g⁺ = mean σ(z) − 1 over positives, g⁻ = mean σ(z) over negatives', () => {
     const t = tensors()
@@ -159,9 +169,13 @@ describe('lpl-multilabel', () => {
     const col = (j: number, y: number) => U.map((r) => r[j]!).filter((_, i) => Y[i]![j] === y)
     const gPos = mean(col(2, 1).map((u) => sigmoid(u) - 1))
     const gNeg = mean(col(2, 0).map(sigmoid))
-    U.forEach((row, i) => expect(z[i * 4 + 2]).toBeCloseTo(row[2]! + alpha * (Y[i]![2] ? gPos : gNeg), 14))
+    U.forEach((row, i) => {
+      expect(z[i * 4 + 2]).toBeCloseTo(row[2]! + alpha * (Y[i]![2] ? gPos : gNeg), 14)
+    })
     const gPos0 = mean(col(0, 1).map((u) => sigmoid(u) - 1))
-    U.forEach((row, i) => expect(z[i * 4]).toBeCloseTo(row[0]! - alpha * gPos0, 14))
+    U.forEach((row, i) => {
+      expect(z[i * 4]).toBeCloseTo(row[0]! - alpha * gPos0, 14)
+    })
   })
   it('with zero steps or zero bounds is BCE; through has no closed-form gradient', () => {
     expect(lossAt({ ...lpl, maxSteps: 0 })).toBe(lossAt({ rule: 'bce' }))
@@ -172,11 +186,13 @@ describe('lpl-multilabel', () => {
     expect(through.searchPath).toBe('ops')
     expectRefusal(() => through.gradient(t.logits, t.labels), 'INVALID_SPEC', /automatic differentiation/)
   })
-  it('stop: the closed-form gradient is BCE\'s at the perturbed logits', () => {
+  it("stop: the closed-form gradient is BCE's at the perturbed logits", () => {
     const t = tensors()
     const loss = createLoss(referenceOps, lpl)
     const z = read(loss.perturb(t.logits, t.labels))
-    read(loss.gradient(t.logits, t.labels)).forEach((g, k) => expect(g).toBeCloseTo((sigmoid(z[k]!) - Y.flat()[k]!) / 20, 15))
+    read(loss.gradient(t.logits, t.labels)).forEach((g, k) => {
+      expect(g).toBeCloseTo((sigmoid(z[k]!) - Y.flat()[k]!) / 20, 15)
+    })
   })
 })
 
@@ -187,8 +203,10 @@ describe('explain, multi-label', () => {
     return {
       e,
       classes: describeClasses({
-        classCounts: e.classCounts.data, lossVariation: e.lossVariation.data,
-        equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data,
+        classCounts: e.classCounts.data,
+        lossVariation: e.lossVariation.data,
+        equivalentWeight: e.equivalentWeight.data,
+        targetWeight: e.targetWeight.data,
       }),
     }
   }
@@ -198,7 +216,11 @@ describe('explain, multi-label', () => {
     expect(read(e.labelPositives!)).toEqual([5, 2, 2, 0])
     expect(classes.map((r) => r.direction)).toEqual(['none', 'none', 'none', 'none'])
     for (const r of classes) expect(r.equivalentWeight).toBeCloseTo(1, 12)
-    expect(read(e.targetWeight).slice(0, 3).map((w) => Math.round(w * 1e12) / 1e12)).toEqual([1, 1, 1])
+    expect(
+      read(e.targetWeight)
+        .slice(0, 3)
+        .map((w) => Math.round(w * 1e12) / 1e12),
+    ).toEqual([1, 1, 1])
     expect(read(e.targetWeight)[3]).toBe(0)
   })
   it('LPL: P labels are made harder (Δ > 0, weight > 1), N labels easier', () => {
@@ -210,7 +232,8 @@ describe('explain, multi-label', () => {
     // Δ_c is the mean over all samples of the label's entry-loss change against BCE.
     const t = tensors()
     const z = read(createLoss(referenceOps, lpl).perturb(t.logits, t.labels))
-    const delta2 = U.reduce((s, row, i) => s + (softplus(z[i * 4 + 2]!) - Y[i]![2]! * z[i * 4 + 2]!) - (softplus(row[2]!) - Y[i]![2]! * row[2]!), 0) / 5
+    const delta2 =
+      U.reduce((s, row, i) => s + (softplus(z[i * 4 + 2]!) - Y[i]![2]! * z[i * 4 + 2]!) - (softplus(row[2]!) - Y[i]![2]! * row[2]!), 0) / 5
     expect(read(e.lossVariation)[2]).toBeCloseTo(delta2, 14)
   })
   it('db-negative-tolerant measures w·BCE(z) against BCE(u)', () => {
@@ -223,7 +246,12 @@ describe('multi-label inputs and specs', () => {
   it('LABELS_SHAPE: labels that are not [N, C]', () => {
     const { logits } = tensors()
     const loss = createLoss(referenceOps, la)
-    expectRefusal(() => loss(logits, referenceOps.constant([0, 1, 2, 0, 1], [5], 'int32')), 'LABELS_SHAPE', /\[N, C\] = \[5, 4\]/, /got shape \[5\]/)
+    expectRefusal(
+      () => loss(logits, referenceOps.constant([0, 1, 2, 0, 1], [5], 'int32')),
+      'LABELS_SHAPE',
+      /\[N, C\] = \[5, 4\]/,
+      /got shape \[5\]/,
+    )
     expectRefusal(() => loss(logits, referenceOps.constant(new Array(15).fill(0), [5, 3])), 'LABELS_SHAPE', /\[5, 3\]/)
     expectRefusal(() => loss(logits, referenceOps.constant(new Array(16).fill(0), [4, 4])), 'LABELS_SHAPE', /\[4, 4\]/)
     expectRefusal(() => loss(referenceOps.constant(new Array(15).fill(0), [5, 3]), tensors().labels), 'LOGITS_SHAPE', /3 classes/, /has 4/)
@@ -232,21 +260,38 @@ describe('multi-label inputs and specs', () => {
     const { logits } = tensors()
     for (const bad of [0.5, 2, -1, NaN]) {
       const y = Y.map((row, i) => row.map((v, j) => (i === 3 && j === 2 ? bad : v)))
-      expectRefusal(() => createLoss(referenceOps, { rule: 'bce' })(logits, referenceOps.constant(y.flat(), [5, 4])), 'LABEL_VALUE',
-        new RegExp(`entry ${bad} at row 3, label 2`), /0 or 1/)
+      expectRefusal(
+        () => createLoss(referenceOps, { rule: 'bce' })(logits, referenceOps.constant(y.flat(), [5, 4])),
+        'LABEL_VALUE',
+        new RegExp(`entry ${bad} at row 3, label 2`),
+        /0 or 1/,
+      )
     }
   })
   it('LOGITS_NOT_FINITE unless allowNonFinite', () => {
     const { labels } = tensors()
-    const nan = referenceOps.constant(U.flat().map((v, k) => (k === 6 ? NaN : v)), [5, 4])
+    const nan = referenceOps.constant(
+      U.flat().map((v, k) => (k === 6 ? NaN : v)),
+      [5, 4],
+    )
     expectRefusal(() => createLoss(referenceOps, lpl)(nan, labels), 'LOGITS_NOT_FINITE', /NaN/)
     expect(Number.isNaN(createLoss(referenceOps, { rule: 'bce' }, { checks: 'labels' })(nan, labels).data[0])).toBe(true)
   })
   it('spec errors name the field', () => {
     expectRefusal(() => parseSpec({ rule: 'logit-adjusted-bce', classCounts: [5, 2] }), 'INVALID_SPEC', /^numSamples:/, /required/)
     expectRefusal(() => parseSpec({ ...la, numSamples: 0 }), 'INVALID_PARAMETER', /^numSamples:/, /> 0/)
-    expectRefusal(() => parseSpec({ ...db, numSamples: 100 }), 'CLASS_COUNTS_VALUE', /^classCounts\[0\]:/, /900 of label 0 exceeds numSamples 100/)
-    expectRefusal(() => parseSpec({ ...db, classCounts: [0, 10, 10], numSamples: 10 }), 'CLASS_COUNTS_VALUE', /^classCounts:/, /no label has both/)
+    expectRefusal(
+      () => parseSpec({ ...db, numSamples: 100 }),
+      'CLASS_COUNTS_VALUE',
+      /^classCounts\[0\]:/,
+      /900 of label 0 exceeds numSamples 100/,
+    )
+    expectRefusal(
+      () => parseSpec({ ...db, classCounts: [0, 10, 10], numSamples: 10 }),
+      'CLASS_COUNTS_VALUE',
+      /^classCounts:/,
+      /no label has both/,
+    )
     expectRefusal(() => parseSpec({ ...la, classCounts: [0, 0] }), 'CLASS_COUNTS_VALUE', /every class count is zero/)
     expectRefusal(() => parseSpec({ ...la, numClasses: 3 }), 'CLASS_COUNTS_LENGTH', /4 entries/, /3 classes/)
     expectRefusal(() => parseSpec({ ...la, tau: -1 }), 'INVALID_PARAMETER', /^tau:/)
@@ -258,7 +303,12 @@ describe('multi-label inputs and specs', () => {
     expectRefusal(() => parseSpec({ ...lpl, split: 'prior' }), 'INVALID_SPEC', /^split:/, /not a field/)
     expectRefusal(() => parseSpec({ ...lpl, numSamples: 10 }), 'INVALID_SPEC', /^numSamples:/, /not a field/)
     expectRefusal(() => parseSpec({ rule: 'bce', classCounts: [1] }), 'INVALID_SPEC', /^classCounts:/)
-    expectRefusal(() => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 1], base: { rule: 'bce' } }), 'INVALID_SPEC', /^base\.rule:/, /multi-label/)
+    expectRefusal(
+      () => parseSpec({ rule: 'lpl', split: 'prior', classCounts: [3, 1], base: { rule: 'bce' } }),
+      'INVALID_SPEC',
+      /^base\.rule:/,
+      /multi-label/,
+    )
   })
   it('every rule stays finite with zero counts, a label on every sample, and logits of magnitude 1e4', () => {
     const huge = U.map((row, i) => row.map((v, j) => ((i + j) % 2 ? 1e4 : -1e4) * v))

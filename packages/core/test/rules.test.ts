@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import {
-  createLoss, describeClasses, officialBalancedIterations, officialLongtailSteps, parseSpec, postHocAdjust,
-  postHocPredict, priorSplitBounds, referenceOps, lplSteps, loadRuleState, saveRuleState,
+  createLoss,
+  describeClasses,
+  officialBalancedIterations,
+  officialLongtailSteps,
+  parseSpec,
+  postHocAdjust,
+  postHocPredict,
+  priorSplitBounds,
+  referenceOps,
+  lplSteps,
+  loadRuleState,
+  saveRuleState,
 } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
 import { singleLabelVariants } from '@logit-perturb/conformance'
@@ -11,7 +21,7 @@ const read = (t: { data: Float64Array }) => Array.from(t.data)
 
 describe('every rule', () => {
   it('stays finite with zero class counts and with logits of magnitude 1e4', () => {
-    const huge = SMALL.logits.map((row, i) => row.map((v, j) => (i + j) % 2 ? 1e4 * v : -1e4 * v))
+    const huge = SMALL.logits.map((row, i) => row.map((v, j) => ((i + j) % 2 ? 1e4 * v : -1e4 * v)))
     for (const logits of [SMALL.logits, huge]) {
       for (const { spec } of singleLabelVariants(SMALL.counts)) {
         const loss = createLoss(referenceOps, spec)
@@ -40,8 +50,26 @@ describe('logit adjustment', () => {
     expect(adjusted[0]).toBeCloseTo(1 - Math.log(0.9), 12)
     expect(adjusted[1]).toBeCloseTo(-Math.log(0.1), 12)
     // log(0.9/0.1) = 2.197: a margin of 1 flips to the rare class, a margin of 3 does not.
-    expect(postHocPredict([[1, 0], [3, 0]], counts, 1)).toEqual([1, 0])
-    expect(postHocPredict([[1, 0], [3, 0]], counts, 0)).toEqual([0, 0])
+    expect(
+      postHocPredict(
+        [
+          [1, 0],
+          [3, 0],
+        ],
+        counts,
+        1,
+      ),
+    ).toEqual([1, 0])
+    expect(
+      postHocPredict(
+        [
+          [1, 0],
+          [3, 0],
+        ],
+        counts,
+        0,
+      ),
+    ).toEqual([0, 0])
   })
 })
 
@@ -50,7 +78,8 @@ describe('LDAM-DRW', () => {
     const spec = { rule: 'ldam', classCounts: SMALL.counts, scale: 2, drw: { beta: 0.999, fromEpoch: 5 } } satisfies RuleInput
     const plain = { rule: 'ldam', classCounts: SMALL.counts, scale: 2 } satisfies RuleInput
     const b = batch(SMALL.logits, SMALL.labels)
-    const at = (s: RuleInput, epoch?: number) => read(createLoss(referenceOps, s)(b.logits, b.labels, epoch === undefined ? {} : { epoch }))[0]
+    const at = (s: RuleInput, epoch?: number) =>
+      read(createLoss(referenceOps, s)(b.logits, b.labels, epoch === undefined ? {} : { epoch }))[0]
     expect(at(spec, 4)).toBe(at(plain))
     expect(at(spec)).toBe(at(plain))
     expect(at(spec, 5)).not.toBeCloseTo(at(plain)!, 6)
@@ -83,7 +112,10 @@ describe('LPL', () => {
     loss(b.logits, b.labels)
     const first = loss.getState()!
     expect(read(first.seen)).toEqual([1, 1, 1, 1])
-    const shifted = batch(SMALL.logits.map((r) => r.map((v, j) => (j === 0 ? v + 2 : v))), SMALL.labels)
+    const shifted = batch(
+      SMALL.logits.map((r) => r.map((v, j) => (j === 0 ? v + 2 : v))),
+      SMALL.labels,
+    )
     const secondLoss = read(loss(shifted.logits, shifted.labels))
     const second = loss.getState()!
     // Class 0 became more confident; its average moved halfway toward the new batch mean.
@@ -121,13 +153,26 @@ describe('released-code presets', () => {
   })
 })
 
-function readExplanation(e: { classCounts: { data: Float64Array }; lossVariation: { data: Float64Array }; equivalentWeight: { data: Float64Array }; targetWeight: { data: Float64Array } }) {
-  return { classCounts: e.classCounts.data, lossVariation: e.lossVariation.data, equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data }
+function readExplanation(e: {
+  classCounts: { data: Float64Array }
+  lossVariation: { data: Float64Array }
+  equivalentWeight: { data: Float64Array }
+  targetWeight: { data: Float64Array }
+}) {
+  return {
+    classCounts: e.classCounts.data,
+    lossVariation: e.lossVariation.data,
+    equivalentWeight: e.equivalentWeight.data,
+    targetWeight: e.targetWeight.data,
+  }
 }
 
 describe('explain', () => {
   it('reports no change and unit weights for CE, and absent classes as absent', () => {
-    const b = batch(SMALL.logits, SMALL.labels.map((y) => (y === 3 ? 0 : y)))
+    const b = batch(
+      SMALL.logits,
+      SMALL.labels.map((y) => (y === 3 ? 0 : y)),
+    )
     const report = describeClasses(readExplanation(createLoss(referenceOps, { rule: 'ce' }).explain(b.logits, b.labels)))
     expect(report.map((r) => r.direction)).toEqual(['none', 'none', 'none', 'absent'])
     for (const r of report.slice(0, 3)) {
@@ -137,7 +182,9 @@ describe('explain', () => {
   })
   it('LA raises the loss of rare classes (positive) and lowers the frequent one (negative)', () => {
     const b = batch(SMALL.logits, SMALL.labels)
-    const report = describeClasses(readExplanation(createLoss(referenceOps, { rule: 'logit-adjustment', classCounts: SMALL.counts }).explain(b.logits, b.labels)))
+    const report = describeClasses(
+      readExplanation(createLoss(referenceOps, { rule: 'logit-adjustment', classCounts: SMALL.counts }).explain(b.logits, b.labels)),
+    )
     expect(report[0]!.direction).toBe('negative')
     expect(report[3]!.direction).toBe('positive')
     expect(report[3]!.equivalentWeight).toBeGreaterThan(1)

@@ -58,7 +58,9 @@ describe('the typed builders', () => {
   it('build the plain JSON spec of each rule, which parses as the literal does', () => {
     const built = specs.lpl({ split: 'prior', classCounts, base: specs.logitAdjustment({ classCounts, tau: 1 }) })
     expect(built).toEqual({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts, tau: 1 } })
-    expect(parseSpec(built)).toEqual(parseSpec({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts, tau: 1 } }))
+    expect(parseSpec(built)).toEqual(
+      parseSpec({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts, tau: 1 } }),
+    )
     expectTypeOf(built).toMatchTypeOf<RuleInput>()
     expect(specs.ce()).toEqual({ rule: 'ce' })
     expect(specs.officialLongtail).toBeTypeOf('function')
@@ -85,7 +87,9 @@ describe('a spec is parsed once', () => {
     const parsed = parseSpec({ rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', classCounts } })
     expect(Object.isFrozen(parsed)).toBe(true)
     expect(Object.isFrozen((parsed as LplSpec & { classCounts: number[] }).classCounts)).toBe(true)
-    expect(() => { (parsed as { alpha: number }).alpha = -1 }).toThrow(TypeError)
+    expect(() => {
+      ;(parsed as { alpha: number }).alpha = -1
+    }).toThrow(TypeError)
     expect(parseSpec(parsed)).toBe(parsed)
     expect(createLoss(referenceOps, parsed).spec).toBe(parsed)
     // A spec derived from a parsed one is a new object: checked again.

@@ -1,5 +1,12 @@
 import {
-  type LossContext, type Reduction, type RuleInput, type RuleSpec, check, closedFormGradient, createLoss, parseSpec,
+  type LossContext,
+  type Reduction,
+  type RuleInput,
+  type RuleSpec,
+  check,
+  closedFormGradient,
+  createLoss,
+  parseSpec,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
@@ -99,11 +106,19 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   // ISDA's weights may come with the context instead of the spec: their row count is then C.
   const fixed = loss.numClasses ?? options.context?.isda?.weights.length
   const numClasses = options.numClasses ?? fixed
-  check(numClasses !== undefined, 'INVALID_PARAMETER',
-    `the ${parsed.rule} spec does not fix the class count: pass numClasses`, 'numClasses')
+  check(
+    numClasses !== undefined,
+    'INVALID_PARAMETER',
+    `the ${parsed.rule} spec does not fix the class count: pass numClasses`,
+    'numClasses',
+  )
   check(Number.isInteger(numClasses) && numClasses > 0, 'INVALID_PARAMETER', `must be a positive integer, got ${numClasses}`, 'numClasses')
-  check(fixed === undefined || fixed === numClasses, 'INVALID_PARAMETER',
-    `is ${numClasses} but the spec (or context.isda) has ${fixed} classes`, 'numClasses')
+  check(
+    fixed === undefined || fixed === numClasses,
+    'INVALID_PARAMETER',
+    `is ${numClasses} but the spec (or context.isda) has ${fixed} classes`,
+    'numClasses',
+  )
   const state = options.state ?? 'batch'
   check(state === 'batch' || state === 'io', 'INVALID_PARAMETER', `must be "batch" or "io", got ${String(state)}`, 'state')
 

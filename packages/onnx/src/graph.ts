@@ -22,45 +22,45 @@ export type ElemTypeName = keyof typeof ElemType
 /** A node attribute, in the few kinds the builder needs. */
 export type Attribute =
   | {
-    /** The attribute's name, e.g. `axis`. */
-    name: string
-    /** An `INT` attribute. */
-    kind: 'int'
-    /** Its integer value. */
-    value: number
-  }
+      /** The attribute's name, e.g. `axis`. */
+      name: string
+      /** An `INT` attribute. */
+      kind: 'int'
+      /** Its integer value. */
+      value: number
+    }
   | {
-    /** The attribute's name, e.g. `axes`. */
-    name: string
-    /** An `INTS` attribute. */
-    kind: 'ints'
-    /** Its integer values. */
-    value: readonly number[]
-  }
+      /** The attribute's name, e.g. `axes`. */
+      name: string
+      /** An `INTS` attribute. */
+      kind: 'ints'
+      /** Its integer values. */
+      value: readonly number[]
+    }
   | {
-    /** The attribute's name, e.g. `alpha`. */
-    name: string
-    /** A `FLOAT` attribute. */
-    kind: 'float'
-    /** Its value. */
-    value: number
-  }
+      /** The attribute's name, e.g. `alpha`. */
+      name: string
+      /** A `FLOAT` attribute. */
+      kind: 'float'
+      /** Its value. */
+      value: number
+    }
   | {
-    /** The attribute's name. */
-    name: string
-    /** A `STRING` attribute. */
-    kind: 'string'
-    /** Its value. */
-    value: string
-  }
+      /** The attribute's name. */
+      name: string
+      /** A `STRING` attribute. */
+      kind: 'string'
+      /** Its value. */
+      value: string
+    }
   | {
-    /** The attribute's name, e.g. `value` of a `Constant` node. */
-    name: string
-    /** A `TENSOR` attribute. */
-    kind: 'tensor'
-    /** The tensor. */
-    value: Initializer
-  }
+      /** The attribute's name, e.g. `value` of a `Constant` node. */
+      name: string
+      /** A `TENSOR` attribute. */
+      kind: 'tensor'
+      /** The tensor. */
+      value: Initializer
+    }
 
 /** One operator node: `outputs = opType(inputs; attributes)` in the default ONNX domain. */
 export interface GraphNode {
@@ -164,8 +164,12 @@ export class GraphBuilder {
 
   constructor(options: { opset?: number } = {}) {
     const opset = options.opset ?? MIN_OPSET
-    check(Number.isInteger(opset) && opset >= MIN_OPSET && opset <= MAX_OPSET, 'INVALID_PARAMETER',
-      `must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${String(opset)}`, 'opset')
+    check(
+      Number.isInteger(opset) && opset >= MIN_OPSET && opset <= MAX_OPSET,
+      'INVALID_PARAMETER',
+      `must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${String(opset)}`,
+      'opset',
+    )
     this.opset = opset
   }
 
@@ -195,8 +199,11 @@ export class GraphBuilder {
   /** Appends a node with `outputCount` fresh outputs and returns their names. */
   node(opType: string, inputs: readonly string[], attributes: readonly Attribute[] = [], outputCount = 1): string[] {
     for (const input of inputs) {
-      check(input === '' || this.known.has(input), 'INVALID_PARAMETER',
-        `${opType} reads ${input}, which is not a value of this graph (a tensor from another graph, or released by a scope)`)
+      check(
+        input === '' || this.known.has(input),
+        'INVALID_PARAMETER',
+        `${opType} reads ${input}, which is not a value of this graph (a tensor from another graph, or released by a scope)`,
+      )
     }
     const outputs = Array.from({ length: outputCount }, () => this.fresh(opType))
     this.nodeList.push({ name: `node_${outputs[0]}`, opType, inputs: [...inputs], outputs, attributes })
@@ -264,15 +271,22 @@ export class GraphBuilder {
       } else if (initializers.has(value)) {
         neededInits.add(value)
       } else if (declared.has(value)) {
-        check(inputs.includes(value), 'INVALID_PARAMETER', `the requested outputs depend on the graph input ${value}, which the model does not declare`)
+        check(
+          inputs.includes(value),
+          'INVALID_PARAMETER',
+          `the requested outputs depend on the graph input ${value}, which the model does not declare`,
+        )
       } else {
         throw new LogitPerturbError('INVALID_PARAMETER', `value ${value} is not in the graph (released by a scope, or from another graph)`)
       }
     }
     const outputNames = new Set<string>()
     const identities: GraphNode[] = options.outputs.map((o) => {
-      check(!outputNames.has(o.name) && !this.known.has(o.name), 'INVALID_PARAMETER',
-        `output name ${o.name} is used twice or clashes with a value of the graph`)
+      check(
+        !outputNames.has(o.name) && !this.known.has(o.name),
+        'INVALID_PARAMETER',
+        `output name ${o.name} is used twice or clashes with a value of the graph`,
+      )
       outputNames.add(o.name)
       return { name: `node_${o.name}`, opType: 'Identity', inputs: [o.source], outputs: [o.name], attributes: [] }
     })

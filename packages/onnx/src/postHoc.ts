@@ -1,6 +1,4 @@
-import {
-  LogitPerturbError, type RuleInput, check, checkClassCounts, checkTau, logPriorsFromCounts, parseSpec,
-} from '@logit-perturb/core'
+import { LogitPerturbError, type RuleInput, check, checkClassCounts, checkTau, logPriorsFromCounts, parseSpec } from '@logit-perturb/core'
 import { type Int64, int64Value, readModel } from './readModel.js'
 import type { onnx as proto } from 'onnx-proto'
 import { onnx } from './serialize.js'
@@ -47,29 +45,57 @@ export function appendPostHocAdjustment(modelBytes: Uint8Array, options: PostHoc
   const names = graph.output.map((o) => o.name)
   const outputName = options.output ?? names[0]!
   const output = graph.output.find((o) => o.name === outputName)
-  check(output !== undefined, 'INVALID_MODEL',
-    `the model has no output named ${JSON.stringify(outputName)}; its outputs are ${names.map((n) => JSON.stringify(n)).join(', ')}`, 'output')
+  check(
+    output !== undefined,
+    'INVALID_MODEL',
+    `the model has no output named ${JSON.stringify(outputName)}; its outputs are ${names.map((n) => JSON.stringify(n)).join(', ')}`,
+    'output',
+  )
   const tensorType = output.type?.tensorType
   check(tensorType !== null && tensorType !== undefined, 'INVALID_MODEL', `output ${outputName} is not a tensor`, 'output')
   const elemType = tensorType.elemType ?? 0
   const DataType = onnx.TensorProto.DataType
-  check(elemType === DataType.FLOAT || elemType === DataType.DOUBLE, 'INVALID_MODEL',
-    `output ${outputName} holds ${DataType[elemType] ?? `element type ${elemType}`}, not float logits`, 'output')
+  check(
+    elemType === DataType.FLOAT || elemType === DataType.DOUBLE,
+    'INVALID_MODEL',
+    `output ${outputName} holds ${DataType[elemType] ?? `element type ${elemType}`}, not float logits`,
+    'output',
+  )
   const dims = tensorType.shape?.dim
-  check(dims !== null && dims !== undefined, 'LOGITS_SHAPE',
-    `output ${outputName} declares no shape, so it cannot be checked to be [N, C] logits`, 'output')
-  check(dims.length === 2, 'LOGITS_SHAPE',
-    `output ${outputName} must be [N, C] logits, but has rank ${dims.length} ([${dims.map(describeDim).join(', ')}])`, 'output')
+  check(
+    dims !== null && dims !== undefined,
+    'LOGITS_SHAPE',
+    `output ${outputName} declares no shape, so it cannot be checked to be [N, C] logits`,
+    'output',
+  )
+  check(
+    dims.length === 2,
+    'LOGITS_SHAPE',
+    `output ${outputName} must be [N, C] logits, but has rank ${dims.length} ([${dims.map(describeDim).join(', ')}])`,
+    'output',
+  )
   const classDim = dims[1]!
   if (classDim.dimValue !== null && classDim.dimValue !== undefined) {
     const c = int64Value(classDim.dimValue as Int64)
-    check(c === counts.length, 'CLASS_COUNTS_LENGTH',
-      `the model's output ${outputName} has ${c} classes but there are ${counts.length} class counts`, 'classCounts')
+    check(
+      c === counts.length,
+      'CLASS_COUNTS_LENGTH',
+      `the model's output ${outputName} has ${c} classes but there are ${counts.length} class counts`,
+      'classCounts',
+    )
   }
-  check(!graph.input.some((i) => i.name === outputName), 'INVALID_MODEL',
-    `output ${outputName} is a graph input, not logits computed by the model`, 'output')
-  check(graph.node.some((n) => (n.output ?? []).includes(outputName)) || graph.initializer.some((t) => t.name === outputName),
-    'INVALID_MODEL', `no node of the model computes its output ${outputName}`, 'output')
+  check(
+    !graph.input.some((i) => i.name === outputName),
+    'INVALID_MODEL',
+    `output ${outputName} is a graph input, not logits computed by the model`,
+    'output',
+  )
+  check(
+    graph.node.some((n) => (n.output ?? []).includes(outputName)) || graph.initializer.some((t) => t.name === outputName),
+    'INVALID_MODEL',
+    `no node of the model computes its output ${outputName}`,
+    'output',
+  )
 
   const taken = collectNames(graph)
   const fresh = (base: string): string => {
@@ -85,8 +111,11 @@ export function appendPostHocAdjustment(modelBytes: Uint8Array, options: PostHoc
   const shift = logPriorsFromCounts(counts).map((l) => tau * l)
   graph.initializer.push(shiftTensor(shiftName, shift, elemType))
   graph.node.push({
-    name: fresh(`${outputName}_post_hoc_adjustment`), opType: 'Sub', domain: '',
-    input: [unadjusted, shiftName], output: [outputName],
+    name: fresh(`${outputName}_post_hoc_adjustment`),
+    opType: 'Sub',
+    domain: '',
+    input: [unadjusted, shiftName],
+    output: [outputName],
   })
   if (options.probabilities) {
     const probName = typeof options.probabilities === 'string' ? options.probabilities : 'adjusted_probabilities'
@@ -95,22 +124,37 @@ export function appendPostHocAdjustment(modelBytes: Uint8Array, options: PostHoc
     // axis 1 of rank-2 logits is the last axis under every Softmax version (the 2-D coercion of
     // opsets before 13 is the identity here), so the edit is correct whatever the model's opset.
     graph.node.push({
-      name: fresh(`${probName}_softmax`), opType: 'Softmax', domain: '',
-      input: [outputName], output: [probName],
+      name: fresh(`${probName}_softmax`),
+      opType: 'Softmax',
+      domain: '',
+      input: [outputName],
+      output: [probName],
       attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
     })
     graph.output.push({ name: probName, type: { tensorType: { elemType, shape: { dim: dims.map((d) => ({ ...d })) } } } })
   }
   const record = JSON.stringify({ output: outputName, tau, classCounts: counts })
-  model.metadataProps = [...model.metadataProps.filter((p) => p.key !== POST_HOC_METADATA_KEY), { key: POST_HOC_METADATA_KEY, value: record }]
+  model.metadataProps = [
+    ...model.metadataProps.filter((p) => p.key !== POST_HOC_METADATA_KEY),
+    { key: POST_HOC_METADATA_KEY, value: record },
+  ]
   return onnx.ModelProto.encode(model).finish()
 }
 
 /** The counts and `τ` the options give, validated. */
 function resolveCounts(options: PostHocOptions): { counts: number[]; tau: number } {
-  check(typeof options === 'object' && options !== null, 'INVALID_PARAMETER', 'options must be an object with spec or classCounts', 'options')
-  check((options.spec === undefined) !== (options.classCounts === undefined), 'INVALID_PARAMETER',
-    'give exactly one of spec and classCounts', 'classCounts')
+  check(
+    typeof options === 'object' && options !== null,
+    'INVALID_PARAMETER',
+    'options must be an object with spec or classCounts',
+    'options',
+  )
+  check(
+    (options.spec === undefined) !== (options.classCounts === undefined),
+    'INVALID_PARAMETER',
+    'give exactly one of spec and classCounts',
+    'classCounts',
+  )
   let counts: readonly number[]
   let specTau: number | undefined
   if (options.classCounts !== undefined) {
@@ -135,7 +179,9 @@ function shiftTensor(name: string, shift: readonly number[], elemType: number): 
   const double = elemType === onnx.TensorProto.DataType.DOUBLE
   const bytes = new Uint8Array(shift.length * (double ? 8 : 4))
   const view = new DataView(bytes.buffer)
-  shift.forEach((v, k) => (double ? view.setFloat64(k * 8, v, true) : view.setFloat32(k * 4, v, true)))
+  shift.forEach((v, k) => {
+    double ? view.setFloat64(k * 8, v, true) : view.setFloat32(k * 4, v, true)
+  })
   return { name, dataType: elemType, dims: [1, shift.length], rawData: bytes }
 }
 

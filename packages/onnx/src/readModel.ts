@@ -6,10 +6,12 @@ import { onnx } from './serialize.js'
 export const MIN_EDIT_OPSET = 7
 
 /** An int64 protobuf field as protobufjs decodes it: a number, or a `Long` when the package is present. */
-export type Int64 = number | {
-  /** The value as a JavaScript number (exact up to 2^53). */
-  toNumber(): number
-}
+export type Int64 =
+  | number
+  | {
+      /** The value as a JavaScript number (exact up to 2^53). */
+      toNumber(): number
+    }
 
 /** An int64 field as a number. */
 export function int64Value(v: Int64 | null | undefined): number {
@@ -43,8 +45,11 @@ export function decodeModel(bytes: Uint8Array): ReadModel {
     model = onnx.ModelProto.decode(bytes)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    throw new LogitPerturbError('INVALID_MODEL',
-      `the ${bytes.length} bytes are not an ONNX ModelProto (truncated or not an ONNX file?): ${reason}`, 'model')
+    throw new LogitPerturbError(
+      'INVALID_MODEL',
+      `the ${bytes.length} bytes are not an ONNX ModelProto (truncated or not an ONNX file?): ${reason}`,
+      'model',
+    )
   }
   // Decoded messages are class instances, whose repeated fields are always arrays.
   const graph = model.graph as proto.GraphProto | null | undefined

@@ -1,4 +1,12 @@
-import { LogitPerturbError, check, checkBinaryLabelValues, checkFiniteValues, checkLabelValues, checkMaskValues, checkSampleWeightValues } from '@logit-perturb/core'
+import {
+  LogitPerturbError,
+  check,
+  checkBinaryLabelValues,
+  checkFiniteValues,
+  checkLabelValues,
+  checkMaskValues,
+  checkSampleWeightValues,
+} from '@logit-perturb/core'
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
 import { decodeModel } from './readModel.js'
@@ -29,8 +37,10 @@ function importRuntime(): Promise<typeof Ort> {
     (error: unknown) => {
       runtime = undefined
       throw isMissingRuntime(error)
-        ? new LogitPerturbError('MISSING_PEER_DEPENDENCY',
-          'running an ONNX model needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web')
+        ? new LogitPerturbError(
+            'MISSING_PEER_DEPENDENCY',
+            'running an ONNX model needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web',
+          )
         : error
     },
   )
@@ -40,8 +50,11 @@ function importRuntime(): Promise<typeof Ort> {
 /** Whether an import failed because onnxruntime-web itself is not installed (not a failure inside it). */
 function isMissingRuntime(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
-  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND')
-    && typeof message === 'string' && /['"]onnxruntime-web['"]/.test(message)
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+    typeof message === 'string' &&
+    /['"]onnxruntime-web['"]/.test(message)
+  )
 }
 
 /** A tensor fed to or read from a model: flat row-major data and its dimensions. */
@@ -108,10 +121,14 @@ export async function runModel(
 
 /** A session on `model`: opened on bytes (the caller releases it), or the caller's own. */
 async function sessionOf(model: Uint8Array | OnnxSession): Promise<Ort.InferenceSession> {
-  check(model instanceof Uint8Array || typeof (model as Partial<Ort.InferenceSession> | null)?.run === 'function', 'INVALID_MODEL',
-    'must be ONNX model bytes (a Uint8Array) or a session from createSession', 'model')
+  check(
+    model instanceof Uint8Array || typeof (model as Partial<Ort.InferenceSession> | null)?.run === 'function',
+    'INVALID_MODEL',
+    'must be ONNX model bytes (a Uint8Array) or a session from createSession',
+    'model',
+  )
   // Sessions come from createSession, which opens onnxruntime-web's own.
-  return model instanceof Uint8Array ? openSession(model) : model as Ort.InferenceSession
+  return model instanceof Uint8Array ? openSession(model) : (model as Ort.InferenceSession)
 }
 
 /** The optional per-row inputs of {@link runLossModel}, for a model exported with them. */
@@ -150,7 +167,8 @@ export async function runLossModel(
   labels: ArrayLike<number> | readonly (readonly number[])[],
   rows: RowInputs = {},
 ): Promise<LossModelResult> {
-  const flat: HostTensor = 'dims' in logits ? logits : { data: Float32Array.from(logits.flat()), dims: [logits.length, logits[0]?.length ?? 0] }
+  const flat: HostTensor =
+    'dims' in logits ? logits : { data: Float32Array.from(logits.flat()), dims: [logits.length, logits[0]?.length ?? 0] }
   const [n, c] = flat.dims as [number, number]
   check(flat.dims.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got [${flat.dims.join(', ')}]`, 'logits')
   check(c > 0, 'LOGITS_SHAPE', 'logits have no class dimension (C = 0)', 'logits')
@@ -165,12 +183,18 @@ export async function runLossModel(
     check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
     const data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data as ArrayLike<number>)
     const feeds: Record<string, HostTensor> = { logits: { data, dims: [n, c] }, labels: labelFeed(labels, n, c) }
-    for (const [field, input] of [['sampleWeight', 'sample_weight'], ['mask', 'mask']] as const) {
+    for (const [field, input] of [
+      ['sampleWeight', 'sample_weight'],
+      ['mask', 'mask'],
+    ] as const) {
       const values = rows[field]
       const takes = session.inputNames.includes(input)
-      check(takes === (values !== undefined), 'INVALID_MODEL', takes
-        ? `the model takes ${input}: pass ${field}`
-        : `the model has no ${input} input: export it with ${field}: true`, field)
+      check(
+        takes === (values !== undefined),
+        'INVALID_MODEL',
+        takes ? `the model takes ${input}: pass ${field}` : `the model has no ${input} input: export it with ${field}: true`,
+        field,
+      )
       if (values === undefined) continue
       check(values.length === n, 'SHAPE_MISMATCH', `${values.length} entries for ${n} rows of logits`, field)
       if (field === 'sampleWeight') checkSampleWeightValues(values)
@@ -202,7 +226,7 @@ const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undef
 /** The class count a loss model's `logits` input declares, when it declares one. */
 function modelClassCount(session: Ort.InferenceSession): number | undefined {
   const input = session.inputMetadata?.find((m) => m.name === 'logits')
-  const dim = input !== undefined && input.isTensor ? input.shape[1] : undefined
+  const dim = input?.isTensor ? input.shape[1] : undefined
   return typeof dim === 'number' && dim > 0 ? dim : undefined
 }
 
@@ -210,13 +234,23 @@ function modelClassCount(session: Ort.InferenceSession): number | undefined {
 function checkLossModel(session: Ort.InferenceSession): void {
   const names = (list: readonly string[]) => (list.length ? list.map((name) => `"${name}"`).join(', ') : 'none')
   const io = `inputs ${names(session.inputNames)}, outputs ${names(session.outputNames)}`
-  const missing = [...['logits', 'labels'].filter((name) => !session.inputNames.includes(name)).map((name) => `input "${name}"`),
-    ...['loss', 'perturbed_logits'].filter((name) => !session.outputNames.includes(name)).map((name) => `output "${name}"`)]
-  check(missing.length === 0, 'INVALID_MODEL',
-    `not a loss model from exportLossModel: no ${missing.join(', no ')} (the model has ${io})`, 'model')
+  const missing = [
+    ...['logits', 'labels'].filter((name) => !session.inputNames.includes(name)).map((name) => `input "${name}"`),
+    ...['loss', 'perturbed_logits'].filter((name) => !session.outputNames.includes(name)).map((name) => `output "${name}"`),
+  ]
+  check(
+    missing.length === 0,
+    'INVALID_MODEL',
+    `not a loss model from exportLossModel: no ${missing.join(', no ')} (the model has ${io})`,
+    'model',
+  )
   const extra = session.inputNames.filter((name) => !['logits', 'labels', 'sample_weight', 'mask'].includes(name))
-  check(extra.length === 0, 'INVALID_MODEL',
-    `the model also takes ${names(extra)}; runLossModel feeds only logits and labels (run a model exported with state: 'io' with runModel)`, 'model')
+  check(
+    extra.length === 0,
+    'INVALID_MODEL',
+    `the model also takes ${names(extra)}; runLossModel feeds only logits and labels (run a model exported with state: 'io' with runModel)`,
+    'model',
+  )
 }
 
 /**
@@ -226,8 +260,14 @@ function checkLossModel(session: Ort.InferenceSession): void {
 function labelFeed(labels: ArrayLike<number> | readonly (readonly number[])[], n: number, c: number): HostTensor {
   if (n > 0 && Array.isArray(labels[0])) {
     const rows = labels as readonly (readonly number[])[]
-    rows.forEach((row, i) => check(Array.isArray(row) && row.length === c, 'LABELS_SHAPE',
-      `label row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries for ${c} logits`, 'labels'))
+    rows.forEach((row, i) => {
+      check(
+        Array.isArray(row) && row.length === c,
+        'LABELS_SHAPE',
+        `label row ${i} has ${Array.isArray(row) ? row.length : 'no'} entries for ${c} logits`,
+        'labels',
+      )
+    })
     const values = rows.flat()
     checkBinaryLabelValues(values, c)
     return { data: Float32Array.from(values), dims: [n, c] }
@@ -248,7 +288,11 @@ export async function evaluateSymbolic(
 ): Promise<Float64Array[]> {
   if (values.length === 0) return []
   const graph = values[0]!.graph
-  check(values.every((v) => v.graph === graph), 'INVALID_PARAMETER', 'the values belong to different graphs')
+  check(
+    values.every((v) => v.graph === graph),
+    'INVALID_PARAMETER',
+    'the values belong to different graphs',
+  )
   const outputs = values.map((v, k) => ({
     name: `value_${k}_out`,
     source: v.name,

@@ -91,10 +91,18 @@ function rawBytes(t: Initializer): Uint8Array {
   for (let i = 0; i < n; i++) {
     const v = t.data[i]!
     switch (t.elemType) {
-      case 'float32': view.setFloat32(i * 4, v, true); break
-      case 'int32': view.setInt32(i * 4, v, true); break
-      case 'int64': view.setBigInt64(i * 8, BigInt(v), true); break
-      case 'bool': view.setUint8(i, v !== 0 ? 1 : 0); break
+      case 'float32':
+        view.setFloat32(i * 4, v, true)
+        break
+      case 'int32':
+        view.setInt32(i * 4, v, true)
+        break
+      case 'int64':
+        view.setBigInt64(i * 8, BigInt(v), true)
+        break
+      case 'bool':
+        view.setUint8(i, v !== 0 ? 1 : 0)
+        break
     }
   }
   return bytes

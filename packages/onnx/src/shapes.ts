@@ -34,14 +34,20 @@ export function reducedShape(shape: readonly number[], axes: readonly number[], 
  */
 export function reshapedShape(shape: readonly number[], target: readonly number[]): number[] {
   const free = target.filter((d) => d === -1).length
-  check(free <= 1 && target.every((d) => Number.isInteger(d) && d >= -1), 'SHAPE_MISMATCH',
-    `cannot reshape to [${target.join(', ')}]: at most one -1 and no other negative size`)
+  check(
+    free <= 1 && target.every((d) => Number.isInteger(d) && d >= -1),
+    'SHAPE_MISMATCH',
+    `cannot reshape to [${target.join(', ')}]: at most one -1 and no other negative size`,
+  )
   const size = staticSize(shape)
   if (size < 0) return [...target]
   const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1)
   const resolved = target.map((d) => (d === -1 ? size / known : d))
-  check(resolved.every(Number.isInteger) && resolved.reduce((a, b) => a * b, 1) === size, 'SHAPE_MISMATCH',
-    `cannot reshape [${shape.join(', ')}] to [${target.join(', ')}]`)
+  check(
+    resolved.every(Number.isInteger) && resolved.reduce((a, b) => a * b, 1) === size,
+    'SHAPE_MISMATCH',
+    `cannot reshape [${shape.join(', ')}] to [${target.join(', ')}]`,
+  )
   return resolved
 }
 

@@ -56,21 +56,29 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
   const unify = (a: SymbolicTensor, b: SymbolicTensor): [SymbolicTensor, SymbolicTensor] =>
     own(a).dtype === own(b).dtype ? [a, b] : [asFloat(a), asFloat(b)]
 
-  const binary = (opType: string) => (a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor => {
-    const [x, y] = unify(a, b)
-    return make(graph.op(opType, [x.name, y.name]), broadcastShapes(x.shape, y.shape), x.dtype)
-  }
-  const unaryAny = (opType: string) => (x: SymbolicTensor): SymbolicTensor =>
-    make(graph.op(opType, [own(x).name]), x.shape, x.dtype)
-  const unaryFloat = (opType: string, attributes: Attribute[] = []) => (x: SymbolicTensor): SymbolicTensor => {
-    const f = asFloat(x)
-    return make(graph.op(opType, [f.name], attributes), f.shape, 'float32')
-  }
-  const compare = (opType: 'Greater' | 'Equal') => (a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor => {
-    const [x, y] = unify(a, b)
-    const bool = graph.op(opType, [x.name, y.name])
-    return make(cast(bool, 'float32'), broadcastShapes(x.shape, y.shape), 'float32', bool)
-  }
+  const binary =
+    (opType: string) =>
+    (a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor => {
+      const [x, y] = unify(a, b)
+      return make(graph.op(opType, [x.name, y.name]), broadcastShapes(x.shape, y.shape), x.dtype)
+    }
+  const unaryAny =
+    (opType: string) =>
+    (x: SymbolicTensor): SymbolicTensor =>
+      make(graph.op(opType, [own(x).name]), x.shape, x.dtype)
+  const unaryFloat =
+    (opType: string, attributes: Attribute[] = []) =>
+    (x: SymbolicTensor): SymbolicTensor => {
+      const f = asFloat(x)
+      return make(graph.op(opType, [f.name], attributes), f.shape, 'float32')
+    }
+  const compare =
+    (opType: 'Greater' | 'Equal') =>
+    (a: SymbolicTensor, b: SymbolicTensor): SymbolicTensor => {
+      const [x, y] = unify(a, b)
+      const bool = graph.op(opType, [x.name, y.name])
+      return make(cast(bool, 'float32'), broadcastShapes(x.shape, y.shape), 'float32', bool)
+    }
   const reduce = (opType: 'ReduceSum' | 'ReduceMean' | 'ReduceMax', x: SymbolicTensor, axes: readonly number[], keepDims: boolean) => {
     const input = opType === 'ReduceMean' ? asFloat(x) : own(x)
     const ax = [...new Set(normalizeAxes(axes, input.shape.length))].sort((p, q) => p - q)
@@ -78,9 +86,10 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     if (ax.length === 0) return make(graph.op('Identity', [input.name]), input.shape, input.dtype)
     const keep: Attribute = { name: 'keepdims', kind: 'int', value: keepDims ? 1 : 0 }
     // ReduceSum takes its axes as an input from opset 13 on; ReduceMean and ReduceMax from 18 on.
-    const name = opType === 'ReduceSum' || graph.opset >= 18
-      ? graph.op(opType, [input.name, int64(ax)], [keep])
-      : graph.op(opType, [input.name], [keep, { name: 'axes', kind: 'ints', value: ax }])
+    const name =
+      opType === 'ReduceSum' || graph.opset >= 18
+        ? graph.op(opType, [input.name, int64(ax)], [keep])
+        : graph.op(opType, [input.name], [keep, { name: 'axes', kind: 'ints', value: ax }])
     return make(name, reducedShape(input.shape, ax, keepDims), input.dtype)
   }
 
@@ -95,13 +104,20 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     },
 
     constant(data, shape, dtype = 'float32') {
-      check(shape.every((d) => Number.isInteger(d) && d >= 0), 'SHAPE_MISMATCH', `a constant needs a known shape, got [${shape.join(', ')}]`)
+      check(
+        shape.every((d) => Number.isInteger(d) && d >= 0),
+        'SHAPE_MISMATCH',
+        `a constant needs a known shape, got [${shape.join(', ')}]`,
+      )
       const n = shape.reduce((a, b) => a * b, 1)
       check(data.length === n, 'SHAPE_MISMATCH', `${data.length} values do not fill shape [${shape.join(', ')}]`)
       if (dtype === 'int32') {
         for (let i = 0; i < n; i++) {
-          check(Number.isInteger(data[i]!) && Math.abs(data[i]!) < 2 ** 31, 'INVALID_PARAMETER',
-            `int32 constant value ${data[i]} at index ${i} is not a 32-bit integer`)
+          check(
+            Number.isInteger(data[i]!) && Math.abs(data[i]!) < 2 ** 31,
+            'INVALID_PARAMETER',
+            `int32 constant value ${data[i]} at index ${i} is not a 32-bit integer`,
+          )
         }
       }
       return make(graph.constant(dtype, shape, data), shape, dtype)
@@ -139,15 +155,22 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
 
     matmul(a, b, transposeA = false, transposeB = false) {
       const [x, y] = [asFloat(a), asFloat(b)]
-      check(x.shape.length === 2 && y.shape.length === 2, 'SHAPE_MISMATCH',
-        `matmul needs two rank-2 tensors, got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`)
+      check(
+        x.shape.length === 2 && y.shape.length === 2,
+        'SHAPE_MISMATCH',
+        `matmul needs two rank-2 tensors, got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`,
+      )
       const [m, k] = transposeA ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!]
       const [k2, n] = transposeB ? [y.shape[1]!, y.shape[0]!] : [y.shape[0]!, y.shape[1]!]
       check(dimsAgree(k, k2), 'SHAPE_MISMATCH', `matmul inner dimensions ${k} and ${k2} differ`)
-      const name = graph.op('Gemm', [x.name, y.name], [
-        { name: 'transA', kind: 'int', value: transposeA ? 1 : 0 },
-        { name: 'transB', kind: 'int', value: transposeB ? 1 : 0 },
-      ])
+      const name = graph.op(
+        'Gemm',
+        [x.name, y.name],
+        [
+          { name: 'transA', kind: 'int', value: transposeA ? 1 : 0 },
+          { name: 'transB', kind: 'int', value: transposeB ? 1 : 0 },
+        ],
+      )
       return make(name, [m, n], 'float32')
     },
 
@@ -156,7 +179,11 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
       // Equal against the class ids rather than ONNX OneHot, whose runtime kernels cover only some
       // index/depth/value type combinations; this form works for int32 labels everywhere.
       const column = graph.op('Reshape', [asInt(labels), int64([-1, 1])])
-      const classes = graph.constant('int32', [1, depth], Array.from({ length: depth }, (_, k) => k))
+      const classes = graph.constant(
+        'int32',
+        [1, depth],
+        Array.from({ length: depth }, (_, k) => k),
+      )
       const bool = graph.op('Equal', [column, classes])
       return make(cast(bool, 'float32'), [staticSize(labels.shape), depth], 'float32', bool)
     },
@@ -167,12 +194,23 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
       return make(name, [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype)
     },
     segmentSum(x, segmentIds, numSegments) {
-      check(Number.isInteger(numSegments) && numSegments > 0, 'INVALID_PARAMETER', `numSegments must be a positive integer, got ${numSegments}`)
+      check(
+        Number.isInteger(numSegments) && numSegments > 0,
+        'INVALID_PARAMETER',
+        `numSegments must be a positive integer, got ${numSegments}`,
+      )
       const data = asFloat(x)
-      check(data.shape.length >= 1 && segmentIds.shape.length === 1 && dimsAgree(segmentIds.shape[0]!, data.shape[0]!),
-        'SHAPE_MISMATCH', `segmentSum needs one id per row: ids [${segmentIds.shape.join(', ')}], rows [${data.shape.join(', ')}]`)
+      check(
+        data.shape.length >= 1 && segmentIds.shape.length === 1 && dimsAgree(segmentIds.shape[0]!, data.shape[0]!),
+        'SHAPE_MISMATCH',
+        `segmentSum needs one id per row: ids [${segmentIds.shape.join(', ')}], rows [${data.shape.join(', ')}]`,
+      )
       const inner = data.shape.slice(1)
-      check(inner.every((d) => d >= 0), 'SHAPE_MISMATCH', `segmentSum needs static trailing dimensions, got [${data.shape.join(', ')}]`)
+      check(
+        inner.every((d) => d >= 0),
+        'SHAPE_MISMATCH',
+        `segmentSum needs static trailing dimensions, got [${data.shape.join(', ')}]`,
+      )
       const outShape = [numSegments, ...inner]
       const zeros = graph.constant('float32', outShape, new Float32Array(staticSize(outShape)))
       // ScatterND indices must be int64 and address whole rows: ids as an [N, 1] column.

@@ -1,12 +1,25 @@
 import { type LossContext, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
 import {
-  type SingleLabelBatch, multiLabelBatch, multiLabelVariants, mulberry32, refusalMessage, relativeError, singleLabelVariants, uniformLogits,
+  type SingleLabelBatch,
+  multiLabelBatch,
+  multiLabelVariants,
+  mulberry32,
+  refusalMessage,
+  relativeError,
+  singleLabelVariants,
+  uniformLogits,
 } from '@logit-perturb/conformance'
 import type { onnx as onnxTypes } from 'onnx-proto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  type ExportedLossModel, type ExportLossOptions, type LossModelResult, createSession, exportLossModel, runLossModel, runModel,
+  type ExportedLossModel,
+  type ExportLossOptions,
+  type LossModelResult,
+  createSession,
+  exportLossModel,
+  runLossModel,
+  runModel,
   serializeModel,
 } from '../src/index.js'
 import { onnx } from '../src/serialize.js'
@@ -15,10 +28,19 @@ import { checkModels } from './support/checker.js'
 const C = 5
 const COUNTS = [4000, 0, 900, 120, 15]
 const WEIGHTS = Array.from({ length: C }, (_, i) => [Math.cos(i), Math.sin(i), 0.3 * i])
-const COVARIANCES = Array.from({ length: C }, (_, i) => [[1, 0.1 * i, 0], [0.1 * i, 0.5, 0.05], [0, 0.05, 0.2 + 0.1 * i]])
+const COVARIANCES = Array.from({ length: C }, (_, i) => [
+  [1, 0.1 * i, 0],
+  [0.1 * i, 0.5, 0.05],
+  [0, 0.05, 0.2 + 0.1 * i],
+])
 
 /** One exported loss: a spec, the export options, and whether its gradient flows through a search (no `grad_logits`). */
-interface ExportCase { label: string; spec: RuleInput; options?: ExportLossOptions; through?: boolean }
+interface ExportCase {
+  label: string
+  spec: RuleInput
+  options?: ExportLossOptions
+  through?: boolean
+}
 
 /**
  * Every single-label rule of the shared table, and the variants that change the graph besides
@@ -28,11 +50,22 @@ interface ExportCase { label: string; spec: RuleInput; options?: ExportLossOptio
 const CASES: ExportCase[] = [
   ...singleLabelVariants(COUNTS).map(({ name, spec, through }) => ({ label: name, spec, through })),
   { label: 'ldam', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5 } },
-  { label: 'ldam-drw, epoch past fromEpoch', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5, drw: { beta: 0.999, fromEpoch: 3 } }, options: { context: { epoch: 3 } } },
+  {
+    label: 'ldam-drw, epoch past fromEpoch',
+    spec: { rule: 'ldam', classCounts: COUNTS, scale: 5, drw: { beta: 0.999, fromEpoch: 3 } },
+    options: { context: { epoch: 3 } },
+  },
   { label: 'vs explicit terms', spec: { rule: 'vs', multiplicative: [1, 0.5, 2, 1.5, 0.8], additive: [0, 0.1, -0.2, 0.3, -0.4] } },
-  { label: 'isda, weights in the context', spec: { rule: 'isda', lambda: 0.3 }, options: { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } } },
+  {
+    label: 'isda, weights in the context',
+    spec: { rule: 'isda', lambda: 0.3 },
+    options: { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } },
+  },
   { label: 'lpl confidence, fixed threshold', spec: { rule: 'lpl', split: 'confidence', threshold: 0.3, momentum: 0 } },
-  { label: 'lpl fixed, a zero bound', spec: { rule: 'lpl', split: 'fixed', directions: [1, -1, 1, -1, 1], bounds: [0.45, 0.3, 0, 0.9, 0.6] } },
+  {
+    label: 'lpl fixed, a zero bound',
+    spec: { rule: 'lpl', split: 'fixed', directions: [1, -1, 1, -1, 1], bounds: [0.45, 0.3, 0, 0.9, 0.6] },
+  },
   { label: 'ldam+lpl', spec: { rule: 'lpl', split: 'prior', classCounts: COUNTS, base: { rule: 'ldam', classCounts: COUNTS, scale: 2 } } },
 ]
 
@@ -53,9 +86,10 @@ function batch(seed: number, n: number, scale: number): SingleLabelBatch {
 function reference(spec: RuleInput, logits: number[][], labels: number[] | number[][], ctx: LossContext = {}) {
   const loss = createLoss(referenceOps, spec)
   const u = referenceOps.constant(logits.flat(), [logits.length, C])
-  const y = typeof labels[0] === 'number'
-    ? referenceOps.constant(labels as number[], [labels.length], 'int32')
-    : referenceOps.constant((labels as number[][]).flat(), [labels.length, C])
+  const y =
+    typeof labels[0] === 'number'
+      ? referenceOps.constant(labels as number[], [labels.length], 'int32')
+      : referenceOps.constant((labels as number[][]).flat(), [labels.length, C])
   const evaluation = loss.evaluate(u, y, ctx)
   return {
     loss: evaluation.loss.data[0]!,
@@ -71,7 +105,9 @@ function mismatches(where: string, got: LossModelResult, want: ReturnType<typeof
     perturbed: relativeError(got.perturbedLogits, want.perturbed),
     grad: want.grad === undefined ? (got.gradLogits === undefined ? 0 : Infinity) : relativeError(got.gradLogits ?? [], want.grad),
   }
-  return Object.entries(errors).filter(([, e]) => !(e <= 1e-4)).map(([what, e]) => `${where} ${what}: ${e}`)
+  return Object.entries(errors)
+    .filter(([, e]) => !(e <= 1e-4))
+    .map(([what, e]) => `${where} ${what}: ${e}`)
 }
 
 const exported = new Map<string, ExportedLossModel>()
@@ -89,7 +125,8 @@ describe('exportLossModel', () => {
 
   it('the checker used above does reject a model whose declared shape contradicts inference', async () => {
     const bad = serializeModel({
-      name: 'bad', opset: 17,
+      name: 'bad',
+      opset: 17,
       nodes: [{ name: 'n', opType: 'Identity', inputs: ['c'], outputs: ['out'], attributes: [] }],
       initializers: [{ name: 'c', elemType: 'float32', dims: [3], data: [1, 2, 3] }],
       inputs: [],
@@ -104,10 +141,17 @@ describe('exportLossModel', () => {
     const model = onnx.ModelProto.decode(exported.get('lpl-prior')!.bytes)
     expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 17]])
     expect(model.graph!.node!.every((n) => !n.domain)).toBe(true)
-    const io = (vs: onnxTypes.IValueInfoProto[] | null | undefined) => vs!.map((v) => [v.name, v.type!.tensorType!.elemType,
-      v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))])
-    expect(io(model.graph!.input)).toEqual([['logits', 1, ['N', C]], ['labels', 7, ['N']]])
-    expect(io(model.graph!.output)).toEqual([['loss', 1, []], ['perturbed_logits', 1, ['N', C]], ['grad_logits', 1, ['N', C]]])
+    const io = (vs: onnxTypes.IValueInfoProto[] | null | undefined) =>
+      vs!.map((v) => [v.name, v.type!.tensorType!.elemType, v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))])
+    expect(io(model.graph!.input)).toEqual([
+      ['logits', 1, ['N', C]],
+      ['labels', 7, ['N']],
+    ])
+    expect(io(model.graph!.output)).toEqual([
+      ['loss', 1, []],
+      ['perturbed_logits', 1, ['N', C]],
+      ['grad_logits', 1, ['N', C]],
+    ])
     // The segment sums of the search are ScatterND additions, not one-hot products.
     const ops = new Set(model.graph!.node!.map((n) => n.opType))
     expect(ops.has('ScatterND')).toBe(true)
@@ -128,7 +172,10 @@ describe('exportLossModel', () => {
     for (const [index, k] of CASES.entries()) {
       const session = await createSession(exported.get(k.label)!.bytes)
       try {
-        for (const [n, scale] of [[7, 2], [19, 6]] as const) {
+        for (const [n, scale] of [
+          [7, 2],
+          [19, 6],
+        ] as const) {
           const { logits, labels } = batch(100 * index + n, n, scale)
           const got = await runLossModel(session, logits, labels)
           problems.push(...mismatches(`${k.label} N=${n}`, got, reference(k.spec, logits, labels, k.options?.context)))
@@ -146,7 +193,8 @@ describe('exportLossModel', () => {
     const model = exported.get('official-balanced')!.bytes
     const spec = CASES.find((k) => k.label === 'official-balanced')!.spec
     const labels = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
-    const confident = (c: number) => Array.from({ length: 10 }, (_, i) => Array.from({ length: C }, (_, j) => (j === labels[i] ? (labels[i] === c ? 4 : 0.5) : 0)))
+    const confident = (c: number) =>
+      Array.from({ length: 10 }, (_, i) => Array.from({ length: C }, (_, j) => (j === labels[i] ? (labels[i] === c ? 4 : 0.5) : 0)))
     const targetShift: number[] = []
     for (const c of [0, 4]) {
       const got = await runLossModel(model, confident(c), labels)
@@ -196,7 +244,9 @@ describe('exportLossModel', () => {
 
   it('refuses a missing or contradicting class count, a bad opset, and bad labels at run time', async () => {
     expect(refusalMessage(() => exportLossModel({ rule: 'ce' }))).toMatch(/^INVALID_PARAMETER: numClasses: .*pass numClasses/)
-    expect(refusalMessage(() => exportLossModel({ rule: 'logit-adjustment', classCounts: [1, 2] }, { numClasses: 3 }))).toMatch(/^INVALID_PARAMETER: numClasses: is 3 but the spec .*has 2/)
+    expect(refusalMessage(() => exportLossModel({ rule: 'logit-adjustment', classCounts: [1, 2] }, { numClasses: 3 }))).toMatch(
+      /^INVALID_PARAMETER: numClasses: is 3 but the spec .*has 2/,
+    )
     expect(exportLossModel({ rule: 'isda' }, { context: { isda: { weights: WEIGHTS, covariances: COVARIANCES } } }).numClasses).toBe(C)
     expect(refusalMessage(() => exportLossModel({ rule: 'ce' }, { numClasses: 2, opset: 13 }))).toMatch(/^INVALID_PARAMETER: opset/)
     expect(refusalMessage(() => exportLossModel({ rule: 'nope' } as never, { numClasses: 2 }))).toMatch(/^UNKNOWN_RULE/)
@@ -211,7 +261,11 @@ describe('exportLossModel, multi-label rules', () => {
   /** Every multi-label rule of the shared table, and the through-gradient with normalized steps. */
   const ML_CASES: ExportCase[] = [
     ...multiLabelVariants(LABEL_COUNTS, 5000).map(({ name, spec, through }) => ({ label: name, spec, through })),
-    { label: 'lpl-multilabel through, normalized', spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, gradient: 'through' }, through: true },
+    {
+      label: 'lpl-multilabel through, normalized',
+      spec: { rule: 'lpl-multilabel', classCounts: LABEL_COUNTS, gradient: 'through' },
+      through: true,
+    },
   ]
   const models = new Map(ML_CASES.map((k) => [k.label, exportLossModel(k.spec, { numClasses: C })]))
 
@@ -229,7 +283,10 @@ describe('exportLossModel, multi-label rules', () => {
       const labels = graph.input!.find((v) => v.name === 'labels')!.type!.tensorType!
       expect([labels.elemType, labels.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))], k.label).toEqual([1, ['N', C]])
       // σ enters through the closed-form gradient, and LPL's search.
-      expect(graph.node!.some((n) => n.opType === 'Sigmoid'), k.label).toBe(true)
+      expect(
+        graph.node!.some((n) => n.opType === 'Sigmoid'),
+        k.label,
+      ).toBe(true)
     }
   })
 
@@ -238,7 +295,10 @@ describe('exportLossModel, multi-label rules', () => {
     for (const [index, k] of ML_CASES.entries()) {
       const session = await createSession(models.get(k.label)!.bytes)
       try {
-        for (const [n, scale] of [[6, 2], [17, 8]] as const) {
+        for (const [n, scale] of [
+          [6, 2],
+          [17, 8],
+        ] as const) {
           const { logits, labels } = labelBatch(50 * index + n, n, scale)
           const got = await runLossModel(session, logits, labels)
           problems.push(...mismatches(`${k.label} N=${n}`, got, reference(k.spec, logits, labels)))
@@ -253,7 +313,25 @@ describe('exportLossModel, multi-label rules', () => {
   it('runLossModel checks multi-label rows on the host', async () => {
     const model = models.get('bce')!.bytes
     const row = [0, 0, 0, 0, 0]
-    await expect(runLossModel(model, [row, row], [[1, 0, 0, 0, 0], [0, 1, 0.5, 0, 0]])).rejects.toThrow(/entry 0.5 at row 1, label 2/)
-    await expect(runLossModel(model, [row, row], [[1, 0, 0, 0, 0], [0, 1]])).rejects.toThrow(/label row 1 has 2 entries for 5 logits/)
+    await expect(
+      runLossModel(
+        model,
+        [row, row],
+        [
+          [1, 0, 0, 0, 0],
+          [0, 1, 0.5, 0, 0],
+        ],
+      ),
+    ).rejects.toThrow(/entry 0.5 at row 1, label 2/)
+    await expect(
+      runLossModel(
+        model,
+        [row, row],
+        [
+          [1, 0, 0, 0, 0],
+          [0, 1],
+        ],
+      ),
+    ).rejects.toThrow(/label row 1 has 2 entries for 5 logits/)
   })
 })

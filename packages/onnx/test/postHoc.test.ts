@@ -9,7 +9,11 @@ import { trainDenseClassifier } from './support/train.js'
 
 /** Training counts: a head, a middle and a rare class (imbalance 25). */
 const COUNTS = [500, 100, 20]
-const CENTERS = [[0, 0], [2.2, 0], [1.1, 1.9]] as const
+const CENTERS = [
+  [0, 0],
+  [2.2, 0],
+  [1.1, 1.9],
+] as const
 const TAU = 1
 
 let weights: DenseWeights[]
@@ -20,10 +24,12 @@ let probe: number[][]
 /** Runs a classifier on `probe` and returns every output as rows. */
 async function outputsOf(model: Uint8Array): Promise<Record<string, number[][]>> {
   const out = await runModel(model, { input: { data: Float32Array.from(probe.flat()), dims: [probe.length, 2] } })
-  return Object.fromEntries(Object.entries(out).map(([name, t]) => {
-    const width = t.dims[1]!
-    return [name, probe.map((_, i) => Array.from(t.data.subarray(i * width, (i + 1) * width) as Float32Array))]
-  }))
+  return Object.fromEntries(
+    Object.entries(out).map(([name, t]) => {
+      const width = t.dims[1]!
+      return [name, probe.map((_, i) => Array.from(t.data.subarray(i * width, (i + 1) * width) as Float32Array))]
+    }),
+  )
 }
 
 const argmax = (row: readonly number[]) => row.indexOf(Math.max(...row))
@@ -52,7 +58,11 @@ describe('appendPostHocAdjustment on a trained tfjs classifier written as an ONN
     expect(Object.keys(after)).toEqual(['logits'])
     const shift = logPriorsFromCounts(COUNTS).map((l) => TAU * l)
     let worst = 0
-    before.forEach((row, i) => row.forEach((u, c) => (worst = Math.max(worst, Math.abs(after.logits![i]![c]! - (u - shift[c]!)) / Math.max(1, Math.abs(u))))))
+    before.forEach((row, i) => {
+      row.forEach((u, c) => {
+        worst = Math.max(worst, Math.abs(after.logits![i]![c]! - (u - shift[c]!)) / Math.max(1, Math.abs(u)))
+      })
+    })
     expect(worst).toBeLessThan(1e-5)
     expect((await checkModels({ adjusted }))[0]).toMatchObject({ ok: true })
   })
@@ -80,14 +90,19 @@ describe('appendPostHocAdjustment on a trained tfjs classifier written as an ONN
   })
 
   it('adds adjusted probabilities on request, takes the counts from a spec, and records what it did', async () => {
-    const fromSpec = appendPostHocAdjustment(original, { spec: { rule: 'logit-adjustment', tau: TAU, classCounts: COUNTS }, probabilities: true })
+    const fromSpec = appendPostHocAdjustment(original, {
+      spec: { rule: 'logit-adjustment', tau: TAU, classCounts: COUNTS },
+      probabilities: true,
+    })
     const out = await outputsOf(fromSpec)
     expect(Object.keys(out)).toEqual(['logits', 'adjusted_probabilities'])
     out.adjusted_probabilities!.forEach((p, i) => {
       const row = out.logits![i]!
       const m = Math.max(...row)
       const z = row.reduce((s, v) => s + Math.exp(v - m), 0)
-      p.forEach((v, c) => expect(Math.abs(v - Math.exp(row[c]! - m) / z)).toBeLessThan(1e-6))
+      p.forEach((v, c) => {
+        expect(Math.abs(v - Math.exp(row[c]! - m) / z)).toBeLessThan(1e-6)
+      })
     })
     const plain = await outputsOf(appendPostHocAdjustment(original, { classCounts: COUNTS, tau: TAU }))
     expect(out.logits).toEqual(plain.logits)
@@ -106,6 +121,10 @@ describe('appendPostHocAdjustment on a trained tfjs classifier written as an ONN
     const shift = logPriorsFromCounts(counts).map((l) => 0.5 * l)
     expect(shift.every(Number.isFinite)).toBe(true)
     expect(shift[1]).toBe(shift[2])
-    after.logits!.forEach((row, i) => row.forEach((v, c) => expect(Math.abs(v - (before.logits![i]![c]! - shift[c]!))).toBeLessThan(1e-5)))
+    after.logits!.forEach((row, i) => {
+      row.forEach((v, c) => {
+        expect(Math.abs(v - (before.logits![i]![c]! - shift[c]!))).toBeLessThan(1e-5)
+      })
+    })
   })
 })

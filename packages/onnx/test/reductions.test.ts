@@ -29,35 +29,48 @@ function expectNear(actual: ArrayLike<number>, expected: ArrayLike<number>, what
 }
 
 describe('exported losses with reductions, sample weights and a mask', () => {
-  it.each(singleLabelVariants(COUNTS).filter((v) => v.spec.rule !== 'isda').map((v) => [v.name, v] as const))(
-    '%s: mean and none outputs equal the reference', async (_name, { spec }) => {
-      for (const reduction of ['mean', 'none'] as const) {
-        const exported = exportLossModel(spec, { numClasses: C, reduction, sampleWeight: true, mask: true })
-        expect(exported.inputs).toEqual(['logits', 'labels', 'sample_weight', 'mask'])
-        const out = await runModel(exported.bytes, {
-          logits: { data: Float32Array.from(logits.flat()), dims: [N, C] },
-          labels: { data: BigInt64Array.from(labels.map(BigInt)), dims: [N] },
-          sample_weight: { data: Float32Array.from(sampleWeight), dims: [N] },
-          mask: { data: Float32Array.from(mask), dims: [N] },
-        })
-        const expected = createLoss(ref, spec, { reduction })
-        const evaluation = expected.evaluate(refInputs.logits, refInputs.labels, refInputs.ctx)
-        expect(out.loss!.dims).toEqual(reduction === 'none' ? [N] : [])
-        expectNear(out.loss!.data as Float32Array, evaluation.loss.data, `${reduction}: loss`)
-        if (exported.outputs.includes('grad_logits')) {
-          expectNear(out.grad_logits!.data as Float32Array, createLoss(ref, spec, { reduction }).gradient(refInputs.logits, refInputs.labels, refInputs.ctx).data, `${reduction}: gradient`)
-        }
+  it.each(
+    singleLabelVariants(COUNTS)
+      .filter((v) => v.spec.rule !== 'isda')
+      .map((v) => [v.name, v] as const),
+  )('%s: mean and none outputs equal the reference', async (_name, { spec }) => {
+    for (const reduction of ['mean', 'none'] as const) {
+      const exported = exportLossModel(spec, { numClasses: C, reduction, sampleWeight: true, mask: true })
+      expect(exported.inputs).toEqual(['logits', 'labels', 'sample_weight', 'mask'])
+      const out = await runModel(exported.bytes, {
+        logits: { data: Float32Array.from(logits.flat()), dims: [N, C] },
+        labels: { data: BigInt64Array.from(labels.map(BigInt)), dims: [N] },
+        sample_weight: { data: Float32Array.from(sampleWeight), dims: [N] },
+        mask: { data: Float32Array.from(mask), dims: [N] },
+      })
+      const expected = createLoss(ref, spec, { reduction })
+      const evaluation = expected.evaluate(refInputs.logits, refInputs.labels, refInputs.ctx)
+      expect(out.loss!.dims).toEqual(reduction === 'none' ? [N] : [])
+      expectNear(out.loss!.data as Float32Array, evaluation.loss.data, `${reduction}: loss`)
+      if (exported.outputs.includes('grad_logits')) {
+        expectNear(
+          out.grad_logits!.data as Float32Array,
+          createLoss(ref, spec, { reduction }).gradient(refInputs.logits, refInputs.labels, refInputs.ctx).data,
+          `${reduction}: gradient`,
+        )
       }
-    })
+    }
+  })
 
   it('runLossModel feeds sample weights and the mask, and refuses them where the model has no such input', async () => {
     const spec = { rule: 'lpl', split: 'prior', classCounts: COUNTS } as const
     const withRows = exportLossModel(spec, { sampleWeight: true, mask: true })
     const result = await runLossModel(withRows.bytes, logits, labels, { sampleWeight, mask })
     expectNear([result.loss], createLoss(ref, spec)(refInputs.logits, refInputs.labels, refInputs.ctx).data, 'loss')
-    expect((await refusalAsync(() => runLossModel(withRows.bytes, logits, labels, { mask }))).message).toMatch(/takes sample_weight: pass sampleWeight/)
-    expect((await refusalAsync(() => runLossModel(withRows.bytes, logits, labels, { sampleWeight, mask: mask.map((m) => m * 2) }))).message).toMatch(/entry 2 at index 0/)
+    expect((await refusalAsync(() => runLossModel(withRows.bytes, logits, labels, { mask }))).message).toMatch(
+      /takes sample_weight: pass sampleWeight/,
+    )
+    expect(
+      (await refusalAsync(() => runLossModel(withRows.bytes, logits, labels, { sampleWeight, mask: mask.map((m) => m * 2) }))).message,
+    ).toMatch(/entry 2 at index 0/)
     const plain = exportLossModel(spec)
-    expect((await refusalAsync(() => runLossModel(plain.bytes, logits, labels, { mask }))).message).toMatch(/no mask input: export it with mask: true/)
+    expect((await refusalAsync(() => runLossModel(plain.bytes, logits, labels, { mask }))).message).toMatch(
+      /no mask input: export it with mask: true/,
+    )
   })
 })

@@ -52,7 +52,9 @@ describe('symbolic TensorOps run by onnxruntime-web against the float64 referenc
         y: { data: BigInt64Array.from(labels, BigInt), dims: [n] },
       })
       const want = build(referenceOps, referenceOps.constant(logits, [n, 3]), referenceOps.constant(labels, [n], 'int32'))
-      want.forEach((w, k) => expect(relativeError(got[k]!, w.data), `value ${k} at N = ${n}`).toBeLessThan(1e-5))
+      want.forEach((w, k) => {
+        expect(relativeError(got[k]!, w.data), `value ${k} at N = ${n}`).toBeLessThan(1e-5)
+      })
     }
   })
 
@@ -83,7 +85,11 @@ describe('symbolic TensorOps run by onnxruntime-web against the float64 referenc
       const reduceMax = model.nodes.find((n) => n.opType === 'ReduceMax')!
       expect(reduceMax.inputs.length).toBe(opset === 17 ? 1 : 2)
     }
-    expect(results[0]!.map((r) => Array.from(r))).toEqual([[3, 5], [2.75, 1.5, -1.5], [2, 3.5]])
+    expect(results[0]!.map((r) => Array.from(r))).toEqual([
+      [3, 5],
+      [2.75, 1.5, -1.5],
+      [2, 3.5],
+    ])
     expect(results[1]).toEqual(results[0])
   })
 })

@@ -55,7 +55,11 @@ export function classCentre(c: number, classes: number): [number, number] {
 export function makeDataSet(options: DataOptions): DataSet {
   const classCounts = longTailedCounts(options.classes, options.maxCount, options.ratio)
   const train = sample(classCounts, options, mulberry32(options.seed))
-  const test = sample(classCounts.map(() => options.testPerClass), options, mulberry32(options.seed + 0x9e3779b9))
+  const test = sample(
+    classCounts.map(() => options.testPerClass),
+    options,
+    mulberry32(options.seed + 0x9e3779b9),
+  )
   return { train, test, classCounts, options }
 }
 

@@ -32,7 +32,10 @@ async function probe(spec: RuleInput): Promise<FitProbeResult> {
   const readsPerBatch: number[] = []
   const n = 128
   const xs = tf.randomNormal([n, 2], 0, 1, 'float32', 7)
-  const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => (i % 9 === 0 ? 3 : i % 5 === 0 ? 2 : i % 3 === 0 ? 1 : 0)), 'int32')
+  const labels = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => (i % 9 === 0 ? 3 : i % 5 === 0 ? 2 : i % 3 === 0 ? 1 : 0)),
+    'int32',
+  )
   const ys = tf.oneHot(labels, CLASS_COUNTS.length)
   const model = tfl.sequential({ layers: [tfl.layers.dense({ units: CLASS_COUNTS.length, inputShape: [2] })] })
   const loss = createTfjsLoss(spec)
@@ -40,10 +43,20 @@ async function probe(spec: RuleInput): Promise<FitProbeResult> {
   let start = 0
   try {
     const history = await model.fit(xs, ys, {
-      epochs: 2, batchSize: 32, shuffle: false, verbose: 0,
+      epochs: 2,
+      batchSize: 32,
+      shuffle: false,
+      verbose: 0,
       callbacks: [
         perturbationCallback(loss),
-        { onBatchBegin: async () => { start = reads }, onBatchEnd: async () => { readsPerBatch.push(reads - start) } },
+        {
+          onBatchBegin: async () => {
+            start = reads
+          },
+          onBatchEnd: async () => {
+            readsPerBatch.push(reads - start)
+          },
+        },
       ],
     })
     return { backend: tf.getBackend(), rule: spec.rule, readsPerBatch, losses: history.history.loss as number[] }
@@ -69,6 +82,9 @@ const done = runAll()
 ;(globalThis as unknown as { __fitProbe: Promise<FitProbeResult[]> }).__fitProbe = done
 void done.then((results) => {
   document.querySelector('#report')!.textContent = results
-    .map((r) => `${r.backend} ${r.rule}: reads per batch [${r.readsPerBatch.join(', ')}], losses [${r.losses.map((l) => l.toFixed(3)).join(', ')}]${r.error ? `, error ${r.error}` : ''}`)
+    .map(
+      (r) =>
+        `${r.backend} ${r.rule}: reads per batch [${r.readsPerBatch.join(', ')}], losses [${r.losses.map((l) => l.toFixed(3)).join(', ')}]${r.error ? `, error ${r.error}` : ''}`,
+    )
     .join('\n')
 })

@@ -22,8 +22,17 @@ const backendBadge = document.querySelector<HTMLElement>('#backend')!
 const grid = gridPoints()
 
 const state: PlaygroundState = {
-  backend: '', ready: false, running: false, rule: 'ce', step: 0, loss: null, perClassAccuracy: [], classCounts: [],
-  numTensors: 0, leakedPerStep: 0, runMs: 0,
+  backend: '',
+  ready: false,
+  running: false,
+  rule: 'ce',
+  step: 0,
+  loss: null,
+  perClassAccuracy: [],
+  classCounts: [],
+  numTensors: 0,
+  leakedPerStep: 0,
+  runMs: 0,
 }
 let data: DataSet
 let trainer: Trainer | undefined
@@ -36,16 +45,20 @@ const dataOf = (s: Settings): DataSet =>
 /** The spec a user would write for the form's settings, shown under the rule menu. */
 const describe = (s: Settings) => JSON.stringify(ruleSpec(s.rule, longTailedCounts(s.classes, DEFAULT_DATA.maxCount, s.ratio), s.params))
 
-const controls = bindControls(document.querySelector('form')!, {
-  onDataChange: () => {
-    if (state.running) return
-    showData(dataOf(controls.read()))
+const controls = bindControls(
+  document.querySelector('form')!,
+  {
+    onDataChange: () => {
+      if (state.running) return
+      showData(dataOf(controls.read()))
+    },
+    onTrain: () => void run({}),
+    onStop: () => {
+      stopRequested = true
+    },
   },
-  onTrain: () => void run({}),
-  onStop: () => {
-    stopRequested = true
-  },
-}, describe)
+  describe,
+)
 
 /** Mirrors the state on `<body>` as data attributes, for anyone reading the page without scripts. */
 function publish(): void {
@@ -54,9 +67,11 @@ function publish(): void {
   body.step = String(state.step)
   body.state = state.running ? 'running' : state.ready ? 'idle' : 'loading'
   body.perClassAccuracy = state.perClassAccuracy.map((a) => a.toFixed(4)).join(',')
-  status.textContent = state.error ??
-    `${state.rule}: step ${state.step}` + (state.loss === null ? '' : `, loss ${state.loss.toFixed(4)}`) +
-    (state.runMs ? `, last run ${(state.runMs / 1000).toFixed(1)} s` : '')
+  status.textContent =
+    state.error ??
+    `${state.rule}: step ${state.step}` +
+      (state.loss === null ? '' : `, loss ${state.loss.toFixed(4)}`) +
+      (state.runMs ? `, last run ${(state.runMs / 1000).toFixed(1)} s` : '')
 }
 
 function showData(next: DataSet): void {
@@ -92,7 +107,14 @@ function run(overrides: Partial<Settings>): Promise<PlaygroundState> {
     controls.setRunning(true)
     const started = performance.now()
     try {
-      const t = (trainer = new Trainer(data, { ...DEFAULT_TRAIN, rule: settings.rule, params: settings.params, learningRate: settings.learningRate, seed: settings.seed }))
+      const t = new Trainer(data, {
+        ...DEFAULT_TRAIN,
+        rule: settings.rule,
+        params: settings.params,
+        learningRate: settings.learningRate,
+        seed: settings.seed,
+      })
+      trainer = t
       let afterFirst = 0
       while (t.step < settings.steps && !stopRequested) {
         const redrawNow = t.step + 1 === settings.steps || (t.step + 1) % REDRAW_EVERY === 0
@@ -128,7 +150,7 @@ const ready = chooseBackend(url.backend).then(
   (active) => {
     state.backend = active.name
     if (active.renderer) state.renderer = active.renderer
-    backendBadge.textContent = `backend: ${active.name}` + (active.renderer ? ` (${active.renderer})` : '')
+    backendBadge.textContent = `backend: ${active.name}${active.renderer ? ` (${active.renderer})` : ''}`
     state.ready = true
     publish()
   },

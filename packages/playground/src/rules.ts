@@ -67,7 +67,10 @@ export function ruleSpec(rule: RuleName, counts: readonly number[], params: Reco
       return la
     case 'ldam':
       return {
-        rule: 'ldam', classCounts, maxMargin: p.maxMargin, scale: p.scale,
+        rule: 'ldam',
+        classCounts,
+        maxMargin: p.maxMargin,
+        scale: p.scale,
         // DRW reads the epoch; the page trains full-batch, so an epoch is a step.
         ...(p.drwFrom! >= 0 ? { drw: { beta: 0.999, fromEpoch: p.drwFrom } } : {}),
       }

@@ -34,7 +34,10 @@ export class Trainer {
   private readonly labels: tf.Tensor1D
   private readonly testXs: tf.Tensor2D
 
-  constructor(readonly data: DataSet, readonly options: TrainOptions) {
+  constructor(
+    readonly data: DataSet,
+    readonly options: TrainOptions,
+  ) {
     const { train, test, classCounts } = data
     // The default checks read no value back on WebGL, where a read would stall the pipeline.
     this.loss = createTfjsLoss(ruleSpec(options.rule, classCounts, options.params))

@@ -6,8 +6,14 @@ import { DEFAULT_TRAIN } from './train.js'
 
 /** The page's settings before anyone touches a control. */
 export const DEFAULT_SETTINGS: Settings = {
-  classes: DEFAULT_DATA.classes, ratio: DEFAULT_DATA.ratio, spread: DEFAULT_DATA.spread, seed: DEFAULT_DATA.seed,
-  rule: 'ce', params: {}, steps: 200, learningRate: DEFAULT_TRAIN.learningRate,
+  classes: DEFAULT_DATA.classes,
+  ratio: DEFAULT_DATA.ratio,
+  spread: DEFAULT_DATA.spread,
+  seed: DEFAULT_DATA.seed,
+  rule: 'ce',
+  params: {},
+  steps: 200,
+  learningRate: DEFAULT_TRAIN.learningRate,
 }
 
 /** The form's controls, read and written as {@link Settings}. */
@@ -57,7 +63,11 @@ export function bindControls(form: HTMLFormElement, handlers: ControlHandlers, d
       ...RULE_PARAMS[rule].map((p) => {
         const label = document.createElement('label')
         const input = Object.assign(document.createElement('input'), {
-          type: 'number', name: `param-${p.key}`, min: String(p.min), max: String(p.max), step: String(p.step),
+          type: 'number',
+          name: `param-${p.key}`,
+          min: String(p.min),
+          max: String(p.max),
+          step: String(p.step),
           value: String(values[p.key] ?? p.value),
         })
         label.append(`${p.label} `, input)
@@ -71,10 +81,12 @@ export function bindControls(form: HTMLFormElement, handlers: ControlHandlers, d
     read() {
       const rule = ruleSelect.value as RuleName
       const params = Object.fromEntries(RULE_PARAMS[rule].map((p) => [p.key, Number(field(`param-${p.key}`).value)]))
-      const numbers = Object.fromEntries(NUMBER_FIELDS.map((k) => {
-        const v = clamped(field(k), DEFAULT_SETTINGS[k])
-        return [k, k === 'spread' || k === 'learningRate' ? v : Math.round(v)]
-      }))
+      const numbers = Object.fromEntries(
+        NUMBER_FIELDS.map((k) => {
+          const v = clamped(field(k), DEFAULT_SETTINGS[k])
+          return [k, k === 'spread' || k === 'learningRate' ? v : Math.round(v)]
+        }),
+      )
       return { ...DEFAULT_SETTINGS, ...numbers, ratio: readRatio(), rule, params }
     },
     write(settings) {
@@ -133,7 +145,14 @@ export function readUrl(search: string): UrlOptions {
   const q = new URLSearchParams(search)
   const settings: Partial<Settings> = {}
   const num = (key: string) => (q.has(key) && Number.isFinite(Number(q.get(key))) ? Number(q.get(key)) : undefined)
-  for (const [key, name] of [['classes', 'classes'], ['ratio', 'ratio'], ['spread', 'spread'], ['seed', 'seed'], ['steps', 'steps'], ['lr', 'learningRate']] as const) {
+  for (const [key, name] of [
+    ['classes', 'classes'],
+    ['ratio', 'ratio'],
+    ['spread', 'spread'],
+    ['seed', 'seed'],
+    ['steps', 'steps'],
+    ['lr', 'learningRate'],
+  ] as const) {
     const v = num(key)
     if (v !== undefined) settings[name] = v
   }

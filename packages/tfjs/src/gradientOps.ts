@@ -61,4 +61,3 @@ export function floatMask(compare: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): (
     return { value: tf.cast(compare(x, y), 'float32'), gradFunc: () => [tf.zeros(x.shape), tf.zeros(y.shape)] }
   }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor
 }
-

@@ -21,8 +21,11 @@ export function labelsFromTargets(targets: tf.Tensor, numClasses: number, checks
     if (readValues) checkLabelValues(targets.dataSync(), numClasses, 'yTrue')
     return tf.cast(tf.reshape(targets, [-1]), 'int32') as tf.Tensor1D
   }
-  throw new LogitPerturbError('LABELS_SHAPE',
-    `targets must be one-hot [N, ${numClasses}] or integer labels [N] or [N, 1], got [${targets.shape.join(', ')}]`, 'yTrue')
+  throw new LogitPerturbError(
+    'LABELS_SHAPE',
+    `targets must be one-hot [N, ${numClasses}] or integer labels [N] or [N, 1], got [${targets.shape.join(', ')}]`,
+    'yTrue',
+  )
 }
 
 function checkOneHot(values: ArrayLike<number>, n: number, c: number): void {

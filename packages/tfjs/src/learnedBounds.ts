@@ -73,10 +73,14 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
       const delta = tf.tensor2d(shift, [b, c])
       // The virtual step, the meta gradient at W', and the weights put back.
       const trainGrads = tf.variableGrads(() => meanCrossEntropy(tf.add(logitsOf(inp.model, inp.trainX), delta), yTrain), variables)
-      variables.forEach((v, k) => v.assign(tf.sub(saved[k]!, tf.mul(inp.eta, trainGrads.grads[v.name]!))))
+      variables.forEach((v, k) => {
+        v.assign(tf.sub(saved[k]!, tf.mul(inp.eta, trainGrads.grads[v.name]!)))
+      })
       const meta = tf.variableGrads(() => meanCrossEntropy(logitsOf(inp.model, inp.metaX), yMeta), variables)
       const metaLoss = meta.value.dataSync()[0]!
-      variables.forEach((v, k) => v.assign(saved[k]!))
+      variables.forEach((v, k) => {
+        v.assign(saved[k]!)
+      })
       // r_i = J_i d_{y_i} = p_i ⊙ d − p_i (p_i · d), at the perturbed logits.
       const p = tf.softmax(tf.add(tf.tensor2d(u, [b, c]), delta)).dataSync()
       const hypergradient = new Array<number>(c).fill(0)
@@ -98,7 +102,9 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
       return { hypergradient, metaLoss }
     })
   } finally {
-    variables.forEach((v, k) => v.assign(saved[k]!))
+    variables.forEach((v, k) => {
+      v.assign(saved[k]!)
+    })
     tf.dispose(saved)
   }
 }

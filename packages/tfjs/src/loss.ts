@@ -15,8 +15,22 @@ export interface TfjsLossOptions extends LossOptions {}
  * `dispose()`. Its members are the core `Loss`'s, on tfjs tensors, with the call context's defaults
  * and the state's ownership added.
  */
-export interface TfjsLoss<Out extends tf.Tensor = tf.Scalar> extends Pick<Loss<tf.Tensor>,
-  'spec' | 'task' | 'numClasses' | 'reduction' | 'checks' | 'perSample' | 'hasClosedFormGradient' | 'searchPath' | 'perturb' | 'gradient' | 'explain' | 'getState'> {
+export interface TfjsLoss<Out extends tf.Tensor = tf.Scalar>
+  extends Pick<
+    Loss<tf.Tensor>,
+    | 'spec'
+    | 'task'
+    | 'numClasses'
+    | 'reduction'
+    | 'checks'
+    | 'perSample'
+    | 'hasClosedFormGradient'
+    | 'searchPath'
+    | 'perturb'
+    | 'gradient'
+    | 'explain'
+    | 'getState'
+  > {
   /**
    * The loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels
    * `[N, C]`): a scalar, or the per-sample losses `[N]` with `reduction: 'none'`. The context may
@@ -67,8 +81,10 @@ export interface TfjsLoss<Out extends tf.Tensor = tf.Scalar> extends Pick<Loss<t
  */
 function checkGradientsRegistered(): void {
   if (isRecordingGradients() === true && tf.getGradient('Sum') === undefined) {
-    throw new LogitPerturbError('MISSING_PEER_DEPENDENCY',
-      'tfjs has no gradients registered: import \'@tensorflow/tfjs-layers\' (npm install @tensorflow/tfjs-layers) or use @tensorflow/tfjs, which registers them')
+    throw new LogitPerturbError(
+      'MISSING_PEER_DEPENDENCY',
+      "tfjs has no gradients registered: import '@tensorflow/tfjs-layers' (npm install @tensorflow/tfjs-layers) or use @tensorflow/tfjs, which registers them",
+    )
   }
 }
 
@@ -102,8 +118,14 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     const previous = core.getState()
     if (next === previous) return
     core.setState(next)
-    if (next) Object.values(next).forEach((t) => tf.keep(t))
-    if (previous) Object.values(previous).forEach((t) => t.dispose())
+    if (next)
+      Object.values(next).forEach((t) => {
+        tf.keep(t)
+      })
+    if (previous)
+      Object.values(previous).forEach((t) => {
+        t.dispose()
+      })
   }
 
   /**
@@ -114,7 +136,10 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
    * output never disposes the caller's tensor.
    */
   const evaluated = <R extends tf.TensorContainer>(
-    logits: tf.Tensor, labels: tf.Tensor, ctx: LossContext<tf.Tensor> | undefined, pick: (e: LossEvaluation<tf.Tensor>) => R,
+    logits: tf.Tensor,
+    labels: tf.Tensor,
+    ctx: LossContext<tf.Tensor> | undefined,
+    pick: (e: LossEvaluation<tf.Tensor>) => R,
     reduction = core.reduction,
   ): R => {
     const { out, next } = tf.tidy(() => {
@@ -150,8 +175,10 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
       return evaluated(logits, labels, ctx, (e) => closedFormGradient(ops, e))
     },
     // A non-training call: the state stays as it is.
-    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => tf.tidy(() =>
-      distinctFrom([logits, labels], core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject)) as unknown as Explanation<tf.Tensor>,
+    explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) =>
+      tf.tidy(() =>
+        distinctFrom([logits, labels], core.explain(logits, labels, withDefaults(ctx)) as unknown as tf.TensorContainerObject),
+      ) as unknown as Explanation<tf.Tensor>,
     getState: () => core.getState(),
     setState: (state: RuleState<tf.Tensor> | undefined) => replaceState(state),
     async saveState() {
@@ -165,7 +192,9 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
       try {
         replaceState(state)
       } catch (e) {
-        Object.values(state).forEach((t) => t.dispose())
+        Object.values(state).forEach((t) => {
+          t.dispose()
+        })
         throw e
       }
     },

@@ -60,8 +60,7 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
     matmul: (a, b, transposeA = false, transposeB = false) => tf.matMul(a, b, transposeA, transposeB),
 
     oneHot: (labels, depth) => oneHotFloat(labels, depth),
-    gather: (x, indices, axis) =>
-      axis === 0 ? gatherRows(x, tf.cast(indices, 'int32')) : tf.gather(x, tf.cast(indices, 'int32'), axis),
+    gather: (x, indices, axis) => (axis === 0 ? gatherRows(x, tf.cast(indices, 'int32')) : tf.gather(x, tf.cast(indices, 'int32'), axis)),
     segmentSum: (x, ids, numSegments) => segmentSum(x, tf.cast(ids, 'int32'), numSegments),
 
     greater,

@@ -8,14 +8,22 @@ import { createTfjsLoss, createTfjsOps, labelsFromTargets, layersLoss, perturbat
 import { refusal } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 
-const logitsRows = [[2, 0.5, -1], [0.1, 1.5, 0.2], [0.3, 0.2, 0.9], [1.2, -0.4, 0.1]]
+const logitsRows = [
+  [2, 0.5, -1],
+  [0.1, 1.5, 0.2],
+  [0.3, 0.2, 0.9],
+  [1.2, -0.4, 0.1],
+]
 const labelIds = [0, 1, 2, 0]
 
 describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
-  it('layersLoss takes one-hot and integer targets and gives per-sample losses whose mean is the rule\'s weighted mean', async () => {
+  it("layersLoss takes one-hot and integer targets and gives per-sample losses whose mean is the rule's weighted mean", async () => {
     await onTfjsBackend(backend, async () => {
       const spec = { rule: 'ldam', classCounts: [100, 10, 1], scale: 2, drw: { beta: 0.99, fromEpoch: 0 } } satisfies RuleInput
-      const expected = createLoss(referenceOps, spec)(referenceOps.constant(logitsRows.flat(), [4, 3]), referenceOps.constant(labelIds, [4], 'int32')).data[0]!
+      const expected = createLoss(referenceOps, spec)(
+        referenceOps.constant(logitsRows.flat(), [4, 3]),
+        referenceOps.constant(labelIds, [4], 'int32'),
+      ).data[0]!
       const fn = layersLoss(createTfjsLoss(spec))
       const yPred = tf.tensor2d(logitsRows)
       for (const yTrue of [tf.oneHot(tf.tensor1d(labelIds, 'int32'), 3), tf.tensor1d(labelIds), tf.tensor2d(labelIds, [4, 1])]) {
@@ -28,10 +36,30 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
 
   it('bad targets throw LABEL_VALUE or LABELS_SHAPE, naming the row or the shape', async () => {
     await onTfjsBackend(backend, async () => {
-      expect(refusal(() => labelsFromTargets(tf.tensor2d([[1, 0, 0], [0, 1, 1]]), 3)).message).toMatch(/row 1 has 2 ones/)
+      expect(
+        refusal(() =>
+          labelsFromTargets(
+            tf.tensor2d([
+              [1, 0, 0],
+              [0, 1, 1],
+            ]),
+            3,
+          ),
+        ).message,
+      ).toMatch(/row 1 has 2 ones/)
       expect(refusal(() => labelsFromTargets(tf.tensor2d([[0.5, 0.5, 0]]), 3)).message).toMatch(/row 0 holds 0.5/)
       expect(refusal(() => labelsFromTargets(tf.tensor1d([0, 1.5]), 3)).message).toMatch(/label 1.5 at index 1/)
-      expect(refusal(() => labelsFromTargets(tf.tensor2d([[0, 1], [1, 0]]), 3)).message).toMatch(/one-hot \[N, 3\]/)
+      expect(
+        refusal(() =>
+          labelsFromTargets(
+            tf.tensor2d([
+              [0, 1],
+              [1, 0],
+            ]),
+            3,
+          ),
+        ).message,
+      ).toMatch(/one-hot \[N, 3\]/)
     })
   })
 
@@ -40,7 +68,13 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
       const ops = createTfjsOps()
       const x = tf.tensor1d([-1e-30, -1e-8, 0, 1e-12, 1e-37, 3])
       expect(Array.from(await ops.sign(x).data())).toEqual([-1, -1, 0, 1, 1, 1])
-      expect(Array.from(await tf.grad((v: tf.Tensor) => tf.sum(ops.sign(v)))(x).data())).toEqual([0, 0, 0, 0, 0, 0])
+      expect(
+        Array.from(
+          await tf
+            .grad((v: tf.Tensor) => tf.sum(ops.sign(v)))(x)
+            .data(),
+        ),
+      ).toEqual([0, 0, 0, 0, 0, 0])
       const s = Array.from(await ops.sigmoid(tf.tensor1d([-1e4, 0, 2, 1e4])).data())
       expect(s[0]).toBe(0)
       expect(s[1]).toBe(0.5)
@@ -52,8 +86,16 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
   it('multi-label rules take 0/1 label matrices, also as model.compile targets, and refuse other entries', async () => {
     await onTfjsBackend(backend, async () => {
       const spec = { rule: 'db-negative-tolerant', classCounts: [300, 40, 5], numSamples: 1000 } satisfies RuleInput
-      const targets = [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]]
-      const expected = createLoss(referenceOps, spec)(referenceOps.constant(logitsRows.flat(), [4, 3]), referenceOps.constant(targets.flat(), [4, 3])).data[0]!
+      const targets = [
+        [1, 0, 1],
+        [0, 1, 0],
+        [1, 1, 0],
+        [0, 0, 0],
+      ]
+      const expected = createLoss(referenceOps, spec)(
+        referenceOps.constant(logitsRows.flat(), [4, 3]),
+        referenceOps.constant(targets.flat(), [4, 3]),
+      ).data[0]!
       const loss = createTfjsLoss(spec)
       expect(loss.task).toBe('multi')
       expect((await loss(tf.tensor2d(logitsRows), tf.tensor2d(targets)).data())[0]).toBeCloseTo(expected, 5)
@@ -66,17 +108,33 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
     })
   })
 
-  it('fit\'s validation passes leave the running confidences alone; state round-trips through JSON', async () => {
+  it("fit's validation passes leave the running confidences alone; state round-trips through JSON", async () => {
     await onTfjsBackend(backend, async () => {
       const xs = tf.tensor2d(logitsRows)
       const ys = tf.oneHot(tf.tensor1d(labelIds, 'int32'), 3)
       const trainOnce = async (validate: boolean) => {
-        const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [3], kernelInitializer: 'identity', useBias: false })] })
+        const model = tfl.sequential({
+          layers: [tfl.layers.dense({ units: 3, inputShape: [3], kernelInitializer: 'identity', useBias: false })],
+        })
         const loss = createTfjsLoss({ rule: 'lpl', split: 'confidence', momentum: 0.5 })
         model.compile({ optimizer: tf.train.sgd(0.1), loss: layersLoss(loss) })
         await model.fit(xs, ys, {
-          epochs: 3, batchSize: 2, shuffle: false, verbose: 0, callbacks: perturbationCallback(loss),
-          ...(validate ? { validationData: [tf.tensor2d([[5, -5, -5], [-5, 5, -5]]), tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3)] } : {}),
+          epochs: 3,
+          batchSize: 2,
+          shuffle: false,
+          verbose: 0,
+          callbacks: perturbationCallback(loss),
+          ...(validate
+            ? {
+                validationData: [
+                  tf.tensor2d([
+                    [5, -5, -5],
+                    [-5, 5, -5],
+                  ]),
+                  tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3),
+                ],
+              }
+            : {}),
         })
         const saved = await loss.saveState()
         model.dispose()
@@ -95,7 +153,7 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
   })
 })
 
-describe('where LPL\'s search runs', () => {
+describe("where LPL's search runs", () => {
   it('as a host loop on cpu and wasm for stop-gradient rules, as ops otherwise, and says so', async () => {
     for (const backend of ['cpu', 'wasm']) {
       await onTfjsBackend(backend, async () => {
@@ -153,7 +211,10 @@ describe('the constants of a tfjs loss', () => {
   it('are made on the first call, reused by the next ones, and freed by dispose', async () => {
     await onTfjsBackend('cpu', async () => {
       const loss = createTfjsLoss({ rule: 'vs', classCounts: [50, 10, 2] })
-      const logits = tf.tensor2d([[1, 0, -1], [0.5, 0.2, 0.1]])
+      const logits = tf.tensor2d([
+        [1, 0, -1],
+        [0.5, 0.2, 0.1],
+      ])
       const labels = tf.tensor1d([0, 2], 'int32')
       const before = tf.memory().numTensors
       loss(logits, labels).dispose()

@@ -10,7 +10,14 @@ import type { RuleInput } from '@logit-perturb/core'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { createTfjsLoss, isRecordingGradients, layersLoss, perturbationCallback } from '../src/index.js'
 
-const features = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1]]
+const features = [
+  [1, 0, 0],
+  [0, 1, 0],
+  [0, 0, 1],
+  [1, 1, 0],
+  [0, 1, 1],
+  [1, 0, 1],
+]
 const labelIds = [0, 1, 2, 0, 1, 2]
 const classWeight: Record<number, number> = { 0: 1, 1: 1, 2: 100 }
 
@@ -40,7 +47,14 @@ describe.each(['cpu', 'wasm'])('tfjs-%s: fit with classWeight', (backend) => {
       const fitted = oneLayer()
       const fitLoss = createTfjsLoss(spec)
       fitted.compile({ optimizer: tf.train.sgd(0.1), loss: layersLoss(fitLoss) })
-      await fitted.fit(xs, ys, { epochs: 1, batchSize: 6, shuffle: false, verbose: 0, classWeight, callbacks: perturbationCallback(fitLoss) })
+      await fitted.fit(xs, ys, {
+        epochs: 1,
+        batchSize: 6,
+        shuffle: false,
+        verbose: 0,
+        classWeight,
+        callbacks: perturbationCallback(fitLoss),
+      })
 
       const custom = oneLayer()
       const customLoss = createTfjsLoss(spec)
@@ -53,7 +67,9 @@ describe.each(['cpu', 'wasm'])('tfjs-%s: fit with classWeight', (backend) => {
       await unweighted.fit(xs, ys, { epochs: 1, batchSize: 6, shuffle: false, verbose: 0, callbacks: perturbationCallback(plainLoss) })
 
       const [a, b, none] = [await weightsOf(fitted), await weightsOf(custom), await weightsOf(unweighted)]
-      b.forEach((v, k) => expect(a[k]).toBeCloseTo(v, 5))
+      b.forEach((v, k) => {
+        expect(a[k]).toBeCloseTo(v, 5)
+      })
       // The weights took effect: class 2's bias moved differently without them.
       expect(Math.abs(a[a.length - 1]! - none[none.length - 1]!)).toBeGreaterThan(1e-3)
       for (const t of [xs, labels, ys, sampleWeight]) t.dispose()
@@ -64,19 +80,31 @@ describe.each(['cpu', 'wasm'])('tfjs-%s: fit with classWeight', (backend) => {
 })
 
 describe('the training phase', () => {
-  it('perturbationCallback marks the batch\'s loss call as the training step, and the validation pass after it as not', async () => {
+  it("perturbationCallback marks the batch's loss call as the training step, and the validation pass after it as not", async () => {
     await onTfjsBackend('cpu', async () => {
       const loss = createTfjsLoss({ rule: 'lpl', split: 'confidence', momentum: 0.5 })
       const hooks = perturbationCallback(loss)
-      const call = (rows: number[][]) => tf.tidy(() => { loss(tf.tensor2d(rows), tf.tensor1d([0, 1], 'int32')) })
+      const call = (rows: number[][]) =>
+        tf.tidy(() => {
+          loss(tf.tensor2d(rows), tf.tensor1d([0, 1], 'int32'))
+        })
       await hooks.onBatchBegin(0)
-      call([[2, 0], [0, 2]]) // the training step: the running confidences start
+      call([
+        [2, 0],
+        [0, 2],
+      ]) // the training step: the running confidences start
       const afterStep = await loss.saveState()
       expect(afterStep).not.toBeNull()
-      call([[-3, 3], [3, -3]]) // validation, before the batch ends: the state stays
+      call([
+        [-3, 3],
+        [3, -3],
+      ]) // validation, before the batch ends: the state stays
       expect(await loss.saveState()).toEqual(afterStep)
       await hooks.onBatchBegin(1)
-      call([[-3, 3], [3, -3]]) // the next batch's step moves it
+      call([
+        [-3, 3],
+        [3, -3],
+      ]) // the next batch's step moves it
       expect(await loss.saveState()).not.toEqual(afterStep)
       await hooks.onTrainEnd()
       expect(loss.context.trainingCalls).toBeUndefined()

@@ -21,7 +21,9 @@ function imbalancedSet(seed = 1): { x: number[][]; y: number[] } {
 
 function smallModel(): tfl.Sequential {
   const model = tfl.sequential()
-  model.add(tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2], kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }))
+  model.add(
+    tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2], kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+  )
   model.add(tfl.layers.dense({ units: C, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }))
   return model
 }
@@ -39,10 +41,21 @@ describe.each(['cpu', 'wasm'])('tfjs-%s', (backend) => {
       const loss = createTfjsLoss(spec)
       model.compile({ optimizer: tf.train.sgd(0.1), loss: layersLoss(loss) })
       // Warm-up at the last epoch, so that the loss has made its constants (DRW's weights included).
-      await model.fit(xs, ys, { initialEpoch: 3, epochs: 4, batchSize: 64, shuffle: false, verbose: 0, callbacks: perturbationCallback(loss) })
+      await model.fit(xs, ys, {
+        initialEpoch: 3,
+        epochs: 4,
+        batchSize: 64,
+        shuffle: false,
+        verbose: 0,
+        callbacks: perturbationCallback(loss),
+      })
       const before = tf.memory().numTensors
       const history = await model.fit(xs, ys, {
-        epochs: 4, batchSize: 64, shuffle: false, verbose: 0, callbacks: perturbationCallback(loss),
+        epochs: 4,
+        batchSize: 64,
+        shuffle: false,
+        verbose: 0,
+        callbacks: perturbationCallback(loss),
       })
       const losses = history.history.loss as number[]
       expect(losses.every(Number.isFinite)).toBe(true)
@@ -86,7 +99,10 @@ describe.each(['cpu', 'wasm'])('tfjs-%s', (backend) => {
       expect(tf.memory().numTensors).toBe(counted)
       const state = loss.getState()!
       expect(Array.from(await state.seen.data())).toEqual([1, 1, 1, 1])
-      const badLabels = tf.tensor1d(y.map((v, i) => (i === 0 ? 9 : v)), 'int32')
+      const badLabels = tf.tensor1d(
+        y.map((v, i) => (i === 0 ? 9 : v)),
+        'int32',
+      )
       const beforeThrows = tf.memory().numTensors
       for (let i = 0; i < 20; i++) expect(() => loss(logits, badLabels)).toThrow(LogitPerturbError)
       expect(tf.memory().numTensors).toBe(beforeThrows)

@@ -1,9 +1,24 @@
 // Every public package's types in one user file (checked with skipLibCheck: false).
 import { COMMANDS } from '@logit-perturb/cli'
-import { type ConformanceCase, type Loss, type RefTensor, checkConformance, createLoss, referenceBackend, referenceOps } from '@logit-perturb/core'
-import { type ExportedLossModel, type OnnxRuntime, exportLossModel, loadOnnxRuntime, onnxWasmBackend, runLossModel } from '@logit-perturb/onnx'
+import {
+  type ConformanceCase,
+  type Loss,
+  type RefTensor,
+  checkConformance,
+  createLoss,
+  referenceBackend,
+  referenceOps,
+} from '@logit-perturb/core'
+import {
+  type ExportedLossModel,
+  type OnnxRuntime,
+  exportLossModel,
+  loadOnnxRuntime,
+  onnxWasmBackend,
+  runLossModel,
+} from '@logit-perturb/onnx'
 import { type TfjsLoss, createTfjsLoss, layersLoss, perturbationCallback, tfjsBackend } from '@logit-perturb/tfjs'
-import * as tf from '@tensorflow/tfjs-core'
+import type * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 
 export const commands: string[] = Object.keys(COMMANDS)

@@ -20,10 +20,12 @@ const loss = createTfjsLoss({ rule: 'ce' })
 const labels = tf.tensor1d([0], 'int32')
 const logits = tf.tensor2d([[1, 2]])
 const forward = (await loss(logits, labels).data())[0]
-console.log(JSON.stringify({
-  exportedBytes: model.bytes.length,
-  forward,
-  onnx: await refusal(() => runLossModel(model.bytes, [[1, 2]], [0])),
-  onnxAgain: await refusal(() => runLossModel(model.bytes, [[1, 2]], [0])),
-  tfjs: await refusal(() => tf.grad((u) => loss(u, labels))(logits)),
-}))
+console.log(
+  JSON.stringify({
+    exportedBytes: model.bytes.length,
+    forward,
+    onnx: await refusal(() => runLossModel(model.bytes, [[1, 2]], [0])),
+    onnxAgain: await refusal(() => runLossModel(model.bytes, [[1, 2]], [0])),
+    tfjs: await refusal(() => tf.grad((u) => loss(u, labels))(logits)),
+  }),
+)

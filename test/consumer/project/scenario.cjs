@@ -12,7 +12,11 @@ async function run({ tf, tfl, core, tfjs, onnx }) {
   await tf.setBackend('cpu')
   const tensorsBefore = tf.memory().numTensors
   const classCounts = [60, 15, 5]
-  const centers = [[0, 0], [2, 0], [0, 2]]
+  const centers = [
+    [0, 0],
+    [2, 0],
+    [0, 2],
+  ]
   const rand = core.mulberry32(7)
   const points = []
   const labels = []
@@ -30,7 +34,13 @@ async function run({ tf, tfl, core, tfjs, onnx }) {
   const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [2], kernelInitializer: 'zeros' })] })
   const fitOptimizer = tf.train.sgd(0.2)
   model.compile({ optimizer: fitOptimizer, loss: tfjs.layersLoss(la) })
-  const history = await model.fit(xs, ys, { epochs: 15, batchSize: 16, shuffle: false, verbose: 0, callbacks: tfjs.perturbationCallback(la) })
+  const history = await model.fit(xs, ys, {
+    epochs: 15,
+    batchSize: 16,
+    shuffle: false,
+    verbose: 0,
+    callbacks: tfjs.perturbationCallback(la),
+  })
   const fitLosses = history.history.loss.map(Number)
 
   const spec = { rule: 'lpl', split: 'prior', classCounts }

@@ -28,7 +28,8 @@ function readMatrix(path: string): number[][] {
 
 function readVector(path: string): number[] {
   const value = readJsonFile(path)
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw new CliError(`${path}: labels must be a JSON array of class ids, [N]`)
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number'))
+    throw new CliError(`${path}: labels must be a JSON array of class ids, [N]`)
   return value
 }
 
@@ -37,8 +38,13 @@ export async function explainCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      spec: { type: 'string' }, logits: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' },
-      batch: { type: 'string', default: '512' }, seed: { type: 'string', default: '0' }, classes: { type: 'string', default: '10' },
+      spec: { type: 'string' },
+      logits: { type: 'string' },
+      labels: { type: 'string' },
+      out: { type: 'string' },
+      batch: { type: 'string', default: '512' },
+      seed: { type: 'string', default: '0' },
+      classes: { type: 'string', default: '10' },
     },
     strict: true,
   })
@@ -47,20 +53,28 @@ export async function explainCommand(argv: string[]): Promise<void> {
   if ((values.logits === undefined) !== (values.labels === undefined)) throw new CliError('--logits and --labels go together', 2)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
   const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1, MAX_CLASSES)
-  const batch = values.logits !== undefined
-    ? { logits: readMatrix(values.logits), labels: readVector(values.labels!) }
-    : randomBatch(intOption(values.batch, 'batch', 1), c, intOption(values.seed, 'seed', 0), 1, counts)
+  const batch =
+    values.logits !== undefined
+      ? { logits: readMatrix(values.logits), labels: readVector(values.labels!) }
+      : randomBatch(intOption(values.batch, 'batch', 1), c, intOption(values.seed, 'seed', 0), 1, counts)
   const logits = referenceOps.constant(batch.logits.flat(), [batch.logits.length, batch.logits[0]!.length])
   const labels = referenceOps.constant(batch.labels, [batch.labels.length], 'int32')
   const loss = createLoss(referenceOps, spec)
   const ce = createLoss(referenceOps, { rule: 'ce' })(logits, labels).data[0]!
   const e = loss.explain(logits, labels)
-  const report = describeClasses({
-    classCounts: e.classCounts.data, lossVariation: e.lossVariation.data,
-    equivalentWeight: e.equivalentWeight.data, targetWeight: e.targetWeight.data,
-  }, 1e-9)
-  console.log(`${spec.rule} on ${values.logits ? values.logits : `a random batch (seed ${values.seed})`}: ` +
-    `${batch.labels.length} samples, ${logits.shape[1]} classes; loss ${loss(logits, labels).data[0]!.toFixed(4)} (CE ${ce.toFixed(4)})`)
+  const report = describeClasses(
+    {
+      classCounts: e.classCounts.data,
+      lossVariation: e.lossVariation.data,
+      equivalentWeight: e.equivalentWeight.data,
+      targetWeight: e.targetWeight.data,
+    },
+    1e-9,
+  )
+  console.log(
+    `${spec.rule} on ${values.logits ? values.logits : `a random batch (seed ${values.seed})`}: ` +
+      `${batch.labels.length} samples, ${logits.shape[1]} classes; loss ${loss(logits, labels).data[0]!.toFixed(4)} (CE ${ce.toFixed(4)})`,
+  )
   console.log(explainTable(report, counts))
   if (values.out !== undefined) {
     writeFileSync(values.out, variationChart(report, ruleLabel(spec)))
@@ -73,8 +87,13 @@ export function explainTable(report: readonly ClassReport[], counts?: readonly n
   const rows = [
     ['class', ...(counts ? ['train n'] : []), 'batch n', 'direction', 'Δ_c', 'equiv. weight', 'target weight'],
     ...report.map((r) => [
-      `${r.classId}`, ...(counts ? [`${counts[r.classId]}`] : []), `${r.count}`, r.direction,
-      r.count ? r.lossVariation.toFixed(4) : '–', r.count ? r.equivalentWeight.toFixed(3) : '–', r.count ? r.targetWeight.toFixed(3) : '–',
+      `${r.classId}`,
+      ...(counts ? [`${counts[r.classId]}`] : []),
+      `${r.count}`,
+      r.direction,
+      r.count ? r.lossVariation.toFixed(4) : '–',
+      r.count ? r.equivalentWeight.toFixed(3) : '–',
+      r.count ? r.targetWeight.toFixed(3) : '–',
     ]),
   ]
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((row) => row[j]!.length)))
@@ -84,7 +103,8 @@ export function explainTable(report: readonly ClassReport[], counts?: readonly n
 /** The rule of a spec as the chart names it: `lpl, prior split, on logit-adjustment`. */
 export function ruleLabel(spec: { rule: string; split?: unknown; base?: { rule: string } }): string {
   return [spec.rule, typeof spec.split === 'string' ? `${spec.split} split` : undefined, spec.base ? `on ${spec.base.rule}` : undefined]
-    .filter((part) => part !== undefined).join(', ')
+    .filter((part) => part !== undefined)
+    .join(', ')
 }
 
 /**
@@ -92,14 +112,18 @@ export function ruleLabel(spec: { rule: string; split?: unknown; base?: { rule: 
  * `rule` names the rule in the title.
  */
 export function variationChart(report: readonly ClassReport[], rule: string): string {
-  const width = Math.max(60 + 36 * report.length, 480), height = 276, mid = 146
+  const width = Math.max(60 + 36 * report.length, 480),
+    height = 276,
+    mid = 146
   const top = Math.max(1e-9, ...report.map((r) => Math.abs(r.lossVariation)))
   const bars = report.map((r, k) => {
     const h = (100 * Math.abs(r.lossVariation)) / top
     const y = r.lossVariation >= 0 ? mid - h : mid
     const colour = r.direction === 'positive' ? '#e15759' : r.direction === 'negative' ? '#4e79a7' : '#bbb'
-    return `<rect x="${50 + 36 * k}" y="${y}" width="26" height="${h}" fill="${colour}"><title>class ${r.classId}: Δ = ${r.lossVariation.toFixed(4)} (${r.direction})</title></rect>` +
+    return (
+      `<rect x="${50 + 36 * k}" y="${y}" width="26" height="${h}" fill="${colour}"><title>class ${r.classId}: Δ = ${r.lossVariation.toFixed(4)} (${r.direction})</title></rect>` +
       `<text x="${63 + 36 * k}" y="${height - 12}" text-anchor="middle">${r.classId}</text>`
+    )
   })
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,

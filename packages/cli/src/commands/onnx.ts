@@ -33,7 +33,13 @@ function naming<R>(file: string, fn: () => R): R {
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { spec: { type: 'string' }, out: { type: 'string' }, classes: { type: 'string' }, opset: { type: 'string', default: '17' }, state: { type: 'string', default: 'batch' } },
+    options: {
+      spec: { type: 'string' },
+      out: { type: 'string' },
+      classes: { type: 'string' },
+      opset: { type: 'string', default: '17' },
+      state: { type: 'string', default: 'batch' },
+    },
     strict: true,
   })
   if (values.out === undefined) throw new CliError('--out FILE is required', 2)
@@ -42,12 +48,15 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const numClasses = classesOf(spec) ?? (values.classes === undefined ? undefined : intOption(values.classes, 'classes', 1, MAX_CLASSES))
   if (numClasses === undefined) throw new CliError(`${values.spec}: the spec does not fix the class count; pass --classes C`, 2)
   const model = naming(values.spec!, () =>
-    exportLossModel(spec, { numClasses, opset: intOption(values.opset, 'opset', 17), state: values.state as 'batch' | 'io' }))
+    exportLossModel(spec, { numClasses, opset: intOption(values.opset, 'opset', 17), state: values.state as 'batch' | 'io' }),
+  )
   writeFileSync(values.out, model.bytes)
   console.log(`Wrote ${values.out}: ${model.spec.rule}, ${model.numClasses} classes, opset ${model.opset}, ${model.bytes.length} bytes`)
   console.log(`  inputs  ${model.inputs.join(', ')}\n  outputs ${model.outputs.join(', ')}`)
   if (!model.hasClosedFormGradient) {
-    console.log('  no grad_logits: this rule differentiates through its perturbation, which has no closed form, and ONNX has no automatic differentiation')
+    console.log(
+      '  no grad_logits: this rule differentiates through its perturbation, which has no closed form, and ONNX has no automatic differentiation',
+    )
   }
 }
 
@@ -56,8 +65,12 @@ export async function adjustCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' }, spec: { type: 'string' }, out: { type: 'string' }, tau: { type: 'string' },
-      output: { type: 'string' }, probabilities: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      spec: { type: 'string' },
+      out: { type: 'string' },
+      tau: { type: 'string' },
+      output: { type: 'string' },
+      probabilities: { type: 'boolean', default: false },
     },
     strict: true,
   })
@@ -69,12 +82,16 @@ export async function adjustCommand(argv: string[]): Promise<void> {
   } catch (e) {
     throw new CliError(`cannot read ${values.model}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
-  const adjusted = naming(values.model, () => appendPostHocAdjustment(bytes, {
-    spec,
-    ...(values.tau === undefined ? {} : { tau: numberOption(values.tau, 'tau', 0) }),
-    ...(values.output === undefined ? {} : { output: values.output }),
-    probabilities: values.probabilities,
-  }))
+  const adjusted = naming(values.model, () =>
+    appendPostHocAdjustment(bytes, {
+      spec,
+      ...(values.tau === undefined ? {} : { tau: numberOption(values.tau, 'tau', 0) }),
+      ...(values.output === undefined ? {} : { output: values.output }),
+      probabilities: values.probabilities,
+    }),
+  )
   writeFileSync(values.out, adjusted)
-  console.log(`Wrote ${values.out}: ${values.output ?? 'the first output'} adjusted by −τ·log π${values.probabilities ? ', with adjusted_probabilities' : ''}`)
+  console.log(
+    `Wrote ${values.out}: ${values.output ?? 'the first output'} adjusted by −τ·log π${values.probabilities ? ', with adjusted_probabilities' : ''}`,
+  )
 }

@@ -62,7 +62,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     strict: true,
   })
   const ratio = numberOption(values.ratio, 'ratio', 1)
-  if (values.task !== 'single' && values.task !== 'multilabel') throw new CliError(`--task must be single or multilabel, got "${values.task}"`, 2)
+  if (values.task !== 'single' && values.task !== 'multilabel')
+    throw new CliError(`--task must be single or multilabel, got "${values.task}"`, 2)
   const methods = values.task === 'multilabel' ? selectMultiLabelMethods(values.methods) : selectMethods(values.methods)
   const seeds = values.seeds !== undefined ? listOption(values.seeds, 'seeds') : values.quick ? [0] : [0, 1, 2]
   const epochs = values.epochs !== undefined ? intOption(values.epochs, 'epochs', 1) : values.quick ? 4 : 12
@@ -76,9 +77,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const fullTest = loadFashionMnist(values.data, 'test')
   const testLimit = values['test-limit'] === undefined ? fullTest.count : intOption(values['test-limit'], 'test-limit', 1)
   const testSet = { ...fullTest, count: Math.min(testLimit, fullTest.count) }
-  const plan = values.task === 'multilabel'
-    ? multiLabelPlan(trainSet, testSet, ratio, intOption(values.canvases ?? (values.quick ? '8000' : '15000'), 'canvases', 1))
-    : singleLabelPlan(trainSet, testSet, ratio, nMax, validationPerClass)
+  const plan =
+    values.task === 'multilabel'
+      ? multiLabelPlan(trainSet, testSet, ratio, intOption(values.canvases ?? (values.quick ? '8000' : '15000'), 'canvases', 1))
+      : singleLabelPlan(trainSet, testSet, ratio, nMax, validationPerClass)
   const { counts, metric } = plan
   console.log(`${plan.description} Backend tfjs-${backend}.`)
   console.log(`${methods.length} methods × ${seeds.length} seeds × ${epochs} epochs.`)
@@ -89,10 +91,15 @@ export async function trainCommand(argv: string[]): Promise<void> {
   for (const method of methods) {
     const runs: RunResult[] = []
     for (const seed of seeds) {
-      runs.push(await plan.train(method, {
-        seed, epochs, batchSize, learningRate,
-        onBatch: (epoch, batch, batches, loss) => progress.step(`${method.name} seed ${seed}`, epoch, epochs, batch, batches, loss),
-      }))
+      runs.push(
+        await plan.train(method, {
+          seed,
+          epochs,
+          batchSize,
+          learningRate,
+          onBatch: (epoch, batch, batches, loss) => progress.step(`${method.name} seed ${seed}`, epoch, epochs, batch, batches, loss),
+        }),
+      )
     }
     summaries.push(summarize(method.name, runs, counts))
   }
@@ -104,14 +111,31 @@ export async function trainCommand(argv: string[]): Promise<void> {
     mkdirSync(values.out, { recursive: true })
     const results = {
       protocol: {
-        dataset: 'Fashion-MNIST', task: values.task, data: values.data, ratio, counts, ...plan.protocol,
-        testImages: testSet.count, epochs, seeds, batchSize, learningRate, schedule: 'cosine decay over all steps',
-        optimizer: 'SGD, Nesterov momentum 0.9', weightDecay: 5e-4, backend: `tfjs-${backend}`,
+        dataset: 'Fashion-MNIST',
+        task: values.task,
+        data: values.data,
+        ratio,
+        counts,
+        ...plan.protocol,
+        testImages: testSet.count,
+        epochs,
+        seeds,
+        batchSize,
+        learningRate,
+        schedule: 'cosine decay over all steps',
+        optimizer: 'SGD, Nesterov momentum 0.9',
+        weightDecay: 5e-4,
+        backend: `tfjs-${backend}`,
         methods: methods.map((m) => ({ name: m.name, summary: m.summary, spec: m.spec(counts, epochs, plan.trainingItems) })),
       },
       summaries,
       versions: { node: process.version, tfjs: tf.version_core, logitPerturb: '0.1.0' },
-      machine: { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+      machine: {
+        os: `${osType()} ${release()}`,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+      },
       seconds: (performance.now() - started) / 1000,
     }
     writeFileSync(join(values.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -137,7 +161,8 @@ function singleLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, n
   const splits = longTailSplits(trainSet, wanted, validationPerClass, 0)
   if (splits.counts.some((n, c) => n < wanted[c]!)) throw new CliError(`the training set has too few images for n-max ${nMax}`)
   return {
-    description: `Fashion-MNIST, imbalance ratio ${ratio}: ${splits.train.length} training images, counts ${splits.counts.join('/')}; ` +
+    description:
+      `Fashion-MNIST, imbalance ratio ${ratio}: ${splits.train.length} training images, counts ${splits.counts.join('/')}; ` +
       `${splits.validation.length} validation (balanced, held out); ${testSet.count} test.`,
     counts: splits.counts,
     trainingItems: splits.train.length,
@@ -152,15 +177,28 @@ function multiLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, ca
   const longTail = Array.from({ length: c }, (_, k) => ratio ** (-k / (c - 1)))
   const everyTrainImage = Array.from({ length: trainSet.count }, (_, i) => i)
   const train = buildCanvases(trainSet, everyTrainImage, canvases, longTail, EMPTY_CELL, 0)
-  const test = buildCanvases(testSet, Array.from({ length: testSet.count }, (_, i) => i), 5000, new Array<number>(c).fill(1), EMPTY_CELL, 1)
+  const test = buildCanvases(
+    testSet,
+    Array.from({ length: testSet.count }, (_, i) => i),
+    5000,
+    new Array<number>(c).fill(1),
+    EMPTY_CELL,
+    1,
+  )
   const counts = labelCounts(train)
   return {
-    description: `Fashion-MNIST 2×2 canvases, class rates in ratio ${ratio}: ${train.count} training canvases, ` +
+    description:
+      `Fashion-MNIST 2×2 canvases, class rates in ratio ${ratio}: ${train.count} training canvases, ` +
       `positives per class ${counts.join('/')}; ${test.count} test canvases (classes equally likely).`,
     counts,
     trainingItems: train.count,
     metric: AVERAGE_PRECISION,
-    protocol: { canvases: train.count, testCanvases: test.count, emptyCell: EMPTY_CELL, network: 'MLP 3136-256-128-10, ReLU, sigmoid read-out' },
+    protocol: {
+      canvases: train.count,
+      testCanvases: test.count,
+      emptyCell: EMPTY_CELL,
+      network: 'MLP 3136-256-128-10, ReLU, sigmoid read-out',
+    },
     train: (method, options) => trainMultiLabelOnce(method, { train, test, counts }, options),
   }
 }

@@ -35,7 +35,9 @@ export async function verifyCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      spec: { type: 'string' }, batches: { type: 'string', default: '3' }, seed: { type: 'string', default: '0' },
+      spec: { type: 'string' },
+      batches: { type: 'string', default: '3' },
+      seed: { type: 'string', default: '0' },
       classes: { type: 'string', default: '10' },
     },
     strict: true,
@@ -46,7 +48,8 @@ export async function verifyCommand(argv: string[]): Promise<void> {
   const seed = intOption(values.seed, 'seed', 0)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
   const batches = Array.from({ length: intOption(values.batches, 'batches', 1) }, (_, k) =>
-    randomBatch(64, c, seed + k, [1, 10, 100][k % 3]!, counts))
+    randomBatch(64, c, seed + k, [1, 10, 100][k % 3]!, counts),
+  )
   const rows = new Map<string, Row>()
   const record = (row: Row) => {
     const key = `${row.where}|${row.what}`
@@ -56,18 +59,32 @@ export async function verifyCommand(argv: string[]): Promise<void> {
   for (const backend of verifyBackends()) {
     for (const [k, b] of batches.entries()) {
       for (const check of await checkConformance(backend, { name: `batch ${k}`, spec, ...b })) {
-        record({ where: backend.name, what: check.what, error: check.error, tolerance: check.tolerance, ...(check.skipped ? { note: check.skipped } : {}) })
+        record({
+          where: backend.name,
+          what: check.what,
+          error: check.error,
+          tolerance: check.tolerance,
+          ...(check.skipped ? { note: check.skipped } : {}),
+        })
       }
     }
   }
   for (const b of batches) {
-    for (const p of await checkEquivalences(referenceBackend, spec, b)) record({ where: 'reference', what: p.property, error: p.error, tolerance: p.tolerance })
+    for (const p of await checkEquivalences(referenceBackend, spec, b))
+      record({ where: 'reference', what: p.property, error: p.error, tolerance: p.tolerance })
   }
   const all = [...rows.values()]
   const failed = all.filter((r) => !r.note && !(r.error <= r.tolerance))
-  const table = [['where', 'check', 'largest error', 'tolerance', ''], ...all.map((r) => [
-    r.where, r.what, r.error.toExponential(2), r.tolerance.toExponential(0), r.note ? 'skipped' : r.error <= r.tolerance ? 'ok' : 'FAIL',
-  ])]
+  const table = [
+    ['where', 'check', 'largest error', 'tolerance', ''],
+    ...all.map((r) => [
+      r.where,
+      r.what,
+      r.error.toExponential(2),
+      r.tolerance.toExponential(0),
+      r.note ? 'skipped' : r.error <= r.tolerance ? 'ok' : 'FAIL',
+    ]),
+  ]
   const widths = table[0]!.map((_, j) => Math.max(...table.map((row) => row[j]!.length)))
   console.log(`${spec.rule}: ${batches.length} random batches of 64 samples, ${c} classes`)
   console.log(table.map((row) => row.map((cell, j) => (j < 2 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  ')).join('\n'))

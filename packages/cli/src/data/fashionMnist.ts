@@ -8,7 +8,16 @@ export const DEFAULT_DATA_DIR = '/usr/share/datasets/fashion-mnist'
 
 /** The ten Fashion-MNIST classes, in label order. */
 export const CLASS_NAMES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const
 
 /** Images as bytes (`count × 784`, row-major 28×28) with their labels. */
@@ -54,11 +63,13 @@ export function loadFashionMnist(dir: string, split: 'train' | 'test'): ImageSet
   }
   if (images.dims[0] === 0) throw new CliError(`${imagePath}: the file holds no ${split} images`)
   const labels = readIdxFile(labelPath)
-  if (labels.dims.length !== 1) throw new CliError(`${labelPath}: ${split} labels must be [count], the file holds [${labels.dims.join(', ')}]`)
+  if (labels.dims.length !== 1)
+    throw new CliError(`${labelPath}: ${split} labels must be [count], the file holds [${labels.dims.join(', ')}]`)
   if (images.dims[0] !== labels.dims[0]) {
     throw new CliError(`${labelPath}: ${labels.dims[0]} ${split} labels for the ${images.dims[0]} images of ${imagePath}`)
   }
   const bad = labels.data.findIndex((y) => y >= CLASS_NAMES.length)
-  if (bad >= 0) throw new CliError(`${labelPath}: ${split} label ${labels.data[bad]} at index ${bad} is not a class in [0, ${CLASS_NAMES.length})`)
+  if (bad >= 0)
+    throw new CliError(`${labelPath}: ${split} label ${labels.data[bad]} at index ${bad} is not a class in [0, ${CLASS_NAMES.length})`)
   return { images: images.data, labels: labels.data, count: images.dims[0]!, pixels: SIDE * SIDE }
 }

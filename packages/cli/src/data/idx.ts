@@ -23,19 +23,22 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   const rank = bytes[3]!
   const headerLength = 4 + 4 * rank
   if (rank === 0) throw new CliError(`${source}: IDX header declares 0 dimensions (corrupt)`)
-  if (bytes.length < headerLength) throw new CliError(`${source}: IDX header of rank ${rank} is truncated (${bytes.length} of ${headerLength} bytes)`)
+  if (bytes.length < headerLength)
+    throw new CliError(`${source}: IDX header of rank ${rank} is truncated (${bytes.length} of ${headerLength} bytes)`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const dims = Array.from({ length: rank }, (_, d) => view.getUint32(4 + 4 * d, false))
   const expected = dims.reduce((a, b) => a * b, 1)
   const actual = bytes.length - headerLength
   if (actual !== expected) {
-    throw new CliError(`${source}: dimensions [${dims.join(', ')}] need ${expected} data bytes, the file has ${actual} (truncated or corrupt)`)
+    throw new CliError(
+      `${source}: dimensions [${dims.join(', ')}] need ${expected} data bytes, the file has ${actual} (truncated or corrupt)`,
+    )
   }
   return { dims, data: bytes.subarray(headerLength) }
 }
 
 function hex(bytes: Uint8Array): string {
-  return '0x' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+  return `0x${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`
 }
 
 /** Reads an IDX file, gunzipping it when its name ends in `.gz`. */

@@ -26,7 +26,12 @@ export const AVERAGE_PRECISION: Metric = { headline: 'mAP', perClass: 'average p
  * The terminal report: balanced accuracy (mean ± std over seeds) with the head/medium/tail thirds,
  * then per-class accuracy, in percent; classes are listed with their training counts.
  */
-export function resultsTable(summaries: readonly MethodSummary[], counts: readonly number[], classNames: readonly string[], metric: Metric = ACCURACY): string {
+export function resultsTable(
+  summaries: readonly MethodSummary[],
+  counts: readonly number[],
+  classNames: readonly string[],
+  metric: Metric = ACCURACY,
+): string {
   const main = render([
     ['method', metric.headline, 'head', 'medium', 'tail'],
     ...summaries.map((s) => [s.method, pm(s.balancedAccuracy), pm(s.groups.head), pm(s.groups.medium), pm(s.groups.tail)]),

@@ -23,36 +23,69 @@ const la = (classCounts: number[]): LogitAdjustmentInput => ({ rule: 'logit-adju
 export const METHODS: readonly Method[] = [
   { name: 'ce', summary: 'cross-entropy', classifier: 'dense', spec: () => ({ rule: 'ce' }) },
   {
-    name: 'ce+posthoc', summary: 'cross-entropy, then logits − τ·log π with τ chosen on the validation split',
-    classifier: 'dense', posthoc: true, spec: () => ({ rule: 'ce' }),
+    name: 'ce+posthoc',
+    summary: 'cross-entropy, then logits − τ·log π with τ chosen on the validation split',
+    classifier: 'dense',
+    posthoc: true,
+    spec: () => ({ rule: 'ce' }),
   },
   { name: 'la', summary: 'logit adjustment, τ = 1', classifier: 'dense', spec: la },
   {
-    name: 'ldam-drw', summary: 'LDAM (M = 0.5, s = 30) on cosine logits, DRW (β = 0.9999) from 80% of the epochs',
+    name: 'ldam-drw',
+    summary: 'LDAM (M = 0.5, s = 30) on cosine logits, DRW (β = 0.9999) from 80% of the epochs',
     classifier: 'cosine',
     spec: (classCounts, epochs) => ({
-      rule: 'ldam', classCounts, maxMargin: 0.5, scale: 30, drw: { beta: 0.9999, fromEpoch: Math.floor(0.8 * epochs) },
+      rule: 'ldam',
+      classCounts,
+      maxMargin: 0.5,
+      scale: 30,
+      drw: { beta: 0.9999, fromEpoch: Math.floor(0.8 * epochs) },
     }),
   },
   {
-    name: 'lpl', summary: 'LPL, prior split (α = 0.15, ε = 0.3, Δε = 1.2, K = 20)', classifier: 'dense',
+    name: 'lpl',
+    summary: 'LPL, prior split (α = 0.15, ε = 0.3, Δε = 1.2, K = 20)',
+    classifier: 'dense',
     spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20 }),
   },
   {
-    name: 'la+lpl', summary: 'LPL on logit-adjusted logits', classifier: 'dense',
-    spec: (classCounts) => ({ rule: 'lpl', split: 'prior', classCounts, alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20, base: la(classCounts) }),
+    name: 'la+lpl',
+    summary: 'LPL on logit-adjusted logits',
+    classifier: 'dense',
+    spec: (classCounts) => ({
+      rule: 'lpl',
+      split: 'prior',
+      classCounts,
+      alpha: 0.15,
+      epsilon: 0.3,
+      deltaEpsilon: 1.2,
+      maxSteps: 20,
+      base: la(classCounts),
+    }),
   },
   {
-    name: 'official-longtail', summary: 'the released long-tail code (headClasses 4, S = 10, κ = 0.6, K = 10, α = 0.15)', classifier: 'dense',
-    spec: (classCounts) => ({ rule: 'official-longtail', classCounts, headClasses: 4, stepScale: 10, headFactor: 0.6, steps: 10, alpha: 0.15 }),
+    name: 'official-longtail',
+    summary: 'the released long-tail code (headClasses 4, S = 10, κ = 0.6, K = 10, α = 0.15)',
+    classifier: 'dense',
+    spec: (classCounts) => ({
+      rule: 'official-longtail',
+      classCounts,
+      headClasses: 4,
+      stepScale: 10,
+      headFactor: 0.6,
+      steps: 10,
+      alpha: 0.15,
+    }),
   },
 ]
 
 /** Methods run only when named: LPL with bounds learned from a meta batch. */
 export const EXTRA_METHODS: readonly Method[] = [
   {
-    name: 'lpl-learned', summary: 'LPL with learned signed bounds θ (meta batch of 10 per class, meta rate 1, |θ| ≤ 1.5)',
-    classifier: 'dense', learned: { metaRate: 1, metaPerClass: 10, maxBound: 1.5 },
+    name: 'lpl-learned',
+    summary: 'LPL with learned signed bounds θ (meta batch of 10 per class, meta rate 1, |θ| ≤ 1.5)',
+    classifier: 'dense',
+    learned: { metaRate: 1, metaPerClass: 10, maxBound: 1.5 },
     spec: (classCounts) => ({ rule: 'lpl', split: 'learned', numClasses: classCounts.length, maxBound: 1.5 }),
   },
 ]

@@ -22,8 +22,13 @@ export class CosineDense extends tfl.layers.Layer {
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const shape = inputShape as tfl.Shape
-    this.kernel = this.addWeight('kernel', [shape[shape.length - 1]!, this.units], 'float32',
-      tfl.initializers.glorotUniform({ seed: this.seed }), tfl.regularizers.l2({ l2: DECAY }))
+    this.kernel = this.addWeight(
+      'kernel',
+      [shape[shape.length - 1]!, this.units],
+      'float32',
+      tfl.initializers.glorotUniform({ seed: this.seed }),
+      tfl.regularizers.l2({ l2: DECAY }),
+    )
     this.built = true
   }
 
@@ -56,7 +61,8 @@ export function buildMlp(numClasses: number, seed: number, classifier: Classifie
   const regularizer = () => tfl.regularizers.l2({ l2: DECAY })
   const dense = (units: number, k: number, extra: { activation?: 'relu'; inputShape?: number[] }) =>
     tfl.layers.dense({
-      units, ...extra,
+      units,
+      ...extra,
       kernelInitializer: tfl.initializers.heNormal({ seed: seed * 7 + k }),
       kernelRegularizer: regularizer(),
       biasRegularizer: regularizer(),
@@ -73,8 +79,14 @@ export function buildMlp(numClasses: number, seed: number, classifier: Classifie
  * `η_t = η₀·(1 + cos(π t / T))/2`, set before every batch by the callback it returns. `dispose()`
  * frees every tensor the optimizer holds.
  */
-export function cosineNesterov(initialRate: number, totalSteps: number): {
-  optimizer: tf.MomentumOptimizer; onBatchBegin: () => Promise<void>; rate: () => number; dispose: () => void
+export function cosineNesterov(
+  initialRate: number,
+  totalSteps: number,
+): {
+  optimizer: tf.MomentumOptimizer
+  onBatchBegin: () => Promise<void>
+  rate: () => number
+  dispose: () => void
 } {
   const optimizer = tf.train.momentum(initialRate, 0.9, true)
   let step = 0

@@ -11,15 +11,21 @@ import type { RunOptions, RunResult } from './run.js'
 export const MULTILABEL_METHODS: readonly Method[] = [
   { name: 'bce', summary: 'binary cross-entropy', classifier: 'dense', spec: (_counts) => ({ rule: 'bce', numClasses: _counts.length }) },
   {
-    name: 'logit-adjusted-bce', summary: 'BCE of z + τ·log(π/(1−π)), τ = 1', classifier: 'dense',
+    name: 'logit-adjusted-bce',
+    summary: 'BCE of z + τ·log(π/(1−π)), τ = 1',
+    classifier: 'dense',
     spec: (classCounts, _epochs, numSamples) => ({ rule: 'logit-adjusted-bce', classCounts, numSamples, tau: 1 }),
   },
   {
-    name: 'db-negative-tolerant', summary: 'distribution-balanced negative-tolerant BCE (κ = 0.05, λ = 5)', classifier: 'dense',
+    name: 'db-negative-tolerant',
+    summary: 'distribution-balanced negative-tolerant BCE (κ = 0.05, λ = 5)',
+    classifier: 'dense',
     spec: (classCounts, _epochs, numSamples) => ({ rule: 'db-negative-tolerant', classCounts, numSamples }),
   },
   {
-    name: 'lpl-multilabel', summary: 'multi-label LPL (α = 0.05, ε = 0.1, Δε = 0.4, K = 20)', classifier: 'dense',
+    name: 'lpl-multilabel',
+    summary: 'multi-label LPL (α = 0.05, ε = 0.1, Δε = 0.4, K = 20)',
+    classifier: 'dense',
     spec: (classCounts) => ({ rule: 'lpl-multilabel', classCounts, alpha: 0.05, epsilon: 0.1, deltaEpsilon: 0.4, maxSteps: 20 }),
   },
 ]
@@ -71,7 +77,11 @@ export async function trainMultiLabelOnce(
     const batches = Math.ceil(order.length / options.batchSize)
     let sum = 0
     await model.fit(x, y, {
-      epochs: epoch + 1, initialEpoch: epoch, batchSize: options.batchSize, shuffle: false, verbose: 0,
+      epochs: epoch + 1,
+      initialEpoch: epoch,
+      batchSize: options.batchSize,
+      shuffle: false,
+      verbose: 0,
       callbacks: {
         onBatchBegin: schedule.onBatchBegin,
         onBatchEnd: async (batch, logs) => {
@@ -83,7 +93,10 @@ export async function trainMultiLabelOnce(
     epochLosses.push(sum / batches)
     tf.dispose([x, y])
   }
-  const { x, y } = rows(data.test, Array.from({ length: data.test.count }, (_, i) => i))
+  const { x, y } = rows(
+    data.test,
+    Array.from({ length: data.test.count }, (_, i) => i),
+  )
   const scores = model.predict(x, { batchSize: 1000 }) as tf.Tensor
   const ap = multiLabelAveragePrecision((await scores.array()) as number[][], (await y.array()) as number[][])
   tf.dispose([x, y, scores])
@@ -91,7 +104,11 @@ export async function trainMultiLabelOnce(
   schedule.dispose()
   loss.dispose()
   return {
-    method: method.name, seed: options.seed, perClass: ap.perLabel, balancedAccuracy: ap.mean ?? 0, epochLosses,
+    method: method.name,
+    seed: options.seed,
+    perClass: ap.perLabel,
+    balancedAccuracy: ap.mean ?? 0,
+    epochLosses,
     seconds: (performance.now() - started) / 1000,
   }
 }

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import {
-  argmaxRows, balancedAccuracy, chooseTau, learnedBoundsStep, mulberry32, perClassAccuracy, postHocPredict, shuffleInPlace,
+  argmaxRows,
+  balancedAccuracy,
+  chooseTau,
+  learnedBoundsStep,
+  mulberry32,
+  perClassAccuracy,
+  postHocPredict,
+  shuffleInPlace,
   updateLearnedBounds,
 } from '@logit-perturb/core'
 import { type TfjsLoss, createTfjsLoss, createTfjsOps, layersLoss, perturbationCallback } from '@logit-perturb/tfjs'
@@ -89,7 +96,11 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
     let sum = 0
     let count = 0
     await model.fit(xs, ys, {
-      epochs: epoch + 1, initialEpoch: epoch, batchSize: options.batchSize, shuffle: false, verbose: 0,
+      epochs: epoch + 1,
+      initialEpoch: epoch,
+      batchSize: options.batchSize,
+      shuffle: false,
+      verbose: 0,
       callbacks: {
         ...perturbationCallback(loss),
         onBatchBegin: schedule.onBatchBegin,
@@ -125,9 +136,13 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   loss.dispose()
   const perClass = perClassAccuracy(predictions, testLabels, numClasses)
   return {
-    method: method.name, seed: options.seed, perClass,
+    method: method.name,
+    seed: options.seed,
+    perClass,
     balancedAccuracy: balancedAccuracy(perClass) ?? 0,
-    epochLosses, ...(tau === undefined ? {} : { tau }), ...(theta === undefined ? {} : { theta }),
+    epochLosses,
+    ...(tau === undefined ? {} : { tau }),
+    ...(theta === undefined ? {} : { theta }),
     seconds: (performance.now() - started) / 1000,
   }
 }
@@ -159,7 +174,9 @@ function boundsLearner(
   let theta = new Array<number>(c).fill(0)
   return {
     step(xs: tf.Tensor, order: readonly number[], start: number, size: number, eta: number): void {
-      const meta = byClass.flatMap((indices) => Array.from({ length: settings.metaPerClass }, () => indices[Math.floor(rand() * indices.length)]!))
+      const meta = byClass.flatMap((indices) =>
+        Array.from({ length: settings.metaPerClass }, () => indices[Math.floor(rand() * indices.length)]!),
+      )
       const end = Math.min(start + size, order.length)
       const hypergradient = tf.tidy(() => {
         const [kernel, bias] = last.getWeights()
@@ -169,8 +186,11 @@ function boundsLearner(
           trainLabels: tf.tensor1d(labelsOf(data.trainSet, order.slice(start, end)), 'int32'),
           metaFeatures: features.predict(metaX) as tf.Tensor,
           metaLabels: tf.tensor1d(labelsOf(data.trainSet, meta), 'int32'),
-          weights: tf.transpose(kernel!), ...(bias ? { bias } : {}),
-          theta: tf.tensor1d(theta), eta, numClasses: c,
+          weights: tf.transpose(kernel!),
+          ...(bias ? { bias } : {}),
+          theta: tf.tensor1d(theta),
+          eta,
+          numClasses: c,
         })
         return step.hypergradient.dataSync()
       })

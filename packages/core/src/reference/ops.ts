@@ -35,8 +35,11 @@ export const referenceOps: TensorOps<RefTensor> = {
   reshape(x, shape) {
     const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1)
     const resolved = shape.map((d) => (d === -1 ? x.data.length / known : d))
-    check(sizeOf(resolved) === x.data.length && Number.isInteger(sizeOf(resolved)), 'SHAPE_MISMATCH',
-      `cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`)
+    check(
+      sizeOf(resolved) === x.data.length && Number.isInteger(sizeOf(resolved)),
+      'SHAPE_MISMATCH',
+      `cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`,
+    )
     return refTensor(x.data, resolved, x.dtype)
   },
 
@@ -67,17 +70,21 @@ export const referenceOps: TensorOps<RefTensor> = {
       for (let j = 0; j < row.length; j++) out[j] = Math.exp(row[j]! - lse)
     }),
   softplus: (x) => unary(x, (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)))),
-  sigmoid: (x) => unary(x, (v) => {
-    const e = Math.exp(-Math.abs(v))
-    return v >= 0 ? 1 / (1 + e) : e / (1 + e)
-  }),
+  sigmoid: (x) =>
+    unary(x, (v) => {
+      const e = Math.exp(-Math.abs(v))
+      return v >= 0 ? 1 / (1 + e) : e / (1 + e)
+    }),
 
   sum: (x, axes, keepDims = false) => reduce(x, axes, keepDims, 0, (a, v) => a + v),
   max: (x, axes, keepDims = false) => reduce(x, axes, keepDims, -Infinity, Math.max),
   mean(x, axes, keepDims = false) {
     const rank = x.shape.length
     const count = axes.reduce((n, a) => n * x.shape[a < 0 ? a + rank : a]!, 1)
-    return unary(reduce(x, axes, keepDims, 0, (a, v) => a + v), (v) => v / count)
+    return unary(
+      reduce(x, axes, keepDims, 0, (a, v) => a + v),
+      (v) => v / count,
+    )
   },
 
   matmul(a, b, transposeA = false, transposeB = false) {
@@ -131,8 +138,14 @@ export const referenceOps: TensorOps<RefTensor> = {
     return refTensor(out, [numSegments, ...x.shape.slice(1)])
   },
 
-  greater: (a, b) => { const r = binary(a, b, (x, y) => (x > y ? 1 : 0)); return refTensor(r.data, r.shape) },
-  equal: (a, b) => { const r = binary(a, b, (x, y) => (x === y ? 1 : 0)); return refTensor(r.data, r.shape) },
+  greater: (a, b) => {
+    const r = binary(a, b, (x, y) => (x > y ? 1 : 0))
+    return refTensor(r.data, r.shape)
+  },
+  equal: (a, b) => {
+    const r = binary(a, b, (x, y) => (x === y ? 1 : 0))
+    return refTensor(r.data, r.shape)
+  },
   where(cond, a, b) {
     const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape), b.shape)
     const ones = refTensor(new Float64Array(sizeOf(shape)).fill(1), shape)
@@ -152,4 +165,3 @@ export const referenceOps: TensorOps<RefTensor> = {
     mask: (x) => checkMaskValues(x.data),
   },
 }
-

@@ -19,7 +19,7 @@ export function reduce(
   for (let i = 0; i < x.data.length; i++) {
     let o = 0
     for (let d = 0; d < rank; d++) {
-      if (!axisSet.has(d)) o += Math.floor(i / inStrides[d]!) % x.shape[d]! * outStrides[d]!
+      if (!axisSet.has(d)) o += (Math.floor(i / inStrides[d]!) % x.shape[d]!) * outStrides[d]!
     }
     out[o] = combine(out[o]!, x.data[i]!)
   }

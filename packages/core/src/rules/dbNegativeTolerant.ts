@@ -1,6 +1,14 @@
 import { checkFiniteResult, checkNumber } from '../validate.js'
 import { labelLogOdds } from './counts.js'
-import { MAX_PARAMETER, MULTI_LABEL_NOT_A_BASE, NON_NEGATIVE, type SpecBase, type SpecInput, defineRule, parseLabelCounts } from './definition.js'
+import {
+  MAX_PARAMETER,
+  MULTI_LABEL_NOT_A_BASE,
+  NON_NEGATIVE,
+  type SpecBase,
+  type SpecInput,
+  defineRule,
+  parseLabelCounts,
+} from './definition.js'
 import type { Rule } from './types.js'
 
 /**
@@ -58,10 +66,28 @@ export function dbNegativeTolerantRule(classCounts: readonly number[], numSample
     numClasses: c,
     gradientThrough: false,
     perturb(ops, { logits, labels, constants }) {
-      const negatives = ops.sub(constants.get('one', [], () => [1]), labels)
-      const logitScale = ops.add(labels, ops.mul(negatives, constants.get('lambda', [], () => [lambda])))
-      const entryWeights = ops.add(labels, ops.mul(negatives, constants.get('inverseLambda', [], () => [1 / lambda])))
-      const shifted = ops.sub(logits, constants.get('bias', [1, c], () => bias))
+      const negatives = ops.sub(
+        constants.get('one', [], () => [1]),
+        labels,
+      )
+      const logitScale = ops.add(
+        labels,
+        ops.mul(
+          negatives,
+          constants.get('lambda', [], () => [lambda]),
+        ),
+      )
+      const entryWeights = ops.add(
+        labels,
+        ops.mul(
+          negatives,
+          constants.get('inverseLambda', [], () => [1 / lambda]),
+        ),
+      )
+      const shifted = ops.sub(
+        logits,
+        constants.get('bias', [1, c], () => bias),
+      )
       return { batch: { logits: ops.mul(logitScale, shifted), logitScale, entryWeights } }
     },
   }
@@ -77,7 +103,9 @@ export const dbNegativeTolerantDefinition = defineRule<DbNegativeTolerantSpec>({
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: DEFAULTS,
   parse: (r, { header, numClasses }) => ({
-    rule: 'db-negative-tolerant', ...header, ...parseLabelCounts(r, numClasses),
+    rule: 'db-negative-tolerant',
+    ...header,
+    ...parseLabelCounts(r, numClasses),
     kappa: r.number('kappa', NON_NEGATIVE, DEFAULTS.kappa),
     // 1/λ weighs the negatives: λ below 1e-6 would make that weight overflow float32.
     lambda: r.number('lambda', { min: 1e-6, max: MAX_PARAMETER }, DEFAULTS.lambda),

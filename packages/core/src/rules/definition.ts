@@ -25,7 +25,8 @@ export function parseLabelCounts(r: SpecReader, numClasses: number | undefined):
 }
 
 /** Why no multi-label rule can be LPL's base. */
-export const MULTI_LABEL_NOT_A_BASE = 'a multi-label rule cannot be the base of LPL (a single-label rule); lpl-multilabel is the multi-label LPL'
+export const MULTI_LABEL_NOT_A_BASE =
+  'a multi-label rule cannot be the base of LPL (a single-label rule); lpl-multilabel is the multi-label LPL'
 /** Why the presets of the released code cannot be LPL's base. */
 export const PRESET_NOT_A_BASE = 'the released-code presets cannot be a base'
 
@@ -53,7 +54,9 @@ export interface SpecBase {
  * A spec as a user writes it: the parsed spec `S` with its `Defaulted` fields optional and its arrays
  * readonly. `parseSpec` turns it into `S`.
  */
-export type SpecInput<S extends SpecBase, Defaulted extends keyof S = never> = ReadonlyArrays<Omit<S, Defaulted> & Partial<Pick<S, Defaulted>>>
+export type SpecInput<S extends SpecBase, Defaulted extends keyof S = never> = ReadonlyArrays<
+  Omit<S, Defaulted> & Partial<Pick<S, Defaulted>>
+>
 
 /** `T` with its array fields readonly, so that `as const` literals and frozen arrays are accepted. */
 type ReadonlyArrays<T> = { [K in keyof T]: T[K] extends readonly (infer E)[] ? readonly E[] : T[K] }
@@ -115,7 +118,8 @@ export interface RuleDefinition<S extends { rule: string }> {
 }
 
 /** A rule definition with its spec type hidden, so definitions of different rules share one list. */
-export type AnyRuleDefinition = RuleDefinition<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: an existential type; `unknown` would not accept each rule's parser
+export type AnyRuleDefinition = RuleDefinition<any>
 
 /** Declares a rule (see {@link RuleDefinition}); the definition is frozen. */
 export function defineRule<S extends { rule: string }>(definition: RuleDefinition<S>): RuleDefinition<S> {

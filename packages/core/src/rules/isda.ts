@@ -56,13 +56,22 @@ export function isdaPerturbation(inputs: IsdaInputs, lambda: number): number[][]
 export function checkIsdaInputs(inputs: unknown, code: LogitPerturbErrorCode, prefix: string): asserts inputs is IsdaInputs {
   const { weights, covariances } = (inputs ?? {}) as { weights?: unknown; covariances?: unknown }
   const isMatrix = (m: unknown, rows: number | undefined, cols: number): m is number[][] =>
-    Array.isArray(m) && (rows === undefined || m.length === rows) &&
+    Array.isArray(m) &&
+    (rows === undefined || m.length === rows) &&
     m.every((r) => Array.isArray(r) && r.length === cols && r.every((v) => typeof v === 'number' && Number.isFinite(v)))
   const d = Array.isArray(weights) && Array.isArray(weights[0]) ? (weights[0] as unknown[]).length : 0
-  check(Array.isArray(weights) && weights.length > 0 && d > 0 && isMatrix(weights, undefined, d), code,
-    'must be a non-empty [C][D] array of finite numbers', `${prefix}weights`)
-  check(Array.isArray(covariances) && covariances.length === weights.length && covariances.every((s) => isMatrix(s, d, d)), code,
-    `must be ${weights.length} arrays [${d}][${d}] of finite numbers, one per class`, `${prefix}covariances`)
+  check(
+    Array.isArray(weights) && weights.length > 0 && d > 0 && isMatrix(weights, undefined, d),
+    code,
+    'must be a non-empty [C][D] array of finite numbers',
+    `${prefix}weights`,
+  )
+  check(
+    Array.isArray(covariances) && covariances.length === weights.length && covariances.every((s) => isMatrix(s, d, d)),
+    code,
+    `must be ${weights.length} arrays [${d}][${d}] of finite numbers, one per class`,
+    `${prefix}covariances`,
+  )
 }
 
 /**
@@ -78,15 +87,24 @@ export function isdaRule(lambda: number, fromSpec: IsdaInputs | undefined, numCl
     gradientThrough: false,
     perturb(ops, { logits, labels, numClasses: c, ctx, constants }) {
       const inputs = ctx.isda ?? fromSpec
-      check(inputs !== undefined, 'MISSING_CONTEXT',
-        'ISDA needs classifier weights and class covariances: put them in the spec or pass ctx.isda', 'isda')
-      check(inputs.weights.length === c, 'MISSING_CONTEXT',
-        `has ${inputs.weights.length} rows but the logits have ${c} classes`, 'isda.weights')
+      check(
+        inputs !== undefined,
+        'MISSING_CONTEXT',
+        'ISDA needs classifier weights and class covariances: put them in the spec or pass ctx.isda',
+        'isda',
+      )
+      check(
+        inputs.weights.length === c,
+        'MISSING_CONTEXT',
+        `has ${inputs.weights.length} rows but the logits have ${c} classes`,
+        'isda.weights',
+      )
       // Context inputs change as the classifier trains: checked and turned into δ on each call. The
       // spec's δ is a constant of the loss.
-      const delta = ctx.isda === undefined && specDelta !== undefined
-        ? constants.get('delta', [c, c], () => specDelta)
-        : ops.constant(isdaPerturbation(inputs, lambda).flat(), [c, c])
+      const delta =
+        ctx.isda === undefined && specDelta !== undefined
+          ? constants.get('delta', [c, c], () => specDelta)
+          : ops.constant(isdaPerturbation(inputs, lambda).flat(), [c, c])
       return { batch: { logits: addClassRows(ops, logits, labels, delta) } }
     },
   }
@@ -108,16 +126,25 @@ export const isdaDefinition = defineRule<IsdaSpec>({
     const inputs = { weights, covariances }
     checkIsdaInputs(inputs, 'INVALID_PARAMETER', r.fieldPath(''))
     if (numClasses !== undefined) {
-      check(inputs.weights.length === numClasses, 'INVALID_PARAMETER',
-        `has ${inputs.weights.length} rows but there are ${numClasses} classes`, r.fieldPath('weights'))
+      check(
+        inputs.weights.length === numClasses,
+        'INVALID_PARAMETER',
+        `has ${inputs.weights.length} rows but there are ${numClasses} classes`,
+        r.fieldPath('weights'),
+      )
     }
     return {
-      rule: 'isda', ...header, lambda,
+      rule: 'isda',
+      ...header,
+      lambda,
       weights: structuredClone(weights as number[][]),
       covariances: structuredClone(covariances as number[][][]),
     }
   },
-  create: (spec) => isdaRule(spec.lambda,
-    spec.weights && spec.covariances ? { weights: spec.weights, covariances: spec.covariances } : undefined,
-    spec.numClasses),
+  create: (spec) =>
+    isdaRule(
+      spec.lambda,
+      spec.weights && spec.covariances ? { weights: spec.weights, covariances: spec.covariances } : undefined,
+      spec.numClasses,
+    ),
 })

@@ -76,7 +76,14 @@ export function ldamRule(
       const scaled = ops.mul(logits, s)
       // −s·Δ_y on the true-class logit: the margin of each sample's class times its one-hot row,
       // O(N·C), with no [C, C] matrix.
-      const marginOfSample = ops.reshape(ops.gather(constants.get('margins', [c], () => scaledMargins), labels, 0), [-1, 1])
+      const marginOfSample = ops.reshape(
+        ops.gather(
+          constants.get('margins', [c], () => scaledMargins),
+          labels,
+          0,
+        ),
+        [-1, 1],
+      )
       return {
         batch: {
           logits: ops.sub(scaled, ops.mul(labelMatrix, marginOfSample)),

@@ -97,7 +97,12 @@ export function learnedBoundsStep<T>(ops: TensorOps<T>, inp: LearnedBoundsInputs
 }
 
 /** `θ ← clip(θ − β·∂L_meta/∂θ, −ε_max, ε_max)`: one step of the learned bounds (host side). */
-export function updateLearnedBounds(theta: readonly number[], hypergradient: ArrayLike<number>, metaRate: number, maxBound: number): number[] {
+export function updateLearnedBounds(
+  theta: readonly number[],
+  hypergradient: ArrayLike<number>,
+  metaRate: number,
+  maxBound: number,
+): number[] {
   checkNumberList(theta, {}, 'theta')
   checkNumberList(hypergradient, {}, 'hypergradient', theta.length)
   checkNumber(metaRate, { min: 0 }, 'metaRate')

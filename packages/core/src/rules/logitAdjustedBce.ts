@@ -34,7 +34,12 @@ export function logitAdjustedBceRule(classCounts: readonly number[], numSamples:
     numClasses: classCounts.length,
     gradientThrough: false,
     perturb: (ops, { logits, constants }) => ({
-      batch: { logits: ops.add(logits, constants.get('shift', [1, shift.length], () => shift)) },
+      batch: {
+        logits: ops.add(
+          logits,
+          constants.get('shift', [1, shift.length], () => shift),
+        ),
+      },
     }),
   }
 }
@@ -49,7 +54,10 @@ export const logitAdjustedBceDefinition = defineRule<LogitAdjustedBceSpec>({
   notABase: MULTI_LABEL_NOT_A_BASE,
   defaults: DEFAULTS,
   parse: (r, { header, numClasses }) => ({
-    rule: 'logit-adjusted-bce', ...header, ...parseLabelCounts(r, numClasses), tau: r.number('tau', TAU, DEFAULTS.tau),
+    rule: 'logit-adjusted-bce',
+    ...header,
+    ...parseLabelCounts(r, numClasses),
+    tau: r.number('tau', TAU, DEFAULTS.tau),
   }),
   create: (spec) => logitAdjustedBceRule(spec.classCounts, spec.numSamples, spec.tau),
 })

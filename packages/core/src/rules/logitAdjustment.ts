@@ -32,7 +32,12 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
     numClasses: classCounts.length,
     gradientThrough: false,
     perturb: (ops, { logits, constants }) => ({
-      batch: { logits: ops.add(logits, constants.get('shift', [1, shift.length], () => shift)) },
+      batch: {
+        logits: ops.add(
+          logits,
+          constants.get('shift', [1, shift.length], () => shift),
+        ),
+      },
     }),
   }
 }
@@ -52,8 +57,14 @@ export function postHocPredict(logits: readonly (readonly number[])[], classCoun
   checkTau(tau)
   checkClassCounts(classCounts, undefined)
   check(Array.isArray(logits), 'LOGITS_SHAPE', 'logits must be rows [N][C]', 'logits')
-  logits.forEach((row, i) => check(Array.isArray(row) && row.length === classCounts.length, 'LOGITS_SHAPE',
-    `row ${i} has ${Array.isArray(row) ? row.length : 'no'} logits for ${classCounts.length} class counts`, 'logits'))
+  logits.forEach((row, i) => {
+    check(
+      Array.isArray(row) && row.length === classCounts.length,
+      'LOGITS_SHAPE',
+      `row ${i} has ${Array.isArray(row) ? row.length : 'no'} logits for ${classCounts.length} class counts`,
+      'logits',
+    )
+  })
   const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
   return logits.map((row) => {
     let best = 0
@@ -71,7 +82,8 @@ export const logitAdjustmentDefinition = defineRule<LogitAdjustmentSpec>({
   docsPage: 'rules/logit-adjustment.md',
   defaults: DEFAULTS,
   parse: (r, { header, numClasses }) => ({
-    rule: 'logit-adjustment', ...header,
+    rule: 'logit-adjustment',
+    ...header,
     classCounts: r.classCounts('classCounts', numClasses),
     tau: r.number('tau', TAU, DEFAULTS.tau),
   }),

@@ -65,9 +65,10 @@ export interface LplOptions extends LplSearchSettings {
 export function lplRule(base: Rule, options: LplOptions): Rule {
   const { split, alpha, epsilon, deltaEpsilon, maxSteps } = options
   // The loop is unrolled to a static count: the largest K_c that the split can produce.
-  const unrolledSteps = split.kind === 'static'
-    ? Math.max(0, ...split.classBounds.bounds.map((b) => lplSteps(b, alpha, maxSteps)))
-    : lplSteps(epsilon + deltaEpsilon, alpha, maxSteps)
+  const unrolledSteps =
+    split.kind === 'static'
+      ? Math.max(0, ...split.classBounds.bounds.map((b) => lplSteps(b, alpha, maxSteps)))
+      : lplSteps(epsilon + deltaEpsilon, alpha, maxSteps)
   /**
    * Where the search runs: as one host loop (`lplSearchHost`) when the backend reads tensors
    * synchronously and `δ` is a constant for the gradient, else as tensor ops. `options.search`
@@ -76,8 +77,12 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
   const searchPath = <T>(ops: TensorOps<T>): SearchPath => {
     const hostPossible = options.gradient === 'stop' && ops.readSync !== undefined
     if (options.search === 'host') {
-      check(hostPossible, 'INVALID_PARAMETER',
-        `the host search needs gradient: 'stop' and a backend that reads tensors synchronously (${ops.name} ${ops.readSync ? 'does' : 'does not'})`, 'search')
+      check(
+        hostPossible,
+        'INVALID_PARAMETER',
+        `the host search needs gradient: 'stop' and a backend that reads tensors synchronously (${ops.name} ${ops.readSync ? 'does' : 'does not'})`,
+        'search',
+      )
     }
     return options.search === 'ops' || !hostPossible ? 'ops' : 'host'
   }
@@ -91,20 +96,41 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
       // The base rule keeps no state of its own: it sees the call without LPL's.
       const { batch } = base.perturb(ops, { ...call, state: undefined, constants: prefixedConstants(constants, 'base') })
       const start = options.gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
-      const plan = split.kind === 'static'
-        ? {
-            directions: constants.get('directions', [c, 1], () => split.classBounds.directions),
-            bounds: constants.get('bounds', [c, 1], () => split.classBounds.bounds),
-            state: undefined,
-          }
-        : confidenceSplit(ops, ops.stopGradient(start), oneHotLabels, { labels, numClasses: c, rowMask: call.rowMask }, options, split, state)
+      const plan =
+        split.kind === 'static'
+          ? {
+              directions: constants.get('directions', [c, 1], () => split.classBounds.directions),
+              bounds: constants.get('bounds', [c, 1], () => split.classBounds.bounds),
+              state: undefined,
+            }
+          : confidenceSplit(
+              ops,
+              ops.stopGradient(start),
+              oneHotLabels,
+              { labels, numClasses: c, rowMask: call.rowMask },
+              options,
+              split,
+              state,
+            )
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
-      const perturbed = searchPath(ops) === 'host'
-        ? addHostSearch(ops, batch.logits, start, { labels, numClasses: c, rowMask: call.rowMask }, plan, search)
-        : addClassRows(ops, batch.logits, labels, lplSearch(ops, {
-            logits: start, labels, oneHotLabels, numClasses: c, ...(call.rowMask === undefined ? {} : { rowMask: call.rowMask }),
-            directions: plan.directions, bounds: plan.bounds, ...search,
-          }))
+      const perturbed =
+        searchPath(ops) === 'host'
+          ? addHostSearch(ops, batch.logits, start, { labels, numClasses: c, rowMask: call.rowMask }, plan, search)
+          : addClassRows(
+              ops,
+              batch.logits,
+              labels,
+              lplSearch(ops, {
+                logits: start,
+                labels,
+                oneHotLabels,
+                numClasses: c,
+                ...(call.rowMask === undefined ? {} : { rowMask: call.rowMask }),
+                directions: plan.directions,
+                bounds: plan.bounds,
+                ...search,
+              }),
+            )
       return {
         batch: { ...batch, logits: perturbed },
         ...(plan.state !== undefined && ctx.training !== false ? { state: plan.state } : {}),
@@ -130,7 +156,12 @@ function addHostSearch<T>(
   const c = rows.numClasses
   const hostLabels = read(rows.labels)
   const delta = lplSearchHost({
-    logits: read(start), labels: hostLabels, numClasses: c, directions: read(plan.directions), bounds: read(plan.bounds), ...search,
+    logits: read(start),
+    labels: hostLabels,
+    numClasses: c,
+    directions: read(plan.directions),
+    bounds: read(plan.bounds),
+    ...search,
     ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
   })
   const sampleRows = new Float64Array(hostLabels.length * c)
@@ -166,9 +197,10 @@ function confidenceSplit<T>(
     confidence = ops.where(present, ops.where(state.seen, blended, batchMean), state.confidence)
     seen = ops.maximum(state.seen, present)
   }
-  const threshold = split.threshold === 'mean'
-    ? ops.div(ops.sum(ops.mul(confidence, seen), [0]), ops.maximum(ops.sum(seen, [0]), ops.constant([1], [])))
-    : ops.constant([split.threshold], [])
+  const threshold =
+    split.threshold === 'mean'
+      ? ops.div(ops.sum(ops.mul(confidence, seen), [0]), ops.maximum(ops.sum(seen, [0]), ops.constant([1], [])))
+      : ops.constant([split.threshold], [])
   const one = ops.constant([1], [])
   const directions = ops.where(ops.greater(threshold, confidence), one, ops.neg(one))
   const bounds = ops.add(
@@ -259,8 +291,15 @@ export type LplInput =
   | LplInputOf<LplLearnedSpec, 'gradient' | 'maxBound' | 'numClasses'>
 
 const DEFAULTS = {
-  alpha: 0.15, epsilon: 0.3, deltaEpsilon: 1.2, maxSteps: 20, normalize: true, gradient: 'stop',
-  momentum: 0.9, threshold: 'mean', maxBound: 1.5,
+  alpha: 0.15,
+  epsilon: 0.3,
+  deltaEpsilon: 1.2,
+  maxSteps: 20,
+  normalize: true,
+  gradient: 'stop',
+  momentum: 0.9,
+  threshold: 'mean',
+  maxBound: 1.5,
 } as const
 
 /**
@@ -268,13 +307,20 @@ const DEFAULTS = {
  * `epsilon` and `deltaEpsilon` (`withBounds`; the `fixed` split has its own per class), `maxSteps`,
  * `normalize`, `gradient`. Shared with multi-label LPL.
  */
-export function parseLplSearch<B extends boolean>(r: SpecReader, withBounds: B): LplStepFields & (B extends true ? LplBoundFields : unknown) {
+export function parseLplSearch<B extends boolean>(
+  r: SpecReader,
+  withBounds: B,
+): LplStepFields & (B extends true ? LplBoundFields : unknown) {
   const alpha = r.number('alpha', POSITIVE, DEFAULTS.alpha)
   const bounds = withBounds
-    ? { epsilon: r.number('epsilon', NON_NEGATIVE, DEFAULTS.epsilon), deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, DEFAULTS.deltaEpsilon) }
+    ? {
+        epsilon: r.number('epsilon', NON_NEGATIVE, DEFAULTS.epsilon),
+        deltaEpsilon: r.number('deltaEpsilon', NON_NEGATIVE, DEFAULTS.deltaEpsilon),
+      }
     : {}
   return {
-    alpha, ...bounds,
+    alpha,
+    ...bounds,
     maxSteps: r.number('maxSteps', { min: 0, max: MAX_STEPS, integer: true }, DEFAULTS.maxSteps),
     normalize: r.boolean('normalize', DEFAULTS.normalize),
     gradient: r.oneOf('gradient', ['stop', 'through'] as const, DEFAULTS.gradient),
@@ -305,11 +351,23 @@ export const lplDefinition = defineRule<LplSpec>({
       // δ_c = θ_c·d_c with θ learned: no steps, step size or bounds of its own to set.
       const fromBase = classesOfBase(base)
       const numClasses = declared ?? fromBase
-      check(numClasses !== undefined, 'INVALID_SPEC', 'the learned split needs numClasses (or a base rule with class counts)', r.fieldPath('numClasses'))
-      check(fromBase === undefined || fromBase === numClasses, 'CLASS_COUNTS_LENGTH',
-        `the base rule has ${fromBase} classes but numClasses is ${numClasses}`, r.fieldPath('base'))
+      check(
+        numClasses !== undefined,
+        'INVALID_SPEC',
+        'the learned split needs numClasses (or a base rule with class counts)',
+        r.fieldPath('numClasses'),
+      )
+      check(
+        fromBase === undefined || fromBase === numClasses,
+        'CLASS_COUNTS_LENGTH',
+        `the base rule has ${fromBase} classes but numClasses is ${numClasses}`,
+        r.fieldPath('base'),
+      )
       return {
-        rule: 'lpl', ...header, numClasses, split,
+        rule: 'lpl',
+        ...header,
+        numClasses,
+        split,
         maxBound: r.number('maxBound', POSITIVE, DEFAULTS.maxBound),
         gradient: r.oneOf('gradient', ['stop', 'through'] as const, DEFAULTS.gradient),
         ...withBase,
@@ -317,14 +375,20 @@ export const lplDefinition = defineRule<LplSpec>({
     }
     const checkBase = (classes: number | undefined) => {
       const baseClasses = classesOfBase(base)
-      check(baseClasses === undefined || classes === undefined || baseClasses === classes, 'CLASS_COUNTS_LENGTH',
-        `the base rule has ${baseClasses} classes but the LPL split has ${classes}`, r.fieldPath('base'))
+      check(
+        baseClasses === undefined || classes === undefined || baseClasses === classes,
+        'CLASS_COUNTS_LENGTH',
+        `the base rule has ${baseClasses} classes but the LPL split has ${classes}`,
+        r.fieldPath('base'),
+      )
     }
     if (split === 'fixed') {
       // The fixed split gives its bounds per class: ε and Δε would be ignored, so they are refused.
       const search = parseLplSearch(r, false)
       const directions = r.numberArray('directions', { min: -MAX_PARAMETER, max: MAX_PARAMETER }, declared)
-      directions.forEach((d, c) => check(d === 1 || d === -1, 'INVALID_PARAMETER', `must be +1 or -1, got ${d}`, `${r.fieldPath('directions')}[${c}]`))
+      directions.forEach((d, c) => {
+        check(d === 1 || d === -1, 'INVALID_PARAMETER', `must be +1 or -1, got ${d}`, `${r.fieldPath('directions')}[${c}]`)
+      })
       const bounds = r.numberArray('bounds', NON_NEGATIVE, directions.length)
       checkBase(directions.length)
       return { rule: 'lpl', ...header, split, ...search, directions, bounds, ...withBase }
@@ -339,8 +403,12 @@ export const lplDefinition = defineRule<LplSpec>({
     const momentum = r.number('momentum', { min: 0, below: 1 }, DEFAULTS.momentum)
     const given = r.raw('threshold')
     const threshold = given === undefined ? DEFAULTS.threshold : given
-    check(threshold === 'mean' || (typeof threshold === 'number' && threshold >= 0 && threshold <= 1), 'INVALID_PARAMETER',
-      `must be "mean" or a number in [0, 1], got ${String(threshold)}`, r.fieldPath('threshold'))
+    check(
+      threshold === 'mean' || (typeof threshold === 'number' && threshold >= 0 && threshold <= 1),
+      'INVALID_PARAMETER',
+      `must be "mean" or a number in [0, 1], got ${String(threshold)}`,
+      r.fieldPath('threshold'),
+    )
     checkBase(declared)
     return { ...common, split, momentum, threshold, ...withBase }
   },
@@ -356,8 +424,13 @@ export const lplDefinition = defineRule<LplSpec>({
     // The fixed split has no ε or Δε; they only size the unrolled loop of the confidence split.
     const bounds = spec.split === 'fixed' ? { epsilon: 0, deltaEpsilon: 0 } : { epsilon: spec.epsilon, deltaEpsilon: spec.deltaEpsilon }
     return lplRule(base, {
-      alpha: spec.alpha, maxSteps: spec.maxSteps, normalize: spec.normalize, gradient: spec.gradient,
-      ...bounds, split, search: options.search ?? 'auto',
+      alpha: spec.alpha,
+      maxSteps: spec.maxSteps,
+      normalize: spec.normalize,
+      gradient: spec.gradient,
+      ...bounds,
+      split,
+      search: options.search ?? 'auto',
     })
   },
 })

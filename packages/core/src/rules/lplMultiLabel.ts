@@ -65,7 +65,10 @@ const MIN_TERM = 1e-37
  * `δ⁺ = −s·α·K`, `δ⁻ = +s·α·K` (docs/spec.md#37-equivalences, property 7); the loop is kept so that the property tests the
  * search rather than restating it. Returns `δ⁺` and `δ⁻`, each `[1, C]`. Cost `O(K·N·C)`.
  */
-export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSearchInputs<T>): {
+export function lplMultiLabelSearch<T>(
+  ops: TensorOps<T>,
+  inp: LplMultiLabelSearchInputs<T>,
+): {
   /** `δ⁺`, `[1, C]`: added to the logits of each label's positives. */
   positive: T
   /** `δ⁻`, `[1, C]`: added to the logits of each label's negatives. */
@@ -88,7 +91,10 @@ export function lplMultiLabelSearch<T>(ops: TensorOps<T>, inp: LplMultiLabelSear
     const gPositive = ops.div(ops.sum(ops.mul(positives, positiveTerms), [0], true), positiveCount)
     const gNegative = ops.div(ops.sum(ops.mul(negatives, negativeTerms), [0], true), negativeCount)
     // Labels whose K_c is spent take no more steps.
-    const rate = ops.constant(inp.steps.map((steps, j) => (steps > k ? inp.directions[j]! * inp.alpha : 0)), [1, c])
+    const rate = ops.constant(
+      inp.steps.map((steps, j) => (steps > k ? inp.directions[j]! * inp.alpha : 0)),
+      [1, c],
+    )
     positive = ops.add(positive, ops.mul(rate, inp.normalize ? ops.sign(gPositive) : gPositive))
     negative = ops.add(negative, ops.mul(rate, inp.normalize ? ops.sign(gNegative) : gNegative))
   }
@@ -122,7 +128,14 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
     perturb(ops, { logits, labels, numClasses: c, rowMask }) {
       const start = options.gradient === 'stop' ? ops.stopGradient(logits) : logits
       const delta = lplMultiLabelSearch(ops, {
-        logits: start, labels, numClasses: c, directions, steps, alpha, normalize, ...(rowMask === undefined ? {} : { rowMask }),
+        logits: start,
+        labels,
+        numClasses: c,
+        directions,
+        steps,
+        alpha,
+        normalize,
+        ...(rowMask === undefined ? {} : { rowMask }),
       })
       const negatives = ops.sub(ops.constant([1], []), labels)
       const shift = ops.add(ops.mul(labels, delta.positive), ops.mul(negatives, delta.negative))
@@ -145,7 +158,9 @@ export const lplMultiLabelDefinition = defineRule<LplMultiLabelSpec>({
     const classCounts = r.classCounts('classCounts', numClasses)
     const headClasses = r.optionalNumber('headClasses', { min: 0, max: classCounts.length, integer: true })
     return {
-      rule: 'lpl-multilabel', ...header, classCounts,
+      rule: 'lpl-multilabel',
+      ...header,
+      classCounts,
       ...(headClasses === undefined ? {} : { headClasses }),
       ...parseLplSearch(r, true),
     }

@@ -39,7 +39,8 @@ export function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
   const n = inp.labels.length
   const labels = Int32Array.from(inp.labels)
   const steps = Float64Array.from({ length: c }, (_, k) =>
-    Math.min(Math.floor(inp.bounds[k]! / inp.alpha + STEP_ROUNDING), inp.maxSteps, inp.unrolledSteps))
+    Math.min(Math.floor(inp.bounds[k]! / inp.alpha + STEP_ROUNDING), inp.maxSteps, inp.unrolledSteps),
+  )
   // Samples grouped by class: a class's gradient is a sum over its own samples.
   // Masked-out rows are left out of every class's group.
   const counted = Int32Array.from({ length: n }, (_, i) => i).filter((i) => inp.rowMask === undefined || inp.rowMask[i] !== 0)
@@ -159,8 +160,14 @@ function expOfStep(x: number): number {
  * shift: their sum can underflow even in float64. The caller adds the target entry.
  */
 function addFlooredDirection(
-  grad: Float64Array, shift: Float64Array, logits: ArrayLike<number>, delta: Float64Array,
-  at: number, row: number, cls: number, c: number,
+  grad: Float64Array,
+  shift: Float64Array,
+  logits: ArrayLike<number>,
+  delta: Float64Array,
+  at: number,
+  row: number,
+  cls: number,
+  c: number,
 ): void {
   let maxOther = -Infinity
   for (let j = 0; j < c; j++) if (j !== cls) maxOther = Math.max(maxOther, logits[at + j]! + delta[row + j]!)

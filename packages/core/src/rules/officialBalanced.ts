@@ -48,7 +48,11 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
       let selected = delta
       let entryOf: typeof selected | undefined
       for (let r = 0; r < iterations; r++) {
-        const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, { labels, numClasses: c, rowMask })
+        const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, {
+          labels,
+          numClasses: c,
+          rowMask,
+        })
         const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
         if (entryOf === undefined) {
           const tiny = ops.constant([1e-30], [])
@@ -81,7 +85,8 @@ export const officialBalancedDefinition = defineRule<OfficialBalancedSpec>({
   notABase: PRESET_NOT_A_BASE,
   defaults: DEFAULTS,
   parse: (r, { header }) => ({
-    rule: 'official-balanced', ...header,
+    rule: 'official-balanced',
+    ...header,
     // With K ≤ 4, R = round(1.1K) ≤ K iterations never store entry K, the first one a class uses
     // (the released code fails there with an index error).
     steps: r.number('steps', { min: 5, max: MAX_STEPS, integer: true }, DEFAULTS.steps),

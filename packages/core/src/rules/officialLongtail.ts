@@ -111,7 +111,9 @@ export const officialLongtailDefinition = defineRule<OfficialLongtailSpec>({
   parse(r, { header, numClasses }) {
     const classCounts = r.classCounts('classCounts', numClasses)
     return {
-      rule: 'official-longtail', ...header, classCounts,
+      rule: 'official-longtail',
+      ...header,
+      classCounts,
       headClasses: r.number('headClasses', { min: 0, max: classCounts.length, integer: true }),
       stepScale: r.number('stepScale', NON_NEGATIVE, DEFAULTS.stepScale),
       headFactor: r.number('headFactor', NON_NEGATIVE, DEFAULTS.headFactor),

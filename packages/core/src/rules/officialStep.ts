@@ -15,7 +15,12 @@ import { l2Normalize } from './norm.js'
  * because it changes the numbers. The class means use a segment sum (`O(N·C)`), not the released
  * one-hot product (`O(N·C²)`). Returns `{ direction: G, diagonal: M[c, c] }` (`[C, C]`, `[C]`).
  */
-export function officialStep<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, rows: CountedRows<T>): {
+export function officialStep<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  oneHotLabels: T,
+  rows: CountedRows<T>,
+): {
   /** `G`, `[C, C]`: row `c` is the step direction of the class-`c` samples. */
   direction: T
   /** `M[c, c]`, `[C]`: the mean confidence of each class in its own samples (0 for absent classes). */

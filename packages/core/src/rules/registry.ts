@@ -47,8 +47,11 @@ const BY_NAME: ReadonlyMap<string, AnyRuleDefinition> = new Map(RULE_DEFINITIONS
 export function ruleDefinition(name: unknown, field = 'rule'): AnyRuleDefinition {
   const definition = typeof name === 'string' ? BY_NAME.get(name) : undefined
   if (definition === undefined) {
-    throw new LogitPerturbError('UNKNOWN_RULE',
-      `unknown rule ${JSON.stringify(name)}; known rules: ${RULE_DEFINITIONS.map((d) => d.name).join(', ')}`, field)
+    throw new LogitPerturbError(
+      'UNKNOWN_RULE',
+      `unknown rule ${JSON.stringify(name)}; known rules: ${RULE_DEFINITIONS.map((d) => d.name).join(', ')}`,
+      field,
+    )
   }
   return definition
 }

@@ -36,7 +36,11 @@ export type VsInput = SpecInput<VsCountsSpec, 'gamma' | 'tau'> | SpecInput<VsTer
  * overparameterization*, NeurIPS 2021) from class counts: multiplicative `Δ_c = (n_c / n_max)^γ`
  * and additive `ι_c = τ·log π_c`. Zero counts are smoothed to the smallest positive count.
  */
-export function vsTerms(classCounts: readonly number[], gamma: number, tau: number): {
+export function vsTerms(
+  classCounts: readonly number[],
+  gamma: number,
+  tau: number,
+): {
   /** `Δ_c = (n_c / n_max)^γ`, `[C]`: the scale of each logit. */
   multiplicative: number[]
   /** `ι_c = τ·log π_c`, `[C]`: the shift of each logit. */
@@ -66,7 +70,10 @@ export function vsRule(multiplicative: readonly number[], additive: readonly num
       const scale = constants.get('multiplicative', [1, c], () => multiplicative)
       return {
         batch: {
-          logits: ops.add(ops.mul(logits, scale), constants.get('additive', [1, c], () => additive)),
+          logits: ops.add(
+            ops.mul(logits, scale),
+            constants.get('additive', [1, c], () => additive),
+          ),
           logitScale: scale,
         },
       }
@@ -90,7 +97,8 @@ export const vsDefinition = defineRule<VsSpec>({
       return { rule: 'vs', ...header, multiplicative, additive }
     }
     return {
-      rule: 'vs', ...header,
+      rule: 'vs',
+      ...header,
       classCounts: r.classCounts('classCounts', numClasses),
       gamma: r.number('gamma', NON_NEGATIVE, DEFAULTS.gamma),
       tau: r.number('tau', TAU, DEFAULTS.tau),

@@ -36,7 +36,8 @@ export const referenceBackend: Backend<RefTensor> = {
 }
 
 /** A backend with its tensor type hidden, so lists of backends of different kinds can be iterated. */
-export type AnyBackend = Backend<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: an existential type; `unknown` would not accept each backend's tensors
+export type AnyBackend = Backend<any>
 
 /**
  * Builds `[N, C]` float logits and the labels on a backend from host arrays: class ids `[N]` as

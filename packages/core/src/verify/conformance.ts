@@ -55,7 +55,13 @@ const NEGLIGIBLE = 1e-30
 function referenceFiniteDifference(f: (u: RefTensor) => RefTensor, logits: number[][], h = 1e-6): Float64Array {
   const flat = logits.flat()
   const shape = [logits.length, logits[0]!.length]
-  const at = (k: number, d: number) => f(referenceOps.constant(flat.map((v, j) => (j === k ? v + d : v)), shape)).data.reduce((a, v) => a + v, 0)
+  const at = (k: number, d: number) =>
+    f(
+      referenceOps.constant(
+        flat.map((v, j) => (j === k ? v + d : v)),
+        shape,
+      ),
+    ).data.reduce((a, v) => a + v, 0)
   return Float64Array.from(flat, (_, k) => (at(k, h) - at(k, -h)) / (2 * h))
 }
 
@@ -85,7 +91,12 @@ export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCas
   const checks: ConformanceCheck[] = []
   const compare = (what: string, actual: Float64Array, expected: ArrayLike<number>, skipped?: string) => {
     const finite = actual.every(Number.isFinite)
-    checks.push({ what, error: finite ? relativeError(actual, expected, NEGLIGIBLE) : Infinity, tolerance: backend.rtol, ...(skipped ? { skipped } : {}) })
+    checks.push({
+      what,
+      error: finite ? relativeError(actual, expected, NEGLIGIBLE) : Infinity,
+      tolerance: backend.rtol,
+      ...(skipped ? { skipped } : {}),
+    })
   }
   await (backend.scope ?? ((fn) => fn()))(async () => {
     const loss = createLoss(backend.ops, c.spec, options)
@@ -98,11 +109,21 @@ export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCas
       const expected = ref.gradient(refBatch.logits, refBatch.labels, refRows).data
       compare('closed-form gradient', await backend.read(loss.gradient(logits, labels, rows)), expected, gradientSkip)
       if (backend.grad) {
-        compare('autodiff gradient = closed form', await backend.read(backend.grad((u) => loss(u, labels, rows), logits)), expected, autodiffSkip)
+        compare(
+          'autodiff gradient = closed form',
+          await backend.read(backend.grad((u) => loss(u, labels, rows), logits)),
+          expected,
+          autodiffSkip,
+        )
       }
     } else if (backend.grad) {
       const expected = referenceFiniteDifference((u) => ref(u, refBatch.labels, refRows), c.logits)
-      compare('autodiff gradient = central difference', await backend.read(backend.grad((u) => loss(u, labels, rows), logits)), expected, gradientSkip)
+      compare(
+        'autodiff gradient = central difference',
+        await backend.read(backend.grad((u) => loss(u, labels, rows), logits)),
+        expected,
+        gradientSkip,
+      )
     }
   })
   return checks

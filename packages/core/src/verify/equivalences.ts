@@ -14,7 +14,10 @@ const TOLERANCE = 1e-9
 type SpecOf<R extends RuleSpec['rule']> = Extract<RuleSpec, { rule: R }>
 
 /** Whether `spec` is of `rule`. */
-const isRule = <R extends RuleSpec['rule']>(rule: R) => (spec: RuleSpec): spec is SpecOf<R> => spec.rule === rule
+const isRule =
+  <R extends RuleSpec['rule']>(rule: R) =>
+  (spec: RuleSpec): spec is SpecOf<R> =>
+    spec.rule === rule
 
 /** The first sample of each class, by class id: the one the others of the class are compared with. */
 function firstOfClass(labels: readonly number[]): Map<number, number> {
@@ -32,15 +35,21 @@ export interface Equivalences {
   /** 2: an additive perturbation is the same for every sample of a class. */
   readonly classLevelDelta: Equivalence
   /** 3: an additive perturbation's loss is blind to a constant added to a row (`rowShifts`, default `7.25·((i mod 5) − 2)`). */
-  readonly rowShift: Equivalence<RuleSpec, {
-    /** The constant added to each row, `[N]`. */
-    rowShifts?: readonly number[]
-  }>
+  readonly rowShift: Equivalence<
+    RuleSpec,
+    {
+      /** The constant added to each row, `[N]`. */
+      rowShifts?: readonly number[]
+    }
+  >
   /** 3: logit adjustment is blind to the counts' scale (`factor`, default 10). */
-  readonly laCountScale: Equivalence<LogitAdjustmentSpec, {
-    /** The factor on every count. */
-    factor?: number
-  }>
+  readonly laCountScale: Equivalence<
+    LogitAdjustmentSpec,
+    {
+      /** The factor on every count. */
+      factor?: number
+    }
+  >
   /** 1: logit adjustment with `τ = 0` is CE. */
   readonly laTauZero: Equivalence<LogitAdjustmentSpec>
   /** 1: balanced softmax is logit adjustment with `τ = 1`. */
@@ -48,10 +57,13 @@ export interface Equivalences {
   /** 4: LDAM with `M = 0, s = 1` is CE. */
   readonly ldamPlainIsCe: Equivalence<LdamSpec>
   /** 4: LDAM's loss is non-decreasing in `M` (against `smallerMargin`, default `M/2`). */
-  readonly ldamMonotone: Equivalence<LdamSpec, {
-    /** The margin `M′ ≤ M` whose loss may not exceed the spec's. */
-    smallerMargin?: number
-  }>
+  readonly ldamMonotone: Equivalence<
+    LdamSpec,
+    {
+      /** The margin `M′ ≤ M` whose loss may not exceed the spec's. */
+      smallerMargin?: number
+    }
+  >
   /** 5: LPL with zero steps is its base. */
   readonly lplZeroSteps: Equivalence<LplSpec>
   /** 5: LPL's classes move the way their directions say (prior and fixed splits, on CE). */
@@ -87,7 +99,7 @@ export const equivalences: Equivalences = {
       let worst = 0
       batch.labels.forEach((y, i) => {
         const k = first.get(y)!
-        for (let j = 0; j < c; j++) worst = Math.max(worst, Math.abs((z[i * c + j]! - r[i * c + j]!) - (z[k * c + j]! - r[k * c + j]!)))
+        for (let j = 0; j < c; j++) worst = Math.max(worst, Math.abs(z[i * c + j]! - r[i * c + j]! - (z[k * c + j]! - r[k * c + j]!)))
       })
       return worst
     },
@@ -145,7 +157,10 @@ export const equivalences: Equivalences = {
     appliesTo: isRule('ldam'),
     async check(backend, spec, batch) {
       const { drw: _drw, ...plain } = spec
-      return relativeDifference(await lossOn(backend, { ...plain, maxMargin: 0, scale: 1 }, batch), await lossOn(backend, { rule: 'ce' }, batch))
+      return relativeDifference(
+        await lossOn(backend, { ...plain, maxMargin: 0, scale: 1 }, batch),
+        await lossOn(backend, { rule: 'ce' }, batch),
+      )
     },
   },
 
@@ -168,7 +183,10 @@ export const equivalences: Equivalences = {
     appliesTo: (spec: RuleSpec): spec is SpecOf<'lpl'> => spec.rule === 'lpl' && spec.split !== 'learned',
     async check(backend, spec, batch) {
       if (spec.split === 'learned') throw new Error('the learned split has no steps')
-      return relativeDifference(await lossOn(backend, { ...spec, maxSteps: 0 }, batch), await lossOn(backend, spec.base ?? { rule: 'ce' }, batch))
+      return relativeDifference(
+        await lossOn(backend, { ...spec, maxSteps: 0 }, batch),
+        await lossOn(backend, spec.base ?? { rule: 'ce' }, batch),
+      )
     },
   },
 
@@ -180,9 +198,12 @@ export const equivalences: Equivalences = {
     appliesTo: (spec: RuleSpec): spec is SpecOf<'lpl'> =>
       spec.rule === 'lpl' && (spec.split === 'prior' || spec.split === 'fixed') && spec.base === undefined,
     async check(backend, spec, batch) {
-      const directions = spec.split === 'fixed' ? spec.directions
-        : spec.split === 'prior' ? priorSplitBounds(spec.classCounts, spec.epsilon, spec.deltaEpsilon, spec.headClasses).directions
-          : undefined
+      const directions =
+        spec.split === 'fixed'
+          ? spec.directions
+          : spec.split === 'prior'
+            ? priorSplitBounds(spec.classCounts, spec.epsilon, spec.deltaEpsilon, spec.headClasses).directions
+            : undefined
       if (directions === undefined) throw new Error(`the ${spec.split} split's directions depend on the batch`)
       const e = await variationOn(backend, spec, batch)
       let worst = 0

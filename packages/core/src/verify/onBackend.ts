@@ -54,7 +54,11 @@ export async function lossOn<T>(backend: Backend<T>, spec: RuleInput, batch: Hos
 }
 
 /** The loss variation `Δ_c` of each class and the samples it averages over, with a backend. */
-export function variationOn<T>(backend: Backend<T>, spec: RuleInput, batch: HostBatch): Promise<{ lossVariation: Float64Array; classCounts: Float64Array }> {
+export function variationOn<T>(
+  backend: Backend<T>,
+  spec: RuleInput,
+  batch: HostBatch,
+): Promise<{ lossVariation: Float64Array; classCounts: Float64Array }> {
   return inScope(backend, async () => {
     const { logits, labels } = batchOn(backend, batch.logits, batch.labels)
     const e = createLoss(backend.ops, spec).explain(logits, labels)

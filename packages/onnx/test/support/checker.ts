@@ -39,7 +39,11 @@ export async function checkModels(models: Readonly<Record<string, Uint8Array>>):
       writeFileSync(file, models[name]!)
       return file
     })
-    const r = await runProcess(PYTHON, ['-c', SCRIPT, ...files], { cwd: dir }).catch((error: unknown) => ({ status: null, stdout: '', stderr: String(error) }))
+    const r = await runProcess(PYTHON, ['-c', SCRIPT, ...files], { cwd: dir }).catch((error: unknown) => ({
+      status: null,
+      stdout: '',
+      stderr: String(error),
+    }))
     if (r.status !== 0) {
       throw new Error(`the ONNX checker could not run (install it with: apt-get install -y python3-onnx): ${r.stderr.trim()}`)
     }

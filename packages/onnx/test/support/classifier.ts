@@ -39,7 +39,8 @@ export function classifierModel(layers: readonly DenseWeights[], options: Classi
     }
   })
   const tensor = (name: string, cols: number): proto.IValueInfoProto => ({
-    name, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: cols }] } } },
+    name,
+    type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: cols }] } } },
   })
   const features = layers.length > 1 ? `relu${layers.length - 2}` : 'input'
   const outputs = [

@@ -8,13 +8,22 @@ import type { DenseWeights } from './classifier.js'
  * Adam, seeded initializers, no shuffling, so the run is reproducible) and returns its weights.
  */
 export async function trainDenseClassifier(
-  points: number[][], labels: number[], numClasses: number, hidden: number, epochs: number,
+  points: number[][],
+  labels: number[],
+  numClasses: number,
+  hidden: number,
+  epochs: number,
 ): Promise<DenseWeights[]> {
   await tf.setBackend('cpu')
   await tf.ready()
   const model = tfl.sequential({
     layers: [
-      tfl.layers.dense({ inputShape: [points[0]!.length], units: hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+      tfl.layers.dense({
+        inputShape: [points[0]!.length],
+        units: hidden,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
       tfl.layers.dense({ units: numClasses, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
     ],
   })
