@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs-core'
  * only when neither the call's context, `loss.context.training` nor `perturbationCallback` says.
  * tfjs has no public API for it, so this reads the engine's `state.gradientDepth`, the one read of
  * tfjs internals in this package; where a tfjs version does not have it, the answer is `undefined`
- * and the call counts as a training step (the core's default).
+ * and the call counts as a training step (the core's default). `engine` is tfjs's (a parameter so
+ * that the fallback can be tested against an engine without that state).
  */
-export function isRecordingGradients(): boolean | undefined {
-  const depth: unknown = (tf.engine() as unknown as { state?: { gradientDepth?: unknown } }).state?.gradientDepth
+export function isRecordingGradients(engine: object = tf.engine()): boolean | undefined {
+  const depth: unknown = (engine as { state?: { gradientDepth?: unknown } }).state?.gradientDepth
   return typeof depth === 'number' ? depth > 0 : undefined
 }

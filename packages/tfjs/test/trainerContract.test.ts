@@ -121,6 +121,9 @@ describe('the training phase', () => {
         return tf.sum(x)
       })(tf.tensor1d([1, 2])).dispose()
       expect(inside).toBe(true)
+      // A tfjs whose engine state lacks the field: no answer, and the loss's default applies.
+      expect(isRecordingGradients({})).toBeUndefined()
+      expect(isRecordingGradients({ state: {} })).toBeUndefined()
     })
   })
 })
