@@ -20,12 +20,15 @@ export {
   checkLabelCounts,
   checkLabelValues,
   checkMaskValues,
+  checkOneOf,
   checkSampleWeightValues,
   checkTau,
 } from './validate.js'
 export type { Reduction } from './reduction.js'
-export { closedFormBatchGradient, reducedLoss } from './reduction.js'
-export type { ReductionInputs } from './reduction.js'
+export { closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
+export type { RowWeights } from './reduction.js'
+export { checkLevel, parseChecks } from './checkLevel.js'
+export type { CheckLevel, Checks } from './checkLevel.js'
 export { classSums } from './rules/classSums.js'
 export type { CountedRows } from './rules/classSums.js'
 

@@ -1,7 +1,9 @@
 import { type Explanation, explainBatch, explainMultiLabelBatch } from './analysis.js'
 import { LogitPerturbError, check } from './errors.js'
 import type { TensorOps } from './ops.js'
-import { type Reduction, closedFormBatchGradient, reducedLoss } from './reduction.js'
+import { type CheckLevel, type Checks, checkLevel, parseChecks } from './checkLevel.js'
+import { type Reduction, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
+import { checkOneOf } from './validate.js'
 import { createRule } from './rules/createRule.js'
 import { constantPool } from './constants.js'
 import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
@@ -21,7 +23,7 @@ export interface LossOptions {
    * - `'labels'`: as `'values'`, but NaN and ±Infinity in the logits flow into the result;
    * - `'shapes'`: shapes only, no read of any value.
    */
-  checks?: 'auto' | 'values' | 'labels' | 'shapes'
+  checks?: Checks
   /** How the per-sample losses are reduced: `'mean'` (default), `'sum'` or `'none'` (`[N]`); see {@link Reduction}. */
   reduction?: Reduction
   /**
@@ -40,12 +42,11 @@ export interface LossEvaluation<T> {
   batch: PerturbedBatch<T>
   /** The labels as a one-hot `[N, C]` matrix (single-label; zero rows where masked out), or the 0/1 label matrix itself (multi-label). */
   oneHotLabels: T
-  /** The rows that count (`[N, 1]`, from `ctx.mask`), or undefined: every row. */
-  rowMask: T | undefined
-  /** The call's sample weights `[N]`, if it passed any. */
-  sampleWeight: T | undefined
-  /** How `loss` was reduced. */
-  reduction: Reduction
+  /**
+   * The share of each row in `loss`, `[N, 1]`: the mask, the sample weights, the rule's class
+   * weights and the reduction's normalization in one factor (see `rowShares`).
+   */
+  rowShares: T
   /** The spec's label smoothing `ε` (0: none). */
   labelSmoothing: number
   /** The class count `C` of this call. */
@@ -75,7 +76,7 @@ export interface Loss<T> {
   /** How calls reduce the per-sample losses (`LossOptions.reduction`). */
   readonly reduction: Reduction
   /** What calls check (`LossOptions.checks`, default `'auto'`). */
-  readonly checks: NonNullable<LossOptions['checks']>
+  readonly checks: Checks
   /** The class count `C` the spec fixes (from its counts, directions, weights or `numClasses`), or undefined: any `C`. */
   readonly numClasses: number | undefined
   /**
@@ -126,9 +127,6 @@ export interface Loss<T> {
   dispose(): void
 }
 
-/** What the value checks of one call cover, `LossOptions.checks` resolved for a backend. */
-type CheckLevel = 'values' | 'labels' | 'shapes'
-
 /**
  * How a loss reads labels, one per {@link LabelTask}: single-label (class ids, cross-entropy) and
  * multi-label (a 0/1 matrix, binary cross-entropy per entry).
@@ -160,8 +158,8 @@ const TASKS: Record<LabelTask, TaskLabels> = {
  * rules with `hasClosedFormGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
-  const { task, batch, oneHotLabels: labelMatrix, rowMask, sampleWeight, reduction, labelSmoothing } = evaluation
-  return closedFormBatchGradient(ops, task, batch, { labelMatrix, rowMask, sampleWeight, labelSmoothing }, reduction)
+  const { task, batch, oneHotLabels, rowShares, labelSmoothing } = evaluation
+  return closedFormBatchGradient(ops, task, batch, oneHotLabels, labelSmoothing, rowShares)
 }
 
 /**
@@ -186,15 +184,14 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const rule = createRule(parsed, { search: options.search ?? 'auto' })
   const task: LabelTask = rule.task ?? 'single'
   const labelsOf = TASKS[task]
-  const defaultReduction = checkReduction(options.reduction)
+  const defaultReduction = checkOneOf(options.reduction, REDUCTIONS, 'mean', 'reduction')
   const labelSmoothing = parsed.labelSmoothing ?? 0
-  const checks = checkChecks(options.checks)
+  const checks = parseChecks(options.checks)
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
 
   const evaluate = (logits: T, labels: T, ctx: LossContext<T> = {}, reduction = defaultReduction): LossEvaluation<T> => {
-    // 'auto' is resolved per call: a tfjs backend can change between calls.
-    const level: CheckLevel = checks === 'auto' ? (ops.checks?.stallsDevice === true ? 'shapes' : 'values') : checks
+    const level = checkLevel(checks, ops)
     const [n, numClasses] = labelsOf.checkInputs(ops, logits, labels, rule.numClasses, level)
     const { sampleWeight, mask } = ctx
     checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
@@ -211,14 +208,13 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       state,
       constants,
     })
-    const loss = reducedLoss(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, labelSmoothing }, reduction)
+    const shares = rowShares(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight }, reduction)
+    const loss = reducedLoss(ops, task, batch, oneHotLabels, labelSmoothing, shares, reduction)
     return {
       loss,
       batch,
       oneHotLabels,
-      rowMask,
-      sampleWeight,
-      reduction,
+      rowShares: shares,
       labelSmoothing,
       numClasses,
       task,
@@ -366,26 +362,3 @@ function checkRowVector<T>(
 }
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none']
-const CHECKS = ['auto', 'values', 'labels', 'shapes'] as const
-
-function checkReduction(reduction: unknown): Reduction {
-  if (reduction === undefined) return 'mean'
-  check(
-    REDUCTIONS.includes(reduction as Reduction),
-    'INVALID_PARAMETER',
-    `must be one of ${REDUCTIONS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(reduction)}`,
-    'reduction',
-  )
-  return reduction as Reduction
-}
-
-function checkChecks(checks: unknown): (typeof CHECKS)[number] {
-  if (checks === undefined) return 'auto'
-  check(
-    (CHECKS as readonly unknown[]).includes(checks),
-    'INVALID_PARAMETER',
-    `must be one of ${CHECKS.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(checks)}`,
-    'checks',
-  )
-  return checks as (typeof CHECKS)[number]
-}

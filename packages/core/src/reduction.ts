@@ -12,16 +12,14 @@ const MIN_TOTAL = 1e-37
  */
 export type Reduction = 'mean' | 'sum' | 'none'
 
-/** What a reduction needs besides the perturbed batch: the labels and the call's row weights. */
-export interface ReductionInputs<T> {
+/** What {@link rowShares} needs besides the perturbed batch: the labels and the call's row weights. */
+export interface RowWeights<T> {
   /** Single-label: one-hot `[N, C]`, zero rows where masked out; multi-label: the 0/1 labels `[N, C]`. */
   labelMatrix: T
   /** `m`, `[N, 1]` float: 1 for counted rows; absent: every row counts. */
   rowMask: T | undefined
   /** `s`, `[N]`: the caller's sample weights; absent: 1. */
   sampleWeight: T | undefined
-  /** `ε`, the spec's label smoothing (0: none). */
-  labelSmoothing: number
 }
 
 /**
@@ -34,7 +32,7 @@ export interface ReductionInputs<T> {
  *
  * With `s = 1` and no mask, the mean is the rule's loss: `Σ w_{y_i} ℓ_i / Σ w_{y_i}`, or the plain mean.
  */
-function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: ReductionInputs<T>, reduction: Reduction): T {
+export function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: RowWeights<T>, reduction: Reduction): T {
   const counted = countedRows(ops, task, inp)
   const c = ops.shape(inp.labelMatrix)[1]!
   const raw =
@@ -50,7 +48,7 @@ function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<
  * symbolic backend knows `N` only at run time. A single-label row of the one-hot matrix sums to
  * `m_i` (masked-out rows are zero); a multi-label row of 0/1 entries times 0, plus 1, is 1.
  */
-function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: ReductionInputs<T>): T {
+function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: RowWeights<T>): T {
   if (task === 'single') return ops.sum(inp.labelMatrix, [1], true)
   if (inp.rowMask !== undefined) return inp.rowMask
   return ops.add(ops.mul(ops.sum(inp.labelMatrix, [1], true), ops.constant([0], [])), ops.constant([1], []))
@@ -80,19 +78,19 @@ function smoothedBinaryTargets<T>(ops: TensorOps<T>, labels: T, epsilon: number)
 
 /**
  * The reduced loss of a perturbed batch: `Σ_i share_i·ℓ_i` (a scalar) for `'mean'` and `'sum'`,
- * the vector `share_i·ℓ_i` (`[N]`) for `'none'` (docs/spec.md#8-reductions-sample-weights-and-masks).
+ * the vector `share_i·ℓ_i` (`[N]`) for `'none'` (docs/spec.md#8-reductions-sample-weights-and-masks),
+ * with `share` from {@link rowShares} for the same reduction and `ε` the label smoothing.
  */
 export function reducedLoss<T>(
   ops: TensorOps<T>,
   task: LabelTask,
   batch: PerturbedBatch<T>,
-  inp: ReductionInputs<T>,
+  labelMatrix: T,
+  epsilon: number,
+  share: T,
   reduction: Reduction,
 ): T {
-  const weighted = ops.mul(
-    perSampleLoss(ops, task, batch, inp.labelMatrix, inp.labelSmoothing),
-    rowShares(ops, task, batch, inp, reduction),
-  )
+  const weighted = ops.mul(perSampleLoss(ops, task, batch, labelMatrix, epsilon), share)
   return reduction === 'none' ? ops.reshape(weighted, [-1]) : ops.sum(weighted, [0, 1])
 }
 
@@ -100,31 +98,30 @@ export function reducedLoss<T>(
  * The closed-form gradient of {@link reducedLoss} w.r.t. the unperturbed logits `u` (`[N, C]`),
  * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − t_i)`
  * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − t_ic) / C` (multi-label), with `t` the (smoothed)
- * targets and `a = ∂z/∂u` the logit scale. For `'none'`, row `i` is the gradient of `r_i`, which
- * depends on row `i` only.
+ * targets and `a = ∂z/∂u` the logit scale; `share` is the loss's own ({@link rowShares}). For
+ * `'none'`, row `i` is the gradient of `r_i`, which depends on row `i` only.
  */
 export function closedFormBatchGradient<T>(
   ops: TensorOps<T>,
   task: LabelTask,
   batch: PerturbedBatch<T>,
-  inp: ReductionInputs<T>,
-  reduction: Reduction,
+  labelMatrix: T,
+  epsilon: number,
+  share: T,
 ): T {
-  const share = rowShares(ops, task, batch, inp, reduction)
   let out: T
-  const epsilon = inp.labelSmoothing
   if (task === 'single') {
     // p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
-    let residual = softmaxResidual(ops, batch.logits, inp.labelMatrix)
+    let residual = softmaxResidual(ops, batch.logits, labelMatrix)
     if (epsilon !== 0) {
-      const c = ops.shape(inp.labelMatrix)[1]!
+      const c = ops.shape(labelMatrix)[1]!
       const towardUniform = ops.sub(ops.softmax(batch.logits), ops.constant([1 / c], []))
       residual = ops.add(ops.mul(residual, ops.constant([1 - epsilon], [])), ops.mul(towardUniform, ops.constant([epsilon], [])))
     }
     out = ops.mul(residual, share)
   } else {
-    const c = ops.shape(inp.labelMatrix)[1]!
-    const targets = smoothedBinaryTargets(ops, inp.labelMatrix, epsilon)
+    const c = ops.shape(labelMatrix)[1]!
+    const targets = smoothedBinaryTargets(ops, labelMatrix, epsilon)
     out = ops.mul(sigmoidResidual(ops, batch.logits, targets), ops.div(share, ops.constant([c], [])))
     if (batch.entryWeights !== undefined) out = ops.mul(out, batch.entryWeights)
   }

@@ -1,5 +1,5 @@
 import { LogitPerturbError, check } from './errors.js'
-import { type NumberRule, checkClassCounts, checkNumber, describeValue } from './validate.js'
+import { type NumberRule, checkClassCounts, checkNumber, checkOneOf, describeValue } from './validate.js'
 
 export type { NumberRule }
 export { checkNumber }
@@ -86,17 +86,8 @@ export class SpecReader {
   oneOf<const V extends string>(name: string, values: readonly V[], fallback?: V): V {
     const value = this.raw(name)
     const field = this.fieldPath(name)
-    if (value === undefined) {
-      check(fallback !== undefined, 'INVALID_SPEC', `is required (one of ${values.join(', ')})`, field)
-      return fallback
-    }
-    check(
-      typeof value === 'string' && (values as readonly string[]).includes(value),
-      'INVALID_PARAMETER',
-      `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`,
-      field,
-    )
-    return value as V
+    check(value !== undefined || fallback !== undefined, 'INVALID_SPEC', `is required (one of ${values.join(', ')})`, field)
+    return checkOneOf(value, values, fallback!, field)
   }
 
   /** A nested object field, or undefined when absent. */

@@ -200,3 +200,18 @@ export function checkFiniteResult(values: ArrayLike<number>, field: string, what
     check(Number.isFinite(values[i]!), 'INVALID_PARAMETER', `is so large that ${what} overflows (entry ${i} is ${values[i]})`, field)
   }
 }
+
+/**
+ * A choice among named values: `value` itself when it is one of `values`, `fallback` when it is
+ * undefined; anything else throws `INVALID_PARAMETER` naming `field` and the choices.
+ */
+export function checkOneOf<const V extends string>(value: unknown, values: readonly V[], fallback: V, field: string): V {
+  if (value === undefined) return fallback
+  check(
+    typeof value === 'string' && (values as readonly string[]).includes(value),
+    'INVALID_PARAMETER',
+    `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(value)}`,
+    field,
+  )
+  return value as V
+}

@@ -4,6 +4,7 @@ import {
   type RuleInput,
   type RuleSpec,
   check,
+  checkOneOf,
   closedFormGradient,
   createLoss,
   parseSpec,
@@ -119,8 +120,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     `is ${numClasses} but the spec (or context.isda) has ${fixed} classes`,
     'numClasses',
   )
-  const state = options.state ?? 'batch'
-  check(state === 'batch' || state === 'io', 'INVALID_PARAMETER', `must be "batch" or "io", got ${String(state)}`, 'state')
+  const state = checkOneOf(options.state, ['batch', 'io'], 'batch', 'state')
 
   const c = numClasses
   const logits = ops.input('logits', 'float32', [-1, c])

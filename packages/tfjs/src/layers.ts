@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { type LossOptions, LogitPerturbError, checkLabelValues } from '@logit-perturb/core'
+import { type Checks, LogitPerturbError, checkLabelValues, checkLevel, parseChecks } from '@logit-perturb/core'
 import { tfjsOps } from './ops.js'
 import type { TfjsLoss } from './loss.js'
 
@@ -10,9 +10,9 @@ import type { TfjsLoss } from './loss.js'
  * and verified (one 1 per one-hot row; integer ids in `[0, C)`), so a bad target throws
  * `LABEL_VALUE` instead of training on a silently wrong class; `'shapes'` reads nothing.
  */
-export function labelsFromTargets(targets: tf.Tensor, numClasses: number, checks: LossOptions['checks'] = 'auto'): tf.Tensor1D {
+export function labelsFromTargets(targets: tf.Tensor, numClasses: number, checks: Checks = 'auto'): tf.Tensor1D {
   const [n, width] = targets.shape
-  const readValues = checks === 'values' || checks === 'labels' || (checks === 'auto' && !tfjsOps.checks!.stallsDevice)
+  const readValues = checkLevel(parseChecks(checks), tfjsOps) !== 'shapes'
   if (targets.rank === 2 && width === numClasses && numClasses > 1) {
     if (readValues) checkOneHot(targets.dataSync(), n!, numClasses)
     return tf.cast(tf.argMax(targets, 1), 'int32') as tf.Tensor1D
