@@ -114,12 +114,38 @@ export interface TensorOps<T> {
   readonly readSync?: (x: T) => ArrayLike<number>
 
   /**
+   * Optional, for backends with automatic differentiation: `f(x)`, differentiated by the
+   * vector–Jacobian product `f` returns instead of through its ops, which are not recorded for
+   * autodiff at all (a search whose result is a constant costs no backward pass). Tensors the
+   * gradient needs must go through `save` and come back as `saved` (a scoped backend frees the
+   * rest when `f` returns); host arrays may be captured. See `withGradient`, which falls back to
+   * `f(x).value` elsewhere.
+   */
+  readonly customGradient?: (x: T, f: (x: T, save: (tensors: readonly T[]) => void) => CustomGradient<T>) => T
+
+  /**
+   * Optional: `count` iterations of `body`, each taking the state the previous one returned, for
+   * backends that can do better than unrolling: tfjs frees each iteration's intermediates
+   * (`tidy`), so a search of `K` steps holds one step's tensors, not `K`. See `repeat`, which
+   * unrolls elsewhere (the reference, the ONNX graph).
+   */
+  readonly loop?: (count: number, state: readonly T[], body: (k: number, state: readonly T[]) => readonly T[]) => readonly T[]
+
+  /**
    * Optional, for backends with scoped memory (tfjs's `tidy`): makes `x` outlive the scope it was
    * made in. The loss keeps its batch-independent constants this way (see `constantPool`).
    */
   readonly keep?: (x: T) => void
   /** Optional, with `keep`: frees a tensor that `keep` kept. */
   readonly release?: (x: T) => void
+}
+
+/** What the function of {@link TensorOps.customGradient} returns. */
+export interface CustomGradient<T> {
+  /** `f(x)`. */
+  value: T
+  /** `∂L/∂x` (the shape of `x`) from `dy = ∂L/∂value`; `saved` are the tensors given to `save`. */
+  gradient: (dy: T, saved: readonly T[]) => T
 }
 
 /** Data checks a backend may offer; see {@link TensorOps.checks}. */

@@ -25,13 +25,21 @@ export async function onTfjsBackend<R>(name: string, fn: () => Promise<R>): Prom
  * on that backend. The backend must be registered first (import `@tensorflow/tfjs-backend-cpu`, …),
  * and tfjs-layers (or `@tensorflow/tfjs`) imported, which registers the gradients `tf.grad` needs.
  * `hostSearch: false` hides the backend's host reads from the rules, so that LPL's search runs as
- * tensor ops, the path WebGL and WebGPU take.
+ * tensor ops, the path WebGL and WebGPU take. `autodiff: true` also hides its custom gradients and
+ * scoped loops: every search is then differentiated by `tf.grad` through its ops, the oracle of the
+ * hand-written reverse passes.
  */
-export function tfjsBackend(backendName: string, options: { hostSearch?: boolean } = {}): Backend<tf.Tensor> {
-  const hostSearch = options.hostSearch ?? true
+export function tfjsBackend(backendName: string, options: { hostSearch?: boolean; autodiff?: boolean } = {}): Backend<tf.Tensor> {
+  const autodiff = options.autodiff ?? false
+  const hostSearch = !autodiff && (options.hostSearch ?? true)
+  const ops = createTfjsOps()
   return {
-    name: hostSearch ? `tfjs-${backendName}` : `tfjs-${backendName} (search as ops)`,
-    ops: hostSearch ? createTfjsOps() : { ...createTfjsOps(), readSync: undefined },
+    name: autodiff ? `tfjs-${backendName} (autodiff)` : hostSearch ? `tfjs-${backendName}` : `tfjs-${backendName} (search as ops)`,
+    ops: autodiff
+      ? { ...ops, readSync: undefined, customGradient: undefined, loop: undefined }
+      : hostSearch
+        ? ops
+        : { ...ops, readSync: undefined },
     rtol: 1e-4,
     read: async (x) => Float64Array.from(await x.data()),
     grad: (f, x) => tf.grad(f)(x),

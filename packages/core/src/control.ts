@@ -1,0 +1,26 @@
+import type { CustomGradient, TensorOps } from './ops.js'
+
+/**
+ * `f(x).value`, differentiated by `f(x).gradient` on backends with `customGradient`, and computed
+ * directly (through its ops) elsewhere: the reference and ONNX graphs have no autodiff to steer.
+ */
+export function withGradient<T>(ops: TensorOps<T>, x: T, f: (x: T, save: (tensors: readonly T[]) => void) => CustomGradient<T>): T {
+  if (ops.customGradient !== undefined) return ops.customGradient(x, f)
+  return f(x, () => {}).value
+}
+
+/**
+ * `count` iterations of `body` from `state`: the backend's `loop` where it has one, else unrolled.
+ * `k` is the iteration's index, a host number.
+ */
+export function repeat<T>(
+  ops: TensorOps<T>,
+  count: number,
+  state: readonly T[],
+  body: (k: number, state: readonly T[]) => readonly T[],
+): readonly T[] {
+  if (ops.loop !== undefined) return ops.loop(count, state, body)
+  let current = state
+  for (let k = 0; k < count; k++) current = body(k, current)
+  return current
+}
