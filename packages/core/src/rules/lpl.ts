@@ -1,10 +1,11 @@
 import type { TensorOps } from '../ops.js'
 import { prefixedConstants } from '../constants.js'
 import { type CountedRows, classSums } from './classSums.js'
-import { addClassRows } from './crossEntropy.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
-import { lplSearch } from './lplSearch.js'
-import { lplSearchHost } from './lplSearchHost.js'
+import { type LplSearchInputs, lplSearch, lplSearchVjp } from './lplSearch.js'
+import { lplSearchHost, lplSearchHostWithVjp } from './lplSearchHost.js'
+import { withGradient } from '../control.js'
+import { gatherHostRows, hostClassSums } from './hostRows.js'
 import { check } from '../errors.js'
 import type { SpecReader } from '../specReader.js'
 import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
@@ -71,16 +72,16 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
       : lplSteps(epsilon + deltaEpsilon, alpha, maxSteps)
   /**
    * Where the search runs: as one host loop (`lplSearchHost`) when the backend reads tensors
-   * synchronously and `δ` is a constant for the gradient, else as tensor ops. `options.search`
-   * forces either.
+   * synchronously and, for `gradient: 'through'`, takes a custom gradient (the host reverse pass);
+   * else as tensor ops. `options.search` forces either.
    */
   const searchPath = <T>(ops: TensorOps<T>): SearchPath => {
-    const hostPossible = options.gradient === 'stop' && ops.readSync !== undefined
+    const hostPossible = ops.readSync !== undefined && (options.gradient === 'stop' || ops.customGradient !== undefined)
     if (options.search === 'host') {
       check(
         hostPossible,
         'INVALID_PARAMETER',
-        `the host search needs gradient: 'stop' and a backend that reads tensors synchronously (${ops.name} ${ops.readSync ? 'does' : 'does not'})`,
+        `the host search needs a backend that reads tensors synchronously (${ops.name} ${ops.readSync ? 'does' : 'does not'}), and with gradient: 'through' one that takes custom gradients`,
         'search',
       )
     }
@@ -113,23 +114,16 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
               state,
             )
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
+      const rows: CountedRows<T> = { labels, numClasses: c, rowMask: call.rowMask }
+      const through = options.gradient === 'through'
       const perturbed =
         searchPath(ops) === 'host'
-          ? addHostSearch(ops, batch.logits, start, { labels, numClasses: c, rowMask: call.rowMask }, plan, search)
-          : addClassRows(
-              ops,
+          ? through
+            ? ops.add(batch.logits, hostSearchThrough(ops, start, rows, plan, search))
+            : addHostSearch(ops, batch.logits, start, rows, plan, search)
+          : ops.add(
               batch.logits,
-              labels,
-              lplSearch(ops, {
-                logits: start,
-                labels,
-                oneHotLabels,
-                numClasses: c,
-                ...(call.rowMask === undefined ? {} : { rowMask: call.rowMask }),
-                directions: plan.directions,
-                bounds: plan.bounds,
-                ...search,
-              }),
+              opSearchRows(ops, start, { labels, oneHotLabels, numClasses: c, rowMask: call.rowMask }, plan, search, through),
             )
       return {
         batch: { ...batch, logits: perturbed },
@@ -150,7 +144,7 @@ function addHostSearch<T>(
   start: T,
   rows: CountedRows<T>,
   plan: { directions: T; bounds: T },
-  search: { alpha: number; maxSteps: number; unrolledSteps: number; normalize: boolean },
+  search: StepSettings,
 ): T {
   const read = ops.readSync!
   const c = rows.numClasses
@@ -164,9 +158,86 @@ function addHostSearch<T>(
     ...search,
     ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
   })
-  const sampleRows = new Float64Array(hostLabels.length * c)
-  for (let i = 0; i < hostLabels.length; i++) sampleRows.set(delta.subarray(hostLabels[i]! * c, (hostLabels[i]! + 1) * c), i * c)
-  return ops.add(logits, ops.constant(sampleRows, [hostLabels.length, c]))
+  return ops.add(logits, ops.constant(gatherHostRows(delta, hostLabels, c), [hostLabels.length, c]))
+}
+
+/** The search settings every path takes. */
+interface StepSettings {
+  alpha: number
+  maxSteps: number
+  unrolledSteps: number
+  normalize: boolean
+}
+
+/**
+ * `δ_{y_i}` (`[N, C]`) from {@link lplSearch}, inside a custom gradient: for `gradient: 'stop'` the
+ * search is then never recorded for autodiff, and for `'through'` its gradient is the hand-written
+ * reverse pass {@link lplSearchVjp} (where the backend has no custom gradients, autodiff goes
+ * through the ops). The tensors the reverse pass needs are saved with the input.
+ */
+function opSearchRows<T>(
+  ops: TensorOps<T>,
+  start: T,
+  batch: { labels: T; oneHotLabels: T; numClasses: number; rowMask: T | undefined },
+  plan: { directions: T; bounds: T },
+  search: StepSettings,
+  through: boolean,
+): T {
+  const c = batch.numClasses
+  const inputsOf = (logits: T, [labels, oneHotLabels, directions, bounds, rowMask]: readonly (T | undefined)[]): LplSearchInputs<T> => ({
+    logits,
+    labels: labels!,
+    oneHotLabels: oneHotLabels!,
+    numClasses: c,
+    ...(rowMask === undefined ? {} : { rowMask }),
+    directions: directions!,
+    bounds: bounds!,
+    ...search,
+  })
+  const given = [batch.labels, batch.oneHotLabels, plan.directions, plan.bounds, ...(batch.rowMask === undefined ? [] : [batch.rowMask])]
+  return withGradient(ops, start, (x, save) => {
+    if (through) save([x, ...given])
+    return {
+      value: ops.gather(lplSearch(ops, inputsOf(x, given)), batch.labels, 0),
+      gradient: (dy, saved) =>
+        through
+          ? lplSearchVjp(ops, inputsOf(saved[0]!, saved.slice(1)), ops.segmentSum(dy, saved[1]!, c))
+          : ops.mul(dy, ops.constant([0], [])),
+    }
+  })
+}
+
+/**
+ * `δ_{y_i}` (`[N, C]`) from {@link lplSearchHost}, for `gradient: 'through'`: the forward and the
+ * reverse pass (`lplSearchHostWithVjp`) both run on the host, and the backend sees one custom
+ * gradient of an `[N, C]` constant.
+ */
+function hostSearchThrough<T>(
+  ops: TensorOps<T>,
+  start: T,
+  rows: CountedRows<T>,
+  plan: { directions: T; bounds: T },
+  search: StepSettings,
+): T {
+  const read = ops.readSync!
+  const c = rows.numClasses
+  const labels = read(rows.labels)
+  const n = labels.length
+  const hostInputs = {
+    labels,
+    numClasses: c,
+    directions: read(plan.directions),
+    bounds: read(plan.bounds),
+    ...search,
+    ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
+  }
+  return withGradient(ops, start, (x) => {
+    const search = lplSearchHostWithVjp({ ...hostInputs, logits: read(x) })
+    return {
+      value: ops.constant(gatherHostRows(search.delta, labels, c), [n, c]),
+      gradient: (dy) => ops.constant(search.vjp(hostClassSums(read(dy), labels, c)), [n, c]),
+    }
+  })
 }
 
 /**

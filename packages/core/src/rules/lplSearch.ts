@@ -1,6 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
-import { softmaxResidual } from './crossEntropy.js'
+import { repeat } from '../control.js'
 import { type CountedRows, classSums } from './classSums.js'
 import { l2Normalize } from './norm.js'
 
@@ -48,25 +48,127 @@ export interface LplSearchInputs<T> {
  */
 export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const c = inp.numClasses
-  const rows: CountedRows<T> = { labels: inp.labels, numClasses: c, rowMask: inp.rowMask }
-  const counts = ops.reshape(ops.sum(inp.oneHotLabels, [0]), [c, 1])
-  const denominator = ops.maximum(counts, ops.constant([1], []))
-  const steps = ops.minimum(
-    ops.floor(ops.add(ops.div(inp.bounds, ops.constant([inp.alpha], [])), ops.constant([STEP_ROUNDING], []))),
-    ops.constant([inp.maxSteps], []),
-  )
-  const signedAlpha = ops.mul(inp.directions, ops.constant([inp.alpha], []))
-  let delta = ops.constant(new Float64Array(c * c), [c, c])
-  for (let k = 0; k < inp.unrolledSteps; k++) {
-    const logits = ops.add(inp.logits, ops.gather(delta, inp.labels, 0))
-    // Absent classes have g = 0 and take a zero step.
-    const direction = inp.normalize
-      ? l2Normalize(ops, classGradientDirection(ops, logits, inp.oneHotLabels, rows), 1).unit
-      : ops.div(classSums(ops, softmaxResidual(ops, logits, inp.oneHotLabels), rows), denominator)
-    const active = ops.greater(steps, ops.constant([k], []))
-    delta = ops.add(delta, ops.mul(ops.mul(active, signedAlpha), direction))
+  const plan = searchPlan(ops, inp)
+  const zero = ops.constant(new Float64Array(c * c), [c, c])
+  const [delta] = repeat(ops, inp.unrolledSteps, [zero], (k, [current]) => [
+    ops.add(current!, classStep(ops, inp, plan, k, ops.add(inp.logits, ops.gather(current!, inp.labels, 0))).move),
+  ])
+  return delta!
+}
+
+/**
+ * The vector–Jacobian product of {@link lplSearch}: `∂L/∂z` (`[N, C]`) from `upstream = ∂L/∂δ`
+ * (`[C, C]`), the reverse pass of the steps by hand rather than by autodiff. The forward is run
+ * again keeping each step's logits `u_k = z + δ^k_y` (`K` tensors `[N, C]`); then, from
+ * `λ = upstream`, for `k = K − 1 … 0`, with the step `δ ← δ + c_k·g/‖g‖` (`c_k = s·α` while the
+ * class has steps left):
+ *
+ *     w   = c_k·(λ − ĝ (ĝ·λ))/‖g‖        (normalized; `c_k·λ/n_c` for plain steps)
+ *     t_i = p_i ⊙ (w_{y_i} − p_i·w_{y_i})  (the softmax's Jacobian; `1e-37·q_i ⊙ (…)` for a floored sample)
+ *     ∂L/∂z_i += t_i;   λ_c += Σ_{i: y_i = c} t_i
+ *
+ * Cost: twice the forward's ops plus `O(N·C)` per step; memory `K·N·C`.
+ */
+export function lplSearchVjp<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, upstream: T): T {
+  const c = inp.numClasses
+  const plan = searchPlan(ops, inp)
+  const zero = ops.constant(new Float64Array(c * c), [c, c])
+  // State: δ^k and the logits of every step so far.
+  const trajectory = repeat(ops, inp.unrolledSteps, [zero], (k, [current, ...kept]) => {
+    const u = ops.add(inp.logits, ops.gather(current!, inp.labels, 0))
+    return [ops.add(current!, classStep(ops, inp, plan, k, u).move), ...kept, u]
+  }).slice(1)
+  const [gradient] = repeat(ops, inp.unrolledSteps, [ops.mul(inp.logits, ops.constant([0], [])), upstream], (r, [dz, lambda]) => {
+    const k = inp.unrolledSteps - 1 - r
+    const step = classStep(ops, inp, plan, k, trajectory[k]!)
+    // A class whose g is 0 took no step (its direction is 0, not g/0): nothing flows back.
+    const moved = ops.greater(step.norm, ops.constant([0], []))
+    const w = inp.normalize
+      ? ops.div(
+          ops.mul(ops.mul(moved, step.coefficient), ops.sub(lambda!, ops.mul(step.unit, ops.sum(ops.mul(step.unit, lambda!), [1], true)))),
+          ops.where(moved, step.norm, ops.constant([1], [])),
+        )
+      : ops.div(ops.mul(step.coefficient, lambda!), plan.denominator)
+    const sampleW = ops.gather(w, inp.labels, 0)
+    const softmaxVjp = (probs: T) => ops.mul(probs, ops.sub(sampleW, ops.sum(ops.mul(probs, sampleW), [1], true)))
+    let t = softmaxVjp(step.probs)
+    if (step.floored !== undefined) {
+      t = ops.where(step.floored, ops.mul(ops.constant([MIN_SAMPLE_WEIGHT], []), softmaxVjp(step.nonTargetProbs!)), t)
+    }
+    if (inp.rowMask !== undefined) t = ops.mul(t, inp.rowMask)
+    return [ops.add(dz!, t), ops.add(lambda!, ops.segmentSum(t, inp.labels, c))]
+  })
+  return gradient!
+}
+
+/** What every step of the search shares: the class counts and the step counts, `[C, 1]`. */
+interface SearchPlan<T> {
+  /** `max(n_c, 1)`: the plain step's mean. */
+  denominator: T
+  /** `s_c·α`. */
+  signedAlpha: T
+  /** `K_c = min(⌊ε_c/α⌋, K)`. */
+  steps: T
+  /** `1 − e_{y_i}`, `[N, C]`. */
+  nonTarget: T
+  /** `1e30·e_{y_i}`, `[N, C]`: subtracted, it takes the target out of a softmax. */
+  targetOut: T
+}
+
+function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T> {
+  const counts = ops.reshape(ops.sum(inp.oneHotLabels, [0]), [inp.numClasses, 1])
+  return {
+    denominator: ops.maximum(counts, ops.constant([1], [])),
+    signedAlpha: ops.mul(inp.directions, ops.constant([inp.alpha], [])),
+    steps: ops.minimum(
+      ops.floor(ops.add(ops.div(inp.bounds, ops.constant([inp.alpha], [])), ops.constant([STEP_ROUNDING], []))),
+      ops.constant([inp.maxSteps], []),
+    ),
+    nonTarget: ops.sub(ops.constant([1], []), inp.oneHotLabels),
+    targetOut: ops.mul(inp.oneHotLabels, ops.constant([1e30], [])),
   }
-  return delta
+}
+
+/** Step `k` of the search at the logits `u` (`[N, C]`), with what its reverse pass needs. */
+interface ClassStep<T> {
+  /** The update of `δ`, `[C, C]`: `c_k·ĝ` (normalized) or `c_k·g/n_c`. */
+  move: T
+  /** `c_k`, `[C, 1]`: `s_c·α` while class `c` has steps left, else 0. */
+  coefficient: T
+  /** `ĝ = g/‖g‖` (normalized steps), `[C, C]`. */
+  unit: T
+  /** `‖g‖` (normalized steps), `[C, 1]`. */
+  norm: T
+  /** `softmax(u)`, `[N, C]`. */
+  probs: T
+  /** The softmax of the non-target logits, `[N, C]` (normalized steps). */
+  nonTargetProbs?: T
+  /** `[N, 1]`: 1 where a sample's weight `1 − p_y` was held at its floor (normalized steps). */
+  floored?: T
+}
+
+function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPlan<T>, k: number, u: T): ClassStep<T> {
+  const rows: CountedRows<T> = { labels: inp.labels, numClasses: inp.numClasses, rowMask: inp.rowMask }
+  const coefficient = ops.mul(ops.greater(plan.steps, ops.constant([k], [])), plan.signedAlpha)
+  const probs = ops.softmax(u)
+  if (!inp.normalize) {
+    const others = ops.mul(probs, plan.nonTarget)
+    // p_i − e_{y_i}, with the target entry −Σ_{j≠y} p_j (see `softmaxResidual`).
+    const g = classSums(ops, ops.sub(others, ops.mul(inp.oneHotLabels, ops.sum(others, [1], true))), rows)
+    return { move: ops.div(ops.mul(coefficient, g), plan.denominator), coefficient, unit: g, norm: plan.denominator, probs }
+  }
+  // Absent classes have g = 0 and take a zero step.
+  const direction = classGradientDirection(ops, u, probs, { oneHotLabels: inp.oneHotLabels, ...plan }, rows)
+  const { unit, norm } = l2Normalize(ops, direction.sums, 1)
+  return {
+    move: ops.mul(coefficient, unit),
+    coefficient,
+    unit,
+    norm,
+    probs,
+    nonTargetProbs: direction.nonTargetProbs,
+    floored: direction.floored,
+  }
 }
 
 /**
@@ -84,12 +186,35 @@ const MIN_SAMPLE_WEIGHT = 1e-37
  * Holding `a_i ≥ 1e-37` gives every backend the same direction: exact wherever some sample of the
  * class has `a_i ≥ 1e-37`, and the mean of the `d_i` where none has.
  */
-export function classGradientDirection<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, rows: CountedRows<T>): T {
-  const one = ops.constant([1], [])
-  const nonTarget = ops.sub(one, oneHotLabels)
-  const weight = ops.maximum(ops.sum(ops.mul(ops.softmax(logits), nonTarget), [1], true), ops.constant([MIN_SAMPLE_WEIGHT], []))
+export function classGradientDirection<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  probs: T,
+  targets: {
+    /** `e_{y_i}`, `[N, C]`. */
+    oneHotLabels: T
+    /** `1 − e_{y_i}`. */
+    nonTarget: T
+    /** `1e30·e_{y_i}`. */
+    targetOut: T
+  },
+  rows: CountedRows<T>,
+): {
+  /** `Σ_{i: y_i = c} a_i·d_i`, `[C, C]`. */
+  sums: T
+  /** `q_i`, `[N, C]` (0 at the target). */
+  nonTargetProbs: T
+  /** `[N, 1]`: 1 where `a_i` was raised to its floor. */
+  floored: T
+} {
+  const floor = ops.constant([MIN_SAMPLE_WEIGHT], [])
+  const rawWeight = ops.sum(ops.mul(probs, targets.nonTarget), [1], true)
   // The target logit moved far below the rest: its share of this softmax is exactly zero.
-  const masked = ops.sub(logits, ops.mul(oneHotLabels, ops.constant([1e30], [])))
-  const direction = ops.sub(ops.softmax(masked), oneHotLabels)
-  return classSums(ops, ops.mul(weight, direction), rows)
+  const nonTargetProbs = ops.softmax(ops.sub(logits, targets.targetOut))
+  const direction = ops.sub(nonTargetProbs, targets.oneHotLabels)
+  return {
+    sums: classSums(ops, ops.mul(ops.maximum(rawWeight, floor), direction), rows),
+    nonTargetProbs,
+    floored: ops.greater(floor, rawWeight),
+  }
 }
