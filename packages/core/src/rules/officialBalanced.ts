@@ -2,6 +2,7 @@ import { checkNumber } from '../validate.js'
 import { addClassRows } from './crossEntropy.js'
 import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { officialStep, pythonRound } from './officialStep.js'
+import { withGradient } from '../control.js'
 import type { Rule } from './types.js'
 
 /** The authors' released balanced-data code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
@@ -40,37 +41,45 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
     numClasses,
     gradientThrough: false,
     perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c, rowMask }) {
-      const start = ops.stopGradient(logits)
-      const zero = ops.constant([0], [])
-      const tenthK = ops.constant([0.1 * steps], [])
-      const minusOne = ops.constant([-1], [])
-      let delta = ops.constant(new Float64Array(c * c), [c, c])
-      let selected = delta
-      let entryOf: typeof selected | undefined
-      for (let r = 0; r < iterations; r++) {
-        const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, {
-          labels,
-          numClasses: c,
-          rowMask,
-        })
-        const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
-        if (entryOf === undefined) {
-          const tiny = ops.constant([1e-30], [])
-          const low = ops.max(ops.neg(sub), [0], true) // −min(sub)
-          const ratio = ops.where(
-            ops.greater(zero, sub),
-            ops.div(sub, ops.neg(ops.maximum(low, tiny))),
-            ops.div(sub, ops.maximum(ops.max(sub, [0], true), tiny)),
-          )
-          const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
-          entryOf = ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1])
+      const search = (start: typeof logits): typeof logits => {
+        const zero = ops.constant([0], [])
+        const tenthK = ops.constant([0.1 * steps], [])
+        const minusOne = ops.constant([-1], [])
+        let delta = ops.constant(new Float64Array(c * c), [c, c])
+        let selected = delta
+        let entryOf: typeof selected | undefined
+        for (let r = 0; r < iterations; r++) {
+          const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, {
+            labels,
+            numClasses: c,
+            rowMask,
+          })
+          const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
+          if (entryOf === undefined) {
+            const tiny = ops.constant([1e-30], [])
+            const low = ops.max(ops.neg(sub), [0], true) // −min(sub)
+            const ratio = ops.where(
+              ops.greater(zero, sub),
+              ops.div(sub, ops.neg(ops.maximum(low, tiny))),
+              ops.div(sub, ops.maximum(ops.max(sub, [0], true), tiny)),
+            )
+            const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
+            entryOf = ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1])
+          }
+          const step = ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction)
+          delta = ops.add(delta, step)
+          selected = ops.where(ops.equal(entryOf, ops.constant([r], [])), delta, selected)
+          delta = ops.add(delta, step)
         }
-        const step = ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction)
-        delta = ops.add(delta, step)
-        selected = ops.where(ops.equal(entryOf, ops.constant([r], [])), delta, selected)
-        delta = ops.add(delta, step)
+        return selected
       }
-      return { batch: { logits: addClassRows(ops, logits, labels, ops.stopGradient(selected)) } }
+      // The search's result is a constant: inside a custom gradient of zeros, its ops are never
+      // recorded for autodiff.
+      const searched = withGradient(ops, ops.stopGradient(logits), (start) => ({
+        value: ops.gather(search(start), labels, 0),
+        gradient: (dy) => ops.mul(dy, ops.constant([0], [])),
+      }))
+      return { batch: { logits: ops.add(logits, searched) } }
     },
   }
 }

@@ -1,9 +1,16 @@
 import { checkFiniteResult, checkNumber } from '../validate.js'
 import { smoothCounts } from './counts.js'
-import { addClassRows } from './crossEntropy.js'
+import type { TensorOps } from '../ops.js'
+import { check } from '../errors.js'
+import { withGradient } from '../control.js'
+import type { CountedRows } from './classSums.js'
+import { gatherHostRows, hostClassSums } from './hostRows.js'
+import type { SearchPath } from './lpl.js'
+import { officialLongtailHost, officialLongtailHostVjp } from './officialLongtailHost.js'
+import { type OfficialSearchInputs, officialLongtailSearch, officialLongtailSearchVjp } from './officialLongtailSearch.js'
 import { NON_NEGATIVE, PRESET_NOT_A_BASE, STEP_COUNT, type SpecBase, type SpecInput, defineRule } from './definition.js'
-import { officialStep, pythonRound } from './officialStep.js'
-import type { Rule } from './types.js'
+import { pythonRound } from './officialStep.js'
+import type { PerturbCall, Rule } from './types.js'
 
 /** The authors' released long-tail code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
 export interface OfficialLongtailSpec extends SpecBase {
@@ -64,11 +71,13 @@ export function officialLongtailSteps(
 
 /**
  * The released long-tail LPL (`official-longtail`): signs `−1` for the first `headClasses` classes and `+1`
- * for the rest; `K` steps of {@link officialStep}, `U ← U + α·s_{y_i}·G[y_i, :]`; sample `i` takes
+ * for the rest; `K` steps of `officialStep`, `U ← U + α·s_{y_i}·G[y_i, :]`; sample `i` takes
  * the logits after step `k_{y_i} + 1` ({@link officialLongtailSteps}); the loss is the mean CE of
- * those logits, and the gradient flows through every step (no closed form; autodiff backends only).
- * Only the class-level perturbation `D` (`[C, C]`) and the selected one are kept, not `K` logit
- * matrices. Shapes: logits `[N, C]`, labels `[N]`.
+ * those logits, and the gradient flows through every step. The search runs on the host where the
+ * backend reads tensors synchronously and takes custom gradients (`officialLongtailHost` and its
+ * reverse pass), else as tensor ops ({@link officialLongtailSearch}) whose gradient is the
+ * hand-written reverse pass {@link officialLongtailSearchVjp} (plain autodiff on backends without
+ * custom gradients). `search` forces a path. Shapes: logits `[N, C]`, labels `[N]`.
  */
 export function officialLongtailRule(
   classCounts: readonly number[],
@@ -77,26 +86,88 @@ export function officialLongtailRule(
   headFactor: number,
   steps: number,
   alpha: number,
+  search: 'auto' | SearchPath = 'auto',
 ): Rule {
   const c = classCounts.length
   const { clamped } = officialLongtailSteps(classCounts, headClasses, stepScale, headFactor, steps)
   const signedAlpha = classCounts.map((_, k) => (k < headClasses ? -alpha : alpha))
+  const searchPath = <T>(ops: TensorOps<T>): SearchPath => {
+    const hostPossible = ops.readSync !== undefined && ops.customGradient !== undefined
+    check(
+      search !== 'host' || hostPossible,
+      'INVALID_PARAMETER',
+      `the host search needs a backend that reads tensors synchronously and takes custom gradients (${ops.name} does not)`,
+      'search',
+    )
+    return search === 'ops' || !hostPossible ? 'ops' : 'host'
+  }
   return {
     numClasses: c,
     gradientThrough: true,
-    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, rowMask }) {
-      const stepOf = ops.constant(clamped, [c, 1])
-      const scale = ops.constant(signedAlpha, [c, 1])
-      let delta = ops.constant(new Float64Array(c * c), [c, c])
-      let selected = delta
-      for (let k = 0; k < steps; k++) {
-        const { direction } = officialStep(ops, addClassRows(ops, logits, labels, delta), oneHotLabels, { labels, numClasses: c, rowMask })
-        delta = ops.add(delta, ops.mul(scale, direction))
-        selected = ops.where(ops.equal(stepOf, ops.constant([k], [])), delta, selected)
-      }
-      return { batch: { logits: addClassRows(ops, logits, labels, selected) } }
+    searchPath,
+    perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
+      const { logits, labels, labelMatrix: oneHotLabels, rowMask, constants } = call
+      const rows = { labels, numClasses: c, rowMask }
+      if (searchPath(ops) === 'host')
+        return { batch: { logits: ops.add(logits, hostSearchRows(ops, logits, rows, clamped, signedAlpha, steps)) } }
+      const given = [
+        labels,
+        oneHotLabels,
+        constants.get('stepOf', [c, 1], () => clamped),
+        constants.get('signedAlpha', [c, 1], () => signedAlpha),
+      ]
+      const inputsOf = (x: T, [ids, oneHot, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => ({
+        logits: x,
+        oneHotLabels: oneHot!,
+        rows: { labels: ids!, numClasses: c, rowMask: mask },
+        stepOf: stepOf!,
+        signedAlpha: scale!,
+        steps,
+      })
+      const all = rowMask === undefined ? given : [...given, rowMask]
+      const rowsOfSearch = withGradient(ops, logits, (x, save) => {
+        save([x, ...all])
+        return {
+          value: ops.gather(officialLongtailSearch(ops, inputsOf(x, all)), labels, 0),
+          gradient: (dy, saved) => officialLongtailSearchVjp(ops, inputsOf(saved[0]!, saved.slice(1)), ops.segmentSum(dy, saved[1]!, c)),
+        }
+      })
+      return { batch: { logits: ops.add(logits, rowsOfSearch) } }
     },
   }
+}
+
+/**
+ * `sel_{y_i}` (`[N, C]`) from the host search (`officialLongtailHost`) inside a custom gradient whose
+ * backward is the host reverse pass: the backend sees one `[N, C]` constant and its gradient.
+ */
+function hostSearchRows<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  rows: CountedRows<T>,
+  stepOf: readonly number[],
+  signedAlpha: readonly number[],
+  steps: number,
+): T {
+  const read = ops.readSync!
+  const c = rows.numClasses
+  const labels = read(rows.labels)
+  const n = labels.length
+  const fixed = {
+    labels,
+    numClasses: c,
+    stepOf,
+    signedAlpha,
+    steps,
+    ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
+  }
+  return withGradient(ops, logits, (x) => {
+    const forward = officialLongtailHost({ ...fixed, logits: read(x) })
+    return {
+      value: ops.constant(gatherHostRows(forward.sel, labels, c), [n, c]),
+      gradient: (dy) => ops.constant(officialLongtailHostVjp(forward, hostClassSums(read(dy), labels, c)), [n, c]),
+    }
+  })
 }
 
 const DEFAULTS = { stepScale: 10, headFactor: 0.6, steps: 10, alpha: 0.15 } as const
@@ -121,5 +192,6 @@ export const officialLongtailDefinition = defineRule<OfficialLongtailSpec>({
       alpha: r.number('alpha', NON_NEGATIVE, DEFAULTS.alpha),
     }
   },
-  create: (spec) => officialLongtailRule(spec.classCounts, spec.headClasses, spec.stepScale, spec.headFactor, spec.steps, spec.alpha),
+  create: (spec, { options }) =>
+    officialLongtailRule(spec.classCounts, spec.headClasses, spec.stepScale, spec.headFactor, spec.steps, spec.alpha, options.search),
 })

@@ -2,6 +2,7 @@ import type { TensorOps } from '../ops.js'
 import { roundHalfEven } from '../rounding.js'
 import { type CountedRows, classSums } from './classSums.js'
 import { l2Normalize } from './norm.js'
+import { identityClassMatrix } from './classMatrices.js'
 
 /**
  * The class-level step direction of the authors' released LPL code (docs/spec.md#4b-the-released-code), for
@@ -13,7 +14,8 @@ import { l2Normalize } from './norm.js'
  *
  * Row `c` is divided by the norm of column `c`, as the released code does; this is kept on purpose,
  * because it changes the numbers. The class means use a segment sum (`O(N·C)`), not the released
- * one-hot product (`O(N·C²)`). Returns `{ direction: G, diagonal: M[c, c] }` (`[C, C]`, `[C]`).
+ * one-hot product (`O(N·C²)`). Returns `{ direction: D, diagonal: M[c, c], g: G, columnNorms: r }` (`[C, C]`, `[C]`, `[C, C]`, `[C]`),
+ * with `D[c, :] = G[c, :]/r_c`.
  */
 export function officialStep<T>(
   ops: TensorOps<T>,
@@ -25,28 +27,28 @@ export function officialStep<T>(
   direction: T
   /** `M[c, c]`, `[C]`: the mean confidence of each class in its own samples (0 for absent classes). */
   diagonal: T
+  /** `G = M − I`, `[C, C]`. */
+  g: T
+  /** `r_c = max(‖G[:, c]‖, 1e-15)`, `[C]`. */
+  columnNorms: T
 } {
   const c = rows.numClasses
   const counts = ops.sum(oneHotLabels, [0])
   const safeCounts = ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts)
   const classMeans = ops.div(classSums(ops, ops.softmax(logits), rows), ops.reshape(safeCounts, [c, 1]))
-  const identity = ops.constant(identityMatrix(c), [c, c])
+  const identity = identityClassMatrix(ops, c)
   const g = ops.sub(classMeans, identity)
   // ‖G[:, c]‖ is 0 only if M[c, c] = 1 and no other class puts mass on c, which float32 reaches for
   // a confidently classified class (the released code would divide by zero). The floor keeps the
   // step finite, and 1e-15 rather than less keeps its square, in the gradient of the division, a
   // float32 normal number.
-  const columnNorms = ops.maximum(l2Normalize(ops, g, 0).norm, ops.constant([1e-15], []))
+  const columnNorms = ops.reshape(ops.maximum(l2Normalize(ops, g, 0).norm, ops.constant([1e-15], [])), [c])
   return {
     direction: ops.div(g, ops.reshape(columnNorms, [c, 1])),
     diagonal: ops.sum(ops.mul(classMeans, identity), [1]),
+    g,
+    columnNorms,
   }
-}
-
-function identityMatrix(c: number): Float64Array {
-  const eye = new Float64Array(c * c)
-  for (let k = 0; k < c; k++) eye[k * c + k] = 1
-  return eye
 }
 
 /** Python's `round` (half to even), used by the released code's step-count formulas. */
