@@ -189,9 +189,18 @@ export class GraphBuilder {
     const key = cacheKey(elemType, dims, data)
     const cached = key === undefined ? undefined : this.constantCache.get(key)
     if (cached !== undefined) return cached
-    const name = this.fresh('const')
-    this.initializerList.push({ name, elemType, dims: [...dims], data: Array.from(data) })
-    this.known.add(name)
+    let name: string
+    if (key?.endsWith('|zeros') && data.length > LARGEST_STORED_ZEROS) {
+      // Made at run time (ConstantOfShape) rather than stored: a zero [C, C] start of a search
+      // would otherwise put 4 MB of zeros in the file at C = 1000.
+      const shape = this.constant('int64', [dims.length], dims)
+      const value = { name: this.fresh('zero'), elemType, dims: [1], data: [0] }
+      name = this.op('ConstantOfShape', [shape], [{ name: 'value', kind: 'tensor', value }])
+    } else {
+      name = this.fresh('const')
+      this.initializerList.push({ name, elemType, dims: [...dims], data: Array.from(data) })
+      this.known.add(name)
+    }
     if (key !== undefined) this.constantCache.set(key, name)
     return name
   }
@@ -315,6 +324,9 @@ export class GraphBuilder {
 }
 
 /** Constants worth sharing: up to 64 values, or all zeros of any size. */
+/** All-zero constants with more entries are made by the graph, not stored. */
+const LARGEST_STORED_ZEROS = 64
+
 function cacheKey(elemType: ElemTypeName, dims: readonly number[], data: ArrayLike<number>): string | undefined {
   let zero = true
   for (let i = 0; i < data.length && zero; i++) zero = data[i] === 0 && !Object.is(data[i], -0)

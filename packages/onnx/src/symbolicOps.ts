@@ -52,6 +52,16 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
   const asFloat = (x: SymbolicTensor): SymbolicTensor =>
     own(x).dtype === 'float32' ? x : make(cast(x.name, 'float32'), x.shape, 'float32')
   const asInt = (x: SymbolicTensor): string => (own(x).dtype === 'int32' ? x.name : cast(x.name, 'int32'))
+  // ScatterND indices must be int64 and address whole rows: ids as an [N, 1] column, made once per
+  // ids tensor (a search takes class sums by the same labels at every step).
+  const indexColumns = new Map<string, string>()
+  const rowIndices = (ids: SymbolicTensor): string => {
+    const known = indexColumns.get(own(ids).name)
+    if (known !== undefined && graph.has(known)) return known
+    const column = graph.op('Reshape', [cast(asInt(ids), 'int64'), int64([-1, 1])])
+    indexColumns.set(ids.name, column)
+    return column
+  }
   /** Operands brought to one element type: int32 only if both are. */
   const unify = (a: SymbolicTensor, b: SymbolicTensor): [SymbolicTensor, SymbolicTensor] =>
     own(a).dtype === own(b).dtype ? [a, b] : [asFloat(a), asFloat(b)]
@@ -213,9 +223,7 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
       )
       const outShape = [numSegments, ...inner]
       const zeros = graph.constant('float32', outShape, new Float32Array(staticSize(outShape)))
-      // ScatterND indices must be int64 and address whole rows: ids as an [N, 1] column.
-      const indices = graph.op('Reshape', [cast(asInt(segmentIds), 'int64'), int64([-1, 1])])
-      const name = graph.op('ScatterND', [zeros, indices, data.name], [{ name: 'reduction', kind: 'string', value: 'add' }])
+      const name = graph.op('ScatterND', [zeros, rowIndices(segmentIds), data.name], [{ name: 'reduction', kind: 'string', value: 'add' }])
       return make(name, outShape, 'float32')
     },
 
