@@ -9,6 +9,7 @@ import { longTailCounts, longTailLabel, uniform } from '@logit-perturb/conforman
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { type TfjsLoss, createTfjsLoss } from '@logit-perturb/tfjs'
 import { type SymbolicTensor, createSession, createSymbolicOps, exportLossModel, runModel } from '@logit-perturb/onnx'
+import { decodeModel } from '../packages/onnx/src/readModel.js'
 import { trackLargest } from './largest.js'
 
 export const SHAPES: [number, number][] = [
@@ -16,8 +17,20 @@ export const SHAPES: [number, number][] = [
   [128, 100],
   [512, 1000],
 ]
-export const RULES = ['ce', 'la', 'ldam', 'lpl', 'official-longtail'] as const
+/**
+ * The rows of the table: the rules with their default options, and LPL's other search paths —
+ * `lpl-ops` (`search: 'ops'`, what WebGL and WebGPU run) and `lpl-through` (`gradient: 'through'`).
+ */
+export const RULES = ['ce', 'la', 'ldam', 'lpl', 'lpl-ops', 'lpl-through', 'official-longtail'] as const
 export type RuleName = (typeof RULES)[number]
+
+/** The loss options of a row: `search: 'ops'` for `lpl-ops`, else the defaults. */
+function optionsFor(rule: RuleName): { search?: 'ops' } {
+  return rule === 'lpl-ops' ? { search: 'ops' } : {}
+}
+
+/** Rows that only differ from another on backends with a host search (the tfjs cpu and wasm backends). */
+const HOST_ONLY: readonly RuleName[] = ['lpl-ops']
 
 /** The spec of each benchmarked rule for `c` classes (long-tailed counts, ratio 100). */
 export function specFor(rule: RuleName, c: number): RuleInput {
@@ -31,6 +44,8 @@ export function specFor(rule: RuleName, c: number): RuleInput {
       return { rule: 'ldam', classCounts, scale: 30 }
     // K = 10 steps for every class: ε + Δε bounds of 1.5 with α = 0.15, capped at 10.
     case 'lpl':
+    case 'lpl-ops':
+    case 'lpl-through':
       return {
         rule: 'lpl',
         split: 'fixed',
@@ -38,6 +53,7 @@ export function specFor(rule: RuleName, c: number): RuleInput {
         bounds: classCounts.map(() => 1.5),
         alpha: 0.15,
         maxSteps: 10,
+        ...(rule === 'lpl-through' ? { gradient: 'through' as const } : {}),
       }
     case 'official-longtail':
       return { rule: 'official-longtail', classCounts, headClasses: Math.floor(c / 3), steps: 10, stepScale: 10 }
@@ -70,6 +86,8 @@ export interface Measurement {
   memoryKind: 'peak' | 'largest intermediate'
   /** What the timed call computes. */
   computes: string
+  /** ONNX: the exported model's operator nodes and file size. */
+  graph?: { nodes: number; bytes: number }
   searchPath?: string
 }
 
@@ -127,8 +145,8 @@ async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: n
     const y = tf.tensor1d(labels, 'int32')
     // What a user gets (createTfjsLoss's defaults: checks 'auto', values checked on cpu and wasm),
     // then the same with the checks off, timed alternately so that drift hits both alike.
-    const byDefault = createTfjsLoss(specFor(rule, c))
-    const checksOff = createTfjsLoss(specFor(rule, c), { checks: 'shapes' })
+    const byDefault = createTfjsLoss(specFor(rule, c), optionsFor(rule))
+    const checksOff = createTfjsLoss(specFor(rule, c), { ...optionsFor(rule), checks: 'shapes' })
     const callOf = (loss: TfjsLoss) => {
       const valueAndGrad = tf.valueAndGrad((x: tf.Tensor) => loss(x, y))
       return async () => {
@@ -202,6 +220,7 @@ async function onnxCell(rule: RuleName, n: number, c: number, budget: number): P
     memoryBytes: 4 * tracked.largest(),
     memoryKind: 'largest intermediate',
     computes: model.hasClosedFormGradient ? 'loss + perturbed logits + closed-form gradient' : 'loss + perturbed logits (no closed form)',
+    graph: { nodes: decodeModel(model.bytes).graph.node.length, bytes: model.bytes.length },
   }
 }
 
@@ -218,12 +237,13 @@ export async function measureLosses(options: {
     ['tfjs-wasm', (r, n, c) => tfjsCell('wasm', r, n, c, options.budgetMs)],
     ['onnx-wasm', (r, n, c) => onnxCell(r, n, c, options.budgetMs)],
   ]
-  for (const [, cell] of cells.filter(([name]) => options.backends.includes(name))) {
+  for (const [name, cell] of cells.filter(([backend]) => options.backends.includes(backend))) {
     // A discarded first cell: the first measurements of a backend otherwise carry its start-up.
     await cell('ce', SHAPES[0]![0], SHAPES[0]![1])
     for (const [n, c] of SHAPES) {
       let ce: number | undefined
       for (const rule of RULES) {
+        if (HOST_ONLY.includes(rule) && !name.startsWith('tfjs')) continue
         const m = await cell(rule, n, c)
         if (rule === 'ce') ce = m.medianMs
         m.ratioToCe = m.medianMs / ce!

@@ -54,7 +54,7 @@ const losses = await measureLosses({
         m.checksOffMs === undefined ? '' : m.checksOffMs.toFixed(2),
         m.checksOffMs === undefined ? '' : `${(100 * (m.medianMs / m.checksOffMs - 1)).toFixed(1)}`,
         `${formatBytes(m.memoryBytes)} ${m.memoryKind === 'peak' ? 'peak' : 'max'}`,
-        m.searchPath ?? '',
+        m.searchPath ?? (m.graph === undefined ? '' : `${m.graph.nodes} nodes`),
         String(m.repetitions),
       ]),
     ),
@@ -71,11 +71,16 @@ if (!values['no-training']) {
     deltaEpsilon: 1.2,
     maxSteps: 20,
   } satisfies RuleInput
-  training = await measureEpochs('wasm', [lpl], values.quick ? 1 : 3)
+  const officialLongtail = {
+    rule: 'official-longtail',
+    classCounts: lpl.classCounts,
+    headClasses: 3,
+  } satisfies RuleInput
+  training = await measureEpochs('wasm', [lpl, officialLongtail], values.quick ? 1 : 3)
   console.log('\ntraining: one epoch of the lpl train network (MLP 784-256-128-10, batch 128)')
   for (const t of training)
     console.log(
-      `${t.backend}  ${t.rule.padEnd(6)} ${t.medianSeconds.toFixed(2)} s  × ce ${t.ratioToCe!.toFixed(3)}  (median of ${t.epochs}; ${t.data})`,
+      `${t.backend}  ${t.rule.padEnd(18)} ${t.medianSeconds.toFixed(2)} s  × ce ${t.ratioToCe!.toFixed(3)}  (median of ${t.epochs}; ${t.data})`,
     )
 }
 writeFileSync(values.out, `${JSON.stringify({ machine, date: new Date().toISOString(), losses, training }, null, 2)}\n`)

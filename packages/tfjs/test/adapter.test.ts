@@ -154,12 +154,14 @@ describe.each(['cpu', 'wasm'])('tfjs-%s adapter', (backend) => {
 })
 
 describe("where LPL's search runs", () => {
-  it('as a host loop on cpu and wasm for stop-gradient rules, as ops otherwise, and says so', async () => {
+  it('as a host loop on cpu and wasm (with its reverse pass for gradient through), as ops when asked, and says so', async () => {
     for (const backend of ['cpu', 'wasm']) {
       await onTfjsBackend(backend, async () => {
         const counts = [100, 10, 1]
         expect(createTfjsLoss({ rule: 'lpl', split: 'prior', classCounts: counts }).searchPath).toBe('host')
-        expect(createTfjsLoss({ rule: 'lpl', split: 'prior', classCounts: counts, gradient: 'through' }).searchPath).toBe('ops')
+        expect(createTfjsLoss({ rule: 'lpl', split: 'prior', classCounts: counts, gradient: 'through' }).searchPath).toBe('host')
+        expect(createTfjsLoss({ rule: 'official-longtail', classCounts: counts, headClasses: 1 }).searchPath).toBe('host')
+        expect(createTfjsLoss({ rule: 'official-longtail', classCounts: counts, headClasses: 1 }, { search: 'ops' }).searchPath).toBe('ops')
         expect(createTfjsLoss({ rule: 'lpl', split: 'prior', classCounts: counts }, { search: 'ops' }).searchPath).toBe('ops')
         expect(createTfjsLoss({ rule: 'logit-adjustment', classCounts: counts }).searchPath).toBe('none')
       })
