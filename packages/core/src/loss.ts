@@ -27,9 +27,10 @@ export interface LossOptions {
   /** How the per-sample losses are reduced: `'mean'` (default), `'sum'` or `'none'` (`[N]`); see {@link Reduction}. */
   reduction?: Reduction
   /**
-   * Where LPL's search runs: `'auto'` (default) as one host loop on backends that read tensors
-   * synchronously (tfjs cpu and wasm) when `δ` is a constant for the gradient, else as tensor ops;
-   * `'ops'` or `'host'` force one. `loss.searchPath` tells which runs.
+   * Where the search of LPL or `official-longtail` runs: `'auto'` (default) as one host loop on
+   * backends that read tensors synchronously (tfjs cpu and wasm) — for a gradient through the search
+   * only where the backend also takes custom gradients, for its host reverse pass — else as tensor
+   * ops; `'ops'` or `'host'` force one. `loss.searchPath` tells which runs.
    */
   search?: 'auto' | 'host' | 'ops'
 }

@@ -32,7 +32,7 @@ export const PRESET_NOT_A_BASE = 'the released-code presets cannot be a base'
 
 /** How rules run, beyond what the spec says. */
 export interface RuleOptions {
-  /** LPL's search: `'auto'` (default) runs it as one host loop where the backend can, else as ops. */
+  /** The search of LPL and `official-longtail`: `'auto'` (default) runs it as one host loop where the backend can, else as ops. */
   search?: 'auto' | 'host' | 'ops'
 }
 
