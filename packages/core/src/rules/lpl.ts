@@ -5,7 +5,7 @@ import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { type LplSearchInputs, lplSearch, lplSearchVjp } from './lplSearch.js'
 import { lplSearchHost, lplSearchHostWithVjp } from './lplSearchHost.js'
 import { withGradient } from '../control.js'
-import { gatherHostRows, hostClassSums } from './hostRows.js'
+import { hostSearchRows } from './hostRows.js'
 import { check } from '../errors.js'
 import type { SpecReader } from '../specReader.js'
 import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
@@ -116,49 +116,18 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
       const rows: CountedRows<T> = { labels, numClasses: c, rowMask: call.rowMask }
       const through = options.gradient === 'through'
-      const perturbed =
+      const perturbed = ops.add(
+        batch.logits,
         searchPath(ops) === 'host'
-          ? through
-            ? ops.add(batch.logits, hostSearchThrough(ops, start, rows, plan, search))
-            : addHostSearch(ops, batch.logits, start, rows, plan, search)
-          : ops.add(
-              batch.logits,
-              opSearchRows(ops, start, { labels, oneHotLabels, numClasses: c, rowMask: call.rowMask }, plan, search, through),
-            )
+          ? hostSearch(ops, start, rows, plan, search, through)
+          : opSearchRows(ops, start, { labels, oneHotLabels, numClasses: c, rowMask: call.rowMask }, plan, search, through),
+      )
       return {
         batch: { ...batch, logits: perturbed },
         ...(plan.state !== undefined && ctx.training !== false ? { state: plan.state } : {}),
       }
     },
   }
-}
-
-/**
- * `z + δ_y` with `δ` from {@link lplSearchHost}: the starting logits, labels, directions and bounds
- * are read once, and the rows `δ_{y_i}` are gathered on the host, so the backend receives one
- * `[N, C]` constant instead of a `[C, C]` one and a gather.
- */
-function addHostSearch<T>(
-  ops: TensorOps<T>,
-  logits: T,
-  start: T,
-  rows: CountedRows<T>,
-  plan: { directions: T; bounds: T },
-  search: StepSettings,
-): T {
-  const read = ops.readSync!
-  const c = rows.numClasses
-  const hostLabels = read(rows.labels)
-  const delta = lplSearchHost({
-    logits: read(start),
-    labels: hostLabels,
-    numClasses: c,
-    directions: read(plan.directions),
-    bounds: read(plan.bounds),
-    ...search,
-    ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
-  })
-  return ops.add(logits, ops.constant(gatherHostRows(delta, hostLabels, c), [hostLabels.length, c]))
 }
 
 /** The search settings every path takes. */
@@ -208,36 +177,31 @@ function opSearchRows<T>(
 }
 
 /**
- * `δ_{y_i}` (`[N, C]`) from {@link lplSearchHost}, for `gradient: 'through'`: the forward and the
- * reverse pass (`lplSearchHostWithVjp`) both run on the host, and the backend sees one custom
- * gradient of an `[N, C]` constant.
+ * `δ_{y_i}` (`[N, C]`) from {@link lplSearchHost}: the starting logits, labels, directions and bounds
+ * are read once and the rows gathered on the host, so the backend receives one `[N, C]` constant.
+ * With `through`, its gradient is the host reverse pass (`lplSearchHostWithVjp`).
  */
-function hostSearchThrough<T>(
+function hostSearch<T>(
   ops: TensorOps<T>,
   start: T,
   rows: CountedRows<T>,
   plan: { directions: T; bounds: T },
   search: StepSettings,
+  through: boolean,
 ): T {
   const read = ops.readSync!
-  const c = rows.numClasses
   const labels = read(rows.labels)
-  const n = labels.length
-  const hostInputs = {
+  const inputs = {
     labels,
-    numClasses: c,
+    numClasses: rows.numClasses,
     directions: read(plan.directions),
     bounds: read(plan.bounds),
     ...search,
     ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
   }
-  return withGradient(ops, start, (x) => {
-    const search = lplSearchHostWithVjp({ ...hostInputs, logits: read(x) })
-    return {
-      value: ops.constant(gatherHostRows(search.delta, labels, c), [n, c]),
-      gradient: (dy) => ops.constant(search.vjp(hostClassSums(read(dy), labels, c)), [n, c]),
-    }
-  })
+  return hostSearchRows(ops, start, labels, rows.numClasses, (logits) =>
+    through ? lplSearchHostWithVjp({ ...inputs, logits }) : { delta: lplSearchHost({ ...inputs, logits }) },
+  )
 }
 
 /**

@@ -4,7 +4,7 @@ import type { TensorOps } from '../ops.js'
 import { check } from '../errors.js'
 import { withGradient } from '../control.js'
 import type { CountedRows } from './classSums.js'
-import { gatherHostRows, hostClassSums } from './hostRows.js'
+import { hostSearchRows } from './hostRows.js'
 import type { SearchPath } from './lpl.js'
 import { officialLongtailHost, officialLongtailHostVjp } from './officialLongtailHost.js'
 import { type OfficialSearchInputs, officialLongtailSearch, officialLongtailSearchVjp } from './officialLongtailSearch.js'
@@ -109,7 +109,7 @@ export function officialLongtailRule(
       const { logits, labels, labelMatrix: oneHotLabels, rowMask, constants } = call
       const rows = { labels, numClasses: c, rowMask }
       if (searchPath(ops) === 'host')
-        return { batch: { logits: ops.add(logits, hostSearchRows(ops, logits, rows, clamped, signedAlpha, steps)) } }
+        return { batch: { logits: ops.add(logits, hostSearch(ops, logits, rows, clamped, signedAlpha, steps)) } }
       const given = [
         labels,
         oneHotLabels,
@@ -138,10 +138,10 @@ export function officialLongtailRule(
 }
 
 /**
- * `sel_{y_i}` (`[N, C]`) from the host search (`officialLongtailHost`) inside a custom gradient whose
- * backward is the host reverse pass: the backend sees one `[N, C]` constant and its gradient.
+ * `sel_{y_i}` (`[N, C]`) from the host search (`officialLongtailHost`), whose gradient is its host
+ * reverse pass: the backend sees one `[N, C]` constant and its gradient.
  */
-function hostSearchRows<T>(
+function hostSearch<T>(
   ops: TensorOps<T>,
   logits: T,
   rows: CountedRows<T>,
@@ -150,23 +150,18 @@ function hostSearchRows<T>(
   steps: number,
 ): T {
   const read = ops.readSync!
-  const c = rows.numClasses
   const labels = read(rows.labels)
-  const n = labels.length
   const fixed = {
     labels,
-    numClasses: c,
+    numClasses: rows.numClasses,
     stepOf,
     signedAlpha,
     steps,
     ...(rows.rowMask === undefined ? {} : { rowMask: read(rows.rowMask) }),
   }
-  return withGradient(ops, logits, (x) => {
-    const forward = officialLongtailHost({ ...fixed, logits: read(x) })
-    return {
-      value: ops.constant(gatherHostRows(forward.sel, labels, c), [n, c]),
-      gradient: (dy) => ops.constant(officialLongtailHostVjp(forward, hostClassSums(read(dy), labels, c)), [n, c]),
-    }
+  return hostSearchRows(ops, logits, labels, rows.numClasses, (z) => {
+    const forward = officialLongtailHost({ ...fixed, logits: z })
+    return { delta: forward.sel, vjp: (upstream) => officialLongtailHostVjp(forward, upstream) }
   })
 }
 
