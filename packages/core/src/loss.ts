@@ -134,7 +134,14 @@ export interface Loss<T> {
  */
 interface TaskLabels {
   /** Checks logits and labels before a rule sees them; returns `[N, C]` (`N` may be `-1` in a graph). */
-  checkInputs<T>(ops: TensorOps<T>, logits: T, labels: T, numClasses: number | undefined, level: CheckLevel): [number, number]
+  checkInputs<T>(
+    ops: TensorOps<T>,
+    logits: T,
+    labels: T,
+    numClasses: number | undefined,
+    level: CheckLevel,
+    shard: boolean,
+  ): [number, number]
   /** The labels as an `[N, C]` matrix; single-label rows where `rowMask` is 0 are zero. */
   labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number, rowMask: T | undefined): T
   explain<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number): Explanation<T>
@@ -193,7 +200,8 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
 
   const evaluate = (logits: T, labels: T, ctx: LossContext<T> = {}, reduction = defaultReduction): LossEvaluation<T> => {
     const level = checkLevel(checks, ops)
-    const [n, numClasses] = labelsOf.checkInputs(ops, logits, labels, rule.numClasses, level)
+    // A worker's shard may be empty (it still joins every batchSum); a whole batch may not.
+    const [n, numClasses] = labelsOf.checkInputs(ops, logits, labels, rule.numClasses, level, ctx.batchSum !== undefined)
     const { sampleWeight, mask } = ctx
     checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
     checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
@@ -209,7 +217,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       state,
       constants,
     })
-    const shares = rowShares(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight }, reduction)
+    const shares = rowShares(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, batchSum: ctx.batchSum }, reduction)
     const loss = reducedLoss(ops, task, batch, oneHotLabels, labelSmoothing, shares, reduction)
     return {
       loss,
@@ -309,12 +317,13 @@ function checkSingleLabelInputs<T>(
   labels: T,
   numClasses: number | undefined,
   level: CheckLevel,
+  shard: boolean,
 ): [number, number] {
   const [n, c] = checkLogitShape(ops, logits, numClasses)
   const labelShape = ops.shape(labels)
   check(labelShape.length === 1, 'LABELS_SHAPE', `labels must be [N], got shape [${labelShape.join(', ')}]`, 'labels')
   check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE', `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
-  check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
+  check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   if (level !== 'shapes') ops.checks?.labels(labels, c)
   if (level === 'values') ops.checks?.finite(logits, 'logits')
   return [n, c]
@@ -327,9 +336,10 @@ function checkMultiLabelInputs<T>(
   labels: T,
   numClasses: number | undefined,
   level: CheckLevel,
+  shard: boolean,
 ): [number, number] {
   const [n, c] = checkLogitShape(ops, logits, numClasses)
-  check(n !== 0, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
+  check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   const labelShape = ops.shape(labels)
   const agree = (a: number, b: number) => a < 0 || b < 0 || a === b
   check(

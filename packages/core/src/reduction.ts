@@ -20,6 +20,11 @@ export interface RowWeights<T> {
   rowMask: T | undefined
   /** `s`, `[N]`: the caller's sample weights; absent: 1. */
   sampleWeight: T | undefined
+  /**
+   * The sum across workers (`LossContext.batchSum`) of the normalizers `Σ_j v_j` and `Σ_j m_j`, so
+   * that the workers' losses add up to the loss of the whole batch; absent: one worker.
+   */
+  batchSum?: ((x: T) => T) | undefined
 }
 
 /**
@@ -37,9 +42,10 @@ export function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: Perturbe
   const c = ops.shape(inp.labelMatrix)[1]!
   const raw =
     task === 'single' && batch.classWeights !== undefined ? ops.matmul(inp.labelMatrix, ops.reshape(batch.classWeights, [c, 1])) : counted
+  const total = (x: T) => (inp.batchSum === undefined ? ops.sum(x, [0, 1], true) : inp.batchSum(ops.sum(x, [0, 1], true)))
   // A batch whose rows are all masked out has loss 0 and gradient 0, not 0/0.
-  let share = ops.div(raw, ops.maximum(ops.sum(raw, [0, 1], true), ops.constant([MIN_TOTAL], [])))
-  if (reduction !== 'mean') share = ops.mul(share, ops.sum(counted, [0, 1], true))
+  let share = ops.div(raw, ops.maximum(total(raw), ops.constant([MIN_TOTAL], [])))
+  if (reduction !== 'mean') share = ops.mul(share, total(counted))
   return inp.sampleWeight === undefined ? share : ops.mul(share, ops.reshape(inp.sampleWeight, [-1, 1]))
 }
 

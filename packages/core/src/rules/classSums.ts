@@ -8,6 +8,8 @@ export interface CountedRows<T> {
   numClasses: number
   /** `[N, 1]` float: 1 for a row that counts, 0 for a masked-out one; undefined: every row counts. */
   rowMask: T | undefined
+  /** The sum across workers of a statistic of this worker's rows (`LossContext.batchSum`); absent: one worker. */
+  batchSum?: ((x: T) => T) | undefined
 }
 
 /**
@@ -20,5 +22,15 @@ export interface CountedRows<T> {
 export function classSums<T>(ops: TensorOps<T>, x: T, rows: CountedRows<T>): T {
   const rank = ops.shape(x).length
   const counted = rows.rowMask === undefined ? x : ops.mul(x, rank === 1 ? ops.reshape(rows.rowMask, [-1]) : rows.rowMask)
-  return ops.segmentSum(counted, rows.labels, rows.numClasses)
+  const sums = ops.segmentSum(counted, rows.labels, rows.numClasses)
+  return rows.batchSum === undefined ? sums : rows.batchSum(sums)
+}
+
+/**
+ * `n_c`, the number of counted rows of each class (`[C]`), from the label matrix (masked rows are
+ * zero there), summed across workers like {@link classSums}.
+ */
+export function classCounts<T>(ops: TensorOps<T>, labelMatrix: T, rows: CountedRows<T>): T {
+  const counts = ops.sum(labelMatrix, [0])
+  return rows.batchSum === undefined ? counts : rows.batchSum(counts)
 }

@@ -1,6 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { prefixedConstants } from '../constants.js'
-import { type CountedRows, classSums } from './classSums.js'
+import { type CountedRows, classCounts, classSums } from './classSums.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { type LplSearchInputs, lplSearch, lplSearchVjp } from './lplSearch.js'
 import { lplSearchHost, lplSearchHostWithVjp } from './lplSearchHost.js'
@@ -108,19 +108,21 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
               ops,
               ops.stopGradient(start),
               oneHotLabels,
-              { labels, numClasses: c, rowMask: call.rowMask },
+              { labels, numClasses: c, rowMask: call.rowMask, batchSum: ctx.batchSum },
               options,
               split,
               state,
             )
       const search = { alpha, maxSteps, unrolledSteps, normalize: options.normalize }
-      const rows: CountedRows<T> = { labels, numClasses: c, rowMask: call.rowMask }
+      const rows: CountedRows<T> = { labels, numClasses: c, rowMask: call.rowMask, batchSum: ctx.batchSum }
       const through = options.gradient === 'through'
+      // Statistics summed across workers at every step: the host loop, which runs each class's steps
+      // on its own, cannot take part, so the search runs as ops.
       const perturbed = ops.add(
         batch.logits,
-        searchPath(ops) === 'host'
+        searchPath(ops) === 'host' && ctx.batchSum === undefined
           ? hostSearch(ops, start, rows, plan, search, through)
-          : opSearchRows(ops, start, { labels, oneHotLabels, numClasses: c, rowMask: call.rowMask }, plan, search, through),
+          : opSearchRows(ops, start, { ...rows, oneHotLabels }, plan, search, through),
       )
       return {
         batch: { ...batch, logits: perturbed },
@@ -147,7 +149,7 @@ interface StepSettings {
 function opSearchRows<T>(
   ops: TensorOps<T>,
   start: T,
-  batch: { labels: T; oneHotLabels: T; numClasses: number; rowMask: T | undefined },
+  batch: CountedRows<T> & { oneHotLabels: T },
   plan: { directions: T; bounds: T },
   search: StepSettings,
   through: boolean,
@@ -159,6 +161,7 @@ function opSearchRows<T>(
     oneHotLabels: oneHotLabels!,
     numClasses: c,
     ...(rowMask === undefined ? {} : { rowMask }),
+    ...(batch.batchSum === undefined ? {} : { batchSum: batch.batchSum }),
     directions: directions!,
     bounds: bounds!,
     ...search,
@@ -170,7 +173,11 @@ function opSearchRows<T>(
       value: ops.gather(lplSearch(ops, inputsOf(x, given)), batch.labels, 0),
       gradient: (dy, saved) =>
         through
-          ? lplSearchVjp(ops, inputsOf(saved[0]!, saved.slice(1)), ops.segmentSum(dy, saved[1]!, c))
+          ? lplSearchVjp(
+              ops,
+              inputsOf(saved[0]!, saved.slice(1)),
+              classSums(ops, dy, { labels: saved[1]!, numClasses: c, rowMask: undefined, batchSum: batch.batchSum }),
+            )
           : ops.mul(dy, ops.constant([0], [])),
     }
   })
@@ -221,7 +228,7 @@ function confidenceSplit<T>(
 ): { directions: T; bounds: T; state: RuleState<T> } {
   const c = rows.numClasses
   const trueClassProb = ops.sum(ops.mul(ops.softmax(logits), oneHotLabels), [1])
-  const counts = ops.sum(oneHotLabels, [0])
+  const counts = classCounts(ops, oneHotLabels, rows)
   const present = ops.greater(counts, ops.constant([0], []))
   const batchMean = ops.div(classSums(ops, trueClassProb, rows), ops.maximum(counts, ops.constant([1], [])))
   let confidence = ops.mul(batchMean, present)

@@ -31,6 +31,8 @@ export interface LplMultiLabelSearchInputs<T> {
   numClasses: number
   /** `[N, 1]` float, 1 for the rows that count; absent: every row. A masked-out row is neither positive nor negative. */
   rowMask?: T
+  /** The sum across workers of the label counts and gradient sums (`LossContext.batchSum`); absent: one worker. */
+  batchSum?: (x: T) => T
   /** `s_c`: `+1` ascent (P), `−1` descent (N). */
   directions: readonly number[]
   /** `K_c`, the number of steps of each label. */
@@ -79,8 +81,10 @@ export function lplMultiLabelSearch<T>(
   const floor = ops.constant([MIN_TERM], [])
   const positives = inp.rowMask === undefined ? inp.labels : ops.mul(inp.labels, inp.rowMask)
   const negatives = inp.rowMask === undefined ? ops.sub(one, inp.labels) : ops.mul(ops.sub(one, inp.labels), inp.rowMask)
-  const positiveCount = ops.maximum(ops.sum(positives, [0], true), one)
-  const negativeCount = ops.maximum(ops.sum(negatives, [0], true), one)
+  // Sums over the batch, across workers where a batchSum is given.
+  const overBatch = (x: T) => (inp.batchSum === undefined ? ops.sum(x, [0], true) : inp.batchSum(ops.sum(x, [0], true)))
+  const positiveCount = ops.maximum(overBatch(positives), one)
+  const negativeCount = ops.maximum(overBatch(negatives), one)
   let positive = ops.constant(new Float64Array(c), [1, c])
   let negative = ops.constant(new Float64Array(c), [1, c])
   const unrolled = Math.max(0, ...inp.steps)
@@ -88,8 +92,8 @@ export function lplMultiLabelSearch<T>(
     const z = ops.add(inp.logits, ops.add(ops.mul(positives, positive), ops.mul(negatives, negative)))
     const positiveTerms = ops.neg(ops.maximum(ops.sigmoid(ops.neg(z)), floor))
     const negativeTerms = ops.maximum(ops.sigmoid(z), floor)
-    const gPositive = ops.div(ops.sum(ops.mul(positives, positiveTerms), [0], true), positiveCount)
-    const gNegative = ops.div(ops.sum(ops.mul(negatives, negativeTerms), [0], true), negativeCount)
+    const gPositive = ops.div(overBatch(ops.mul(positives, positiveTerms)), positiveCount)
+    const gNegative = ops.div(overBatch(ops.mul(negatives, negativeTerms)), negativeCount)
     // Labels whose K_c is spent take no more steps.
     const rate = ops.constant(
       inp.steps.map((steps, j) => (steps > k ? inp.directions[j]! * inp.alpha : 0)),
@@ -125,7 +129,7 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
     numClasses: classCounts.length,
     gradientThrough: options.gradient === 'through',
     searchPath: () => 'ops',
-    perturb(ops, { logits, labels, numClasses: c, rowMask }) {
+    perturb(ops, { logits, labels, numClasses: c, rowMask, ctx }) {
       const start = options.gradient === 'stop' ? ops.stopGradient(logits) : logits
       const delta = lplMultiLabelSearch(ops, {
         logits: start,
@@ -136,6 +140,7 @@ export function lplMultiLabelRule(options: LplMultiLabelOptions): Rule {
         alpha,
         normalize,
         ...(rowMask === undefined ? {} : { rowMask }),
+        ...(ctx.batchSum === undefined ? {} : { batchSum: ctx.batchSum }),
       })
       const negatives = ops.sub(ops.constant([1], []), labels)
       const shift = ops.add(ops.mul(labels, delta.positive), ops.mul(negatives, delta.negative))

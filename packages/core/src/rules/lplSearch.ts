@@ -1,7 +1,7 @@
 import type { TensorOps } from '../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
 import { repeat } from '../control.js'
-import { type CountedRows, classSums } from './classSums.js'
+import { type CountedRows, classCounts, classSums } from './classSums.js'
 import { l2Normalize } from './norm.js'
 
 /** Inputs of {@link lplSearch}; per-class tensors are `[C, 1]`. */
@@ -14,6 +14,8 @@ export interface LplSearchInputs<T> {
   oneHotLabels: T
   /** `[N, 1]` float, 1 for the rows that count (see `classSums`); absent: every row. */
   rowMask?: T
+  /** The sum across workers of the class sums and counts (`LossContext.batchSum`); absent: one worker. */
+  batchSum?: (x: T) => T
   /** The class count `C`. */
   numClasses: number
   /** `s_c`: `+1` ascent (P), `−1` descent (N). */
@@ -96,9 +98,14 @@ export function lplSearchVjp<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, upst
       t = ops.where(step.floored, ops.mul(ops.constant([MIN_SAMPLE_WEIGHT], []), softmaxVjp(step.nonTargetProbs!)), t)
     }
     if (inp.rowMask !== undefined) t = ops.mul(t, inp.rowMask)
-    return [ops.add(dz!, t), ops.add(lambda!, ops.segmentSum(t, inp.labels, c))]
+    return [ops.add(dz!, t), ops.add(lambda!, classSums(ops, t, { ...rowsOf(inp), rowMask: undefined }))]
   })
   return gradient!
+}
+
+/** The rows the search's class sums and counts take, summed across workers where `batchSum` is given. */
+function rowsOf<T>(inp: LplSearchInputs<T>): CountedRows<T> {
+  return { labels: inp.labels, numClasses: inp.numClasses, rowMask: inp.rowMask, batchSum: inp.batchSum }
 }
 
 /** What every step of the search shares: the class counts and the step counts, `[C, 1]`. */
@@ -116,7 +123,7 @@ interface SearchPlan<T> {
 }
 
 function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T> {
-  const counts = ops.reshape(ops.sum(inp.oneHotLabels, [0]), [inp.numClasses, 1])
+  const counts = ops.reshape(classCounts(ops, inp.oneHotLabels, rowsOf(inp)), [inp.numClasses, 1])
   return {
     denominator: ops.maximum(counts, ops.constant([1], [])),
     signedAlpha: ops.mul(inp.directions, ops.constant([inp.alpha], [])),
@@ -148,7 +155,7 @@ interface ClassStep<T> {
 }
 
 function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPlan<T>, k: number, u: T): ClassStep<T> {
-  const rows: CountedRows<T> = { labels: inp.labels, numClasses: inp.numClasses, rowMask: inp.rowMask }
+  const rows = rowsOf(inp)
   const coefficient = ops.mul(ops.greater(plan.steps, ops.constant([k], [])), plan.signedAlpha)
   const probs = ops.softmax(u)
   if (!inp.normalize) {

@@ -40,7 +40,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
   return {
     numClasses,
     gradientThrough: false,
-    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c, rowMask }) {
+    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c, rowMask, ctx }) {
       const search = (start: typeof logits): typeof logits => {
         const zero = ops.constant([0], [])
         const tenthK = ops.constant([0.1 * steps], [])
@@ -53,6 +53,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
             labels,
             numClasses: c,
             rowMask,
+            batchSum: ctx.batchSum,
           })
           const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
           if (entryOf === undefined) {

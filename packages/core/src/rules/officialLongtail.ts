@@ -3,7 +3,7 @@ import { smoothCounts } from './counts.js'
 import type { TensorOps } from '../ops.js'
 import { check } from '../errors.js'
 import { withGradient } from '../control.js'
-import type { CountedRows } from './classSums.js'
+import { type CountedRows, classSums } from './classSums.js'
 import { hostSearchRows } from './hostRows.js'
 import type { SearchPath } from './lpl.js'
 import { officialLongtailHost, officialLongtailHostVjp } from './officialLongtailHost.js'
@@ -107,8 +107,10 @@ export function officialLongtailRule(
     searchPath,
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
       const { logits, labels, labelMatrix: oneHotLabels, rowMask, constants } = call
+      const batchSum = call.ctx.batchSum
       const rows = { labels, numClasses: c, rowMask }
-      if (searchPath(ops) === 'host')
+      // With statistics summed across workers the steps run as ops, each taking part in the sums.
+      if (searchPath(ops) === 'host' && batchSum === undefined)
         return { batch: { logits: ops.add(logits, hostSearch(ops, logits, rows, clamped, signedAlpha, steps)) } }
       const given = [
         labels,
@@ -119,7 +121,7 @@ export function officialLongtailRule(
       const inputsOf = (x: T, [ids, oneHot, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => ({
         logits: x,
         oneHotLabels: oneHot!,
-        rows: { labels: ids!, numClasses: c, rowMask: mask },
+        rows: { labels: ids!, numClasses: c, rowMask: mask, batchSum },
         stepOf: stepOf!,
         signedAlpha: scale!,
         steps,
@@ -129,7 +131,12 @@ export function officialLongtailRule(
         save([x, ...all])
         return {
           value: ops.gather(officialLongtailSearch(ops, inputsOf(x, all)), labels, 0),
-          gradient: (dy, saved) => officialLongtailSearchVjp(ops, inputsOf(saved[0]!, saved.slice(1)), ops.segmentSum(dy, saved[1]!, c)),
+          gradient: (dy, saved) =>
+            officialLongtailSearchVjp(
+              ops,
+              inputsOf(saved[0]!, saved.slice(1)),
+              classSums(ops, dy, { labels: saved[1]!, numClasses: c, rowMask: undefined, batchSum }),
+            ),
         }
       })
       return { batch: { logits: ops.add(logits, rowsOfSearch) } }

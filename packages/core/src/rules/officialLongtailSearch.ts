@@ -1,6 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { repeat } from '../control.js'
-import type { CountedRows } from './classSums.js'
+import { type CountedRows, classCounts, classSums } from './classSums.js'
 import { officialStep } from './officialStep.js'
 
 /** Inputs of {@link officialLongtailSearch}; per-class tensors are `[C, 1]`. */
@@ -61,7 +61,7 @@ export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSea
     const next = ops.add(delta!, ops.mul(inp.signedAlpha, officialStep(ops, u, inp.oneHotLabels, inp.rows).direction))
     return [next, ...kept, u]
   }).slice(1)
-  const counts = ops.sum(inp.oneHotLabels, [0])
+  const counts = classCounts(ops, inp.oneHotLabels, inp.rows)
   const safeCounts = ops.reshape(ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts), [c, 1])
   const floor = ops.constant([1e-15], [])
   const [gradient] = repeat(ops, inp.steps, [ops.mul(inp.logits, ops.constant([0], [])), zero], (r, [dz, adjoint]) => {
@@ -80,7 +80,7 @@ export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSea
     const sampleBar = ops.gather(ops.div(gBar, safeCounts), inp.rows.labels, 0)
     let uBar = ops.mul(probs, ops.sub(sampleBar, ops.sum(ops.mul(probs, sampleBar), [1], true)))
     if (inp.rows.rowMask !== undefined) uBar = ops.mul(uBar, inp.rows.rowMask)
-    return [ops.add(dz!, uBar), ops.add(lambda, ops.segmentSum(uBar, inp.rows.labels, c))]
+    return [ops.add(dz!, uBar), ops.add(lambda, classSums(ops, uBar, { ...inp.rows, rowMask: undefined }))]
   })
   return gradient!
 }

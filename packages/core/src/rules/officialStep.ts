@@ -1,6 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { roundHalfEven } from '../rounding.js'
-import { type CountedRows, classSums } from './classSums.js'
+import { type CountedRows, classCounts, classSums } from './classSums.js'
 import { l2Normalize } from './norm.js'
 import { identityClassMatrix } from './classMatrices.js'
 
@@ -33,7 +33,7 @@ export function officialStep<T>(
   columnNorms: T
 } {
   const c = rows.numClasses
-  const counts = ops.sum(oneHotLabels, [0])
+  const counts = classCounts(ops, oneHotLabels, rows)
   const safeCounts = ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts)
   const classMeans = ops.div(classSums(ops, ops.softmax(logits), rows), ops.reshape(safeCounts, [c, 1]))
   const identity = identityClassMatrix(ops, c)

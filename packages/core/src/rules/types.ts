@@ -26,6 +26,14 @@ export interface LossContext<T = never> {
    * presets). The mean divides by the number of counted rows. Absent: every row counts.
    */
   mask?: T
+  /**
+   * The sum over every worker of a statistic this worker took over its shard of the batch
+   * (docs/spec.md#9-data-parallel-training): an all-reduce, for data-parallel training. Every
+   * per-class batch statistic of a rule (LPL's class sums and counts, the confidence split, the
+   * presets' class means) and the reduction's normalizer go through it, so that workers that each
+   * see a shard compute the `δ` and loss of the whole batch. Absent: the identity (one worker).
+   */
+  batchSum?(x: T): T
 }
 
 /** Inputs of ISDA's perturbation: last-layer weights `W` (`[C][D]`) and covariances `Σ_c` (`[C][D][D]`). */

@@ -1,0 +1,191 @@
+/**
+ * docs/spec.md#9-data-parallel-training, for every rule of the registry on the float64 reference: W
+ * workers that each see a shard of the batch (uneven, missing classes, or empty) and sum their
+ * batch statistics through `batchSum` compute what one worker computes on the whole batch — the
+ * perturbed logits (so `δ`), the loss (the workers' losses add up to it), the per-sample losses,
+ * the closed-form gradient and the next state. Without the sums, the shards' `δ` differ.
+ */
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { type LossContext, type RefTensor, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
+import { batchArbitrary, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
+import { RUNS } from './helpers.js'
+
+const ops = referenceOps
+
+interface Batch {
+  n: number
+  c: number
+  logits: number[]
+  /** Single-label: `[N]` class ids; multi-label: flat `[N, C]` 0/1 entries. */
+  labels: number[]
+  multi: boolean
+}
+
+function tensors(b: Batch, rows: readonly number[]): { logits: RefTensor; labels: RefTensor } {
+  const pick = (values: readonly number[], width: number) => rows.flatMap((i) => values.slice(i * width, (i + 1) * width))
+  return {
+    logits: ops.constant(pick(b.logits, b.c), [rows.length, b.c]),
+    labels: b.multi ? ops.constant(pick(b.labels, b.c), [rows.length, b.c]) : ops.constant(pick(b.labels, 1), [rows.length], 'int32'),
+  }
+}
+
+/**
+ * Runs `work` on every shard as W workers whose `batchSum` is an all-reduce. A collective needs
+ * every worker at the same call, so the workers run in rounds: in a round each worker's `j`-th
+ * `batchSum` returns the sum of the workers' `j`-th statistics of the round before (its own value in
+ * the first). A statistic depends only on the sums of earlier calls, so the rounds settle, exactly,
+ * after at most one round per call; the results of the settled round are those of real workers.
+ */
+function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTensor>) => R): R[] {
+  let reduced: RefTensor[] = []
+  for (let round = 0; round < 500; round++) {
+    const recorded: RefTensor[][] = []
+    const results = Array.from({ length: shards }, (_, w) => {
+      const mine: RefTensor[] = []
+      recorded.push(mine)
+      const batchSum = (x: RefTensor) => {
+        const j = mine.length
+        mine.push(x)
+        return reduced[j] ?? x
+      }
+      return work(w, { batchSum })
+    })
+    const calls = recorded[0]!.length
+    expect(
+      recorded.map((r) => r.length),
+      'every worker joins every sum',
+    ).toEqual(recorded.map(() => calls))
+    const next = Array.from({ length: calls }, (_, j) => recorded.map((r) => r[j]!).reduce((a, x) => ops.add(a, x)))
+    const settled = next.length === reduced.length && next.every((t, j) => t.data.every((v, k) => Object.is(v, reduced[j]!.data[k])))
+    if (settled) return results
+    reduced = next
+  }
+  throw new Error('the rounds did not settle')
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  expect(actual.length, what).toBe(expected.length)
+  for (let k = 0; k < expected.length; k++) {
+    const scale = Math.max(1, Math.abs(expected[k]!))
+    expect(Math.abs(actual[k]! - expected[k]!) / scale, `${what}[${k}]: ${actual[k]} vs ${expected[k]}`).toBeLessThan(1e-9)
+  }
+}
+
+/** A batch and its rows dealt to 1–4 workers: uneven shards, some possibly empty. */
+const sharded = <B extends { n: number }>(batches: fc.Arbitrary<B>) =>
+  batches.chain((b) =>
+    fc.record({
+      b: fc.constant(b),
+      workerOf: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: b.n, maxLength: b.n }),
+      workers: fc.integer({ min: 1, max: 4 }),
+    }),
+  )
+
+const single = sharded(batchArbitrary({ maxN: 24, maxC: 8, minC: 2, scales: [1, 10] }))
+const multi = sharded(multiLabelBatchArbitrary({ maxN: 24, maxC: 6, scales: [1, 10] }))
+
+type Case = { spec: RuleInput; name: string; through?: boolean; b: Batch; shards: number[][] }
+
+const shardsOf = (n: number, workerOf: number[], workers: number) =>
+  Array.from({ length: workers }, (_, w) => Array.from({ length: n }, (_, i) => i).filter((i) => workerOf[i]! % workers === w))
+
+const cases: fc.Arbitrary<Case> = fc.oneof(
+  single.chain(({ b, workerOf, workers }) =>
+    fc.constantFrom(...singleLabelVariants(b.counts)).map((v) => ({
+      ...v,
+      shards: shardsOf(b.n, workerOf, workers),
+      b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: false },
+    })),
+  ),
+  multi.chain(({ b, workerOf, workers }) =>
+    fc.constantFrom(...multiLabelVariants(b.counts, b.numSamples)).map((v) => ({
+      ...v,
+      shards: shardsOf(b.n, workerOf, workers),
+      b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: true },
+    })),
+  ),
+)
+
+const allRows = (b: Batch) => Array.from({ length: b.n }, (_, i) => i)
+
+describe('9. data-parallel training, for every rule', () => {
+  it('workers that sum their batch statistics compute the perturbed logits, losses, gradient and state of the whole batch', () => {
+    fc.assert(
+      fc.property(cases, ({ spec, name, b, shards }) => {
+        const whole = tensors(b, allRows(b))
+        const one = createLoss(ops, spec)
+        const expected = one.evaluate(whole.logits, whole.labels)
+        const perSample = createLoss(ops, spec).perSample(whole.logits, whole.labels).data
+        const gradient = one.hasClosedFormGradient ? createLoss(ops, spec).gradient(whole.logits, whole.labels).data : undefined
+        const workerLosses = shards.map(() => createLoss(ops, spec))
+        const results = asWorkers(shards.length, (w, ctx) => {
+          const { logits, labels } = tensors(b, shards[w]!)
+          const evaluation = workerLosses[w]!.evaluate(logits, labels, ctx)
+          return {
+            loss: evaluation.loss.data[0]!,
+            perturbed: evaluation.batch.logits.data,
+            nextState: evaluation.nextState,
+            perSample: createLoss(ops, spec).perSample(logits, labels, ctx).data,
+            gradient: gradient === undefined ? undefined : createLoss(ops, spec).gradient(logits, labels, ctx).data,
+          }
+        })
+        const inShardOrder = (values: ArrayLike<number>, width: number) =>
+          shards.flatMap((rows) => rows.flatMap((i) => Array.from(values).slice(i * width, (i + 1) * width)))
+        expectClose([results.reduce((a, r) => a + r.loss, 0)], expected.loss.data, `${name}: the workers' losses add up to the loss`)
+        expectClose(
+          results.flatMap((r) => Array.from(r.perturbed)),
+          inShardOrder(expected.batch.logits.data, b.c),
+          `${name}: perturbed logits`,
+        )
+        expectClose(
+          results.flatMap((r) => Array.from(r.perSample)),
+          inShardOrder(perSample, 1),
+          `${name}: per-sample losses`,
+        )
+        if (gradient !== undefined) {
+          expectClose(
+            results.flatMap((r) => Array.from(r.gradient!)),
+            inShardOrder(gradient, b.c),
+            `${name}: gradient`,
+          )
+        }
+        // A training call moves every worker's state (the confidence split's running means) to the whole batch's.
+        for (const r of results) {
+          for (const key of Object.keys(expected.nextState ?? {})) {
+            expectClose(r.nextState![key]!.data, expected.nextState![key]!.data, `${name}: state.${key}`)
+          }
+        }
+      }),
+      RUNS,
+    )
+  })
+
+  it("without the sums, an uneven shard's perturbation differs from the whole batch's", () => {
+    const counts = [40, 20, 10, 5]
+    const b: Batch = {
+      n: 8,
+      c: 4,
+      logits: [2, 0, -1, -2, 0.5, 1, 0, -1, 1, 0.2, 0.1, -0.5, 0, 0, 1, 0, 3, 1, 0, 0, 0, 2, 1, 0, 0.1, 0, 0, 2, 1, 1, 1, 1],
+      labels: [0, 1, 0, 2, 0, 1, 3, 0],
+      multi: false,
+    }
+    const spec: RuleInput = { rule: 'lpl', split: 'prior', classCounts: counts }
+    const whole = tensors(b, allRows(b))
+    const expected = createLoss(ops, spec).evaluate(whole.logits, whole.labels).batch.logits.data
+    const shard = [0, 1, 2]
+    const { logits, labels } = tensors(b, shard)
+    const alone = createLoss(ops, spec).evaluate(logits, labels).batch.logits.data
+    const gap = shard.flatMap((i, r) => Array.from({ length: b.c }, (_, j) => Math.abs(alone[r * b.c + j]! - expected[i * b.c + j]!)))
+    expect(Math.max(...gap)).toBeGreaterThan(1e-3)
+    const [summed] = asWorkers(2, (w, ctx) => {
+      const part = tensors(b, w === 0 ? shard : [3, 4, 5, 6, 7])
+      return createLoss(ops, spec).evaluate(part.logits, part.labels, ctx).batch.logits.data
+    })
+    expectClose(
+      summed!,
+      shard.flatMap((i) => Array.from(expected).slice(i * b.c, (i + 1) * b.c)),
+      'with the sums',
+    )
+  })
+})
