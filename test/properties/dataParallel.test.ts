@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { type LossContext, type RefTensor, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
 import { batchArbitrary, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
-import { RUNS } from './helpers.js'
+import { RUNS, expectClose } from './helpers.js'
 
 const ops = referenceOps
 
@@ -62,14 +62,6 @@ function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTens
     reduced = next
   }
   throw new Error('the rounds did not settle')
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, what).toBe(expected.length)
-  for (let k = 0; k < expected.length; k++) {
-    const scale = Math.max(1, Math.abs(expected[k]!))
-    expect(Math.abs(actual[k]! - expected[k]!) / scale, `${what}[${k}]: ${actual[k]} vs ${expected[k]}`).toBeLessThan(1e-9)
-  }
 }
 
 /** A batch and its rows dealt to 1–4 workers: uneven shards, some possibly empty. */

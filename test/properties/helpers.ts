@@ -1,6 +1,7 @@
 import type { Equivalence, HostBatch, RefTensor, RuleInput, RuleSpec } from '@logit-perturb/core'
 import { createLoss, parseSpec, referenceBackend, referenceOps } from '@logit-perturb/core'
 import type { BatchCase } from '@logit-perturb/conformance'
+import { expect } from 'vitest'
 import { rows } from '../support/host.js'
 
 /** The batch of a case as reference tensors. */
@@ -51,4 +52,13 @@ export async function violation<S extends RuleSpec, O>(
   const parsed = parseSpec(spec)
   if (!property.appliesTo(parsed, true)) throw new Error(`"${property.name}" is not a property of ${parsed.rule}`)
   return property.check(referenceBackend, parsed, hostBatch(b), options)
+}
+
+/** Asserts `actual` equals `expected` entry by entry to 1e-9, relative to `max(1, |expected|)`. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  expect(actual.length, what).toBe(expected.length)
+  for (let k = 0; k < expected.length; k++) {
+    const scale = Math.max(1, Math.abs(expected[k]!))
+    expect(Math.abs(actual[k]! - expected[k]!) / scale, `${what}[${k}]: ${actual[k]} vs ${expected[k]}`).toBeLessThan(1e-9)
+  }
 }

@@ -14,7 +14,7 @@ import {
   multiLabelVariants,
   singleLabelVariants,
 } from '@logit-perturb/conformance'
-import { RUNS } from './helpers.js'
+import { RUNS, expectClose } from './helpers.js'
 
 interface Batch {
   n: number
@@ -38,14 +38,6 @@ function tensors(b: Batch): { logits: RefTensor; labels: RefTensor } {
 
 function dropped(b: Batch, keep: readonly number[]): Batch {
   return { ...b, n: keep.length, logits: rowsOf(b.logits, b.c, keep), labels: rowsOf(b.labels, b.multi ? b.c : 1, keep) }
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, what).toBe(expected.length)
-  for (let k = 0; k < expected.length; k++) {
-    const scale = Math.max(1, Math.abs(expected[k]!))
-    expect(Math.abs(actual[k]! - expected[k]!) / scale, `${what}[${k}]: ${actual[k]} vs ${expected[k]}`).toBeLessThan(1e-9)
-  }
 }
 
 /** The batch, a mask that keeps at least one row, and sample weights, drawn together. */
