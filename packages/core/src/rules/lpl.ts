@@ -60,7 +60,9 @@ export interface LplOptions extends LplSearchSettings {
  * TNNLS 2023): `L = Σ_i w_{y_i} CE(z_i + sg(δ_{y_i}), y_i) / Σ_i w_{y_i}`, where `z` are the base
  * rule's perturbed logits (plain logits for CE; `u + τ log π` for LA+LPL) and `δ` comes from
  * {@link lplSearch}: ascent for the classes in `P` (positive augmentation), descent for `N`.
- * With `gradient: 'through'` the `sg` is dropped and autodiff goes through the search.
+ * With `gradient: 'through'` the `sg` is dropped and the gradient goes through the search, as the
+ * hand-written reverse pass of docs/spec.md#44-gradient on backends with custom gradients (on the
+ * host or in ops), as autodiff through the ops elsewhere.
  * Shapes: logits `[N, C]`, labels `[N]`; cost `O(K·(N·C + C²))`, memory `O(N·C + C²)`.
  */
 export function lplRule(base: Rule, options: LplOptions): Rule {
