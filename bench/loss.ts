@@ -4,7 +4,7 @@
  * the same run, and the memory of one call.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import { type RefTensor, type RuleInput, createLoss, lplSearchHost, mulberry32, referenceOps } from '@logit-perturb/core'
 import { longTailCounts, longTailLabel, uniform } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { type TfjsLoss, createTfjsLoss } from '@logit-perturb/tfjs'
@@ -89,6 +89,8 @@ export interface Measurement {
   /** ONNX: the exported model's operator nodes and file size. */
   graph?: { nodes: number; bytes: number }
   searchPath?: string
+  /** `lpl` on tfjs: the median milliseconds of `lplSearchHost` alone on the same batch (float64 JavaScript, no tfjs). */
+  hostSearchMs?: number
 }
 
 /** Median of the durations of `fn` over repetitions (at least 3, about `budgetMs` in all), after warm-up. */
@@ -173,8 +175,20 @@ async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: n
       memoryKind: 'peak',
       computes: 'loss + autodiff gradient',
       searchPath: byDefault.searchPath,
+      ...(rule === 'lpl' ? { hostSearchMs: await hostSearchMedian(specFor(rule, c), logits, labels, budget) } : {}),
     }
   })
+}
+
+/** The median milliseconds of LPL's host search alone (`lplSearchHost`) for a fixed-split spec on a batch. */
+async function hostSearchMedian(spec: RuleInput, logits: Float32Array, labels: Int32Array, budget: number): Promise<number> {
+  const fixed = spec as unknown as { directions: number[]; bounds: number[]; alpha: number; maxSteps: number }
+  const c = fixed.directions.length
+  const inputs = { logits, labels, numClasses: c, ...fixed, unrolledSteps: fixed.maxSteps, normalize: true }
+  const { median } = await medianMs(async () => {
+    lplSearchHost(inputs)
+  }, budget)
+  return median
 }
 
 /** {@link medianMs} of two calls timed in alternation (warmed up together). */

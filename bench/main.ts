@@ -6,6 +6,7 @@
  *   --quick            a shorter time budget per cell and one timed epoch
  *   --backends LIST    of reference, tfjs-cpu, tfjs-wasm, onnx-wasm (default all)
  *   --no-training      skip the training overhead
+ * The tfjs rows of `lpl` also give the median time of its host search alone (`search`, ms).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem, type as osType, release } from 'node:os'
@@ -54,7 +55,9 @@ const losses = await measureLosses({
         m.checksOffMs === undefined ? '' : m.checksOffMs.toFixed(2),
         m.checksOffMs === undefined ? '' : `${(100 * (m.medianMs / m.checksOffMs - 1)).toFixed(1)}`,
         `${formatBytes(m.memoryBytes)} ${m.memoryKind === 'peak' ? 'peak' : 'max'}`,
-        m.searchPath ?? (m.graph === undefined ? '' : `${m.graph.nodes} nodes`),
+        m.hostSearchMs !== undefined
+          ? `${m.searchPath} (search ${m.hostSearchMs.toFixed(2)})`
+          : (m.searchPath ?? (m.graph === undefined ? '' : `${m.graph.nodes} nodes`)),
         String(m.repetitions),
       ]),
     ),
