@@ -9,18 +9,9 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { type LossContext, type RefTensor, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
 import { batchArbitrary, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
-import { RUNS, expectClose } from './helpers.js'
+import { type RowBatch as Batch, RUNS, expectClose } from './helpers.js'
 
 const ops = referenceOps
-
-interface Batch {
-  n: number
-  c: number
-  logits: number[]
-  /** Single-label: `[N]` class ids; multi-label: flat `[N, C]` 0/1 entries. */
-  labels: number[]
-  multi: boolean
-}
 
 function tensors(b: Batch, rows: readonly number[]): { logits: RefTensor; labels: RefTensor } {
   const pick = (values: readonly number[], width: number) => rows.flatMap((i) => values.slice(i * width, (i + 1) * width))

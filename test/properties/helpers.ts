@@ -62,3 +62,13 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     expect(Math.abs(actual[k]! - expected[k]!) / scale, `${what}[${k}]: ${actual[k]} vs ${expected[k]}`).toBeLessThan(1e-9)
   }
 }
+
+/** A batch as plain rows, single- or multi-label. */
+export interface RowBatch {
+  n: number
+  c: number
+  logits: number[]
+  /** Single-label: `[N]` class ids; multi-label: flat `[N, C]` 0/1 entries. */
+  labels: number[]
+  multi: boolean
+}

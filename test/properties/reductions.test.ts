@@ -14,16 +14,7 @@ import {
   multiLabelVariants,
   singleLabelVariants,
 } from '@logit-perturb/conformance'
-import { RUNS, expectClose } from './helpers.js'
-
-interface Batch {
-  n: number
-  c: number
-  logits: number[]
-  /** Single-label: `[N]` class ids; multi-label: flat `[N, C]` 0/1 entries. */
-  labels: number[]
-  multi: boolean
-}
+import { type RowBatch as Batch, RUNS, expectClose } from './helpers.js'
 
 const ops = referenceOps
 const rowsOf = (values: ArrayLike<number>, width: number, keep: readonly number[]): number[] =>
