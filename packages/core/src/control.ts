@@ -1,4 +1,4 @@
-import type { CustomGradient, TensorOps } from './ops.js'
+import type { CustomGradient, LoopBody, TensorOps } from './ops.js'
 
 /**
  * `f(x).value`, differentiated by `f(x).gradient` on backends with `customGradient`, and computed
@@ -11,16 +11,13 @@ export function withGradient<T>(ops: TensorOps<T>, x: T, f: (x: T, save: (tensor
 
 /**
  * `count` iterations of `body` from `state`: the backend's `loop` where it has one, else unrolled.
- * `k` is the iteration's index, a host number.
+ * `k` is the iteration's index as a host number, `index` the same as a float scalar tensor; a body
+ * that needs the index as a value uses `index`, so that a backend can write the loop once (a
+ * PyTorch `for` loop) rather than once per iteration.
  */
-export function repeat<T>(
-  ops: TensorOps<T>,
-  count: number,
-  state: readonly T[],
-  body: (k: number, state: readonly T[]) => readonly T[],
-): readonly T[] {
+export function repeat<T>(ops: TensorOps<T>, count: number, state: readonly T[], body: LoopBody<T>): readonly T[] {
   if (ops.loop !== undefined) return ops.loop(count, state, body)
   let current = state
-  for (let k = 0; k < count; k++) current = body(k, current)
+  for (let k = 0; k < count; k++) current = body(k, current, ops.constant([k], []))
   return current
 }

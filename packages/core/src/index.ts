@@ -9,7 +9,7 @@
  *
  * @module @logit-perturb/core
  */
-export type { CustomGradient, TensorOps, ValueChecks } from './ops.js'
+export type { CustomGradient, LoopBody, TensorOps, ValueChecks } from './ops.js'
 export { repeat, withGradient } from './control.js'
 export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'
@@ -131,7 +131,7 @@ export { lplSearchHost, lplSearchHostVjp, lplSearchHostWithVjp } from './rules/l
 export type { LplHostSearch, LplHostSearchInputs } from './rules/lplSearchHost.js'
 export type { RuleOptions } from './rules/createRule.js'
 export type { SearchPath } from './rules/lpl.js'
-export { broadcastShapes } from './shapes.js'
+export { broadcastShapes, dimsAgree, normalizeAxes, reducedShape, reshapedShape, staticSize } from './shapes.js'
 export type { AnyBackend, Backend } from './verify/backend.js'
 export { batchOn, isLabelMatrix, referenceBackend } from './verify/backend.js'
 export { relativeError } from './verify/relativeError.js'

@@ -126,10 +126,13 @@ export interface TensorOps<T> {
   /**
    * Optional: `count` iterations of `body`, each taking the state the previous one returned, for
    * backends that can do better than unrolling: tfjs frees each iteration's intermediates
-   * (`tidy`), so a search of `K` steps holds one step's tensors, not `K`. See `repeat`, which
-   * unrolls elsewhere (the reference, the ONNX graph).
+   * (`tidy`), so a search of `K` steps holds one step's tensors, not `K`; the PyTorch backend
+   * writes a `for` loop. `body` gets the iteration's index twice: `k`, a host number, and `index`,
+   * a float scalar tensor holding `k`. A body that uses only `index` is the same at every
+   * iteration, so a symbolic backend may write it once. See `repeat`, which unrolls elsewhere (the
+   * reference, the ONNX graph).
    */
-  readonly loop?: (count: number, state: readonly T[], body: (k: number, state: readonly T[]) => readonly T[]) => readonly T[]
+  readonly loop?: (count: number, state: readonly T[], body: LoopBody<T>) => readonly T[]
 
   /**
    * Optional, for backends with scoped memory (tfjs's `tidy`): makes `x` outlive the scope it was
@@ -139,6 +142,9 @@ export interface TensorOps<T> {
   /** Optional, with `keep`: frees a tensor that `keep` kept. */
   readonly release?: (x: T) => void
 }
+
+/** One iteration of {@link TensorOps.loop}: the state after iteration `k` (`index` is `k` as a float scalar tensor). */
+export type LoopBody<T> = (k: number, state: readonly T[], index: T) => readonly T[]
 
 /** What the function of {@link TensorOps.customGradient} returns. */
 export interface CustomGradient<T> {

@@ -1,6 +1,15 @@
-import { type TensorOps, check } from '@logit-perturb/core'
+import {
+  type TensorOps,
+  broadcastShapes,
+  check,
+  dimsAgree,
+  normalizeAxes,
+  reducedShape,
+  reshapedShape,
+  staticSize,
+} from '@logit-perturb/core'
 import { type Attribute, ElemType, type ElemTypeName, GraphBuilder } from './graph.js'
-import { broadcastShapes, dimsAgree, normalizeAxes, reducedShape, reshapedShape, staticSize } from './shapes.js'
+
 import type { SymbolicTensor } from './tensor.js'
 
 /** A {@link TensorOps} that builds an ONNX graph; `graph` is where its nodes go. */

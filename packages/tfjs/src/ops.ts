@@ -105,12 +105,12 @@ function broadcastMask(cond: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 function scopedLoop(
   count: number,
   state: readonly tf.Tensor[],
-  body: (k: number, state: readonly tf.Tensor[]) => readonly tf.Tensor[],
+  body: (k: number, state: readonly tf.Tensor[], index: tf.Tensor) => readonly tf.Tensor[],
 ): readonly tf.Tensor[] {
   let current = state
   for (let k = 0; k < count; k++) {
     const previous = current
-    current = tf.tidy(() => [...body(k, previous)])
+    current = tf.tidy(() => [...body(k, previous, tf.scalar(k))])
     if (k === 0) continue
     const kept = new Set(current)
     for (const t of previous) if (!kept.has(t) && !state.includes(t)) t.dispose()

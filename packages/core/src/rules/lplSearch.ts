@@ -52,7 +52,7 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const c = inp.numClasses
   const plan = searchPlan(ops, inp)
   const zero = ops.constant(new Float64Array(c * c), [c, c])
-  const [delta] = repeat(ops, inp.unrolledSteps, [zero], (k, [current]) => [
+  const [delta] = repeat(ops, inp.unrolledSteps, [zero], (_, [current], k) => [
     ops.add(current!, classStep(ops, inp, plan, k, ops.add(inp.logits, ops.gather(current!, inp.labels, 0))).move),
   ])
   return delta!
@@ -78,11 +78,11 @@ export function lplSearchVjp<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, upst
   // State: δ^k and the logits of every step so far.
   const trajectory = repeat(ops, inp.unrolledSteps, [zero], (k, [current, ...kept]) => {
     const u = ops.add(inp.logits, ops.gather(current!, inp.labels, 0))
-    return [ops.add(current!, classStep(ops, inp, plan, k, u).move), ...kept, u]
+    return [ops.add(current!, classStep(ops, inp, plan, ops.constant([k], []), u).move), ...kept, u]
   }).slice(1)
   const [gradient] = repeat(ops, inp.unrolledSteps, [ops.mul(inp.logits, ops.constant([0], [])), upstream], (r, [dz, lambda]) => {
     const k = inp.unrolledSteps - 1 - r
-    const step = classStep(ops, inp, plan, k, trajectory[k]!)
+    const step = classStep(ops, inp, plan, ops.constant([k], []), trajectory[k]!)
     // A class whose g is 0 took no step (its direction is 0, not g/0): nothing flows back.
     const moved = ops.greater(step.norm, ops.constant([0], []))
     const w = inp.normalize
@@ -154,9 +154,10 @@ interface ClassStep<T> {
   floored?: T
 }
 
-function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPlan<T>, k: number, u: T): ClassStep<T> {
+/** Step `k` (a float scalar tensor) of the search at the logits `u`. */
+function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPlan<T>, k: T, u: T): ClassStep<T> {
   const rows = rowsOf(inp)
-  const coefficient = ops.mul(ops.greater(plan.steps, ops.constant([k], [])), plan.signedAlpha)
+  const coefficient = ops.mul(ops.greater(plan.steps, k), plan.signedAlpha)
   const probs = ops.softmax(u)
   if (!inp.normalize) {
     const others = ops.mul(probs, plan.nonTarget)

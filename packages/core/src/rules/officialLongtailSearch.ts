@@ -29,12 +29,12 @@ export interface OfficialSearchInputs<T> {
 export function officialLongtailSearch<T>(ops: TensorOps<T>, inp: OfficialSearchInputs<T>): T {
   const c = inp.rows.numClasses
   const zero = ops.constant(new Float64Array(c * c), [c, c])
-  const [, selected] = repeat(ops, inp.steps, [zero, zero], (k, [delta, chosen]) => {
+  const [, selected] = repeat(ops, inp.steps, [zero, zero], (_, [delta, chosen], k) => {
     const next = ops.add(
       delta!,
       ops.mul(inp.signedAlpha, officialStep(ops, shifted(ops, inp, delta!), inp.oneHotLabels, inp.rows).direction),
     )
-    return [next, ops.where(ops.equal(inp.stepOf, ops.constant([k], [])), next, chosen!)]
+    return [next, ops.where(ops.equal(inp.stepOf, k), next, chosen!)]
   })
   return selected!
 }
