@@ -1,6 +1,7 @@
 /**
  * The golden runner as a user meets it: `pnpm test:golden` over any folder of fixture files, with a
- * line per backend, a failure when a case disagrees, and a failure when no case ran.
+ * line per backend (the exported PyTorch modules among them), a failure when a case disagrees, and a
+ * failure when no case ran.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,6 +42,7 @@ describe('pnpm test:golden', () => {
     const tampered = quick.map((c, i) => (i === 1 ? { ...c, loss: c.loss * (1 + 1e-6) } : c))
     const { status, out } = await runGolden(folderWith({ 'golden-t.json': { ...fixture, cases: tampered } }))
     expect(out).toContain(`golden reference: ${quick.length - 1} passed, 1 failed`)
+    expect(out).toContain(`golden pytorch: ${quick.length - 1} passed, 1 failed`)
     expect(out).toMatch(/golden-t\.json#1 .*loss/)
     expect(status).toBe(1)
   })
@@ -55,7 +57,7 @@ describe('pnpm test:golden', () => {
 describe('the multi-label golden file (test/golden/fixtures)', () => {
   const dir = join(root, 'test', 'golden', 'fixtures')
   const file = JSON.parse(readFileSync(join(dir, 'golden-multilabel.json'), 'utf8')) as { cases: { kind: string; loss: number }[] }
-  const backends = ['reference', 'tfjs-cpu', 'tfjs-wasm', 'onnx-wasm']
+  const backends = ['reference', 'tfjs-cpu', 'tfjs-wasm', 'onnx-wasm', 'pytorch']
 
   it('passes on every backend, with a case of each multi-label kind', async () => {
     expect(new Set(file.cases.map((c) => c.kind))).toEqual(new Set(['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel']))

@@ -54,6 +54,7 @@ function goldenCase(kind: string, spec: Record<string, unknown>, b: MultiLabelBa
     labels: b.labels,
     loss: evaluation.loss.data[0]!,
     gradLogits: rows(grad, c),
+    ...(loss.hasClosedFormGradient ? {} : { gradLogitsBy: 'central difference, step 1e-5' }),
     perturbedLogits: rows(evaluation.batch.logits.data, c),
   }
 }

@@ -62,6 +62,11 @@ function singleLabelCases(): ConformanceCase[] {
         autodiff:
           'autodiff of log-softmax forms p_y − 1, which float32 rounds to 0 once 1 − p_y < 6e-8; the closed form keeps −Σ_{j≠y} p_j',
       },
+      float64Exceptions: {
+        loss: 'the batch is fit: where a rule scales the gap down (vs) the loss is about 1e-13 at logits of 100, below their float64 resolution (1.4e-14), so the order of rounding in log-softmax ((z − max) − log Σ against z − (max + log Σ)) moves it by 1e-4 relative',
+        autodiff:
+          'autodiff of log-softmax forms p_y − 1, which float64 rounds to 0 once 1 − p_y < 1.1e-16 (a gap above 37); the closed form keeps −Σ_{j≠y} p_j',
+      },
     })
     out.push({
       name: `${name} (|u| ~ 1e4)`,

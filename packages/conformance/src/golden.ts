@@ -23,8 +23,11 @@ export interface Check {
 
 /** The step of the central differences that check a through-gradient on a float64 backend without autodiff. */
 const FINITE_DIFFERENCE_STEP = 1e-5
-/** Tolerance of a central finite difference with step 1e-5 in float64 (rounding ~1e-11 absolute, at gradients of ~1e-3). */
-const FINITE_DIFFERENCE_RTOL = 1e-5
+/**
+ * Tolerance of a central finite difference with step 1e-5 in float64 (rounding ~1e-11 absolute, at
+ * gradients of ~1e-3): a check against one, or of a fixture's gradient stored as one (`gradLogitsBy`).
+ */
+export const FINITE_DIFFERENCE_RTOL = 1e-5
 
 /** The outcome of one golden case on one backend. */
 export interface GoldenResult {

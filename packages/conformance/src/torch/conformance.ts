@@ -1,0 +1,49 @@
+import {
+  type ConformanceCase,
+  type ConformanceCheck,
+  type ConformanceValues,
+  compareConformance,
+  conformanceExpectation,
+} from '@logit-perturb/core'
+import { exportTorchModule } from '@logit-perturb/pytorch'
+import { TORCH_RTOL } from './golden.js'
+import { runTorchJobs, values } from './jobs.js'
+
+/** The checks of one conformance case on its exported module, in one dtype. */
+export interface TorchConformance {
+  name: string
+  dtype: 'float64' | 'float32'
+  checks: ConformanceCheck[]
+}
+
+/**
+ * Every case on its exported PyTorch module in float64 and float32 (one Python process), compared
+ * with the float64 reference as every backend is (`compareConformance`): the loss and perturbed
+ * logits, the module's closed-form gradient, and autograd's gradient, which must equal the closed
+ * form for stop-gradient rules and a float64 central difference for through-gradient rules.
+ */
+export function torchConformance(cases: readonly ConformanceCase[]): TorchConformance[] {
+  const jobs = cases.map((c) => ({
+    module: exportTorchModule(c.spec, { numClasses: c.logits[0]!.length }),
+    reduction: c.reduction ?? 'mean',
+    logits: c.logits,
+    labels: c.labels,
+    sampleWeight: c.sampleWeight,
+    mask: c.mask,
+  }))
+  const results = runTorchJobs(jobs)
+  return cases.flatMap((c, k) => {
+    const expected = conformanceExpectation(c)
+    return (['float64', 'float32'] as const).map((dtype) => {
+      const out = results[k]![dtype]
+      if ('error' in out) return { name: c.name, dtype, checks: [{ what: out.error, error: Infinity, tolerance: TORCH_RTOL[dtype] }] }
+      const actual: ConformanceValues = {
+        loss: values(out.loss),
+        perturbed: values(out.perturbed),
+        gradient: out.gradient === undefined ? undefined : values(out.gradient),
+        autodiff: values(out.autograd),
+      }
+      return { name: c.name, dtype, checks: compareConformance(c, expected, actual, TORCH_RTOL[dtype]) }
+    })
+  })
+}

@@ -1,0 +1,65 @@
+/**
+ * The Python program that runs exported loss modules on given batches (`runTorchJobs`): it reads a
+ * JSON list of jobs from the file named by its first argument, and for each job imports the module
+ * file, builds the loss with the job's reduction, and in float64 and float32 computes the loss, the
+ * perturbed logits, autograd's gradient of the loss's sum and, where the module has one, its
+ * closed-form gradient. It writes one JSON object per job to the file named by its second argument;
+ * a module that raises gives `{"error": message}` instead.
+ */
+export const TORCH_DRIVER = `
+import importlib.util
+import json
+import math
+import sys
+
+import torch
+
+torch.set_num_threads(1)
+
+
+def flat(x):
+    return [v if math.isfinite(v) else None for v in x.detach().reshape(-1).double().tolist()]
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location('exported_loss', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(job, dtype):
+    module = load(job['module'])
+    loss_fn = getattr(module, job['className'])(reduction=job['reduction'])
+    logits = torch.tensor(job['logits'], dtype=dtype, requires_grad=True)
+    labels = torch.tensor(job['labels'], dtype=dtype) if job['task'] == 'multi' else torch.tensor(job['labels'], dtype=torch.long)
+    rows = {}
+    for name in ('sample_weight', 'mask'):
+        if job.get(name) is not None:
+            rows[name] = torch.tensor(job[name], dtype=dtype)
+    loss = loss_fn(logits, labels, **rows)
+    (grad,) = torch.autograd.grad(loss.sum(), logits)
+    out = {'loss': flat(loss), 'perturbed': flat(loss_fn.perturb(logits, labels, **rows)), 'autograd': flat(grad)}
+    if hasattr(loss_fn, 'gradient'):
+        out['gradient'] = flat(loss_fn.gradient(logits, labels, **rows))
+    return out
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        jobs = json.load(f)
+    results = []
+    for job in jobs:
+        result = {}
+        for name, dtype in (('float64', torch.float64), ('float32', torch.float32)):
+            try:
+                result[name] = run(job, dtype)
+            except Exception as e:
+                result[name] = {'error': f'{type(e).__name__}: {e}'}
+        results.append(result)
+    with open(sys.argv[2], 'w') as f:
+        json.dump(results, f)
+
+
+main()
+`

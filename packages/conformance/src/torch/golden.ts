@@ -1,0 +1,45 @@
+import { relativeError } from '@logit-perturb/core'
+import { exportTorchModule } from '@logit-perturb/pytorch'
+import { type LoadedCase, expectedPerturbed, specOfCase } from '../fixtures.js'
+import { type Check, FINITE_DIFFERENCE_RTOL, type GoldenResult } from '../golden.js'
+import { type TorchOutputs, runTorchJobs, values } from './jobs.js'
+
+/** Tolerances of the emitted modules: float64 as the reference's, float32 as the other float32 backends'. */
+export const TORCH_RTOL = { float64: 1e-9, float32: 1e-4 } as const
+
+/**
+ * Every golden case on its exported PyTorch module, in float64 and float32 (one Python process):
+ * the loss, the perturbed logits, autograd's gradient and, for rules with one, the module's
+ * closed-form gradient, each against the case's stored values. A case passes when both dtypes do.
+ */
+export function runTorchGolden(cases: readonly LoadedCase[]): GoldenResult[] {
+  const jobs = cases.map(({ data: c }) => ({
+    module: exportTorchModule(specOfCase(c), { numClasses: c.numClasses }),
+    reduction: 'mean' as const,
+    logits: c.logits,
+    labels: c.labels,
+  }))
+  const results = runTorchJobs(jobs)
+  return cases.map((loaded, k) => {
+    const c = loaded.data
+    const checks: Check[] = []
+    for (const dtype of ['float64', 'float32'] as const) {
+      const out = results[k]![dtype]
+      const tolerance: number = TORCH_RTOL[dtype]
+      if ('error' in out) {
+        checks.push({ what: `${dtype}: ${out.error}`, error: Infinity, tolerance })
+        continue
+      }
+      const compare = (what: string, actual: TorchOutputs[keyof TorchOutputs], expected: ArrayLike<number>, rtol = tolerance) => {
+        if (actual !== undefined) checks.push({ what: `${dtype} ${what}`, error: relativeError(values(actual), expected), tolerance: rtol })
+      }
+      // A gradient stored as a central difference is only as accurate as the difference.
+      const gradientRtol = typeof c.gradLogitsBy === 'string' ? Math.max(tolerance, FINITE_DIFFERENCE_RTOL) : tolerance
+      compare('loss', out.loss, [c.loss])
+      compare('perturbedLogits', out.perturbed, expectedPerturbed(c).flat())
+      compare('gradLogits (autograd)', out.autograd, c.gradLogits.flat(), gradientRtol)
+      compare('gradLogits (closed form)', out.gradient, c.gradLogits.flat(), gradientRtol)
+    }
+    return { id: loaded.id, passed: checks.every((k) => k.error <= k.tolerance!), checks, skipped: [] }
+  })
+}

@@ -1,0 +1,6 @@
+export { torchPython, runPython } from './python.js'
+export type { TorchJob, TorchOutputs, TorchResult } from './jobs.js'
+export { runTorchJobs } from './jobs.js'
+export { TORCH_RTOL, runTorchGolden } from './golden.js'
+export type { TorchConformance } from './conformance.js'
+export { torchConformance } from './conformance.js'

@@ -1,0 +1,71 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Reduction } from '@logit-perturb/core'
+import type { ExportedTorchModule } from '@logit-perturb/pytorch'
+import { TORCH_DRIVER } from './driver.js'
+import { runPython } from './python.js'
+
+/** One batch to run an exported module on. */
+export interface TorchJob {
+  module: ExportedTorchModule
+  reduction: Reduction
+  logits: number[][]
+  labels: number[] | number[][]
+  sampleWeight?: number[] | undefined
+  mask?: number[] | undefined
+}
+
+/** What a module computed in one dtype; `null` entries were not finite. */
+export interface TorchOutputs {
+  loss: (number | null)[]
+  perturbed: (number | null)[]
+  /** Autograd's gradient of the sum of the loss w.r.t. the logits. */
+  autograd: (number | null)[]
+  /** The module's closed-form `gradient`, where it has one. */
+  gradient?: (number | null)[]
+}
+
+/** A job's outputs in float64 and float32, or the error the module raised. */
+export type TorchResult = Record<'float64' | 'float32', TorchOutputs | { error: string }>
+
+/**
+ * Runs every job in one Python process (torch's import takes seconds): writes each distinct module
+ * to a temporary folder, runs {@link TORCH_DRIVER} on them, and returns the results in job order.
+ */
+export function runTorchJobs(jobs: readonly TorchJob[]): TorchResult[] {
+  const dir = mkdtempSync(join(tmpdir(), 'logit-perturb-torch-'))
+  try {
+    const files = new Map<string, string>()
+    const input = jobs.map((job) => {
+      let file = files.get(job.module.source)
+      if (file === undefined) {
+        file = join(dir, `loss_${files.size}.py`)
+        writeFileSync(file, job.module.source)
+        files.set(job.module.source, file)
+      }
+      return {
+        module: file,
+        className: job.module.className,
+        task: job.module.task,
+        reduction: job.reduction,
+        logits: job.logits,
+        labels: job.labels,
+        sample_weight: job.sampleWeight ?? null,
+        mask: job.mask ?? null,
+      }
+    })
+    const inputFile = join(dir, 'jobs.json')
+    const outputFile = join(dir, 'results.json')
+    writeFileSync(inputFile, JSON.stringify(input))
+    runPython(TORCH_DRIVER, [inputFile, outputFile])
+    return JSON.parse(readFileSync(outputFile, 'utf8')) as TorchResult[]
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Non-finite entries (`null`) as NaN, so that a comparison with them fails. */
+export function values(x: readonly (number | null)[]): Float64Array {
+  return Float64Array.from(x, (v) => (v === null ? Number.NaN : v))
+}

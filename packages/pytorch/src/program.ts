@@ -1,0 +1,188 @@
+import type { PyTensor } from './tensor.js'
+
+/** A constant of the module: registered as a buffer in `__init__` and cast to the logits' dtype per call. */
+export interface PyBuffer {
+  /** The buffer's attribute name, `const_<k>`. */
+  readonly name: string
+  /** Its Python expression in `__init__` (`torch.tensor([...], dtype=torch.float64)`). */
+  readonly init: string
+  /** `'float32'`: cast to the logits' dtype in each call; `'int32'`: an index tensor (`torch.long`). */
+  readonly dtype: 'float32' | 'int32'
+}
+
+/** A scope of statements: a function body, a branch, a loop body. */
+interface Block {
+  readonly lines: string[]
+  /** Expressions already bound in this scope (and the scopes around it), by their code. */
+  readonly known: Map<string, PyTensor>
+}
+
+/** What the dry run of a block produced, to compare two traces of a loop body. */
+export interface Trace<R> {
+  readonly lines: readonly string[]
+  readonly result: R
+}
+
+/**
+ * The Python statements a symbolic backend writes, in nested blocks (a function body, the branches
+ * of an `if`, a `for` loop), with fresh variable names and common subexpressions shared: an
+ * expression already bound in the current scope or one around it is not written twice, so tracing
+ * a rule again for another reduction adds only the lines that differ. Constants become buffers of
+ * the module.
+ */
+export class PythonProgram {
+  private readonly blocks: Block[] = [{ lines: [], known: new Map() }]
+  /** Statements written at the start of the function whatever block is current: the casts of buffers. */
+  private readonly prologue: string[] = []
+  private counter = 0
+  private readonly buffersByKey = new Map<string, PyBuffer>()
+  readonly buffers: PyBuffer[] = []
+
+  /**
+   * The statements of the outermost block, indented by `indent`, without the bindings nothing reads
+   * (a rule computes some values only for its reverse pass, which torch's autograd replaces).
+   */
+  body(indent: string): string[] {
+    return withoutDeadBindings([...this.prologue, ...this.blocks[0]!.lines]).map((l) => (l === '' ? l : indent + l))
+  }
+
+  /** The counter fresh names are numbered from now on. */
+  get nextName(): number {
+    return this.counter
+  }
+
+  /** What `key` was remembered as in the current scope or one around it. */
+  lookup(key: string): PyTensor | undefined {
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      const known = this.blocks[i]!.known.get(key)
+      if (known !== undefined) return known
+    }
+    return undefined
+  }
+
+  /** Remembers `tensor` as the value of `key` in the current scope. */
+  remember(key: string, tensor: PyTensor): void {
+    this.current().known.set(key, tensor)
+  }
+
+  /** A fresh variable name `<stem>_<k>`. */
+  fresh(stem: string): string {
+    return `${stem}_${this.counter++}`
+  }
+
+  /** Writes `line` in the current block. */
+  line(text: string): void {
+    this.current().lines.push(text)
+  }
+
+  /**
+   * Binds `code` to a fresh variable (`<stem>_<k> = code`) unless the same code is already bound in
+   * scope; returns the tensor that names it.
+   */
+  bind(stem: string, code: string, make: (name: string) => PyTensor): PyTensor {
+    const known = this.lookup(code)
+    if (known !== undefined) return known
+    const name = this.fresh(stem)
+    this.line(`${name} = ${code}`)
+    const tensor = make(name)
+    this.remember(code, tensor)
+    return tensor
+  }
+
+  /**
+   * As {@link bind}, but the binding is written at the start of the function and known in every
+   * scope: for values that depend on nothing the function computes (a buffer cast to the logits'
+   * dtype), which a rule may keep across the traces of several branches.
+   */
+  bindAtStart(stem: string, code: string, make: (name: string) => PyTensor): PyTensor {
+    const known = this.blocks[0]!.known.get(code)
+    if (known !== undefined) return known
+    const name = this.fresh(stem)
+    this.prologue.push(`${name} = ${code}`)
+    const tensor = make(name)
+    this.blocks[0]!.known.set(code, tensor)
+    return tensor
+  }
+
+  /** Runs `fn` with its statements in a nested block under `header` (`if ...:`, `for ...:`). */
+  block<R>(header: string, fn: () => R): R {
+    this.line(header)
+    const outer = this.current()
+    const inner: Block = { lines: [], known: new Map() }
+    this.blocks.push(inner)
+    try {
+      const result = fn()
+      if (inner.lines.length === 0) inner.lines.push('pass')
+      for (const l of inner.lines) outer.lines.push(`    ${l}`)
+      return result
+    } finally {
+      this.blocks.pop()
+    }
+  }
+
+  /**
+   * Traces `fn` without keeping what it writes: the lines it would write (with names counted from
+   * where they are now) and its result; names, buffers and bindings are as before afterwards.
+   */
+  dryRun<R>(fn: () => R): Trace<R> {
+    const counter = this.counter
+    const prologue = this.prologue.length
+    const outerKnown = new Map(this.blocks[0]!.known)
+    const buffers = this.buffers.length
+    const keys = [...this.buffersByKey.keys()]
+    const scratch: Block = { lines: [], known: new Map() }
+    this.blocks.push(scratch)
+    try {
+      const result = fn()
+      return { lines: scratch.lines, result }
+    } finally {
+      this.blocks.pop()
+      this.counter = counter
+      this.prologue.length = prologue
+      this.blocks[0]!.known.clear()
+      for (const [code, tensor] of outerKnown) this.blocks[0]!.known.set(code, tensor)
+      this.buffers.length = buffers
+      for (const key of this.buffersByKey.keys()) if (!keys.includes(key)) this.buffersByKey.delete(key)
+    }
+  }
+
+  /** The buffer holding `init` (one per distinct constant). */
+  buffer(init: string, dtype: 'float32' | 'int32'): PyBuffer {
+    const key = `${dtype}:${init}`
+    const known = this.buffersByKey.get(key)
+    if (known !== undefined) return known
+    const buffer: PyBuffer = { name: `const_${this.buffers.length}`, init, dtype }
+    this.buffers.push(buffer)
+    this.buffersByKey.set(key, buffer)
+    return buffer
+  }
+
+  private current(): Block {
+    return this.blocks[this.blocks.length - 1]!
+  }
+}
+
+/** A fresh name: `<stem>_<k>`. */
+const FRESH = /\b[a-z][a-z0-9_]*_\d+\b/g
+const BINDING = /^\s*([a-z][a-z0-9_]*_\d+) = (.*)$/
+
+/** `lines` without the bindings of fresh names that no other line reads, to a fixed point. */
+function withoutDeadBindings(lines: readonly string[]): string[] {
+  const uses = new Map<string, number>()
+  for (const l of lines) for (const m of l.match(FRESH) ?? []) uses.set(m, (uses.get(m) ?? 0) + 1)
+  const dead = new Set<number>()
+  let changed = true
+  while (changed) {
+    changed = false
+    lines.forEach((l, i) => {
+      const binding = dead.has(i) ? null : BINDING.exec(l)
+      // Read nowhere but in its own binding (a loop state variable is also read by its update).
+      if (binding === null || uses.get(binding[1]!) !== 1) return
+      dead.add(i)
+      changed = true
+      for (const m of binding[2]!.match(FRESH) ?? []) uses.set(m, uses.get(m)! - 1)
+      uses.set(binding[1]!, 0)
+    })
+  }
+  return lines.filter((_, i) => !dead.has(i))
+}

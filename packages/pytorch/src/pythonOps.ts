@@ -1,0 +1,352 @@
+import {
+  type LoopBody,
+  type TensorOps,
+  broadcastShapes,
+  check,
+  dimsAgree,
+  normalizeAxes,
+  reducedShape,
+  reshapedShape,
+} from '@logit-perturb/core'
+import { PythonProgram } from './program.js'
+import type { PyTensor } from './tensor.js'
+
+/** A {@link TensorOps} that writes PyTorch statements; `program` is where they go. */
+export interface PythonOps extends TensorOps<PyTensor> {
+  /** The statements written so far. */
+  readonly program: PythonProgram
+  /** A tensor named by the Python variable `name` (a function argument), of a known shape and type. */
+  input(name: string, dtype: 'float32' | 'int32', shape: readonly number[]): PyTensor
+}
+
+/** The Python variables of the emitted function that hold the logits' dtype and device. */
+export const DTYPE = 'dtype'
+export const DEVICE = 'device'
+
+/** A number as Python source that reads back as the same double. */
+export function pyNumber(v: number): string {
+  if (Number.isNaN(v)) return 'math.nan'
+  if (v === Infinity) return 'math.inf'
+  if (v === -Infinity) return '-math.inf'
+  if (Object.is(v, -0)) return '-0.0'
+  const s = String(v)
+  return /[.e]/.test(s) || !Number.isInteger(v) ? s : `${s}.0`
+}
+
+/** A shape as a Python tuple. */
+function pyShape(shape: readonly number[]): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
+}
+
+/**
+ * The PyTorch backend (einops' symbolic backends are the model, as for ONNX): every op writes a
+ * statement of Python source to `program` and returns a {@link PyTensor} carrying the static shape
+ * and element type, so the core's rules, written once against `TensorOps`, become the body of a
+ * `torch.nn.Module` without being re-derived. It reads no values, so it has no `checks`; and it has
+ * no `customGradient`: torch's autograd differentiates the written ops, the stop-gradient searches
+ * are detached, and the through-gradient searches are differentiated step by step.
+ *
+ * How each op is written, where it is not the torch function of the same name:
+ * - float tensors have the logits' dtype (`dtype`, float64 or float32 at run time), integer ones are
+ *   `torch.long`; an integer operand of a float op is cast first, and `div` is a true division;
+ * - `constant` → a scalar as a number literal, anything larger as a buffer of the module (float64,
+ *   cast to `dtype` per call);
+ * - `greater`, `equal` → the comparison cast to `dtype`; `where` reads the comparison itself;
+ * - `oneHot(labels, C)` → `labels[:, None] == arange(C)` cast to `dtype` (a label outside `[0, C)`
+ *   gives a zero row, as on every backend);
+ * - `segmentSum` → `zeros(S, ...).index_add(0, ids, x)`: `O(N·C)`, differentiable;
+ * - `softplus` → `clamp(x, min=0) + log1p(exp(−|x|))` (torch's own switches to `x` above 20);
+ * - `sum`/`mean`/`max` over no axes → the tensor itself, as the reference;
+ * - `loop` → a Python `for` loop when the body is the same at every iteration (it reads the
+ *   iteration from its `index` tensor), else unrolled;
+ * - `stopGradient` → `detach()`.
+ */
+export function createPythonOps(program: PythonProgram = new PythonProgram()): PythonOps {
+  const own = (x: PyTensor): PyTensor => {
+    check(x.program === program, 'INVALID_PARAMETER', `tensor ${x.expr} belongs to another program`)
+    return x
+  }
+  const make = (expr: string, shape: readonly number[], dtype: 'float32' | 'int32', mask?: string): PyTensor =>
+    mask === undefined ? { program, expr, shape: [...shape], dtype } : { program, expr, shape: [...shape], dtype, mask }
+  const bind = (stem: string, code: string, shape: readonly number[], dtype: 'float32' | 'int32', mask?: string): PyTensor =>
+    program.bind(stem, code, (name) => make(name, shape, dtype, mask))
+  /** The operand as a tensor expression: a literal becomes a 0-d tensor of the logits' dtype and device. */
+  const tensor = (x: PyTensor): PyTensor => {
+    if (own(x).literal === undefined) return x
+    const dtype = x.dtype === 'int32' ? 'torch.long' : DTYPE
+    return bind('scalar', `torch.tensor(${x.expr}, dtype=${dtype}, device=${DEVICE})`, [], x.dtype)
+  }
+  const asFloat = (x: PyTensor): PyTensor => {
+    if (own(x).dtype === 'float32') return x
+    if (x.literal !== undefined) return make(pyNumber(x.literal), [], 'float32')
+    return bind('as_float', `${x.expr}.to(${DTYPE})`, x.shape, 'float32')
+  }
+  /** Operands brought to one element type: integer only if both are. */
+  const unify = (a: PyTensor, b: PyTensor): [PyTensor, PyTensor] => (own(a).dtype === own(b).dtype ? [a, b] : [asFloat(a), asFloat(b)])
+  /** An operand of an infix operator: negative literals in parentheses. */
+  const operand = (x: PyTensor): string => (x.literal !== undefined && x.expr.startsWith('-') ? `(${x.expr})` : x.expr)
+
+  const infix =
+    (stem: string, operator: string, float = false) =>
+    (a: PyTensor, b: PyTensor): PyTensor => {
+      let [x, y] = float ? [asFloat(a), asFloat(b)] : unify(a, b)
+      // Two literals would make a Python number, not a tensor.
+      if (x.literal !== undefined && y.literal !== undefined) x = tensor(x)
+      return bind(stem, `${operand(x)} ${operator} ${operand(y)}`, broadcastShapes(x.shape, y.shape), x.dtype)
+    }
+  const extremum = (stem: 'maximum' | 'minimum', bound: 'min' | 'max') => (a: PyTensor, b: PyTensor) => {
+    const [x, y] = unify(a, b)
+    const shape = broadcastShapes(x.shape, y.shape)
+    if (y.literal !== undefined && x.literal === undefined) return bind(stem, `torch.clamp(${x.expr}, ${bound}=${y.expr})`, shape, x.dtype)
+    if (x.literal !== undefined && y.literal === undefined) return bind(stem, `torch.clamp(${y.expr}, ${bound}=${x.expr})`, shape, x.dtype)
+    return bind(stem, `torch.${stem}(${tensor(x).expr}, ${tensor(y).expr})`, shape, x.dtype)
+  }
+  const call = (fn: string, stem: string, float: boolean) => (a: PyTensor) => {
+    const x = tensor(float ? asFloat(a) : a)
+    return bind(stem, `${fn}(${x.expr})`, x.shape, x.dtype)
+  }
+  const compare = (stem: string, operator: string) => (a: PyTensor, b: PyTensor) => {
+    let [x, y] = unify(a, b)
+    if (x.literal !== undefined && y.literal !== undefined) x = tensor(x)
+    const condition = `(${operand(x)} ${operator} ${operand(y)})`
+    return bind(stem, `${condition}.to(${DTYPE})`, broadcastShapes(x.shape, y.shape), 'float32', condition)
+  }
+  const reduce =
+    (fn: 'sum' | 'mean' | 'amax', stem: string) =>
+    (a: PyTensor, axes: readonly number[], keepDims = false) => {
+      const x = tensor(fn === 'mean' ? asFloat(a) : a)
+      const ax = [...new Set(normalizeAxes(axes, x.shape.length))].sort((p, q) => p - q)
+      // torch reads an empty dim list as "all axes"; the interface (and the reference) as "none".
+      if (ax.length === 0) return x
+      const dims = ax.length === 1 ? String(ax[0]) : pyShape(ax)
+      return bind(
+        stem,
+        `torch.${fn}(${x.expr}, dim=${dims}, keepdim=${keepDims ? 'True' : 'False'})`,
+        reducedShape(x.shape, ax, keepDims),
+        x.dtype,
+      )
+    }
+
+  const ops: PythonOps = {
+    name: 'pytorch',
+    program,
+
+    input: (name, dtype, shape) => make(name, shape, dtype),
+
+    constant(data, shape, dtype = 'float32') {
+      check(
+        shape.every((d) => Number.isInteger(d) && d >= 0),
+        'SHAPE_MISMATCH',
+        `a constant needs a known shape, got [${shape.join(', ')}]`,
+      )
+      const n = shape.reduce((a, b) => a * b, 1)
+      check(data.length === n, 'SHAPE_MISMATCH', `${data.length} values do not fill shape [${shape.join(', ')}]`)
+      const values = Array.from(data)
+      if (dtype === 'int32') {
+        for (const [i, v] of values.entries()) {
+          check(
+            Number.isInteger(v) && Math.abs(v) < 2 ** 31,
+            'INVALID_PARAMETER',
+            `int32 constant value ${v} at index ${i} is not a 32-bit integer`,
+          )
+        }
+      }
+      const write = dtype === 'int32' ? (v: number) => String(v) : pyNumber
+      if (shape.length === 0) return { program, expr: write(values[0]!), shape: [], dtype, literal: values[0]! }
+      const torchType = dtype === 'int32' ? 'torch.long' : 'torch.float64'
+      const init = values.every((v) => Object.is(v, values[0]))
+        ? `torch.full(${pyShape(shape)}, ${write(values[0]!)}, dtype=${torchType})`
+        : `torch.tensor([${values.map(write).join(', ')}], dtype=${torchType})${shape.length === 1 ? '' : `.reshape(${pyShape(shape)})`}`
+      const buffer = program.buffer(init, dtype)
+      const cast = dtype === 'int32' ? `device=${DEVICE}` : `device=${DEVICE}, dtype=${DTYPE}`
+      return program.bindAtStart(buffer.name, `self.${buffer.name}.to(${cast})`, (name) => make(name, shape, dtype))
+    },
+    shape: (x) => own(x).shape,
+    reshape(a, shape) {
+      const x = tensor(a)
+      return bind('reshape', `${x.expr}.reshape(${pyShape(shape)})`, reshapedShape(x.shape, shape), x.dtype)
+    },
+
+    add: infix('add', '+'),
+    sub: infix('sub', '-'),
+    mul: infix('mul', '*'),
+    div: infix('div', '/', true),
+    maximum: extremum('maximum', 'min'),
+    minimum: extremum('minimum', 'max'),
+
+    neg: (a) => {
+      const x = tensor(a)
+      return bind('neg', `-${x.expr}`, x.shape, x.dtype)
+    },
+    abs: call('torch.abs', 'abs', false),
+    sign: call('torch.sign', 'sign', false),
+    exp: call('torch.exp', 'exp', true),
+    log: call('torch.log', 'log', true),
+    sqrt: call('torch.sqrt', 'sqrt', true),
+    floor: call('torch.floor', 'floor', true),
+    // torch.round rounds half to even, as the interface asks.
+    round: call('torch.round', 'round', true),
+
+    logSoftmax: (a) => {
+      const x = tensor(asFloat(a))
+      return bind('log_softmax', `torch.log_softmax(${x.expr}, dim=-1)`, x.shape, 'float32')
+    },
+    softmax: (a) => {
+      const x = tensor(asFloat(a))
+      return bind('softmax', `torch.softmax(${x.expr}, dim=-1)`, x.shape, 'float32')
+    },
+    softplus: (a) => {
+      const x = tensor(asFloat(a))
+      return bind('softplus', `torch.clamp(${x.expr}, min=0) + torch.log1p(torch.exp(-torch.abs(${x.expr})))`, x.shape, 'float32')
+    },
+    sigmoid: call('torch.sigmoid', 'sigmoid', true),
+
+    sum: reduce('sum', 'sum'),
+    mean: reduce('mean', 'mean'),
+    max: reduce('amax', 'max'),
+
+    matmul(a, b, transposeA = false, transposeB = false) {
+      const [x, y] = [tensor(asFloat(a)), tensor(asFloat(b))]
+      check(
+        x.shape.length === 2 && y.shape.length === 2,
+        'SHAPE_MISMATCH',
+        `matmul needs two rank-2 tensors, got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`,
+      )
+      const [m, k] = transposeA ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!]
+      const [k2, n] = transposeB ? [y.shape[1]!, y.shape[0]!] : [y.shape[0]!, y.shape[1]!]
+      check(dimsAgree(k, k2), 'SHAPE_MISMATCH', `matmul inner dimensions ${k} and ${k2} differ`)
+      const left = transposeA ? `${x.expr}.t()` : x.expr
+      const right = transposeB ? `${y.expr}.t()` : y.expr
+      return bind('matmul', `${left} @ ${right}`, [m, n], 'float32')
+    },
+
+    oneHot(labels, depth) {
+      check(Number.isInteger(depth) && depth > 0, 'INVALID_PARAMETER', `oneHot depth must be a positive integer, got ${depth}`)
+      const ids = tensor(labels)
+      const condition = `(${ids.expr}.reshape(-1, 1) == torch.arange(${depth}, device=${DEVICE}))`
+      return bind('one_hot', `${condition}.to(${DTYPE})`, [ids.shape[0]!, depth], 'float32', condition)
+    },
+    gather(a, indices, axis) {
+      const x = tensor(a)
+      const ids = tensor(indices)
+      const [ax] = normalizeAxes([axis], x.shape.length) as [number]
+      check(
+        ids.dtype === 'int32' && ids.shape.length === 1,
+        'SHAPE_MISMATCH',
+        `gather needs integer indices [N], got [${ids.shape.join(', ')}]`,
+      )
+      const shape = [...x.shape.slice(0, ax), ...ids.shape, ...x.shape.slice(ax + 1)]
+      return bind('gather', `torch.index_select(${x.expr}, ${ax}, ${ids.expr})`, shape, x.dtype)
+    },
+    segmentSum(a, segmentIds, numSegments) {
+      check(
+        Number.isInteger(numSegments) && numSegments > 0,
+        'INVALID_PARAMETER',
+        `numSegments must be a positive integer, got ${numSegments}`,
+      )
+      const x = tensor(asFloat(a))
+      const ids = tensor(segmentIds)
+      check(
+        x.shape.length >= 1 && ids.shape.length === 1 && dimsAgree(ids.shape[0]!, x.shape[0]!),
+        'SHAPE_MISMATCH',
+        `segmentSum needs one id per row: ids [${ids.shape.join(', ')}], rows [${x.shape.join(', ')}]`,
+      )
+      const inner = x.shape.slice(1)
+      check(
+        inner.every((d) => d >= 0),
+        'SHAPE_MISMATCH',
+        `segmentSum needs static trailing dimensions, got [${x.shape.join(', ')}]`,
+      )
+      const outShape = [numSegments, ...inner]
+      const zeros = `torch.zeros(${pyShape(outShape)}, dtype=${DTYPE}, device=${DEVICE})`
+      return bind('segment_sum', `${zeros}.index_add(0, ${ids.expr}, ${x.expr})`, outShape, 'float32')
+    },
+
+    greater: compare('greater', '>'),
+    equal: compare('equal', '=='),
+    where(cond, a, b) {
+      const condition = own(cond).mask ?? `(${tensor(cond).expr} != 0)`
+      const [x, y] = unify(a, b).map(tensor) as [PyTensor, PyTensor]
+      const shape = broadcastShapes(broadcastShapes(cond.shape, x.shape), y.shape)
+      return bind('where', `torch.where(${condition}, ${x.expr}, ${y.expr})`, shape, x.dtype)
+    },
+
+    stopGradient: (a) => {
+      const x = tensor(a)
+      return bind('detached', `${x.expr}.detach()`, x.shape, x.dtype)
+    },
+
+    loop: (count, state, body) => writeLoop(ops, count, state, body),
+  }
+  return ops
+}
+
+/**
+ * `count` iterations of `body` as a Python `for` loop over fresh state variables, when tracing the
+ * body at iterations 0 and 1 writes the same statements (it reads the iteration from its `index`
+ * tensor, not from the host number `k`); else unrolled, one traced body per iteration.
+ */
+function writeLoop(ops: PythonOps, count: number, state: readonly PyTensor[], body: LoopBody<PyTensor>): readonly PyTensor[] {
+  const { program } = ops
+  const unrolled = () => {
+    let current = state
+    for (let k = 0; k < count; k++) current = body(k, current, ops.constant([k], []))
+    return current
+  }
+  if (count <= 1) return unrolled()
+  const base = program.nextName
+  const names = state.map(() => program.fresh('state'))
+  const k = program.fresh('k')
+  const variables = state.map((s, i) => ({ ...s, expr: names[i]!, literal: undefined, mask: undefined }) as PyTensor)
+  const trace = (at: number) =>
+    program.dryRun(() => {
+      const index = program.bind('index', `torch.tensor(float(${k}), dtype=${DTYPE}, device=${DEVICE})`, (name) => ({
+        program,
+        expr: name,
+        shape: [],
+        dtype: 'float32',
+      }))
+      return body(at, variables, index)
+    })
+  const [first, second] = [trace(0), trace(1)]
+  const same =
+    first.lines.join('\n') === second.lines.join('\n') &&
+    first.result.length === state.length &&
+    first.result.every((r, i) => r.expr === second.result[i]!.expr && sameShape(r.shape, state[i]!.shape))
+  if (!same) return unrolled()
+  // The same loop from the same state, written before in scope (a rule traced again for another
+  // reduction): its results.
+  const key = `loop ${count} ${state.map((s) => s.expr).join(',')}: ${canonical(first.lines, base)}`
+  const written = state.map((_, i) => program.lookup(`${key} -> ${i}`))
+  if (written.every((t) => t !== undefined)) return written as PyTensor[]
+  for (const [i, v] of variables.entries()) program.remember(`${key} -> ${i}`, v)
+  for (const [i, s] of state.entries()) {
+    const initial = s.literal === undefined ? s.expr : `torch.tensor(${s.expr}, dtype=${DTYPE}, device=${DEVICE})`
+    program.line(`${names[i]} = ${initial}`)
+  }
+  program.block(`for ${k} in range(${count}):`, () => {
+    const index = program.bind('index', `torch.tensor(float(${k}), dtype=${DTYPE}, device=${DEVICE})`, (name) => ({
+      program,
+      expr: name,
+      shape: [],
+      dtype: 'float32',
+    }))
+    const next = body(0, variables, index)
+    program.line(`${names.join(', ')} = ${next.map((t) => t.expr).join(', ')}`)
+  })
+  return variables
+}
+
+/** Statements with the fresh names numbered from `base` on renamed by order of appearance. */
+function canonical(lines: readonly string[], base: number): string {
+  const renamed = new Map<string, string>()
+  return lines.join('\n').replace(/\b([a-z][a-z0-9_]*)_(\d+)\b/g, (name, stem: string, k: string) => {
+    if (Number(k) < base) return name
+    if (!renamed.has(name)) renamed.set(name, `${stem}_#${renamed.size}`)
+    return renamed.get(name)!
+  })
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => dimsAgree(d, b[i]!))
+}
