@@ -37,6 +37,11 @@ function formula(task: LabelTask): string[] {
       ]
 }
 
+/** A string as a Python literal: single-quoted when it needs no escapes. */
+function pyString(s: string): string {
+  return /['\\\n]/.test(s) ? JSON.stringify(s) : `'${s}'`
+}
+
 /** The Python source of an exported loss module. */
 export function moduleSource(p: ModuleParts): string {
   const c = p.numClasses
@@ -102,7 +107,7 @@ export function moduleSource(p: ModuleParts): string {
     'import torch',
     'import torch.distributed as dist',
     '',
-    `SPEC = json.loads(${JSON.stringify(specJson)})`,
+    `SPEC = json.loads(${pyString(specJson)})`,
     `NUM_CLASSES = ${c}`,
     '',
     '',

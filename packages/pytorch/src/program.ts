@@ -90,14 +90,13 @@ export class PythonProgram {
   }
 
   /**
-   * As {@link bind}, but the binding is written at the start of the function and known in every
-   * scope: for values that depend on nothing the function computes (a buffer cast to the logits'
+   * As {@link bind}, but to the given `name` (unique: a buffer's), written at the start of the
+   * function and known in every scope: for values that depend on nothing the function computes (a buffer cast to the logits'
    * dtype), which a rule may keep across the traces of several branches.
    */
-  bindAtStart(stem: string, code: string, make: (name: string) => PyTensor): PyTensor {
+  bindAtStart(name: string, code: string, make: (name: string) => PyTensor): PyTensor {
     const known = this.blocks[0]!.known.get(code)
     if (known !== undefined) return known
-    const name = this.fresh(stem)
     this.prologue.push(`${name} = ${code}`)
     const tensor = make(name)
     this.blocks[0]!.known.set(code, tensor)

@@ -294,7 +294,6 @@ function writeLoop(ops: PythonOps, count: number, state: readonly PyTensor[], bo
     return current
   }
   if (count <= 1) return unrolled()
-  const base = program.nextName
   const names = state.map(() => program.fresh('state'))
   const k = program.fresh('k')
   const variables = state.map((s, i) => ({ ...s, expr: names[i]!, literal: undefined, mask: undefined }) as PyTensor)
@@ -316,7 +315,7 @@ function writeLoop(ops: PythonOps, count: number, state: readonly PyTensor[], bo
   if (!same) return unrolled()
   // The same loop from the same state, written before in scope (a rule traced again for another
   // reduction): its results.
-  const key = `loop ${count} ${state.map((s) => s.expr).join(',')}: ${canonical(first.lines, base)}`
+  const key = `loop ${count} ${state.map((s) => s.expr).join(',')}: ${canonical(first.lines, [...names, k])}`
   const written = state.map((_, i) => program.lookup(`${key} -> ${i}`))
   if (written.every((t) => t !== undefined)) return written as PyTensor[]
   for (const [i, v] of variables.entries()) program.remember(`${key} -> ${i}`, v)
@@ -337,12 +336,16 @@ function writeLoop(ops: PythonOps, count: number, state: readonly PyTensor[], bo
   return variables
 }
 
-/** Statements with the fresh names numbered from `base` on renamed by order of appearance. */
-function canonical(lines: readonly string[], base: number): string {
+/**
+ * Statements with the names they bind, and the loop's own `names`, renamed by order of appearance:
+ * the same text for the same loop traced at two points of the program.
+ */
+function canonical(lines: readonly string[], names: readonly string[]): string {
+  const local = new Set([...names, ...lines.map((l) => /^(\S+) = /.exec(l)?.[1]).filter((n) => n !== undefined)])
   const renamed = new Map<string, string>()
-  return lines.join('\n').replace(/\b([a-z][a-z0-9_]*)_(\d+)\b/g, (name, stem: string, k: string) => {
-    if (Number(k) < base) return name
-    if (!renamed.has(name)) renamed.set(name, `${stem}_#${renamed.size}`)
+  return lines.join('\n').replace(/\b[a-z][a-z0-9_]*_\d+\b/g, (name) => {
+    if (!local.has(name)) return name
+    if (!renamed.has(name)) renamed.set(name, `#${renamed.size}`)
     return renamed.get(name)!
   })
 }

@@ -1,5 +1,6 @@
 import { EXPLAIN_USAGE, explainCommand } from './explain.js'
-import { ADJUST_USAGE, EXPORT_USAGE, adjustCommand, exportCommand } from './onnx.js'
+import { EXPORT_USAGE, exportCommand } from './export.js'
+import { ADJUST_USAGE, adjustCommand } from './onnx.js'
 import { TRAIN_USAGE, trainCommand } from './train.js'
 import { VERIFY_USAGE, verifyCommand } from './verify.js'
 
@@ -22,5 +23,5 @@ usage: lpl <command> [options]   (lpl <command> --help for its options)
   train    train the long-tail benchmark on Fashion-MNIST with each rule and compare them
   verify   the spec's loss on every backend against the float64 reference, and its equivalences
   explain  per class: positive or negative augmentation, loss variation, equivalent weight
-  export   the spec's loss as an ONNX model (loss, perturbed logits, gradient)
+  export   the spec's loss as an ONNX model or a PyTorch module (loss, perturbed logits, gradient)
   adjust   post-hoc logit adjustment appended to a classifier's ONNX model`

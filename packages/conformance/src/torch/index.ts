@@ -1,4 +1,5 @@
-export { torchPython, runPython } from './python.js'
+export type { PythonOptions } from './python.js'
+export { runPython, runPythonScript, torchPython } from './python.js'
 export type { TorchJob, TorchOutputs, TorchResult } from './jobs.js'
 export { runTorchJobs } from './jobs.js'
 export { TORCH_RTOL, runTorchGolden } from './golden.js'

@@ -30,9 +30,26 @@ export function torchPython(): string {
   )
 }
 
+/** Options of {@link runPython}. */
+export interface PythonOptions {
+  /** Default 10 minutes. */
+  timeoutMs?: number
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv
+}
+
 /** Runs `python -c program args...`; throws with its standard error when it fails. */
-export function runPython(program: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): string {
-  const result = spawnSync(torchPython(), ['-c', program, ...args], {
+export function runPython(program: string, args: readonly string[], options: PythonOptions = {}): string {
+  return runInterpreter(['-c', program, ...args], options)
+}
+
+/** Runs the Python file `script` with `args`; throws with its standard error when it fails. */
+export function runPythonScript(script: string, args: readonly string[], options: PythonOptions = {}): string {
+  return runInterpreter([script, ...args], options)
+}
+
+function runInterpreter(argv: readonly string[], options: PythonOptions): string {
+  const result = spawnSync(torchPython(), argv, {
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 600_000,
     env: { ...process.env, ...options.env },

@@ -23,16 +23,18 @@ export interface OfficialSearchInputs<T> {
  * The released long-tail code's search (docs/spec.md#4b-the-released-code): `δ⁰ = 0`, then `K`
  * steps `δ^{k+1} = δ^k + s ⊙ D(z + δ^k_y)` with `D` the step direction of {@link officialStep};
  * row `c` of the result is `δ^{k_c + 1}_c`. Returns that selection, `[C, C]`. Cost per step: one
- * softmax over the batch, a segment sum and `O(C²)` element-wise work; memory: one step's tensors
+ * softmax over the batch, a segment sum and `O(C²)` element-wise work (the class counts are taken
+ * once, before the steps: one sum across workers per step); memory: one step's tensors
  * on backends with a scoped `loop`.
  */
 export function officialLongtailSearch<T>(ops: TensorOps<T>, inp: OfficialSearchInputs<T>): T {
   const c = inp.rows.numClasses
   const zero = ops.constant(new Float64Array(c * c), [c, c])
+  const counts = classCounts(ops, inp.oneHotLabels, inp.rows)
   const [, selected] = repeat(ops, inp.steps, [zero, zero], (_, [delta, chosen], k) => {
     const next = ops.add(
       delta!,
-      ops.mul(inp.signedAlpha, officialStep(ops, shifted(ops, inp, delta!), inp.oneHotLabels, inp.rows).direction),
+      ops.mul(inp.signedAlpha, officialStep(ops, shifted(ops, inp, delta!), inp.oneHotLabels, inp.rows, counts).direction),
     )
     return [next, ops.where(ops.equal(inp.stepOf, k), next, chosen!)]
   })
@@ -56,12 +58,12 @@ export function officialLongtailSearch<T>(ops: TensorOps<T>, inp: OfficialSearch
 export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSearchInputs<T>, upstream: T): T {
   const c = inp.rows.numClasses
   const zero = ops.constant(new Float64Array(c * c), [c, c])
+  const counts = classCounts(ops, inp.oneHotLabels, inp.rows)
   const trajectory = repeat(ops, inp.steps, [zero], (_, [delta, ...kept]) => {
     const u = shifted(ops, inp, delta!)
-    const next = ops.add(delta!, ops.mul(inp.signedAlpha, officialStep(ops, u, inp.oneHotLabels, inp.rows).direction))
+    const next = ops.add(delta!, ops.mul(inp.signedAlpha, officialStep(ops, u, inp.oneHotLabels, inp.rows, counts).direction))
     return [next, ...kept, u]
   }).slice(1)
-  const counts = classCounts(ops, inp.oneHotLabels, inp.rows)
   const safeCounts = ops.reshape(ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts), [c, 1])
   const floor = ops.constant([1e-15], [])
   const [gradient] = repeat(ops, inp.steps, [ops.mul(inp.logits, ops.constant([0], [])), zero], (r, [dz, adjoint]) => {
@@ -69,7 +71,7 @@ export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSea
     const u = trajectory[k]!
     const probs = ops.softmax(u)
     const lambda = ops.add(adjoint!, ops.mul(ops.equal(inp.stepOf, ops.constant([k], [])), upstream))
-    const step = officialStep(ops, u, inp.oneHotLabels, inp.rows)
+    const step = officialStep(ops, u, inp.oneHotLabels, inp.rows, counts)
     const g = step.g
     const w = ops.mul(inp.signedAlpha, lambda)
     const t = ops.sum(ops.mul(w, g), [1])

@@ -14,7 +14,8 @@ import { identityClassMatrix } from './classMatrices.js'
  *
  * Row `c` is divided by the norm of column `c`, as the released code does; this is kept on purpose,
  * because it changes the numbers. The class means use a segment sum (`O(N·C)`), not the released
- * one-hot product (`O(N·C²)`). Returns `{ direction: D, diagonal: M[c, c], g: G, columnNorms: r }` (`[C, C]`, `[C]`, `[C, C]`, `[C]`),
+ * one-hot product (`O(N·C²)`). `counts` are `n_c` (`[C]`, summed across workers), which a search
+ * takes once for all its steps. Returns `{ direction: D, diagonal: M[c, c], g: G, columnNorms: r }` (`[C, C]`, `[C]`, `[C, C]`, `[C]`),
  * with `D[c, :] = G[c, :]/r_c`.
  */
 export function officialStep<T>(
@@ -22,6 +23,7 @@ export function officialStep<T>(
   logits: T,
   oneHotLabels: T,
   rows: CountedRows<T>,
+  counts: T = classCounts(ops, oneHotLabels, rows),
 ): {
   /** `G`, `[C, C]`: row `c` is the step direction of the class-`c` samples. */
   direction: T
@@ -33,7 +35,6 @@ export function officialStep<T>(
   columnNorms: T
 } {
   const c = rows.numClasses
-  const counts = classCounts(ops, oneHotLabels, rows)
   const safeCounts = ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts)
   const classMeans = ops.div(classSums(ops, ops.softmax(logits), rows), ops.reshape(safeCounts, [c, 1]))
   const identity = identityClassMatrix(ops, c)

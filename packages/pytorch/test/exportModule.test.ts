@@ -1,0 +1,122 @@
+/**
+ * What the PyTorch backend writes, read as text (the modules are run by test/pytorch.test.ts and the
+ * golden suite): loops written once, shared subexpressions, no dead bindings, numbers that read back
+ * exactly, and the export's refusals.
+ */
+import { codeAndField, refusal } from '@logit-perturb/conformance'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { PythonProgram, createPythonOps, exportTorchModule, pyNumber } from '../src/index.js'
+
+const COUNTS = [500, 200, 50, 10]
+const lines = (source: string, pattern: RegExp) => source.split('\n').filter((l) => pattern.test(l))
+
+describe('exportTorchModule', () => {
+  it("writes LPL's search as one for loop of maxSteps iterations, shared by the three reductions", () => {
+    const { source } = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 7 })
+    expect(lines(source, /^\s*for k_\d+ in range\(7\):$/)).toHaveLength(1)
+    expect(lines(source, /torch\.index_select\(state_\d+, 0, labels\)/).length).toBeGreaterThanOrEqual(1)
+    expect(source).toMatch(/if self\.reduction == 'mean':[\s\S]*elif self\.reduction == 'sum':[\s\S]*else:/)
+  })
+
+  it("writes official-longtail's search as a loop that selects each class's step by the loop's index", () => {
+    const { source } = exportTorchModule({ rule: 'official-longtail', classCounts: COUNTS, headClasses: 2, steps: 5 })
+    expect(lines(source, /^\s*for k_\d+ in range\(5\):$/)).toHaveLength(1)
+    expect(source).toMatch(/index_\d+ = torch\.tensor\(float\(k_\d+\)/)
+  })
+
+  it('leaves no binding unread and binds each buffer once, at the start of the function', () => {
+    const { source } = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, gradient: 'through' })
+    const bound = [...source.matchAll(/^\s*([a-z][a-z0-9_]*_\d+) = /gm)].map((m) => m[1]!)
+    for (const name of bound) expect(source.split(new RegExp(`\\b${name}\\b`)).length - 1, name).toBeGreaterThan(1)
+    const casts = lines(source, /= self\.const_\d+\.to\(/)
+    expect(new Set(casts.map((l) => l.split('=')[1])).size).toBe(casts.length)
+  })
+
+  it('writes the epoch switch of deferred re-weighting and the state of the confidence split', () => {
+    const drw = exportTorchModule({ rule: 'ldam', classCounts: COUNTS, drw: { beta: 0.999, fromEpoch: 3 } }).source
+    expect(drw).toContain('if self.epoch >= 3:')
+    expect(drw).toContain('self.epoch = 0')
+    const confidence = exportTorchModule({ rule: 'lpl', split: 'confidence', numClasses: 4, momentum: 0.5 })
+    expect(confidence.stateful).toBe(true)
+    expect(confidence.source).toContain("self.register_buffer('state_confidence'")
+    expect(confidence.source).toMatch(/if self\.training:\n\s+with torch\.no_grad\(\):\n\s+self\.state_confidence\.copy_\(/)
+  })
+
+  it("sums every batch statistic through _batch_sum: the class sums in LPL's loop, the counts of plain steps before it", () => {
+    const batchSums = (normalize: boolean) => {
+      const body = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 4, normalize }).source.split('\n')
+      const start = body.findIndex((l) => l.startsWith('        for k_'))
+      const end = body.findIndex((l, i) => i > start && !l.startsWith('            '))
+      return [body.slice(0, start), body.slice(start, end), body.slice(end)].map(
+        (part) => part.filter((l) => l.includes('self._batch_sum(')).length,
+      )
+    }
+    // Normalized steps need no counts; plain steps divide by them. After the loop: the mean's normalizer.
+    expect(batchSums(true)).toEqual([0, 1, 1])
+    expect(batchSums(false)).toEqual([1, 1, 1])
+  })
+
+  it('refuses a spec without a class count, a class count the spec contradicts, and a bad class name', () => {
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce' })))).toBe('INVALID_PARAMETER numClasses')
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS }, { numClasses: 5 })))).toBe(
+      'INVALID_PARAMETER numClasses',
+    )
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce', numClasses: 3 }, { className: 'not a name' })))).toBe(
+      'INVALID_PARAMETER className',
+    )
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'lpl' })))).toBe('INVALID_SPEC split')
+  })
+})
+
+describe('createPythonOps', () => {
+  it('writes a body that reads the host iteration number once per iteration (unrolled), not as a loop', () => {
+    const ops = createPythonOps()
+    const x = ops.input('x', 'float32', [3])
+    const [out] = ops.loop!(3, [x], (k, [s]) => [ops.add(s!, ops.constant([k + 1], []))])
+    ops.program.line(`result = ${out!.expr}`)
+    const body = ops.program.body('')
+    expect(body.some((l) => l.startsWith('for '))).toBe(false)
+    expect(body.filter((l) => / \+ [123]\.0$/.test(l))).toHaveLength(3)
+    expect(out!.expr).toMatch(/^add_\d+$/)
+  })
+
+  it('shares a subexpression written twice in one scope, not across sibling branches', () => {
+    const program = new PythonProgram()
+    const ops = createPythonOps(program)
+    const x = ops.input('x', 'float32', [-1, 4])
+    expect(ops.softmax(x)).toBe(ops.softmax(x))
+    let inBranch: unknown
+    program.block('if a:', () => {
+      inBranch = ops.exp(x)
+    })
+    program.block('else:', () => {
+      expect(ops.exp(x)).not.toBe(inBranch)
+    })
+  })
+
+  it('refuses operands of another program and shapes that cannot broadcast', () => {
+    const a = createPythonOps()
+    const b = createPythonOps()
+    expect(codeAndField(refusal(() => a.add(a.input('x', 'float32', [2]), b.input('y', 'float32', [2]))))).toBe('INVALID_PARAMETER')
+    expect(codeAndField(refusal(() => a.add(a.input('x', 'float32', [2]), a.input('y', 'float32', [3]))))).toBe('SHAPE_MISMATCH')
+  })
+})
+
+describe('pyNumber', () => {
+  it('writes every double so that it reads back as the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (v) => {
+        const text = pyNumber(v)
+        expect(text).toMatch(/^-?(\d+\.\d*|\d+(\.\d+)?e[+-]\d+|\d\.\d+)$|^-?\d+(\.\d+)?e[+-]?\d+$/)
+        expect(Object.is(Number(text), v)).toBe(true)
+      }),
+    )
+    expect([pyNumber(Infinity), pyNumber(-Infinity), pyNumber(Number.NaN), pyNumber(3)]).toEqual([
+      'math.inf',
+      '-math.inf',
+      'math.nan',
+      '3.0',
+    ])
+  })
+})
