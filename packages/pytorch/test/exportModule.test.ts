@@ -3,6 +3,7 @@
  * golden suite): loops written once, shared subexpressions, no dead bindings, numbers that read back
  * exactly, and the export's refusals.
  */
+import type { RuleInput } from '@logit-perturb/core'
 import { codeAndField, refusal } from '@logit-perturb/conformance'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -65,7 +66,7 @@ describe('exportTorchModule', () => {
     expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce', numClasses: 3 }, { className: 'not a name' })))).toBe(
       'INVALID_PARAMETER className',
     )
-    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'lpl' })))).toBe('INVALID_SPEC split')
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'lpl' } as unknown as RuleInput)))).toBe('INVALID_SPEC split')
   })
 })
 
