@@ -1,0 +1,215 @@
+/**
+ * The exported PyTorch modules, run by Debian's torch (python3-torch, installed by the test command):
+ * every conformance case in float64 and float32 against the float64 reference, the module's
+ * contract as a PyTorch user meets it (errors, dtypes, state, the epoch switch, unmutated inputs),
+ * and data-parallel training with DistributedDataParallel on 2 and 3 CPU processes against one
+ * process on the whole batch.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type ConformanceCase, conformanceCases } from '@logit-perturb/conformance'
+import { runPython, runPythonScript, runTorchJobs, torchConformance } from '@logit-perturb/conformance/torch'
+import { type RuleInput, compareConformance, conformanceExpectation, createLoss, referenceOps } from '@logit-perturb/core'
+import { type ExportedTorchModule, exportTorchModule } from '@logit-perturb/pytorch'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const dir = mkdtempSync(join(tmpdir(), 'logit-perturb-pytorch-test-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Writes a module to the test folder; returns its path. */
+function write(name: string, module: ExportedTorchModule | string): string {
+  const file = join(dir, `${name}.py`)
+  writeFileSync(file, typeof module === 'string' ? module : module.source)
+  return file
+}
+
+describe('exported modules on the conformance cases', () => {
+  const cases = conformanceCases()
+
+  it('match the float64 reference in float64 (1e-9) and float32 (1e-4): loss, perturbed logits, closed form and autograd', () => {
+    const results = torchConformance(cases)
+    expect(results).toHaveLength(2 * cases.length)
+    const failures = results.flatMap((r) =>
+      r.checks.filter((k) => !k.skipped && !(k.error <= k.tolerance)).map((k) => `${r.name} ${r.dtype} ${k.what}: ${k.error}`),
+    )
+    expect(failures).toEqual([])
+    const checked = (what: string, dtype: string) =>
+      results.filter((r) => r.dtype === dtype && r.checks.some((k) => k.what === what && !k.skipped)).length
+    // Through-gradient rules (lpl through, official-longtail, multi-label through) against the central difference.
+    expect(checked('autodiff gradient = central difference', 'float64')).toBeGreaterThanOrEqual(12)
+    expect(checked('autodiff gradient = closed form', 'float64')).toBeGreaterThanOrEqual(80)
+    expect(checked('closed-form gradient', 'float32')).toBeGreaterThanOrEqual(80)
+  })
+
+  it('fail when the module computes something else', () => {
+    const c = cases.find((x) => x.name === 'lpl-prior (|u| ≤ 3)') as ConformanceCase
+    const module = exportTorchModule(c.spec, { numClasses: 6 })
+    // One step of the search scaled wrongly: the perturbation, loss and gradient move.
+    const tampered = { ...module, source: module.source.replace(/(state_\d+ = add_\d+)$/m, '$1 * 1.01') }
+    expect(tampered.source).not.toBe(module.source)
+    const [result] = runTorchJobs([{ module: tampered, reduction: 'mean', logits: c.logits, labels: c.labels }])
+    const out = result!.float64
+    if ('error' in out) throw new Error(out.error)
+    const checks = compareConformance(
+      c,
+      conformanceExpectation(c),
+      { loss: Float64Array.from(out.loss as number[]), perturbed: Float64Array.from(out.perturbed as number[]) },
+      1e-9,
+    )
+    expect(checks.map((k) => k.error > 1e-6)).toEqual([true, true])
+  })
+})
+
+describe('an exported module as a PyTorch user calls it', () => {
+  const counts = [400, 200, 100, 50, 20, 10]
+  const lpl = write('lpl', exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: counts }))
+  const confidence = write('confidence', exportTorchModule({ rule: 'lpl', split: 'confidence', momentum: 0.5 }, { numClasses: 6 }))
+  const drwSpec: RuleInput = { rule: 'ldam', classCounts: counts, drw: { beta: 0.999, fromEpoch: 2 } }
+  const drw = write('drw', exportTorchModule(drwSpec))
+  const logits = Array.from({ length: 8 }, (_, i) => Array.from({ length: 6 }, (_, j) => Math.sin(3 * i + j)))
+  const labels = [0, 0, 1, 2, 3, 5, 0, 1]
+
+  const program = `
+import importlib.util, json, sys
+import torch
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+lpl, confidence, drw = (load(p, n) for p, n in zip(sys.argv[1:4], ('lpl', 'confidence', 'drw')))
+logits = torch.tensor(json.loads(sys.argv[4]), dtype=torch.float64)
+labels = torch.tensor(json.loads(sys.argv[5]))
+out = {}
+
+def refusal(fn):
+    try:
+        fn()
+        return None
+    except ValueError as e:
+        return str(e)
+
+loss_fn = lpl.LplLoss()
+out['label range'] = refusal(lambda: loss_fn(logits, torch.tensor([0, 1, 2, 3, 4, 6, 0, 1])))
+out['label dtype'] = refusal(lambda: loss_fn(logits, labels.double()))
+out['logits shape'] = refusal(lambda: loss_fn(logits[:, :5], labels))
+out['not finite'] = refusal(lambda: loss_fn(logits * float('nan'), labels))
+out['sample weight'] = refusal(lambda: loss_fn(logits, labels, sample_weight=-torch.ones(8)))
+out['reduction'] = refusal(lambda: lpl.LplLoss(reduction='avg'))
+before = logits.clone()
+x32 = logits.float().requires_grad_()
+loss32 = loss_fn(x32, labels)
+loss32.backward()
+out['float32'] = [str(loss32.dtype), str(x32.grad.dtype), bool(torch.isfinite(x32.grad).all())]
+out['unchanged'] = bool(torch.equal(before, logits))
+out['none'] = list(lpl.LplLoss(reduction='none')(logits, labels).shape)
+out['empty'] = lpl.LplLoss()(logits[:0], labels[:0]).item()
+out['loss'] = loss_fn(logits, labels).item()
+
+state = confidence.LplLoss()
+state(logits, labels)
+after_train = state.state_confidence.clone()
+state.eval()
+state(logits * 2, labels)
+out['state'] = [float(after_train.abs().sum()), bool(torch.equal(after_train, state.state_confidence))]
+out['state saved'] = sorted(state.state_dict().keys())
+
+ldam = drw.LdamLoss()
+out['drw'] = [ldam(logits, labels).item()]
+ldam.epoch = 2
+out['drw'].append(ldam(logits, labels).item())
+print(json.dumps(out))
+`
+  const out = JSON.parse(runPython(program, [lpl, confidence, drw, JSON.stringify(logits), JSON.stringify(labels)])) as Record<
+    string,
+    unknown
+  >
+
+  it('refuses bad input with a ValueError that names it', () => {
+    expect(out['label range']).toBe('labels must lie in [0, 6), got values from 0 to 6')
+    expect(out['label dtype']).toMatch(/^labels must be integer class ids \[N\] with N = 8, got torch.float64/)
+    expect(out['logits shape']).toBe('logits must be floats [N, 6], got torch.float64 [8, 5]')
+    expect(out['not finite']).toBe('logits hold NaN or infinity')
+    expect(out['sample weight']).toBe('sample_weight must be finite and >= 0')
+    expect(out.reduction).toBe("reduction must be 'mean', 'sum' or 'none', got 'avg'")
+  })
+
+  it("computes in the logits' dtype, leaves its inputs as they were, and gives 0 for an empty batch", () => {
+    expect(out.float32).toEqual(['torch.float32', 'torch.float32', true])
+    expect(out.unchanged).toBe(true)
+    expect(out.none).toEqual([8])
+    expect(out.empty).toBe(0)
+    const reference = createLoss(referenceOps, { rule: 'lpl', split: 'prior', classCounts: counts })
+    const expected = reference(referenceOps.constant(logits.flat(), [8, 6]), referenceOps.constant(labels, [8], 'int32')).data[0]!
+    expect(Math.abs((out.loss as number) - expected) / expected).toBeLessThan(1e-12)
+  })
+
+  it('moves its state on training calls only, and saves it with the module', () => {
+    const [moved, unchangedInEval] = out.state as [number, boolean]
+    expect(moved).toBeGreaterThan(0)
+    expect(unchangedInEval).toBe(true)
+    expect(out['state saved']).toEqual(['state_confidence', 'state_seen'])
+  })
+
+  it('switches deferred re-weighting on at module.epoch, as the reference does at ctx.epoch', () => {
+    const reference = createLoss(referenceOps, drwSpec)
+    const u = referenceOps.constant(logits.flat(), [8, 6])
+    const y = referenceOps.constant(labels, [8], 'int32')
+    const expected = [0, 2].map((epoch) => reference(u, y, { epoch }).data[0]!)
+    const got = out.drw as number[]
+    for (const [i, e] of expected.entries()) expect(Math.abs(got[i]! - e) / e).toBeLessThan(1e-12)
+    expect(Math.abs(expected[0]! - expected[1]!)).toBeGreaterThan(1e-3)
+  })
+})
+
+describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
+  const counts = [400, 200, 100, 50, 20, 10]
+  const specs: Record<string, RuleInput> = {
+    'lpl-prior': { rule: 'lpl', split: 'prior', classCounts: counts, maxSteps: 4 },
+    'lpl-through': { rule: 'lpl', split: 'prior', classCounts: counts, maxSteps: 4, gradient: 'through' },
+    'official-longtail': { rule: 'official-longtail', classCounts: counts, headClasses: 3 },
+    'lpl-confidence': { rule: 'lpl', split: 'confidence', momentum: 0.5, maxSteps: 4 },
+  }
+  const script = join(import.meta.dirname, 'pytorch', 'data_parallel.py')
+
+  /** Runs the training comparison; returns the largest differences per case, world size and setting. */
+  function train(sources: Record<string, string>, worlds: number[]): Record<string, Record<'delta' | 'loss' | 'grads', number>> {
+    const manifest: Record<string, { file: string; className: string }> = {}
+    for (const [name, source] of Object.entries(sources)) {
+      manifest[name] = { file: write(`ddp-${name}`, source), className: /^class (\w+)\(torch\.nn\.Module\)/m.exec(source)![1]! }
+    }
+    const manifestFile = join(dir, 'manifest.json')
+    const outFile = join(dir, 'ddp.json')
+    writeFileSync(manifestFile, JSON.stringify(manifest))
+    runPythonScript(script, [manifestFile, outFile, ...worlds.map(String)])
+    return JSON.parse(readFileSync(outFile, 'utf8'))
+  }
+  const sources = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, exportTorchModule(spec, { numClasses: 6 }).source]))
+
+  it('give the single-process δ, loss and gradients at every step to 1e-6 with the all-reduce, and differ without it', () => {
+    const report = train(sources, [2, 3])
+    for (const name of Object.keys(specs)) {
+      for (const world of [2, 3]) {
+        const on = report[`${name} W=${world} all_reduce`]!
+        const off = report[`${name} W=${world} per_shard`]!
+        expect(Math.max(on.delta, on.loss, on.grads), `${name} W=${world}`).toBeLessThan(1e-6)
+        expect(Math.min(off.delta, off.loss, off.grads), `${name} W=${world} per shard`).toBeGreaterThan(1e-6)
+      }
+    }
+  })
+
+  it('catch an all-reduce whose backward pass does not sum the gradients', () => {
+    const broken = (source: string) =>
+      source.replace(
+        /def backward\(ctx, grad\):\n\s+total = grad\.clone\(\)\n\s+dist\.all_reduce\(total\)\n\s+return total/,
+        'def backward(ctx, grad):\n        return grad',
+      )
+    const through = { 'lpl-through': broken(sources['lpl-through']!), 'official-longtail': broken(sources['official-longtail']!) }
+    expect(through['lpl-through']).not.toBe(sources['lpl-through'])
+    const report = train(through, [2])
+    for (const name of Object.keys(through)) expect(report[`${name} W=2 all_reduce`]!.grads, name).toBeGreaterThan(1e-6)
+  })
+})
