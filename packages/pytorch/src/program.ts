@@ -36,6 +36,7 @@ export class PythonProgram {
   private readonly prologue: string[] = []
   private counter = 0
   private readonly buffersByKey = new Map<string, PyBuffer>()
+  /** The module's constants, in the order they were first used. */
   readonly buffers: PyBuffer[] = []
 
   /**
@@ -44,11 +45,6 @@ export class PythonProgram {
    */
   body(indent: string): string[] {
     return withoutDeadBindings([...this.prologue, ...this.blocks[0]!.lines]).map((l) => (l === '' ? l : indent + l))
-  }
-
-  /** The counter fresh names are numbered from now on. */
-  get nextName(): number {
-    return this.counter
   }
 
   /** What `key` was remembered as in the current scope or one around it. */

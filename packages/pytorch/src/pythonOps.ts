@@ -74,7 +74,9 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
   const tensor = (x: PyTensor): PyTensor => {
     if (own(x).literal === undefined) return x
     const dtype = x.dtype === 'int32' ? 'torch.long' : DTYPE
-    return bind('scalar', `torch.tensor(${x.expr}, dtype=${dtype}, device=${DEVICE})`, [], x.dtype)
+    const code = `torch.tensor(${x.expr}, dtype=${dtype}, device=${DEVICE})`
+    // Made once, at the start of the function, not at each iteration of a loop that uses it.
+    return program.lookup(code) ?? program.bindAtStart(program.fresh('scalar'), code, (name) => make(name, [], x.dtype))
   }
   const asFloat = (x: PyTensor): PyTensor => {
     if (own(x).dtype === 'float32') return x

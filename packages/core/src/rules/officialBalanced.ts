@@ -1,4 +1,5 @@
 import { checkNumber } from '../validate.js'
+import { classCounts } from './classSums.js'
 import { addClassRows } from './crossEntropy.js'
 import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { officialStep, pythonRound } from './officialStep.js'
@@ -48,13 +49,11 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
         let delta = ops.constant(new Float64Array(c * c), [c, c])
         let selected = delta
         let entryOf: typeof selected | undefined
+        const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
+        // The class counts, summed across workers once for every step.
+        const counts = classCounts(ops, oneHotLabels, rows)
         for (let r = 0; r < iterations; r++) {
-          const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, {
-            labels,
-            numClasses: c,
-            rowMask,
-            batchSum: ctx.batchSum,
-          })
+          const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, rows, counts)
           const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
           if (entryOf === undefined) {
             const tiny = ops.constant([1e-30], [])
