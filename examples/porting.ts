@@ -1,6 +1,7 @@
 /**
- * The same spec JSON evaluated in three places: the float64 reference, TensorFlow.js (cpu backend)
- * and an ONNX model exported from the spec and run by onnxruntime-web (wasm). Prints, per spec and
+ * The same spec JSON evaluated in four places: the float64 reference, TensorFlow.js (cpu backend),
+ * an ONNX model exported from the spec and run by onnxruntime-web (wasm), and a PyTorch module
+ * exported from the spec and run by torch in float64 and float32. Prints, per spec and
  * backend, the loss and the largest difference from the reference in the perturbed logits and in
  * the gradient w.r.t. the logits. The numbers of docs/porting.md come from this script:
  *
@@ -12,7 +13,9 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-layers'
 import { type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
 import { exportLossModel, runLossModel } from '@logit-perturb/onnx'
+import { exportTorchModule } from '@logit-perturb/pytorch'
 import { createTfjsOps } from '@logit-perturb/tfjs'
+import { runTorchJobs } from '@logit-perturb/conformance/torch'
 import { longTailedBatch } from './batch.js'
 
 const { logits, labels, classCounts } = longTailedBatch()
@@ -86,6 +89,26 @@ async function onOnnx(spec: RuleInput): Promise<Result> {
   }
 }
 
+/** The exported module run by torch (one process for every spec), in float64 and float32. */
+function onTorch(specs: readonly RuleInput[]): Record<'float64' | 'float32', Result>[] {
+  const jobs = specs.map((spec) => ({
+    module: exportTorchModule(spec, { numClasses: c }),
+    reduction: 'mean' as const,
+    logits: rows,
+    labels: ids,
+  }))
+  return runTorchJobs(jobs).map((result, k) => {
+    const closed = jobs[k]!.module.hasClosedFormGradient
+    const read = (dtype: 'float64' | 'float32'): Result => {
+      const out = result[dtype]
+      if ('error' in out) throw new Error(out.error)
+      const grad = (closed ? out.gradient : out.autograd) as number[]
+      return { loss: out.loss[0]!, perturbed: out.perturbed as number[], grad, gradFrom: closed ? 'closed form' : 'autograd' }
+    }
+    return { float64: read('float64'), float32: read('float32') }
+  })
+}
+
 /** The largest `|a − b|` over the entries. */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0
@@ -95,12 +118,15 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 await tf.setBackend('cpu')
 console.log(`batch: ${n} samples, ${c} classes, training counts ${classCounts.join('/')}`)
-for (const spec of specs) {
+const torch = onTorch(specs)
+for (const [k, spec] of specs.entries()) {
   const ref = onReference(spec)
   const results: [string, Result][] = [
     ['reference', ref],
     ['tfjs-cpu', await onTfjs(spec)],
     ['onnx-wasm', await onOnnx(spec)],
+    ['torch-f64', torch[k]!.float64],
+    ['torch-f32', torch[k]!.float32],
   ]
   console.log(`\nspec ${JSON.stringify(spec).replaceAll(JSON.stringify(classCounts), 'counts')}`)
   console.log(

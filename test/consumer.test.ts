@@ -14,6 +14,7 @@
  *   loop with LPL, and run an exported ONNX loss, agreeing with the float64 reference; each package
  *   README's example runs; a file using every package type-checks;
  * - the command line: `npx lpl --help` and `npx lpl verify` on a spec the package ships;
+ * - PyTorch: the package README's example writes a module, which Debian's torch imports and trains with;
  * - the browser: a Vite production build of a page that imports `@logit-perturb/tfjs`.
  *
  * Installs share npm's cache, so a second run needs the registry only for what changed.
@@ -26,6 +27,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
+import { torchPython } from '@logit-perturb/conformance/torch'
 import { PUBLIC_PACKAGES, type PublicPackage, packPublicPackages } from './support/pack.js'
 import { runProcess, runProcessOrThrow } from './support/process.js'
 
@@ -36,6 +38,8 @@ const versionOf = (name: string): string => JSON.parse(readFileSync(join(root, '
 /** The developer tools a user has in their own project: the workspace's versions, for reproducible checks. */
 const TYPESCRIPT = `typescript@${versionOf('typescript')}`
 const VITE = `vite@${versionOf('vite')}`
+/** Node's types, which a user writing files from TypeScript has. */
+const NODE_TYPES = `@types/node@${versionOf('@types/node')}`
 const INSTALL_TIMEOUT = 300_000
 
 /**
@@ -74,6 +78,7 @@ beforeAll(async () => {
   ])
   startProject('node', () => [...readmeLine('in Node'), ...readmeLine('ONNX'), TYPESCRIPT])
   startProject('cli', () => readmeLine('command line'))
+  startProject('pytorch', () => [...readmeLine('PyTorch'), TYPESCRIPT, NODE_TYPES])
   startProject('browser', () => [...readmeLine('in the browser'), VITE])
 }, 240_000)
 
@@ -372,7 +377,9 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
   it.each(['bundler', 'node16'] as const)(
     'a file using every package type-checks (skipLibCheck false, moduleResolution %s)',
     async (resolution) => {
-      if (!readdirSync(join(dir, 'node_modules', '@logit-perturb')).includes('cli')) await npmInstall(dir, ['@logit-perturb/cli'])
+      const installed = readdirSync(join(dir, 'node_modules', '@logit-perturb'))
+      const missing = ['cli', 'pytorch'].filter((p) => !installed.includes(p)).map((p) => `@logit-perturb/${p}`)
+      if (missing.length > 0) await npmInstall(dir, missing)
       // This library's declarations compile; the only errors left out are tfjs-layers' own.
       await typeCheck(dir, resolution, ['every-package.ts'])
     },
@@ -427,6 +434,44 @@ describe('the README: the command line', () => {
     const bad = await runProcess('npx', ['lpl', 'verify', '--spec', 'bad.json'], inProject(dir))
     expect(bad.status).toBe(1)
     expect(bad.stderr).toMatch(/classCounts/)
+  }, 120_000)
+})
+
+describe('the README: PyTorch', () => {
+  let dir = ''
+  beforeAll(async () => {
+    dir = await project('pytorch')
+  }, INSTALL_TIMEOUT)
+
+  it("the package README's example, as shipped, writes a module that trains a model in torch", async () => {
+    const readme = readFileSync(join(dir, 'node_modules', '@logit-perturb', 'pytorch', 'README.md'), 'utf8')
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    expect(blocks).toHaveLength(1)
+    writeFileSync(join(dir, 'readme-pytorch.ts'), `${blocks[0]}\nexport {}\n`)
+    await typeCheck(dir, 'node16', ['readme-pytorch.ts'], 'built')
+    const out = await runProcessOrThrow('node', [join('built', 'readme-pytorch.js')], inProject(dir))
+    expect(out).toContain('loss.py: class LplLoss, 10 classes')
+    // The README's next line, in Python: import the file and train with it.
+    const train = [
+      'import torch',
+      'from loss import LplLoss',
+      'torch.manual_seed(0)',
+      'model = torch.nn.Linear(4, 10)',
+      'criterion = LplLoss()',
+      'optimizer = torch.optim.SGD(model.parameters(), lr=0.1)',
+      'x, y = torch.randn(64, 4), torch.randint(0, 10, (64,))',
+      'losses = []',
+      'for _ in range(20):',
+      '    optimizer.zero_grad()',
+      '    loss = criterion(model(x), y)',
+      '    loss.backward()',
+      '    optimizer.step()',
+      '    losses.append(loss.item())',
+      'print(losses[0], losses[-1])',
+    ].join('\n')
+    const [first, last] = (await runProcessOrThrow(torchPython(), ['-c', train], inProject(dir))).trim().split(' ').map(Number)
+    expect(Number.isFinite(first) && Number.isFinite(last)).toBe(true)
+    expect(last!).toBeLessThan(first!)
   }, 120_000)
 })
 

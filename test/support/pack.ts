@@ -9,7 +9,7 @@ import { runProcessOrThrow } from './process.js'
 const root = join(import.meta.dirname, '..', '..')
 
 /** The published packages, by folder under `packages/`; every other package there is private. */
-export const PUBLIC_PACKAGES = ['core', 'tfjs', 'onnx', 'cli'] as const
+export const PUBLIC_PACKAGES = ['core', 'tfjs', 'onnx', 'pytorch', 'cli'] as const
 export type PublicPackage = (typeof PUBLIC_PACKAGES)[number]
 
 /** Builds every public package (tsup), then packs each into `dir`; returns the tarball of each. */

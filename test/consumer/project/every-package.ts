@@ -17,6 +17,7 @@ import {
   onnxWasmBackend,
   runLossModel,
 } from '@logit-perturb/onnx'
+import { type ExportedTorchModule, exportTorchModule } from '@logit-perturb/pytorch'
 import { type TfjsLoss, createTfjsLoss, layersLoss, perturbationCallback, tfjsBackend } from '@logit-perturb/tfjs'
 import type * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
@@ -26,6 +27,7 @@ const spec = { rule: 'lpl', split: 'prior', classCounts: [90, 9, 1] } as const
 export const reference: Loss<RefTensor> = createLoss(referenceOps, spec)
 export const onTfjs: TfjsLoss = createTfjsLoss(spec)
 export const model: ExportedLossModel = exportLossModel(spec)
+export const torchModule: ExportedTorchModule = exportTorchModule(spec)
 
 export async function train(xs: tf.Tensor2D, ys: tf.Tensor2D): Promise<number> {
   const net = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [2] })] })

@@ -36,6 +36,8 @@ export interface PythonOptions {
   timeoutMs?: number
   /** Added to this process's environment. */
   env?: NodeJS.ProcessEnv
+  /** The working folder; default this process's. */
+  cwd?: string
 }
 
 /** Runs `python -c program args...`; throws with its standard error when it fails. */
@@ -53,6 +55,7 @@ function runInterpreter(argv: readonly string[], options: PythonOptions): string
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 600_000,
     env: { ...process.env, ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     maxBuffer: 256 * 1024 * 1024,
   })
   if (result.status !== 0) {
