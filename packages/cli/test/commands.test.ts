@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { createLoss, logPriorsFromCounts, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
 import { runLossModel, runModel } from '@logit-perturb/onnx'
+import { exportTorchModule } from '@logit-perturb/pytorch'
 import { classifierModel } from '../../onnx/test/support/classifier.js'
 import { lpl } from './run.js'
 
@@ -123,6 +124,30 @@ describe('lpl export', () => {
     const want = createLoss(referenceOps, spec)(referenceOps.constant(logits.flat(), [3, 4]), referenceOps.constant(labels, [3], 'int32'))
       .data[0]!
     expect(Math.abs(result.loss - want)).toBeLessThanOrEqual(1e-5 * want)
+  })
+  it('--format pytorch writes the module exportTorchModule writes, and refuses the options of ONNX', async () => {
+    const spec = { rule: 'lpl', split: 'prior', classCounts: counts } satisfies RuleInput
+    const out = join(dir, 'loss.py')
+    const r = await lpl(
+      'export',
+      '--format',
+      'pytorch',
+      '--spec',
+      specFile('lpl-torch.json', spec),
+      '--out',
+      out,
+      '--class-name',
+      'TailLoss',
+    )
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/class TailLoss\(torch\.nn\.Module\)/)
+    expect(readFileSync(out, 'utf8')).toBe(exportTorchModule(spec, { className: 'TailLoss' }).source)
+    const refused = await lpl('export', '--format', 'pytorch', '--spec', join(dir, 'lpl-torch.json'), '--out', out, '--opset', '18')
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toMatch(/--opset applies to --format onnx only/)
+    const unknown = await lpl('export', '--format', 'torchscript', '--spec', join(dir, 'lpl-torch.json'), '--out', out)
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toMatch(/--format must be onnx or pytorch, got "torchscript"/)
   })
   it('asks for the class count when the spec does not fix it', async () => {
     const r = await lpl('export', '--spec', specFile('ce2.json', { rule: 'ce' }), '--out', join(dir, 'ce.onnx'))
