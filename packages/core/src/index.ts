@@ -131,11 +131,22 @@ export { lplSearchHost, lplSearchHostVjp, lplSearchHostWithVjp } from './rules/l
 export type { LplHostSearch, LplHostSearchInputs } from './rules/lplSearchHost.js'
 export type { RuleOptions } from './rules/createRule.js'
 export type { SearchPath } from './rules/lpl.js'
-export { broadcastShapes, dimsAgree, normalizeAxes, reducedShape, reshapedShape, staticSize } from './shapes.js'
+export {
+  broadcastShapes,
+  checkConstant,
+  dimsAgree,
+  matmulShape,
+  normalizeAxes,
+  reducedShape,
+  reshapedShape,
+  segmentSumShape,
+  staticSize,
+} from './shapes.js'
 export type { AnyBackend, Backend } from './verify/backend.js'
 export { batchOn, isLabelMatrix, referenceBackend } from './verify/backend.js'
 export { relativeError } from './verify/relativeError.js'
 export type { ConformanceCase, ConformanceCheck, ConformanceExpectation, ConformanceValues } from './verify/conformance.js'
+export { exportClassCount } from './exportClassCount.js'
 export { CENTRAL_DIFFERENCE_RTOL, checkConformance, compareConformance, conformanceExpectation } from './verify/conformance.js'
 export type { AnyEquivalence, Equivalence, EquivalenceCheck } from './verify/equivalence.js'
 export { equivalences } from './verify/equivalences.js'

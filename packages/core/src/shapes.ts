@@ -85,3 +85,54 @@ export function reshapedShape(shape: readonly number[], target: readonly number[
 export function dimsAgree(a: number, b: number): boolean {
   return a === b || a < 0 || b < 0
 }
+
+/**
+ * Checks the data of a symbolic backend's constant: a known shape (no `-1`), as many values as it
+ * holds, and 32-bit integers for `int32`. Throws `SHAPE_MISMATCH` or `INVALID_PARAMETER`.
+ */
+export function checkConstant(data: ArrayLike<number>, shape: readonly number[], dtype: 'float32' | 'int32'): void {
+  check(
+    shape.every((d) => Number.isInteger(d) && d >= 0),
+    'SHAPE_MISMATCH',
+    `a constant needs a known shape, got [${shape.join(', ')}]`,
+  )
+  const n = shape.reduce((a, b) => a * b, 1)
+  check(data.length === n, 'SHAPE_MISMATCH', `${data.length} values do not fill shape [${shape.join(', ')}]`)
+  if (dtype !== 'int32') return
+  for (let i = 0; i < n; i++) {
+    check(
+      Number.isInteger(data[i]!) && Math.abs(data[i]!) < 2 ** 31,
+      'INVALID_PARAMETER',
+      `int32 constant value ${data[i]} at index ${i} is not a 32-bit integer`,
+    )
+  }
+}
+
+/** The shape `[m, n]` of a 2-D matrix product of `a` and `b`, either transposed; `SHAPE_MISMATCH` if they do not fit. */
+export function matmulShape(a: readonly number[], b: readonly number[], transposeA: boolean, transposeB: boolean): [number, number] {
+  check(a.length === 2 && b.length === 2, 'SHAPE_MISMATCH', `matmul needs two rank-2 tensors, got [${a.join(', ')}] and [${b.join(', ')}]`)
+  const [m, k] = transposeA ? [a[1]!, a[0]!] : [a[0]!, a[1]!]
+  const [k2, n] = transposeB ? [b[1]!, b[0]!] : [b[0]!, b[1]!]
+  check(dimsAgree(k, k2), 'SHAPE_MISMATCH', `matmul inner dimensions ${k} and ${k2} differ`)
+  return [m, n]
+}
+
+/**
+ * The shape `[numSegments, ...]` of a segment sum of rows `data` by `ids` (`[N]`), whose trailing
+ * dimensions must be known; `INVALID_PARAMETER` or `SHAPE_MISMATCH` otherwise.
+ */
+export function segmentSumShape(data: readonly number[], ids: readonly number[], numSegments: number): number[] {
+  check(Number.isInteger(numSegments) && numSegments > 0, 'INVALID_PARAMETER', `numSegments must be a positive integer, got ${numSegments}`)
+  check(
+    data.length >= 1 && ids.length === 1 && dimsAgree(ids[0]!, data[0]!),
+    'SHAPE_MISMATCH',
+    `segmentSum needs one id per row: ids [${ids.join(', ')}], rows [${data.join(', ')}]`,
+  )
+  const inner = data.slice(1)
+  check(
+    inner.every((d) => d >= 0),
+    'SHAPE_MISMATCH',
+    `segmentSum needs static trailing dimensions, got [${data.join(', ')}]`,
+  )
+  return [numSegments, ...inner]
+}

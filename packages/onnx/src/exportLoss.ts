@@ -3,10 +3,10 @@ import {
   type Reduction,
   type RuleInput,
   type RuleSpec,
-  check,
   checkOneOf,
   closedFormGradient,
   createLoss,
+  exportClassCount,
   parseSpec,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
@@ -104,22 +104,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   const ops = createSymbolicOps(graph)
   const reduction = options.reduction ?? 'mean'
   const loss = createLoss(ops, parsed, { reduction })
-  // ISDA's weights may come with the context instead of the spec: their row count is then C.
-  const fixed = loss.numClasses ?? options.context?.isda?.weights.length
-  const numClasses = options.numClasses ?? fixed
-  check(
-    numClasses !== undefined,
-    'INVALID_PARAMETER',
-    `the ${parsed.rule} spec does not fix the class count: pass numClasses`,
-    'numClasses',
-  )
-  check(Number.isInteger(numClasses) && numClasses > 0, 'INVALID_PARAMETER', `must be a positive integer, got ${numClasses}`, 'numClasses')
-  check(
-    fixed === undefined || fixed === numClasses,
-    'INVALID_PARAMETER',
-    `is ${numClasses} but the spec (or context.isda) has ${fixed} classes`,
-    'numClasses',
-  )
+  const numClasses = exportClassCount(parsed.rule, loss.numClasses, options.numClasses, options.context)
   const state = checkOneOf(options.state, ['batch', 'io'], 'batch', 'state')
 
   const c = numClasses

@@ -2,10 +2,12 @@ import {
   type TensorOps,
   broadcastShapes,
   check,
-  dimsAgree,
+  checkConstant,
+  matmulShape,
   normalizeAxes,
   reducedShape,
   reshapedShape,
+  segmentSumShape,
   staticSize,
 } from '@logit-perturb/core'
 import { type Attribute, ElemType, type ElemTypeName, GraphBuilder } from './graph.js'
@@ -123,22 +125,7 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     },
 
     constant(data, shape, dtype = 'float32') {
-      check(
-        shape.every((d) => Number.isInteger(d) && d >= 0),
-        'SHAPE_MISMATCH',
-        `a constant needs a known shape, got [${shape.join(', ')}]`,
-      )
-      const n = shape.reduce((a, b) => a * b, 1)
-      check(data.length === n, 'SHAPE_MISMATCH', `${data.length} values do not fill shape [${shape.join(', ')}]`)
-      if (dtype === 'int32') {
-        for (let i = 0; i < n; i++) {
-          check(
-            Number.isInteger(data[i]!) && Math.abs(data[i]!) < 2 ** 31,
-            'INVALID_PARAMETER',
-            `int32 constant value ${data[i]} at index ${i} is not a 32-bit integer`,
-          )
-        }
-      }
+      checkConstant(data, shape, dtype)
       return make(graph.constant(dtype, shape, data), shape, dtype)
     },
     shape: (x) => own(x).shape,
@@ -174,14 +161,7 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
 
     matmul(a, b, transposeA = false, transposeB = false) {
       const [x, y] = [asFloat(a), asFloat(b)]
-      check(
-        x.shape.length === 2 && y.shape.length === 2,
-        'SHAPE_MISMATCH',
-        `matmul needs two rank-2 tensors, got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`,
-      )
-      const [m, k] = transposeA ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!]
-      const [k2, n] = transposeB ? [y.shape[1]!, y.shape[0]!] : [y.shape[0]!, y.shape[1]!]
-      check(dimsAgree(k, k2), 'SHAPE_MISMATCH', `matmul inner dimensions ${k} and ${k2} differ`)
+      const [m, n] = matmulShape(x.shape, y.shape, transposeA, transposeB)
       const name = graph.op(
         'Gemm',
         [x.name, y.name],
@@ -213,24 +193,8 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
       return make(name, [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype)
     },
     segmentSum(x, segmentIds, numSegments) {
-      check(
-        Number.isInteger(numSegments) && numSegments > 0,
-        'INVALID_PARAMETER',
-        `numSegments must be a positive integer, got ${numSegments}`,
-      )
       const data = asFloat(x)
-      check(
-        data.shape.length >= 1 && segmentIds.shape.length === 1 && dimsAgree(segmentIds.shape[0]!, data.shape[0]!),
-        'SHAPE_MISMATCH',
-        `segmentSum needs one id per row: ids [${segmentIds.shape.join(', ')}], rows [${data.shape.join(', ')}]`,
-      )
-      const inner = data.shape.slice(1)
-      check(
-        inner.every((d) => d >= 0),
-        'SHAPE_MISMATCH',
-        `segmentSum needs static trailing dimensions, got [${data.shape.join(', ')}]`,
-      )
-      const outShape = [numSegments, ...inner]
+      const outShape = segmentSumShape(data.shape, segmentIds.shape, numSegments)
       const zeros = graph.constant('float32', outShape, new Float32Array(staticSize(outShape)))
       const name = graph.op('ScatterND', [zeros, rowIndices(segmentIds), data.name], [{ name: 'reduction', kind: 'string', value: 'add' }])
       return make(name, outShape, 'float32')

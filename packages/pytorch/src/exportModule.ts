@@ -8,6 +8,7 @@ import {
   check,
   closedFormGradient,
   createLoss,
+  exportClassCount,
   parseSpec,
 } from '@logit-perturb/core'
 import { moduleSource } from './moduleSource.js'
@@ -77,21 +78,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   const program = new PythonProgram()
   const ops = createPythonOps(program)
   const loss = createLoss(ops, parsed)
-  const fixed = loss.numClasses ?? options.context?.isda?.weights.length
-  const numClasses = options.numClasses ?? fixed
-  check(
-    numClasses !== undefined,
-    'INVALID_PARAMETER',
-    `the ${parsed.rule} spec does not fix the class count: pass numClasses`,
-    'numClasses',
-  )
-  check(Number.isInteger(numClasses) && numClasses > 0, 'INVALID_PARAMETER', `must be a positive integer, got ${numClasses}`, 'numClasses')
-  check(
-    fixed === undefined || fixed === numClasses,
-    'INVALID_PARAMETER',
-    `is ${numClasses} but the spec (or context.isda) has ${fixed} classes`,
-    'numClasses',
-  )
+  const numClasses = exportClassCount(parsed.rule, loss.numClasses, options.numClasses, options.context)
   const className = options.className ?? defaultClassName(parsed.rule)
   check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(className), 'INVALID_PARAMETER', `${JSON.stringify(className)} is not a Python name`, 'className')
 

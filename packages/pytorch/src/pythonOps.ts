@@ -3,10 +3,13 @@ import {
   type TensorOps,
   broadcastShapes,
   check,
+  checkConstant,
   dimsAgree,
+  matmulShape,
   normalizeAxes,
   reducedShape,
   reshapedShape,
+  segmentSumShape,
 } from '@logit-perturb/core'
 import { PythonProgram } from './program.js'
 import type { PyTensor } from './tensor.js'
@@ -136,23 +139,8 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
     input: (name, dtype, shape) => make(name, shape, dtype),
 
     constant(data, shape, dtype = 'float32') {
-      check(
-        shape.every((d) => Number.isInteger(d) && d >= 0),
-        'SHAPE_MISMATCH',
-        `a constant needs a known shape, got [${shape.join(', ')}]`,
-      )
-      const n = shape.reduce((a, b) => a * b, 1)
-      check(data.length === n, 'SHAPE_MISMATCH', `${data.length} values do not fill shape [${shape.join(', ')}]`)
+      checkConstant(data, shape, dtype)
       const values = Array.from(data)
-      if (dtype === 'int32') {
-        for (const [i, v] of values.entries()) {
-          check(
-            Number.isInteger(v) && Math.abs(v) < 2 ** 31,
-            'INVALID_PARAMETER',
-            `int32 constant value ${v} at index ${i} is not a 32-bit integer`,
-          )
-        }
-      }
       const write = dtype === 'int32' ? (v: number) => String(v) : pyNumber
       if (shape.length === 0) return { program, expr: write(values[0]!), shape: [], dtype, literal: values[0]! }
       const torchType = dtype === 'int32' ? 'torch.long' : 'torch.float64'
@@ -209,14 +197,7 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
 
     matmul(a, b, transposeA = false, transposeB = false) {
       const [x, y] = [tensor(asFloat(a)), tensor(asFloat(b))]
-      check(
-        x.shape.length === 2 && y.shape.length === 2,
-        'SHAPE_MISMATCH',
-        `matmul needs two rank-2 tensors, got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`,
-      )
-      const [m, k] = transposeA ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!]
-      const [k2, n] = transposeB ? [y.shape[1]!, y.shape[0]!] : [y.shape[0]!, y.shape[1]!]
-      check(dimsAgree(k, k2), 'SHAPE_MISMATCH', `matmul inner dimensions ${k} and ${k2} differ`)
+      const [m, n] = matmulShape(x.shape, y.shape, transposeA, transposeB)
       const left = transposeA ? `${x.expr}.t()` : x.expr
       const right = transposeB ? `${y.expr}.t()` : y.expr
       return bind('matmul', `${left} @ ${right}`, [m, n], 'float32')
@@ -241,25 +222,9 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
       return bind('gather', `torch.index_select(${x.expr}, ${ax}, ${ids.expr})`, shape, x.dtype)
     },
     segmentSum(a, segmentIds, numSegments) {
-      check(
-        Number.isInteger(numSegments) && numSegments > 0,
-        'INVALID_PARAMETER',
-        `numSegments must be a positive integer, got ${numSegments}`,
-      )
       const x = tensor(asFloat(a))
       const ids = tensor(segmentIds)
-      check(
-        x.shape.length >= 1 && ids.shape.length === 1 && dimsAgree(ids.shape[0]!, x.shape[0]!),
-        'SHAPE_MISMATCH',
-        `segmentSum needs one id per row: ids [${ids.shape.join(', ')}], rows [${x.shape.join(', ')}]`,
-      )
-      const inner = x.shape.slice(1)
-      check(
-        inner.every((d) => d >= 0),
-        'SHAPE_MISMATCH',
-        `segmentSum needs static trailing dimensions, got [${x.shape.join(', ')}]`,
-      )
-      const outShape = [numSegments, ...inner]
+      const outShape = segmentSumShape(x.shape, ids.shape, numSegments)
       const zeros = `torch.zeros(${pyShape(outShape)}, dtype=${DTYPE}, device=${DEVICE})`
       return bind('segment_sum', `${zeros}.index_add(0, ${ids.expr}, ${x.expr})`, outShape, 'float32')
     },
