@@ -1,4 +1,5 @@
 import type { TensorOps } from '../ops.js'
+import { repeat } from '../control.js'
 import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { LPL_DEFAULTS, type LplBoundFields, type LplSearchSettings, type LplStepFields, parseLplSearch } from './lpl.js'
 import { lplSteps, priorSplitBounds } from './lplBounds.js'
@@ -85,24 +86,26 @@ export function lplMultiLabelSearch<T>(
   const overBatch = (x: T) => (inp.batchSum === undefined ? ops.sum(x, [0], true) : inp.batchSum(ops.sum(x, [0], true)))
   const positiveCount = ops.maximum(overBatch(positives), one)
   const negativeCount = ops.maximum(overBatch(negatives), one)
-  let positive = ops.constant(new Float64Array(c), [1, c])
-  let negative = ops.constant(new Float64Array(c), [1, c])
-  const unrolled = Math.max(0, ...inp.steps)
-  for (let k = 0; k < unrolled; k++) {
-    const z = ops.add(inp.logits, ops.add(ops.mul(positives, positive), ops.mul(negatives, negative)))
+  const zero = ops.constant(new Float64Array(c), [1, c])
+  const steps = ops.constant(inp.steps, [1, c])
+  const signedAlpha = ops.constant(
+    inp.directions.map((d) => d * inp.alpha),
+    [1, c],
+  )
+  const [positive, negative] = repeat(ops, Math.max(0, ...inp.steps), [zero, zero], (_, [positive, negative], k) => {
+    const z = ops.add(inp.logits, ops.add(ops.mul(positives, positive!), ops.mul(negatives, negative!)))
     const positiveTerms = ops.neg(ops.maximum(ops.sigmoid(ops.neg(z)), floor))
     const negativeTerms = ops.maximum(ops.sigmoid(z), floor)
     const gPositive = ops.div(overBatch(ops.mul(positives, positiveTerms)), positiveCount)
     const gNegative = ops.div(overBatch(ops.mul(negatives, negativeTerms)), negativeCount)
     // Labels whose K_c is spent take no more steps.
-    const rate = ops.constant(
-      inp.steps.map((steps, j) => (steps > k ? inp.directions[j]! * inp.alpha : 0)),
-      [1, c],
-    )
-    positive = ops.add(positive, ops.mul(rate, inp.normalize ? ops.sign(gPositive) : gPositive))
-    negative = ops.add(negative, ops.mul(rate, inp.normalize ? ops.sign(gNegative) : gNegative))
-  }
-  return { positive, negative }
+    const rate = ops.mul(ops.greater(steps, k), signedAlpha)
+    return [
+      ops.add(positive!, ops.mul(rate, inp.normalize ? ops.sign(gPositive) : gPositive)),
+      ops.add(negative!, ops.mul(rate, inp.normalize ? ops.sign(gNegative) : gNegative)),
+    ]
+  })
+  return { positive: positive!, negative: negative! }
 }
 
 /** Hyper-parameters of {@link lplMultiLabelRule}. */
