@@ -53,9 +53,9 @@ export interface ConformanceCheck {
 const NEGLIGIBLE = 1e-30
 
 /**
- * The accuracy of {@link referenceFiniteDifference} on the conformance cases (measured: below 5e-7
- * relative, logits of magnitude 1e4 included): a float64 backend's autodiff is held to this
- * against it, not to its own tolerance.
+ * The accuracy of the reference's central differences (the fourth-order stencil with step 1e-4)
+ * on the conformance cases (measured: below 5e-7 relative, logits of magnitude 1e4 included): a
+ * float64 backend's autodiff is held to this against them, not to its own tolerance.
  */
 export const CENTRAL_DIFFERENCE_RTOL = 1e-6
 
@@ -115,7 +115,9 @@ export function conformanceExpectation(c: ConformanceCase): ConformanceExpectati
 
 /** What a backend computed for a case; the gradients where it has them. */
 export interface ConformanceValues {
+  /** The loss (a scalar, or `[N]` for `reduction: 'none'`). */
   loss: Float64Array
+  /** The perturbed logits, `[N, C]` flat. */
   perturbed: Float64Array
   /** The closed-form gradient (rules with one). */
   gradient?: Float64Array | undefined
