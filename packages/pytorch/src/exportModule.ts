@@ -56,7 +56,7 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  *
  * The module, `Loss(reduction='mean', all_reduce=True, check_values=True)`:
  * - `forward(logits, labels, sample_weight=None, mask=None)`: the loss, reduced as `reduction`
- *   says (`'mean'`, `'sum'`, or `'none'` for the per-sample losses `[N]`; docs/spec.md#8);
+ *   says (`'mean'`, `'sum'`, or `'none'` for the per-sample losses `[N]`; docs/spec.md#8-reductions-sample-weights-and-masks);
  *   `logits` `[N, C]` float32 or float64 (the module computes in their dtype), `labels` `[N]`
  *   integer class ids (multi-label rules: `[N, C]` of 0 and 1);
  * - `perturb(...)`: the perturbed logits `z`, `[N, C]`;
