@@ -21,6 +21,7 @@ export const SINGLE_LABEL_KINDS = [
   'ce',
   'logit-adjustment',
   'balanced-softmax',
+  'focal',
   'ldam',
   'ldam-drw',
   'vs',
@@ -48,6 +49,8 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       return fc.record({ rule: fc.constant(kind), classCounts: counts, tau: numberInput(0, 3) })
     case 'balanced-softmax':
       return fc.record({ rule: fc.constant(kind), classCounts: counts })
+    case 'focal':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 5), tau: numberInput(0, 2) })
     case 'ldam':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
     case 'ldam-drw':

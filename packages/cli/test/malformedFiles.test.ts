@@ -237,8 +237,8 @@ const BAD_SPECS: [string, string | null, RegExp][] = [
   ['number.json', '42', /number\.json: INVALID_SPEC: spec: must be a JSON object, got 42$/],
   [
     'unknown-rule.json',
-    json({ rule: 'focal', classCounts: COUNTS }),
-    /unknown-rule\.json: UNKNOWN_RULE: rule: unknown rule "focal"; known rules: ce, /,
+    json({ rule: 'dice', classCounts: COUNTS }),
+    /unknown-rule\.json: UNKNOWN_RULE: rule: unknown rule "dice"; known rules: ce, /,
   ],
   ['no-rule.json', json({ tau: 1, classCounts: COUNTS }), /no-rule\.json: INVALID_SPEC: rule: is required/],
   ['missing-field.json', json({ rule: 'logit-adjustment', tau: 1 }), /missing-field\.json: INVALID_SPEC: classCounts: is required$/],

@@ -54,6 +54,8 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       return parseSpec({ rule: 'official-balanced', numClasses: c.numClasses, steps: n('steps'), alpha: n('alpha') })
     case 'logit-adjustment':
       return parseSpec({ rule: 'logit-adjustment', classCounts: counts(), tau: n('tau') })
+    case 'focal':
+      return parseSpec({ rule: 'focal', gamma: n('gamma'), tau: n('tau'), classCounts: counts() })
     case 'ldam':
       return parseSpec({
         rule: 'ldam',

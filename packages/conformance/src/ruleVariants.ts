@@ -44,6 +44,10 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     more: [v('logit-adjustment (defaults)', { rule: 'logit-adjustment', classCounts })],
   }),
   'balanced-softmax': (classCounts) => ({ main: [v('balanced-softmax', { rule: 'balanced-softmax', classCounts })] }),
+  focal: (classCounts) => ({
+    main: [v('focal', { rule: 'focal', gamma: 2 }), v('la-focal', { rule: 'focal', gamma: 1, tau: 1, classCounts })],
+    more: [v('focal (γ = 0)', { rule: 'focal', gamma: 0 }), v('focal (γ = 0.5)', { rule: 'focal', gamma: 0.5 })],
+  }),
   ldam: (classCounts) => ({
     main: [v('ldam-drw', { rule: 'ldam', classCounts, scale: 5, drw: { beta: 0.999, fromEpoch: 0 } })],
     more: [
@@ -93,6 +97,7 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
         bounds: classCounts.map((_, c) => FIXED_BOUNDS[c % FIXED_BOUNDS.length]!),
       }),
       v('la+lpl', { rule: 'lpl', split: 'prior', classCounts, base: { rule: 'logit-adjustment', tau: 1, classCounts } }),
+      v('focal+lpl', { rule: 'lpl', split: 'prior', classCounts, base: { rule: 'focal', gamma: 2 } }),
       v('lpl-through', { rule: 'lpl', split: 'prior', classCounts, gradient: 'through', maxSteps: 6 }, true),
     ],
     more: [

@@ -1,6 +1,7 @@
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
+import { focalSlope, focalTerms } from './rules/focalTerms.js'
 import type { PerturbedBatch } from './rules/types.js'
 
 /**
@@ -46,8 +47,16 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
   const perClassMean = (perSample: T): T => ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
   const reference = batch.reference ?? { logits }
   const one = ops.constant([1], [])
-  const variation = ops.sub(crossEntropyPerSample(ops, batch.logits, y), crossEntropyPerSample(ops, reference.logits, y))
-  const perturbedResidual = ops.mul(softmaxResidual(ops, batch.logits, y), batch.logitScale ?? one)
+  const perturbedLoss = ops.reshape(crossEntropyPerSample(ops, batch.logits, y), [-1, 1])
+  let perturbedResidual = ops.mul(softmaxResidual(ops, batch.logits, y), batch.logitScale ?? one)
+  let rowLoss = perturbedLoss
+  if (batch.focusing !== undefined && batch.focusing > 0) {
+    // The focal factor scales the sample's loss and its gradient (see `focalSlope`).
+    const terms = focalTerms(ops, batch.logits, y, batch.focusing)
+    rowLoss = ops.mul(terms.factor, perturbedLoss)
+    perturbedResidual = ops.mul(perturbedResidual, ops.add(terms.factor, focalSlope(ops, terms, perturbedLoss, batch.focusing)))
+  }
+  const variation = ops.sub(ops.reshape(rowLoss, [-1]), crossEntropyPerSample(ops, reference.logits, y))
   const plainResidual = ops.mul(softmaxResidual(ops, reference.logits, y), reference.logitScale ?? one)
   const norm = (x: T): T => ops.sqrt(ops.sum(ops.mul(x, x), [1]))
   const floor = ops.constant([RATIO_FLOOR], [])

@@ -43,6 +43,8 @@ export type {
   CeSpec,
   DbNegativeTolerantInput,
   DbNegativeTolerantSpec,
+  FocalInput,
+  FocalSpec,
   IsdaInput,
   IsdaSpec,
   LdamInput,

@@ -1,6 +1,7 @@
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
+import { focalSlope, focalTerms } from './rules/focalTerms.js'
 import type { LabelTask, PerturbedBatch } from './rules/types.js'
 
 /** The floor of a reduction's normalizer: a float32 normal number, so `0/0` never happens. */
@@ -64,16 +65,36 @@ function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: RowWeights<T>):
  * The per-sample losses before weighting, `ℓ_i` (`[N, 1]`): the cross-entropy of `z_i` against
  * the target `t_i = (1 − ε)·e_{y_i} + ε/C`, that is `(1 − ε)·CE(z_i, y_i) + ε·mean_j(−log p_ij)`,
  * for single-label rules; `(1/C) Σ_c w_ic·BCE(z_ic, (1 − ε)·Y_ic + ε/2)` for multi-label ones.
- * Their mean is the rule's loss.
+ * With a focusing `γ` (`batch.focusing`), each sample's term (multi-label: each entry's BCE) is
+ * multiplied by `(1 − p_t)^γ`. Their mean is the rule's loss.
  */
 function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, labelMatrix: T, epsilon: number): T {
+  const gamma = batch.focusing ?? 0
   if (task === 'single') {
     const hard = ops.reshape(crossEntropyPerSample(ops, batch.logits, labelMatrix), [-1, 1])
-    if (epsilon === 0) return hard
-    const uniform = ops.neg(ops.mean(ops.logSoftmax(batch.logits), [1], true))
-    return ops.add(ops.mul(hard, ops.constant([1 - epsilon], [])), ops.mul(uniform, ops.constant([epsilon], [])))
+    const smoothed =
+      epsilon === 0
+        ? hard
+        : ops.add(
+            ops.mul(hard, ops.constant([1 - epsilon], [])),
+            ops.mul(ops.neg(ops.mean(ops.logSoftmax(batch.logits), [1], true)), ops.constant([epsilon], [])),
+          )
+    return gamma === 0 ? smoothed : ops.mul(focalTerms(ops, batch.logits, labelMatrix, gamma).factor, smoothed)
   }
-  const entries = bceEntries(ops, batch.logits, smoothedBinaryTargets(ops, labelMatrix, epsilon))
+  const targets = smoothedBinaryTargets(ops, labelMatrix, epsilon)
+  let entries = bceEntries(ops, batch.logits, targets)
+  if (gamma !== 0) {
+    // 1 − p_t with p_t = exp(−BCE); for 0/1 targets it is σ(−z) on a positive and σ(z) on a
+    // negative, which keeps its relative precision where the BCE is below float32's resolution.
+    const miss =
+      epsilon === 0
+        ? ops.add(
+            ops.mul(labelMatrix, ops.sigmoid(ops.neg(batch.logits))),
+            ops.mul(ops.sub(ops.constant([1], []), labelMatrix), ops.sigmoid(batch.logits)),
+          )
+        : ops.sub(ops.constant([1], []), ops.exp(ops.neg(entries)))
+    entries = ops.mul(ops.exp(ops.mul(ops.log(ops.maximum(miss, ops.constant([1e-37], []))), ops.constant([gamma], []))), entries)
+  }
   return ops.mean(batch.entryWeights === undefined ? entries : ops.mul(entries, batch.entryWeights), [1], true)
 }
 
@@ -104,7 +125,8 @@ export function reducedLoss<T>(
  * The closed-form gradient of {@link reducedLoss} w.r.t. the unperturbed logits `u` (`[N, C]`),
  * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − t_i)`
  * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − t_ic) / C` (multi-label), with `t` the (smoothed)
- * targets and `a = ∂z/∂u` the logit scale; `share` is the loss's own ({@link rowShares}). For
+ * targets and `a = ∂z/∂u` the logit scale; `share` is the loss's own ({@link rowShares}). With a
+ * focusing `γ` (single-label), `(1 − q)^γ·(p − t) + k·(p − e_y)` with `k` from `focalSlope`. For
  * `'none'`, row `i` is the gradient of `r_i`, which depends on row `i` only.
  */
 export function closedFormBatchGradient<T>(
@@ -118,11 +140,19 @@ export function closedFormBatchGradient<T>(
   let out: T
   if (task === 'single') {
     // p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
-    let residual = softmaxResidual(ops, batch.logits, labelMatrix)
+    const hard = softmaxResidual(ops, batch.logits, labelMatrix)
+    let residual = hard
     if (epsilon !== 0) {
       const c = ops.shape(labelMatrix)[1]!
       const towardUniform = ops.sub(ops.softmax(batch.logits), ops.constant([1 / c], []))
       residual = ops.add(ops.mul(residual, ops.constant([1 - epsilon], [])), ops.mul(towardUniform, ops.constant([epsilon], [])))
+    }
+    const gamma = batch.focusing ?? 0
+    if (gamma !== 0) {
+      // ∂[(1 − q)^γ·H]/∂z = (1 − q)^γ·(p − t) + k·(p − e_y), H the sample's (smoothed) cross-entropy.
+      const terms = focalTerms(ops, batch.logits, labelMatrix, gamma)
+      const slope = focalSlope(ops, terms, perSampleLoss(ops, task, { logits: batch.logits }, labelMatrix, epsilon), gamma)
+      residual = ops.add(ops.mul(residual, terms.factor), ops.mul(hard, slope))
     }
     out = ops.mul(residual, share)
   } else {

@@ -8,6 +8,7 @@ import type { BalancedSoftmaxSpec } from './rules/balancedSoftmax.js'
 import type { BceSpec } from './rules/bce.js'
 import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
+import type { FocalInput, FocalSpec } from './rules/focal.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
@@ -26,6 +27,8 @@ export type {
   CeSpec,
   DbNegativeTolerantInput,
   DbNegativeTolerantSpec,
+  FocalInput,
+  FocalSpec,
   IsdaInput,
   IsdaSpec,
   LdamInput,
@@ -49,10 +52,17 @@ export type { LplConfidenceSpec, LplFixedSpec, LplLearnedSpec, LplPriorSpec } fr
 export type { VsCountsSpec, VsTermsSpec } from './rules/vs.js'
 
 /** The specs LPL accepts as its base rule. */
-export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | LdamSpec | VsSpec | IsdaSpec
+export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | FocalSpec | LdamSpec | VsSpec | IsdaSpec
 
 /** LPL's base rule as written. */
-export type LplBaseInput = SpecInput<CeSpec> | LogitAdjustmentInput | SpecInput<BalancedSoftmaxSpec> | LdamInput | VsInput | IsdaInput
+export type LplBaseInput =
+  | SpecInput<CeSpec>
+  | LogitAdjustmentInput
+  | SpecInput<BalancedSoftmaxSpec>
+  | FocalInput
+  | LdamInput
+  | VsInput
+  | IsdaInput
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
 export type SingleLabelRuleSpec = LplBaseSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec

@@ -74,7 +74,7 @@ describe('typed errors, one per code, each naming the problem', () => {
     )
   })
   it('UNKNOWN_RULE names the rule and lists the known ones', () => {
-    expectRefusal(() => parseSpec({ rule: 'focal' }), 'UNKNOWN_RULE', /"focal"/, /logit-adjustment/)
+    expectRefusal(() => parseSpec({ rule: 'focal-dice' }), 'UNKNOWN_RULE', /"focal-dice"/, /logit-adjustment/)
     expectRefusal(() => parseSpec({ rule: 'lpl', split: 'confidence', base: { rule: 'lpx' } }), 'UNKNOWN_RULE', /^base\.rule:/)
   })
   it('INVALID_SPEC: not an object, missing or misspelt fields, bad nesting', () => {

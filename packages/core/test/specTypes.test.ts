@@ -41,7 +41,7 @@ describe('spec input types', () => {
       // @ts-expect-error the fixed split has per-class bounds, not `epsilon`
       { rule: 'lpl', split: 'fixed', directions: [1], bounds: [1], epsilon: 0.3 },
       // @ts-expect-error no such rule
-      { rule: 'focal' },
+      { rule: 'no-such-rule' },
     ] satisfies RuleInput[]
     for (const spec of refused) expect(() => parseSpec(spec)).toThrow()
   })

@@ -59,7 +59,9 @@ export type SpecInput<S extends SpecBase, Defaulted extends keyof S = never> = R
 >
 
 /** `T` with its array fields readonly, so that `as const` literals and frozen arrays are accepted. */
-type ReadonlyArrays<T> = { [K in keyof T]: T[K] extends readonly (infer E)[] ? readonly E[] : T[K] }
+type ReadonlyArrays<T> = {
+  [K in keyof T]: NonNullable<T[K]> extends readonly (infer E)[] ? readonly E[] | Extract<T[K], undefined> : T[K]
+}
 
 /** The fields every parsed spec starts with, after `rule`: the format version and the declared class count. */
 export interface SpecHeader {

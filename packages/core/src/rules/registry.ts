@@ -3,6 +3,7 @@ import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
 import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
+import { focalDefinition } from './focal.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
 import { ldamDefinition } from './ldam.js'
@@ -23,6 +24,7 @@ export const RULE_DEFINITIONS = [
   ceDefinition,
   logitAdjustmentDefinition,
   balancedSoftmaxDefinition,
+  focalDefinition,
   ldamDefinition,
   vsDefinition,
   isdaDefinition,

@@ -62,6 +62,13 @@ export interface PerturbedBatch<T> {
   /** `∂z/∂u` as a factor broadcastable to `[N, C]` (a scale `s` or a per-class vector). Absent: 1. */
   logitScale?: T
   /**
+   * The focusing parameter `γ > 0` of the focal loss (Lin et al., ICCV 2017): each sample's loss
+   * (single-label) or each entry's BCE (multi-label) is multiplied by `(1 − p_t)^γ`, `p_t` the
+   * probability the perturbed logits give the target. The factor depends on the logits; the
+   * closed-form gradient includes it. Absent: 1, the plain cross-entropy.
+   */
+  focusing?: number
+  /**
    * The unperturbed logits that explanations measure the perturbation against, with their scale.
    * Absent: the raw logits `u`. LDAM gives `s·u` (scale `s`): its class-level perturbation is the
    * margin; `s` is a temperature shared by every class.

@@ -1,5 +1,5 @@
 import { priorSplitBounds } from '../rules/lplBounds.js'
-import type { BalancedSoftmaxSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
+import type { BalancedSoftmaxSpec, FocalSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
 import type { Equivalence } from './equivalence.js'
 import { hostWeightedCe } from './hostCrossEntropy.js'
 import { evaluateOn, lossOn, variationOn } from './onBackend.js'
@@ -18,6 +18,12 @@ const isRule =
   <R extends RuleSpec['rule']>(rule: R) =>
   (spec: RuleSpec): spec is SpecOf<R> =>
     spec.rule === rule
+
+/** Whether a spec's loss is focal (`γ > 0`), itself or as LPL's base: its loss is not the CE of its perturbed logits. */
+function isFocal(spec: RuleSpec): boolean {
+  const inner = spec.rule === 'lpl' ? spec.base : spec
+  return inner?.rule === 'focal' && inner.gamma > 0
+}
 
 /** The first sample of each class, by class id: the one the others of the class are compared with. */
 function firstOfClass(labels: readonly number[]): Map<number, number> {
@@ -54,6 +60,8 @@ export interface Equivalences {
   readonly laTauZero: Equivalence<LogitAdjustmentSpec>
   /** 1: balanced softmax is logit adjustment with `τ = 1`. */
   readonly balancedSoftmaxIsLa: Equivalence<BalancedSoftmaxSpec>
+  /** 1: focal loss with `γ = 0` is logit adjustment with its `τ` (CE when `τ = 0`). */
+  readonly focalGammaZero: Equivalence<FocalSpec>
   /** 4: LDAM with `M = 0, s = 1` is CE. */
   readonly ldamPlainIsCe: Equivalence<LdamSpec>
   /** 4: LDAM's loss is non-decreasing in `M` (against `smallerMargin`, default `M/2`). */
@@ -80,7 +88,8 @@ export const equivalences: Equivalences = {
     name: '2. loss = CE of the perturbed logits (weighted)',
     formula: 'ℓ(u, y) = Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}',
     tolerance: TOLERANCE,
-    appliesTo: (_spec: RuleSpec): _spec is RuleSpec => true,
+    // The focal factor reweights the CE: its loss is not the CE of its logits.
+    appliesTo: (spec: RuleSpec): spec is RuleSpec => !isFocal(spec),
     async check(backend, spec, batch) {
       const e = await evaluateOn(backend, spec, batch)
       return relativeDifference(e.loss, hostWeightedCe(e.perturbed, batch.logits[0]!.length, batch.labels, e.classWeights))
@@ -136,6 +145,21 @@ export const equivalences: Equivalences = {
     appliesTo: isRule('logit-adjustment'),
     async check(backend, spec, batch) {
       return relativeDifference(await lossOn(backend, { ...spec, tau: 0 }, batch), await lossOn(backend, { rule: 'ce' }, batch))
+    },
+  },
+
+  focalGammaZero: {
+    name: '1. γ = 0 is LA with the same τ',
+    formula: 'FL_{γ=0,τ} = LA_τ',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('focal'),
+    async check(backend, spec, batch) {
+      const flat = await lossOn(backend, { ...spec, gamma: 0 }, batch)
+      const la =
+        spec.tau === 0 || spec.classCounts === undefined
+          ? { rule: 'ce' as const }
+          : { rule: 'logit-adjustment' as const, tau: spec.tau, classCounts: spec.classCounts }
+      return relativeDifference(flat, await lossOn(backend, la, batch))
     },
   },
 

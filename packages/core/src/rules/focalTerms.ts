@@ -1,0 +1,38 @@
+import type { TensorOps } from '../ops.js'
+
+/** Below this, `1 − p_y` is held: `log 0` would make the factor's gradient `0·∞`. A float32 normal number. */
+const MIN_MISS = 1e-37
+
+/** The focal loss's per-sample terms (Lin et al., ICCV 2017), each `[N, 1]`. */
+export interface FocalTerms<T> {
+  /** `q = p_{i,y_i}`, the probability of the true class. */
+  hit: T
+  /** `1 − q`, as `Σ_{j≠y} p_j` (exact where `q` rounds to 1), held at 1e-37 or more. */
+  miss: T
+  /** The factor `(1 − q)^γ`. */
+  factor: T
+}
+
+/**
+ * The terms of the focal factor `(1 − p_y)^γ` of single-label logits `z` (`[N, C]`) with one-hot
+ * labels (`[N, C]`), for `γ > 0`: `(1 − q)^γ = exp(γ·log(1 − q))`.
+ */
+export function focalTerms<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, gamma: number): FocalTerms<T> {
+  const probs = ops.softmax(logits)
+  const others = ops.sum(ops.mul(probs, ops.sub(ops.constant([1], []), oneHotLabels)), [1], true)
+  const miss = ops.maximum(others, ops.constant([MIN_MISS], []))
+  return {
+    hit: ops.sum(ops.mul(probs, oneHotLabels), [1], true),
+    miss,
+    factor: ops.exp(ops.mul(ops.log(miss), ops.constant([gamma], []))),
+  }
+}
+
+/**
+ * The coefficient `k_i` (`[N, 1]`) of `p_i − e_{y_i}` in the gradient of the factor times a
+ * per-sample loss `H_i` (`[N, 1]`): `∂(1 − q)^γ/∂z = γ·(1 − q)^{γ−1}·q·(p − e_y)`, so
+ * `∂[(1 − q)^γ·H]/∂z = (1 − q)^γ·∂H/∂z + k·(p − e_y)` with `k = γ·q·H·(1 − q)^γ/(1 − q)`.
+ */
+export function focalSlope<T>(ops: TensorOps<T>, terms: FocalTerms<T>, loss: T, gamma: number): T {
+  return ops.mul(ops.mul(ops.mul(terms.hit, loss), ops.div(terms.factor, terms.miss)), ops.constant([gamma], []))
+}

@@ -1,0 +1,66 @@
+/**
+ * The catalogue rules' identities as properties over random batches (docs/rules/focal.md): focal
+ * loss is `−(1 − p_y)^γ log p_y` of the shifted logits, written out here on the host; `γ = 0` is
+ * logit adjustment (CE when `τ = 0`); its closed-form gradient is the float64 central difference of
+ * the loss.
+ */
+import { createLoss, equivalences, referenceOps } from '@logit-perturb/core'
+import { batchArbitrary, centralDifference, relativeError } from '@logit-perturb/conformance'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { close, lse, rows, smoothed } from '../support/host.js'
+import { RUNS, lossOf, tensors, violation } from './helpers.js'
+
+const batches = batchArbitrary()
+
+/** `mean_i −(1 − p_{i,y_i})^γ log p_{i,y_i}` with `p_i = softmax(u_i + τ log π)`, on the host. */
+function hostFocal(logits: number[][], labels: number[], gamma: number, tau: number, counts: number[]): number {
+  const s = smoothed(counts)
+  const total = s.reduce((a, v) => a + v, 0)
+  const terms = logits.map((row, i) => {
+    const z = row.map((u, j) => u + tau * Math.log(s[j]! / total))
+    const logP = z[labels[i]!]! - lse(z)
+    return -((-Math.expm1(logP)) ** gamma) * logP
+  })
+  return terms.reduce((a, v) => a + v, 0) / terms.length
+}
+
+describe('focal', () => {
+  it('is −(1 − p_y)^γ log p_y of the shifted logits', () => {
+    fc.assert(
+      fc.property(batches, fc.double({ min: 0, max: 4, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }), (b, gamma, tau) => {
+        const spec = { rule: 'focal', gamma, tau, classCounts: b.counts } as const
+        expect(close(lossOf(spec, b), hostFocal(rows(b.logits, b.c), b.labels, gamma, tau, b.counts), 1e-8)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('with γ = 0 is logit adjustment with the same τ', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, fc.double({ min: 0, max: 2, noNaN: true }), async (b, tau) => {
+        const spec = { rule: 'focal', gamma: 0, tau, classCounts: b.counts } as const
+        expect(await violation(equivalences.focalGammaZero, spec, b)).toBeLessThanOrEqual(1e-12)
+      }),
+      RUNS,
+    )
+  })
+
+  it('has the closed-form gradient of its loss: a central difference, with label smoothing too', () => {
+    fc.assert(
+      fc.property(
+        batchArbitrary({ maxN: 6, maxC: 5, scales: [1, 3] }),
+        fc.double({ min: 0.5, max: 3, noNaN: true }),
+        fc.constantFrom(0, 0.1),
+        (b, gamma, labelSmoothing) => {
+          const loss = createLoss(referenceOps, { rule: 'focal', gamma, tau: 1, classCounts: b.counts, labelSmoothing })
+          const { logits, labels } = tensors(b)
+          const at = (u: Float64Array) => loss(referenceOps.constant(u, [b.n, b.c]), labels).data[0]!
+          const numeric = centralDifference(at, b.logits, 1e-6)
+          expect(relativeError(loss.gradient(logits, labels).data, numeric, 1e-12)).toBeLessThan(1e-6)
+        },
+      ),
+      RUNS,
+    )
+  })
+})
