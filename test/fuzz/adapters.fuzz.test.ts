@@ -51,6 +51,15 @@ const SPECS: RuleInput[] = [
   { rule: 'bce' },
 ]
 
+/** One drawn call of `explain`: a spec, a batch of `n` rows of 5 classes, and a tolerance for `describeClasses`. */
+interface ExplainBatch {
+  spec: RuleInput
+  tolerance: number | undefined
+  n: number
+  logits: number[]
+  labels: number[]
+}
+
 describe('adapters: finite results or a typed error, no tensor leaked', () => {
   const labelTally = new Tally('labelsFromTargets')
   const layersTally = new Tally('layersLoss')
@@ -111,20 +120,16 @@ describe('adapters: finite results or a typed error, no tensor leaked', () => {
 
   const explainTally = new Tally('explain')
   it('reference explain and describeClasses', () => {
-    const batch = fc
+    const batch: fc.Arbitrary<ExplainBatch> = fc
       .record({
         n: fc.integer({ min: 1, max: 8 }),
         spec: fc.constantFrom(...SPECS.filter((s) => s.rule !== 'bce')),
         tolerance: fc.oneof(fc.constant(undefined), fc.constantFrom(...EDGE_NUMBERS)),
       })
       .chain(({ n, spec, tolerance }) =>
-        fc.record({
-          spec: fc.constant(spec),
-          tolerance: fc.constant(tolerance),
-          n: fc.constant(n),
-          logits: valuesInput(n * 5, 1e4),
-          labels: labelsInput(n, 5),
-        }),
+        fc
+          .tuple(valuesInput(n * 5, 1e4), labelsInput(n, 5))
+          .map(([logits, labels]): ExplainBatch => ({ spec, tolerance, n, logits, labels })),
       )
     fc.assert(
       fc.property(batch, (b) => {

@@ -25,6 +25,7 @@ export const SINGLE_LABEL_KINDS = [
   'ldam',
   'ldam-drw',
   'vs',
+  'cdt',
   'isda',
   'lpl-prior',
   'lpl-confidence',
@@ -61,6 +62,8 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       })
     case 'vs':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1), tau: numberInput(0, 2) })
+    case 'cdt':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1) })
     case 'isda':
       return fc.record({
         rule: fc.constant(kind),

@@ -2,7 +2,7 @@
  * The catalogue rules' identities as properties over random batches (docs/rules/focal.md): focal
  * loss is `−(1 − p_y)^γ log p_y` of the shifted logits, written out here on the host; `γ = 0` is
  * logit adjustment (CE when `τ = 0`); its closed-form gradient is the float64 central difference of
- * the loss.
+ * the loss. CDT is VS with `τ = 0`, and the scaled CE written out here.
  */
 import { createLoss, equivalences, referenceOps } from '@logit-perturb/core'
 import { batchArbitrary, centralDifference, relativeError } from '@logit-perturb/conformance'
@@ -60,6 +60,30 @@ describe('focal', () => {
           expect(relativeError(loss.gradient(logits, labels).data, numeric, 1e-12)).toBeLessThan(1e-6)
         },
       ),
+      RUNS,
+    )
+  })
+})
+
+describe('cdt', () => {
+  it('is VS with τ = 0', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, fc.double({ min: 0, max: 1, noNaN: true }), async (b, gamma) => {
+        expect(await violation(equivalences.cdtIsVs, { rule: 'cdt', classCounts: b.counts, gamma }, b)).toBeLessThanOrEqual(1e-12)
+      }),
+      RUNS,
+    )
+  })
+
+  it('is the CE of the logits divided by (n_max / n_c)^γ', () => {
+    fc.assert(
+      fc.property(batches, fc.double({ min: 0, max: 1, noNaN: true }), (b, gamma) => {
+        const s = smoothed(b.counts)
+        const largest = Math.max(...s)
+        const z = rows(b.logits, b.c).map((row) => row.map((u, j) => u / (largest / s[j]!) ** gamma))
+        const ce = z.reduce((a, row, i) => a + lse(row) - row[b.labels[i]!]!, 0) / b.n
+        expect(close(lossOf({ rule: 'cdt', classCounts: b.counts, gamma }, b), ce, 1e-9)).toBe(true)
+      }),
       RUNS,
     )
   })

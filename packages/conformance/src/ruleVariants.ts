@@ -61,6 +61,11 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     main: [v('vs', { rule: 'vs', classCounts, gamma: 0.3, tau: 1 })],
     more: [v('vs (defaults)', { rule: 'vs', classCounts })],
   }),
+  // Class-dependent temperatures: VS with τ = 0.
+  cdt: (classCounts) => ({
+    main: [v('cdt', { rule: 'cdt', classCounts, gamma: 0.3 })],
+    more: [v('cdt (defaults)', { rule: 'cdt', classCounts })],
+  }),
   isda: (classCounts) => ({
     main: [
       v('isda', {

@@ -45,6 +45,8 @@ export type {
   DbNegativeTolerantSpec,
   FocalInput,
   FocalSpec,
+  CdtInput,
+  CdtSpec,
   IsdaInput,
   IsdaSpec,
   LdamInput,

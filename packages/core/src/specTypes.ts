@@ -6,6 +6,7 @@
  */
 import type { BalancedSoftmaxSpec } from './rules/balancedSoftmax.js'
 import type { BceSpec } from './rules/bce.js'
+import type { CdtInput, CdtSpec } from './rules/cdt.js'
 import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
@@ -24,6 +25,8 @@ import type { VsInput, VsSpec } from './rules/vs.js'
 export type {
   BalancedSoftmaxSpec,
   BceSpec,
+  CdtInput,
+  CdtSpec,
   CeSpec,
   DbNegativeTolerantInput,
   DbNegativeTolerantSpec,
@@ -52,7 +55,7 @@ export type { LplConfidenceSpec, LplFixedSpec, LplLearnedSpec, LplPriorSpec } fr
 export type { VsCountsSpec, VsTermsSpec } from './rules/vs.js'
 
 /** The specs LPL accepts as its base rule. */
-export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | FocalSpec | LdamSpec | VsSpec | IsdaSpec
+export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | FocalSpec | LdamSpec | VsSpec | CdtSpec | IsdaSpec
 
 /** LPL's base rule as written. */
 export type LplBaseInput =
@@ -62,6 +65,7 @@ export type LplBaseInput =
   | FocalInput
   | LdamInput
   | VsInput
+  | CdtInput
   | IsdaInput
 
 /** Any single-label rule spec: labels are class ids `[N]`. */

@@ -1,6 +1,7 @@
 import { LogitPerturbError } from '../errors.js'
 import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
+import { cdtDefinition } from './cdt.js'
 import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
 import { focalDefinition } from './focal.js'
@@ -27,6 +28,7 @@ export const RULE_DEFINITIONS = [
   focalDefinition,
   ldamDefinition,
   vsDefinition,
+  cdtDefinition,
   isdaDefinition,
   lplDefinition,
   officialLongtailDefinition,

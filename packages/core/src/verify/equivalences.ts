@@ -1,5 +1,5 @@
 import { priorSplitBounds } from '../rules/lplBounds.js'
-import type { BalancedSoftmaxSpec, FocalSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
+import type { BalancedSoftmaxSpec, CdtSpec, FocalSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
 import type { Equivalence } from './equivalence.js'
 import { hostWeightedCe } from './hostCrossEntropy.js'
 import { evaluateOn, lossOn, variationOn } from './onBackend.js'
@@ -62,6 +62,8 @@ export interface Equivalences {
   readonly balancedSoftmaxIsLa: Equivalence<BalancedSoftmaxSpec>
   /** 1: focal loss with `γ = 0` is logit adjustment with its `τ` (CE when `τ = 0`). */
   readonly focalGammaZero: Equivalence<FocalSpec>
+  /** 1: class-dependent temperatures are VS with `τ = 0`. */
+  readonly cdtIsVs: Equivalence<CdtSpec>
   /** 4: LDAM with `M = 0, s = 1` is CE. */
   readonly ldamPlainIsCe: Equivalence<LdamSpec>
   /** 4: LDAM's loss is non-decreasing in `M` (against `smallerMargin`, default `M/2`). */
@@ -160,6 +162,17 @@ export const equivalences: Equivalences = {
           ? { rule: 'ce' as const }
           : { rule: 'logit-adjustment' as const, tau: spec.tau, classCounts: spec.classCounts }
       return relativeDifference(flat, await lossOn(backend, la, batch))
+    },
+  },
+
+  cdtIsVs: {
+    name: '1. equals VS with τ = 0',
+    formula: 'CDT_γ = VS_{γ,τ=0}',
+    tolerance: TOLERANCE,
+    appliesTo: isRule('cdt'),
+    async check(backend, spec, batch) {
+      const vs = { rule: 'vs', classCounts: spec.classCounts, gamma: spec.gamma, tau: 0 } as const
+      return relativeDifference(await lossOn(backend, spec, batch), await lossOn(backend, vs, batch))
     },
   },
 
