@@ -22,6 +22,7 @@ export const SINGLE_LABEL_KINDS = [
   'logit-adjustment',
   'balanced-softmax',
   'focal',
+  'cb-focal',
   'ldam',
   'ldam-drw',
   'vs',
@@ -52,6 +53,16 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       return fc.record({ rule: fc.constant(kind), classCounts: counts })
     case 'focal':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 5), tau: numberInput(0, 2) })
+    case 'cb-focal':
+      return fc.record({
+        rule: fc.constant('focal'),
+        classCounts: counts,
+        gamma: numberInput(0, 5),
+        weighting: fc.oneof(
+          fc.record({ kind: fc.constant('class-balanced'), beta: numberInput(0, 0.9999), fromEpoch: fc.integer({ min: 0, max: 2 }) }),
+          fc.record({ kind: fc.constant('inverse-frequency') }),
+        ),
+      })
     case 'ldam':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
     case 'ldam-drw':

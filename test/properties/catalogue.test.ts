@@ -8,7 +8,7 @@ import { createLoss, equivalences, referenceOps } from '@logit-perturb/core'
 import { batchArbitrary, centralDifference, relativeError } from '@logit-perturb/conformance'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { close, lse, rows, smoothed } from '../support/host.js'
+import { close, lse, rows, smoothed, weightedCe } from '../support/host.js'
 import { RUNS, lossOf, tensors, violation } from './helpers.js'
 
 const batches = batchArbitrary()
@@ -83,6 +83,61 @@ describe('cdt', () => {
         const z = rows(b.logits, b.c).map((row) => row.map((u, j) => u / (largest / s[j]!) ** gamma))
         const ce = z.reduce((a, row, i) => a + lse(row) - row[b.labels[i]!]!, 0) / b.n
         expect(close(lossOf({ rule: 'cdt', classCounts: b.counts, gamma }, b), ce, 1e-9)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+})
+
+describe('class weighting', () => {
+  it('is the weighted mean Σ w_y ℓ / Σ w_y with w_c = (1 − β)/(1 − β^{n_c}) summing to C', () => {
+    fc.assert(
+      fc.property(batches, fc.double({ min: 0, max: 0.9999, noNaN: true }), (b, beta) => {
+        const s = smoothed(b.counts)
+        const raw = s.map((n) => (1 - beta) / (1 - beta ** n))
+        const total = raw.reduce((a, v) => a + v, 0)
+        const w = raw.map((v) => (v * b.c) / total)
+        const z = rows(b.logits, b.c)
+        const expected = weightedCe(z, b.labels, w)
+        const spec = { rule: 'ce', numClasses: b.c, weighting: { kind: 'class-balanced', beta, classCounts: b.counts } } as const
+        expect(close(lossOf(spec, b), expected, 1e-9)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('with β = 0 weighs every class alike: the unweighted loss', () => {
+    fc.assert(
+      fc.property(batches, (b) => {
+        const plain = { rule: 'logit-adjustment', tau: 1, classCounts: b.counts } as const
+        const weighted = { ...plain, weighting: { kind: 'class-balanced', beta: 0 } } as const
+        expect(close(lossOf(weighted, b), lossOf(plain, b), 1e-12)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it("gives LDAM-DRW's loss to LDAM, before and after its first epoch", () => {
+    fc.assert(
+      fc.property(batches, fc.double({ min: 0, max: 0.9999, noNaN: true }), fc.integer({ min: 0, max: 3 }), (b, beta, epoch) => {
+        const ldam = { rule: 'ldam', classCounts: b.counts, scale: 2 } as const
+        const drw = { ...ldam, drw: { beta, fromEpoch: 2 } }
+        const weighted = { ...ldam, weighting: { kind: 'class-balanced', beta, fromEpoch: 2 } } as const
+        expect(close(lossOf(weighted, b, { epoch }), lossOf(drw, b, { epoch }), 1e-12)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('inverse frequency: w_c ∝ 1/n_c, summing to C', () => {
+    fc.assert(
+      fc.property(batches, (b) => {
+        const inverse = smoothed(b.counts).map((n) => 1 / n)
+        const total = inverse.reduce((a, v) => a + v, 0)
+        const w = inverse.map((v) => (v * b.c) / total)
+        const expected = weightedCe(rows(b.logits, b.c), b.labels, w)
+        const spec = { rule: 'ce', numClasses: b.c, weighting: { kind: 'inverse-frequency', classCounts: b.counts } } as const
+        expect(close(lossOf(spec, b), expected, 1e-9)).toBe(true)
       }),
       RUNS,
     )

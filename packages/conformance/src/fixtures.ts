@@ -56,6 +56,13 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       return parseSpec({ rule: 'logit-adjustment', classCounts: counts(), tau: n('tau') })
     case 'focal':
       return parseSpec({ rule: 'focal', gamma: n('gamma'), tau: n('tau'), classCounts: counts() })
+    case 'class-balanced':
+      return parseSpec({
+        rule: 'focal',
+        gamma: n('gamma'),
+        classCounts: counts(),
+        weighting: { kind: 'class-balanced', beta: n('beta') },
+      })
     case 'ldam':
       return parseSpec({
         rule: 'ldam',
@@ -96,7 +103,8 @@ export function specOfCase(c: GoldenCase): RuleSpec {
 /**
  * The perturbed logits a case implies: stored for the `official-*` and the multi-label prior kinds;
  * for the others, from the formula of the fixtures' README with the case's own numbers (LA:
- * `u + τ log(n/Σn)`; LDAM: `s·(u − Δ_y e_y)` with the stored margins; BCE: `u`), so they are
+ * `u + τ log(n/Σn)`; LDAM: `s·(u − Δ_y e_y)` with the stored margins; BCE and class-balanced
+ * weighting: `u`), so they are
  * checked independently of the library.
  */
 export function expectedPerturbed(c: GoldenCase): number[][] {
@@ -112,6 +120,6 @@ export function expectedPerturbed(c: GoldenCase): number[][] {
     const s = c.scale as number
     return c.logits.map((row, i) => row.map((u, j) => s * (u - (j === c.labels[i] ? margins[j]! : 0))))
   }
-  if (c.kind === 'bce') return c.logits
+  if (c.kind === 'bce' || c.kind === 'class-balanced') return c.logits
   throw new Error(`no perturbed logits known for kind ${c.kind}`)
 }

@@ -116,6 +116,11 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
       { what: 'classSteps', error: relativeError(steps, c.classSteps as number[]) },
     ]
   }
+  if (c.kind === 'class-balanced') {
+    return [
+      { what: 'classWeights', error: relativeError(drwWeights(c.classCounts as number[], c.beta as number), c.classWeights as number[]) },
+    ]
+  }
   if (c.kind === 'ldam') {
     const out = [
       { what: 'margins', error: relativeError(ldamMargins(c.classCounts as number[], c.maxMargin as number), c.margins as number[]) },

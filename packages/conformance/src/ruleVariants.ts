@@ -38,14 +38,24 @@ const v = (name: string, spec: RuleInput, through?: boolean): RuleVariant => ({ 
  * every suite iterating the tables then covers it.
  */
 const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts: readonly number[]) => Variants } = {
-  ce: () => ({ main: [v('ce', { rule: 'ce' })] }),
+  ce: (classCounts) => ({
+    main: [v('ce', { rule: 'ce' })],
+    more: [v('cb-ce', { rule: 'ce', weighting: { kind: 'class-balanced', beta: 0.999, classCounts } })],
+  }),
   'logit-adjustment': (classCounts) => ({
     main: [v('logit-adjustment', { rule: 'logit-adjustment', tau: 1.2, classCounts })],
-    more: [v('logit-adjustment (defaults)', { rule: 'logit-adjustment', classCounts })],
+    more: [
+      v('logit-adjustment (defaults)', { rule: 'logit-adjustment', classCounts }),
+      v('logit-adjustment, inverse-frequency weights', { rule: 'logit-adjustment', classCounts, weighting: { kind: 'inverse-frequency' } }),
+    ],
   }),
   'balanced-softmax': (classCounts) => ({ main: [v('balanced-softmax', { rule: 'balanced-softmax', classCounts })] }),
   focal: (classCounts) => ({
-    main: [v('focal', { rule: 'focal', gamma: 2 }), v('la-focal', { rule: 'focal', gamma: 1, tau: 1, classCounts })],
+    main: [
+      v('focal', { rule: 'focal', gamma: 2 }),
+      v('la-focal', { rule: 'focal', gamma: 1, tau: 1, classCounts }),
+      v('cb-focal', { rule: 'focal', gamma: 2, classCounts, weighting: { kind: 'class-balanced', beta: 0.999 } }),
+    ],
     more: [v('focal (γ = 0)', { rule: 'focal', gamma: 0 }), v('focal (γ = 0.5)', { rule: 'focal', gamma: 0.5 })],
   }),
   ldam: (classCounts) => ({

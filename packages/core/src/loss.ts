@@ -5,6 +5,7 @@ import { type CheckLevel, type Checks, checkLevel, parseChecks } from './checkLe
 import { type Reduction, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
 import { checkOneOf } from './validate.js'
 import { createRule } from './rules/createRule.js'
+import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
 import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
@@ -194,6 +195,9 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const labelsOf = TASKS[task]
   const defaultReduction = checkOneOf(options.reduction, REDUCTIONS, 'mean', 'reduction')
   const labelSmoothing = parsed.labelSmoothing ?? 0
+  const weighting = parsed.weighting
+  const weights =
+    weighting === undefined ? undefined : weightingWeights(weighting, 'classCounts' in parsed ? parsed.classCounts : undefined)
   const checks = parseChecks(options.checks)
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
@@ -207,7 +211,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
     const rowMask = mask === undefined ? undefined : ops.reshape(mask, [-1, 1])
     const oneHotLabels = labelsOf.labelMatrix(ops, labels, numClasses, rowMask)
-    const { batch, state: nextState } = rule.perturb(ops, {
+    const perturbation = rule.perturb(ops, {
       logits,
       labels,
       labelMatrix: oneHotLabels,
@@ -217,6 +221,17 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       state,
       constants,
     })
+    const nextState = perturbation.state
+    let batch = perturbation.batch
+    if (weighting !== undefined && weights !== undefined && (ctx.epoch ?? 0) >= weighting.fromEpoch) {
+      check(
+        weights.length === numClasses,
+        'CLASS_COUNTS_LENGTH',
+        `weighting.classCounts has ${weights.length} counts for logits of ${numClasses} classes`,
+        'weighting.classCounts',
+      )
+      batch = { ...batch, classWeights: constants.get('weighting', [numClasses], () => weights) }
+    }
     const shares = rowShares(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, batchSum: ctx.batchSum }, reduction)
     const loss = reducedLoss(ops, task, batch, oneHotLabels, labelSmoothing, shares, reduction)
     return {

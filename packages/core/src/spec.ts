@@ -1,4 +1,5 @@
 import { check } from './errors.js'
+import { type ClassWeighting, parseWeighting } from './rules/classWeighting.js'
 import { CLASS_COUNT, type ParseContext, type SpecHeader } from './rules/definition.js'
 import { ruleDefinition } from './rules/registry.js'
 import { SpecReader } from './specReader.js'
@@ -60,13 +61,49 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
     'a base rule takes no label smoothing: set labelSmoothing on the outer spec',
     r.fieldPath('labelSmoothing'),
   )
+  const weightingReader = r.child('weighting')
+  check(
+    !asBase || weightingReader === undefined,
+    'INVALID_SPEC',
+    'a base rule takes no weighting: set weighting on the outer spec',
+    r.fieldPath('weighting'),
+  )
+  check(
+    definition.task === 'single' || weightingReader === undefined,
+    'INVALID_SPEC',
+    'class weighting is for single-label rules',
+    r.fieldPath('weighting'),
+  )
+  const weighting = weightingReader === undefined ? undefined : parseWeighting(weightingReader, numClasses)
   const header: SpecHeader = {
     version: 1,
     ...(numClasses === undefined ? {} : { numClasses }),
     ...(labelSmoothing === undefined ? {} : { labelSmoothing }),
+    ...(weighting === undefined ? {} : { weighting }),
   }
   const context: ParseContext = { header, numClasses, parseBase: (reader) => parseAt(reader, true) as LplBaseSpec }
   const spec = definition.parse(r, context) as RuleSpec
   r.finish()
+  if (weighting !== undefined) checkWeightingOf(spec, weighting, r)
   return spec
+}
+
+/** A weighting needs counts (its own or the rule's) of the rule's class count, and no second weighting (LDAM-DRW's). */
+function checkWeightingOf(spec: RuleSpec, weighting: ClassWeighting, r: SpecReader): void {
+  const ruleCounts = 'classCounts' in spec && Array.isArray(spec.classCounts) ? spec.classCounts : undefined
+  const counts = weighting.classCounts ?? ruleCounts
+  check(counts !== undefined, 'INVALID_SPEC', 'is required: the rule has no classCounts of its own', r.fieldPath('weighting.classCounts'))
+  const c = ruleCounts?.length ?? spec.numClasses
+  check(
+    c === undefined || counts.length === c,
+    'CLASS_COUNTS_LENGTH',
+    `has ${counts.length} counts for ${c} classes`,
+    r.fieldPath('weighting.classCounts'),
+  )
+  check(
+    !(spec.rule === 'ldam' && spec.drw !== undefined),
+    'INVALID_SPEC',
+    'LDAM with drw has its class weights already: drop drw or weighting',
+    r.fieldPath('weighting'),
+  )
 }

@@ -68,7 +68,8 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  *   whole batch, and its gradient flows back through the reduction;
  * - a stateful rule (LPL's `confidence` split with momentum) keeps its state in buffers and updates
  *   it on calls while `module.training` is true;
- * - LDAM with deferred re-weighting reads `module.epoch` (set it each epoch).
+ * - class weights from an epoch on (LDAM-DRW, a spec's `weighting` with `fromEpoch > 0`) read
+ *   `module.epoch` (set it each epoch).
  *
  * Throws `INVALID_PARAMETER` when `numClasses` is missing or disagrees with the spec, and the spec's
  * own errors (`parseSpec`).
@@ -87,7 +88,10 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int32', [-1])
   const rows = { sampleWeight: ops.input('sample_weight', 'float32', [-1]), mask: ops.input('mask', 'float32', [-1]) }
   const stateful = parsed.rule === 'lpl' && parsed.split === 'confidence' && parsed.momentum > 0
-  const drwFrom = parsed.rule === 'ldam' ? parsed.drw?.fromEpoch : undefined
+  // The epoch class weights switch on at (LDAM-DRW's, or any rule's weighting): the module reads
+  // `self.epoch`. From epoch 0 they are always on, and need no switch.
+  const weightsFrom = parsed.rule === 'ldam' ? parsed.drw?.fromEpoch : parsed.weighting?.fromEpoch
+  const drwFrom = weightsFrom === undefined || weightsFrom === 0 ? undefined : weightsFrom
 
   const body = (epoch: number) => {
     if (stateful) {

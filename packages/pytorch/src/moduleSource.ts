@@ -13,7 +13,7 @@ export interface ModuleParts {
   body: readonly string[]
   hasClosedFormGradient: boolean
   stateful: boolean
-  /** LDAM's first epoch of deferred re-weighting, when the spec has it. */
+  /** The first epoch with the class weights on (deferred re-weighting), when it is above 0. */
   drwFrom: number | undefined
 }
 
@@ -63,7 +63,7 @@ export function moduleSource(p: ModuleParts): string {
   const epoch =
     p.drwFrom === undefined
       ? []
-      : [`        # Deferred re-weighting is on from epoch ${p.drwFrom}: set module.epoch (0-based) each epoch.`, '        self.epoch = 0']
+      : [`        # The class weights are on from epoch ${p.drwFrom}: set module.epoch (0-based) each epoch.`, '        self.epoch = 0']
   const labelChecks =
     p.task === 'single'
       ? [

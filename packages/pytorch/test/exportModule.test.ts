@@ -38,6 +38,9 @@ describe('exportTorchModule', () => {
     const drw = exportTorchModule({ rule: 'ldam', classCounts: COUNTS, drw: { beta: 0.999, fromEpoch: 3 } }).source
     expect(drw).toContain('if self.epoch >= 3:')
     expect(drw).toContain('self.epoch = 0')
+    const weighted = exportTorchModule({ rule: 'focal', classCounts: COUNTS, weighting: { kind: 'class-balanced', fromEpoch: 2 } }).source
+    expect(weighted).toContain('if self.epoch >= 2:')
+    expect(exportTorchModule({ rule: 'ldam', classCounts: COUNTS, drw: {} }).source).not.toContain('self.epoch')
     const confidence = exportTorchModule({ rule: 'lpl', split: 'confidence', numClasses: 4, momentum: 0.5 })
     expect(confidence.stateful).toBe(true)
     expect(confidence.source).toContain("self.register_buffer('state_confidence'")

@@ -1,6 +1,7 @@
 import type { NumberRule, SpecReader } from '../specReader.js'
 import type { LplBaseSpec } from '../specTypes.js'
 import { MAX_CLASSES, MAX_PARAMETER, MAX_STEPS, checkLabelCounts } from '../validate.js'
+import type { ClassWeighting, ClassWeightingInput } from './classWeighting.js'
 import type { LabelTask, Rule } from './types.js'
 
 export { MAX_PARAMETER, MAX_STEPS } from '../validate.js'
@@ -48,6 +49,12 @@ export interface SpecBase {
    * target of the loss, never `δ`. Default 0.
    */
   labelSmoothing?: number
+  /**
+   * Class weights for any single-label rule (docs/rules/class-weighting.md): class-balanced or
+   * inverse-frequency, from an epoch on; the loss becomes `Σ_i w_{y_i} ℓ_i / Σ_i w_{y_i}`. Absent:
+   * no weights (but the rule's own, LDAM-DRW's).
+   */
+  weighting?: ClassWeighting
 }
 
 /**
@@ -55,8 +62,11 @@ export interface SpecBase {
  * readonly. `parseSpec` turns it into `S`.
  */
 export type SpecInput<S extends SpecBase, Defaulted extends keyof S = never> = ReadonlyArrays<
-  Omit<S, Defaulted> & Partial<Pick<S, Defaulted>>
->
+  Omit<S, Defaulted | 'weighting'> & Partial<Pick<S, Defaulted>>
+> & {
+  /** Class weights (see {@link SpecBase.weighting}), with their defaulted fields optional. */
+  weighting?: ClassWeightingInput
+}
 
 /** `T` with its array fields readonly, so that `as const` literals and frozen arrays are accepted. */
 type ReadonlyArrays<T> = {
@@ -68,6 +78,7 @@ export interface SpecHeader {
   version: 1
   numClasses?: number
   labelSmoothing?: number
+  weighting?: ClassWeighting
 }
 
 /** What a rule's parser gets besides its reader. */
