@@ -90,14 +90,14 @@ async function onOnnx(spec: RuleInput): Promise<Result> {
 }
 
 /** The exported module run by torch (one process for every spec), in float64 and float32. */
-function onTorch(specs: readonly RuleInput[]): Record<'float64' | 'float32', Result>[] {
+async function onTorch(specs: readonly RuleInput[]): Promise<Record<'float64' | 'float32', Result>[]> {
   const jobs = specs.map((spec) => ({
     module: exportTorchModule(spec, { numClasses: c }),
     reduction: 'mean' as const,
     logits: rows,
     labels: ids,
   }))
-  return runTorchJobs(jobs).map((result, k) => {
+  return (await runTorchJobs(jobs)).map((result, k) => {
     const closed = jobs[k]!.module.hasClosedFormGradient
     const read = (dtype: 'float64' | 'float32'): Result => {
       const out = result[dtype]
@@ -118,7 +118,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 await tf.setBackend('cpu')
 console.log(`batch: ${n} samples, ${c} classes, training counts ${classCounts.join('/')}`)
-const torch = onTorch(specs)
+const torch = await onTorch(specs)
 for (const [k, spec] of specs.entries()) {
   const ref = onReference(spec)
   const results: [string, Result][] = [

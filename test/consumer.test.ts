@@ -469,7 +469,7 @@ describe('the README: PyTorch', () => {
       '    losses.append(loss.item())',
       'print(losses[0], losses[-1])',
     ].join('\n')
-    const [first, last] = (await runProcessOrThrow(torchPython(), ['-c', train], inProject(dir))).trim().split(' ').map(Number)
+    const [first, last] = (await runProcessOrThrow(await torchPython(), ['-c', train], inProject(dir))).trim().split(' ').map(Number)
     expect(Number.isFinite(first) && Number.isFinite(last)).toBe(true)
     expect(last!).toBeLessThan(first!)
   }, 120_000)

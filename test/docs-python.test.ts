@@ -47,12 +47,12 @@ describe('the docs: Python examples', () => {
     )
   })
 
-  it.each(examples)('$name runs', ({ name, code }) => {
+  it.each(examples)('$name runs', async ({ name, code }) => {
     const dir = mkdtempSync(join(work, 'example-'))
     copyFileSync(module, join(dir, 'loss.py'))
     const script = join(dir, 'example.py')
     writeFileSync(script, code)
-    const out = runPythonScript(script, [], { cwd: dir })
+    const out = await runPythonScript(script, [], { cwd: dir })
     expect(out.trim().length, name).toBeGreaterThan(0)
   })
 

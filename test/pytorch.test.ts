@@ -12,7 +12,7 @@ import { type ConformanceCase, conformanceCases } from '@logit-perturb/conforman
 import { runPython, runPythonScript, runTorchJobs, torchConformance } from '@logit-perturb/conformance/torch'
 import { type RuleInput, compareConformance, conformanceExpectation, createLoss, referenceOps } from '@logit-perturb/core'
 import { type ExportedTorchModule, exportTorchModule } from '@logit-perturb/pytorch'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const dir = mkdtempSync(join(tmpdir(), 'logit-perturb-pytorch-test-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -27,8 +27,8 @@ function write(name: string, module: ExportedTorchModule | string): string {
 describe('exported modules on the conformance cases', () => {
   const cases = conformanceCases()
 
-  it('match the float64 reference in float64 (1e-9) and float32 (1e-4): loss, perturbed logits, closed form and autograd', () => {
-    const results = torchConformance(cases)
+  it('match the float64 reference in float64 (1e-9) and float32 (1e-4): loss, perturbed logits, closed form and autograd', async () => {
+    const results = await torchConformance(cases)
     expect(results).toHaveLength(2 * cases.length)
     const failures = results.flatMap((r) =>
       r.checks.filter((k) => !k.skipped && !(k.error <= k.tolerance)).map((k) => `${r.name} ${r.dtype} ${k.what}: ${k.error}`),
@@ -42,13 +42,13 @@ describe('exported modules on the conformance cases', () => {
     expect(checked('closed-form gradient', 'float32')).toBeGreaterThanOrEqual(80)
   })
 
-  it('fail when the module computes something else', () => {
+  it('fail when the module computes something else', async () => {
     const c = cases.find((x) => x.name === 'lpl-prior (|u| ≤ 3)') as ConformanceCase
     const module = exportTorchModule(c.spec, { numClasses: 6 })
     // One step of the search scaled wrongly: the perturbation, loss and gradient move.
     const tampered = { ...module, source: module.source.replace(/(state_\d+ = add_\d+)$/m, '$1 * 1.01') }
     expect(tampered.source).not.toBe(module.source)
-    const [result] = runTorchJobs([{ module: tampered, reduction: 'mean', logits: c.logits, labels: c.labels }])
+    const [result] = await runTorchJobs([{ module: tampered, reduction: 'mean', logits: c.logits, labels: c.labels }])
     const out = result!.float64
     if ('error' in out) throw new Error(out.error)
     const checks = compareConformance(
@@ -123,10 +123,10 @@ ldam.epoch = 2
 out['drw'].append(ldam(logits, labels).item())
 print(json.dumps(out))
 `
-  const out = JSON.parse(runPython(program, [lpl, confidence, drw, JSON.stringify(logits), JSON.stringify(labels)])) as Record<
-    string,
-    unknown
-  >
+  let out: Record<string, unknown> = {}
+  beforeAll(async () => {
+    out = JSON.parse(await runPython(program, [lpl, confidence, drw, JSON.stringify(logits), JSON.stringify(labels)]))
+  }, 120_000)
 
   it('refuses bad input with a ValueError that names it', () => {
     expect(out['label range']).toBe('labels must lie in [0, 6), got values from 0 to 6')
@@ -176,7 +176,10 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
   const script = join(import.meta.dirname, 'pytorch', 'data_parallel.py')
 
   /** Runs the training comparison; returns the largest differences per case, world size and setting. */
-  function train(sources: Record<string, string>, worlds: number[]): Record<string, Record<'delta' | 'loss' | 'grads', number>> {
+  async function train(
+    sources: Record<string, string>,
+    worlds: number[],
+  ): Promise<Record<string, Record<'delta' | 'loss' | 'grads', number>>> {
     const manifest: Record<string, { file: string; className: string }> = {}
     for (const [name, source] of Object.entries(sources)) {
       manifest[name] = { file: write(`ddp-${name}`, source), className: /^class (\w+)\(torch\.nn\.Module\)/m.exec(source)![1]! }
@@ -184,13 +187,13 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
     const manifestFile = join(dir, 'manifest.json')
     const outFile = join(dir, 'ddp.json')
     writeFileSync(manifestFile, JSON.stringify(manifest))
-    runPythonScript(script, [manifestFile, outFile, ...worlds.map(String)])
+    await runPythonScript(script, [manifestFile, outFile, ...worlds.map(String)])
     return JSON.parse(readFileSync(outFile, 'utf8'))
   }
   const sources = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, exportTorchModule(spec, { numClasses: 6 }).source]))
 
-  it('give the single-process δ, loss and gradients at every step to 1e-6 with the all-reduce, and differ without it', () => {
-    const report = train(sources, [2, 3])
+  it('give the single-process δ, loss and gradients at every step to 1e-6 with the all-reduce, and differ without it', async () => {
+    const report = await train(sources, [2, 3])
     for (const name of Object.keys(specs)) {
       for (const world of [2, 3]) {
         const on = report[`${name} W=${world} all_reduce`]!
@@ -201,7 +204,7 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
     }
   })
 
-  it('catch an all-reduce whose backward pass does not sum the gradients', () => {
+  it('catch an all-reduce whose backward pass does not sum the gradients', async () => {
     const broken = (source: string) =>
       source.replace(
         /def backward\(ctx, grad\):\n\s+total = grad\.clone\(\)\n\s+dist\.all_reduce\(total\)\n\s+return total/,
@@ -209,7 +212,7 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
       )
     const through = { 'lpl-through': broken(sources['lpl-through']!), 'official-longtail': broken(sources['official-longtail']!) }
     expect(through['lpl-through']).not.toBe(sources['lpl-through'])
-    const report = train(through, [2])
+    const report = await train(through, [2])
     for (const name of Object.keys(through)) expect(report[`${name} W=2 all_reduce`]!.grads, name).toBeGreaterThan(1e-6)
   })
 })

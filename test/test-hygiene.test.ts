@@ -1,5 +1,6 @@
 /**
- * The test suite keeps its workers responsive: no test file runs a child process synchronously.
+ * The test suite keeps its workers responsive: no test file, nor the test-only conformance package
+ * the suites import (its PyTorch runner starts Python), runs a child process synchronously.
  * A worker blocked for a minute cannot answer vitest's RPC and the whole run fails, whatever the tests
  * said (see test/support/process.ts).
  */
@@ -10,7 +11,11 @@ import { filesUnder } from './support/files.js'
 
 const root = join(import.meta.dirname, '..')
 
-const testFolders = [join(root, 'test'), ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'test'))]
+const testFolders = [
+  join(root, 'test'),
+  join(root, 'packages', 'conformance', 'src'),
+  ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'test')),
+]
 
 describe('test hygiene', () => {
   it('no test file runs a child process synchronously', () => {

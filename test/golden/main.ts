@@ -34,7 +34,7 @@ for (const backend of await workspaceBackends()) {
 {
   let passed = 0
   let failed = 0
-  for (const result of runTorchGolden(cases)) {
+  for (const result of await runTorchGolden(cases)) {
     if (result.passed) passed++
     else {
       failed++

@@ -22,7 +22,7 @@ export interface TorchConformance {
  * logits, the module's closed-form gradient, and autograd's gradient, which must equal the closed
  * form for stop-gradient rules and a float64 central difference for through-gradient rules.
  */
-export function torchConformance(cases: readonly ConformanceCase[]): TorchConformance[] {
+export async function torchConformance(cases: readonly ConformanceCase[]): Promise<TorchConformance[]> {
   const jobs = cases.map((c) => ({
     module: exportTorchModule(c.spec, { numClasses: c.logits[0]!.length }),
     reduction: c.reduction ?? 'mean',
@@ -31,7 +31,7 @@ export function torchConformance(cases: readonly ConformanceCase[]): TorchConfor
     sampleWeight: c.sampleWeight,
     mask: c.mask,
   }))
-  const results = runTorchJobs(jobs)
+  const results = await runTorchJobs(jobs)
   return cases.flatMap((c, k) => {
     const expected = conformanceExpectation(c)
     return (['float64', 'float32'] as const).map((dtype) => {

@@ -12,14 +12,14 @@ export const TORCH_RTOL = { float64: 1e-9, float32: 1e-4 } as const
  * the loss, the perturbed logits, autograd's gradient and, for rules with one, the module's
  * closed-form gradient, each against the case's stored values. A case passes when both dtypes do.
  */
-export function runTorchGolden(cases: readonly LoadedCase[]): GoldenResult[] {
+export async function runTorchGolden(cases: readonly LoadedCase[]): Promise<GoldenResult[]> {
   const jobs = cases.map(({ data: c }) => ({
     module: exportTorchModule(specOfCase(c), { numClasses: c.numClasses }),
     reduction: 'mean' as const,
     logits: c.logits,
     labels: c.labels,
   }))
-  const results = runTorchJobs(jobs)
+  const results = await runTorchJobs(jobs)
   return cases.map((loaded, k) => {
     const c = loaded.data
     const checks: Check[] = []

@@ -33,7 +33,7 @@ export type TorchResult = Record<'float64' | 'float32', TorchOutputs | { error: 
  * Runs every job in one Python process (torch's import takes seconds): writes each distinct module
  * to a temporary folder, runs {@link TORCH_DRIVER} on them, and returns the results in job order.
  */
-export function runTorchJobs(jobs: readonly TorchJob[]): TorchResult[] {
+export async function runTorchJobs(jobs: readonly TorchJob[]): Promise<TorchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'logit-perturb-torch-'))
   try {
     const files = new Map<string, string>()
@@ -58,7 +58,7 @@ export function runTorchJobs(jobs: readonly TorchJob[]): TorchResult[] {
     const inputFile = join(dir, 'jobs.json')
     const outputFile = join(dir, 'results.json')
     writeFileSync(inputFile, JSON.stringify(input))
-    runPython(TORCH_DRIVER, [inputFile, outputFile])
+    await runPython(TORCH_DRIVER, [inputFile, outputFile])
     return JSON.parse(readFileSync(outputFile, 'utf8')) as TorchResult[]
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 
 /**
  * Where Python interpreters with torch may be: `$LOGIT_PERTURB_PYTHON` first, then `python3` on the
@@ -8,26 +8,6 @@ import { spawnSync } from 'node:child_process'
 function candidates(): string[] {
   const chosen = process.env.LOGIT_PERTURB_PYTHON
   return [...(chosen ? [chosen] : []), 'python3', '/usr/bin/python3']
-}
-
-let found: string | undefined
-
-/**
- * The first interpreter that imports torch; throws, naming the interpreters tried and the Debian
- * package to install, when none does.
- */
-export function torchPython(): string {
-  if (found !== undefined) return found
-  for (const python of candidates()) {
-    const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' })
-    if (probe.status === 0) {
-      found = python
-      return python
-    }
-  }
-  throw new Error(
-    `no Python with torch: tried ${candidates().join(', ')}; install Debian's python3-torch (apt-get install -y python3-torch) or set LOGIT_PERTURB_PYTHON`,
-  )
 }
 
 /** Options of {@link runPython}. */
@@ -40,26 +20,69 @@ export interface PythonOptions {
   cwd?: string
 }
 
-/** Runs `python -c program args...`; throws with its standard error when it fails. */
-export function runPython(program: string, args: readonly string[], options: PythonOptions = {}): string {
+/** What a finished interpreter gave. */
+interface Finished {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs `command ...argv` without blocking the event loop (spawn, not spawnSync): a test worker that
+ * blocks for long cannot answer the test runner, which then fails the run.
+ */
+function run(command: string, argv: readonly string[], options: PythonOptions): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, {
+      env: { ...process.env, ...options.env },
+      timeout: options.timeoutMs ?? 600_000,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ENOENT' ? resolve({ status: null, stdout, stderr: error.message }) : reject(error),
+    )
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
+
+let found: Promise<string> | undefined
+
+/**
+ * The first interpreter that imports torch; rejects, naming the interpreters tried and the Debian
+ * package to install, when none does.
+ */
+export function torchPython(): Promise<string> {
+  found ??= (async () => {
+    for (const python of candidates()) {
+      if ((await run(python, ['-c', 'import torch'], {})).status === 0) return python
+    }
+    throw new Error(
+      `no Python with torch: tried ${candidates().join(', ')}; install Debian's python3-torch (apt-get install -y python3-torch) or set LOGIT_PERTURB_PYTHON`,
+    )
+  })()
+  return found
+}
+
+/** Runs `python -c program args...`; resolves with its output, rejects with its standard error when it fails. */
+export function runPython(program: string, args: readonly string[], options: PythonOptions = {}): Promise<string> {
   return runInterpreter(['-c', program, ...args], options)
 }
 
-/** Runs the Python file `script` with `args`; throws with its standard error when it fails. */
-export function runPythonScript(script: string, args: readonly string[], options: PythonOptions = {}): string {
+/** Runs the Python file `script` with `args`; resolves with its output, rejects with its standard error when it fails. */
+export function runPythonScript(script: string, args: readonly string[], options: PythonOptions = {}): Promise<string> {
   return runInterpreter([script, ...args], options)
 }
 
-function runInterpreter(argv: readonly string[], options: PythonOptions): string {
-  const result = spawnSync(torchPython(), argv, {
-    encoding: 'utf8',
-    timeout: options.timeoutMs ?? 600_000,
-    env: { ...process.env, ...options.env },
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    maxBuffer: 256 * 1024 * 1024,
-  })
-  if (result.status !== 0) {
-    throw new Error(`python exited with ${result.status ?? result.signal}: ${result.stderr || result.error?.message}`)
-  }
+async function runInterpreter(argv: readonly string[], options: PythonOptions): Promise<string> {
+  const result = await run(await torchPython(), argv, options)
+  if (result.status !== 0) throw new Error(`python exited with ${result.status}: ${result.stderr}`)
   return result.stdout
 }
