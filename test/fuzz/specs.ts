@@ -27,6 +27,7 @@ export const SINGLE_LABEL_KINDS = [
   'ldam-drw',
   'vs',
   'cdt',
+  'seesaw',
   'isda',
   'lpl-prior',
   'lpl-confidence',
@@ -73,6 +74,14 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       })
     case 'vs':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1), tau: numberInput(0, 2) })
+    case 'seesaw':
+      return fc.record({
+        rule: fc.constant(kind),
+        classCounts: counts,
+        p: numberInput(0, 2),
+        q: numberInput(0, 3),
+        eps: numberInput(0.001, 0.5),
+      })
     case 'cdt':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1) })
     case 'isda':

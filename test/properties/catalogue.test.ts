@@ -143,3 +143,70 @@ describe('class weighting', () => {
     )
   })
 })
+
+/** Seesaw's loss on the host: `z_ij = u_ij + log(M·C)_{y_i j}` for `j ≠ y_i` with counts `N`, then CE. */
+function hostSeesaw(logits: number[][], labels: number[], counts: number[], p: number, q: number, eps: number): number {
+  const n = counts.map((v) => Math.max(v, 1))
+  const ce = logits.map((u, i) => {
+    const y = labels[i]!
+    const lse0 = lse(u)
+    const sigma = u.map((v) => Math.exp(v - lse0))
+    const self = Math.max(sigma[y]!, eps)
+    const z = u.map((v, j) => {
+      if (j === y) return v
+      const m = n[j]! < n[y]! ? (n[j]! / n[y]!) ** p : 1
+      const c = sigma[j]! / self > 1 ? (sigma[j]! / self) ** q : 1
+      return v + Math.log(m * c)
+    })
+    return lse(z) - z[y]!
+  })
+  return ce.reduce((a, v) => a + v, 0) / ce.length
+}
+
+describe('seesaw', () => {
+  const params = fc.record({
+    p: fc.double({ min: 0, max: 2, noNaN: true }),
+    q: fc.double({ min: 0, max: 3, noNaN: true }),
+    eps: fc.double({ min: 0.001, max: 0.5, noNaN: true }),
+  })
+
+  it('is the CE of u + log(M·C) off the target, with the counts plus the batch on a training call', () => {
+    fc.assert(
+      fc.property(batchArbitrary({ scales: [1, 10] }), params, (b, { p, q, eps }) => {
+        const spec = { rule: 'seesaw', classCounts: b.counts, p, q, eps } as const
+        const seen = b.counts.map((v, c) => v + b.labels.filter((y) => y === c).length)
+        const z = rows(b.logits, b.c)
+        expect(close(lossOf(spec, b, { training: false }), hostSeesaw(z, b.labels, b.counts, p, q, eps), 1e-9)).toBe(true)
+        expect(close(lossOf(spec, b), hostSeesaw(z, b.labels, seen, p, q, eps), 1e-9)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('with p = q = 0 is the cross-entropy', () => {
+    fc.assert(
+      fc.property(batches, (b) => {
+        const spec = { rule: 'seesaw', classCounts: b.counts, p: 0, q: 0 } as const
+        expect(close(lossOf(spec, b), lossOf({ rule: 'ce' }, b), 1e-12)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('accumulates the batches it trains on: the next call reads the counts the last one added', () => {
+    fc.assert(
+      fc.property(batches, params, (b, { p, q, eps }) => {
+        const loss = createLoss(referenceOps, { rule: 'seesaw', numClasses: b.c, p, q, eps })
+        const { logits, labels } = tensors(b)
+        const once = b.counts.map((_, c) => b.labels.filter((y) => y === c).length)
+        loss(logits, labels)
+        expect(Array.from(loss.getState()!.counts!.data)).toEqual(once)
+        const next = loss.evaluate(logits, labels, { training: false }).loss.data[0]!
+        expect(close(next, hostSeesaw(rows(b.logits, b.c), b.labels, once, p, q, eps), 1e-9)).toBe(true)
+        loss(logits, labels)
+        expect(Array.from(loss.getState()!.counts!.data)).toEqual(once.map((v) => 2 * v))
+      }),
+      RUNS,
+    )
+  })
+})

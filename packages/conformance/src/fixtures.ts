@@ -56,6 +56,8 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       return parseSpec({ rule: 'logit-adjustment', classCounts: counts(), tau: n('tau') })
     case 'focal':
       return parseSpec({ rule: 'focal', gamma: n('gamma'), tau: n('tau'), classCounts: counts() })
+    case 'seesaw':
+      return parseSpec({ rule: 'seesaw', p: n('p'), q: n('q'), eps: n('eps'), classCounts: counts() })
     case 'class-balanced':
       return parseSpec({
         rule: 'focal',
@@ -98,6 +100,14 @@ export function specOfCase(c: GoldenCase): RuleSpec {
     default:
       throw new Error(`unknown golden case kind ${JSON.stringify(c.kind)}`)
   }
+}
+
+/**
+ * Whether a case's call is a training call. Seesaw's stored counts are those its call sees; a
+ * training call would add the batch's labels to them first, so its cases are non-training calls.
+ */
+export function trainingCase(c: GoldenCase): boolean {
+  return c.kind !== 'seesaw'
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   relativeError,
 } from '@logit-perturb/core'
 import { centralDifferenceAsync } from './centralDifference.js'
-import { type LoadedCase, expectedPerturbed, specOfCase } from './fixtures.js'
+import { type LoadedCase, expectedPerturbed, specOfCase, trainingCase } from './fixtures.js'
 
 /** One compared quantity; `tolerance` overrides the backend's own where the method is approximate. */
 export interface Check {
@@ -52,7 +52,8 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
     const spec = specOfCase(c)
     const loss = createLoss(backend.ops, spec)
     const { logits, labels } = batchOn(backend, c.logits, c.labels)
-    const evaluation = loss.evaluate(logits, labels)
+    const ctx = { training: trainingCase(c) }
+    const evaluation = loss.evaluate(logits, labels, ctx)
     checks.push({ what: 'loss', error: relativeError(await backend.read(evaluation.loss), [c.loss]) })
     checks.push({
       what: 'perturbedLogits',
@@ -60,14 +61,14 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
     })
     const expectedGrad = c.gradLogits.flat()
     if (loss.hasClosedFormGradient) {
-      checks.push({ what: 'gradLogits', error: relativeError(await backend.read(loss.gradient(logits, labels)), expectedGrad) })
+      checks.push({ what: 'gradLogits', error: relativeError(await backend.read(loss.gradient(logits, labels, ctx)), expectedGrad) })
     } else if (backend.grad) {
-      const grad = backend.grad((u) => loss(u, labels), logits)
+      const grad = backend.grad((u) => loss(u, labels, ctx), logits)
       checks.push({ what: 'gradLogits (autodiff)', error: relativeError(await backend.read(grad), expectedGrad) })
     } else if (backend.rtol < 1e-6) {
       // A float64 backend without autodiff: a central difference still checks the through-gradient.
       const shape = [c.logits.length, c.logits[0]!.length]
-      const lossAt = async (u: Float64Array) => (await backend.read(loss(backend.ops.constant(u, shape), labels)))[0]!
+      const lossAt = async (u: Float64Array) => (await backend.read(loss(backend.ops.constant(u, shape), labels, ctx)))[0]!
       const fd = await centralDifferenceAsync(lossAt, c.logits.flat(), FINITE_DIFFERENCE_STEP)
       checks.push({ what: 'gradLogits (finite difference)', error: relativeError(fd, expectedGrad), tolerance: FINITE_DIFFERENCE_RTOL })
     } else {

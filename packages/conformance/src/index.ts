@@ -3,7 +3,7 @@
 export type { AnyBackend, Backend, ConformanceCase, ConformanceCheck } from '@logit-perturb/core'
 export { batchOn, checkConformance, isLabelMatrix, referenceBackend, relativeError } from '@logit-perturb/core'
 export type { GoldenCase, LoadedCase } from './fixtures.js'
-export { expectedPerturbed, loadGoldenDir, specOfCase } from './fixtures.js'
+export { expectedPerturbed, loadGoldenDir, specOfCase, trainingCase } from './fixtures.js'
 export type { Check, GoldenResult } from './golden.js'
 export { runGoldenCase } from './golden.js'
 export type { BatchCase, BatchOptions, MultiLabelBatchCase } from './arbitraries.js'

@@ -71,6 +71,11 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     main: [v('vs', { rule: 'vs', classCounts, gamma: 0.3, tau: 1 })],
     more: [v('vs (defaults)', { rule: 'vs', classCounts })],
   }),
+  // Counts accumulated from the training counts; the compensation needs a non-target score above the target's.
+  seesaw: (classCounts) => ({
+    main: [v('seesaw', { rule: 'seesaw', classCounts })],
+    more: [v('seesaw (from zero counts)', { rule: 'seesaw', numClasses: classCounts.length, p: 1, q: 1.5, eps: 0.05 })],
+  }),
   // Class-dependent temperatures: VS with τ = 0.
   cdt: (classCounts) => ({
     main: [v('cdt', { rule: 'cdt', classCounts, gamma: 0.3 })],

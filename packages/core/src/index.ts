@@ -47,6 +47,8 @@ export type {
   FocalSpec,
   CdtInput,
   CdtSpec,
+  SeesawInput,
+  SeesawSpec,
   IsdaInput,
   IsdaSpec,
   LdamInput,

@@ -18,6 +18,7 @@ import type { LplInput, LplSpec } from './rules/lpl.js'
 import type { LplMultiLabelInput, LplMultiLabelSpec } from './rules/lplMultiLabel.js'
 import type { OfficialBalancedInput, OfficialBalancedSpec } from './rules/officialBalanced.js'
 import type { OfficialLongtailInput, OfficialLongtailSpec } from './rules/officialLongtail.js'
+import type { SeesawInput, SeesawSpec } from './rules/seesaw.js'
 import type { SpecInput } from './rules/definition.js'
 import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
@@ -48,6 +49,8 @@ export type {
   OfficialBalancedSpec,
   OfficialLongtailInput,
   OfficialLongtailSpec,
+  SeesawInput,
+  SeesawSpec,
   VsInput,
   VsSpec,
 }
@@ -69,7 +72,7 @@ export type LplBaseInput =
   | IsdaInput
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec = LplBaseSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
+export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | LplMultiLabelSpec
@@ -85,6 +88,7 @@ export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
  */
 export type RuleInput =
   | LplBaseInput
+  | SeesawInput
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput

@@ -8,6 +8,7 @@ import {
   check,
   closedFormGradient,
   createLoss,
+  createRule,
   exportClassCount,
   parseSpec,
 } from '@logit-perturb/core'
@@ -66,8 +67,8 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  *   `torch.distributed` when a process group is initialized and `all_reduce` is on
  *   (docs/spec.md#9-data-parallel-training): the workers' losses then add up to the loss of the
  *   whole batch, and its gradient flows back through the reduction;
- * - a stateful rule (LPL's `confidence` split with momentum) keeps its state in buffers and updates
- *   it on calls while `module.training` is true;
+ * - a stateful rule (LPL's `confidence` split, seesaw's counts) keeps its state in buffers
+ *   (`state_<key>`, saved with the module) and updates it on calls while `module.training` is true;
  * - class weights from an epoch on (LDAM-DRW, a spec's `weighting` with `fromEpoch > 0`) read
  *   `module.epoch` (set it each epoch).
  *
@@ -87,28 +88,29 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   const logits = ops.input('logits', 'float32', [-1, c])
   const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int32', [-1])
   const rows = { sampleWeight: ops.input('sample_weight', 'float32', [-1]), mask: ops.input('mask', 'float32', [-1]) }
-  const stateful = parsed.rule === 'lpl' && parsed.split === 'confidence' && parsed.momentum > 0
+  // A stateful rule's state lives in buffers from the start, as a fresh loss's.
+  const initialState = createRule(parsed).initialState?.(c)
   // The epoch class weights switch on at (LDAM-DRW's, or any rule's weighting): the module reads
   // `self.epoch`. From epoch 0 they are always on, and need no switch.
   const weightsFrom = parsed.rule === 'ldam' ? parsed.drw?.fromEpoch : parsed.weighting?.fromEpoch
   const drwFrom = weightsFrom === undefined || weightsFrom === 0 ? undefined : weightsFrom
 
-  const body = (epoch: number) => {
-    if (stateful) {
-      const buffer = (name: string) =>
-        program.bindAtStart(name, `self.${name}.to(device=${DEVICE}, dtype=${DTYPE})`, (expr) => ({
+  const body = (epoch: number, training: boolean) => {
+    if (initialState !== undefined) {
+      const buffer = (key: string) =>
+        program.bindAtStart(`state_${key}`, `self.state_${key}.to(device=${DEVICE}, dtype=${DTYPE})`, (expr) => ({
           program,
           expr,
           shape: [c],
           dtype: 'float32',
         }))
-      loss.setState({ confidence: buffer('state_confidence'), seen: buffer('state_seen') })
+      loss.setState(Object.fromEntries(Object.keys(initialState).map((key) => [key, buffer(key)])))
     }
     const context: LossContext<PyTensor> = {
       ...options.context,
       ...rows,
       epoch,
-      training: true,
+      training,
       batchSum: (x) =>
         program.bind('batch_sum', `self._batch_sum(${x.expr})`, (expr) => ({ ...x, expr, literal: undefined, mask: undefined })),
     }
@@ -121,13 +123,10 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     const mean = evaluate('mean')
     program.line(`perturbed = ${mean.batch.logits.expr}`)
     const next = mean.nextState
-    if (stateful && next !== undefined) {
-      program.block('if self.training:', () =>
-        program.block('with torch.no_grad():', () => {
-          program.line(`self.state_confidence.copy_(${next.confidence!.expr})`)
-          program.line(`self.state_seen.copy_(${next.seen!.expr})`)
-        }),
-      )
+    if (initialState !== undefined && next !== undefined) {
+      program.block('with torch.no_grad():', () => {
+        for (const [key, value] of Object.entries(next)) program.line(`self.state_${key}.copy_(${value.expr})`)
+      })
     }
     const tail = (reduction: Reduction) => {
       const evaluation = evaluations.get(reduction) ?? evaluate(reduction)
@@ -143,10 +142,16 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
       program.block(header, () => tail(reduction))
     })
   }
-  if (drwFrom === undefined) body(0)
+  // A stateful rule moves its state on training calls only, and may compute otherwise then.
+  const phase = (epoch: number) => {
+    if (initialState === undefined) return body(epoch, true)
+    program.block('if self.training:', () => body(epoch, true))
+    program.block('else:', () => body(epoch, false))
+  }
+  if (drwFrom === undefined) phase(0)
   else {
-    program.block(`if self.epoch >= ${drwFrom}:`, () => body(drwFrom))
-    program.block('else:', () => body(0))
+    program.block(`if self.epoch >= ${drwFrom}:`, () => phase(drwFrom))
+    program.block('else:', () => phase(0))
   }
 
   const source = moduleSource({
@@ -157,10 +162,18 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     buffers: program.buffers,
     body: program.body('        '),
     hasClosedFormGradient: loss.hasClosedFormGradient,
-    stateful,
+    initialState,
     drwFrom,
   })
-  return { source, className, spec: parsed, numClasses: c, task: loss.task, hasClosedFormGradient: loss.hasClosedFormGradient, stateful }
+  return {
+    source,
+    className,
+    spec: parsed,
+    numClasses: c,
+    task: loss.task,
+    hasClosedFormGradient: loss.hasClosedFormGradient,
+    stateful: initialState !== undefined,
+  }
 }
 
 /** `official-longtail` → `OfficialLongtailLoss`. */

@@ -1,6 +1,6 @@
 import type { LabelTask, RuleSpec } from '@logit-perturb/core'
 import type { PyBuffer } from './program.js'
-import { DEVICE, DTYPE } from './pythonOps.js'
+import { DEVICE, DTYPE, pyNumber } from './pythonOps.js'
 
 /** What {@link moduleSource} assembles. */
 export interface ModuleParts {
@@ -12,7 +12,8 @@ export interface ModuleParts {
   /** The traced statements of `_evaluate`, indented for a method body. */
   body: readonly string[]
   hasClosedFormGradient: boolean
-  stateful: boolean
+  /** A stateful rule's state as a fresh loss has it (each key a `[C]` vector). */
+  initialState: Readonly<Record<string, readonly number[]>> | undefined
   /** The first epoch with the class weights on (deferred re-weighting), when it is above 0. */
   drwFrom: number | undefined
 }
@@ -53,13 +54,16 @@ export function moduleSource(p: ModuleParts): string {
     '            self.register_buffer(name, value, persistent=False)',
   ]
   if (p.buffers.length === 0) init.length = 0
-  const state = p.stateful
-    ? [
-        '        # The running class confidences of the split: state, saved with the module.',
-        `        self.register_buffer('state_confidence', torch.zeros(${c}, dtype=torch.float64))`,
-        `        self.register_buffer('state_seen', torch.zeros(${c}, dtype=torch.float64))`,
-      ]
-    : []
+  const state =
+    p.initialState === undefined
+      ? []
+      : [
+          "        # The rule's state, saved with the module; training calls move it.",
+          ...Object.entries(p.initialState).map(
+            ([key, values]) =>
+              `        self.register_buffer('state_${key}', torch.tensor([${values.map(pyNumber).join(', ')}], dtype=torch.float64))`,
+          ),
+        ]
   const epoch =
     p.drwFrom === undefined
       ? []

@@ -30,16 +30,23 @@ def load(path):
 
 def run(job, dtype):
     module = load(job['module'])
-    loss_fn = getattr(module, job['className'])(reduction=job['reduction'])
+
+    def fresh():
+        # A new module per quantity: a stateful rule's training call moves its state.
+        loss_fn = getattr(module, job['className'])(reduction=job['reduction'])
+        loss_fn.train(job['training'])
+        return loss_fn
+
     logits = torch.tensor(job['logits'], dtype=dtype, requires_grad=True)
     labels = torch.tensor(job['labels'], dtype=dtype) if job['task'] == 'multi' else torch.tensor(job['labels'], dtype=torch.long)
     rows = {}
     for name in ('sample_weight', 'mask'):
         if job.get(name) is not None:
             rows[name] = torch.tensor(job[name], dtype=dtype)
-    loss = loss_fn(logits, labels, **rows)
+    loss = fresh()(logits, labels, **rows)
     (grad,) = torch.autograd.grad(loss.sum(), logits)
-    out = {'loss': flat(loss), 'perturbed': flat(loss_fn.perturb(logits, labels, **rows)), 'autograd': flat(grad)}
+    out = {'loss': flat(loss), 'perturbed': flat(fresh().perturb(logits, labels, **rows)), 'autograd': flat(grad)}
+    loss_fn = fresh()
     if hasattr(loss_fn, 'gradient'):
         out['gradient'] = flat(loss_fn.gradient(logits, labels, **rows))
     return out

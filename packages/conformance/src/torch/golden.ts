@@ -1,6 +1,6 @@
 import { relativeError } from '@logit-perturb/core'
 import { exportTorchModule } from '@logit-perturb/pytorch'
-import { type LoadedCase, expectedPerturbed, specOfCase } from '../fixtures.js'
+import { type LoadedCase, expectedPerturbed, specOfCase, trainingCase } from '../fixtures.js'
 import { type Check, FINITE_DIFFERENCE_RTOL, type GoldenResult } from '../golden.js'
 import { type TorchOutputs, runTorchJobs, values } from './jobs.js'
 
@@ -18,6 +18,7 @@ export async function runTorchGolden(cases: readonly LoadedCase[]): Promise<Gold
     reduction: 'mean' as const,
     logits: c.logits,
     labels: c.labels,
+    training: trainingCase(c),
   }))
   const results = await runTorchJobs(jobs)
   return cases.map((loaded, k) => {

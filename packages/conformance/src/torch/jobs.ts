@@ -14,6 +14,8 @@ export interface TorchJob {
   labels: number[] | number[][]
   sampleWeight?: number[] | undefined
   mask?: number[] | undefined
+  /** Whether the call is a training call (`module.training`); default true. */
+  training?: boolean
 }
 
 /** What a module computed in one dtype; `null` entries were not finite. */
@@ -53,6 +55,7 @@ export async function runTorchJobs(jobs: readonly TorchJob[]): Promise<TorchResu
         labels: job.labels,
         sample_weight: job.sampleWeight ?? null,
         mask: job.mask ?? null,
+        training: job.training ?? true,
       }
     })
     const inputFile = join(dir, 'jobs.json')

@@ -93,7 +93,13 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
     numClasses: base.numClasses ?? (split.kind === 'static' ? split.classBounds.bounds.length : undefined),
     gradientThrough: options.gradient === 'through' || base.gradientThrough,
     searchPath,
-    ...(split.kind === 'confidence' ? { stateKeys: ['confidence', 'seen'] } : {}),
+    // No class seen yet: the first call's split is the batch's alone, as with no state.
+    ...(split.kind === 'confidence'
+      ? {
+          stateKeys: ['confidence', 'seen'],
+          initialState: (c: number) => ({ confidence: new Array<number>(c).fill(0), seen: new Array<number>(c).fill(0) }),
+        }
+      : {}),
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
       const { labels, labelMatrix: oneHotLabels, numClasses: c, ctx, state, constants } = call
       // The base rule keeps no state of its own: it sees the call without LPL's.

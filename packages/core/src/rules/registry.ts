@@ -14,6 +14,7 @@ import { lplDefinition } from './lpl.js'
 import { lplMultiLabelDefinition } from './lplMultiLabel.js'
 import { officialBalancedDefinition } from './officialBalanced.js'
 import { officialLongtailDefinition } from './officialLongtail.js'
+import { seesawDefinition } from './seesaw.js'
 import { vsDefinition } from './vs.js'
 
 /**
@@ -30,6 +31,7 @@ export const RULE_DEFINITIONS = [
   vsDefinition,
   cdtDefinition,
   isdaDefinition,
+  seesawDefinition,
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,

@@ -146,6 +146,11 @@ export interface Rule {
   readonly gradientThrough: boolean
   /** The names of the rule's state tensors, for rules that keep state. */
   readonly stateKeys?: readonly string[]
+  /**
+   * For rules that keep state: the state a fresh loss behaves as having (each key a `[C]` vector),
+   * for an exporter that keeps it in buffers from the start (the PyTorch module).
+   */
+  readonly initialState?: (numClasses: number) => Readonly<Record<string, readonly number[]>>
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   /**
