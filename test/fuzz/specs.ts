@@ -36,7 +36,7 @@ export const SINGLE_LABEL_KINDS = [
   'official-longtail',
   'official-balanced',
 ] as const
-export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'lpl-multilabel'] as const
+export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'distribution-balanced', 'lpl-multilabel'] as const
 
 type Spec = Record<string, unknown>
 
@@ -155,6 +155,10 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       return fc
         .tuple(labelCounts(c), numberInput(0, 1), numberInput(0.1, 10))
         .map(([l, kappa, lambda]) => ({ rule: kind, ...l, kappa, lambda }))
+    case 'distribution-balanced':
+      return fc
+        .tuple(labelCounts(c), fc.constantFrom('coco', 'voc'), numberInput(0, 1), numberInput(0.1, 10), numberInput(0, 4))
+        .map(([l, preset, initBias, negScale, focalGamma]) => ({ rule: kind, ...l, preset, initBias, negScale, focalGamma }))
     case 'lpl-multilabel':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, ...lplCommon, ...bounds })
     default:

@@ -1,18 +1,23 @@
 /**
- * `pnpm test:golden`: every `golden-*.json` in `$GOLDEN_DIR` (default `../shared/fixtures`) on every
- * backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
+ * `pnpm test:golden`: every `golden-*.json` in the folders of `$GOLDEN_DIR` (separated as in `PATH`;
+ * default `../shared/fixtures` and `../shared/fixtures/catalogue`) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
  * PyTorch modules, in float64 and float32 (Debian's python3-torch): `golden pytorch: N passed, M
  * failed`. Exits 1 if any case failed or no case ran.
  */
-import { resolve } from 'node:path'
+import { basename, delimiter, resolve } from 'node:path'
 import { loadGoldenDir, runGoldenCase } from '@logit-perturb/conformance'
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import { runTorchGolden } from '@logit-perturb/conformance/torch'
 
-const dir = resolve(process.env.GOLDEN_DIR ?? '../shared/fixtures')
-const cases = loadGoldenDir(dir)
+// Several folders may be given, separated as in PATH: the default takes the shared fixtures and
+// their catalogue folder.
+const dirs = (process.env.GOLDEN_DIR ?? ['../shared/fixtures', '../shared/fixtures/catalogue'].join(delimiter))
+  .split(delimiter)
+  .filter((d) => d !== '')
+  .map((d) => resolve(d))
+const cases = dirs.flatMap((dir) => loadGoldenDir(dir).map((c) => (dirs.length > 1 ? { ...c, id: `${basename(dir)}/${c.id}` } : c)))
 let failedAny = cases.length === 0
-if (cases.length === 0) console.error(`no golden-*.json cases found in ${dir}`)
+if (cases.length === 0) console.error(`no golden-*.json cases found in ${dirs.join(', ')}`)
 
 for (const backend of await workspaceBackends()) {
   let passed = 0

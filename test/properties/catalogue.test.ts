@@ -4,11 +4,11 @@
  * logit adjustment (CE when `τ = 0`); its closed-form gradient is the float64 central difference of
  * the loss. CDT is VS with `τ = 0`, and the scaled CE written out here.
  */
-import { createLoss, equivalences, referenceOps } from '@logit-perturb/core'
-import { batchArbitrary, centralDifference, relativeError } from '@logit-perturb/conformance'
+import { type RuleInput, createLoss, equivalences, referenceOps } from '@logit-perturb/core'
+import { batchArbitrary, centralDifference, multiLabelBatchArbitrary, relativeError } from '@logit-perturb/conformance'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { close, lse, rows, smoothed, weightedCe } from '../support/host.js'
+import { clampedPriors, close, lse, meanBce, rows, smoothed, softplus, weightedCe } from '../support/host.js'
 import { RUNS, lossOf, tensors, violation } from './helpers.js'
 
 const batches = batchArbitrary()
@@ -205,6 +205,94 @@ describe('seesaw', () => {
         expect(close(next, hostSeesaw(rows(b.logits, b.c), b.labels, once, p, q, eps), 1e-9)).toBe(true)
         loss(logits, labels)
         expect(Array.from(loss.getState()!.counts!.data)).toEqual(once.map((v) => 2 * v))
+      }),
+      RUNS,
+    )
+  })
+})
+
+/**
+ * The distribution-balanced loss as the fixtures' README writes the released code's computation,
+ * on the host: rebalanced weights through the smoothing map, the bias `κ·logit(π)/λ`, the negatives
+ * scaled by `λ` and weighted `1/λ`, and the focal factor with `p_t = exp(−BCE)`.
+ */
+function hostDistributionBalanced(
+  b: { n: number; c: number; logits: number[]; labels: number[]; counts: number[]; numSamples: number },
+  o: { mapAlpha: number; mapBeta: number; mapGamma: number; negScale: number; initBias: number; focalGamma: number; balanceParam: number },
+): number {
+  const priors = clampedPriors(b.counts, b.numSamples)
+  const inverse = priors.map((p) => 1 / (p * b.numSamples))
+  let total = 0
+  for (let i = 0; i < b.n; i++) {
+    let repeat = 0
+    for (let c = 0; c < b.c; c++) repeat += b.labels[i * b.c + c]! * inverse[c]!
+    for (let c = 0; c < b.c; c++) {
+      const y = b.labels[i * b.c + c]!
+      const r = repeat === 0 ? Infinity : inverse[c]! / repeat
+      // r = ∞ with β = 0 reads as σ(0), where the released code's 0·∞ gives NaN.
+      const w = 1 / (1 + Math.exp(o.mapBeta === 0 ? 0 : -o.mapBeta * (r - o.mapGamma))) + o.mapAlpha
+      const v = b.logits[i * b.c + c]! + (o.initBias * Math.log(priors[c]! / (1 - priors[c]!))) / o.negScale
+      const z = y === 1 ? v : o.negScale * v
+      const weight = y === 1 ? w : w / o.negScale
+      const bce = softplus(z) - y * z
+      total += o.balanceParam * (-Math.expm1(-bce)) ** o.focalGamma * weight * bce
+    }
+  }
+  return total / (b.n * b.c)
+}
+
+describe('distribution-balanced', () => {
+  const multi = multiLabelBatchArbitrary({ maxN: 32, maxC: 12, scales: [1, 10] })
+  const options = fc.record({
+    mapAlpha: fc.double({ min: 0, max: 1, noNaN: true }),
+    mapBeta: fc.double({ min: 0, max: 20, noNaN: true }),
+    mapGamma: fc.double({ min: 0, max: 1, noNaN: true }),
+    negScale: fc.double({ min: 0.5, max: 6, noNaN: true }),
+    initBias: fc.double({ min: 0, max: 0.5, noNaN: true }),
+    focalGamma: fc.double({ min: 0, max: 3, noNaN: true }),
+    balanceParam: fc.double({ min: 0.5, max: 3, noNaN: true }),
+  })
+  const lossOfMulti = (spec: RuleInput, b: { n: number; c: number; logits: number[]; labels: number[] }) =>
+    createLoss(referenceOps, spec)(referenceOps.constant(b.logits, [b.n, b.c]), referenceOps.constant(b.labels, [b.n, b.c])).data[0]!
+
+  it("is the released code's loss: rebalanced weights, the code's bias, negative tolerance, the focal term", () => {
+    fc.assert(
+      fc.property(multi, options, (b, o) => {
+        const spec = { rule: 'distribution-balanced', classCounts: b.counts, numSamples: b.numSamples, ...o } as const
+        expect(close(lossOfMulti(spec, b), hostDistributionBalanced(b, o), 1e-9)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('with unit weights, λ = 1, κ = 0 and γ = 0 is balance·BCE', () => {
+    fc.assert(
+      fc.property(multi, fc.double({ min: 0.5, max: 3, noNaN: true }), (b, balanceParam) => {
+        const spec = {
+          rule: 'distribution-balanced',
+          classCounts: b.counts,
+          numSamples: b.numSamples,
+          mapAlpha: 0.5,
+          mapBeta: 0,
+          negScale: 1,
+          initBias: 0,
+          focalGamma: 0,
+          balanceParam,
+        } as const
+        expect(close(lossOfMulti(spec, b), balanceParam * meanBce(b.logits, b.labels), 1e-12)).toBe(true)
+      }),
+      RUNS,
+    )
+  })
+
+  it('has the closed-form gradient of its loss: a central difference', () => {
+    fc.assert(
+      fc.property(multiLabelBatchArbitrary({ maxN: 5, maxC: 4, scales: [1, 3] }), options, (b, o) => {
+        const loss = createLoss(referenceOps, { rule: 'distribution-balanced', classCounts: b.counts, numSamples: b.numSamples, ...o })
+        const labels = referenceOps.constant(b.labels, [b.n, b.c])
+        const at = (u: Float64Array) => loss(referenceOps.constant(u, [b.n, b.c]), labels).data[0]!
+        const numeric = centralDifference(at, b.logits, 1e-6)
+        expect(relativeError(loss.gradient(referenceOps.constant(b.logits, [b.n, b.c]), labels).data, numeric, 1e-12)).toBeLessThan(1e-6)
       }),
       RUNS,
     )

@@ -56,6 +56,19 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       return parseSpec({ rule: 'logit-adjustment', classCounts: counts(), tau: n('tau') })
     case 'focal':
       return parseSpec({ rule: 'focal', gamma: n('gamma'), tau: n('tau'), classCounts: counts() })
+    case 'distribution-balanced':
+      return parseSpec({
+        rule: 'distribution-balanced',
+        classCounts: counts(),
+        numSamples: n('numSamples'),
+        mapAlpha: n('mapAlpha'),
+        mapBeta: n('mapBeta'),
+        mapGamma: n('mapGamma'),
+        negScale: n('negScale'),
+        initBias: n('initBias'),
+        focalGamma: n('focalGamma'),
+        balanceParam: n('balanceParam'),
+      })
     case 'seesaw':
       return parseSpec({ rule: 'seesaw', p: n('p'), q: n('q'), eps: n('eps'), classCounts: counts() })
     case 'class-balanced':

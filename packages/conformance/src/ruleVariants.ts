@@ -152,6 +152,13 @@ const MULTI_LABEL: { readonly [R in MultiLabelRuleSpec['rule']]: (counts: LabelC
       v('db-negative-tolerant (κ 0.3, λ 2)', { rule: 'db-negative-tolerant', kappa: 0.3, lambda: 2, ...s }),
     ],
   }),
+  'distribution-balanced': (s) => ({
+    main: [
+      v('distribution-balanced (coco)', { rule: 'distribution-balanced', ...s }),
+      v('distribution-balanced (voc)', { rule: 'distribution-balanced', preset: 'voc', ...s }),
+    ],
+    more: [v('distribution-balanced (no focal term)', { rule: 'distribution-balanced', focalGamma: 0, ...s })],
+  }),
   'lpl-multilabel': ({ classCounts }) => ({
     main: [
       v('lpl-multilabel', { rule: 'lpl-multilabel', classCounts }),

@@ -45,6 +45,8 @@ export type {
   DbNegativeTolerantSpec,
   FocalInput,
   FocalSpec,
+  DistributionBalancedInput,
+  DistributionBalancedSpec,
   CdtInput,
   CdtSpec,
   SeesawInput,
@@ -99,6 +101,7 @@ export { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
 export { labelLogOdds, labelPriors, logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'
 export { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 export { dbBias } from './rules/dbNegativeTolerant.js'
+export { DISTRIBUTION_BALANCED_PRESETS } from './rules/distributionBalanced.js'
 export { lplMultiLabelSearch } from './rules/lplMultiLabel.js'
 export type { LplMultiLabelSearchInputs } from './rules/lplMultiLabel.js'
 export { postHocAdjust, postHocPredict } from './rules/logitAdjustment.js'

@@ -1,7 +1,7 @@
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
-import { focalSlope, focalTerms } from './rules/focalTerms.js'
+import { binaryFocalTerms, focalSlope, focalTerms } from './rules/focalTerms.js'
 import type { LabelTask, PerturbedBatch } from './rules/types.js'
 
 /** The floor of a reduction's normalizer: a float32 normal number, so `0/0` never happens. */
@@ -83,18 +83,7 @@ function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBa
   }
   const targets = smoothedBinaryTargets(ops, labelMatrix, epsilon)
   let entries = bceEntries(ops, batch.logits, targets)
-  if (gamma !== 0) {
-    // 1 − p_t with p_t = exp(−BCE); for 0/1 targets it is σ(−z) on a positive and σ(z) on a
-    // negative, which keeps its relative precision where the BCE is below float32's resolution.
-    const miss =
-      epsilon === 0
-        ? ops.add(
-            ops.mul(labelMatrix, ops.sigmoid(ops.neg(batch.logits))),
-            ops.mul(ops.sub(ops.constant([1], []), labelMatrix), ops.sigmoid(batch.logits)),
-          )
-        : ops.sub(ops.constant([1], []), ops.exp(ops.neg(entries)))
-    entries = ops.mul(ops.exp(ops.mul(ops.log(ops.maximum(miss, ops.constant([1e-37], []))), ops.constant([gamma], []))), entries)
-  }
+  if (gamma !== 0) entries = ops.mul(binaryFocalTerms(ops, batch.logits, labelMatrix, entries, epsilon, gamma).factor, entries)
   return ops.mean(batch.entryWeights === undefined ? entries : ops.mul(entries, batch.entryWeights), [1], true)
 }
 
@@ -126,7 +115,8 @@ export function reducedLoss<T>(
  * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − t_i)`
  * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − t_ic) / C` (multi-label), with `t` the (smoothed)
  * targets and `a = ∂z/∂u` the logit scale; `share` is the loss's own ({@link rowShares}). With a
- * focusing `γ` (single-label), `(1 − q)^γ·(p − t) + k·(p − e_y)` with `k` from `focalSlope`. For
+ * focusing `γ`: `(1 − q)^γ·(p − t) + k·(p − e_y)` with `k` from `focalSlope` (single-label), the
+ * residual times `(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t))` per entry (multi-label). For
  * `'none'`, row `i` is the gradient of `r_i`, which depends on row `i` only.
  */
 export function closedFormBatchGradient<T>(
@@ -158,7 +148,16 @@ export function closedFormBatchGradient<T>(
   } else {
     const c = ops.shape(labelMatrix)[1]!
     const targets = smoothedBinaryTargets(ops, labelMatrix, epsilon)
-    out = ops.mul(sigmoidResidual(ops, batch.logits, targets), ops.div(share, ops.constant([c], [])))
+    let residual = sigmoidResidual(ops, batch.logits, targets)
+    const gamma = batch.focusing ?? 0
+    if (gamma !== 0) {
+      // ∂[(1 − p_t)^γ·b]/∂z = (σ(z) − t)·(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t)), b the entry's BCE.
+      const entries = bceEntries(ops, batch.logits, targets)
+      const terms = binaryFocalTerms(ops, batch.logits, labelMatrix, entries, epsilon, gamma)
+      const slope = ops.mul(ops.mul(ops.mul(entries, terms.hit), ops.div(terms.factor, terms.miss)), ops.constant([gamma], []))
+      residual = ops.mul(residual, ops.add(terms.factor, slope))
+    }
+    out = ops.mul(residual, ops.div(share, ops.constant([c], [])))
     if (batch.entryWeights !== undefined) out = ops.mul(out, batch.entryWeights)
   }
   return batch.logitScale === undefined ? out : ops.mul(out, batch.logitScale)

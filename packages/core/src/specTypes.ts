@@ -9,6 +9,7 @@ import type { BceSpec } from './rules/bce.js'
 import type { CdtInput, CdtSpec } from './rules/cdt.js'
 import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
+import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
@@ -31,6 +32,8 @@ export type {
   CeSpec,
   DbNegativeTolerantInput,
   DbNegativeTolerantSpec,
+  DistributionBalancedInput,
+  DistributionBalancedSpec,
   FocalInput,
   FocalSpec,
   IsdaInput,
@@ -75,7 +78,7 @@ export type LplBaseInput =
 export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
-export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | LplMultiLabelSpec
+export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
 
 /** Any rule spec, single- or multi-label, as `parseSpec` returns it (defaults filled in). */
 export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
@@ -95,6 +98,7 @@ export type RuleInput =
   | SpecInput<BceSpec>
   | LogitAdjustedBceInput
   | DbNegativeTolerantInput
+  | DistributionBalancedInput
   | LplMultiLabelInput
 
 /** The name of a rule. */

@@ -50,8 +50,10 @@ export function dbBias(classCounts: readonly number[], numSamples: number, kappa
  *     ℓ_ic = y·softplus(−(u_ic − ν_c)) + (1/λ)·(1 − y)·softplus(λ·(u_ic − ν_c)),   y = Y_ic
  *
  * averaged over all `N·C` entries. A negative's loss flattens faster (scale `λ`, weight `1/λ`), so
- * the many easy negatives of a rare label stop suppressing it, and `ν` starts each label at its
- * prior. As a perturbation of BCE: `z = a ⊙ (u − ν)` with logit scale `a = 1` on positives and `λ`
+ * the many easy negatives of a rare label stop suppressing it. `ν` is the class-specific bias with
+ * the sign the paper prints: `u − ν` raises a rare label's starting logit (`logit π < 0`), away from
+ * its prior; the released code adds `κ·logit(π)/λ` instead, toward the prior, which is the
+ * `distribution-balanced` rule. As a perturbation of BCE: `z = a ⊙ (u − ν)` with logit scale `a = 1` on positives and `λ`
  * on negatives, entry weights `w = 1` and `1/λ`, and `ℓ = w·BCE(z, y)`. `λ = 1` is BCE of `u − ν`;
  * `κ = 0, λ = 1` is BCE.
  *

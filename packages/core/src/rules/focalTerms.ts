@@ -36,3 +36,34 @@ export function focalTerms<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, gam
 export function focalSlope<T>(ops: TensorOps<T>, terms: FocalTerms<T>, loss: T, gamma: number): T {
   return ops.mul(ops.mul(ops.mul(terms.hit, loss), ops.div(terms.factor, terms.miss)), ops.constant([gamma], []))
 }
+
+/**
+ * The terms of the focal factor `(1 − p_t)^γ` of binary cross-entropy entries (`[N, C]`), for
+ * `γ > 0`: `p_t = exp(−b)` with `b` the entries' BCE against `targets`; for 0/1 targets (`epsilon`
+ * 0) it is `σ(z)` on a positive and `σ(−z)` on a negative, and `1 − p_t` the other one, which keeps
+ * its relative precision where `b` is below float32's resolution.
+ */
+export function binaryFocalTerms<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labelMatrix: T,
+  entries: T,
+  epsilon: number,
+  gamma: number,
+): FocalTerms<T> {
+  const one = ops.constant([1], [])
+  let hit: T
+  let miss: T
+  if (epsilon === 0) {
+    const negatives = ops.sub(one, labelMatrix)
+    const up = ops.sigmoid(logits)
+    const down = ops.sigmoid(ops.neg(logits))
+    hit = ops.add(ops.mul(labelMatrix, up), ops.mul(negatives, down))
+    miss = ops.add(ops.mul(labelMatrix, down), ops.mul(negatives, up))
+  } else {
+    hit = ops.exp(ops.neg(entries))
+    miss = ops.sub(one, hit)
+  }
+  miss = ops.maximum(miss, ops.constant([MIN_MISS], []))
+  return { hit, miss, factor: ops.exp(ops.mul(ops.log(miss), ops.constant([gamma], []))) }
+}

@@ -4,6 +4,7 @@ import { bceDefinition } from './bce.js'
 import { cdtDefinition } from './cdt.js'
 import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
+import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { focalDefinition } from './focal.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
@@ -38,6 +39,7 @@ export const RULE_DEFINITIONS = [
   bceDefinition,
   logitAdjustedBceDefinition,
   dbNegativeTolerantDefinition,
+  distributionBalancedDefinition,
   lplMultiLabelDefinition,
 ] as const satisfies readonly AnyRuleDefinition[]
 
