@@ -36,6 +36,27 @@ describe('focal', () => {
     )
   })
 
+  it("lowers every class's loss (Δ_c ≤ 0, negative augmentation), and explains its own gradient", () => {
+    fc.assert(
+      fc.property(batchArbitrary({ maxN: 24, maxC: 6, scales: [1, 3] }), fc.double({ min: 0.5, max: 3, noNaN: true }), (b, gamma) => {
+        const loss = createLoss(referenceOps, { rule: 'focal', gamma })
+        const { logits, labels } = tensors(b)
+        const e = loss.explain(logits, labels)
+        for (const delta of e.lossVariation.data) expect(delta).toBeLessThanOrEqual(1e-15)
+        // The equivalent weight of a sample is its focal gradient's norm against plain CE's.
+        const grad = loss.gradient(logits, labels).data
+        const plain = createLoss(referenceOps, { rule: 'ce' }).gradient(logits, labels).data
+        for (let i = 0; i < b.n; i++) {
+          // The gradients of the mean carry 1/N; explain's residuals do not, and are floored at 1e-12.
+          const norm = (g: Float64Array) => b.n * Math.hypot(...g.subarray(i * b.c, (i + 1) * b.c))
+          const expected = (norm(grad) + 1e-12) / (norm(plain) + 1e-12)
+          expect(close(e.sampleWeight.data[i]!, expected, 1e-6)).toBe(true)
+        }
+      }),
+      RUNS,
+    )
+  })
+
   it('with γ = 0 is logit adjustment with the same τ', async () => {
     await fc.assert(
       fc.asyncProperty(batches, fc.double({ min: 0, max: 2, noNaN: true }), async (b, tau) => {

@@ -1,7 +1,7 @@
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
-import { focalSlope, focalTerms } from './rules/focalTerms.js'
+import { binaryFocalGradientFactor, binaryFocalTerms, focalSlope, focalTerms } from './rules/focalTerms.js'
 import type { PerturbedBatch } from './rules/types.js'
 
 /**
@@ -88,8 +88,17 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
 export function explainMultiLabelBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>): Explanation<T> {
   const one = ops.constant([1], [])
   const weigh = (x: T): T => (batch.entryWeights === undefined ? x : ops.mul(x, batch.entryWeights))
-  const variation = ops.sub(weigh(bceEntries(ops, batch.logits, labels)), bceEntries(ops, logits, labels))
-  const perturbedResidual = ops.mul(weigh(sigmoidResidual(ops, batch.logits, labels)), batch.logitScale ?? one)
+  let entries = bceEntries(ops, batch.logits, labels)
+  let residual = sigmoidResidual(ops, batch.logits, labels)
+  const gamma = batch.focusing ?? 0
+  if (gamma > 0) {
+    // The focal factor scales each entry's loss and its gradient (see `closedFormBatchGradient`).
+    const terms = binaryFocalTerms(ops, batch.logits, labels, entries, 0, gamma)
+    residual = ops.mul(residual, binaryFocalGradientFactor(ops, terms, entries, gamma))
+    entries = ops.mul(entries, terms.factor)
+  }
+  const variation = ops.sub(weigh(entries), bceEntries(ops, logits, labels))
+  const perturbedResidual = ops.mul(weigh(residual), batch.logitScale ?? one)
   const plainResidual = sigmoidResidual(ops, logits, labels)
   const floor = ops.constant([RATIO_FLOOR], [])
   const ratio = (a: T, b: T): T => ops.div(ops.add(a, floor), ops.add(b, floor))

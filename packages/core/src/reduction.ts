@@ -1,7 +1,7 @@
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
-import { binaryFocalTerms, focalSlope, focalTerms } from './rules/focalTerms.js'
+import { binaryFocalGradientFactor, binaryFocalTerms, focalSlope, focalTerms } from './rules/focalTerms.js'
 import type { LabelTask, PerturbedBatch } from './rules/types.js'
 
 /** The floor of a reduction's normalizer: a float32 normal number, so `0/0` never happens. */
@@ -154,8 +154,7 @@ export function closedFormBatchGradient<T>(
       // ∂[(1 − p_t)^γ·b]/∂z = (σ(z) − t)·(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t)), b the entry's BCE.
       const entries = bceEntries(ops, batch.logits, targets)
       const terms = binaryFocalTerms(ops, batch.logits, labelMatrix, entries, epsilon, gamma)
-      const slope = ops.mul(ops.mul(ops.mul(entries, terms.hit), ops.div(terms.factor, terms.miss)), ops.constant([gamma], []))
-      residual = ops.mul(residual, ops.add(terms.factor, slope))
+      residual = ops.mul(residual, binaryFocalGradientFactor(ops, terms, entries, gamma))
     }
     out = ops.mul(residual, ops.div(share, ops.constant([c], [])))
     if (batch.entryWeights !== undefined) out = ops.mul(out, batch.entryWeights)

@@ -67,3 +67,13 @@ export function binaryFocalTerms<T>(
   miss = ops.maximum(miss, ops.constant([MIN_MISS], []))
   return { hit, miss, factor: ops.exp(ops.mul(ops.log(miss), ops.constant([gamma], []))) }
 }
+
+/**
+ * The factor of `σ(z) − t` in the gradient of a focal BCE entry, `(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t))`
+ * (`[N, C]`), from its {@link binaryFocalTerms} and its BCE `b`:
+ * `∂[(1 − p_t)^γ·b]/∂z = (σ(z) − t)·(1 − p_t)^γ + b·γ·(1 − p_t)^{γ−1}·p_t·(σ(z) − t)`.
+ */
+export function binaryFocalGradientFactor<T>(ops: TensorOps<T>, terms: FocalTerms<T>, entries: T, gamma: number): T {
+  const slope = ops.mul(ops.mul(ops.mul(entries, terms.hit), ops.div(terms.factor, terms.miss)), ops.constant([gamma], []))
+  return ops.add(terms.factor, slope)
+}
