@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { runProcess } from '../process.js'
 
 /**
  * Where Python interpreters with torch may be: `$LOGIT_PERTURB_PYTHON` first, then `python3` on the
@@ -20,39 +20,6 @@ export interface PythonOptions {
   cwd?: string
 }
 
-/** What a finished interpreter gave. */
-interface Finished {
-  status: number | null
-  stdout: string
-  stderr: string
-}
-
-/**
- * Runs `command ...argv` without blocking the event loop (spawn, not spawnSync): a test worker that
- * blocks for long cannot answer the test runner, which then fails the run.
- */
-function run(command: string, argv: readonly string[], options: PythonOptions): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, {
-      env: { ...process.env, ...options.env },
-      timeout: options.timeoutMs ?? 600_000,
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk
-    })
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'ENOENT' ? resolve({ status: null, stdout, stderr: error.message }) : reject(error),
-    )
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
-
 let found: Promise<string> | undefined
 
 /**
@@ -62,7 +29,7 @@ let found: Promise<string> | undefined
 export function torchPython(): Promise<string> {
   found ??= (async () => {
     for (const python of candidates()) {
-      if ((await run(python, ['-c', 'import torch'], {})).status === 0) return python
+      if ((await runProcess(python, ['-c', 'import torch'], {})).status === 0) return python
     }
     throw new Error(
       `no Python with torch: tried ${candidates().join(', ')}; install Debian's python3-torch (apt-get install -y python3-torch) or set LOGIT_PERTURB_PYTHON`,
@@ -82,7 +49,12 @@ export function runPythonScript(script: string, args: readonly string[], options
 }
 
 async function runInterpreter(argv: readonly string[], options: PythonOptions): Promise<string> {
-  const result = await run(await torchPython(), argv, options)
+  // Asynchronous (spawn, not spawnSync): a test worker that blocks for long cannot answer its runner.
+  const result = await runProcess(await torchPython(), argv, {
+    env: { ...process.env, ...options.env },
+    timeout: options.timeoutMs ?? 600_000,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  })
   if (result.status !== 0) throw new Error(`python exited with ${result.status}: ${result.stderr}`)
   return result.stdout
 }
