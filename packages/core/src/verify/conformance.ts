@@ -1,4 +1,4 @@
-import { createLoss } from '../loss.js'
+import { closedFormGradient, createLoss } from '../loss.js'
 import { referenceOps } from '../reference/ops.js'
 import type { RefTensor } from '../reference/tensor.js'
 import type { TensorOps } from '../ops.js'
@@ -102,14 +102,16 @@ export function conformanceExpectation(c: ConformanceCase): ConformanceExpectati
   const { logits, labels } = batchOn({ ops: referenceOps } as Backend<RefTensor>, c.logits, c.labels)
   const rows = caseRows(referenceOps, c)
   const evaluation = ref.evaluate(logits, labels, rows)
-  const gradient = ref.hasClosedFormGradient ? ref.gradient(logits, labels, rows).data : undefined
+  // From the evaluation itself: `ref.gradient` would commit the state of a stateful rule.
+  const gradient = ref.hasClosedFormGradient ? closedFormGradient(referenceOps, evaluation).data : undefined
   let difference: Float64Array | undefined
   return {
     loss: evaluation.loss.data,
     perturbed: evaluation.batch.logits.data,
     gradient,
     autodiff: () => {
-      difference ??= gradient ?? referenceFiniteDifference((u) => ref(u, labels, rows), c.logits)
+      // `evaluate` commits no state: every point of the difference sees the rule as the others do.
+      difference ??= gradient ?? referenceFiniteDifference((u) => ref.evaluate(u, labels, rows).loss, c.logits)
       return difference
     },
   }
@@ -190,7 +192,10 @@ function caseRows<U>(ops: TensorOps<U>, c: ConformanceCase): LossContext<U> {
 export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCase): Promise<ConformanceCheck[]> {
   const expected = conformanceExpectation(c)
   return (backend.scope ?? ((fn) => fn()))(async () => {
-    const loss = createLoss(backend.ops, c.spec, c.reduction === undefined ? {} : { reduction: c.reduction })
+    // A fresh loss per quantity: a stateful rule (seesaw's counts) moves its state with each call
+    // that commits, and every quantity must see the state the reference saw.
+    const fresh = () => createLoss(backend.ops, c.spec, c.reduction === undefined ? {} : { reduction: c.reduction })
+    const loss = fresh()
     const { logits, labels } = batchOn(backend, c.logits, c.labels)
     const rows = caseRows(backend.ops, c)
     const evaluation = loss.evaluate(logits, labels, rows)
@@ -198,8 +203,11 @@ export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCas
       loss: await backend.read(evaluation.loss),
       perturbed: await backend.read(evaluation.batch.logits),
     }
-    if (loss.hasClosedFormGradient) values.gradient = await backend.read(loss.gradient(logits, labels, rows))
-    if (backend.grad) values.autodiff = await backend.read(backend.grad((u) => loss(u, labels, rows), logits))
+    if (loss.hasClosedFormGradient) values.gradient = await backend.read(fresh().gradient(logits, labels, rows))
+    if (backend.grad) {
+      const differentiated = fresh()
+      values.autodiff = await backend.read(backend.grad((u) => differentiated.evaluate(u, labels, rows).loss, logits))
+    }
     return compareConformance(c, expected, values, backend.rtol)
   })
 }
