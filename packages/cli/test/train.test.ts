@@ -61,6 +61,23 @@ describe('lpl train', () => {
     }
   })
 
+  it('trains the catalogue methods and records their specs: class-balanced weights from the training counts', async () => {
+    const { out, ...r } = await trainTiny('--epochs', '1', '--seeds', '0', '--methods', 'focal,cb-ce,cb-focal,seesaw')
+    expect(r.stderr).not.toMatch(/unexpected error/)
+    expect(r.status).toBe(0)
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
+    expect(results.summaries.map((s: { method: string }) => s.method)).toEqual(['focal', 'cb-ce', 'cb-focal', 'seesaw'])
+    for (const s of results.summaries) {
+      expect(Number.isFinite(s.runs[0].epochLosses[0])).toBe(true)
+      expect(s.balancedAccuracy.mean).toBeGreaterThanOrEqual(0)
+    }
+    const specOf = (name: string) => results.protocol.methods.find((m: { name: string }) => m.name === name).spec
+    const counts = longTailCounts(10, 10, 40)
+    expect(specOf('cb-ce')).toEqual({ rule: 'ce', weighting: { kind: 'class-balanced', beta: 0.9999, classCounts: counts } })
+    expect(specOf('cb-focal')).toMatchObject({ rule: 'focal', gamma: 2, weighting: { kind: 'class-balanced', classCounts: counts } })
+    expect(specOf('seesaw')).toEqual({ rule: 'seesaw', numClasses: 10, p: 0.8, q: 2 })
+  })
+
   it('is deterministic: the same seed gives the same subset and the same first-epoch loss', async () => {
     const run = async () => {
       const r = await trainTiny('--epochs', '1', '--seeds', '4', '--methods', 'lpl')
@@ -80,7 +97,7 @@ describe('lpl train', () => {
 
   it('refuses unknown methods, backends and options with a usage error', async () => {
     for (const [args, message] of [
-      [['--methods', 'ce,focal'], /unknown method "focal"; known methods: ce, ce\+posthoc/],
+      [['--methods', 'ce,focall'], /unknown method "focall"; known methods: ce, ce\+posthoc, la, focal, cb-ce/],
       [['--backend', 'webgpu'], /unknown backend "webgpu"/],
       [['--epochs', 'two'], /--epochs must be a number/],
       [['--colour'], /Unknown option '--colour'/],
@@ -171,6 +188,7 @@ describe('lpl train --task multilabel', () => {
       'bce',
       'logit-adjusted-bce',
       'db-negative-tolerant',
+      'distribution-balanced',
       'lpl-multilabel',
     ])
     for (const s of results.summaries) {
@@ -180,7 +198,7 @@ describe('lpl train --task multilabel', () => {
     // The long tail of the class rates shows in the positives per class.
     expect(results.protocol.counts[0]).toBeGreaterThan(results.protocol.counts[9])
     expect(readFileSync(join(out, 'balanced-accuracy.svg'), 'utf8')).toMatch(/Test mAP/)
-  }, 300_000) // four methods in a child process, each evaluated on 5,000 test canvases
+  }, 480_000) // five methods in a child process, each evaluated on 5,000 test canvases
   it('refuses single-label methods for the multi-label task', async () => {
     const r = await lpl('train', '--task', 'multilabel', '--methods', 'la')
     expect(r.status).toBe(2)

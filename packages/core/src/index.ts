@@ -84,6 +84,7 @@ export type {
   VsTermsSpec,
 } from './specTypes.js'
 export type { SpecBase, SpecInput } from './rules/definition.js'
+export type { ClassWeighting, ClassWeightingInput } from './rules/classWeighting.js'
 export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specTypes.js'
 export { parseSpec } from './spec.js'
 export { specs } from './specBuilders.js'

@@ -1,4 +1,4 @@
-import type { LogitAdjustmentInput, RuleInput } from '@logit-perturb/core'
+import type { ClassWeightingInput, LogitAdjustmentInput, RuleInput } from '@logit-perturb/core'
 import { CliError } from '../errors.js'
 import type { Classifier } from './model.js'
 
@@ -19,6 +19,9 @@ export interface Method {
 
 const la = (classCounts: number[]): LogitAdjustmentInput => ({ rule: 'logit-adjustment', tau: 1, classCounts })
 
+/** Class-balanced weights of the effective number, β = 0.9999 (Cui et al. 2019), from the first epoch. */
+const classBalanced = (classCounts: number[]): ClassWeightingInput => ({ kind: 'class-balanced', beta: 0.9999, classCounts })
+
 /** Every method `lpl train` knows, in report order. */
 export const METHODS: readonly Method[] = [
   { name: 'ce', summary: 'cross-entropy', classifier: 'dense', spec: () => ({ rule: 'ce' }) },
@@ -30,6 +33,25 @@ export const METHODS: readonly Method[] = [
     spec: () => ({ rule: 'ce' }),
   },
   { name: 'la', summary: 'logit adjustment, τ = 1', classifier: 'dense', spec: la },
+  { name: 'focal', summary: 'focal loss, γ = 2', classifier: 'dense', spec: () => ({ rule: 'focal', gamma: 2 }) },
+  {
+    name: 'cb-ce',
+    summary: 'cross-entropy with class-balanced weights (β = 0.9999) from the first epoch',
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'ce', weighting: classBalanced(classCounts) }),
+  },
+  {
+    name: 'cb-focal',
+    summary: 'focal loss (γ = 2) with class-balanced weights (β = 0.9999) from the first epoch',
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'focal', gamma: 2, weighting: classBalanced(classCounts) }),
+  },
+  {
+    name: 'seesaw',
+    summary: 'seesaw loss (p = 0.8, q = 2), counts accumulated from the batches',
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'seesaw', numClasses: classCounts.length, p: 0.8, q: 2 }),
+  },
   {
     name: 'ldam-drw',
     summary: 'LDAM (M = 0.5, s = 30) on cosine logits, DRW (β = 0.9999) from 80% of the epochs',
@@ -90,7 +112,7 @@ export const EXTRA_METHODS: readonly Method[] = [
   },
 ]
 
-/** The methods named in a comma-separated list (`all` for the seven of the benchmark); unknown names are refused. */
+/** The methods named in a comma-separated list (`all` for the eleven of the benchmark); unknown names are refused. */
 export function selectMethods(list: string): Method[] {
   if (list === 'all') return [...METHODS]
   const known = [...METHODS, ...EXTRA_METHODS]

@@ -23,6 +23,12 @@ export const MULTILABEL_METHODS: readonly Method[] = [
     spec: (classCounts, _epochs, numSamples) => ({ rule: 'db-negative-tolerant', classCounts, numSamples }),
   },
   {
+    name: 'distribution-balanced',
+    summary: 'distribution-balanced loss as released, VOC preset (λ = 5, μ = 0.3, κ = 0.05, γ = 2)',
+    classifier: 'dense',
+    spec: (classCounts, _epochs, numSamples) => ({ rule: 'distribution-balanced', classCounts, numSamples, preset: 'voc' }),
+  },
+  {
     name: 'lpl-multilabel',
     summary: 'multi-label LPL (α = 0.05, ε = 0.1, Δε = 0.4, K = 20)',
     classifier: 'dense',
