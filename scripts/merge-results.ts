@@ -25,9 +25,11 @@ const runs: { file: string; machine: unknown; versions: unknown; seconds: unknow
 for (const file of later) {
   const extra = JSON.parse(readFileSync(file, 'utf8'))
   runs.push({ file, machine: extra.machine, versions: extra.versions, seconds: extra.seconds })
-  for (const field of ['counts', 'epochs', 'seeds', 'task', 'canvases'] as const) {
-    if (JSON.stringify(extra.protocol[field]) !== JSON.stringify(base.protocol[field]))
-      throw new Error(`${file}: another protocol (${field})`)
+  // Every field of the protocol but its methods must agree; results from before the `task` field are single-label.
+  const { methods: _, ...protocol } = { task: 'single', ...extra.protocol }
+  for (const [field, value] of Object.entries(protocol)) {
+    const baseValue = field === 'task' ? (base.protocol.task ?? 'single') : base.protocol[field]
+    if (JSON.stringify(value) !== JSON.stringify(baseValue)) throw new Error(`${file}: another protocol (${field})`)
   }
   // The protocol's list of methods (name, summary, spec) takes the later file's entries too.
   for (const method of extra.protocol.methods as { name: string }[]) {

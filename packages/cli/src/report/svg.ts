@@ -1,7 +1,22 @@
 import type { MethodSummary } from './summary.js'
 import { ACCURACY, type Metric } from './table.js'
 
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
+/** Tableau's ten colours, then three more of its twenty, so that a benchmark of thirteen methods repeats none. */
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+  '#79706e',
+  '#b6992d',
+  '#a0cbe8',
+]
 
 const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
@@ -50,12 +65,21 @@ export function perClassChart(
     body.push(`<text x="${x0 + 5 * summaries.length}" y="${top + plotHeight + 14}" text-anchor="middle">${escapeXml(name)}</text>`)
     body.push(`<text x="${x0 + 5 * summaries.length}" y="${top + plotHeight + 27}" text-anchor="middle" fill="#666">n=${counts[c]}</text>`)
   })
+  // The legend wraps to as many rows as the plot's width needs, 110 pixels a method.
+  const perRow = Math.max(1, Math.floor(plotWidth / 110))
   summaries.forEach((s, m) => {
-    const x = left + m * 110
-    body.push(`<rect x="${x}" y="${top + plotHeight + 40}" width="10" height="10" fill="${PALETTE[m % PALETTE.length]}"/>`)
-    body.push(`<text x="${x + 14}" y="${top + plotHeight + 49}">${escapeXml(s.method)}</text>`)
+    const x = left + (m % perRow) * 110
+    const y = top + plotHeight + 40 + 16 * Math.floor(m / perRow)
+    body.push(`<rect x="${x}" y="${y}" width="10" height="10" fill="${PALETTE[m % PALETTE.length]}"/>`)
+    body.push(`<text x="${x + 14}" y="${y + 9}">${escapeXml(s.method)}</text>`)
   })
-  return frame(left + plotWidth + 20, top + plotHeight + 70, `Per-class test ${metric.perClass} by method (mean over seeds)`, body)
+  const legendRows = Math.ceil(summaries.length / perRow)
+  return frame(
+    left + plotWidth + 20,
+    top + plotHeight + 54 + 16 * legendRows,
+    `Per-class test ${metric.perClass} by method (mean over seeds)`,
+    body,
+  )
 }
 
 /** Balanced test accuracy per method: mean over seeds with ±1 standard deviation bars. */
