@@ -25,7 +25,7 @@ export const TRAIN_USAGE = `lpl train [options]
   --methods LIST        comma-separated, or all (default all): ce, ce+posthoc, la, ldam-drw, lpl, la+lpl, official-longtail
   --seeds LIST          comma-separated seeds (default 0,1,2)
   --epochs N            epochs (default 12)
-  --quick               the same pipeline with 4 epochs and seed 0 (under three minutes on two cores)
+  --quick               the same pipeline with 4 epochs and seed 0 (about 8 minutes on two cores)
   --backend NAME        tfjs backend: wasm (default) or cpu
   --out DIR             write results.json and SVG charts there
   --batch-size N        (default 128)    --lr X   initial learning rate (default 0.05)
