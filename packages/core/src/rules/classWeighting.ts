@@ -31,8 +31,24 @@ export type ClassWeighting =
 
 /** A weighting as written: `beta` and `fromEpoch` may be left out, the counts may be readonly. */
 export type ClassWeightingInput =
-  | { kind: 'class-balanced'; beta?: number; fromEpoch?: number; classCounts?: readonly number[] }
-  | { kind: 'inverse-frequency'; fromEpoch?: number; classCounts?: readonly number[] }
+  | {
+      /** Class-balanced weights (Cui et al., CVPR 2019): `w_c = (1 − β)/(1 − β^{n_c})`, rescaled to `Σ_c w_c = C`. */
+      kind: 'class-balanced'
+      /** `0 ≤ β < 1` of the effective number of samples `(1 − β^{n_c})/(1 − β)`; default 0.9999. */
+      beta?: number
+      /** First epoch (0-based, the loss context's `epoch`) with the weights on; default 0. */
+      fromEpoch?: number
+      /** The counts `n_c` (`[C]`); default the rule's own `classCounts`. */
+      classCounts?: readonly number[]
+    }
+  | {
+      /** Inverse-frequency weights: `w_c ∝ 1/n_c`, rescaled to `Σ_c w_c = C`. */
+      kind: 'inverse-frequency'
+      /** First epoch (0-based, the loss context's `epoch`) with the weights on; default 0. */
+      fromEpoch?: number
+      /** The counts `n_c` (`[C]`); default the rule's own `classCounts`. */
+      classCounts?: readonly number[]
+    }
 
 /** The defaults of the `weighting` fields, as the docs' table names them. */
 export const WEIGHTING_DEFAULTS = { 'weighting.beta': 0.9999, 'weighting.fromEpoch': 0 } as const
