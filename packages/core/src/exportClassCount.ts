@@ -1,28 +1,35 @@
 import { check } from './errors.js'
-import type { LossContext } from './rules/types.js'
+import type { LossContext, RuleFacts } from './rules/types.js'
+import { MAX_CLASSES } from './validate.js'
 
 /**
  * The class count `C` of an exported loss (an ONNX graph, a PyTorch module): the one the caller
- * gives, else the one the spec fixes (`fixed`, the loss's `numClasses`), else the row count of
- * ISDA's weights in `context`. Throws `INVALID_PARAMETER` naming `numClasses` when none is known,
- * when it is not a positive integer, or when the caller's disagrees with the spec's.
+ * gives, else the one the spec fixes (`loss.numClasses`), else the one the rule reads from the
+ * extra inputs frozen into the export (`rule.numClassesOf`, ISDA's weights). Throws
+ * `INVALID_PARAMETER` naming `numClasses` when none is known, when it is not an integer in
+ * `[1, MAX_CLASSES]`, or when the caller's disagrees with the spec's.
  */
 export function exportClassCount(
-  rule: string,
-  fixed: number | undefined,
+  loss: { readonly spec: { readonly rule: string }; readonly rule: Pick<RuleFacts, 'numClasses' | 'numClassesFrom' | 'numClassesOf'> },
   given: number | undefined,
-  context?: Pick<LossContext, 'isda'>,
+  context?: LossContext<unknown>,
 ): number {
-  // ISDA's weights may come with the context instead of the spec: their row count is then C.
-  const known = fixed ?? context?.isda?.weights.length
+  const { numClasses: fixed, numClassesOf } = loss.rule
+  const known = fixed ?? (context === undefined ? undefined : numClassesOf?.(context))
   const numClasses = given ?? known
-  check(numClasses !== undefined, 'INVALID_PARAMETER', `the ${rule} spec does not fix the class count: pass numClasses`, 'numClasses')
-  check(Number.isInteger(numClasses) && numClasses > 0, 'INVALID_PARAMETER', `must be a positive integer, got ${numClasses}`, 'numClasses')
   check(
-    known === undefined || known === numClasses,
+    numClasses !== undefined,
     'INVALID_PARAMETER',
-    `is ${numClasses} but the spec (or context.isda) has ${known} classes`,
+    `the ${loss.spec.rule} spec does not fix the class count: pass numClasses`,
     'numClasses',
   )
+  check(
+    Number.isInteger(numClasses) && numClasses > 0 && numClasses <= MAX_CLASSES,
+    'INVALID_PARAMETER',
+    `must be an integer in [1, ${MAX_CLASSES}], got ${numClasses}`,
+    'numClasses',
+  )
+  const from = fixed === undefined ? 'the extra inputs' : `the spec's ${loss.rule.numClassesFrom ?? 'numClasses'}`
+  check(known === undefined || known === numClasses, 'INVALID_PARAMETER', `is ${numClasses} but ${from} has ${known} classes`, 'numClasses')
   return numClasses
 }

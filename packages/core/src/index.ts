@@ -91,12 +91,23 @@ export { specs } from './specBuilders.js'
 export type { NamedRule, RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
 export { closedFormGradient, createLoss } from './loss.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
-export type { IsdaInputs, LabelTask, LossContext, PerturbCall, PerturbedBatch, Rule, RuleState } from './rules/types.js'
+export type {
+  IsdaInputs,
+  LabelTask,
+  LossContext,
+  PerturbCall,
+  PerturbedBatch,
+  Rule,
+  RuleFacts,
+  RuleState,
+  RuleStateDeclaration,
+  StateField,
+} from './rules/types.js'
 export { constantPool, prefixedConstants } from './constants.js'
 export type { ConstantPool, Constants } from './constants.js'
 export { createRule } from './rules/createRule.js'
 export { loadRuleState, saveRuleState } from './state.js'
-export type { RuleStateJSON } from './state.js'
+export type { RuleStateJSON, StateOwner } from './state.js'
 
 export { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
 export { labelLogOdds, labelPriors, logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'

@@ -7,7 +7,7 @@ import { checkOneOf } from './validate.js'
 import { createRule } from './rules/createRule.js'
 import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
-import type { LabelTask, LossContext, PerturbedBatch, RuleState } from './rules/types.js'
+import type { LabelTask, LossContext, PerturbedBatch, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
 
@@ -82,6 +82,12 @@ export interface Loss<T> {
   /** The class count `C` the spec fixes (from its counts, directions, weights or `numClasses`), or undefined: any `C`. */
   readonly numClasses: number | undefined
   /**
+   * What the rule declares of itself (see {@link RuleFacts}): its state fields and their fresh
+   * values, its epoch switches, the field that fixes its class count, its extra inputs, the class
+   * counts it carries.
+   */
+  readonly rule: RuleFacts
+  /**
    * Where the rule's search loop runs on this backend now (`'none'` for rules without one): read at
    * each access, with the same decision every call makes, so it follows a change of tfjs backend.
    */
@@ -115,11 +121,16 @@ export interface Loss<T> {
    * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`).
    */
   explain(logits: T, labels: T, ctx?: LossContext<T>): Explanation<T>
-  /** The rule's state (only LPL's `confidence` split has one), or undefined. */
+  /**
+   * The rule's state (rules with `rule.state`: LPL's `confidence` and `learned` splits, seesaw),
+   * or undefined before a training call moved it or a trainer set it (the rule then behaves as
+   * with `rule.state.initial`).
+   */
   getState(): RuleState<T> | undefined
   /**
-   * Replaces the rule's state, e.g. with one restored by `loadRuleState`; `undefined` resets it.
-   * Throws `INVALID_STATE` when the state's class count differs from the rule's.
+   * Replaces the rule's state, e.g. with one restored by `loadRuleState(ops, json, loss)`;
+   * `undefined` resets it. Throws `INVALID_STATE` when the state's fields are not the rule's or
+   * its class count differs from the rule's.
    */
   setState(state: RuleState<T> | undefined): void
   /**
@@ -199,6 +210,16 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const weights =
     weighting === undefined ? undefined : weightingWeights(weighting, 'classCounts' in parsed ? parsed.classCounts : undefined)
   const checks = parseChecks(options.checks)
+  const epochSwitches = [
+    ...new Set([...(rule.epochSwitches ?? []), ...(weighting && weighting.fromEpoch > 0 ? [weighting.fromEpoch] : [])]),
+  ].sort((a, b) => a - b)
+  const facts: RuleFacts = Object.freeze({
+    task,
+    numClasses: rule.numClasses,
+    gradientThrough: rule.gradientThrough,
+    epochSwitches,
+    ...pick(rule, ['numClassesFrom', 'numClassesOf', 'classCounts', 'priorTau', 'extraInputs', 'state'] as const),
+  })
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
 
@@ -264,6 +285,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     spec: parsed,
     task,
     numClasses: rule.numClasses,
+    rule: facts,
     reduction: defaultReduction,
     checks,
     hasClosedFormGradient: !rule.gradientThrough,
@@ -287,12 +309,13 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
-      if (next !== undefined && rule.stateKeys !== undefined) {
+      if (next !== undefined) {
         const keys = Object.keys(next).sort().join(', ')
+        const own = Object.keys(rule.state?.fields ?? {})
         check(
-          keys === [...rule.stateKeys].sort().join(', '),
+          keys === [...own].sort().join(', '),
           'INVALID_STATE',
-          `holds ${keys || 'nothing'}; this rule keeps ${rule.stateKeys.join(', ')}`,
+          `holds ${keys || 'nothing'}; this rule keeps ${own.length === 0 ? 'no state' : own.join(', ')}`,
           'state',
         )
       }
@@ -388,3 +411,8 @@ function checkRowVector<T>(
 }
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none']
+
+/** The fields of `object` that are defined, as an object of their own. */
+function pick<O extends object, K extends keyof O>(object: O, keys: readonly K[]): Partial<Pick<O, K>> {
+  return Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]])) as Partial<Pick<O, K>>
+}

@@ -84,12 +84,15 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
   const context: ParseContext = { header, numClasses, parseBase: (reader) => parseAt(reader, true) as LplBaseSpec }
   const spec = definition.parse(r, context) as RuleSpec
   r.finish()
-  if (weighting !== undefined) checkWeightingOf(spec, weighting, r)
+  if (weighting !== undefined) checkWeightingOf(spec, weighting, r, definition.ownClassWeights?.(spec))
   return spec
 }
 
-/** A weighting needs counts (its own or the rule's) of the rule's class count, and no second weighting (LDAM-DRW's). */
-function checkWeightingOf(spec: RuleSpec, weighting: ClassWeighting, r: SpecReader): void {
+/**
+ * A weighting needs counts (its own or the rule's) of the rule's class count, and no second
+ * weighting (`ownWeights`: why the rule's own, LDAM-DRW's, excludes it).
+ */
+function checkWeightingOf(spec: RuleSpec, weighting: ClassWeighting, r: SpecReader, ownWeights: string | undefined): void {
   const ruleCounts = 'classCounts' in spec && Array.isArray(spec.classCounts) ? spec.classCounts : undefined
   const counts = weighting.classCounts ?? ruleCounts
   check(counts !== undefined, 'INVALID_SPEC', 'is required: the rule has no classCounts of its own', r.fieldPath('weighting.classCounts'))
@@ -100,10 +103,5 @@ function checkWeightingOf(spec: RuleSpec, weighting: ClassWeighting, r: SpecRead
     `has ${counts.length} counts for ${c} classes`,
     r.fieldPath('weighting.classCounts'),
   )
-  check(
-    !(spec.rule === 'ldam' && spec.drw !== undefined),
-    'INVALID_SPEC',
-    'LDAM with drw has its class weights already: drop drw or weighting',
-    r.fieldPath('weighting'),
-  )
+  check(ownWeights === undefined, 'INVALID_SPEC', ownWeights ?? '', r.fieldPath('weighting'))
 }

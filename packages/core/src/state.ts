@@ -1,10 +1,13 @@
 import { check } from './errors.js'
 import type { TensorOps } from './ops.js'
-import type { RuleState } from './rules/types.js'
+import type { AnyRuleDefinition } from './rules/definition.js'
+import { RULE_DEFINITIONS } from './rules/registry.js'
+import type { RuleState, RuleStateDeclaration, StateField } from './rules/types.js'
 
 /**
  * A rule's state as JSON: `version: 1` and one list of `C` numbers per state tensor
- * (`confidence` and `seen` for LPL's `confidence` split, `theta` for its `learned` split).
+ * (`confidence` and `seen` for LPL's `confidence` split, `theta` for its `learned` split, `counts`
+ * for seesaw: each rule's `stateFields` in its definition).
  */
 export interface RuleStateJSON {
   /** The format version, 1. */
@@ -13,11 +16,21 @@ export interface RuleStateJSON {
   [name: string]: number[] | 1
 }
 
-/** What each state field may hold: a check of one value and its description for errors. */
-const STATE_FIELDS: Record<string, { valid: (v: unknown) => boolean; what: string }> = {
-  confidence: { valid: (q) => typeof q === 'number' && q >= 0 && q <= 1, what: 'numbers in [0, 1]' },
-  seen: { valid: (s) => s === 0 || s === 1, what: 'flags, each 0 or 1' },
-  theta: { valid: (t) => typeof t === 'number' && Number.isFinite(t), what: 'finite numbers' },
+/**
+ * Every state field a registered rule may keep, from the rules' own definitions: what a state is
+ * checked against when no loss says which rule it is for.
+ */
+const REGISTERED_FIELDS: Readonly<Record<string, StateField>> = Object.assign(
+  {},
+  ...RULE_DEFINITIONS.map((d: AnyRuleDefinition) => d.stateFields ?? {}),
+)
+
+/** The loss a state is loaded for: its class count and the fields its rule keeps (`Loss` is one). */
+export interface StateOwner {
+  /** The class count the loss fixes, if it does. */
+  readonly numClasses: number | undefined
+  /** The rule, with the state it keeps, if it keeps one. */
+  readonly rule: { readonly state?: RuleStateDeclaration | undefined }
 }
 
 /**
@@ -34,12 +47,17 @@ export async function saveRuleState<T>(
 }
 
 /**
- * Rebuilds a rule's state on a backend from JSON, checking it first: `INVALID_STATE` names the
- * field when the value is not such an object, a field is unknown, the lists differ in length (or
- * from `numClasses`), or a value is out of its range (a confidence outside `[0, 1]`, a `seen` flag
- * other than 0 or 1, a non-finite `theta`).
+ * Rebuilds a rule's state on a backend from JSON, checking it first. `of` is the loss it is for
+ * (its fields and class count are then the ones checked) or a class count; without a loss, the
+ * fields are checked against every registered rule's. `INVALID_STATE` names the field when the
+ * value is not such an object, a field is unknown (or, with a loss, not its rule's, or missing),
+ * the lists differ in length (or from the class count), or a value is out of its range (a
+ * confidence outside `[0, 1]`, a `seen` flag other than 0 or 1, a non-finite `theta`, a negative
+ * count).
  */
-export function loadRuleState<T>(ops: TensorOps<T>, json: unknown, numClasses?: number): RuleState<T> {
+export function loadRuleState<T>(ops: TensorOps<T>, json: unknown, of?: number | StateOwner): RuleState<T> {
+  const owner = typeof of === 'number' ? undefined : of
+  const numClasses = typeof of === 'number' ? of : owner?.numClasses
   const value = json as Record<string, unknown> | null
   check(
     typeof value === 'object' && value !== null && value.version === 1,
@@ -49,12 +67,26 @@ export function loadRuleState<T>(ops: TensorOps<T>, json: unknown, numClasses?: 
   )
   const fields = Object.entries(value).filter(([name]) => name !== 'version')
   check(fields.length > 0, 'INVALID_STATE', 'holds no state field', 'state')
-  const length = numClasses ?? (Array.isArray(fields[0]![1]) ? (fields[0]![1] as unknown[]).length : 0)
+  const known = owner === undefined ? REGISTERED_FIELDS : (owner.rule.state?.fields ?? {})
+  const knownNames = Object.keys(known)
+  const whose = owner === undefined ? 'a state field of any rule' : 'a state field of this rule'
+  const first = fields[0]?.[1]
+  const length = numClasses ?? (Array.isArray(first) ? first.length : 0)
   const state: Record<string, T> = {}
   for (const [name, list] of fields) {
-    const field = STATE_FIELDS[name]
-    check(field !== undefined, 'INVALID_STATE', `is not a state field (known: ${Object.keys(STATE_FIELDS).join(', ')})`, `state.${name}`)
-    check(Array.isArray(list) && list.every(field.valid), 'INVALID_STATE', `must be an array of ${field.what}`, `state.${name}`)
+    const field = known[name]
+    check(
+      field !== undefined,
+      'INVALID_STATE',
+      `is not ${whose} (known: ${knownNames.length === 0 ? 'none, the rule keeps no state' : knownNames.join(', ')})`,
+      `state.${name}`,
+    )
+    check(
+      Array.isArray(list) && list.every((v) => typeof v === 'number' && field.valid(v)),
+      'INVALID_STATE',
+      `must be an array of ${field.what}`,
+      `state.${name}`,
+    )
     check(
       list.length === length,
       'INVALID_STATE',
@@ -63,7 +95,11 @@ export function loadRuleState<T>(ops: TensorOps<T>, json: unknown, numClasses?: 
         : `has ${list.length} classes but the rule has ${numClasses}`,
       `state.${name}`,
     )
-    state[name] = ops.constant(list as number[], [list.length])
   }
+  for (const name of owner === undefined ? [] : knownNames) {
+    check(value[name] !== undefined, 'INVALID_STATE', `is missing: this rule keeps ${knownNames.join(', ')}`, `state.${name}`)
+  }
+  // Built after every check passed, so that a refused state leaves nothing behind on the backend.
+  for (const [name, list] of fields) state[name] = ops.constant(list as number[], [(list as number[]).length])
   return state
 }

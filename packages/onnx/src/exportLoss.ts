@@ -104,7 +104,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   const ops = createSymbolicOps(graph)
   const reduction = options.reduction ?? 'mean'
   const loss = createLoss(ops, parsed, { reduction })
-  const numClasses = exportClassCount(parsed.rule, loss.numClasses, options.numClasses, options.context)
+  const numClasses = exportClassCount(loss, options.numClasses, options.context)
   const state = checkOneOf(options.state, ['batch', 'io'], 'batch', 'state')
 
   const c = numClasses

@@ -8,7 +8,6 @@ import {
   check,
   closedFormGradient,
   createLoss,
-  createRule,
   exportClassCount,
   parseSpec,
 } from '@logit-perturb/core'
@@ -80,7 +79,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   const program = new PythonProgram()
   const ops = createPythonOps(program)
   const loss = createLoss(ops, parsed)
-  const numClasses = exportClassCount(parsed.rule, loss.numClasses, options.numClasses, options.context)
+  const numClasses = exportClassCount(loss, options.numClasses, options.context)
   const className = options.className ?? defaultClassName(parsed.rule)
   check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(className), 'INVALID_PARAMETER', `${JSON.stringify(className)} is not a Python name`, 'className')
 
@@ -89,7 +88,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int32', [-1])
   const rows = { sampleWeight: ops.input('sample_weight', 'float32', [-1]), mask: ops.input('mask', 'float32', [-1]) }
   // A stateful rule's state lives in buffers from the start, as a fresh loss's.
-  const initialState = createRule(parsed).initialState?.(c)
+  const initialState = loss.rule.state?.initial(c)
   // The epoch class weights switch on at (LDAM-DRW's, or any rule's weighting): the module reads
   // `self.epoch`. From epoch 0 they are always on, and need no switch.
   const weightsFrom = parsed.rule === 'ldam' ? parsed.drw?.fromEpoch : parsed.weighting?.fromEpoch

@@ -187,7 +187,7 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     },
     loadState(json: unknown) {
       const state = tf.tidy(() => {
-        return { ...loadRuleState(ops, json, core.spec.numClasses) }
+        return { ...loadRuleState(ops, json, core) }
       })
       try {
         replaceState(state)

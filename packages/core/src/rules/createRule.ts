@@ -13,6 +13,20 @@ export type { RuleOptions } from './definition.js'
 export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
   const context: CreateContext = { options, createBase: (base: LplBaseSpec) => createRule(base, options) }
   const definition = ruleDefinition(spec.rule)
-  // The definition says which labels the rule takes; its factory need not say it again.
-  return { ...definition.create(spec, context), task: definition.task }
+  const rule = definition.create(spec, context)
+  const ownCounts = 'classCounts' in spec && Array.isArray(spec.classCounts) ? (spec.classCounts as readonly number[]) : undefined
+  // The facts every rule shares are filled in here from the spec's common fields, so that a rule's
+  // module states only what is its own: the labels it takes (from its definition), the counts it
+  // carries, the field that fixes its class count.
+  return {
+    ...rule,
+    task: definition.task,
+    ...((ownCounts ?? rule.classCounts) ? { classCounts: ownCounts ?? rule.classCounts } : {}),
+    ...(rule.numClasses === undefined
+      ? {}
+      : {
+          numClassesFrom:
+            spec.numClasses !== undefined ? 'numClasses' : (rule.numClassesFrom ?? (ownCounts ? 'classCounts' : 'numClasses')),
+        }),
+  }
 }

@@ -2,7 +2,7 @@ import type { NumberRule, SpecReader } from '../specReader.js'
 import type { LplBaseSpec } from '../specTypes.js'
 import { MAX_CLASSES, MAX_PARAMETER, MAX_STEPS, checkLabelCounts } from '../validate.js'
 import type { ClassWeighting, ClassWeightingInput } from './classWeighting.js'
-import type { LabelTask, Rule } from './types.js'
+import type { LabelTask, Rule, StateField } from './types.js'
 
 export { MAX_PARAMETER, MAX_STEPS } from '../validate.js'
 /** A hyper-parameter `> 0`. */
@@ -115,6 +115,16 @@ export interface RuleDefinition<S extends { rule: string }> {
   readonly docsPage: string
   /** Why the rule cannot be LPL's base, if it cannot; absent: it can. */
   readonly notABase?: string
+  /**
+   * Why a spec's `weighting` cannot go with this parsed spec, when the rule weights classes itself
+   * (LDAM-DRW): the classes would be weighted twice. Absent, or undefined for the spec: it can.
+   */
+  ownClassWeights?(spec: S): string | undefined
+  /**
+   * Every state field the rule may keep, under any spec (a created rule's `state` declares those of
+   * its spec): what `loadRuleState` checks a saved state against when no loss is given.
+   */
+  readonly stateFields?: Readonly<Record<string, StateField>>
   /**
    * The default of every optional field, keyed as the rule's docs table names it (`drw.beta` for a
    * nested field).

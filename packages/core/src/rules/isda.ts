@@ -141,10 +141,18 @@ export const isdaDefinition = defineRule<IsdaSpec>({
       covariances: structuredClone(covariances as number[][][]),
     }
   },
-  create: (spec) =>
-    isdaRule(
+  create(spec) {
+    const rule = isdaRule(
       spec.lambda,
       spec.weights && spec.covariances ? { weights: spec.weights, covariances: spec.covariances } : undefined,
       spec.numClasses,
-    ),
+    )
+    return {
+      ...rule,
+      ...(spec.weights === undefined ? {} : { numClassesFrom: 'weights' }),
+      // The call's weights have one row per class.
+      numClassesOf: (ctx) => ctx.isda?.weights.length,
+      extraInputs: ['isda'],
+    }
+  },
 })

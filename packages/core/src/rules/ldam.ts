@@ -120,5 +120,10 @@ export const ldamDefinition = defineRule<LdamSpec>({
     }
     return { rule: 'ldam', ...header, classCounts, maxMargin, scale, ...(drw ? { drw } : {}) }
   },
-  create: (spec) => ldamRule(spec.classCounts, spec.maxMargin, spec.scale, spec.drw),
+  ownClassWeights: (spec) => (spec.drw === undefined ? undefined : 'LDAM with drw has its class weights already: drop drw or weighting'),
+  create: (spec) => ({
+    ...ldamRule(spec.classCounts, spec.maxMargin, spec.scale, spec.drw),
+    // The class weights switch on at drw.fromEpoch; from epoch 0 they are always on.
+    ...(spec.drw !== undefined && spec.drw.fromEpoch > 0 ? { epochSwitches: [spec.drw.fromEpoch] } : {}),
+  }),
 })

@@ -87,5 +87,5 @@ export const logitAdjustmentDefinition = defineRule<LogitAdjustmentSpec>({
     classCounts: r.classCounts('classCounts', numClasses),
     tau: r.number('tau', TAU, DEFAULTS.tau),
   }),
-  create: (spec) => logitAdjustmentRule(spec.classCounts, spec.tau),
+  create: (spec) => ({ ...logitAdjustmentRule(spec.classCounts, spec.tau), priorTau: spec.tau }),
 })

@@ -12,6 +12,7 @@ import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
 import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { priorSplitBounds } from './lplBounds.js'
 import { lplLearnedRule } from './lplLearned.js'
+import { FINITE_FIELD, FLAG_FIELD, PROBABILITY_FIELD, declareState } from './stateFields.js'
 import type { PerturbCall, Rule, RuleState } from './types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
@@ -96,8 +97,11 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
     // No class seen yet: the first call's split is the batch's alone, as with no state.
     ...(split.kind === 'confidence'
       ? {
-          stateKeys: ['confidence', 'seen'],
-          initialState: (c: number) => ({ confidence: new Array<number>(c).fill(0), seen: new Array<number>(c).fill(0) }),
+          state: declareState({
+            fields: { confidence: PROBABILITY_FIELD, seen: FLAG_FIELD },
+            movedBy: 'training',
+            withoutState: 'the split of each batch alone, as the first call of a fresh loss (the momentum-0 semantics)',
+          }),
         }
       : {}),
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
@@ -391,6 +395,7 @@ export const lplDefinition = defineRule<LplSpec>({
   task: 'single',
   docsPage: 'rules/lpl.md',
   notABase: 'LPL cannot be the base of LPL',
+  stateFields: { confidence: PROBABILITY_FIELD, seen: FLAG_FIELD, theta: FINITE_FIELD },
   defaults: DEFAULTS,
   parse(r, { header, numClasses: declared, parseBase }) {
     const split = r.oneOf('split', ['prior', 'confidence', 'fixed', 'learned'] as const)
@@ -464,7 +469,13 @@ export const lplDefinition = defineRule<LplSpec>({
   },
   create(spec, { options, createBase }) {
     const base = createBase(spec.base ?? { rule: 'ce', numClasses: spec.numClasses })
-    if (spec.split === 'learned') return lplLearnedRule(base, spec.numClasses, spec.maxBound, spec.gradient)
+    // What the base fixes, LPL fixes: its class count (named under `base.`) and its class counts.
+    const fromBase: Pick<Rule, 'numClassesFrom' | 'classCounts'> = {
+      ...(spec.base !== undefined && base.numClassesFrom !== undefined ? { numClassesFrom: `base.${base.numClassesFrom}` } : {}),
+      ...(spec.split === 'fixed' ? { numClassesFrom: 'directions' } : {}),
+      ...(base.classCounts === undefined ? {} : { classCounts: base.classCounts }),
+    }
+    if (spec.split === 'learned') return { ...lplLearnedRule(base, spec.numClasses, spec.maxBound, spec.gradient), ...fromBase }
     const split: LplSplitPlan =
       spec.split === 'prior'
         ? { kind: 'static', classBounds: priorSplitBounds(spec.classCounts, spec.epsilon, spec.deltaEpsilon, spec.headClasses) }
@@ -473,7 +484,7 @@ export const lplDefinition = defineRule<LplSpec>({
           : { kind: 'confidence', momentum: spec.momentum, threshold: spec.threshold }
     // The fixed split has no ε or Δε; they only size the unrolled loop of the confidence split.
     const bounds = spec.split === 'fixed' ? { epsilon: 0, deltaEpsilon: 0 } : { epsilon: spec.epsilon, deltaEpsilon: spec.deltaEpsilon }
-    return lplRule(base, {
+    const rule = lplRule(base, {
       alpha: spec.alpha,
       maxSteps: spec.maxSteps,
       normalize: spec.normalize,
@@ -482,5 +493,6 @@ export const lplDefinition = defineRule<LplSpec>({
       split,
       search: options.search ?? 'auto',
     })
+    return { ...rule, ...fromBase }
   },
 })

@@ -3,6 +3,7 @@ import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
 import { addClassRows } from './crossEntropy.js'
 import { classDirections } from './learnedBounds.js'
+import { FINITE_FIELD, declareState } from './stateFields.js'
 import type { PerturbCall, Rule } from './types.js'
 
 /**
@@ -18,7 +19,8 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
   return {
     numClasses,
     gradientThrough: gradient === 'through' || base.gradientThrough,
-    stateKeys: ['theta'],
+    // θ = 0 (the fresh state) gives δ = 0: the base rule's loss, as before any θ is set.
+    state: declareState({ fields: { theta: FINITE_FIELD }, movedBy: 'trainer' }),
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
       const { labels, labelMatrix: y, numClasses: c, state, rowMask } = call
       // The base rule keeps no state of its own: it sees the call without θ.

@@ -1,6 +1,7 @@
 import { check } from '../errors.js'
 import { classCounts as batchClassCounts } from './classSums.js'
 import { NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { COUNT_FIELD, declareState, zeros } from './stateFields.js'
 import type { Rule } from './types.js'
 
 /** Seesaw loss (Wang et al. 2021): the negative logits of a sample moved by class-count and score ratios. */
@@ -43,10 +44,13 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
   return {
     numClasses: c,
     gradientThrough: false,
-    stateKeys: ['counts'],
-    initialState: (numClasses) => ({ counts: spec.classCounts ?? new Array<number>(numClasses).fill(0) }),
+    state: declareState({
+      fields: { counts: COUNT_FIELD },
+      initial: (numClasses) => ({ counts: spec.classCounts ?? zeros(numClasses) }),
+      movedBy: 'training',
+    }),
     perturb(ops, { logits, labels, labelMatrix, rowMask, numClasses, ctx, state, constants }) {
-      const start = state?.counts ?? constants.get('counts', [numClasses], () => spec.classCounts ?? new Array<number>(numClasses).fill(0))
+      const start = state?.counts ?? constants.get('counts', [numClasses], () => spec.classCounts ?? zeros(numClasses))
       const training = ctx.training !== false
       const counts = training
         ? ops.add(start, batchClassCounts(ops, labelMatrix, { labels, numClasses, rowMask, batchSum: ctx.batchSum }))
@@ -82,6 +86,7 @@ export const seesawDefinition = defineRule<SeesawSpec>({
   task: 'single',
   docsPage: 'rules/seesaw.md',
   defaults: DEFAULTS,
+  stateFields: { counts: COUNT_FIELD },
   parse(r, { header, numClasses }) {
     const p = r.number('p', NON_NEGATIVE, DEFAULTS.p)
     const q = r.number('q', NON_NEGATIVE, DEFAULTS.q)

@@ -89,6 +89,37 @@ export interface PerturbedBatch<T> {
  */
 export type RuleState<T> = Readonly<Record<string, T>>
 
+/** What one entry of a state field may hold: a check of one value and its description for errors. */
+export interface StateField {
+  /** What valid values are, for errors (`numbers in [0, 1]`). */
+  readonly what: string
+  /** Whether `v` is a valid entry. */
+  valid(v: number): boolean
+}
+
+/**
+ * The state a rule keeps: named `[C]` tensors held by the loss, moved by training calls or set by a
+ * trainer. Saving and loading (`saveRuleState`, `loadRuleState`), `Loss.setState` and the exporters
+ * (an ONNX graph's state inputs and outputs, a PyTorch module's buffers) read it from here.
+ */
+export interface RuleStateDeclaration {
+  /** Each field's name and what its entries may hold. */
+  readonly fields: Readonly<Record<string, StateField>>
+  /** The state a fresh loss behaves as having, for `C` classes, one list of `C` numbers per field. */
+  initial(numClasses: number): Readonly<Record<string, readonly number[]>>
+  /**
+   * What moves it: `'training'`, each training call (`ctx.training` not false) returns the next
+   * state; `'trainer'`, the loss only reads it and a trainer sets it (`Loss.setState`).
+   */
+  readonly movedBy: 'training' | 'trainer'
+  /**
+   * What a model without state inputs computes, when that is a loss of its own (LPL's `confidence`
+   * split: the split of the batch alone, as the first call of a fresh loss). Absent: such a model
+   * would restart the state silently at every call, and exporters refuse to build one for training.
+   */
+  readonly withoutState?: string
+}
+
 /** One call of a rule's `perturb`: the batch, its labels in both forms, and what else the call knows. */
 export interface PerturbCall<T> {
   /** The logits `u`, `[N, C]`. */
@@ -144,13 +175,35 @@ export interface Rule {
    * `official-longtail`): then there is no closed-form gradient and autodiff must go through it.
    */
   readonly gradientThrough: boolean
-  /** The names of the rule's state tensors, for rules that keep state. */
-  readonly stateKeys?: readonly string[]
   /**
-   * For rules that keep state: the state a fresh loss behaves as having (each key a `[C]` vector),
-   * for an exporter that keeps it in buffers from the start (the PyTorch module).
+   * The field of the spec that fixes the class count, as a path (`classCounts`, `base.directions`,
+   * `numClasses`), when `numClasses` is fixed: what an error about the class count names.
    */
-  readonly initialState?: (numClasses: number) => Readonly<Record<string, readonly number[]>>
+  readonly numClassesFrom?: string
+  /**
+   * The class count a call's extra inputs fix, when the spec does not (ISDA's `ctx.isda.weights`
+   * has one row per class); what an exporter reads from the inputs it freezes into its model.
+   */
+  readonly numClassesOf?: (ctx: LossContext<unknown>) => number | undefined
+  /** The training-set class counts `n_c` the spec carries (its own or its base's), for post-hoc logit adjustment. */
+  readonly classCounts?: readonly number[]
+  /**
+   * The `τ` of the rule's shift by `τ·log π` when the rule is exactly that shift (logit adjustment):
+   * the default of a post-hoc adjustment made from the spec.
+   */
+  readonly priorTau?: number
+  /**
+   * The epochs, in increasing order, at which the rule starts computing otherwise (LDAM-DRW's
+   * `drw.fromEpoch`): an exporter writes one branch per interval. Absent or empty: none.
+   */
+  readonly epochSwitches?: readonly number[]
+  /**
+   * The extra inputs a call may pass in its context beside logits and labels, by their
+   * `LossContext` field (ISDA's `isda`): exporters freeze them into the model.
+   */
+  readonly extraInputs?: readonly (keyof LossContext<unknown>)[]
+  /** The state the rule keeps across calls, for rules that keep state (see {@link RuleStateDeclaration}). */
+  readonly state?: RuleStateDeclaration
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   /**
@@ -158,4 +211,22 @@ export interface Rule {
    * rules, the state to move to if the call succeeds; never changes its inputs.
    */
   perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>): Perturbation<T>
+}
+
+/**
+ * What a loss tells of its rule beyond its math (`Loss.rule`): the facts the rule declares in its
+ * module, so that adapters, exporters and the command line never rebuild a rule or ask its name.
+ */
+export interface RuleFacts extends Pick<Rule, 'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state'> {
+  /** The labels the rule takes. */
+  readonly task: LabelTask
+  /** The class count the spec fixes, if it fixes one. */
+  readonly numClasses: number | undefined
+  /** True when autodiff must go through the perturbation (no closed-form gradient). */
+  readonly gradientThrough: boolean
+  /**
+   * The epochs, in increasing order, at which the loss starts computing otherwise: the rule's own
+   * (LDAM-DRW's) and the spec's `weighting.fromEpoch` when above 0. Empty: the epoch changes nothing.
+   */
+  readonly epochSwitches: readonly number[]
 }

@@ -106,6 +106,7 @@ export const vsDefinition = defineRule<VsSpec>({
   },
   create(spec) {
     const terms = 'classCounts' in spec ? vsTerms(spec.classCounts, spec.gamma, spec.tau) : spec
-    return vsRule(terms.multiplicative, terms.additive)
+    const rule = vsRule(terms.multiplicative, terms.additive)
+    return 'classCounts' in spec ? rule : { ...rule, numClassesFrom: 'multiplicative' }
   },
 })
