@@ -68,7 +68,8 @@ const sharded = <B extends { n: number }>(batches: fc.Arbitrary<B>) =>
 const single = sharded(batchArbitrary({ maxN: 24, maxC: 8, minC: 2, scales: [1, 10] }))
 const multi = sharded(multiLabelBatchArbitrary({ maxN: 24, maxC: 6, scales: [1, 10] }))
 
-type Case = { spec: RuleInput; name: string; through?: boolean; b: Batch; shards: number[][] }
+/** A case: a variant, its batch dealt to workers and, for the learned split, the `θ` a trainer set. */
+type Case = { spec: RuleInput; name: string; through?: boolean; b: Batch; shards: number[][]; theta?: number[] }
 
 const shardsOf = (n: number, workerOf: number[], workers: number) =>
   Array.from({ length: workers }, (_, w) => Array.from({ length: n }, (_, i) => i).filter((i) => workerOf[i]! % workers === w))
@@ -88,20 +89,37 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
       b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: true },
     })),
   ),
+  // The learned split with θ set: its class directions are batch statistics too.
+  single.chain(({ b, workerOf, workers }) =>
+    fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: b.c, maxLength: b.c }).map((theta) => ({
+      name: 'lpl-learned (θ set)',
+      spec: { rule: 'lpl', split: 'learned', numClasses: b.c } as RuleInput,
+      theta,
+      shards: shardsOf(b.n, workerOf, workers),
+      b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: false },
+    })),
+  ),
 )
+
+/** A fresh loss of the case, with the case's `θ` set when it has one. */
+function lossOf(spec: RuleInput, theta: number[] | undefined) {
+  const loss = createLoss(ops, spec)
+  if (theta !== undefined) loss.setState({ theta: ops.constant(theta, [theta.length]) })
+  return loss
+}
 
 const allRows = (b: Batch) => Array.from({ length: b.n }, (_, i) => i)
 
 describe('9. data-parallel training, for every rule', () => {
   it('workers that sum their batch statistics compute the perturbed logits, losses, gradient and state of the whole batch', () => {
     fc.assert(
-      fc.property(cases, ({ spec, name, b, shards }) => {
+      fc.property(cases, ({ spec, name, b, shards, theta }) => {
         const whole = tensors(b, allRows(b))
-        const one = createLoss(ops, spec)
+        const one = lossOf(spec, theta)
         const expected = one.evaluate(whole.logits, whole.labels)
-        const perSample = createLoss(ops, spec).perSample(whole.logits, whole.labels).data
-        const gradient = one.hasClosedFormGradient ? createLoss(ops, spec).gradient(whole.logits, whole.labels).data : undefined
-        const workerLosses = shards.map(() => createLoss(ops, spec))
+        const perSample = lossOf(spec, theta).perSample(whole.logits, whole.labels).data
+        const gradient = one.hasClosedFormGradient ? lossOf(spec, theta).gradient(whole.logits, whole.labels).data : undefined
+        const workerLosses = shards.map(() => lossOf(spec, theta))
         const results = asWorkers(shards.length, (w, ctx) => {
           const { logits, labels } = tensors(b, shards[w]!)
           const evaluation = workerLosses[w]!.evaluate(logits, labels, ctx)
@@ -109,8 +127,8 @@ describe('9. data-parallel training, for every rule', () => {
             loss: evaluation.loss.data[0]!,
             perturbed: evaluation.batch.logits.data,
             nextState: evaluation.nextState,
-            perSample: createLoss(ops, spec).perSample(logits, labels, ctx).data,
-            gradient: gradient === undefined ? undefined : createLoss(ops, spec).gradient(logits, labels, ctx).data,
+            perSample: lossOf(spec, theta).perSample(logits, labels, ctx).data,
+            gradient: gradient === undefined ? undefined : lossOf(spec, theta).gradient(logits, labels, ctx).data,
           }
         })
         const inShardOrder = (values: ArrayLike<number>, width: number) =>

@@ -1,5 +1,5 @@
 import { checkNumber, checkNumberList } from '../validate.js'
-import { classSums } from './classSums.js'
+import { type CountedRows, classCounts, classSums } from './classSums.js'
 import type { TensorOps } from '../ops.js'
 import { crossEntropyPerSample, softmaxResidual } from './crossEntropy.js'
 import { l2Normalize } from './norm.js'
@@ -44,10 +44,20 @@ export interface LearnedBoundsStep<T> {
 /**
  * The directions of learned bounds, `d_c = g_c/‖g_c‖` with `g_c = mean_{i: y_i = c}(p(u_i) − e_c)`,
  * the class-mean gradient of CE at `δ = 0` (`[C, C]`; zero rows for classes absent from the batch).
+ * The class sums and counts are taken over the counted rows (`rows.rowMask`) and summed across
+ * workers (`rows.batchSum`), so that workers on shards of a batch get the directions of the whole.
  */
-export function classDirections<T>(ops: TensorOps<T>, logits: T, labels: T, oneHotLabels: T, c: number, rowMask?: T): T {
-  const counts = ops.maximum(ops.reshape(ops.sum(oneHotLabels, [0]), [c, 1]), ops.constant([1], []))
-  const classMean = ops.div(classSums(ops, softmaxResidual(ops, logits, oneHotLabels), { labels, numClasses: c, rowMask }), counts)
+export function classDirections<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labels: T,
+  oneHotLabels: T,
+  c: number,
+  rows: Pick<CountedRows<T>, 'rowMask' | 'batchSum'> = { rowMask: undefined },
+): T {
+  const counted: CountedRows<T> = { labels, numClasses: c, rowMask: rows.rowMask, batchSum: rows.batchSum }
+  const counts = ops.maximum(ops.reshape(classCounts(ops, oneHotLabels, counted), [c, 1]), ops.constant([1], []))
+  const classMean = ops.div(classSums(ops, softmaxResidual(ops, logits, oneHotLabels), counted), counts)
   return l2Normalize(ops, classMean, 1).unit
 }
 

@@ -30,7 +30,10 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
       check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')
       const start = gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
       const clipped = ops.minimum(ops.maximum(theta, ops.constant([-maxBound], [])), ops.constant([maxBound], []))
-      const delta = ops.mul(ops.reshape(clipped, [c, 1]), classDirections(ops, start, labels, y, c, rowMask))
+      const delta = ops.mul(
+        ops.reshape(clipped, [c, 1]),
+        classDirections(ops, start, labels, y, c, { rowMask, batchSum: call.ctx.batchSum }),
+      )
       return { batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, gradient === 'stop' ? ops.stopGradient(delta) : delta) } }
     },
   }
