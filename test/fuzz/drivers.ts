@@ -5,7 +5,7 @@
  * can see: the tfjs drivers that no tensor leaks and that the input tensors are unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type LossContext, createLoss, createRule, parseSpec, referenceOps } from '@logit-perturb/core'
+import { type LossContext, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
 import { type Outcome, outcome, outcomeAsync } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
@@ -106,19 +106,27 @@ export const onnxDriver: Driver = {
   rtol: 1e-4,
   run: async (spec, b) => {
     // The model is exported for the class count the spec fixes, or for the batch's when it fixes none.
-    const fixed = outcome('parseSpec', () => createRule(parseSpec(spec)).numClasses)
-    if (!fixed.ok) return fixed
+    const facts = outcome('parseSpec', () => createLoss(referenceOps, spec as RuleInput).rule)
+    if (!facts.ok) return facts
+    const c = facts.value.numClasses ?? b.c
+    // An evaluation graph, as the other drivers' calls are evaluations, fed a fresh state where it takes one.
     const exported = outcome('exportLossModel', () =>
-      exportLossModel(spec as RuleInput, { numClasses: fixed.value ?? b.c, context: { epoch: 1 } }),
+      exportLossModel(spec as RuleInput, { numClasses: c, context: { epoch: CONTEXT.epoch }, training: false }),
     )
     if (!exported.ok) return exported
+    const state = exported.value.inputs.some((i) => i.startsWith('state_')) ? facts.value.state?.initial(c) : undefined
     const multi = b.labelShape.length === 2
     const labels = multi
       ? Array.from({ length: b.labelShape[0]! }, (_, i) => b.labels.slice(i * b.labelShape[1]!, (i + 1) * b.labelShape[1]!))
       : [...b.labels]
     const logitsBefore = [...b.logits]
     const result = await outcomeAsync('runLossModel', async () => {
-      const r = await runLossModel(exported.value.bytes, { data: Float32Array.from(b.logits), dims: [b.n, b.c] }, labels)
+      const r = await runLossModel(
+        exported.value.bytes,
+        { data: Float32Array.from(b.logits), dims: [b.n, b.c] },
+        labels,
+        state === undefined ? {} : { state },
+      )
       return {
         loss: r.loss,
         perturbed: Float64Array.from(r.perturbedLogits),

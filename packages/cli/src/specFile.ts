@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs'
-import { LogitPerturbError, type RuleSpec, createRule, parseSpec } from '@logit-perturb/core'
+import { LogitPerturbError, type RuleSpec, parseSpec, ruleFacts } from '@logit-perturb/core'
 import { CliError } from './errors.js'
 
 /**
  * The most classes `lpl` takes: its commands build `[N, C]` batches in memory (512 rows for
  * `explain`), so a spec fixing more is refused rather than running out of memory.
  */
-export const MAX_CLASSES = 2 ** 16
+export const MAX_CLI_CLASSES = 2 ** 16
 
 /**
  * Reads and validates a rule spec from a JSON file; every problem is one line naming the file, as
- * is a spec fixing more than {@link MAX_CLASSES} classes.
+ * is a spec fixing more than {@link MAX_CLI_CLASSES} classes.
  */
 export function readSpecFile(path: string | undefined): RuleSpec {
   if (path === undefined) throw new CliError('--spec FILE is required (a JSON rule spec, see docs/rules)', 2)
@@ -22,9 +22,9 @@ export function readSpecFile(path: string | undefined): RuleSpec {
     if (e instanceof LogitPerturbError) throw new CliError(`${path}: ${e.code}: ${e.message}`)
     throw e
   }
-  const classes = classSource(spec)
-  if (classes && classes[0] > MAX_CLASSES) {
-    throw new CliError(`${path}: ${classes[1]}: ${classes[0]} classes is more than lpl takes (at most ${MAX_CLASSES})`)
+  const { numClasses, numClassesFrom } = ruleFacts(spec)
+  if (numClasses !== undefined && numClasses > MAX_CLI_CLASSES) {
+    throw new CliError(`${path}: ${numClassesFrom}: ${numClasses} classes is more than lpl takes (at most ${MAX_CLI_CLASSES})`)
   }
   return spec
 }
@@ -46,28 +46,12 @@ export function readJsonFile(path: string): unknown {
 
 /** Refuses multi-label specs in a command that builds class-id batches. */
 export function requireSingleLabel(spec: RuleSpec, path: string | undefined, command: string): void {
-  if (createRule(spec).task === 'multi') {
+  if (ruleFacts(spec).task === 'multi') {
     throw new CliError(`${path}: ${spec.rule} is a multi-label rule; lpl ${command} takes single-label specs (lpl export takes both)`, 2)
   }
 }
 
-/** The class count a spec fixes, if any. */
+/** The class count a spec fixes, if any (see `RuleFacts.numClasses`). */
 export function classesOf(spec: RuleSpec): number | undefined {
-  return classSource(spec)?.[0]
-}
-
-/** The class count a spec fixes and the field that fixes it (`at` prefixes the field of a base rule). */
-function classSource(spec: RuleSpec, at = ''): [number, string] | undefined {
-  if (spec.numClasses !== undefined) return [spec.numClasses, `${at}numClasses`]
-  if ('classCounts' in spec && spec.classCounts) return [spec.classCounts.length, `${at}classCounts`]
-  if (spec.rule === 'lpl') {
-    return spec.split === 'fixed'
-      ? [spec.directions.length, `${at}directions`]
-      : spec.base
-        ? classSource(spec.base, `${at}base.`)
-        : undefined
-  }
-  if (spec.rule === 'vs') return 'multiplicative' in spec ? [spec.multiplicative.length, `${at}multiplicative`] : undefined
-  if (spec.rule === 'isda') return spec.weights && [spec.weights.length, `${at}weights`]
-  return undefined
+  return ruleFacts(spec).numClasses
 }

@@ -8,7 +8,7 @@ import { COMMANDS } from '../src/commands/index.js'
 import { loadFashionMnist } from '../src/data/fashionMnist.js'
 import { parseIdx } from '../src/data/idx.js'
 import { CliError } from '../src/errors.js'
-import { MAX_CLASSES } from '../src/specFile.js'
+import { MAX_CLI_CLASSES } from '../src/specFile.js'
 import { idxBytes, writeFakeFashionMnist } from './fakeData.js'
 import { lpl } from './run.js'
 
@@ -325,8 +325,8 @@ const BAD_SPECS: [string, string | null, RegExp][] = [
   ],
   [
     'long-counts.json',
-    json({ rule: 'balanced-softmax', classCounts: new Array(MAX_CLASSES + 1).fill(1) }),
-    new RegExp(`long-counts\\.json: classCounts: ${MAX_CLASSES + 1} classes is more than lpl takes \\(at most ${MAX_CLASSES}\\)$`),
+    json({ rule: 'balanced-softmax', classCounts: new Array(MAX_CLI_CLASSES + 1).fill(1) }),
+    new RegExp(`long-counts\\.json: classCounts: ${MAX_CLI_CLASSES + 1} classes is more than lpl takes \\(at most ${MAX_CLI_CLASSES}\\)$`),
   ],
 ]
 
@@ -350,7 +350,7 @@ describe('lpl commands refuse malformed spec files in one line naming the file a
       }
     }
     expect(await cliError(() => COMMANDS.verify!.run(['--spec', specFile('ce.json', json({ rule: 'ce' })), '--classes', '1e12']))).toBe(
-      `lpl: --classes must be a number ≥ 1 and ≤ ${MAX_CLASSES}, got "1e12"`,
+      `lpl: --classes must be a number ≥ 1 and ≤ ${MAX_CLI_CLASSES}, got "1e12"`,
     )
   })
 

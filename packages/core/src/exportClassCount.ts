@@ -29,7 +29,7 @@ export function exportClassCount(
     `must be an integer in [1, ${MAX_CLASSES}], got ${numClasses}`,
     'numClasses',
   )
-  const from = fixed === undefined ? 'the extra inputs' : `the spec's ${loss.rule.numClassesFrom ?? 'numClasses'}`
+  const from = fixed === undefined ? 'the context' : `the spec (its ${loss.rule.numClassesFrom ?? 'numClasses'})`
   check(known === undefined || known === numClasses, 'INVALID_PARAMETER', `is ${numClasses} but ${from} has ${known} classes`, 'numClasses')
   return numClasses
 }

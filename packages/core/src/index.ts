@@ -89,7 +89,7 @@ export { MULTI_LABEL_RULE_NAMES, RULE_NAMES, isMultiLabelSpec } from './specType
 export { parseSpec } from './spec.js'
 export { specs } from './specBuilders.js'
 export type { NamedRule, RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
-export { closedFormGradient, createLoss } from './loss.js'
+export { closedFormGradient, createLoss, ruleFacts } from './loss.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
 export type {
   IsdaInputs,
@@ -167,6 +167,8 @@ export { batchOn, isLabelMatrix, referenceBackend } from './verify/backend.js'
 export { relativeError } from './verify/relativeError.js'
 export type { ConformanceCase, ConformanceCheck, ConformanceExpectation, ConformanceValues } from './verify/conformance.js'
 export { exportClassCount } from './exportClassCount.js'
+export { traceLoss } from './trace.js'
+export type { LossTrace, TraceBranch, TraceInput, TraceOps, TraceOptions, TracedBranch } from './trace.js'
 export { CENTRAL_DIFFERENCE_RTOL, checkConformance, compareConformance, conformanceExpectation } from './verify/conformance.js'
 export type { AnyEquivalence, Equivalence, EquivalenceCheck } from './verify/equivalence.js'
 export { equivalences } from './verify/equivalences.js'

@@ -7,7 +7,7 @@ import { checkOneOf } from './validate.js'
 import { createRule } from './rules/createRule.js'
 import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
-import type { LabelTask, LossContext, PerturbedBatch, RuleFacts, RuleState } from './rules/types.js'
+import type { LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
 
@@ -210,16 +210,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const weights =
     weighting === undefined ? undefined : weightingWeights(weighting, 'classCounts' in parsed ? parsed.classCounts : undefined)
   const checks = parseChecks(options.checks)
-  const epochSwitches = [
-    ...new Set([...(rule.epochSwitches ?? []), ...(weighting && weighting.fromEpoch > 0 ? [weighting.fromEpoch] : [])]),
-  ].sort((a, b) => a - b)
-  const facts: RuleFacts = Object.freeze({
-    task,
-    numClasses: rule.numClasses,
-    gradientThrough: rule.gradientThrough,
-    epochSwitches,
-    ...pick(rule, ['numClassesFrom', 'numClassesOf', 'classCounts', 'priorTau', 'extraInputs', 'state'] as const),
-  })
+  const facts = factsOf(parsed, rule)
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
 
@@ -411,6 +402,29 @@ function checkRowVector<T>(
 }
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none']
+
+/**
+ * What a spec's rule declares of itself (`Loss.rule`), without a backend: its state, its epoch
+ * switches (the rule's own and the spec's `weighting.fromEpoch` above 0), the field that fixes its
+ * class count, its extra inputs and the class counts it carries. `spec` may be raw JSON.
+ */
+export function ruleFacts(spec: RuleInput): RuleFacts {
+  const parsed = parseSpec(spec)
+  return factsOf(parsed, createRule(parsed))
+}
+
+/** The facts of a parsed spec's rule (see {@link ruleFacts}). */
+function factsOf(spec: RuleSpec, rule: Rule): RuleFacts {
+  const weighting = spec.weighting
+  const switches = [...(rule.epochSwitches ?? []), ...(weighting && weighting.fromEpoch > 0 ? [weighting.fromEpoch] : [])]
+  return Object.freeze({
+    task: rule.task ?? 'single',
+    numClasses: rule.numClasses,
+    gradientThrough: rule.gradientThrough,
+    epochSwitches: [...new Set(switches)].sort((a, b) => a - b),
+    ...pick(rule, ['numClassesFrom', 'numClassesOf', 'classCounts', 'priorTau', 'extraInputs', 'state'] as const),
+  })
+}
 
 /** The fields of `object` that are defined, as an object of their own. */
 function pick<O extends object, K extends keyof O>(object: O, keys: readonly K[]): Partial<Pick<O, K>> {

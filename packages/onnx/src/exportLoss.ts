@@ -3,15 +3,17 @@ import {
   type Reduction,
   type RuleInput,
   type RuleSpec,
+  type TraceOps,
+  check,
   checkOneOf,
-  closedFormGradient,
   createLoss,
-  exportClassCount,
   parseSpec,
+  traceLoss,
 } from '@logit-perturb/core'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
 import { createSymbolicOps } from './symbolicOps.js'
+import type { SymbolicTensor } from './tensor.js'
 
 /** Options of {@link exportLossModel}. */
 export interface ExportLossOptions {
@@ -31,14 +33,22 @@ export interface ExportLossOptions {
    */
   context?: Pick<LossContext, 'epoch' | 'isda'>
   /**
-   * LPL's `confidence` split keeps running class confidences across batches (`momentum > 0`).
-   * `'batch'` (default): the model has no state; the split is computed from the batch alone, as the
-   * first call of a fresh loss does (the momentum-0 semantics). `'io'`: the state is an input pair
-   * `state_confidence`, `state_seen` (float32 `[C]`; zeros for a fresh start) and the updated state
-   * an output pair `next_state_confidence`, `next_state_seen`, so a training loop can carry it.
-   * Ignored by rules without state.
+   * How a stateful rule's state (`loss.rule.state`: seesaw's `counts`, LPL's `confidence` and
+   * `seen`, the learned split's `theta`) goes through the model. `'io'`: each field is an input
+   * `state_<field>` (float32 `[C]`; the rule's fresh value, e.g. zeros, for a fresh start) and, in
+   * a training graph, the moved state an output `next_state_<field>`, so a training loop carries
+   * it. `'batch'`: the model has no state, which only LPL's `confidence` split allows (its split is
+   * then the batch's alone, as the first call of a fresh loss: the momentum-0 semantics); for the
+   * others it would restart the state at every call, and `INVALID_PARAMETER` refuses it. Default:
+   * `'batch'` for the confidence split and rules without state, `'io'` for the others.
    */
   state?: 'batch' | 'io'
+  /**
+   * Whether the graph computes training calls (default true: a stateful rule moves its state and
+   * the graph outputs it) or evaluation calls (`false`: the state is read, not moved, as
+   * `loss.evaluate(..., { training: false })`; no next-state outputs).
+   */
+  training?: boolean
   /**
    * How the `loss` output reduces the per-sample losses (docs/spec.md#8-reductions-sample-weights-and-masks):
    * `'mean'` (default) and `'sum'` give a scalar, `'none'` the per-sample losses `[N]`.
@@ -63,21 +73,25 @@ export interface ExportedLossModel {
   numClasses: number
   /** The opset of the default ONNX domain the model imports. */
   opset: number
-  /** Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, and the state pair with `state: 'io'`. */
+  /** Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, and `state_<field>` with `state: 'io'`. */
   inputs: string[]
   /** `'single'`: `labels` is int64 `[N]`; `'multi'`: `labels` is float32 `[N, C]` of 0 and 1. */
   task: 'single' | 'multi'
   /** How `loss` is reduced: a scalar for `'mean'` and `'sum'`, `[N]` for `'none'`. */
   reduction: Reduction
-  /** Output names in order: `loss`, `perturbed_logits`, `grad_logits` when the rule has a closed-form gradient (and the state pair). */
+  /** Whether the graph computes training calls (see {@link ExportLossOptions.training}). */
+  training: boolean
+  /** Output names in order: `loss`, `perturbed_logits`, `grad_logits` when the rule has a closed-form gradient, and `next_state_<field>` in a training graph with `state: 'io'`. */
   outputs: string[]
   /** Whether `grad_logits` is an output (`loss.hasClosedFormGradient`). */
   hasClosedFormGradient: boolean
 }
 
 /**
- * Exports the loss a spec describes as an ONNX model, built by running the core's own rule code
- * (`createLoss(...).evaluate`) on the symbolic backend: nothing is re-derived here. Batch-dependent
+ * Exports the loss a spec describes as an ONNX model, a rendering of the core's trace of the loss
+ * (`traceLoss`: the rule's own code run on the symbolic backend): nothing is re-derived here. The
+ * graph has one branch of the trace: the training flag of `options.training`, the epoch of
+ * `options.context.epoch`. Batch-dependent
  * choices (the `confidence` split, `official-balanced`'s signs and step counts) are graph
  * operations evaluated on each batch; LPL's search is unrolled to its largest step count.
  *
@@ -95,60 +109,71 @@ export interface ExportedLossModel {
  *   have no closed form, and ONNX has no automatic differentiation in its standard operators (and
  *   onnxruntime-web no training API), so the output is absent.
  *
- * Throws `INVALID_PARAMETER` when `numClasses` is missing or disagrees with the spec, and the
+ * Throws `INVALID_PARAMETER` naming the option when an option is out of range, `numClasses` is
+ * missing or disagrees with the spec, or `state: 'batch'` would restart a rule's state; and the
  * spec's own errors (`parseSpec`).
  */
 export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}): ExportedLossModel {
   const parsed = parseSpec(spec)
   const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
-  const ops = createSymbolicOps(graph)
-  const reduction = options.reduction ?? 'mean'
-  const loss = createLoss(ops, parsed, { reduction })
-  const numClasses = exportClassCount(loss, options.numClasses, options.context)
-  const state = checkOneOf(options.state, ['batch', 'io'], 'batch', 'state')
-
-  const c = numClasses
-  const logits = ops.input('logits', 'float32', [-1, c])
-  const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int64', [-1])
-  const stateful = state === 'io' && parsed.rule === 'lpl' && parsed.split === 'confidence'
-  const inputs = ['logits', 'labels']
-  const rowInputs: LossContext<typeof logits> = {}
-  if (options.sampleWeight) {
-    rowInputs.sampleWeight = ops.input('sample_weight', 'float32', [-1])
-    inputs.push('sample_weight')
+  const symbolic = createSymbolicOps(graph)
+  const reduction = checkOneOf(options.reduction, REDUCTIONS, 'mean', 'reduction')
+  const training = options.training ?? true
+  check(typeof training === 'boolean', 'INVALID_PARAMETER', `must be true or false, got ${String(training)}`, 'training')
+  // A rule whose state means nothing without it carries it by default; one that has a stateless
+  // meaning (LPL's confidence split: the batch's split alone) keeps the stateless model by default.
+  const keeps = createLoss(symbolic, parsed).rule.state
+  const state = checkOneOf(
+    options.state,
+    ['batch', 'io'],
+    keeps !== undefined && keeps.withoutState === undefined ? 'io' : 'batch',
+    'state',
+  )
+  const ops: TraceOps<SymbolicTensor> = {
+    ...symbolic,
+    declare: (input) =>
+      symbolic.input(
+        input.name,
+        input.dtype === 'classIds' ? 'int64' : 'float32',
+        input.dims.map((d) => (d === 'N' ? -1 : d)),
+      ),
   }
-  if (options.mask) {
-    rowInputs.mask = ops.input('mask', 'float32', [-1])
-    inputs.push('mask')
-  }
-  if (stateful) {
-    loss.setState({ confidence: ops.input('state_confidence', 'float32', [c]), seen: ops.input('state_seen', 'float32', [c]) })
-    inputs.push('state_confidence', 'state_seen')
-  }
-  const evaluation = loss.evaluate(logits, labels, { ...options.context, ...rowInputs, training: true })
+  const trace = traceLoss(ops, parsed, {
+    numClasses: options.numClasses,
+    context: { ...options.context, epoch: options.context?.epoch ?? 0 },
+    sampleWeight: options.sampleWeight,
+    mask: options.mask,
+    carryState: state === 'io',
+    training,
+  })
+  const c = trace.numClasses
+  const [epoch] = trace.epochs as [number]
+  const branch = trace.evaluate({ training, epoch, reduction })
 
   const batchDims = ['N', c] as const
   const outputs: OutputRequest[] = [
-    { name: 'loss', source: evaluation.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N'] : [] },
-    { name: 'perturbed_logits', source: evaluation.batch.logits.name, elemType: 'float32', dims: batchDims },
+    { name: 'loss', source: branch.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N'] : [] },
+    { name: 'perturbed_logits', source: branch.perturbed.name, elemType: 'float32', dims: batchDims },
   ]
-  if (loss.hasClosedFormGradient) {
-    const grad = closedFormGradient(ops, evaluation)
-    outputs.push({ name: 'grad_logits', source: grad.name, elemType: 'float32', dims: batchDims })
+  if (trace.hasClosedFormGradient)
+    outputs.push({ name: 'grad_logits', source: branch.gradient().name, elemType: 'float32', dims: batchDims })
+  // A training call gives the next state; an evaluation call reads the state and gives none.
+  if (training && trace.state?.movedBy === 'training' && branch.nextState !== undefined) {
+    for (const field of trace.state.fields) {
+      outputs.push({ name: `next_state_${field}`, source: branch.nextState[field]!.name, elemType: 'float32', dims: [c] })
+    }
   }
-  const next = stateful ? evaluation.nextState : undefined
-  if (next !== undefined) {
-    outputs.push(
-      { name: 'next_state_confidence', source: next.confidence.name, elemType: 'float32', dims: [c] },
-      { name: 'next_state_seen', source: next.seen.name, elemType: 'float32', dims: [c] },
-    )
-  }
+  const inputs = trace.inputs.map((i) => i.name)
   const model = graph.toModel({
     outputs,
     inputs,
     name: options.name ?? `logit_perturb_${parsed.rule.replace(/-/g, '_')}`,
-    docString: `Loss of the logit-perturb rule ${parsed.rule}: inputs logits [N, ${c}] and labels ${loss.task === 'multi' ? `[N, ${c}] (0/1)` : '[N]'}; outputs ${outputs.map((o) => o.name).join(', ')}.`,
-    metadata: { 'logit_perturb.spec': JSON.stringify(parsed), 'logit_perturb.num_classes': String(c) },
+    docString: `Loss of the logit-perturb rule ${parsed.rule} (${training ? 'training' : 'evaluation'} calls): inputs ${inputs.join(', ')}; outputs ${outputs.map((o) => o.name).join(', ')}.`,
+    metadata: {
+      'logit_perturb.spec': JSON.stringify(parsed),
+      'logit_perturb.num_classes': String(c),
+      'logit_perturb.training': String(training),
+    },
   })
   return {
     bytes: serializeModel(model),
@@ -156,9 +181,12 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     numClasses: c,
     opset: graph.opset,
     inputs,
-    task: loss.task,
+    task: trace.task,
     reduction,
+    training,
     outputs: outputs.map((o) => o.name),
-    hasClosedFormGradient: loss.hasClosedFormGradient,
+    hasClosedFormGradient: trace.hasClosedFormGradient,
   }
 }
+
+const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction[]

@@ -1,4 +1,13 @@
-import { LogitPerturbError, type RuleInput, check, checkClassCounts, checkTau, logPriorsFromCounts, parseSpec } from '@logit-perturb/core'
+import {
+  LogitPerturbError,
+  type RuleInput,
+  check,
+  checkClassCounts,
+  checkTau,
+  logPriorsFromCounts,
+  parseSpec,
+  ruleFacts,
+} from '@logit-perturb/core'
 import { type Int64, int64Value, readModel } from './readModel.js'
 import type { onnx as proto } from 'onnx-proto'
 import { onnx } from './serialize.js'
@@ -160,15 +169,14 @@ function resolveCounts(options: PostHocOptions): { counts: number[]; tau: number
   if (options.classCounts !== undefined) {
     counts = options.classCounts
   } else {
+    // The counts the spec carries (its own or its base's), and the τ of a spec that is logit adjustment.
     const spec = parseSpec(options.spec)
-    const own = 'classCounts' in spec ? spec.classCounts : undefined
-    const base = spec.rule === 'lpl' && spec.base !== undefined && 'classCounts' in spec.base ? spec.base.classCounts : undefined
-    const found = own ?? base
-    if (found === undefined) {
+    const facts = ruleFacts(spec)
+    if (facts.classCounts === undefined) {
       throw new LogitPerturbError('INVALID_SPEC', `a ${spec.rule} spec carries no classCounts; pass classCounts instead`, 'spec')
     }
-    counts = found
-    if (spec.rule === 'logit-adjustment') specTau = spec.tau
+    counts = facts.classCounts
+    specTau = facts.priorTau
   }
   checkClassCounts(counts as number[], undefined, 'classCounts')
   const tau = options.tau ?? specTau ?? 1

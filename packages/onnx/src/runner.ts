@@ -137,6 +137,12 @@ export interface RowInputs {
   sampleWeight?: ArrayLike<number>
   /** A 0/1 row mask `[N]`, for a model with a `mask` input. */
   mask?: ArrayLike<number>
+  /**
+   * The rule's state, one `[C]` list per field, for a model exported with `state: 'io'` (its
+   * `state_<field>` inputs): the rule's fresh state (`loss.rule.state.initial(C)`) for a first call,
+   * then the last call's `nextState`.
+   */
+  state?: Readonly<Record<string, ArrayLike<number>>>
 }
 
 /** What {@link runLossModel} returns; arrays are flat row-major `[N, C]`. */
@@ -147,6 +153,8 @@ export interface LossModelResult {
   perturbedLogits: Float32Array
   /** Absent for rules without a closed-form gradient (see `exportLossModel`). */
   gradLogits?: Float32Array
+  /** The moved state, by field (a training model's `next_state_<field>` outputs); absent when the model has none. */
+  nextState?: Record<string, Float32Array>
 }
 
 /**
@@ -159,7 +167,8 @@ export interface LossModelResult {
  * `labels`, no `loss` or `perturbed_logits` output, outputs of other sizes) gives `INVALID_MODEL`;
  * so does a model exported with `reduction: 'none'` (run it with {@link runModel}). `rows` feeds
  * the `sample_weight` and `mask` inputs of a model exported with them (checked on the host:
- * `SAMPLE_WEIGHT_VALUE`, `MASK_VALUE`).
+ * `SAMPLE_WEIGHT_VALUE`, `MASK_VALUE`), and `rows.state` its `state_<field>` inputs (`INVALID_MODEL`
+ * naming the field when one is missing or unknown, `INVALID_STATE` when one is not `[C]`).
  */
 export async function runLossModel(
   model: Uint8Array | OnnxSession,
@@ -201,6 +210,27 @@ export async function runLossModel(
       else checkMaskValues(values)
       feeds[input] = { data: Float32Array.from(values), dims: [n] }
     }
+    const stateInputs = session.inputNames.filter((name) => name.startsWith(STATE_PREFIX))
+    for (const field of Object.keys(rows.state ?? {})) {
+      check(
+        stateInputs.includes(STATE_PREFIX + field),
+        'INVALID_MODEL',
+        `the model has no state_${field} input (its state inputs: ${stateInputs.join(', ') || 'none'})`,
+        `state.${field}`,
+      )
+    }
+    for (const input of stateInputs) {
+      const field = input.slice(STATE_PREFIX.length)
+      const values = rows.state?.[field]
+      check(
+        values !== undefined,
+        'INVALID_MODEL',
+        `the model takes ${input}: pass state.${field} (the rule's fresh state for a first call)`,
+        `state.${field}`,
+      )
+      check(values.length === c, 'INVALID_STATE', `has ${values.length} entries for ${c} classes`, `state.${field}`)
+      feeds[input] = { data: Float32Array.from(values), dims: [c] }
+    }
     // The graph has no data checks: NaN or ±Infinity in would be NaN out, so they are refused here.
     checkFiniteValues(flat.data as ArrayLike<number>, 'logits')
     out = await runModel(session, feeds)
@@ -214,12 +244,20 @@ export async function runLossModel(
   size('loss', 1, 'a scalar')
   size('perturbed_logits', n * c, `[N, C] = [${n}, ${c}]`)
   if (out.grad_logits !== undefined) size('grad_logits', n * c, `[N, C] = [${n}, ${c}]`)
+  const next = Object.keys(out).filter((name) => name.startsWith(NEXT_STATE_PREFIX))
   return {
     loss: Number(out.loss!.data[0]),
     perturbedLogits: out.perturbed_logits!.data as Float32Array,
     ...(out.grad_logits === undefined ? {} : { gradLogits: out.grad_logits.data as Float32Array }),
+    ...(next.length === 0
+      ? {}
+      : { nextState: Object.fromEntries(next.map((name) => [name.slice(NEXT_STATE_PREFIX.length), out[name]!.data as Float32Array])) }),
   }
 }
+
+/** The names of a loss model's state inputs and outputs: `state_<field>`, `next_state_<field>`. */
+const STATE_PREFIX = 'state_'
+const NEXT_STATE_PREFIX = 'next_state_'
 
 const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
 
@@ -244,11 +282,13 @@ function checkLossModel(session: Ort.InferenceSession): void {
     `not a loss model from exportLossModel: no ${missing.join(', no ')} (the model has ${io})`,
     'model',
   )
-  const extra = session.inputNames.filter((name) => !['logits', 'labels', 'sample_weight', 'mask'].includes(name))
+  const extra = session.inputNames.filter(
+    (name) => !['logits', 'labels', 'sample_weight', 'mask'].includes(name) && !name.startsWith(STATE_PREFIX),
+  )
   check(
     extra.length === 0,
     'INVALID_MODEL',
-    `the model also takes ${names(extra)}; runLossModel feeds only logits and labels (run a model exported with state: 'io' with runModel)`,
+    `the model also takes ${names(extra)}; runLossModel feeds logits, labels, sample_weight, mask and state_<field> only`,
     'model',
   )
 }

@@ -163,7 +163,12 @@ describe('exportLossModel', () => {
     for (const k of CASES) {
       const m = exported.get(k.label)!
       expect(m.hasClosedFormGradient, k.label).toBe(!k.through)
-      expect(m.outputs, k.label).toEqual(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits'])
+      // A rule whose state training calls move outputs the moved state after the loss's outputs.
+      const next = m.inputs.filter((i) => i.startsWith('state_')).map((i) => `next_${i}`)
+      expect(m.outputs, k.label).toEqual([
+        ...(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits']),
+        ...next,
+      ])
     }
   })
 
@@ -177,7 +182,11 @@ describe('exportLossModel', () => {
           [19, 6],
         ] as const) {
           const { logits, labels } = batch(100 * index + n, n, scale)
-          const got = await runLossModel(session, logits, labels)
+          // A stateful model's first call, from the rule's fresh state.
+          const fresh = exported.get(k.label)!.inputs.some((i) => i.startsWith('state_'))
+            ? createLoss(referenceOps, k.spec).rule.state?.initial(C)
+            : undefined
+          const got = await runLossModel(session, logits, labels, fresh === undefined ? {} : { state: fresh })
           problems.push(...mismatches(`${k.label} N=${n}`, got, reference(k.spec, logits, labels, k.options?.context)))
         }
       } finally {
@@ -278,7 +287,12 @@ describe('exportLossModel, multi-label rules', () => {
     for (const k of ML_CASES) {
       const m = models.get(k.label)!
       expect(m.task, k.label).toBe('multi')
-      expect(m.outputs, k.label).toEqual(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits'])
+      // A rule whose state training calls move outputs the moved state after the loss's outputs.
+      const next = m.inputs.filter((i) => i.startsWith('state_')).map((i) => `next_${i}`)
+      expect(m.outputs, k.label).toEqual([
+        ...(k.through ? ['loss', 'perturbed_logits'] : ['loss', 'perturbed_logits', 'grad_logits']),
+        ...next,
+      ])
       const graph = onnx.ModelProto.decode(m.bytes).graph!
       const labels = graph.input!.find((v) => v.name === 'labels')!.type!.tensorType!
       expect([labels.elemType, labels.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))], k.label).toEqual([1, ['N', C]])

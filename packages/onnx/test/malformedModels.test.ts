@@ -72,7 +72,7 @@ describe('every entry point refuses bytes that are not a model with INVALID_MODE
     expect(readModel(LOSS).graph.output.map((o) => o.name)).toEqual(['loss', 'perturbed_logits', 'grad_logits'])
     expect(Object.keys(await runModel(CLASSIFIER, FEEDS))).toEqual(['logits'])
     expect((await runLossModel(LOSS, LOGITS, LABELS)).loss).toBeGreaterThan(0)
-    expect(WHOLE_CUTS.size).toBe(2)
+    expect(WHOLE_CUTS.size).toBe(3)
   })
 
   it('an empty array, and something other than bytes', async () => {
@@ -199,7 +199,13 @@ describe('valid models with the wrong inputs or outputs', () => {
     )
     const stateful = exportLossModel({ rule: 'lpl', split: 'confidence' }, { numClasses: 3, state: 'io' }).bytes
     expect(await refusal(() => runLossModel(stateful, LOGITS, LABELS))).toMatch(
-      /^INVALID_MODEL: model: the model also takes "state_confidence", "state_seen"; runLossModel feeds only logits and labels/,
+      /^INVALID_MODEL: state\.confidence: the model takes state_confidence: pass state\.confidence/,
+    )
+    expect(await refusal(() => runLossModel(stateful, LOGITS, LABELS, { state: { confidence: [0, 0, 0], seen: [0, 0] } }))).toBe(
+      'INVALID_STATE: state.seen: has 2 entries for 3 classes',
+    )
+    expect(await refusal(() => runLossModel(LOSS, LOGITS, LABELS, { state: { counts: [0, 0, 0] } }))).toMatch(
+      /^INVALID_MODEL: state\.counts: the model has no state_counts input/,
     )
   })
 

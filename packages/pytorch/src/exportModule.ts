@@ -1,15 +1,13 @@
 import {
   type LabelTask,
   type LossContext,
-  type LossEvaluation,
   type Reduction,
   type RuleInput,
   type RuleSpec,
+  type TraceOps,
   check,
-  closedFormGradient,
-  createLoss,
-  exportClassCount,
   parseSpec,
+  traceLoss,
 } from '@logit-perturb/core'
 import { moduleSource } from './moduleSource.js'
 import { PythonProgram } from './program.js'
@@ -51,8 +49,9 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
 
 /**
  * Exports the loss a spec describes as one self-contained Python file holding a `torch.nn.Module`,
- * written by running the core's own rule code (`createLoss(...).evaluate`) on the PyTorch backend
- * ({@link createPythonOps}): nothing is re-derived here.
+ * a rendering of the core's trace of the loss (`traceLoss`: the rule's own code run on the PyTorch
+ * backend, {@link createPythonOps}): nothing is re-derived here. Its branches (training and
+ * evaluation calls, the epochs the rule switches at, the reductions) are `if` blocks.
  *
  * The module, `Loss(reduction='mean', all_reduce=True, check_values=True)`:
  * - `forward(logits, labels, sample_weight=None, mask=None)`: the loss, reduced as `reduction`
@@ -77,101 +76,91 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
 export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions = {}): ExportedTorchModule {
   const parsed = parseSpec(spec)
   const program = new PythonProgram()
-  const ops = createPythonOps(program)
-  const loss = createLoss(ops, parsed)
-  const numClasses = exportClassCount(loss, options.numClasses, options.context)
+  const python = createPythonOps(program)
   const className = options.className ?? defaultClassName(parsed.rule)
   check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(className), 'INVALID_PARAMETER', `${JSON.stringify(className)} is not a Python name`, 'className')
+  // The state is read from the module's buffers (saved with it), the other inputs are arguments.
+  const ops: TraceOps<PyTensor> = {
+    ...python,
+    declare: (input) =>
+      input.role === 'state'
+        ? program.bindAtStart(input.name, `self.${input.name}.to(device=${DEVICE}, dtype=${DTYPE})`, (expr) => ({
+            program,
+            expr,
+            shape: input.dims as number[],
+            dtype: 'float32',
+          }))
+        : python.input(
+            input.name,
+            input.dtype === 'classIds' ? 'int32' : 'float32',
+            input.dims.map((d) => (d === 'N' ? -1 : d)),
+          ),
+  }
+  const trace = traceLoss(ops, parsed, {
+    numClasses: options.numClasses,
+    ...(options.context === undefined ? {} : { context: options.context }),
+    sampleWeight: true,
+    mask: true,
+  })
+  const batchSum = (x: PyTensor): PyTensor =>
+    program.bind('batch_sum', `self._batch_sum(${x.expr})`, (expr) => ({ ...x, expr, literal: undefined, mask: undefined }))
 
-  const c = numClasses
-  const logits = ops.input('logits', 'float32', [-1, c])
-  const labels = loss.task === 'multi' ? ops.input('labels', 'float32', [-1, c]) : ops.input('labels', 'int32', [-1])
-  const rows = { sampleWeight: ops.input('sample_weight', 'float32', [-1]), mask: ops.input('mask', 'float32', [-1]) }
-  // A stateful rule's state lives in buffers from the start, as a fresh loss's.
-  const initialState = loss.rule.state?.initial(c)
-  // The epoch class weights switch on at (LDAM-DRW's, or any rule's weighting): the module reads
-  // `self.epoch`. From epoch 0 they are always on, and need no switch.
-  const weightsFrom = parsed.rule === 'ldam' ? parsed.drw?.fromEpoch : parsed.weighting?.fromEpoch
-  const drwFrom = weightsFrom === undefined || weightsFrom === 0 ? undefined : weightsFrom
-
-  const body = (epoch: number, training: boolean) => {
-    if (initialState !== undefined) {
-      const buffer = (key: string) =>
-        program.bindAtStart(`state_${key}`, `self.state_${key}.to(device=${DEVICE}, dtype=${DTYPE})`, (expr) => ({
-          program,
-          expr,
-          shape: [c],
-          dtype: 'float32',
-        }))
-      loss.setState(Object.fromEntries(Object.keys(initialState).map((key) => [key, buffer(key)])))
-    }
-    const context: LossContext<PyTensor> = {
-      ...options.context,
-      ...rows,
-      epoch,
-      training,
-      batchSum: (x) =>
-        program.bind('batch_sum', `self._batch_sum(${x.expr})`, (expr) => ({ ...x, expr, literal: undefined, mask: undefined })),
-    }
-    const evaluations = new Map<Reduction, LossEvaluation<PyTensor>>()
-    const evaluate = (reduction: Reduction) => {
-      const evaluation = loss.evaluate(logits, labels, context, reduction)
-      evaluations.set(reduction, evaluation)
-      return evaluation
-    }
-    const mean = evaluate('mean')
-    program.line(`perturbed = ${mean.batch.logits.expr}`)
-    const next = mean.nextState
-    if (initialState !== undefined && next !== undefined) {
+  // One branch: the mean's evaluation gives the perturbed logits and the state to keep; each
+  // reduction's loss and closed-form gradient follow under `if self.reduction == ...`.
+  const branch = (epoch: number, training: boolean) => {
+    const mean = trace.evaluate({ training, epoch, reduction: 'mean', batchSum })
+    program.line(`perturbed = ${mean.perturbed.expr}`)
+    if (mean.nextState !== undefined) {
+      const next = mean.nextState
       program.block('with torch.no_grad():', () => {
-        for (const [key, value] of Object.entries(next)) program.line(`self.state_${key}.copy_(${value.expr})`)
+        for (const field of trace.state?.fields ?? []) program.line(`self.state_${field}.copy_(${next[field]!.expr})`)
       })
-    }
-    const tail = (reduction: Reduction) => {
-      const evaluation = evaluations.get(reduction) ?? evaluate(reduction)
-      program.line(`loss = ${evaluation.loss.expr}`)
-      program.line('grad = None')
-      if (loss.hasClosedFormGradient) {
-        program.block('if with_gradient:', () => program.line(`grad = ${closedFormGradient(ops, evaluation).expr}`))
-      }
     }
     REDUCTIONS.forEach((reduction, k) => {
       const header =
         k === 0 ? `if self.reduction == '${reduction}':` : k < REDUCTIONS.length - 1 ? `elif self.reduction == '${reduction}':` : 'else:'
-      program.block(header, () => tail(reduction))
+      program.block(header, () => {
+        const traced = reduction === 'mean' ? mean : trace.evaluate({ training, epoch, reduction, batchSum })
+        program.line(`loss = ${traced.loss.expr}`)
+        program.line('grad = None')
+        if (trace.hasClosedFormGradient) program.block('if with_gradient:', () => program.line(`grad = ${traced.gradient().expr}`))
+      })
     })
   }
-  // A stateful rule moves its state on training calls only, and may compute otherwise then.
+  // A rule whose state training calls move computes otherwise in training calls: `self.training`.
   const phase = (epoch: number) => {
-    if (initialState === undefined) return body(epoch, true)
-    program.block('if self.training:', () => body(epoch, true))
-    program.block('else:', () => body(epoch, false))
+    if (trace.state?.movedBy !== 'training') return branch(epoch, true)
+    program.block('if self.training:', () => branch(epoch, true))
+    program.block('else:', () => branch(epoch, false))
   }
-  if (drwFrom === undefined) phase(0)
-  else {
-    program.block(`if self.epoch >= ${drwFrom}:`, () => phase(drwFrom))
-    program.block('else:', () => phase(0))
-  }
+  // The epoch branches, latest first: `if self.epoch >= e_k: ... elif ...: else:` (epoch 0).
+  const epochs = [...trace.epochs].reverse()
+  if (epochs.length === 1) phase(0)
+  epochs.forEach((epoch, k) => {
+    if (epochs.length === 1) return
+    const header = k === 0 ? `if self.epoch >= ${epoch}:` : k < epochs.length - 1 ? `elif self.epoch >= ${epoch}:` : 'else:'
+    program.block(header, () => phase(epoch))
+  })
 
   const source = moduleSource({
     className,
-    spec: parsed,
-    numClasses: c,
-    task: loss.task,
+    spec: trace.spec,
+    numClasses: trace.numClasses,
+    task: trace.task,
     buffers: program.buffers,
     body: program.body('        '),
-    hasClosedFormGradient: loss.hasClosedFormGradient,
-    initialState,
-    drwFrom,
+    hasClosedFormGradient: trace.hasClosedFormGradient,
+    initialState: trace.state?.initial,
+    epochSwitches: trace.epochs.slice(1),
   })
   return {
     source,
     className,
-    spec: parsed,
-    numClasses: c,
-    task: loss.task,
-    hasClosedFormGradient: loss.hasClosedFormGradient,
-    stateful: initialState !== undefined,
+    spec: trace.spec,
+    numClasses: trace.numClasses,
+    task: trace.task,
+    hasClosedFormGradient: trace.hasClosedFormGradient,
+    stateful: trace.state !== undefined,
   }
 }
 

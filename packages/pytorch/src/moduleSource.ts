@@ -14,8 +14,8 @@ export interface ModuleParts {
   hasClosedFormGradient: boolean
   /** A stateful rule's state as a fresh loss has it (each key a `[C]` vector). */
   initialState: Readonly<Record<string, readonly number[]>> | undefined
-  /** The first epoch with the class weights on (deferred re-weighting), when it is above 0. */
-  drwFrom: number | undefined
+  /** The epochs, above 0 and in increasing order, at which the loss starts computing otherwise (LDAM-DRW's class weights). */
+  epochSwitches: readonly number[]
 }
 
 /** The loss formula of a task, for the docstring. */
@@ -65,9 +65,12 @@ export function moduleSource(p: ModuleParts): string {
           ),
         ]
   const epoch =
-    p.drwFrom === undefined
+    p.epochSwitches.length === 0
       ? []
-      : [`        # The class weights are on from epoch ${p.drwFrom}: set module.epoch (0-based) each epoch.`, '        self.epoch = 0']
+      : [
+          `        # The loss changes at epoch ${p.epochSwitches.join(', ')} (class weights on): set module.epoch (0-based) each epoch.`,
+          '        self.epoch = 0',
+        ]
   const labelChecks =
     p.task === 'single'
       ? [

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { createLoss, describeClasses, referenceOps, type ClassReport } from '@logit-perturb/core'
 import { CliError } from '../errors.js'
 import { randomBatch } from '../randomBatch.js'
-import { MAX_CLASSES, classesOf, readJsonFile, readSpecFile, requireSingleLabel } from '../specFile.js'
+import { MAX_CLI_CLASSES, classesOf, readJsonFile, readSpecFile, requireSingleLabel } from '../specFile.js'
 import { intOption } from './options.js'
 
 export const EXPLAIN_USAGE = `lpl explain --spec FILE [--logits FILE --labels FILE] [--out chart.svg]
@@ -52,7 +52,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
   requireSingleLabel(spec, values.spec, 'explain')
   if ((values.logits === undefined) !== (values.labels === undefined)) throw new CliError('--logits and --labels go together', 2)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
-  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1, MAX_CLASSES)
+  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1, MAX_CLI_CLASSES)
   const batch =
     values.logits !== undefined
       ? { logits: readMatrix(values.logits), labels: readVector(values.labels!) }

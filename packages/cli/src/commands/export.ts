@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { exportLossModel } from '@logit-perturb/onnx'
 import { exportTorchModule } from '@logit-perturb/pytorch'
 import { CliError } from '../errors.js'
-import { MAX_CLASSES, classesOf, readSpecFile } from '../specFile.js'
+import { MAX_CLI_CLASSES, classesOf, readSpecFile } from '../specFile.js'
 import { naming } from './onnx.js'
 import { intOption } from './options.js'
 
@@ -46,7 +46,8 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const state = values.state ?? 'batch'
   if (state !== 'batch' && state !== 'io') throw new CliError(`--state must be batch or io, got "${state}"`, 2)
   const spec = readSpecFile(values.spec)
-  const numClasses = classesOf(spec) ?? (values.classes === undefined ? undefined : intOption(values.classes, 'classes', 1, MAX_CLASSES))
+  const numClasses =
+    classesOf(spec) ?? (values.classes === undefined ? undefined : intOption(values.classes, 'classes', 1, MAX_CLI_CLASSES))
   if (numClasses === undefined) throw new CliError(`${values.spec}: the spec does not fix the class count; pass --classes C`, 2)
 
   if (format === 'pytorch') {

@@ -5,7 +5,7 @@ import { onnxWasmBackend } from '@logit-perturb/onnx'
 import { tfjsBackend } from '@logit-perturb/tfjs'
 import { BACKENDS } from '../backend.js'
 import { randomBatch } from '../randomBatch.js'
-import { MAX_CLASSES, classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
+import { MAX_CLI_CLASSES, classesOf, readSpecFile, requireSingleLabel } from '../specFile.js'
 import { intOption } from './options.js'
 
 export const VERIFY_USAGE = `lpl verify --spec FILE [--batches N] [--seed S] [--classes C]
@@ -44,7 +44,7 @@ export async function verifyCommand(argv: string[]): Promise<void> {
   })
   const spec = readSpecFile(values.spec)
   requireSingleLabel(spec, values.spec, 'verify')
-  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1, MAX_CLASSES)
+  const c = classesOf(spec) ?? intOption(values.classes, 'classes', 1, MAX_CLI_CLASSES)
   const seed = intOption(values.seed, 'seed', 0)
   const counts = 'classCounts' in spec ? spec.classCounts : undefined
   const batches = Array.from({ length: intOption(values.batches, 'batches', 1) }, (_, k) =>

@@ -1,0 +1,205 @@
+import { check } from './errors.js'
+import { exportClassCount } from './exportClassCount.js'
+import { type Loss, type LossEvaluation, closedFormGradient, createLoss } from './loss.js'
+import type { TensorOps } from './ops.js'
+import type { Reduction } from './reduction.js'
+import type { LabelTask, LossContext, RuleState } from './rules/types.js'
+import type { RuleInput, RuleSpec } from './specTypes.js'
+
+/**
+ * One input of a traced loss, as a renderer declares it: an ONNX graph input, a PyTorch argument
+ * or buffer. `dims` uses `'N'` for the batch dimension, known only at run time.
+ */
+export interface TraceInput {
+  /** The input's name in the rendered model: `logits`, `labels`, `sample_weight`, `mask`, `state_<field>`. */
+  readonly name: string
+  /** What it holds. */
+  readonly role: 'logits' | 'labels' | 'sampleWeight' | 'mask' | 'state'
+  /** `'float'`: float32 values; `'classIds'`: integer class ids (the renderer picks its integer type). */
+  readonly dtype: 'float' | 'classIds'
+  /** Its shape, `'N'` for the batch dimension. */
+  readonly dims: readonly (number | 'N')[]
+}
+
+/** What a symbolic backend adds to {@link TensorOps} for a trace: declaring an input. */
+export interface TraceOps<T> extends TensorOps<T> {
+  /** The tensor that stands for `input` in the rendered model. */
+  declare(input: TraceInput): T
+}
+
+/** Options of {@link traceLoss}, each checked like a spec field (`INVALID_PARAMETER` naming it). */
+export interface TraceOptions {
+  /** The class count `C`, when the spec does not fix it (see `exportClassCount`). */
+  numClasses?: number
+  /** The extra inputs frozen into the model (ISDA's `isda`) and, for a model of one epoch, `epoch`. */
+  context?: Pick<LossContext<unknown>, 'epoch' | 'isda'>
+  /** Declares the input `sample_weight` (`[N]`). Default false. */
+  sampleWeight?: boolean
+  /** Declares the input `mask` (`[N]`). Default false. */
+  mask?: boolean
+  /**
+   * Whether the rule's state is carried by the model (`state_<field>` inputs, next-state outputs),
+   * for rules that keep state. Default true. False is refused for a rule whose state a model
+   * without it would silently restart at every call (seesaw's counts, the learned split's `θ`).
+   */
+  carryState?: boolean
+  /** Which branches the model has: training calls, evaluation calls, or both (default). */
+  training?: boolean | 'both'
+}
+
+/** One branch of a traced loss: a call's training flag, its epoch and its reduction. */
+export interface TraceBranch<T> {
+  /** A training call (stateful rules move their state). */
+  readonly training: boolean
+  /** The epoch, one of {@link LossTrace.epochs}: the branch holds from it to the next switch. */
+  readonly epoch: number
+  /** How the loss is reduced. */
+  readonly reduction: Reduction
+  /** The all-reduce of the batch statistics, for a renderer whose model runs on several workers. */
+  readonly batchSum?: (x: T) => T
+}
+
+/** What one branch computes. */
+export interface TracedBranch<T> {
+  /** The loss, reduced as the branch says. */
+  readonly loss: T
+  /** The perturbed logits `z`, `[N, C]`. */
+  readonly perturbed: T
+  /** The closed-form gradient `∂loss/∂logits`, built on first call (rules with `hasClosedFormGradient`). */
+  gradient(): T
+  /**
+   * The state the call moved to, field by field (a training call of a rule whose state training
+   * moves); absent when the call leaves the state as it came in.
+   */
+  readonly nextState: RuleState<T> | undefined
+  /** The core's evaluation the branch was read from. */
+  readonly evaluation: LossEvaluation<T>
+}
+
+/**
+ * A loss traced on a symbolic backend: its inputs, declared once, and its branches, each evaluated
+ * by the core's own rule code. The ONNX exporter and the PyTorch writer render a trace; neither asks
+ * which rule it holds.
+ */
+export interface LossTrace<T> {
+  /** The validated spec, defaults filled in. */
+  readonly spec: RuleSpec
+  /** The core loss the branches evaluate. */
+  readonly loss: Loss<T>
+  /** The class count `C`. */
+  readonly numClasses: number
+  /** `'single'`: labels are class ids `[N]`; `'multi'`: a 0/1 matrix `[N, C]`. */
+  readonly task: LabelTask
+  /** Whether the closed-form gradient exists. */
+  readonly hasClosedFormGradient: boolean
+  /** The declared inputs, in order. */
+  readonly inputs: readonly TraceInput[]
+  /** The carried state: its field names and its fresh value; absent when the rule keeps none or it is not carried. */
+  readonly state:
+    | {
+        readonly fields: readonly string[]
+        readonly initial: Readonly<Record<string, readonly number[]>>
+        /** What moves it (see `RuleStateDeclaration.movedBy`): a training call, or only the trainer. */
+        readonly movedBy: 'training' | 'trainer'
+      }
+    | undefined
+  /** The training flags the model has branches for. */
+  readonly trainingFlags: readonly boolean[]
+  /** The first epoch of each epoch branch: `[0]` and the rule's switches (one `[epoch]` for a model of one epoch). */
+  readonly epochs: readonly number[]
+  /** Evaluates one branch on the declared inputs. */
+  evaluate(branch: TraceBranch<T>): TracedBranch<T>
+}
+
+/**
+ * Traces the loss a spec describes on a symbolic backend (docs/architecture.md): checks the
+ * options, declares the inputs (logits, labels, the optional sample weights and mask, the carried
+ * state), and returns the branches' evaluator. Throws `INVALID_PARAMETER` naming the option, and
+ * the spec's own errors.
+ */
+export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOptions = {}): LossTrace<T> {
+  const loss = createLoss(ops, spec)
+  const context = options.context ?? {}
+  const numClasses = exportClassCount(loss, options.numClasses, context)
+  const flag = (name: 'sampleWeight' | 'mask' | 'carryState', fallback: boolean): boolean => {
+    const value = options[name]
+    check(value === undefined || typeof value === 'boolean', 'INVALID_PARAMETER', `must be true or false, got ${String(value)}`, name)
+    return value ?? fallback
+  }
+  const training = options.training ?? 'both'
+  check(
+    training === true || training === false || training === 'both',
+    'INVALID_PARAMETER',
+    `must be true, false or "both", got ${JSON.stringify(training) ?? String(training)}`,
+    'training',
+  )
+  const epoch = context.epoch
+  check(
+    epoch === undefined || (Number.isInteger(epoch) && epoch >= 0),
+    'INVALID_PARAMETER',
+    `must be an integer ≥ 0, got ${String(epoch)}`,
+    'context.epoch',
+  )
+  const declared = loss.rule.state
+  const carry = declared !== undefined && flag('carryState', true)
+  check(
+    declared === undefined || carry || declared.withoutState !== undefined,
+    'INVALID_PARAMETER',
+    `${loss.spec.rule} keeps ${Object.keys(declared?.fields ?? {}).join(', ')} across calls; a model without state inputs would restart it at every call: carry the state`,
+    'state',
+  )
+
+  const c = numClasses
+  const inputs: TraceInput[] = []
+  const declare = (input: TraceInput): T => {
+    inputs.push(input)
+    return ops.declare(input)
+  }
+  const logits = declare({ name: 'logits', role: 'logits', dtype: 'float', dims: ['N', c] })
+  const labels = declare(
+    loss.task === 'multi'
+      ? { name: 'labels', role: 'labels', dtype: 'float', dims: ['N', c] }
+      : { name: 'labels', role: 'labels', dtype: 'classIds', dims: ['N'] },
+  )
+  const rows: LossContext<T> = {}
+  if (flag('sampleWeight', false)) rows.sampleWeight = declare({ name: 'sample_weight', role: 'sampleWeight', dtype: 'float', dims: ['N'] })
+  if (flag('mask', false)) rows.mask = declare({ name: 'mask', role: 'mask', dtype: 'float', dims: ['N'] })
+  const fields = carry ? Object.keys(declared.fields) : []
+  const stateIn: Record<string, T> = {}
+  for (const field of fields) stateIn[field] = declare({ name: `state_${field}`, role: 'state', dtype: 'float', dims: [c] })
+  if (carry) loss.setState(stateIn)
+
+  const switches = loss.rule.epochSwitches
+  return {
+    spec: loss.spec,
+    loss,
+    numClasses: c,
+    task: loss.task,
+    hasClosedFormGradient: loss.hasClosedFormGradient,
+    inputs,
+    state: carry ? { fields, initial: declared.initial(c), movedBy: declared.movedBy } : undefined,
+    trainingFlags: training === 'both' ? [true, false] : [training],
+    epochs: epoch === undefined ? [0, ...switches] : [epoch],
+    evaluate(branch) {
+      const ctx: LossContext<T> = {
+        ...(context.isda === undefined ? {} : { isda: context.isda }),
+        ...rows,
+        epoch: branch.epoch,
+        training: branch.training,
+        ...(branch.batchSum === undefined ? {} : { batchSum: branch.batchSum }),
+      }
+      const evaluation = loss.evaluate(logits, labels, ctx, branch.reduction)
+      let gradient: T | undefined
+      return {
+        loss: evaluation.loss,
+        perturbed: evaluation.batch.logits,
+        evaluation,
+        nextState: carry ? evaluation.nextState : undefined,
+        gradient: () => {
+          gradient ??= closedFormGradient(ops, evaluation)
+          return gradient
+        },
+      }
+    },
+  }
+}
