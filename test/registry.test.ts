@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MULTI_LABEL_RULE_NAMES, RULE_NAMES, parseSpec } from '@logit-perturb/core'
+import { MULTI_LABEL_RULE_NAMES, RULE_NAMES, equivalences, parseSpec, ruleFacts } from '@logit-perturb/core'
 import { conformanceCases, outcome } from '@logit-perturb/conformance'
 import { RULE_DEFINITIONS } from '../packages/core/src/rules/registry.js'
 import { MULTI_LABEL_KINDS, SINGLE_LABEL_KINDS, validSpec } from './fuzz/specs.js'
@@ -110,5 +110,22 @@ describe('the rule registry', () => {
       momentum: lpl.momentum,
       threshold: lpl.threshold,
     })
+  })
+
+  it("declares facts that hold: each rule's equivalences exist, and each state field is one its definition lists", () => {
+    const variants = conformanceCases().map((c) => c.spec)
+    const known = Object.keys(equivalences)
+    const declared = new Set(variants.flatMap((spec) => ruleFacts(spec).equivalences))
+    expect([...declared].filter((key) => !known.includes(key))).toEqual([])
+    // Every rule-specific equivalence is some variant's: the ones every rule has are not declared.
+    expect(known.filter((key) => !declared.has(key)).sort()).toEqual(['ceOfPerturbed', 'classLevelDelta', 'rowShift'])
+    for (const spec of variants) {
+      const fields = Object.keys(ruleFacts(spec).state?.fields ?? {})
+      const listed = Object.keys(RULE_DEFINITIONS.find((d) => d.name === spec.rule)!.stateFields ?? {})
+      expect(
+        fields.filter((f) => !listed.includes(f)),
+        spec.rule,
+      ).toEqual([])
+    }
   })
 })

@@ -1,7 +1,7 @@
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
-import { binaryFocalGradientFactor, binaryFocalTerms, focalSlope, focalTerms } from './rules/focalTerms.js'
+import { type LossTerm, binaryCrossEntropyTerm, crossEntropyTerm } from './rules/lossTerms.js'
 import type { PerturbedBatch } from './rules/types.js'
 
 /**
@@ -40,22 +40,23 @@ const RATIO_FLOOR = 1e-12
  * TNNLS 2023, the unified view). Class weights of the rule are not included: they re-weight
  * openly, on top of the perturbation.
  */
-export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number): Explanation<T> {
+export function explainBatch<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labels: T,
+  batch: PerturbedBatch<T>,
+  numClasses: number,
+  term: LossTerm = crossEntropyTerm,
+): Explanation<T> {
   const c = numClasses
   const y = ops.oneHot(labels, c)
   const counts = ops.sum(y, [0])
   const perClassMean = (perSample: T): T => ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
   const reference = batch.reference ?? { logits }
   const one = ops.constant([1], [])
-  const perturbedLoss = ops.reshape(crossEntropyPerSample(ops, batch.logits, y), [-1, 1])
-  let perturbedResidual = ops.mul(softmaxResidual(ops, batch.logits, y), batch.logitScale ?? one)
-  let rowLoss = perturbedLoss
-  if (batch.focusing !== undefined && batch.focusing > 0) {
-    // The focal factor scales the sample's loss and its gradient (see `focalSlope`).
-    const terms = focalTerms(ops, batch.logits, y, batch.focusing)
-    rowLoss = ops.mul(terms.factor, perturbedLoss)
-    perturbedResidual = ops.mul(perturbedResidual, ops.add(terms.factor, focalSlope(ops, terms, perturbedLoss, batch.focusing)))
-  }
+  // The rule's loss term scores the perturbed logits (a focal factor scales the loss and its gradient).
+  const rowLoss = term.value(ops, batch.logits, y, 0)
+  const perturbedResidual = ops.mul(term.residual(ops, batch.logits, y, 0), batch.logitScale ?? one)
   const variation = ops.sub(ops.reshape(rowLoss, [-1]), crossEntropyPerSample(ops, reference.logits, y))
   const plainResidual = ops.mul(softmaxResidual(ops, reference.logits, y), reference.logitScale ?? one)
   const norm = (x: T): T => ops.sqrt(ops.sum(ops.mul(x, x), [1]))
@@ -85,18 +86,18 @@ export function explainBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: 
  * `sampleWeight` is `‖g_i‖ / ‖σ(u_i) − Y_i‖` over each sample's row. Ratios of two vanishing
  * gradients read as 1.
  */
-export function explainMultiLabelBatch<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>): Explanation<T> {
+export function explainMultiLabelBatch<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labels: T,
+  batch: PerturbedBatch<T>,
+  term: LossTerm = binaryCrossEntropyTerm,
+): Explanation<T> {
   const one = ops.constant([1], [])
   const weigh = (x: T): T => (batch.entryWeights === undefined ? x : ops.mul(x, batch.entryWeights))
-  let entries = bceEntries(ops, batch.logits, labels)
-  let residual = sigmoidResidual(ops, batch.logits, labels)
-  const gamma = batch.focusing ?? 0
-  if (gamma > 0) {
-    // The focal factor scales each entry's loss and its gradient (see `closedFormBatchGradient`).
-    const terms = binaryFocalTerms(ops, batch.logits, labels, entries, 0, gamma)
-    residual = ops.mul(residual, binaryFocalGradientFactor(ops, terms, entries, gamma))
-    entries = ops.mul(entries, terms.factor)
-  }
+  // The rule's loss term scores each entry (a focal factor scales its loss and its gradient).
+  const entries = term.value(ops, batch.logits, labels, 0)
+  const residual = term.residual(ops, batch.logits, labels, 0)
   const variation = ops.sub(weigh(entries), bceEntries(ops, logits, labels))
   const perturbedResidual = ops.mul(weigh(residual), batch.logitScale ?? one)
   const plainResidual = sigmoidResidual(ops, logits, labels)

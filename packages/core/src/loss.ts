@@ -7,6 +7,7 @@ import { checkOneOf } from './validate.js'
 import { createRule } from './rules/createRule.js'
 import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
+import { type LossTerm, plainTerm } from './rules/lossTerms.js'
 import type { LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
@@ -55,6 +56,8 @@ export interface LossEvaluation<T> {
   numClasses: number
   /** Whether the rule is single- or multi-label: how `loss` and its gradient reduce the batch. */
   task: LabelTask
+  /** The loss term the batch is scored with (the rule's `term`: cross-entropy unless it modulates it). */
+  term: LossTerm
   /**
    * The state the rule moved to on this call (a training call of a stateful rule), not yet the
    * loss's: `loss.commit(evaluation)` makes it so. Absent when the state does not change.
@@ -156,7 +159,7 @@ interface TaskLabels {
   ): [number, number]
   /** The labels as an `[N, C]` matrix; single-label rows where `rowMask` is 0 are zero. */
   labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number, rowMask: T | undefined): T
-  explain<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number): Explanation<T>
+  explain<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number, term: LossTerm): Explanation<T>
 }
 
 const TASKS: Record<LabelTask, TaskLabels> = {
@@ -168,7 +171,7 @@ const TASKS: Record<LabelTask, TaskLabels> = {
   multi: {
     checkInputs: checkMultiLabelInputs,
     labelMatrix: (_ops, labels) => labels,
-    explain: explainMultiLabelBatch,
+    explain: (ops, logits, labels, batch, _c, term) => explainMultiLabelBatch(ops, logits, labels, batch, term),
   },
 }
 
@@ -178,8 +181,8 @@ const TASKS: Record<LabelTask, TaskLabels> = {
  * rules with `hasClosedFormGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
-  const { task, batch, oneHotLabels, rowShares, labelSmoothing } = evaluation
-  return closedFormBatchGradient(ops, task, batch, oneHotLabels, labelSmoothing, rowShares)
+  const { batch, oneHotLabels, rowShares, labelSmoothing } = evaluation
+  return closedFormBatchGradient(ops, evaluation.term, batch, oneHotLabels, labelSmoothing, rowShares)
 }
 
 /**
@@ -245,7 +248,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       batch = { ...batch, classWeights: constants.get('weighting', [numClasses], () => weights) }
     }
     const shares = rowShares(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, batchSum: ctx.batchSum }, reduction)
-    const loss = reducedLoss(ops, task, batch, oneHotLabels, labelSmoothing, shares, reduction)
+    const loss = reducedLoss(ops, facts.term, batch, oneHotLabels, labelSmoothing, shares, reduction)
     return {
       loss,
       batch,
@@ -254,6 +257,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       labelSmoothing,
       numClasses,
       task,
+      term: facts.term,
       ...(nextState === undefined ? {} : { nextState }),
     }
   }
@@ -296,7 +300,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     },
     explain(logits: T, labels: T, ctx?: LossContext<T>) {
       const { batch, numClasses } = evaluate(logits, labels, { ...ctx, training: false })
-      return labelsOf.explain(ops, logits, labels, batch, numClasses)
+      return labelsOf.explain(ops, logits, labels, batch, numClasses, facts.term)
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
@@ -419,6 +423,8 @@ function factsOf(spec: RuleSpec, rule: Rule): RuleFacts {
   const switches = [...(rule.epochSwitches ?? []), ...(weighting && weighting.fromEpoch > 0 ? [weighting.fromEpoch] : [])]
   return Object.freeze({
     task: rule.task ?? 'single',
+    term: rule.term ?? plainTerm(rule.task ?? 'single'),
+    equivalences: rule.equivalences ?? [],
     numClasses: rule.numClasses,
     gradientThrough: rule.gradientThrough,
     epochSwitches: [...new Set(switches)].sort((a, b) => a - b),

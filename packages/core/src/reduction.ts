@@ -1,7 +1,5 @@
 import type { TensorOps } from './ops.js'
-import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
-import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
-import { binaryFocalGradientFactor, binaryFocalTerms, focalSlope, focalTerms } from './rules/focalTerms.js'
+import type { LossTerm } from './rules/lossTerms.js'
 import type { LabelTask, PerturbedBatch } from './rules/types.js'
 
 /** The floor of a reduction's normalizer: a float32 normal number, so `0/0` never happens. */
@@ -62,100 +60,57 @@ function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: RowWeights<T>):
 }
 
 /**
- * The per-sample losses before weighting, `ℓ_i` (`[N, 1]`): the cross-entropy of `z_i` against
- * the target `t_i = (1 − ε)·e_{y_i} + ε/C`, that is `(1 − ε)·CE(z_i, y_i) + ε·mean_j(−log p_ij)`,
- * for single-label rules; `(1/C) Σ_c w_ic·BCE(z_ic, (1 − ε)·Y_ic + ε/2)` for multi-label ones.
- * With a focusing `γ` (`batch.focusing`), each sample's term (multi-label: each entry's BCE) is
- * multiplied by `(1 − p_t)^γ`. Their mean is the rule's loss.
+ * The per-sample losses before weighting, `ℓ_i` (`[N, 1]`), as the batch's loss term scores them
+ * ({@link LossTerm}, with label smoothing `ε`): the term's per-sample value (single-label), or
+ * `(1/C) Σ_c w_ic·ℓ_ic` over the term's per-entry values (multi-label). Their mean is the rule's loss.
  */
-function perSampleLoss<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, labelMatrix: T, epsilon: number): T {
-  const gamma = batch.focusing ?? 0
-  if (task === 'single') {
-    const hard = ops.reshape(crossEntropyPerSample(ops, batch.logits, labelMatrix), [-1, 1])
-    const smoothed =
-      epsilon === 0
-        ? hard
-        : ops.add(
-            ops.mul(hard, ops.constant([1 - epsilon], [])),
-            ops.mul(ops.neg(ops.mean(ops.logSoftmax(batch.logits), [1], true)), ops.constant([epsilon], [])),
-          )
-    return gamma === 0 ? smoothed : ops.mul(focalTerms(ops, batch.logits, labelMatrix, gamma).factor, smoothed)
-  }
-  const targets = smoothedBinaryTargets(ops, labelMatrix, epsilon)
-  let entries = bceEntries(ops, batch.logits, targets)
-  if (gamma !== 0) entries = ops.mul(binaryFocalTerms(ops, batch.logits, labelMatrix, entries, epsilon, gamma).factor, entries)
-  return ops.mean(batch.entryWeights === undefined ? entries : ops.mul(entries, batch.entryWeights), [1], true)
-}
-
-/** Multi-label targets `(1 − ε)·Y + ε/2`. */
-function smoothedBinaryTargets<T>(ops: TensorOps<T>, labels: T, epsilon: number): T {
-  return epsilon === 0 ? labels : ops.add(ops.mul(labels, ops.constant([1 - epsilon], [])), ops.constant([epsilon / 2], []))
+function perSampleLoss<T>(ops: TensorOps<T>, term: LossTerm, batch: PerturbedBatch<T>, labelMatrix: T, epsilon: number): T {
+  const value = term.value(ops, batch.logits, labelMatrix, epsilon)
+  if (term.task === 'single') return value
+  return ops.mean(batch.entryWeights === undefined ? value : ops.mul(value, batch.entryWeights), [1], true)
 }
 
 /**
  * The reduced loss of a perturbed batch: `Σ_i share_i·ℓ_i` (a scalar) for `'mean'` and `'sum'`,
  * the vector `share_i·ℓ_i` (`[N]`) for `'none'` (docs/spec.md#8-reductions-sample-weights-and-masks),
- * with `share` from {@link rowShares} for the same reduction and `ε` the label smoothing.
+ * with `ℓ` the loss term's per-sample losses, `share` from {@link rowShares} for the same reduction
+ * and `ε` the label smoothing.
  */
 export function reducedLoss<T>(
   ops: TensorOps<T>,
-  task: LabelTask,
+  term: LossTerm,
   batch: PerturbedBatch<T>,
   labelMatrix: T,
   epsilon: number,
   share: T,
   reduction: Reduction,
 ): T {
-  const weighted = ops.mul(perSampleLoss(ops, task, batch, labelMatrix, epsilon), share)
+  const weighted = ops.mul(perSampleLoss(ops, term, batch, labelMatrix, epsilon), share)
   return reduction === 'none' ? ops.reshape(weighted, [-1]) : ops.sum(weighted, [0, 1])
 }
 
 /**
  * The closed-form gradient of {@link reducedLoss} w.r.t. the unperturbed logits `u` (`[N, C]`),
- * when the perturbation is a constant for the gradient: `share_i · a ⊙ (softmax(z_i) − t_i)`
- * (single-label), `share_i · w_ic·a_ic·(σ(z_ic) − t_ic) / C` (multi-label), with `t` the (smoothed)
- * targets and `a = ∂z/∂u` the logit scale; `share` is the loss's own ({@link rowShares}). With a
- * focusing `γ`: `(1 − q)^γ·(p − t) + k·(p − e_y)` with `k` from `focalSlope` (single-label), the
- * residual times `(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t))` per entry (multi-label). For
- * `'none'`, row `i` is the gradient of `r_i`, which depends on row `i` only.
+ * when the perturbation is a constant for the gradient: `share_i · a ⊙ r_i` (single-label),
+ * `share_i · w_ic·a_ic·r_ic / C` (multi-label), with `r` the loss term's residual `∂ℓ/∂z`
+ * (`p − t` for cross-entropy against the smoothed targets `t`) and `a = ∂z/∂u` the logit scale;
+ * `share` is the loss's own ({@link rowShares}). For `'none'`, row `i` is the gradient of `r_i`,
+ * which depends on row `i` only.
  */
 export function closedFormBatchGradient<T>(
   ops: TensorOps<T>,
-  task: LabelTask,
+  term: LossTerm,
   batch: PerturbedBatch<T>,
   labelMatrix: T,
   epsilon: number,
   share: T,
 ): T {
+  const residual = term.residual(ops, batch.logits, labelMatrix, epsilon)
   let out: T
-  if (task === 'single') {
-    // p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
-    const hard = softmaxResidual(ops, batch.logits, labelMatrix)
-    let residual = hard
-    if (epsilon !== 0) {
-      const c = ops.shape(labelMatrix)[1]!
-      const towardUniform = ops.sub(ops.softmax(batch.logits), ops.constant([1 / c], []))
-      residual = ops.add(ops.mul(residual, ops.constant([1 - epsilon], [])), ops.mul(towardUniform, ops.constant([epsilon], [])))
-    }
-    const gamma = batch.focusing ?? 0
-    if (gamma !== 0) {
-      // ∂[(1 − q)^γ·H]/∂z = (1 − q)^γ·(p − t) + k·(p − e_y), H the sample's (smoothed) cross-entropy.
-      const terms = focalTerms(ops, batch.logits, labelMatrix, gamma)
-      const slope = focalSlope(ops, terms, perSampleLoss(ops, task, { logits: batch.logits }, labelMatrix, epsilon), gamma)
-      residual = ops.add(ops.mul(residual, terms.factor), ops.mul(hard, slope))
-    }
+  if (term.task === 'single') {
     out = ops.mul(residual, share)
   } else {
     const c = ops.shape(labelMatrix)[1]!
-    const targets = smoothedBinaryTargets(ops, labelMatrix, epsilon)
-    let residual = sigmoidResidual(ops, batch.logits, targets)
-    const gamma = batch.focusing ?? 0
-    if (gamma !== 0) {
-      // ∂[(1 − p_t)^γ·b]/∂z = (σ(z) − t)·(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t)), b the entry's BCE.
-      const entries = bceEntries(ops, batch.logits, targets)
-      const terms = binaryFocalTerms(ops, batch.logits, labelMatrix, entries, epsilon, gamma)
-      residual = ops.mul(residual, binaryFocalGradientFactor(ops, terms, entries, gamma))
-    }
     out = ops.mul(residual, ops.div(share, ops.constant([c], [])))
     if (batch.entryWeights !== undefined) out = ops.mul(out, batch.entryWeights)
   }

@@ -19,5 +19,6 @@ export const balancedSoftmaxDefinition = defineRule<BalancedSoftmaxSpec>({
   docsPage: 'rules/balanced-softmax.md',
   defaults: {},
   parse: (r, { header, numClasses }) => ({ rule: 'balanced-softmax', ...header, classCounts: r.classCounts('classCounts', numClasses) }),
+  equivalences: () => ['balancedSoftmaxIsLa'],
   create: (spec) => logitAdjustmentRule(spec.classCounts, 1),
 })

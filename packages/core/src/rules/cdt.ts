@@ -33,6 +33,7 @@ export const cdtDefinition = defineRule<CdtSpec>({
     classCounts: r.classCounts('classCounts', numClasses),
     gamma: r.number('gamma', NON_NEGATIVE, DEFAULTS.gamma),
   }),
+  equivalences: () => ['cdtIsVs'],
   create(spec) {
     const terms = vsTerms(spec.classCounts, spec.gamma, 0)
     return vsRule(terms.multiplicative, terms.additive)

@@ -21,6 +21,7 @@ export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
   return {
     ...rule,
     task: definition.task,
+    equivalences: definition.equivalences?.(spec) ?? [],
     ...((ownCounts ?? rule.classCounts) ? { classCounts: ownCounts ?? rule.classCounts } : {}),
     ...(rule.numClasses === undefined
       ? {}

@@ -126,6 +126,12 @@ export interface RuleDefinition<S extends { rule: string }> {
    */
   readonly stateFields?: Readonly<Record<string, StateField>>
   /**
+   * The equivalences of `lpl verify` (docs/spec.md#37-equivalences, by their key in `equivalences`)
+   * that concern this parsed spec beyond those of every rule: logit adjustment's `laTauZero`, LPL's
+   * `lplSigns` for the splits whose directions are known before the batch.
+   */
+  equivalences?(spec: S): readonly string[]
+  /**
    * The default of every optional field, keyed as the rule's docs table names it (`drw.beta` for a
    * nested field).
    */

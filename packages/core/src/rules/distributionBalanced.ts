@@ -1,3 +1,4 @@
+import { binaryFocalTerm } from './lossTerms.js'
 import { checkFiniteResult } from '../validate.js'
 import { labelLogOdds, labelPriors } from './counts.js'
 import {
@@ -75,6 +76,7 @@ export function distributionBalancedRule(spec: Omit<DistributionBalancedSpec, 'r
   return {
     numClasses: c,
     gradientThrough: false,
+    ...(spec.focalGamma > 0 ? { term: binaryFocalTerm(spec.focalGamma) } : {}),
     perturb(ops, { logits, labels, constants }) {
       const one = constants.get('one', [], () => [1])
       const negatives = ops.sub(one, labels)
@@ -130,7 +132,6 @@ export function distributionBalancedRule(spec: Omit<DistributionBalancedSpec, 'r
           logits: ops.mul(logitScale, shifted),
           logitScale,
           entryWeights,
-          ...(spec.focalGamma > 0 ? { focusing: spec.focalGamma } : {}),
         },
       }
     },

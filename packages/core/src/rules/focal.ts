@@ -1,3 +1,4 @@
+import { focalTerm } from './lossTerms.js'
 import { TAU } from '../validate.js'
 import { logPriorsFromCounts } from './counts.js'
 import { NON_NEGATIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
@@ -32,6 +33,8 @@ export function focalRule(gamma: number, tau: number, classCounts: readonly numb
   return {
     numClasses: classCounts?.length ?? numClasses,
     gradientThrough: false,
+    // γ = 0 is the plain cross-entropy.
+    ...(gamma > 0 ? { term: focalTerm(gamma) } : {}),
     perturb: (ops, { logits, constants }) => ({
       batch: {
         logits:
@@ -41,7 +44,6 @@ export function focalRule(gamma: number, tau: number, classCounts: readonly numb
                 logits,
                 constants.get('shift', [1, shift.length], () => shift),
               ),
-        ...(gamma > 0 ? { focusing: gamma } : {}),
       },
     }),
   }
@@ -62,5 +64,6 @@ export const focalDefinition = defineRule<FocalSpec>({
     const classCounts = tau > 0 || r.has('classCounts') ? r.classCounts('classCounts', numClasses) : undefined
     return { rule: 'focal', ...header, gamma, tau, ...(classCounts === undefined ? {} : { classCounts }) }
   },
+  equivalences: () => ['focalGammaZero'],
   create: (spec) => focalRule(spec.gamma, spec.tau, spec.classCounts, spec.numClasses),
 })

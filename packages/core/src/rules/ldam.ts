@@ -120,6 +120,7 @@ export const ldamDefinition = defineRule<LdamSpec>({
     }
     return { rule: 'ldam', ...header, classCounts, maxMargin, scale, ...(drw ? { drw } : {}) }
   },
+  equivalences: () => ['ldamPlainIsCe', 'ldamMonotone'],
   ownClassWeights: (spec) => (spec.drw === undefined ? undefined : 'LDAM with drw has its class weights already: drop drw or weighting'),
   create: (spec) => ({
     ...ldamRule(spec.classCounts, spec.maxMargin, spec.scale, spec.drw),

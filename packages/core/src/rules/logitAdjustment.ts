@@ -87,5 +87,6 @@ export const logitAdjustmentDefinition = defineRule<LogitAdjustmentSpec>({
     classCounts: r.classCounts('classCounts', numClasses),
     tau: r.number('tau', TAU, DEFAULTS.tau),
   }),
+  equivalences: () => ['laCountScale', 'laTauZero'],
   create: (spec) => ({ ...logitAdjustmentRule(spec.classCounts, spec.tau), priorTau: spec.tau }),
 })

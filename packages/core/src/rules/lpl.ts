@@ -467,10 +467,17 @@ export const lplDefinition = defineRule<LplSpec>({
     checkBase(declared)
     return { ...common, split, momentum, threshold, ...withBase }
   },
+  // Zero steps is the base for every split with steps; the directions are known before the batch
+  // for the prior and fixed splits, and on CE only (a base moves Δ_c too).
+  equivalences: (spec) => [
+    ...(spec.split === 'learned' ? [] : ['lplZeroSteps']),
+    ...((spec.split === 'prior' || spec.split === 'fixed') && spec.base === undefined ? ['lplSigns'] : []),
+  ],
   create(spec, { options, createBase }) {
     const base = createBase(spec.base ?? { rule: 'ce', numClasses: spec.numClasses })
-    // What the base fixes, LPL fixes: its class count (named under `base.`) and its class counts.
-    const fromBase: Pick<Rule, 'numClassesFrom' | 'classCounts'> = {
+    // What the base fixes, LPL fixes too, and its batches are scored with the base's loss term.
+    const fromBase: Pick<Rule, 'numClassesFrom' | 'classCounts' | 'term'> = {
+      ...(base.term === undefined ? {} : { term: base.term }),
       ...(spec.base !== undefined && base.numClassesFrom !== undefined ? { numClassesFrom: `base.${base.numClassesFrom}` } : {}),
       ...(spec.split === 'fixed' ? { numClassesFrom: 'directions' } : {}),
       ...(base.classCounts === undefined ? {} : { classCounts: base.classCounts }),

@@ -1,5 +1,6 @@
 import type { Constants } from '../constants.js'
 import type { TensorOps } from '../ops.js'
+import type { LossTerm } from './lossTerms.js'
 
 /**
  * What a loss call may need beyond logits and labels.
@@ -61,13 +62,6 @@ export interface PerturbedBatch<T> {
   entryWeights?: T
   /** `∂z/∂u` as a factor broadcastable to `[N, C]` (a scale `s` or a per-class vector). Absent: 1. */
   logitScale?: T
-  /**
-   * The focusing parameter `γ > 0` of the focal loss (Lin et al., ICCV 2017): each sample's loss
-   * (single-label) or each entry's BCE (multi-label) is multiplied by `(1 − p_t)^γ`, `p_t` the
-   * probability the perturbed logits give the target. The factor depends on the logits; the
-   * closed-form gradient includes it. Absent: 1, the plain cross-entropy.
-   */
-  focusing?: number
   /**
    * The unperturbed logits that explanations measure the perturbation against, with their scale.
    * Absent: the raw logits `u`. LDAM gives `s·u` (scale `s`): its class-level perturbation is the
@@ -204,6 +198,13 @@ export interface Rule {
   readonly extraInputs?: readonly (keyof LossContext<unknown>)[]
   /** The state the rule keeps across calls, for rules that keep state (see {@link RuleStateDeclaration}). */
   readonly state?: RuleStateDeclaration
+  /** The rule's own equivalences of `lpl verify`, by key (its definition's `equivalences`; `createRule` fills it in). */
+  readonly equivalences?: readonly string[]
+  /**
+   * The loss its perturbed batches are scored with (see {@link LossTerm}): the focal modulation of
+   * `focal` and the distribution-balanced loss. Absent: the task's plain cross-entropy.
+   */
+  readonly term?: LossTerm
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   /**
@@ -218,6 +219,10 @@ export interface Rule {
  * module, so that adapters, exporters and the command line never rebuild a rule or ask its name.
  */
 export interface RuleFacts extends Pick<Rule, 'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state'> {
+  /** The rule's own equivalences of `lpl verify`, by their key in `equivalences` (empty: only those of every rule). */
+  readonly equivalences: readonly string[]
+  /** The loss term its batches are scored with (the task's plain one unless the rule declares another). */
+  readonly term: LossTerm
   /** The labels the rule takes. */
   readonly task: LabelTask
   /** The class count the spec fixes, if it fixes one. */

@@ -1,3 +1,4 @@
+import { ruleFacts } from '../loss.js'
 import { priorSplitBounds } from '../rules/lplBounds.js'
 import type { BalancedSoftmaxSpec, CdtSpec, FocalSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
 import type { Equivalence } from './equivalence.js'
@@ -13,16 +14,18 @@ const TOLERANCE = 1e-9
 /** The parsed spec of `rule`. */
 type SpecOf<R extends RuleSpec['rule']> = Extract<RuleSpec, { rule: R }>
 
-/** Whether `spec` is of `rule`. */
-const isRule =
-  <R extends RuleSpec['rule']>(rule: R) =>
+/**
+ * Whether `spec`'s rule declares the equivalence `key` as its own (`RuleFacts.equivalences`); the
+ * type argument names the spec type the equivalence's check reads.
+ */
+const concerns =
+  <R extends RuleSpec['rule']>(key: keyof Equivalences) =>
   (spec: RuleSpec): spec is SpecOf<R> =>
-    spec.rule === rule
+    ruleFacts(spec).equivalences.includes(key)
 
-/** Whether a spec's loss is focal (`γ > 0`), itself or as LPL's base: its loss is not the CE of its perturbed logits. */
-function isFocal(spec: RuleSpec): boolean {
-  const inner = spec.rule === 'lpl' ? spec.base : spec
-  return inner?.rule === 'focal' && inner.gamma > 0
+/** Whether a spec's loss is plain cross-entropy of its perturbed logits: its loss term is not a modulation (focal). */
+function isPlainCe(spec: RuleSpec): boolean {
+  return ruleFacts(spec).term.plain
 }
 
 /** The first sample of each class, by class id: the one the others of the class are compared with. */
@@ -90,8 +93,8 @@ export const equivalences: Equivalences = {
     name: '2. loss = CE of the perturbed logits (weighted)',
     formula: 'ℓ(u, y) = Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}',
     tolerance: TOLERANCE,
-    // The focal factor reweights the CE: its loss is not the CE of its logits.
-    appliesTo: (spec: RuleSpec): spec is RuleSpec => !isFocal(spec),
+    // A modulated term (the focal factor) reweights the CE: its loss is not the CE of its logits.
+    appliesTo: (spec: RuleSpec): spec is RuleSpec => isPlainCe(spec),
     async check(backend, spec, batch) {
       const e = await evaluateOn(backend, spec, batch)
       return relativeDifference(e.loss, hostWeightedCe(e.perturbed, batch.logits[0]!.length, batch.labels, e.classWeights))
@@ -132,7 +135,7 @@ export const equivalences: Equivalences = {
     name: '3. counts × 10 give the same loss',
     formula: 'LA(k·n) = LA(n)',
     tolerance: TOLERANCE,
-    appliesTo: isRule('logit-adjustment'),
+    appliesTo: concerns<'logit-adjustment'>('laCountScale'),
     async check(backend, spec, batch, options?: { factor?: number }) {
       const factor = options?.factor ?? 10
       const scaled = { ...spec, classCounts: spec.classCounts.map((n) => factor * n) }
@@ -144,7 +147,7 @@ export const equivalences: Equivalences = {
     name: '1. τ = 0 is CE',
     formula: 'LA_{τ=0} = CE',
     tolerance: TOLERANCE,
-    appliesTo: isRule('logit-adjustment'),
+    appliesTo: concerns<'logit-adjustment'>('laTauZero'),
     async check(backend, spec, batch) {
       return relativeDifference(await lossOn(backend, { ...spec, tau: 0 }, batch), await lossOn(backend, { rule: 'ce' }, batch))
     },
@@ -154,7 +157,7 @@ export const equivalences: Equivalences = {
     name: '1. γ = 0 is LA with the same τ',
     formula: 'FL_{γ=0,τ} = LA_τ',
     tolerance: TOLERANCE,
-    appliesTo: isRule('focal'),
+    appliesTo: concerns<'focal'>('focalGammaZero'),
     async check(backend, spec, batch) {
       const flat = await lossOn(backend, { ...spec, gamma: 0 }, batch)
       const la =
@@ -169,7 +172,7 @@ export const equivalences: Equivalences = {
     name: '1. equals VS with τ = 0',
     formula: 'CDT_γ = VS_{γ,τ=0}',
     tolerance: TOLERANCE,
-    appliesTo: isRule('cdt'),
+    appliesTo: concerns<'cdt'>('cdtIsVs'),
     async check(backend, spec, batch) {
       const vs = { rule: 'vs', classCounts: spec.classCounts, gamma: spec.gamma, tau: 0 } as const
       return relativeDifference(await lossOn(backend, spec, batch), await lossOn(backend, vs, batch))
@@ -180,7 +183,7 @@ export const equivalences: Equivalences = {
     name: '1. equals LA with τ = 1',
     formula: 'BS = LA_{τ=1}',
     tolerance: TOLERANCE,
-    appliesTo: isRule('balanced-softmax'),
+    appliesTo: concerns<'balanced-softmax'>('balancedSoftmaxIsLa'),
     async check(backend, spec, batch) {
       const la = { rule: 'logit-adjustment', tau: 1, classCounts: spec.classCounts } as const
       return relativeDifference(await lossOn(backend, la, batch), await lossOn(backend, spec, batch))
@@ -191,7 +194,7 @@ export const equivalences: Equivalences = {
     name: '4. M = 0, s = 1 is CE',
     formula: 'LDAM_{M=0, s=1} = CE',
     tolerance: TOLERANCE,
-    appliesTo: isRule('ldam'),
+    appliesTo: concerns<'ldam'>('ldamPlainIsCe'),
     async check(backend, spec, batch) {
       const { drw: _drw, ...plain } = spec
       return relativeDifference(
@@ -205,7 +208,7 @@ export const equivalences: Equivalences = {
     name: '4. the loss does not decrease with M',
     formula: 'M′ ≤ M ⇒ LDAM_{M′} ≤ LDAM_M',
     tolerance: TOLERANCE,
-    appliesTo: isRule('ldam'),
+    appliesTo: concerns<'ldam'>('ldamMonotone'),
     async check(backend, spec, batch, options?: { smallerMargin?: number }) {
       const smaller = await lossOn(backend, { ...spec, maxMargin: options?.smallerMargin ?? spec.maxMargin / 2 }, batch)
       return Math.max(0, smaller - (await lossOn(backend, spec, batch)))
@@ -217,7 +220,7 @@ export const equivalences: Equivalences = {
     formula: 'LPL_{K=0} = base (CE without one)',
     tolerance: TOLERANCE,
     // The learned split's θ comes from training; without it the rule is its base.
-    appliesTo: (spec: RuleSpec): spec is SpecOf<'lpl'> => spec.rule === 'lpl' && spec.split !== 'learned',
+    appliesTo: concerns<'lpl'>('lplZeroSteps'),
     async check(backend, spec, batch) {
       if (spec.split === 'learned') throw new Error('the learned split has no steps')
       return relativeDifference(
@@ -232,8 +235,7 @@ export const equivalences: Equivalences = {
     formula: 'd_c Δ_c ≥ 0, d_c = +1 for P, −1 for N',
     tolerance: TOLERANCE,
     // Splits whose directions are known before the batch, on CE: a base moves Δ_c too.
-    appliesTo: (spec: RuleSpec): spec is SpecOf<'lpl'> =>
-      spec.rule === 'lpl' && (spec.split === 'prior' || spec.split === 'fixed') && spec.base === undefined,
+    appliesTo: concerns<'lpl'>('lplSigns'),
     async check(backend, spec, batch) {
       const directions =
         spec.split === 'fixed'

@@ -1,0 +1,121 @@
+import type { TensorOps } from '../ops.js'
+import { bceEntries, sigmoidResidual } from './binaryCrossEntropy.js'
+import { crossEntropyPerSample, softmaxResidual } from './crossEntropy.js'
+import { binaryFocalGradientFactor, binaryFocalTerms, focalSlope, focalTerms } from './focalTerms.js'
+import type { LabelTask } from './types.js'
+
+/**
+ * The loss a rule's perturbed logits `z` are scored with (docs/spec.md#83-label-smoothing): its
+ * value and its closed-form residual `∂value/∂z`, against labels smoothed by `ε`. The reduction
+ * (`reducedLoss`), the closed-form gradient (`closedFormBatchGradient`) and `explain` ask the
+ * term; a rule declares the term it uses (`Rule.term`, default the task's plain one), and a new
+ * loss modulation is one more term here.
+ */
+export interface LossTerm {
+  /** Its name, as the docs and `explain` give it: `cross-entropy`, `focal (γ = 2)`, … */
+  readonly name: string
+  /** The labels it scores: class ids (`'single'`) or a 0/1 matrix (`'multi'`). */
+  readonly task: LabelTask
+  /** Whether it is the plain cross-entropy of its task (CE, or BCE per entry), with no modulation. */
+  readonly plain: boolean
+  /**
+   * Single-label: the per-sample losses `ℓ_i` (`[N, 1]`); multi-label: the per-entry losses `ℓ_ic`
+   * (`[N, C]`), before the rule's entry weights. `labelMatrix` is one-hot (single-label) or 0/1.
+   */
+  value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
+  /** `∂value/∂z`, `[N, C]`: row `i` is `∂ℓ_i/∂z_i` (single-label), entry `(i, c)` is `∂ℓ_ic/∂z_ic` (multi-label). */
+  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
+}
+
+/**
+ * Cross-entropy against the smoothed target `t_i = (1 − ε)·e_{y_i} + ε/C`:
+ * `ℓ_i = (1 − ε)·CE(z_i, y_i) + ε·mean_j(−log p_ij)`, residual `p_i − t_i`.
+ */
+export const crossEntropyTerm: LossTerm = Object.freeze({
+  name: 'cross-entropy',
+  task: 'single',
+  plain: true,
+  value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+    const hard = ops.reshape(crossEntropyPerSample(ops, logits, labelMatrix), [-1, 1])
+    if (epsilon === 0) return hard
+    return ops.add(
+      ops.mul(hard, ops.constant([1 - epsilon], [])),
+      ops.mul(ops.neg(ops.mean(ops.logSoftmax(logits), [1], true)), ops.constant([epsilon], [])),
+    )
+  },
+  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+    // p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
+    const hard = softmaxResidual(ops, logits, labelMatrix)
+    if (epsilon === 0) return hard
+    const c = ops.shape(labelMatrix)[1]!
+    const towardUniform = ops.sub(ops.softmax(logits), ops.constant([1 / c], []))
+    return ops.add(ops.mul(hard, ops.constant([1 - epsilon], [])), ops.mul(towardUniform, ops.constant([epsilon], [])))
+  },
+})
+
+/**
+ * The focal loss (Lin et al., ICCV 2017): the smoothed cross-entropy `H_i` times `(1 − q_i)^γ`, `q_i`
+ * the probability of the true class, for `γ > 0`. Residual `(1 − q)^γ·(p − t) + k·(p − e_y)` with
+ * `k = γ·q·H·(1 − q)^{γ−1}` (`focalSlope`).
+ */
+export function focalTerm(gamma: number): LossTerm {
+  return Object.freeze({
+    name: `focal (γ = ${gamma})`,
+    task: 'single',
+    plain: false,
+    value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+      return ops.mul(focalTerms(ops, logits, labelMatrix, gamma).factor, crossEntropyTerm.value(ops, logits, labelMatrix, epsilon))
+    },
+    residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+      const terms = focalTerms(ops, logits, labelMatrix, gamma)
+      const smoothed = crossEntropyTerm.residual(ops, logits, labelMatrix, epsilon)
+      const slope = focalSlope(ops, terms, crossEntropyTerm.value(ops, logits, labelMatrix, epsilon), gamma)
+      return ops.add(ops.mul(smoothed, terms.factor), ops.mul(softmaxResidual(ops, logits, labelMatrix), slope))
+    },
+  } satisfies LossTerm)
+}
+
+/** Multi-label targets `(1 − ε)·Y + ε/2`. */
+function smoothedBinaryTargets<T>(ops: TensorOps<T>, labels: T, epsilon: number): T {
+  return epsilon === 0 ? labels : ops.add(ops.mul(labels, ops.constant([1 - epsilon], [])), ops.constant([epsilon / 2], []))
+}
+
+/** Binary cross-entropy per entry against `t = (1 − ε)·Y + ε/2`; residual `σ(z) − t`. */
+export const binaryCrossEntropyTerm: LossTerm = Object.freeze({
+  name: 'binary cross-entropy',
+  task: 'multi',
+  plain: true,
+  value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+    return bceEntries(ops, logits, smoothedBinaryTargets(ops, labelMatrix, epsilon))
+  },
+  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+    return sigmoidResidual(ops, logits, smoothedBinaryTargets(ops, labelMatrix, epsilon))
+  },
+})
+
+/**
+ * The focal binary cross-entropy: each entry's BCE `b` times `(1 − p_t)^γ`, for `γ > 0`; residual
+ * `(σ(z) − t)·(1 − p_t)^γ·(1 + γ·b·p_t/(1 − p_t))` (`binaryFocalGradientFactor`).
+ */
+export function binaryFocalTerm(gamma: number): LossTerm {
+  return Object.freeze({
+    name: `binary focal (γ = ${gamma})`,
+    task: 'multi',
+    plain: false,
+    value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+      const entries = binaryCrossEntropyTerm.value(ops, logits, labelMatrix, epsilon)
+      return ops.mul(binaryFocalTerms(ops, logits, labelMatrix, entries, epsilon, gamma).factor, entries)
+    },
+    residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+      const entries = binaryCrossEntropyTerm.value(ops, logits, labelMatrix, epsilon)
+      const terms = binaryFocalTerms(ops, logits, labelMatrix, entries, epsilon, gamma)
+      const residual = binaryCrossEntropyTerm.residual(ops, logits, labelMatrix, epsilon)
+      return ops.mul(residual, binaryFocalGradientFactor(ops, terms, entries, gamma))
+    },
+  } satisfies LossTerm)
+}
+
+/** The plain term of a task: cross-entropy (single-label) or binary cross-entropy per entry (multi-label). */
+export function plainTerm(task: LabelTask): LossTerm {
+  return task === 'single' ? crossEntropyTerm : binaryCrossEntropyTerm
+}
