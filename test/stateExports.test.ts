@@ -89,7 +89,7 @@ describe.each(STATEFUL)('$name', ({ name, spec }) => {
       state = out.nextState ?? state
     }
     const expected = referenceLosses(spec)
-    losses.forEach((l, k) => expect(Math.abs(l - expected[k]!) / Math.abs(expected[k]!), `call ${k + 1}`).toBeLessThan(1e-4))
+    for (const [k, l] of losses.entries()) expect(Math.abs(l - expected[k]!) / Math.abs(expected[k]!), `call ${k + 1}`).toBeLessThan(1e-4)
   })
 
   it('PyTorch: two training calls, and a module resumed from the state_dict, give the reference losses', async () => {
@@ -101,7 +101,8 @@ describe.each(STATEFUL)('$name', ({ name, spec }) => {
       resumed: number
     }
     const expected = referenceLosses(spec)
-    out.losses.forEach((l, k) => expect(Math.abs(l - expected[k]!) / Math.abs(expected[k]!), `call ${k + 1}`).toBeLessThan(1e-9))
+    for (const [k, l] of out.losses.entries())
+      expect(Math.abs(l - expected[k]!) / Math.abs(expected[k]!), `call ${k + 1}`).toBeLessThan(1e-9)
     expect(out.resumed).toBe(out.losses[1])
   }, 120_000)
 })

@@ -1,9 +1,10 @@
 import { check } from './errors.js'
 import { type ClassWeighting, parseWeighting } from './rules/classWeighting.js'
 import { CLASS_COUNT, type ParseContext, type SpecHeader } from './rules/definition.js'
+import { createRule } from './rules/createRule.js'
 import { ruleDefinition } from './rules/registry.js'
 import { SpecReader } from './specReader.js'
-import type { LplBaseSpec, RuleSpec } from './specTypes.js'
+import type { RuleSpec } from './specTypes.js'
 import { RULE_NAMES } from './specTypes.js'
 
 export { MAX_PARAMETER, MAX_STEPS } from './rules/definition.js'
@@ -81,7 +82,12 @@ function parseAt(r: SpecReader, asBase: boolean): RuleSpec {
     ...(labelSmoothing === undefined ? {} : { labelSmoothing }),
     ...(weighting === undefined ? {} : { weighting }),
   }
-  const context: ParseContext = { header, numClasses, parseBase: (reader) => parseAt(reader, true) as LplBaseSpec }
+  const context: ParseContext = {
+    header,
+    numClasses,
+    parseBase: (reader) => parseAt(reader, true),
+    numClassesOf: (base) => createRule(base as RuleSpec).numClasses,
+  }
   const spec = definition.parse(r, context) as RuleSpec
   r.finish()
   if (weighting !== undefined) checkWeightingOf(spec, weighting, r, definition.ownClassWeights?.(spec))

@@ -60,19 +60,8 @@ export type {
 export type { LplConfidenceSpec, LplFixedSpec, LplLearnedSpec, LplPriorSpec } from './rules/lpl.js'
 export type { VsCountsSpec, VsTermsSpec } from './rules/vs.js'
 
-/** The specs LPL accepts as its base rule. */
-export type LplBaseSpec = CeSpec | LogitAdjustmentSpec | BalancedSoftmaxSpec | FocalSpec | LdamSpec | VsSpec | CdtSpec | IsdaSpec
-
-/** LPL's base rule as written. */
-export type LplBaseInput =
-  | SpecInput<CeSpec>
-  | LogitAdjustmentInput
-  | SpecInput<BalancedSoftmaxSpec>
-  | FocalInput
-  | LdamInput
-  | VsInput
-  | CdtInput
-  | IsdaInput
+export type { LplBaseInput, LplBaseSpec } from './rules/lplBase.js'
+import type { LplBaseInput, LplBaseSpec } from './rules/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
 export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec

@@ -1,8 +1,7 @@
 import { check } from '../errors.js'
 import { checkClassCounts } from '../validate.js'
 import type { SpecReader } from '../specReader.js'
-import { smoothCounts } from './counts.js'
-import { drwWeights } from './ldam.js'
+import { drwWeights, smoothCounts } from './counts.js'
 
 /**
  * Class weights any single-label rule can take (its spec's `weighting` field): the loss becomes the

@@ -59,3 +59,15 @@ function clampedLabelCounts(counts: readonly number[], numSamples: number): numb
   const high = numSamples - Math.min(...negatives)
   return counts.map((n) => Math.min(Math.max(n, low), high))
 }
+
+/**
+ * Deferred re-weighting (DRW) class weights with the effective number of samples (Cui et al.,
+ * CVPR 2019): `w_c = (1 − β) / (1 − β^{n_c})`, rescaled so that `Σ_c w_c = C`. Zero counts are
+ * smoothed as for the margins, so an empty class gets the weight of the rarest one.
+ */
+export function drwWeights(classCounts: readonly number[], beta: number): number[] {
+  checkNumber(beta, { min: 0, below: 1 }, 'beta')
+  const raw = smoothCounts(classCounts).map((n) => (1 - beta) / (1 - beta ** n))
+  const total = raw.reduce((a, b) => a + b, 0)
+  return raw.map((w) => (w * raw.length) / total)
+}

@@ -1,4 +1,4 @@
-import type { LplBaseSpec, RuleSpec } from '../specTypes.js'
+import type { RuleSpec } from '../specTypes.js'
 import type { CreateContext, RuleOptions } from './definition.js'
 import { ruleDefinition } from './registry.js'
 import type { Rule } from './types.js'
@@ -11,7 +11,7 @@ export type { RuleOptions } from './definition.js'
  * trusted, not checked again.
  */
 export function createRule(spec: RuleSpec, options: RuleOptions = {}): Rule {
-  const context: CreateContext = { options, createBase: (base: LplBaseSpec) => createRule(base, options) }
+  const context: CreateContext = { options, createBase: (base) => createRule(base as RuleSpec, options) }
   const definition = ruleDefinition(spec.rule)
   const rule = definition.create(spec, context)
   const ownCounts = 'classCounts' in spec && Array.isArray(spec.classCounts) ? (spec.classCounts as readonly number[]) : undefined

@@ -1,5 +1,4 @@
 import type { NumberRule, SpecReader } from '../specReader.js'
-import type { LplBaseSpec } from '../specTypes.js'
 import { MAX_CLASSES, MAX_PARAMETER, MAX_STEPS, checkLabelCounts } from '../validate.js'
 import type { ClassWeighting, ClassWeightingInput } from './classWeighting.js'
 import type { LabelTask, Rule, StateField } from './types.js'
@@ -81,6 +80,15 @@ export interface SpecHeader {
   weighting?: ClassWeighting
 }
 
+/**
+ * A parsed spec nested in another (LPL's base), as the outer rule's parser and factory pass it
+ * around; the outer rule knows its full type (`LplBaseSpec`).
+ */
+export interface NestedSpec {
+  readonly rule: string
+  readonly numClasses?: number | undefined
+}
+
 /** What a rule's parser gets besides its reader. */
 export interface ParseContext {
   /** The header the parsed spec starts with (`version`, and `numClasses` when declared). */
@@ -88,7 +96,9 @@ export interface ParseContext {
   /** The class count the spec declares with `numClasses`, if it does. */
   readonly numClasses: number | undefined
   /** Parses a nested spec as LPL's base rule (refusing rules that cannot be one). */
-  parseBase(reader: SpecReader): LplBaseSpec
+  parseBase(reader: SpecReader): NestedSpec
+  /** The class count a parsed base spec fixes (its rule's `numClasses`), if it fixes one. */
+  numClassesOf(spec: NestedSpec): number | undefined
 }
 
 /** What a rule's factory gets besides its parsed spec. */
@@ -96,7 +106,7 @@ export interface CreateContext {
   /** How the rule runs (LPL's search path). */
   readonly options: RuleOptions
   /** Builds a base rule from its parsed spec (LPL on top of a base). */
-  createBase(spec: LplBaseSpec): Rule
+  createBase(spec: NestedSpec): Rule
 }
 
 /**

@@ -1,5 +1,5 @@
 import { checkNumber } from '../validate.js'
-import { smoothCounts } from './counts.js'
+import { drwWeights, smoothCounts } from './counts.js'
 import { NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
 
@@ -38,18 +38,6 @@ export function ldamMargins(classCounts: readonly number[], maxMargin: number): 
   const raw = smoothCounts(classCounts).map((n) => n ** -0.25)
   const largest = Math.max(...raw)
   return raw.map((m) => (maxMargin * m) / largest)
-}
-
-/**
- * Deferred re-weighting (DRW) class weights with the effective number of samples (Cui et al.,
- * CVPR 2019): `w_c = (1 − β) / (1 − β^{n_c})`, rescaled so that `Σ_c w_c = C`. Zero counts are
- * smoothed as for the margins, so an empty class gets the weight of the rarest one.
- */
-export function drwWeights(classCounts: readonly number[], beta: number): number[] {
-  checkNumber(beta, { min: 0, below: 1 }, 'beta')
-  const raw = smoothCounts(classCounts).map((n) => (1 - beta) / (1 - beta ** n))
-  const total = raw.reduce((a, b) => a + b, 0)
-  return raw.map((w) => (w * raw.length) / total)
 }
 
 /**

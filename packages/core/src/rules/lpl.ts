@@ -8,7 +8,7 @@ import { withGradient } from '../control.js'
 import { hostSearchRows } from './hostRows.js'
 import { check } from '../errors.js'
 import type { SpecReader } from '../specReader.js'
-import type { LplBaseInput, LplBaseSpec } from '../specTypes.js'
+import type { LplBaseInput, LplBaseSpec } from './lplBase.js'
 import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { priorSplitBounds } from './lplBounds.js'
 import { lplLearnedRule } from './lplLearned.js'
@@ -384,11 +384,6 @@ export function parseLplSearch<B extends boolean>(
 /** LPL's defaults, shared with multi-label LPL. */
 export const LPL_DEFAULTS = DEFAULTS
 
-/** The class count of a base spec, when it fixes one. */
-function classesOfBase(base: LplBaseSpec | undefined): number | undefined {
-  return base?.numClasses ?? (base && 'classCounts' in base ? base.classCounts?.length : undefined)
-}
-
 /** LPL in the registry: every split, on top of a base rule. */
 export const lplDefinition = defineRule<LplSpec>({
   name: 'lpl',
@@ -397,14 +392,14 @@ export const lplDefinition = defineRule<LplSpec>({
   notABase: 'LPL cannot be the base of LPL',
   stateFields: { confidence: PROBABILITY_FIELD, seen: FLAG_FIELD, theta: FINITE_FIELD },
   defaults: DEFAULTS,
-  parse(r, { header, numClasses: declared, parseBase }) {
+  parse(r, { header, numClasses: declared, parseBase, numClassesOf }) {
     const split = r.oneOf('split', ['prior', 'confidence', 'fixed', 'learned'] as const)
     const baseReader = r.child('base')
-    const base = baseReader === undefined ? undefined : parseBase(baseReader)
+    const base = baseReader === undefined ? undefined : (parseBase(baseReader) as LplBaseSpec)
     const withBase = base === undefined ? {} : { base }
     if (split === 'learned') {
       // δ_c = θ_c·d_c with θ learned: no steps, step size or bounds of its own to set.
-      const fromBase = classesOfBase(base)
+      const fromBase = base === undefined ? undefined : numClassesOf(base)
       const numClasses = declared ?? fromBase
       check(
         numClasses !== undefined,
@@ -429,7 +424,7 @@ export const lplDefinition = defineRule<LplSpec>({
       }
     }
     const checkBase = (classes: number | undefined) => {
-      const baseClasses = classesOfBase(base)
+      const baseClasses = base === undefined ? undefined : numClassesOf(base)
       check(
         baseClasses === undefined || classes === undefined || baseClasses === classes,
         'CLASS_COUNTS_LENGTH',

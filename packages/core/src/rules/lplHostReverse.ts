@@ -1,5 +1,5 @@
 import { check } from '../errors.js'
-import type { Batch } from './lplHostBatch.js'
+import type { Batch } from './lplHostTypes.js'
 import { MIN_SAMPLE_WEIGHT, Trajectory } from './lplHostState.js'
 import { dot, searchClass } from './lplHostSteps.js'
 

@@ -1,4 +1,4 @@
-import type { Batch } from './lplHostBatch.js'
+import type { Batch } from './lplHostTypes.js'
 import { RESCALE_BOUND, type Trajectory, weighSamples } from './lplHostState.js'
 
 /** Degree of the power series of a one-sample class's search ({@link searchOneSeries}). */

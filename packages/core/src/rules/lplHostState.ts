@@ -1,4 +1,4 @@
-import type { Batch } from './lplHostBatch.js'
+import type { Batch } from './lplHostTypes.js'
 
 /** See `lplSearch.ts`: the smallest weight a sample keeps in a normalized class direction. */
 export const MIN_SAMPLE_WEIGHT = 1e-37

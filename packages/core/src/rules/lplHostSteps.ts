@@ -1,4 +1,4 @@
-import type { Batch } from './lplHostBatch.js'
+import type { Batch } from './lplHostTypes.js'
 import { fastExp, SERIES_BOUND, seriesExp } from './lplHostExp.js'
 import { searchOneSeries } from './lplHostSeries.js'
 import { largest, RESCALE_BOUND, type Trajectory, weighSamples } from './lplHostState.js'

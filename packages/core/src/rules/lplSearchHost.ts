@@ -1,31 +1,10 @@
-import { type Batch, readBatch } from './lplHostBatch.js'
+import { readBatch } from './lplHostBatch.js'
+import type { Batch, LplHostSearchInputs } from './lplHostTypes.js'
+
+export type { LplHostSearchInputs } from './lplHostTypes.js'
 import { reversePass } from './lplHostReverse.js'
 import { Trajectory } from './lplHostState.js'
 import { searchClass } from './lplHostSteps.js'
-
-/** Inputs of {@link lplSearchHost}: row-major host arrays. */
-export interface LplHostSearchInputs {
-  /** Logits the search starts from, `[N, C]` row-major. */
-  logits: ArrayLike<number>
-  /** Class ids `[N]`, each in `[0, C)`. */
-  labels: ArrayLike<number>
-  /** The class count `C`. */
-  numClasses: number
-  /** 1 for the rows that count, 0 for masked-out ones (`[N]`); absent: every row counts. */
-  rowMask?: ArrayLike<number>
-  /** `s_c` and `ε_c`, one per class. */
-  directions: ArrayLike<number>
-  /** `ε_c ≥ 0`, one per class: class `c` takes `K_c = min(⌊ε_c/α⌋, maxSteps, unrolledSteps)` steps. */
-  bounds: ArrayLike<number>
-  /** Step length `α > 0`. */
-  alpha: number
-  /** `K`, the cap on every `K_c`. */
-  maxSteps: number
-  /** A second cap on every `K_c`: the number of steps the op path unrolls ({@link LplSearchInputs.unrolledSteps}). */
-  unrolledSteps: number
-  /** Steps of length `α` along `g_c/‖g_c‖₂` (true) or `α·g_c` (false). */
-  normalize: boolean
-}
 
 /** The forward search of {@link lplSearchHostWithVjp}, and its reverse pass. */
 export interface LplHostSearch {

@@ -1,6 +1,5 @@
 import type { Constants } from '../constants.js'
 import type { TensorOps } from '../ops.js'
-import type { LossTerm } from './lossTerms.js'
 
 /**
  * What a loss call may need beyond logits and labels.
@@ -234,4 +233,27 @@ export interface RuleFacts extends Pick<Rule, 'numClassesFrom' | 'numClassesOf' 
    * (LDAM-DRW's) and the spec's `weighting.fromEpoch` when above 0. Empty: the epoch changes nothing.
    */
   readonly epochSwitches: readonly number[]
+}
+
+/**
+ * The loss a rule's perturbed logits `z` are scored with (docs/spec.md#83-label-smoothing): its
+ * value and its closed-form residual `∂value/∂z`, against labels smoothed by `ε`. The reduction
+ * (`reducedLoss`), the closed-form gradient (`closedFormBatchGradient`) and `explain` ask the
+ * term; a rule declares the term it uses (`Rule.term`, default the task's plain one), and a new
+ * loss modulation is one more term here.
+ */
+export interface LossTerm {
+  /** Its name, as the docs and `explain` give it: `cross-entropy`, `focal (γ = 2)`, … */
+  readonly name: string
+  /** The labels it scores: class ids (`'single'`) or a 0/1 matrix (`'multi'`). */
+  readonly task: LabelTask
+  /** Whether it is the plain cross-entropy of its task (CE, or BCE per entry), with no modulation. */
+  readonly plain: boolean
+  /**
+   * Single-label: the per-sample losses `ℓ_i` (`[N, 1]`); multi-label: the per-entry losses `ℓ_ic`
+   * (`[N, C]`), before the rule's entry weights. `labelMatrix` is one-hot (single-label) or 0/1.
+   */
+  value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
+  /** `∂value/∂z`, `[N, C]`: row `i` is `∂ℓ_i/∂z_i` (single-label), entry `(i, c)` is `∂ℓ_ic/∂z_ic` (multi-label). */
+  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
 }
