@@ -4,7 +4,10 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import * as tf from '@tensorflow/tfjs-core'
 import { describe, expect, it } from 'vitest'
+import { TRAIN_USAGE } from '../src/commands/train.js'
 import { parseIdx } from '../src/data/idx.js'
+import { EXTRA_METHODS, METHODS } from '../src/train/methods.js'
+import { MULTILABEL_METHODS } from '../src/train/multilabel.js'
 import { longTailCounts } from '../src/data/longTail.js'
 import { idxBytes, writeFakeFashionMnist } from './fakeData.js'
 import { type LplRun, lpl } from './run.js'
@@ -85,6 +88,12 @@ describe('lpl train', () => {
       return JSON.parse(readFileSync(join(r.out, 'results.json'), 'utf8')).summaries[0].runs[0].epochLosses[0]
     }
     expect(await run()).toBe(await run())
+  })
+
+  it('lists every method in its help, single- and multi-label', () => {
+    const usage = TRAIN_USAGE.replace(/\s+/g, ' ')
+    for (const m of [...METHODS, ...EXTRA_METHODS, ...MULTILABEL_METHODS])
+      expect(usage, m.name).toMatch(new RegExp(`[:,] ${m.name.replace(/[+]/g, '\\+')}(,|$| )`))
   })
 
   it('says how to install the data when it is missing, in one line', async () => {

@@ -110,7 +110,7 @@ export { loadRuleState, saveRuleState } from './state.js'
 export type { RuleStateJSON, StateOwner } from './state.js'
 
 export { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
-export { labelLogOdds, labelPriors, logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'
+export { labelLogOdds, labelPriors, logitAdjustmentShift, logPriorsFromCounts, priorsFromCounts, smoothCounts } from './rules/counts.js'
 export { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 export { dbBias } from './rules/dbNegativeTolerant.js'
 export { lplMultiLabelSearch } from './rules/lplMultiLabel.js'

@@ -111,7 +111,7 @@ describe('LPL', () => {
     expect(loss.getState()).toBeUndefined()
     loss(b.logits, b.labels)
     const first = loss.getState()!
-    expect(read(first.seen)).toEqual([1, 1, 1, 1])
+    expect(read(first.seen!)).toEqual([1, 1, 1, 1])
     const shifted = batch(
       SMALL.logits.map((r) => r.map((v, j) => (j === 0 ? v + 2 : v))),
       SMALL.labels,
@@ -121,8 +121,8 @@ describe('LPL', () => {
     // Class 0 became more confident; its average moved halfway toward the new batch mean.
     const batchOnly = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', momentum: 0 })
     batchOnly(shifted.logits, shifted.labels)
-    const fresh = read(batchOnly.getState()!.confidence)
-    expect(read(second.confidence)[0]).toBeCloseTo(0.5 * read(first.confidence)[0]! + 0.5 * fresh[0]!, 12)
+    const fresh = read(batchOnly.getState()!.confidence!)
+    expect(read(second.confidence!)[0]).toBeCloseTo(0.5 * read(first.confidence!)[0]! + 0.5 * fresh[0]!, 12)
     // Restoring the first state reproduces the second call.
     const restored = createLoss(referenceOps, { rule: 'lpl', split: 'confidence', momentum: 0.5 })
     const saved = JSON.parse(JSON.stringify(await saveRuleState(first, (t) => t.data)))

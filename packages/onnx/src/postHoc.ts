@@ -4,7 +4,7 @@ import {
   check,
   checkClassCounts,
   checkTau,
-  logPriorsFromCounts,
+  logitAdjustmentShift,
   parseSpec,
   ruleFacts,
 } from '@logit-perturb/core'
@@ -117,7 +117,7 @@ export function appendPostHocAdjustment(modelBytes: Uint8Array, options: PostHoc
   renameValue(graph, outputName, unadjusted)
 
   const shiftName = fresh(`${outputName}_log_prior_shift`)
-  const shift = logPriorsFromCounts(counts).map((l) => tau * l)
+  const shift = logitAdjustmentShift(counts, tau)
   graph.initializer.push(shiftTensor(shiftName, shift, elemType))
   graph.node.push({
     name: fresh(`${outputName}_post_hoc_adjustment`),

@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto'
 import type { onnx as proto } from 'onnx-proto'
+import manifest from '../package.json' with { type: 'json' }
 import { type Attribute, ElemType, type GraphModel, type Initializer, type ValueDecl } from './graph.js'
 
 /**
@@ -18,6 +19,9 @@ export const IR_VERSION = 8
 /** The producer written into `producer_name`. */
 export const PRODUCER = 'logit-perturb'
 
+/** The version written into `producer_version`: this package's, from its manifest (bundled in at build). */
+export const PRODUCER_VERSION: string = manifest.version
+
 /**
  * Serializes a graph as ONNX `ModelProto` bytes (IR version {@link IR_VERSION}, default domain
  * only, at the graph's opset). Constants are stored as `raw_data` in little-endian order, as the
@@ -27,7 +31,7 @@ export function serializeModel(model: GraphModel): Uint8Array {
   const proto = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: PRODUCER,
-    producerVersion: '0.1.0',
+    producerVersion: PRODUCER_VERSION,
     opsetImport: [{ domain: '', version: model.opset }],
     ...(model.docString === undefined ? {} : { docString: model.docString }),
     metadataProps: Object.entries(model.metadata ?? {}).map(([key, value]) => ({ key, value })),

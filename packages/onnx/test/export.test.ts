@@ -235,8 +235,8 @@ describe('exportLossModel', () => {
       const want = loss(referenceOps.constant(logits.flat(), [n, C]), referenceOps.constant(labels, [n], 'int32')).data[0]!
       expect(relativeError(out.loss!.data as Float32Array, [want]), `batch ${step}`).toBeLessThan(1e-4)
       const next = loss.getState()!
-      expect(relativeError(out.next_state_confidence!.data as Float32Array, next.confidence.data)).toBeLessThan(1e-4)
-      expect(Array.from(out.next_state_seen!.data as Float32Array)).toEqual(Array.from(next.seen.data))
+      expect(relativeError(out.next_state_confidence!.data as Float32Array, next.confidence!.data)).toBeLessThan(1e-4)
+      expect(Array.from(out.next_state_seen!.data as Float32Array)).toEqual(Array.from(next.seen!.data))
       state = { confidence: out.next_state_confidence!.data as Float32Array, seen: out.next_state_seen!.data as Float32Array }
     }
   })

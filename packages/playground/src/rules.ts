@@ -56,27 +56,42 @@ export function defaultParams(rule: RuleName): Record<string, number> {
  */
 export function ruleSpec(rule: RuleName, counts: readonly number[], params: Record<string, number> = {}): RuleSpec {
   const p = { ...defaultParams(rule), ...params } as Record<string, number>
+  // Every parameter a rule below reads has a default in `defaultParams`.
+  const param = (name: string): number => {
+    const value = p[name]
+    if (value === undefined) throw new Error(`no parameter ${name} for ${rule}`)
+    return value
+  }
   const classCounts = [...counts]
-  const la: LogitAdjustmentSpec = { rule: 'logit-adjustment', tau: p.tau, classCounts }
+  // Built on demand: each reads parameters only the rules that use it have.
+  const la = (): LogitAdjustmentSpec => ({ rule: 'logit-adjustment', tau: param('tau'), classCounts })
   // `gradient` is left to its default ('stop') so that the spec shown is the one a user would write.
-  const lpl = { rule: 'lpl', split: 'prior', classCounts, alpha: p.alpha, epsilon: p.epsilon, deltaEpsilon: p.deltaEpsilon } as LplSpec
+  const lpl = (): LplSpec =>
+    ({
+      rule: 'lpl',
+      split: 'prior',
+      classCounts,
+      alpha: param('alpha'),
+      epsilon: param('epsilon'),
+      deltaEpsilon: param('deltaEpsilon'),
+    }) as LplSpec
   switch (rule) {
     case 'ce':
       return { rule: 'ce' }
     case 'logit-adjustment':
-      return la
+      return la()
     case 'ldam':
       return {
         rule: 'ldam',
         classCounts,
-        maxMargin: p.maxMargin,
-        scale: p.scale,
+        maxMargin: param('maxMargin'),
+        scale: param('scale'),
         // DRW reads the epoch; the page trains full-batch, so an epoch is a step.
-        ...(p.drwFrom! >= 0 ? { drw: { beta: 0.999, fromEpoch: p.drwFrom } } : {}),
+        ...(param('drwFrom') >= 0 ? { drw: { beta: 0.999, fromEpoch: param('drwFrom') } } : {}),
       }
     case 'lpl':
-      return lpl
+      return lpl()
     case 'la+lpl':
-      return { ...lpl, base: la }
+      return { ...lpl(), base: la() }
   }
 }

@@ -98,7 +98,7 @@ describe.each(['cpu', 'wasm'])('tfjs-%s', (backend) => {
       }
       expect(tf.memory().numTensors).toBe(counted)
       const state = loss.getState()!
-      expect(Array.from(await state.seen.data())).toEqual([1, 1, 1, 1])
+      expect(Array.from(await state.seen!.data())).toEqual([1, 1, 1, 1])
       const badLabels = tf.tensor1d(
         y.map((v, i) => (i === 0 ? 9 : v)),
         'int32',

@@ -1,3 +1,4 @@
+import manifest from '../../package.json' with { type: 'json' }
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem, type as osType, release } from 'node:os'
 import { join } from 'node:path'
@@ -11,18 +12,31 @@ import { Progress, formatSeconds } from '../progress.js'
 import { balancedAccuracyChart, perClassChart } from '../report/svg.js'
 import { type MethodSummary, summarize } from '../report/summary.js'
 import { ACCURACY, AVERAGE_PRECISION, type Metric, resultsTable } from '../report/table.js'
-import { type Method, selectMethods } from '../train/methods.js'
-import { selectMultiLabelMethods, trainMultiLabelOnce } from '../train/multilabel.js'
+import { EXTRA_METHODS, METHODS, type Method, selectMethods } from '../train/methods.js'
+import { MULTILABEL_METHODS, selectMultiLabelMethods, trainMultiLabelOnce } from '../train/multilabel.js'
 import { buildCanvases, labelCounts } from '../data/canvases.js'
 import { type RunOptions, type RunResult, trainOnce } from '../train/run.js'
 import { intOption, listOption, numberOption } from './options.js'
+
+/** Names joined by commas, wrapped under the option column of the usage text. */
+function wrap(names: readonly string[]): string {
+  const lines: string[] = ['']
+  for (const name of names) {
+    const last = lines.length - 1
+    const next = lines[last] === '' ? name : `${lines[last]}, ${name}`
+    if (next.length > 60 && lines[last] !== '') lines.push(name)
+    else lines[last] = next
+  }
+  return lines.join(',\n                        ')
+}
 
 export const TRAIN_USAGE = `lpl train [options]
   Trains the long-tail benchmark on Fashion-MNIST with each method and reports
   balanced, head/medium/tail and per-class test accuracy.
   --data DIR            Fashion-MNIST IDX files (default ${DEFAULT_DATA_DIR})
   --ratio R             imbalance ratio ρ: n_c = floor(n_max·ρ^(−c/9)) (default 100)
-  --methods LIST        comma-separated, or all (default all): ce, ce+posthoc, la, ldam-drw, lpl, la+lpl, official-longtail
+  --methods LIST        comma-separated, or all (default all): ${wrap(METHODS.map((m) => m.name))}
+                        also: ${EXTRA_METHODS.map((m) => m.name).join(', ')}
   --seeds LIST          comma-separated seeds (default 0,1,2)
   --epochs N            epochs (default 12)
   --quick               the same pipeline with 4 epochs and seed 0 (about 8 minutes on two cores)
@@ -35,7 +49,7 @@ export const TRAIN_USAGE = `lpl train [options]
   --task multilabel     2×2 canvases of Fashion-MNIST images, each cell empty (p = 0.25) or a class
                         drawn with a long-tailed probability (ratio --ratio); labels: the classes
                         present; sigmoid read-out; per-class average precision and mAP.
-                        Methods: bce, logit-adjusted-bce, db-negative-tolerant, lpl-multilabel
+                        Methods: ${MULTILABEL_METHODS.map((m) => m.name).join(', ')}
   --canvases N          training canvases (default 15000, 8000 with --quick; 5000 balanced test canvases)`
 
 /** `lpl train`: see {@link TRAIN_USAGE}. */
@@ -129,7 +143,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
         methods: methods.map((m) => ({ name: m.name, summary: m.summary, spec: m.spec(counts, epochs, plan.trainingItems) })),
       },
       summaries,
-      versions: { node: process.version, tfjs: tf.version_core, logitPerturb: '0.1.0' },
+      versions: { node: process.version, tfjs: tf.version_core, logitPerturb: manifest.version },
       machine: {
         os: `${osType()} ${release()}`,
         cpus: cpus().length,

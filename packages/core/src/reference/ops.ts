@@ -98,7 +98,7 @@ export const referenceOps: TensorOps<RefTensor> = {
       for (let p = 0; p < k; p++) {
         const av = transposeA ? a.data[p * ac + i]! : a.data[i * ac + p]!
         if (av === 0) continue
-        for (let j = 0; j < n; j++) out[i * n + j] += av * (transposeB ? b.data[j * bc + p]! : b.data[p * bc + j]!)
+        for (let j = 0; j < n; j++) out[i * n + j]! += av * (transposeB ? b.data[j * bc + p]! : b.data[p * bc + j]!)
       }
     }
     return refTensor(out, [m, n])
@@ -133,7 +133,7 @@ export const referenceOps: TensorOps<RefTensor> = {
     check(segmentIds.data.length === x.shape[0], 'SHAPE_MISMATCH', 'segmentSum needs one id per row')
     for (let i = 0; i < segmentIds.data.length; i++) {
       const s = indexAt(segmentIds, i, numSegments) * inner
-      for (let j = 0; j < inner; j++) out[s + j] += x.data[i * inner + j]!
+      for (let j = 0; j < inner; j++) out[s + j]! += x.data[i * inner + j]!
     }
     return refTensor(out, [numSegments, ...x.shape.slice(1)])
   },

@@ -28,6 +28,15 @@ export function logPriorsFromCounts(counts: readonly number[]): number[] {
 }
 
 /**
+ * The logit-adjustment shift `τ·log π_c` (`[C]`) of the smoothed counts (Menon et al., ICLR 2021):
+ * what logit adjustment adds to the logits in training, post-hoc adjustment subtracts at prediction,
+ * VS takes as its additive term and LA-focal adds before its focal factor.
+ */
+export function logitAdjustmentShift(counts: readonly number[], tau: number): number[] {
+  return logPriorsFromCounts(counts).map((l) => tau * l)
+}
+
+/**
  * Multi-label priors `π_c = n_c / numSamples` from positives per label `n_c` and the training-set
  * size, each strictly inside `(0, 1)`.
  *

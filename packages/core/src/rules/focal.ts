@@ -1,6 +1,6 @@
 import { focalTerm } from './lossTerms.js'
 import { TAU } from '../validate.js'
-import { logPriorsFromCounts } from './counts.js'
+import { logitAdjustmentShift } from './counts.js'
 import { NON_NEGATIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
 
@@ -29,7 +29,7 @@ export type FocalInput = SpecInput<FocalSpec, 'gamma' | 'tau'>
  * `γ = 0` is the cross-entropy of the shifted logits. Shapes: logits `[N, C]`, labels `[N]`.
  */
 export function focalRule(gamma: number, tau: number, classCounts: readonly number[] | undefined, numClasses: number | undefined): Rule {
-  const shift = classCounts === undefined || tau === 0 ? undefined : logPriorsFromCounts(classCounts).map((l) => tau * l)
+  const shift = classCounts === undefined || tau === 0 ? undefined : logitAdjustmentShift(classCounts, tau)
   return {
     numClasses: classCounts?.length ?? numClasses,
     gradientThrough: false,

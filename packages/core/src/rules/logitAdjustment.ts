@@ -1,7 +1,7 @@
 import { check } from '../errors.js'
 import { TAU, checkClassCounts, checkTau } from '../validate.js'
 import type { TensorOps } from '../ops.js'
-import { logPriorsFromCounts } from './counts.js'
+import { logitAdjustmentShift } from './counts.js'
 import { type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
 
@@ -27,7 +27,7 @@ export type LogitAdjustmentInput = SpecInput<LogitAdjustmentSpec, 'tau'>
  * A zero count is read as the smallest positive count (see `smoothCounts`), so `log π` stays finite.
  */
 export function logitAdjustmentRule(classCounts: readonly number[], tau: number): Rule {
-  const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  const shift = logitAdjustmentShift(classCounts, tau)
   return {
     numClasses: classCounts.length,
     gradientThrough: false,
@@ -48,7 +48,7 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
  */
 export function postHocAdjust<T>(ops: TensorOps<T>, logits: T, classCounts: readonly number[], tau: number): T {
   checkTau(tau)
-  const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  const shift = logitAdjustmentShift(classCounts, tau)
   return ops.sub(logits, ops.constant(shift, [1, shift.length]))
 }
 
@@ -65,7 +65,7 @@ export function postHocPredict(logits: readonly (readonly number[])[], classCoun
       'logits',
     )
   })
-  const shift = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  const shift = logitAdjustmentShift(classCounts, tau)
   return logits.map((row) => {
     let best = 0
     for (let c = 1; c < row.length; c++) if (row[c]! - shift[c]! > row[best]! - shift[best]!) best = c

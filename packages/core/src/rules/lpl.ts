@@ -246,10 +246,12 @@ function confidenceSplit<T>(
   let confidence = ops.mul(batchMean, present)
   let seen = present
   if (state !== undefined && split.momentum > 0) {
+    // The loss admits only a state with this rule's fields (`Loss.setState`).
+    const previous = state as { confidence: T; seen: T }
     const m = ops.constant([split.momentum], [])
-    const blended = ops.add(ops.mul(m, state.confidence), ops.mul(ops.constant([1 - split.momentum], []), batchMean))
-    confidence = ops.where(present, ops.where(state.seen, blended, batchMean), state.confidence)
-    seen = ops.maximum(state.seen, present)
+    const blended = ops.add(ops.mul(m, previous.confidence), ops.mul(ops.constant([1 - split.momentum], []), batchMean))
+    confidence = ops.where(present, ops.where(previous.seen, blended, batchMean), previous.confidence)
+    seen = ops.maximum(previous.seen, present)
   }
   const threshold =
     split.threshold === 'mean'

@@ -88,7 +88,10 @@ export function searchOneSeries(b: Batch, p: number, delta: Float64Array, row: n
   let q = SERIES_DEGREE
   let reachLimit = 0
   // The coefficients of φ_k, of exp(s·φ_k), of their product, and of Σ_k s_k·φ_k.
-  const [series, exponential, product, total] = Array.from({ length: 4 }, () => new Float64Array(SERIES_DEGREE + 1))
+  const series = new Float64Array(SERIES_DEGREE + 1)
+  const exponential = new Float64Array(SERIES_DEGREE + 1)
+  const product = new Float64Array(SERIES_DEGREE + 1)
+  const total = new Float64Array(SERIES_DEGREE + 1)
   series[1] = 1
   path.other[0] = moments[at]!
   let squares = moments[at + 1]!

@@ -1,5 +1,5 @@
 import { TAU, checkFiniteResult, checkNumber } from '../validate.js'
-import { logPriorsFromCounts, smoothCounts } from './counts.js'
+import { logitAdjustmentShift, smoothCounts } from './counts.js'
 import { MAX_PARAMETER, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
 
@@ -50,7 +50,7 @@ export function vsTerms(
   checkNumber(tau, { min: 0 }, 'tau')
   const counts = smoothCounts(classCounts)
   const largest = Math.max(...counts)
-  const additive = logPriorsFromCounts(classCounts).map((l) => tau * l)
+  const additive = logitAdjustmentShift(classCounts, tau)
   checkFiniteResult(additive, 'tau', 'the shift τ·log π')
   // (n_c / n_max)^γ ≤ 1 never overflows; a huge γ only sends rare classes' scales to 0.
   return { multiplicative: counts.map((n) => (n / largest) ** gamma), additive }
