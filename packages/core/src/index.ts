@@ -90,11 +90,13 @@ export { parseSpec } from './spec.js'
 export { specs } from './specBuilders.js'
 export type { NamedRule, RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
 export { closedFormGradient, createLoss, ruleFacts } from './loss.js'
+export { binaryCrossEntropyTerm, binaryFocalTerm, crossEntropyTerm, focalTerm, plainTerm } from './rules/lossTerms.js'
 export type { Loss, LossEvaluation, LossOptions } from './loss.js'
 export type {
   IsdaInputs,
   LabelTask,
   LossContext,
+  LossTerm,
   PerturbCall,
   PerturbedBatch,
   Rule,

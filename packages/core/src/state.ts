@@ -30,7 +30,10 @@ export interface StateOwner {
   /** The class count the loss fixes, if it does. */
   readonly numClasses: number | undefined
   /** The rule, with the state it keeps, if it keeps one. */
-  readonly rule: { readonly state?: RuleStateDeclaration | undefined }
+  readonly rule: {
+    /** The state the rule declares (`RuleFacts.state`), absent for a rule without state. */
+    readonly state?: RuleStateDeclaration | undefined
+  }
 }
 
 /**

@@ -97,7 +97,9 @@ export interface LossTrace<T> {
   /** The carried state: its field names and its fresh value; absent when the rule keeps none or it is not carried. */
   readonly state:
     | {
+        /** The names of its fields, each an input `state_<field>`. */
         readonly fields: readonly string[]
+        /** Its fresh value for `C` classes, one list per field. */
         readonly initial: Readonly<Record<string, readonly number[]>>
         /** What moves it (see `RuleStateDeclaration.movedBy`): a training call, or only the trainer. */
         readonly movedBy: 'training' | 'trainer'
