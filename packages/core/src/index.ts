@@ -13,6 +13,7 @@ export type { CustomGradient, LoopBody, TensorOps, ValueChecks } from './ops.js'
 export { repeat, withGradient } from './control.js'
 export { scalar } from './ops.js'
 export { LogitPerturbError, check } from './errors.js'
+export { EMPTY_BATCH, FLOAT32_FLOOR } from './numerics.js'
 export type { LogitPerturbErrorCode } from './errors.js'
 export {
   checkBinaryLabelValues,

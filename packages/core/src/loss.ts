@@ -7,6 +7,7 @@ import { checkOneOf } from './validate.js'
 import { createRule } from './rules/createRule.js'
 import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
+import { EMPTY_BATCH } from './numerics.js'
 import { type LossTerm, plainTerm } from './rules/lossTerms.js'
 import type { LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
@@ -340,8 +341,6 @@ function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | u
   check(numClasses === undefined || c === numClasses, 'LOGITS_SHAPE', `logits have ${c} classes but the rule has ${numClasses}`, 'logits')
   return [n, c]
 }
-
-const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
 
 /** Single-label inputs: logits `[N, C]` and class ids `[N]`; returns `[N, C]`. */
 function checkSingleLabelInputs<T>(

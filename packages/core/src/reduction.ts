@@ -1,9 +1,10 @@
+import { FLOAT32_FLOOR } from './numerics.js'
 import type { TensorOps } from './ops.js'
 import type { LossTerm } from './rules/lossTerms.js'
 import type { LabelTask, PerturbedBatch } from './rules/types.js'
 
 /** The floor of a reduction's normalizer: a float32 normal number, so `0/0` never happens. */
-const MIN_TOTAL = 1e-37
+const MIN_TOTAL = FLOAT32_FLOOR
 
 /**
  * How a loss reduces its per-sample losses `r_i` (docs/spec.md#8-reductions-sample-weights-and-masks):

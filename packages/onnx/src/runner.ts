@@ -1,4 +1,5 @@
 import {
+  EMPTY_BATCH,
   LogitPerturbError,
   check,
   checkBinaryLabelValues,
@@ -258,8 +259,6 @@ export async function runLossModel(
 /** The names of a loss model's state inputs and outputs: `state_<field>`, `next_state_<field>`. */
 const STATE_PREFIX = 'state_'
 const NEXT_STATE_PREFIX = 'next_state_'
-
-const EMPTY_BATCH = 'the batch is empty (N = 0): a mean over no samples is undefined'
 
 /** The class count a loss model's `logits` input declares, when it declares one. */
 function modelClassCount(session: Ort.InferenceSession): number | undefined {

@@ -1,7 +1,8 @@
+import { FLOAT32_FLOOR } from '../numerics.js'
 import type { TensorOps } from '../ops.js'
 
 /** Below this, `1 − p_y` is held: `log 0` would make the factor's gradient `0·∞`. A float32 normal number. */
-const MIN_MISS = 1e-37
+const MIN_MISS = FLOAT32_FLOOR
 
 /** The focal loss's per-sample terms (Lin et al., ICCV 2017), each `[N, 1]`. */
 export interface FocalTerms<T> {

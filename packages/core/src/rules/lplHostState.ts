@@ -1,7 +1,8 @@
+import { FLOAT32_FLOOR } from '../numerics.js'
 import type { Batch } from './lplHostTypes.js'
 
 /** See `lplSearch.ts`: the smallest weight a sample keeps in a normalized class direction. */
-export const MIN_SAMPLE_WEIGHT = 1e-37
+export const MIN_SAMPLE_WEIGHT = FLOAT32_FLOOR
 
 /**
  * `|δ_j|` grows by at most `|s·α|` per step (a normalized move has length `|s·α|`; a plain one,

@@ -1,3 +1,4 @@
+import { FLOAT32_FLOOR } from '../numerics.js'
 import type { TensorOps } from '../ops.js'
 import { repeat } from '../control.js'
 import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
@@ -49,7 +50,7 @@ export interface LplMultiLabelSearchInputs<T> {
  * that `σ(−z)` of a positive scored at `z = 200` (0 in float32, or flushed to zero by wasm) still
  * gives the gradient its sign, which every such term has (docs/spec.md#5-multi-label).
  */
-const MIN_TERM = 1e-37
+const MIN_TERM = FLOAT32_FLOOR
 
 /**
  * LPL's bounded search for multi-label data (Li et al., *Class-Level Logit Perturbation*, TNNLS

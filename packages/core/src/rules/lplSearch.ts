@@ -1,3 +1,4 @@
+import { FLOAT32_FLOOR } from '../numerics.js'
 import type { TensorOps } from '../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
 import { repeat } from '../control.js'
@@ -179,11 +180,8 @@ function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPl
   }
 }
 
-/**
- * Smallest weight a sample keeps in {@link classGradientDirection}: a float32 normal number, so no
- * backend flushes it to zero.
- */
-const MIN_SAMPLE_WEIGHT = 1e-37
+/** Smallest weight a sample keeps in {@link classGradientDirection} (see `FLOAT32_FLOOR`). */
+const MIN_SAMPLE_WEIGHT = FLOAT32_FLOOR
 
 /**
  * A positive multiple of each class's gradient `Σ_{i: y_i = c} (p_i − e_c)` (`[C, C]`), written as
