@@ -15,10 +15,10 @@ import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
 import type { LogitAdjustmentInput, LogitAdjustmentSpec } from './rules/logitAdjustment.js'
-import type { LplInput, LplSpec } from './rules/lpl.js'
-import type { LplMultiLabelInput, LplMultiLabelSpec } from './rules/lplMultiLabel.js'
-import type { OfficialBalancedInput, OfficialBalancedSpec } from './rules/officialBalanced.js'
-import type { OfficialLongtailInput, OfficialLongtailSpec } from './rules/officialLongtail.js'
+import type { LplInput, LplSpec } from './rules/lpl/lpl.js'
+import type { LplMultiLabelInput, LplMultiLabelSpec } from './rules/lpl/lplMultiLabel.js'
+import type { OfficialBalancedInput, OfficialBalancedSpec } from './rules/official/officialBalanced.js'
+import type { OfficialLongtailInput, OfficialLongtailSpec } from './rules/official/officialLongtail.js'
 import type { SeesawInput, SeesawSpec } from './rules/seesaw.js'
 import type { SpecInput } from './rules/definition.js'
 import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
@@ -57,11 +57,11 @@ export type {
   VsInput,
   VsSpec,
 }
-export type { LplConfidenceSpec, LplFixedSpec, LplLearnedSpec, LplPriorSpec } from './rules/lpl.js'
+export type { LplConfidenceSpec, LplFixedSpec, LplLearnedSpec, LplPriorSpec } from './rules/lpl/lpl.js'
 export type { VsCountsSpec, VsTermsSpec } from './rules/vs.js'
 
-export type { LplBaseInput, LplBaseSpec } from './rules/lplBase.js'
-import type { LplBaseInput, LplBaseSpec } from './rules/lplBase.js'
+export type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
+import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
 export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec

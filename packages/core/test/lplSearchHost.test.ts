@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/index.js'
-import { type LplHostSearchInputs, lplSearchHost, lplSearchHostVjp, lplSearchHostWithVjp } from '../src/rules/lplSearchHost.js'
+import { type LplHostSearchInputs, lplSearchHost, lplSearchHostVjp, lplSearchHostWithVjp } from '../src/rules/lpl/lplSearchHost.js'
 
 /**
  * LPL's search transcribed from its formulas, in float64, one class and one sample at a time: per

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { createLoss, mulberry32, officialLongtailSteps, referenceOps, relativeError } from '../src/index.js'
-import { type OfficialLongtailHostInputs, officialLongtailHost, officialLongtailHostVjp } from '../src/rules/officialLongtailHost.js'
+import {
+  type OfficialLongtailHostInputs,
+  officialLongtailHost,
+  officialLongtailHostVjp,
+} from '../src/rules/official/officialLongtailHost.js'
 
 interface Case {
   n: number

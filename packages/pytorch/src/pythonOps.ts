@@ -144,9 +144,15 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
       const write = dtype === 'int32' ? (v: number) => String(v) : pyNumber
       if (shape.length === 0) return { program, expr: write(values[0]!), shape: [], dtype, literal: values[0]! }
       const torchType = dtype === 'int32' ? 'torch.long' : 'torch.float64'
+      const reshaped = shape.length === 1 ? '' : `.reshape(${pyShape(shape)})`
+      const progression = arithmeticProgression(values)
+      // A constant, or an index table (`0, 1, …, C − 1`, or any exact progression), is written by its
+      // rule rather than its values, so the file does not grow with the class count.
       const init = values.every((v) => Object.is(v, values[0]))
         ? `torch.full(${pyShape(shape)}, ${write(values[0]!)}, dtype=${torchType})`
-        : `torch.tensor([${values.map(write).join(', ')}], dtype=${torchType})${shape.length === 1 ? '' : `.reshape(${pyShape(shape)})`}`
+        : progression !== undefined
+          ? `${arange(values.length, torchType, progression, write)}${reshaped}`
+          : `torch.tensor([${values.map(write).join(', ')}], dtype=${torchType})${reshaped}`
       const buffer = program.buffer(init, dtype)
       const cast = dtype === 'int32' ? `device=${DEVICE}` : `device=${DEVICE}, dtype=${DTYPE}`
       return program.bindAtStart(buffer.name, `self.${buffer.name}.to(${cast})`, (name) => make(name, shape, dtype))
@@ -319,4 +325,25 @@ function canonical(lines: readonly string[], names: readonly string[]): string {
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => dimsAgree(d, b[i]!))
+}
+
+/**
+ * `[start, step]` when `values` are exactly `start + k·step` in float64 for `k = 0, 1, …` (at least
+ * three of them, `step ≠ 0`), which `torch.arange(n) * step + start` reproduces to the bit: the same
+ * two IEEE operations on the same exact integers `k`.
+ */
+function arithmeticProgression(values: readonly number[]): [number, number] | undefined {
+  if (values.length < 3) return undefined
+  const start = values[0]!
+  const step = values[1]! - start
+  if (step === 0 || !Number.isFinite(step)) return undefined
+  for (let k = 0; k < values.length; k++) if (!Object.is(values[k], k * step + start)) return undefined
+  return [start, step]
+}
+
+/** `torch.arange(n)` scaled and shifted to the progression `[start, step]`. */
+function arange(n: number, torchType: string, [start, step]: [number, number], write: (v: number) => string): string {
+  const base = `torch.arange(${n}, dtype=${torchType})`
+  const scaled = step === 1 ? base : `(${base} * ${write(step)})`
+  return start === 0 ? scaled : `(${scaled} + ${write(start)})`
 }

@@ -1,5 +1,5 @@
 import { ruleFacts } from '../loss.js'
-import { priorSplitBounds } from '../rules/lplBounds.js'
+import { priorSplitBounds } from '../rules/lpl/lplBounds.js'
 import type { BalancedSoftmaxSpec, CdtSpec, FocalSpec, LdamSpec, LogitAdjustmentSpec, LplSpec, RuleSpec } from '../specTypes.js'
 import type { Equivalence } from './equivalence.js'
 import { hostWeightedCe } from './hostCrossEntropy.js'

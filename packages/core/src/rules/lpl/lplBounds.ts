@@ -1,5 +1,5 @@
-import { checkFiniteResult, checkNumber } from '../validate.js'
-import { smoothCounts } from './counts.js'
+import { checkFiniteResult, checkNumber } from '../../validate.js'
+import { smoothCounts } from '../counts.js'
 
 /** Per-class direction (`+1`: P, loss raised; `−1`: N, loss lowered) and bound `ε_c` of LPL. */
 export interface LplClassBounds {

@@ -1,8 +1,8 @@
-import type { TensorOps } from '../ops.js'
-import { roundHalfEven } from '../rounding.js'
-import { type CountedRows, classCounts, classSums } from './classSums.js'
-import { l2Normalize } from './norm.js'
-import { identityClassMatrix } from './classMatrices.js'
+import type { TensorOps } from '../../ops.js'
+import { roundHalfEven } from '../../rounding.js'
+import { type CountedRows, classCounts, classSums } from '../classSums.js'
+import { l2Normalize } from '../norm.js'
+import { identityClassMatrix } from '../classMatrices.js'
 
 /**
  * The class-level step direction of the authors' released LPL code (docs/spec.md#4b-the-released-code), for

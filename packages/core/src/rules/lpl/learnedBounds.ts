@@ -1,8 +1,8 @@
-import { checkNumber, checkNumberList } from '../validate.js'
-import { type CountedRows, classCounts, classSums } from './classSums.js'
-import type { TensorOps } from '../ops.js'
-import { crossEntropyPerSample, softmaxResidual } from './crossEntropy.js'
-import { l2Normalize } from './norm.js'
+import { checkNumber, checkNumberList } from '../../validate.js'
+import { type CountedRows, classCounts, classSums } from '../classSums.js'
+import type { TensorOps } from '../../ops.js'
+import { crossEntropyPerSample, softmaxResidual } from '../crossEntropy.js'
+import { l2Normalize } from '../norm.js'
 
 /**
  * Inputs of one learned-bounds step (docs/spec.md#6-learned-bounds) with a linear last layer `u = W h + b`.

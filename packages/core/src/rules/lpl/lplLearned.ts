@@ -1,10 +1,10 @@
-import { prefixedConstants } from '../constants.js'
-import { check } from '../errors.js'
-import type { TensorOps } from '../ops.js'
-import { addClassRows } from './crossEntropy.js'
+import { prefixedConstants } from '../../constants.js'
+import { check } from '../../errors.js'
+import type { TensorOps } from '../../ops.js'
+import { addClassRows } from '../crossEntropy.js'
 import { classDirections } from './learnedBounds.js'
-import { FINITE_FIELD, declareState } from './stateFields.js'
-import type { PerturbCall, Rule } from './types.js'
+import { FINITE_FIELD, declareState } from '../stateFields.js'
+import type { PerturbCall, Rule } from '../types.js'
 
 /**
  * LPL with learned bounds (Li et al., TNNLS 2023; docs/spec.md#6-learned-bounds): `δ_c = θ_c·d_c`, where

@@ -1,9 +1,9 @@
-import { FLOAT32_FLOOR } from '../numerics.js'
-import type { TensorOps } from '../ops.js'
+import { FLOAT32_FLOOR } from '../../numerics.js'
+import type { TensorOps } from '../../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
-import { repeat } from '../control.js'
-import { type CountedRows, classCounts, classSums } from './classSums.js'
-import { l2Normalize } from './norm.js'
+import { repeat } from '../../control.js'
+import { type CountedRows, classCounts, classSums } from '../classSums.js'
+import { l2Normalize } from '../norm.js'
 
 /** Inputs of {@link lplSearch}; per-class tensors are `[C, 1]`. */
 export interface LplSearchInputs<T> {

@@ -1,10 +1,10 @@
-import { checkNumber } from '../validate.js'
-import { classCounts } from './classSums.js'
-import { addClassRows } from './crossEntropy.js'
-import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { checkNumber } from '../../validate.js'
+import { classCounts } from '../classSums.js'
+import { addClassRows } from '../crossEntropy.js'
+import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
 import { officialStep, pythonRound } from './officialStep.js'
-import { withGradient } from '../control.js'
-import type { Rule } from './types.js'
+import { repeat, withGradient } from '../../control.js'
+import type { Rule } from '../types.js'
 
 /** The authors' released balanced-data code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
 export interface OfficialBalancedSpec extends SpecBase {
@@ -46,32 +46,37 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
         const zero = ops.constant([0], [])
         const tenthK = ops.constant([0.1 * steps], [])
         const minusOne = ops.constant([-1], [])
-        let delta = ops.constant(new Float64Array(c * c), [c, c])
-        let selected = delta
-        let entryOf: typeof selected | undefined
         const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
         // The class counts, summed across workers once for every step.
         const counts = classCounts(ops, oneHotLabels, rows)
-        for (let r = 0; r < iterations; r++) {
+        /** One iteration from `delta`: the diagonal's offsets `sub = t − m` and the step to add twice. */
+        const iterate = (delta: typeof logits) => {
           const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, rows, counts)
           const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
-          if (entryOf === undefined) {
-            const tiny = ops.constant([1e-30], [])
-            const low = ops.max(ops.neg(sub), [0], true) // −min(sub)
-            const ratio = ops.where(
-              ops.greater(zero, sub),
-              ops.div(sub, ops.neg(ops.maximum(low, tiny))),
-              ops.div(sub, ops.maximum(ops.max(sub, [0], true), tiny)),
-            )
-            const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
-            entryOf = ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1])
-          }
-          const step = ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction)
-          delta = ops.add(delta, step)
-          selected = ops.where(ops.equal(entryOf, ops.constant([r], [])), delta, selected)
-          delta = ops.add(delta, step)
+          return { sub, step: ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction) }
         }
-        return selected
+        // The first iteration also fixes the entry each class takes, from its `sub`.
+        const zeroDelta = ops.constant(new Float64Array(c * c), [c, c])
+        const first = iterate(zeroDelta)
+        const tiny = ops.constant([1e-30], [])
+        const low = ops.max(ops.neg(first.sub), [0], true) // −min(sub)
+        const ratio = ops.where(
+          ops.greater(zero, first.sub),
+          ops.div(first.sub, ops.neg(ops.maximum(low, tiny))),
+          ops.div(first.sub, ops.maximum(ops.max(first.sub, [0], true), tiny)),
+        )
+        const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
+        const entryOf = ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1])
+        const stored = ops.add(zeroDelta, first.step)
+        const initial = [ops.add(stored, first.step), ops.where(ops.equal(entryOf, zero), stored, zeroDelta)]
+        // Iterations 1 … R − 1: the same body each time, so a symbolic backend writes one loop.
+        const [, selected] = repeat(ops, iterations - 1, initial, (_k, [delta, selected], index) => {
+          const { step } = iterate(delta!)
+          const next = ops.add(delta!, step)
+          const r = ops.add(index, ops.constant([1], []))
+          return [ops.add(next, step), ops.where(ops.equal(entryOf, r), next, selected!)]
+        })
+        return selected!
       }
       // The search's result is a constant: inside a custom gradient of zeros, its ops are never
       // recorded for autodiff.

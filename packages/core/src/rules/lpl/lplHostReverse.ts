@@ -1,4 +1,4 @@
-import { check } from '../errors.js'
+import { check } from '../../errors.js'
 import type { Batch } from './lplHostTypes.js'
 import { MIN_SAMPLE_WEIGHT, Trajectory } from './lplHostState.js'
 import { dot, searchClass } from './lplHostSteps.js'

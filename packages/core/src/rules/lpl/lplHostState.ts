@@ -1,4 +1,4 @@
-import { FLOAT32_FLOOR } from '../numerics.js'
+import { FLOAT32_FLOOR } from '../../numerics.js'
 import type { Batch } from './lplHostTypes.js'
 
 /** See `lplSearch.ts`: the smallest weight a sample keeps in a normalized class direction. */

@@ -1,10 +1,10 @@
-import { FLOAT32_FLOOR } from '../numerics.js'
-import type { TensorOps } from '../ops.js'
-import { repeat } from '../control.js'
-import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { FLOAT32_FLOOR } from '../../numerics.js'
+import type { TensorOps } from '../../ops.js'
+import { repeat } from '../../control.js'
+import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
 import { LPL_DEFAULTS, type LplBoundFields, type LplSearchSettings, type LplStepFields, parseLplSearch } from './lpl.js'
 import { lplSteps, priorSplitBounds } from './lplBounds.js'
-import type { Rule } from './types.js'
+import type { Rule } from '../types.js'
 
 /**
  * LPL for multi-label data (Li et al., TNNLS 2023; docs/spec.md#5-multi-label): per label `c`, `δ_c⁺` added

@@ -1,6 +1,6 @@
-import type { TensorOps } from '../ops.js'
-import { repeat } from '../control.js'
-import { type CountedRows, classCounts, classSums } from './classSums.js'
+import type { TensorOps } from '../../ops.js'
+import { repeat } from '../../control.js'
+import { type CountedRows, classCounts, classSums } from '../classSums.js'
 import { officialStep } from './officialStep.js'
 
 /** Inputs of {@link officialLongtailSearch}; per-class tensors are `[C, 1]`. */

@@ -1,16 +1,15 @@
-import { checkFiniteResult, checkNumber } from '../validate.js'
-import { smoothCounts } from './counts.js'
-import type { TensorOps } from '../ops.js'
-import { check } from '../errors.js'
-import { withGradient } from '../control.js'
-import { type CountedRows, classSums } from './classSums.js'
-import { hostSearchRows } from './hostRows.js'
-import type { SearchPath } from './lpl.js'
+import { checkFiniteResult, checkNumber } from '../../validate.js'
+import { smoothCounts } from '../counts.js'
+import type { TensorOps } from '../../ops.js'
+import { withGradient } from '../../control.js'
+import { type CountedRows, classSums } from '../classSums.js'
+import { hostSearchRows } from '../hostRows.js'
+import { type SearchPath, searchEngine, searchesOnHost } from '../searchEngine.js'
 import { officialLongtailHost, officialLongtailHostVjp } from './officialLongtailHost.js'
 import { type OfficialSearchInputs, officialLongtailSearch, officialLongtailSearchVjp } from './officialLongtailSearch.js'
-import { NON_NEGATIVE, PRESET_NOT_A_BASE, STEP_COUNT, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { NON_NEGATIVE, PRESET_NOT_A_BASE, STEP_COUNT, type SpecBase, type SpecInput, defineRule } from '../definition.js'
 import { pythonRound } from './officialStep.js'
-import type { PerturbCall, Rule } from './types.js'
+import type { PerturbCall, Rule } from '../types.js'
 
 /** The authors' released long-tail code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
 export interface OfficialLongtailSpec extends SpecBase {
@@ -91,16 +90,8 @@ export function officialLongtailRule(
   const c = classCounts.length
   const { clamped } = officialLongtailSteps(classCounts, headClasses, stepScale, headFactor, steps)
   const signedAlpha = classCounts.map((_, k) => (k < headClasses ? -alpha : alpha))
-  const searchPath = <T>(ops: TensorOps<T>): SearchPath => {
-    const hostPossible = ops.readSync !== undefined && ops.customGradient !== undefined
-    check(
-      search !== 'host' || hostPossible,
-      'INVALID_PARAMETER',
-      `the host search needs a backend that reads tensors synchronously and takes custom gradients (${ops.name} does not)`,
-      'search',
-    )
-    return search === 'ops' || !hostPossible ? 'ops' : 'host'
-  }
+  // Its gradient always goes through the search.
+  const searchPath = <T>(ops: TensorOps<T>): SearchPath => searchEngine(ops, search, true)
   return {
     numClasses: c,
     gradientThrough: true,
@@ -110,7 +101,7 @@ export function officialLongtailRule(
       const batchSum = call.ctx.batchSum
       const rows = { labels, numClasses: c, rowMask }
       // With statistics summed across workers the steps run as ops, each taking part in the sums.
-      if (searchPath(ops) === 'host' && batchSum === undefined)
+      if (searchesOnHost(searchPath(ops), batchSum))
         return { batch: { logits: ops.add(logits, hostSearch(ops, logits, rows, clamped, signedAlpha, steps)) } }
       const given = [
         labels,

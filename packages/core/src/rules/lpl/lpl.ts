@@ -1,19 +1,20 @@
-import type { TensorOps } from '../ops.js'
-import { prefixedConstants } from '../constants.js'
-import { type CountedRows, classCounts, classSums } from './classSums.js'
+import { type SearchPath, searchEngine, searchesOnHost } from '../searchEngine.js'
+import type { TensorOps } from '../../ops.js'
+import { prefixedConstants } from '../../constants.js'
+import { type CountedRows, classCounts, classSums } from '../classSums.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { type LplSearchInputs, lplSearch, lplSearchVjp } from './lplSearch.js'
 import { lplSearchHost, lplSearchHostWithVjp } from './lplSearchHost.js'
-import { withGradient } from '../control.js'
-import { hostSearchRows } from './hostRows.js'
-import { check } from '../errors.js'
-import type { SpecReader } from '../specReader.js'
+import { withGradient } from '../../control.js'
+import { hostSearchRows } from '../hostRows.js'
+import { check } from '../../errors.js'
+import type { SpecReader } from '../../specReader.js'
 import type { LplBaseInput, LplBaseSpec } from './lplBase.js'
-import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
+import { MAX_PARAMETER, MAX_STEPS, NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
 import { priorSplitBounds } from './lplBounds.js'
 import { lplLearnedRule } from './lplLearned.js'
-import { FINITE_FIELD, FLAG_FIELD, PROBABILITY_FIELD, declareState } from './stateFields.js'
-import type { PerturbCall, Rule, RuleState } from './types.js'
+import { FINITE_FIELD, FLAG_FIELD, PROBABILITY_FIELD, declareState } from '../stateFields.js'
+import type { PerturbCall, Rule, RuleState } from '../types.js'
 
 /** How an LPL rule chooses `P`, `N` and the bounds; built from the spec by `createRule`. */
 export type LplSplitPlan =
@@ -21,7 +22,7 @@ export type LplSplitPlan =
   | { kind: 'confidence'; momentum: number; threshold: 'mean' | number }
 
 /** Where a rule's search loop runs: one host loop, or tensor ops. */
-export type SearchPath = 'host' | 'ops'
+export type { SearchPath } from '../searchEngine.js'
 
 /** The search fields of LPL's specs, single- and multi-label. */
 export interface LplStepFields {
@@ -78,18 +79,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
    * synchronously and, for `gradient: 'through'`, takes a custom gradient (the host reverse pass);
    * else as tensor ops. `options.search` forces either.
    */
-  const searchPath = <T>(ops: TensorOps<T>): SearchPath => {
-    const hostPossible = ops.readSync !== undefined && (options.gradient === 'stop' || ops.customGradient !== undefined)
-    if (options.search === 'host') {
-      check(
-        hostPossible,
-        'INVALID_PARAMETER',
-        `the host search needs a backend that reads tensors synchronously (${ops.name} ${ops.readSync ? 'does' : 'does not'}), and with gradient: 'through' one that takes custom gradients`,
-        'search',
-      )
-    }
-    return options.search === 'ops' || !hostPossible ? 'ops' : 'host'
-  }
+  const searchPath = <T>(ops: TensorOps<T>): SearchPath => searchEngine(ops, options.search ?? 'auto', options.gradient === 'through')
   return {
     numClasses: base.numClasses ?? (split.kind === 'static' ? split.classBounds.bounds.length : undefined),
     gradientThrough: options.gradient === 'through' || base.gradientThrough,
@@ -132,7 +122,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
       // on its own, cannot take part, so the search runs as ops.
       const perturbed = ops.add(
         batch.logits,
-        searchPath(ops) === 'host' && ctx.batchSum === undefined
+        searchesOnHost(searchPath(ops), ctx.batchSum)
           ? hostSearch(ops, start, rows, plan, search, through)
           : opSearchRows(ops, start, { ...rows, oneHotLabels }, plan, search, through),
       )
