@@ -1,4 +1,4 @@
-import type { TensorOps } from '@logit-perturb/core'
+import type { TensorOps } from '@logit-perturb/core/backend'
 
 /**
  * Wraps a backend's ops so that every tensor an op returns is measured: `largest()` is the element

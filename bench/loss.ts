@@ -4,7 +4,8 @@
  * the same run, and the memory of one call.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type RefTensor, type RuleInput, createLoss, lplSearchHost, mulberry32, referenceOps } from '@logit-perturb/core'
+import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import { lplSearchHost } from '@logit-perturb/core/backend'
 import { longTailCounts, longTailLabel, uniform } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
 import { type TfjsLoss, createTfjsLoss } from '@logit-perturb/tfjs'

@@ -334,6 +334,7 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
     reference: number
     tfjs: number
     onnx: number
+    entries: { broadcast: number[]; traces: string; error: number }
     tensorsLeft: number
   }
   const spec = { rule: 'lpl', split: 'prior', classCounts: [60, 15, 5] } satisfies RuleInput
@@ -351,6 +352,8 @@ describe('the README: TensorFlow.js and ONNX in Node', () => {
       expect(Math.abs(r.tfjs - r.reference) / r.reference).toBeLessThan(1e-4)
       expect(Math.abs(r.onnx - r.reference) / r.reference).toBeLessThan(1e-4)
       expect(r.tensorsLeft).toBe(0)
+      // The core's backend and verify entries load under both conditions.
+      expect(r.entries).toEqual({ broadcast: [2, 3], traces: 'function', error: expect.closeTo(0.2, 12) })
     },
     120_000,
   )

@@ -44,7 +44,7 @@ function problem(seed: number, withBias: boolean): Problem {
   }
 }
 
-function on<T>(ops: import('@logit-perturb/core').TensorOps<T>, p: Problem, theta = p.theta) {
+function on<T>(ops: import('@logit-perturb/core/backend').TensorOps<T>, p: Problem, theta = p.theta) {
   return learnedBoundsStep(ops, {
     trainFeatures: ops.constant(p.train, [p.b, p.d]),
     trainLabels: ops.constant(p.trainLabels, [p.b], 'int32'),

@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tsup.config.base.js'
 
-export default packageBuild()
+// Three entries: the users' (index), the backend implementers' and the verifiers'.
+export default packageBuild({ entry: ['src/index.ts', 'src/backend.ts', 'src/verify.ts'] })

@@ -4,7 +4,8 @@
  * logit adjustment (CE when `τ = 0`); its closed-form gradient is the float64 central difference of
  * the loss. CDT is VS with `τ = 0`, and the scaled CE written out here.
  */
-import { type RuleInput, createLoss, equivalences, referenceOps } from '@logit-perturb/core'
+import { type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
+import { equivalences } from '@logit-perturb/core/verify'
 import { batchArbitrary, centralDifference, multiLabelBatchArbitrary, relativeError } from '@logit-perturb/conformance'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'

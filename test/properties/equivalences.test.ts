@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { createLoss, drwWeights, equivalences, isdaPerturbation, ldamMargins, referenceOps, vsTerms } from '@logit-perturb/core'
+import { createLoss, drwWeights, isdaPerturbation, ldamMargins, referenceOps, vsTerms } from '@logit-perturb/core'
+import { equivalences } from '@logit-perturb/core/verify'
 import type { RuleInput } from '@logit-perturb/core'
 import { batchArbitrary, centralDifference, mulberry32, uniform } from '@logit-perturb/conformance'
 import { close, rows, smoothed, weightedCe } from '../support/host.js'

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { equivalences } from '@logit-perturb/core'
+import { equivalences } from '@logit-perturb/core/verify'
 import type { RuleInput } from '@logit-perturb/core'
 import { batchArbitrary, mulberry32 } from '@logit-perturb/conformance'
 import { close } from '../support/host.js'

@@ -1,4 +1,4 @@
-import type { ConformanceCase } from '@logit-perturb/core'
+import type { ConformanceCase } from '@logit-perturb/core/verify'
 import { mulberry32 } from '@logit-perturb/core'
 import { type MultiLabelBatch, type SingleLabelBatch, multiLabelBatch, singleLabelBatch } from './batches.js'
 import { multiLabelVariants, singleLabelVariants } from './ruleVariants.js'

@@ -1,6 +1,5 @@
-import type { Backend } from '@logit-perturb/core'
+import type { Backend } from '@logit-perturb/core/verify'
 import {
-  batchOn,
   createLoss,
   dbBias,
   drwWeights,
@@ -9,8 +8,8 @@ import {
   lplSteps,
   officialLongtailSteps,
   priorSplitBounds,
-  relativeError,
 } from '@logit-perturb/core'
+import { batchOn, relativeError } from '@logit-perturb/core/verify'
 import { centralDifferenceAsync } from './centralDifference.js'
 import { type LoadedCase, expectedPerturbed, specOfCase, trainingCase } from './fixtures.js'
 

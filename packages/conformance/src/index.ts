@@ -1,7 +1,7 @@
 // The harness and the check are published by the core (`lpl verify` uses them too); re-exported
 // here so the suites import every test helper from one place.
-export type { AnyBackend, Backend, ConformanceCase, ConformanceCheck } from '@logit-perturb/core'
-export { batchOn, checkConformance, isLabelMatrix, referenceBackend, relativeError } from '@logit-perturb/core'
+export type { AnyBackend, Backend, ConformanceCase, ConformanceCheck } from '@logit-perturb/core/verify'
+export { batchOn, checkConformance, isLabelMatrix, referenceBackend, relativeError } from '@logit-perturb/core/verify'
 export type { GoldenCase, LoadedCase } from './fixtures.js'
 export { expectedPerturbed, loadGoldenDir, specOfCase, trainingCase } from './fixtures.js'
 export type { Check, GoldenResult } from './golden.js'

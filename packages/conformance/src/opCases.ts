@@ -1,4 +1,4 @@
-import type { TensorOps } from '@logit-perturb/core'
+import type { TensorOps } from '@logit-perturb/core/backend'
 import { referenceOps } from '@logit-perturb/core'
 
 /** One op case: the ops it exercises and the tensor it computes, written once for any backend. */

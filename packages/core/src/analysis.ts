@@ -7,8 +7,8 @@ import type { PerturbedBatch } from './rules/types.js'
 /**
  * The unified view of docs/spec.md#2-class-level-logit-perturbation, per class, as tensors: how a rule's perturbation changes
  * each class's loss and how strongly it re-weights its samples. All `[C]` except `sampleWeight`.
- * Single-label rules are measured against cross-entropy ({@link explainBatch}), multi-label rules
- * label by label against binary cross-entropy ({@link explainMultiLabelBatch}).
+ * Single-label rules are measured against cross-entropy (`explainBatch`), multi-label rules
+ * label by label against binary cross-entropy (`explainMultiLabelBatch`).
  */
 export interface Explanation<T> {
   /**

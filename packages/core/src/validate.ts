@@ -63,7 +63,7 @@ export function checkMaskValues(values: ArrayLike<number>, field = 'mask'): void
 
 /**
  * Class counts: a list of `numClasses` finite, non-negative numbers, at least one of them positive.
- * Zero counts are allowed (real long-tailed subsets have empty classes); see {@link smoothCounts}.
+ * Zero counts are allowed (real long-tailed subsets have empty classes); see `smoothCounts`.
  */
 export function checkClassCounts(counts: readonly number[], numClasses: number | undefined, field = 'classCounts'): void {
   check(Array.isArray(counts), 'CLASS_COUNTS_VALUE', 'must be an array of numbers', field)

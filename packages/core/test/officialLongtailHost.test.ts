@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createLoss, mulberry32, officialLongtailSteps, referenceOps, relativeError } from '../src/index.js'
+import { createLoss, mulberry32, officialLongtailSteps, referenceOps } from '../src/index.js'
+import { relativeError } from '../src/verify.js'
 import {
   type OfficialLongtailHostInputs,
   officialLongtailHost,

@@ -1,15 +1,5 @@
-import {
-  type LossContext,
-  type Reduction,
-  type RuleInput,
-  type RuleSpec,
-  type TraceOps,
-  check,
-  checkOneOf,
-  createLoss,
-  parseSpec,
-  traceLoss,
-} from '@logit-perturb/core'
+import { type LossContext, type Reduction, type RuleInput, type RuleSpec, createLoss, parseSpec } from '@logit-perturb/core'
+import { type TraceOps, check, checkOneOf, traceLoss } from '@logit-perturb/core/backend'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
 import { createSymbolicOps } from './symbolicOps.js'

@@ -1,4 +1,5 @@
-import { LogitPerturbError, check } from '@logit-perturb/core'
+import { LogitPerturbError } from '@logit-perturb/core'
+import { check } from '@logit-perturb/core/backend'
 
 /**
  * ONNX element types the builder writes (values of `TensorProto.DataType`). Only `float32` and

@@ -1,4 +1,4 @@
-import type { Backend } from '@logit-perturb/core'
+import type { Backend } from '@logit-perturb/core/verify'
 import { GraphBuilder } from './graph.js'
 import { evaluateSymbolic } from './runner.js'
 import { createSymbolicOps } from './symbolicOps.js'

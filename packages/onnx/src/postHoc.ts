@@ -1,13 +1,5 @@
-import {
-  LogitPerturbError,
-  type RuleInput,
-  check,
-  checkClassCounts,
-  checkTau,
-  logitAdjustmentShift,
-  parseSpec,
-  ruleFacts,
-} from '@logit-perturb/core'
+import { LogitPerturbError, type RuleInput, logitAdjustmentShift, parseSpec, ruleFacts } from '@logit-perturb/core'
+import { check, checkClassCounts, checkTau } from '@logit-perturb/core/backend'
 import { type Int64, int64Value, readModel } from './readModel.js'
 import type { onnx as proto } from 'onnx-proto'
 import { onnx } from './serialize.js'

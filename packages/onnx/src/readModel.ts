@@ -1,4 +1,5 @@
-import { LogitPerturbError, check } from '@logit-perturb/core'
+import { LogitPerturbError } from '@logit-perturb/core'
+import { check } from '@logit-perturb/core/backend'
 import type { onnx as proto } from 'onnx-proto'
 import { onnx } from './serialize.js'
 

@@ -1,13 +1,13 @@
+import { LogitPerturbError } from '@logit-perturb/core'
 import {
   EMPTY_BATCH,
-  LogitPerturbError,
   check,
   checkBinaryLabelValues,
   checkFiniteValues,
   checkLabelValues,
   checkMaskValues,
   checkSampleWeightValues,
-} from '@logit-perturb/core'
+} from '@logit-perturb/core/backend'
 import type * as Ort from 'onnxruntime-web'
 import type { ElemTypeName } from './graph.js'
 import { decodeModel } from './readModel.js'

@@ -9,7 +9,7 @@ import {
   reshapedShape,
   segmentSumShape,
   staticSize,
-} from '@logit-perturb/core'
+} from '@logit-perturb/core/backend'
 import { type Attribute, ElemType, type ElemTypeName, GraphBuilder } from './graph.js'
 
 import type { SymbolicTensor } from './tensor.js'

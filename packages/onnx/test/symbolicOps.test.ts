@@ -1,4 +1,5 @@
-import { LogitPerturbError, type TensorOps, referenceOps } from '@logit-perturb/core'
+import { LogitPerturbError, referenceOps } from '@logit-perturb/core'
+import type { TensorOps } from '@logit-perturb/core/backend'
 import { mulberry32, opCases, relativeError } from '@logit-perturb/conformance'
 import { describe, expect, it } from 'vitest'
 import { GraphBuilder, createSymbolicOps, evaluateSymbolic } from '../src/index.js'

@@ -1,14 +1,5 @@
-import {
-  type LabelTask,
-  type LossContext,
-  type Reduction,
-  type RuleInput,
-  type RuleSpec,
-  type TraceOps,
-  check,
-  parseSpec,
-  traceLoss,
-} from '@logit-perturb/core'
+import { type LabelTask, type LossContext, type Reduction, type RuleInput, type RuleSpec, parseSpec } from '@logit-perturb/core'
+import { type TraceOps, check, traceLoss } from '@logit-perturb/core/backend'
 import { moduleSource } from './moduleSource.js'
 import { PythonProgram } from './program.js'
 import { DEVICE, DTYPE, createPythonOps } from './pythonOps.js'

@@ -10,7 +10,7 @@ import {
   reducedShape,
   reshapedShape,
   segmentSumShape,
-} from '@logit-perturb/core'
+} from '@logit-perturb/core/backend'
 import { PythonProgram } from './program.js'
 import type { PyTensor } from './tensor.js'
 

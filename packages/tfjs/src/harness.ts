@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Backend } from '@logit-perturb/core'
+import type { Backend } from '@logit-perturb/core/verify'
 import { createTfjsOps } from './ops.js'
 
 /**

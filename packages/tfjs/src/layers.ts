@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { type Checks, LogitPerturbError, checkLabelValues, checkLevel, parseChecks } from '@logit-perturb/core'
+import { type Checks, LogitPerturbError } from '@logit-perturb/core'
+import { checkLabelValues, checkLevel, parseChecks } from '@logit-perturb/core/backend'
 import { tfjsOps } from './ops.js'
 import type { TfjsLoss } from './loss.js'
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { Explanation, Loss, LossContext, LossEvaluation, LossOptions, RuleInput, RuleState, RuleStateJSON } from '@logit-perturb/core'
-import { LogitPerturbError, closedFormGradient, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
+import { LogitPerturbError, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
+import { closedFormGradient } from '@logit-perturb/core/backend'
 import { createTfjsOps } from './ops.js'
 import { isRecordingGradients } from './training.js'
 

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { TensorOps, ValueChecks } from '@logit-perturb/core'
-import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues, checkMaskValues, checkSampleWeightValues } from '@logit-perturb/core'
+import type { TensorOps, ValueChecks } from '@logit-perturb/core/backend'
+import {
+  checkBinaryLabelValues,
+  checkFiniteValues,
+  checkLabelValues,
+  checkMaskValues,
+  checkSampleWeightValues,
+} from '@logit-perturb/core/backend'
 import { floatMask, gatherRows, segmentSum, stopGradient } from './gradientOps.js'
 
 /** The tfjs backends whose tensors live in host memory, where a synchronous read is cheap. */

@@ -1,14 +1,8 @@
 // Every public package's types in one user file (checked with skipLibCheck: false).
 import { COMMANDS } from '@logit-perturb/cli'
-import {
-  type ConformanceCase,
-  type Loss,
-  type RefTensor,
-  checkConformance,
-  createLoss,
-  referenceBackend,
-  referenceOps,
-} from '@logit-perturb/core'
+import { type Loss, type RefTensor, createLoss, referenceOps } from '@logit-perturb/core'
+import { type TensorOps, traceLoss } from '@logit-perturb/core/backend'
+import { type ConformanceCase, checkConformance, referenceBackend } from '@logit-perturb/core/verify'
 import {
   type ExportedLossModel,
   type OnnxRuntime,
@@ -28,6 +22,9 @@ export const reference: Loss<RefTensor> = createLoss(referenceOps, spec)
 export const onTfjs: TfjsLoss = createTfjsLoss(spec)
 export const model: ExportedLossModel = exportLossModel(spec)
 export const torchModule: ExportedTorchModule = exportTorchModule(spec)
+// The backend entry: the reference is a TensorOps, and the trace the exporters render is public.
+export const ops: TensorOps<RefTensor> = referenceOps
+export const trace: typeof traceLoss = traceLoss
 
 export async function train(xs: tf.Tensor2D, ys: tf.Tensor2D): Promise<number> {
   const net = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [2] })] })

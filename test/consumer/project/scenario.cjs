@@ -6,9 +6,10 @@
  * 2. a custom loop with LPL (prior split) through optimizer.minimize;
  * 3. one LPL loss on one batch three ways: the float64 reference, tfjs, and the exported ONNX model
  *    run by onnxruntime-web.
+ * 4. the core's two other entries: the backend's shape arithmetic and the verifier's error measure.
  * Returns the figures; the consumer test judges them.
  */
-async function run({ tf, tfl, core, tfjs, onnx }) {
+async function run({ tf, tfl, core, coreBackend, coreVerify, tfjs, onnx }) {
   await tf.setBackend('cpu')
   const tensorsBefore = tf.memory().numTensors
   const classCounts = [60, 15, 5]
@@ -69,7 +70,12 @@ async function run({ tf, tfl, core, tfjs, onnx }) {
   fitOptimizer.dispose()
   la.dispose()
   lpl.dispose()
-  return { fitLosses, loopLosses, reference, tfjs: onTfjs, onnx: onOnnx, tensorsLeft: tf.memory().numTensors - tensorsBefore }
+  const entries = {
+    broadcast: coreBackend.broadcastShapes([2, 1], [1, 3]),
+    traces: typeof coreBackend.traceLoss,
+    error: coreVerify.relativeError(Float64Array.of(2, 4), Float64Array.of(2, 5)),
+  }
+  return { fitLosses, loopLosses, reference, tfjs: onTfjs, onnx: onOnnx, entries, tensorsLeft: tf.memory().numTensors - tensorsBefore }
 }
 
 module.exports = { run }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
-import type { AnyBackend } from '@logit-perturb/core'
-import { checkConformance, checkEquivalences, referenceBackend } from '@logit-perturb/core'
+import type { AnyBackend } from '@logit-perturb/core/verify'
+import { checkConformance, checkEquivalences, referenceBackend } from '@logit-perturb/core/verify'
 import { onnxWasmBackend } from '@logit-perturb/onnx'
 import { tfjsBackend } from '@logit-perturb/tfjs'
 import { BACKENDS } from '../backend.js'

@@ -1,5 +1,5 @@
-import type { AnyBackend } from '@logit-perturb/core'
-import { referenceBackend } from '@logit-perturb/core'
+import type { AnyBackend } from '@logit-perturb/core/verify'
+import { referenceBackend } from '@logit-perturb/core/verify'
 import { onnxWasmBackend } from '@logit-perturb/onnx'
 import { tfjsBackends } from './tfjs.js'
 

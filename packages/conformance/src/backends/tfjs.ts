@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 // tfjs-layers registers the gradients of tfjs-core's kernels, as in any tfjs training program.
 import '@tensorflow/tfjs-layers'
-import type { AnyBackend } from '@logit-perturb/core'
+import type { AnyBackend } from '@logit-perturb/core/verify'
 import { tfjsBackend } from '@logit-perturb/tfjs'
 
 export { onTfjsBackend } from '@logit-perturb/tfjs'

@@ -4,7 +4,7 @@ import {
   type ConformanceValues,
   compareConformance,
   conformanceExpectation,
-} from '@logit-perturb/core'
+} from '@logit-perturb/core/verify'
 import { exportTorchModule } from '@logit-perturb/pytorch'
 import { TORCH_RTOL } from './golden.js'
 import { runTorchJobs, values } from './jobs.js'

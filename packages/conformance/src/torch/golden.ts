@@ -1,4 +1,4 @@
-import { relativeError } from '@logit-perturb/core'
+import { relativeError } from '@logit-perturb/core/verify'
 import { exportTorchModule } from '@logit-perturb/pytorch'
 import { type LoadedCase, expectedPerturbed, specOfCase, trainingCase } from '../fixtures.js'
 import { type Check, FINITE_DIFFERENCE_RTOL, type GoldenResult } from '../golden.js'

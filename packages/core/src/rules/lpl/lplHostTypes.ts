@@ -18,7 +18,7 @@ export interface LplHostSearchInputs {
   alpha: number
   /** `K`, the cap on every `K_c`. */
   maxSteps: number
-  /** A second cap on every `K_c`: the number of steps the op path unrolls ({@link LplSearchInputs.unrolledSteps}). */
+  /** A second cap on every `K_c`: the number of steps the op path unrolls (`LplSearchInputs.unrolledSteps`). */
   unrolledSteps: number
   /** Steps of length `α` along `g_c/‖g_c‖₂` (true) or `α·g_c` (false). */
   normalize: boolean
