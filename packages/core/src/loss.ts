@@ -45,7 +45,7 @@ export interface LossEvaluation<T> {
   /** The perturbed logits `z` and the rule's weights and logit scale. */
   batch: PerturbedBatch<T>
   /** The labels as a one-hot `[N, C]` matrix (single-label; zero rows where masked out), or the 0/1 label matrix itself (multi-label). */
-  oneHotLabels: T
+  labelMatrix: T
   /**
    * The share of each row in `loss`, `[N, 1]`: the mask, the sample weights, the rule's class
    * weights and the reduction's normalization in one factor (see `rowShares`).
@@ -182,8 +182,8 @@ const TASKS: Record<LabelTask, TaskLabels> = {
  * rules with `hasClosedFormGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
-  const { batch, oneHotLabels, rowShares, labelSmoothing } = evaluation
-  return closedFormBatchGradient(ops, evaluation.term, batch, oneHotLabels, labelSmoothing, rowShares)
+  const { batch, labelMatrix, rowShares, labelSmoothing } = evaluation
+  return closedFormBatchGradient(ops, evaluation.term, batch, labelMatrix, labelSmoothing, rowShares)
 }
 
 /**
@@ -226,11 +226,11 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
     checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
     const rowMask = mask === undefined ? undefined : ops.reshape(mask, [-1, 1])
-    const oneHotLabels = labelsOf.labelMatrix(ops, labels, numClasses, rowMask)
+    const labelMatrix = labelsOf.labelMatrix(ops, labels, numClasses, rowMask)
     const perturbation = rule.perturb(ops, {
       logits,
       labels,
-      labelMatrix: oneHotLabels,
+      labelMatrix,
       rowMask,
       numClasses,
       ctx,
@@ -248,12 +248,12 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       )
       batch = { ...batch, classWeights: constants.get('weighting', [numClasses], () => weights) }
     }
-    const shares = rowShares(ops, task, batch, { labelMatrix: oneHotLabels, rowMask, sampleWeight, batchSum: ctx.batchSum }, reduction)
-    const loss = reducedLoss(ops, facts.term, batch, oneHotLabels, labelSmoothing, shares, reduction)
+    const shares = rowShares(ops, task, batch, { labelMatrix, rowMask, sampleWeight, batchSum: ctx.batchSum }, reduction)
+    const loss = reducedLoss(ops, facts.term, batch, labelMatrix, labelSmoothing, shares, reduction)
     return {
       loss,
       batch,
-      oneHotLabels,
+      labelMatrix,
       rowShares: shares,
       labelSmoothing,
       numClasses,

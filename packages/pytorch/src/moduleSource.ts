@@ -59,10 +59,7 @@ export function moduleSource(p: ModuleParts): string {
       ? []
       : [
           "        # The rule's state, saved with the module; training calls move it.",
-          ...Object.entries(p.initialState).map(
-            ([key, values]) =>
-              `        self.register_buffer('state_${key}', torch.tensor([${values.map(pyNumber).join(', ')}], dtype=torch.float64))`,
-          ),
+          ...Object.entries(p.initialState).map(([key, values]) => `        self.register_buffer('state_${key}', ${stateTensor(values)})`),
         ]
   const epoch =
     p.epochSwitches.length === 0
@@ -195,4 +192,12 @@ export function moduleSource(p: ModuleParts): string {
     '        return perturbed, loss, grad',
     '',
   ].join('\n')
+}
+
+/** A state field's fresh value in float64: `torch.full` when every class starts alike (zeros, say), else its values. */
+function stateTensor(values: readonly number[]): string {
+  const first = values[0]
+  return first !== undefined && values.every((v) => Object.is(v, first))
+    ? `torch.full((${values.length},), ${pyNumber(first)}, dtype=torch.float64)`
+    : `torch.tensor([${values.map(pyNumber).join(', ')}], dtype=torch.float64)`
 }

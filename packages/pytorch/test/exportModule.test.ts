@@ -26,6 +26,18 @@ describe('exportTorchModule', () => {
     expect(source).toMatch(/index_\d+ = torch\.tensor\(float\(k_\d+\)/)
   })
 
+  it('writes a file that does not grow with the class count beyond the spec: index tables and fresh states by rule, searches as loops', () => {
+    // Specs with no per-class numbers of their own: only the digits of C may differ.
+    for (const spec of [{ rule: 'official-balanced' }, { rule: 'lpl', split: 'confidence' }, { rule: 'seesaw', numClasses: 1 }] as const) {
+      const size = (c: number) =>
+        exportTorchModule({ ...spec, ...('numClasses' in spec ? { numClasses: c } : {}) }, { numClasses: c }).source.length
+      expect(size(1000) - size(10), spec.rule).toBeLessThan(200)
+    }
+    const balanced = exportTorchModule({ rule: 'official-balanced' }, { numClasses: 1000 }).source
+    expect(balanced).toContain('torch.arange(1000, dtype=torch.float64)')
+    expect(lines(balanced, /^\s+for k_\d+ in range\(/)).toHaveLength(1)
+  })
+
   it('leaves no binding unread and binds each buffer once, at the start of the function', () => {
     const { source } = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, gradient: 'through' })
     const bound = [...source.matchAll(/^\s*([a-z][a-z0-9_]*_\d+) = /gm)].map((m) => m[1]!)

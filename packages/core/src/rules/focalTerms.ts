@@ -18,12 +18,12 @@ export interface FocalTerms<T> {
  * The terms of the focal factor `(1 − p_y)^γ` of single-label logits `z` (`[N, C]`) with one-hot
  * labels (`[N, C]`), for `γ > 0`: `(1 − q)^γ = exp(γ·log(1 − q))`.
  */
-export function focalTerms<T>(ops: TensorOps<T>, logits: T, oneHotLabels: T, gamma: number): FocalTerms<T> {
+export function focalTerms<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, gamma: number): FocalTerms<T> {
   const probs = ops.softmax(logits)
-  const others = ops.sum(ops.mul(probs, ops.sub(ops.constant([1], []), oneHotLabels)), [1], true)
+  const others = ops.sum(ops.mul(probs, ops.sub(ops.constant([1], []), labelMatrix)), [1], true)
   const miss = ops.maximum(others, ops.constant([MIN_MISS], []))
   return {
-    hit: ops.sum(ops.mul(probs, oneHotLabels), [1], true),
+    hit: ops.sum(ops.mul(probs, labelMatrix), [1], true),
     miss,
     factor: ops.exp(ops.mul(ops.log(miss), ops.constant([gamma], []))),
   }

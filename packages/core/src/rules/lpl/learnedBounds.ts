@@ -51,13 +51,13 @@ export function classDirections<T>(
   ops: TensorOps<T>,
   logits: T,
   labels: T,
-  oneHotLabels: T,
+  labelMatrix: T,
   c: number,
   rows: Pick<CountedRows<T>, 'rowMask' | 'batchSum'> = { rowMask: undefined },
 ): T {
   const counted: CountedRows<T> = { labels, numClasses: c, rowMask: rows.rowMask, batchSum: rows.batchSum }
-  const counts = ops.maximum(ops.reshape(classCounts(ops, oneHotLabels, counted), [c, 1]), ops.constant([1], []))
-  const classMean = ops.div(classSums(ops, softmaxResidual(ops, logits, oneHotLabels), counted), counts)
+  const counts = ops.maximum(ops.reshape(classCounts(ops, labelMatrix, counted), [c, 1]), ops.constant([1], []))
+  const classMean = ops.div(classSums(ops, softmaxResidual(ops, logits, labelMatrix), counted), counts)
   return l2Normalize(ops, classMean, 1).unit
 }
 

@@ -95,7 +95,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
         }
       : {}),
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
-      const { labels, labelMatrix: oneHotLabels, numClasses: c, ctx, state, constants } = call
+      const { labels, labelMatrix, numClasses: c, ctx, state, constants } = call
       // The base rule keeps no state of its own: it sees the call without LPL's.
       const { batch } = base.perturb(ops, { ...call, state: undefined, constants: prefixedConstants(constants, 'base') })
       const start = options.gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
@@ -109,7 +109,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
           : confidenceSplit(
               ops,
               ops.stopGradient(start),
-              oneHotLabels,
+              labelMatrix,
               { labels, numClasses: c, rowMask: call.rowMask, batchSum: ctx.batchSum },
               options,
               split,
@@ -124,7 +124,7 @@ export function lplRule(base: Rule, options: LplOptions): Rule {
         batch.logits,
         searchesOnHost(searchPath(ops), ctx.batchSum)
           ? hostSearch(ops, start, rows, plan, search, through)
-          : opSearchRows(ops, start, { ...rows, oneHotLabels }, plan, search, through),
+          : opSearchRows(ops, start, { ...rows, labelMatrix }, plan, search, through),
       )
       return {
         batch: { ...batch, logits: perturbed },
@@ -151,16 +151,16 @@ interface StepSettings {
 function opSearchRows<T>(
   ops: TensorOps<T>,
   start: T,
-  batch: CountedRows<T> & { oneHotLabels: T },
+  batch: CountedRows<T> & { labelMatrix: T },
   plan: { directions: T; bounds: T },
   search: StepSettings,
   through: boolean,
 ): T {
   const c = batch.numClasses
-  const inputsOf = (logits: T, [labels, oneHotLabels, directions, bounds, rowMask]: readonly (T | undefined)[]): LplSearchInputs<T> => ({
+  const inputsOf = (logits: T, [labels, labelMatrix, directions, bounds, rowMask]: readonly (T | undefined)[]): LplSearchInputs<T> => ({
     logits,
     labels: labels!,
-    oneHotLabels: oneHotLabels!,
+    labelMatrix: labelMatrix!,
     numClasses: c,
     ...(rowMask === undefined ? {} : { rowMask }),
     ...(batch.batchSum === undefined ? {} : { batchSum: batch.batchSum }),
@@ -168,7 +168,7 @@ function opSearchRows<T>(
     bounds: bounds!,
     ...search,
   })
-  const given = [batch.labels, batch.oneHotLabels, plan.directions, plan.bounds, ...(batch.rowMask === undefined ? [] : [batch.rowMask])]
+  const given = [batch.labels, batch.labelMatrix, plan.directions, plan.bounds, ...(batch.rowMask === undefined ? [] : [batch.rowMask])]
   return withGradient(ops, start, (x, save) => {
     if (through) save([x, ...given])
     return {
@@ -222,15 +222,15 @@ function hostSearch<T>(
 function confidenceSplit<T>(
   ops: TensorOps<T>,
   logits: T,
-  oneHotLabels: T,
+  labelMatrix: T,
   rows: CountedRows<T>,
   options: LplOptions,
   split: Extract<LplSplitPlan, { kind: 'confidence' }>,
   state: RuleState<T> | undefined,
 ): { directions: T; bounds: T; state: RuleState<T> } {
   const c = rows.numClasses
-  const trueClassProb = ops.sum(ops.mul(ops.softmax(logits), oneHotLabels), [1])
-  const counts = classCounts(ops, oneHotLabels, rows)
+  const trueClassProb = ops.sum(ops.mul(ops.softmax(logits), labelMatrix), [1])
+  const counts = classCounts(ops, labelMatrix, rows)
   const present = ops.greater(counts, ops.constant([0], []))
   const batchMean = ops.div(classSums(ops, trueClassProb, rows), ops.maximum(counts, ops.constant([1], [])))
   let confidence = ops.mul(batchMean, present)

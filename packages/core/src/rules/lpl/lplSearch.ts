@@ -12,7 +12,7 @@ export interface LplSearchInputs<T> {
   /** Labels `[N]` (int32). */
   labels: T
   /** The one-hot matrix of `labels`, `[N, C]` (all zeros in masked-out rows). */
-  oneHotLabels: T
+  labelMatrix: T
   /** `[N, 1]` float, 1 for the rows that count (see `classSums`); absent: every row. */
   rowMask?: T
   /** The sum across workers of the class sums and counts (`LossContext.batchSum`); absent: one worker. */
@@ -124,7 +124,7 @@ interface SearchPlan<T> {
 }
 
 function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T> {
-  const counts = ops.reshape(classCounts(ops, inp.oneHotLabels, rowsOf(inp)), [inp.numClasses, 1])
+  const counts = ops.reshape(classCounts(ops, inp.labelMatrix, rowsOf(inp)), [inp.numClasses, 1])
   return {
     denominator: ops.maximum(counts, ops.constant([1], [])),
     signedAlpha: ops.mul(inp.directions, ops.constant([inp.alpha], [])),
@@ -132,8 +132,8 @@ function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T
       ops.floor(ops.add(ops.div(inp.bounds, ops.constant([inp.alpha], [])), ops.constant([STEP_ROUNDING], []))),
       ops.constant([inp.maxSteps], []),
     ),
-    nonTarget: ops.sub(ops.constant([1], []), inp.oneHotLabels),
-    targetOut: ops.mul(inp.oneHotLabels, ops.constant([1e30], [])),
+    nonTarget: ops.sub(ops.constant([1], []), inp.labelMatrix),
+    targetOut: ops.mul(inp.labelMatrix, ops.constant([1e30], [])),
   }
 }
 
@@ -163,11 +163,11 @@ function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPl
   if (!inp.normalize) {
     const others = ops.mul(probs, plan.nonTarget)
     // p_i − e_{y_i}, with the target entry −Σ_{j≠y} p_j (see `softmaxResidual`).
-    const g = classSums(ops, ops.sub(others, ops.mul(inp.oneHotLabels, ops.sum(others, [1], true))), rows)
+    const g = classSums(ops, ops.sub(others, ops.mul(inp.labelMatrix, ops.sum(others, [1], true))), rows)
     return { move: ops.div(ops.mul(coefficient, g), plan.denominator), coefficient, unit: g, norm: plan.denominator, probs }
   }
   // Absent classes have g = 0 and take a zero step.
-  const direction = classGradientDirection(ops, u, probs, { oneHotLabels: inp.oneHotLabels, ...plan }, rows)
+  const direction = classGradientDirection(ops, u, probs, { labelMatrix: inp.labelMatrix, ...plan }, rows)
   const { unit, norm } = l2Normalize(ops, direction.sums, 1)
   return {
     move: ops.mul(coefficient, unit),
@@ -198,7 +198,7 @@ export function classGradientDirection<T>(
   probs: T,
   targets: {
     /** `e_{y_i}`, `[N, C]`. */
-    oneHotLabels: T
+    labelMatrix: T
     /** `1 − e_{y_i}`. */
     nonTarget: T
     /** `1e30·e_{y_i}`. */
@@ -217,7 +217,7 @@ export function classGradientDirection<T>(
   const rawWeight = ops.sum(ops.mul(probs, targets.nonTarget), [1], true)
   // The target logit moved far below the rest: its share of this softmax is exactly zero.
   const nonTargetProbs = ops.softmax(ops.sub(logits, targets.targetOut))
-  const direction = ops.sub(nonTargetProbs, targets.oneHotLabels)
+  const direction = ops.sub(nonTargetProbs, targets.labelMatrix)
   return {
     sums: classSums(ops, ops.mul(ops.maximum(rawWeight, floor), direction), rows),
     nonTargetProbs,

@@ -2,7 +2,8 @@ import { checkNumber } from '../../validate.js'
 import { classCounts } from '../classSums.js'
 import { addClassRows } from '../crossEntropy.js'
 import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
-import { officialStep, pythonRound } from './officialStep.js'
+import { roundHalfEven } from '../../rounding.js'
+import { officialStep } from './officialStep.js'
 import { repeat, withGradient } from '../../control.js'
 import type { Rule } from '../types.js'
 
@@ -22,7 +23,7 @@ export type OfficialBalancedInput = SpecInput<OfficialBalancedSpec, 'steps' | 'a
 /** `R = round(1.1·K)`, the iteration count of the released balanced-data code. */
 export function officialBalancedIterations(steps: number): number {
   checkNumber(steps, { min: 1, integer: true }, 'steps')
-  return pythonRound(1.1 * steps)
+  return roundHalfEven(1.1 * steps)
 }
 
 /**
@@ -41,17 +42,17 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
   return {
     numClasses,
     gradientThrough: false,
-    perturb(ops, { logits, labels, labelMatrix: oneHotLabels, numClasses: c, rowMask, ctx }) {
+    perturb(ops, { logits, labels, labelMatrix, numClasses: c, rowMask, ctx }) {
       const search = (start: typeof logits): typeof logits => {
         const zero = ops.constant([0], [])
         const tenthK = ops.constant([0.1 * steps], [])
         const minusOne = ops.constant([-1], [])
         const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
         // The class counts, summed across workers once for every step.
-        const counts = classCounts(ops, oneHotLabels, rows)
+        const counts = classCounts(ops, labelMatrix, rows)
         /** One iteration from `delta`: the diagonal's offsets `sub = t − m` and the step to add twice. */
         const iterate = (delta: typeof logits) => {
-          const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), oneHotLabels, rows, counts)
+          const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), labelMatrix, rows, counts)
           const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
           return { sub, step: ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction) }
         }

@@ -8,7 +8,7 @@ import { type SearchPath, searchEngine, searchesOnHost } from '../searchEngine.j
 import { officialLongtailHost, officialLongtailHostVjp } from './officialLongtailHost.js'
 import { type OfficialSearchInputs, officialLongtailSearch, officialLongtailSearchVjp } from './officialLongtailSearch.js'
 import { NON_NEGATIVE, PRESET_NOT_A_BASE, STEP_COUNT, type SpecBase, type SpecInput, defineRule } from '../definition.js'
-import { pythonRound } from './officialStep.js'
+import { roundHalfEven } from '../../rounding.js'
 import type { PerturbCall, Rule } from '../types.js'
 
 /** The authors' released long-tail code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
@@ -62,7 +62,7 @@ export function officialLongtailSteps(
   const first = n[0]!
   const last = n[n.length - 1]!
   const raw = n.map((nc, c) =>
-    c < headClasses ? pythonRound((nc / first) * stepScale * headFactor - 1) : pythonRound((last / nc) * stepScale - 1),
+    c < headClasses ? roundHalfEven((nc / first) * stepScale * headFactor - 1) : roundHalfEven((last / nc) * stepScale - 1),
   )
   checkFiniteResult(raw, 'stepScale', 'the step indices round(ratio·S·κ − 1)')
   return { raw, clamped: raw.map((k) => Math.min(Math.max(k, 0), steps - 1)) }
@@ -97,7 +97,7 @@ export function officialLongtailRule(
     gradientThrough: true,
     searchPath,
     perturb<T>(ops: TensorOps<T>, call: PerturbCall<T>) {
-      const { logits, labels, labelMatrix: oneHotLabels, rowMask, constants } = call
+      const { logits, labels, labelMatrix, rowMask, constants } = call
       const batchSum = call.ctx.batchSum
       const rows = { labels, numClasses: c, rowMask }
       // With statistics summed across workers the steps run as ops, each taking part in the sums.
@@ -105,13 +105,13 @@ export function officialLongtailRule(
         return { batch: { logits: ops.add(logits, hostSearch(ops, logits, rows, clamped, signedAlpha, steps)) } }
       const given = [
         labels,
-        oneHotLabels,
+        labelMatrix,
         constants.get('stepOf', [c, 1], () => clamped),
         constants.get('signedAlpha', [c, 1], () => signedAlpha),
       ]
       const inputsOf = (x: T, [ids, oneHot, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => ({
         logits: x,
-        oneHotLabels: oneHot!,
+        labelMatrix: oneHot!,
         rows: { labels: ids!, numClasses: c, rowMask: mask, batchSum },
         stepOf: stepOf!,
         signedAlpha: scale!,

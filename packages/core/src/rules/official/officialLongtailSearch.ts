@@ -8,7 +8,7 @@ export interface OfficialSearchInputs<T> {
   /** Logits the search starts from, `[N, C]`. */
   logits: T
   /** The one-hot matrix of the labels, `[N, C]` (all zeros in masked-out rows). */
-  oneHotLabels: T
+  labelMatrix: T
   /** Labels, the class count and the rows that count. */
   rows: CountedRows<T>
   /** `k_c`, the clamped 0-based step whose perturbation class `c`'s samples take. */
@@ -30,11 +30,11 @@ export interface OfficialSearchInputs<T> {
 export function officialLongtailSearch<T>(ops: TensorOps<T>, inp: OfficialSearchInputs<T>): T {
   const c = inp.rows.numClasses
   const zero = ops.constant(new Float64Array(c * c), [c, c])
-  const counts = classCounts(ops, inp.oneHotLabels, inp.rows)
+  const counts = classCounts(ops, inp.labelMatrix, inp.rows)
   const [, selected] = repeat(ops, inp.steps, [zero, zero], (_, [delta, chosen], k) => {
     const next = ops.add(
       delta!,
-      ops.mul(inp.signedAlpha, officialStep(ops, shifted(ops, inp, delta!), inp.oneHotLabels, inp.rows, counts).direction),
+      ops.mul(inp.signedAlpha, officialStep(ops, shifted(ops, inp, delta!), inp.labelMatrix, inp.rows, counts).direction),
     )
     return [next, ops.where(ops.equal(inp.stepOf, k), next, chosen!)]
   })
@@ -58,10 +58,10 @@ export function officialLongtailSearch<T>(ops: TensorOps<T>, inp: OfficialSearch
 export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSearchInputs<T>, upstream: T): T {
   const c = inp.rows.numClasses
   const zero = ops.constant(new Float64Array(c * c), [c, c])
-  const counts = classCounts(ops, inp.oneHotLabels, inp.rows)
+  const counts = classCounts(ops, inp.labelMatrix, inp.rows)
   const trajectory = repeat(ops, inp.steps, [zero], (_, [delta, ...kept]) => {
     const u = shifted(ops, inp, delta!)
-    const next = ops.add(delta!, ops.mul(inp.signedAlpha, officialStep(ops, u, inp.oneHotLabels, inp.rows, counts).direction))
+    const next = ops.add(delta!, ops.mul(inp.signedAlpha, officialStep(ops, u, inp.labelMatrix, inp.rows, counts).direction))
     return [next, ...kept, u]
   }).slice(1)
   const safeCounts = ops.reshape(ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts), [c, 1])
@@ -71,7 +71,7 @@ export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSea
     const u = trajectory[k]!
     const probs = ops.softmax(u)
     const lambda = ops.add(adjoint!, ops.mul(ops.equal(inp.stepOf, ops.constant([k], [])), upstream))
-    const step = officialStep(ops, u, inp.oneHotLabels, inp.rows, counts)
+    const step = officialStep(ops, u, inp.labelMatrix, inp.rows, counts)
     const g = step.g
     const w = ops.mul(inp.signedAlpha, lambda)
     const t = ops.sum(ops.mul(w, g), [1])

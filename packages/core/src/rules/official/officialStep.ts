@@ -1,5 +1,4 @@
 import type { TensorOps } from '../../ops.js'
-import { roundHalfEven } from '../../rounding.js'
 import { type CountedRows, classCounts, classSums } from '../classSums.js'
 import { l2Normalize } from '../norm.js'
 import { identityClassMatrix } from '../classMatrices.js'
@@ -21,9 +20,9 @@ import { identityClassMatrix } from '../classMatrices.js'
 export function officialStep<T>(
   ops: TensorOps<T>,
   logits: T,
-  oneHotLabels: T,
+  labelMatrix: T,
   rows: CountedRows<T>,
-  counts: T = classCounts(ops, oneHotLabels, rows),
+  counts: T = classCounts(ops, labelMatrix, rows),
 ): {
   /** `G`, `[C, C]`: row `c` is the step direction of the class-`c` samples. */
   direction: T
@@ -51,6 +50,3 @@ export function officialStep<T>(
     columnNorms,
   }
 }
-
-/** Python's `round` (half to even), used by the released code's step-count formulas. */
-export const pythonRound = roundHalfEven
