@@ -105,6 +105,12 @@ describe('adapters: finite results or a typed error, no tensor leaked', () => {
         numClasses: fc.oneof(fc.constant(undefined), integerInput(1, 8), fc.constantFrom(...WRONG_TYPES)),
         opset: fc.oneof(fc.constant(undefined), fc.integer({ min: 10, max: 25 }), fc.constantFrom(...EDGE_NUMBERS)),
         state: fc.constantFrom(undefined, 'batch', 'io', 'both', 1),
+        training: fc.constantFrom(undefined, true, false, 'yes', 0),
+        name: fc.constantFrom(undefined, 'loss', '', 5),
+        mask: fc.constantFrom(undefined, true, false, 1),
+        sampleWeight: fc.constantFrom(undefined, true, 'no'),
+        reduction: fc.constantFrom(undefined, 'mean', 'none', 'avg'),
+        context: fc.oneof(fc.constant(undefined), fc.constant(null), fc.record({ epoch: fc.constantFrom(...EDGE_NUMBERS) })),
       },
       { requiredKeys: [] },
     )

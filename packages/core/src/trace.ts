@@ -121,6 +121,12 @@ export interface LossTrace<T> {
  */
 export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOptions = {}): LossTrace<T> {
   const loss = createLoss(ops, spec)
+  check(
+    options.context === undefined || (typeof options.context === 'object' && options.context !== null),
+    'INVALID_PARAMETER',
+    'must be an object (the epoch and the extra inputs)',
+    'context',
+  )
   const context = options.context ?? {}
   const numClasses = exportClassCount(loss, options.numClasses, context)
   const flag = (name: 'sampleWeight' | 'mask' | 'carryState', fallback: boolean): boolean => {

@@ -105,6 +105,13 @@ export interface ExportedLossModel {
  */
 export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}): ExportedLossModel {
   const parsed = parseSpec(spec)
+  check(typeof options === 'object' && options !== null, 'INVALID_PARAMETER', 'must be an object of export options', 'options')
+  check(
+    options.name === undefined || (typeof options.name === 'string' && options.name.length > 0),
+    'INVALID_PARAMETER',
+    `must be a non-empty string, got ${JSON.stringify(options.name) ?? String(options.name)}`,
+    'name',
+  )
   const graph = new GraphBuilder({ opset: options.opset ?? MIN_OPSET })
   const symbolic = createSymbolicOps(graph)
   const reduction = checkOneOf(options.reduction, REDUCTIONS, 'mean', 'reduction')

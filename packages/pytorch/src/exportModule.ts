@@ -66,6 +66,13 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  */
 export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions = {}): ExportedTorchModule {
   const parsed = parseSpec(spec)
+  check(typeof options === 'object' && options !== null, 'INVALID_PARAMETER', 'must be an object of export options', 'options')
+  check(
+    options.context === undefined || (typeof options.context === 'object' && options.context !== null),
+    'INVALID_PARAMETER',
+    "must be an object (ISDA's isda)",
+    'context',
+  )
   const program = new PythonProgram()
   const python = createPythonOps(program)
   const className = options.className ?? defaultClassName(parsed.rule)

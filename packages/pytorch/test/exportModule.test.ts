@@ -74,7 +74,7 @@ describe('exportTorchModule', () => {
     expect(batchSums(false)).toEqual([1, 1, 1])
   })
 
-  it('refuses a spec without a class count, a class count the spec contradicts, and a bad class name', () => {
+  it('refuses a spec without a class count, a class count the spec contradicts or out of range, a bad class name and bad options', () => {
     expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce' })))).toBe('INVALID_PARAMETER numClasses')
     expect(codeAndField(refusal(() => exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS }, { numClasses: 5 })))).toBe(
       'INVALID_PARAMETER numClasses',
@@ -83,6 +83,12 @@ describe('exportTorchModule', () => {
       'INVALID_PARAMETER className',
     )
     expect(codeAndField(refusal(() => exportTorchModule({ rule: 'lpl' } as unknown as RuleInput)))).toBe('INVALID_SPEC split')
+    // Options are checked like spec fields.
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce', numClasses: 3 }, null as never)))).toBe('INVALID_PARAMETER options')
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce', numClasses: 3 }, { context: 5 as never })))).toBe(
+      'INVALID_PARAMETER context',
+    )
+    expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce' }, { numClasses: 1e308 })))).toBe('INVALID_PARAMETER numClasses')
   })
 })
 
