@@ -47,7 +47,7 @@ describe('exported modules on the conformance cases', () => {
     const c = cases.find((x) => x.name === 'lpl-prior (|u| ≤ 3)') as ConformanceCase
     const module = exportTorchModule(c.spec, { numClasses: 6 })
     // One step of the search scaled wrongly: the perturbation, loss and gradient move.
-    const tampered = { ...module, source: module.source.replace(/(state_\d+ = add_\d+)$/m, '$1 * 1.01') }
+    const tampered = { ...module, source: module.source.replace(/(delta_\d+ = add_\d+)$/m, '$1 * 1.01') }
     expect(tampered.source).not.toBe(module.source)
     const [result] = await runTorchJobs([{ module: tampered, reduction: 'mean', logits: c.logits, labels: c.labels }])
     const out = result!.float64

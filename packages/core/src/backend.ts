@@ -7,7 +7,7 @@
  * @module @logit-perturb/core/backend
  */
 export type { CustomGradient, LoopBody, TensorOps, ValueChecks } from './ops.js'
-export { repeat, withGradient } from './control.js'
+export { named, repeat, withGradient } from './control.js'
 export { scalar } from './ops.js'
 export { check } from './errors.js'
 export { EMPTY_BATCH, FLOAT32_FLOOR } from './numerics.js'

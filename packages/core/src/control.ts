@@ -10,6 +10,15 @@ export function withGradient<T>(ops: TensorOps<T>, x: T, f: (x: T, save: (tensor
 }
 
 /**
+ * `x`, named `name` (snake_case, as the rule's formula calls it) on backends that write code
+ * (`TensorOps.label`); elsewhere `x` as it is.
+ */
+export function named<T>(ops: TensorOps<T>, x: T, name: string): T {
+  ops.label?.(x, name)
+  return x
+}
+
+/**
  * `count` iterations of `body` from `state`: the backend's `loop` where it has one, else unrolled.
  * `k` is the iteration's index as a host number, `index` the same as a float scalar tensor; a body
  * that needs the index as a value uses `index`, so that a backend can write the loop once (a

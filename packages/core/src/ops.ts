@@ -135,6 +135,13 @@ export interface TensorOps<T> {
   readonly loop?: (count: number, state: readonly T[], body: LoopBody<T>) => readonly T[]
 
   /**
+   * Optional, for backends that write code: gives `x` the name the rule's own code has for it
+   * (`delta`, `counts`), so the written code reads like the rule (the PyTorch module's variables).
+   * Changes no value. Rules call it through `named`.
+   */
+  readonly label?: (x: T, name: string) => void
+
+  /**
    * Optional, for backends with scoped memory (tfjs's `tidy`): makes `x` outlive the scope it was
    * made in. The loss keeps its batch-independent constants this way (see `constantPool`).
    */

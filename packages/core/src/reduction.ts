@@ -1,3 +1,4 @@
+import { named } from './control.js'
 import { FLOAT32_FLOOR } from './numerics.js'
 import type { TensorOps } from './ops.js'
 import type { LossTerm } from './rules/lossTerms.js'
@@ -86,7 +87,7 @@ export function reducedLoss<T>(
   share: T,
   reduction: Reduction,
 ): T {
-  const weighted = ops.mul(perSampleLoss(ops, term, batch, labelMatrix, epsilon), share)
+  const weighted = ops.mul(named(ops, perSampleLoss(ops, term, batch, labelMatrix, epsilon), 'per_sample'), named(ops, share, 'share'))
   return reduction === 'none' ? ops.reshape(weighted, [-1]) : ops.sum(weighted, [0, 1])
 }
 

@@ -42,7 +42,28 @@ export class PythonProgram {
    * (a rule computes some values only for its reverse pass, which torch's autograd replaces).
    */
   body(indent: string): string[] {
-    return withoutDeadBindings([...this.prologue, ...this.blocks[0]!.lines]).map((l) => (l === '' ? l : indent + l))
+    const lines = withoutDeadBindings([...this.prologue, ...this.blocks[0]!.lines])
+    return this.withPreferredNames(lines).map((l) => (l === '' ? l : indent + l))
+  }
+
+  /** The names the rule's code gives variables (`TensorOps.label`): `<stem>_<k>` becomes `<name>_<k>`. */
+  private readonly preferred = new Map<string, string>()
+
+  /**
+   * Records that the variable `variable` (a fresh `<stem>_<k>`) is what the rule calls `name`; a
+   * first name wins. Names only: the code is the same.
+   */
+  prefer(variable: string, name: string): void {
+    if (this.freshNames.has(variable) && /^[a-z][a-z0-9_]*$/.test(name) && !this.preferred.has(variable)) {
+      this.preferred.set(variable, `${name}_${variable.slice(variable.lastIndexOf('_') + 1)}`)
+    }
+  }
+
+  /** `lines` with each preferred variable renamed; the counter keeps every `<name>_<k>` unique. */
+  private withPreferredNames(lines: readonly string[]): string[] {
+    if (this.preferred.size === 0) return [...lines]
+    const pattern = new RegExp(`\\b(${[...this.preferred.keys()].join('|')})\\b`, 'g')
+    return lines.map((line) => line.replace(pattern, (v) => this.preferred.get(v) ?? v))
   }
 
   /** What `key` was remembered as in the current scope or one around it. */
@@ -59,9 +80,14 @@ export class PythonProgram {
     this.current().known.set(key, tensor)
   }
 
+  /** The names {@link fresh} gave: the only ones a preferred name may replace. */
+  private readonly freshNames = new Set<string>()
+
   /** A fresh variable name `<stem>_<k>`. */
   fresh(stem: string): string {
-    return `${stem}_${this.counter++}`
+    const name = `${stem}_${this.counter++}`
+    this.freshNames.add(name)
+    return name
   }
 
   /** Writes `line` in the current block. */
@@ -123,6 +149,8 @@ export class PythonProgram {
     const outerKnown = new Map(this.blocks[0]!.known)
     const buffers = this.buffers.length
     const keys = [...this.buffersByKey.keys()]
+    const preferred = new Map(this.preferred)
+    const freshNames = new Set(this.freshNames)
     const scratch: Block = { lines: [], known: new Map() }
     this.blocks.push(scratch)
     try {
@@ -136,6 +164,11 @@ export class PythonProgram {
       for (const [code, tensor] of outerKnown) this.blocks[0]!.known.set(code, tensor)
       this.buffers.length = buffers
       for (const key of this.buffersByKey.keys()) if (!keys.includes(key)) this.buffersByKey.delete(key)
+      // Names a dry run gave or preferred are given again by the real trace.
+      this.preferred.clear()
+      for (const [variable, name] of preferred) this.preferred.set(variable, name)
+      this.freshNames.clear()
+      for (const name of freshNames) this.freshNames.add(name)
     }
   }
 

@@ -250,6 +250,7 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
     },
 
     loop: (count, state, body) => writeLoop(ops, count, state, body),
+    label: (x, name) => program.prefer(tensor(x).expr, name),
   }
   return ops
 }

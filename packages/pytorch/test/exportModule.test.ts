@@ -16,7 +16,9 @@ describe('exportTorchModule', () => {
   it("writes LPL's search as one for loop of maxSteps iterations, shared by the three reductions", () => {
     const { source } = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 7 })
     expect(lines(source, /^\s*for k_\d+ in range\(7\):$/)).toHaveLength(1)
-    expect(lines(source, /torch\.index_select\(state_\d+, 0, labels\)/).length).toBeGreaterThanOrEqual(1)
+    // The loop state reads as the rule names it: δ, gathered by each sample's class, moved each step.
+    expect(lines(source, /torch\.index_select\(delta_\d+, 0, labels\)/).length).toBeGreaterThanOrEqual(1)
+    expect(lines(source, /^\s+move_\d+ = /).length).toBeGreaterThanOrEqual(1)
     expect(source).toMatch(/if self\.reduction == 'mean':[\s\S]*elif self\.reduction == 'sum':[\s\S]*else:/)
   })
 

@@ -1,3 +1,4 @@
+import { named } from '../control.js'
 import { check } from '../errors.js'
 import { classCounts as batchClassCounts } from './classSums.js'
 import { NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
@@ -55,6 +56,7 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
       const counts = training
         ? ops.add(start, batchClassCounts(ops, labelMatrix, { labels, numClasses, rowMask, batchSum: ctx.batchSum }))
         : start
+      named(ops, counts, 'counts')
       const logCounts = ops.log(ops.maximum(counts, ops.constant([1], [])))
       // log M[y, j] = p·min(log N_j − log N_y, 0), row y_i for each sample.
       const logMitigation = ops.mul(
@@ -69,7 +71,9 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
         ops.constant([spec.q], []),
       )
       const offTarget = ops.sub(ops.constant([1], []), labelMatrix)
-      const shift = ops.mul(ops.add(ops.gather(logMitigation, labels, 0), logCompensation), offTarget)
+      named(ops, logMitigation, 'log_mitigation')
+      named(ops, logCompensation, 'log_compensation')
+      const shift = named(ops, ops.mul(ops.add(ops.gather(logMitigation, labels, 0), logCompensation), offTarget), 'shift')
       return {
         batch: { logits: ops.add(logits, shift) },
         ...(training ? { state: { counts } } : {}),

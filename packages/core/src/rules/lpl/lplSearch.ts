@@ -1,7 +1,7 @@
 import { FLOAT32_FLOOR } from '../../numerics.js'
 import type { TensorOps } from '../../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
-import { repeat } from '../../control.js'
+import { named, repeat } from '../../control.js'
 import { type CountedRows, classCounts, classSums } from '../classSums.js'
 import { l2Normalize } from '../norm.js'
 
@@ -53,9 +53,11 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
   const c = inp.numClasses
   const plan = searchPlan(ops, inp)
   const zero = ops.constant(new Float64Array(c * c), [c, c])
-  const [delta] = repeat(ops, inp.unrolledSteps, [zero], (_, [current], k) => [
-    ops.add(current!, classStep(ops, inp, plan, k, ops.add(inp.logits, ops.gather(current!, inp.labels, 0))).move),
-  ])
+  const [delta] = repeat(ops, inp.unrolledSteps, [zero], (_, [current], k) => {
+    const delta = named(ops, current!, 'delta')
+    const logits = named(ops, ops.add(inp.logits, ops.gather(delta, inp.labels, 0)), 'logits')
+    return [ops.add(delta, named(ops, classStep(ops, inp, plan, k, logits).move, 'move'))]
+  })
   return delta!
 }
 
@@ -158,17 +160,19 @@ interface ClassStep<T> {
 /** Step `k` (a float scalar tensor) of the search at the logits `u`. */
 function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPlan<T>, k: T, u: T): ClassStep<T> {
   const rows = rowsOf(inp)
-  const coefficient = ops.mul(ops.greater(plan.steps, k), plan.signedAlpha)
-  const probs = ops.softmax(u)
+  const coefficient = named(ops, ops.mul(ops.greater(plan.steps, k), plan.signedAlpha), 'step_size')
+  const probs = named(ops, ops.softmax(u), 'probs')
   if (!inp.normalize) {
     const others = ops.mul(probs, plan.nonTarget)
     // p_i − e_{y_i}, with the target entry −Σ_{j≠y} p_j (see `softmaxResidual`).
-    const g = classSums(ops, ops.sub(others, ops.mul(inp.labelMatrix, ops.sum(others, [1], true))), rows)
+    const g = named(ops, classSums(ops, ops.sub(others, ops.mul(inp.labelMatrix, ops.sum(others, [1], true))), rows), 'class_gradient')
     return { move: ops.div(ops.mul(coefficient, g), plan.denominator), coefficient, unit: g, norm: plan.denominator, probs }
   }
   // Absent classes have g = 0 and take a zero step.
   const direction = classGradientDirection(ops, u, probs, { labelMatrix: inp.labelMatrix, ...plan }, rows)
+  named(ops, direction.sums, 'class_gradient')
   const { unit, norm } = l2Normalize(ops, direction.sums, 1)
+  named(ops, unit, 'direction')
   return {
     move: ops.mul(coefficient, unit),
     coefficient,

@@ -4,7 +4,7 @@ import { addClassRows } from '../crossEntropy.js'
 import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
 import { roundHalfEven } from '../../rounding.js'
 import { officialStep } from './officialStep.js'
-import { repeat, withGradient } from '../../control.js'
+import { named, repeat, withGradient } from '../../control.js'
 import type { Rule } from '../types.js'
 
 /** The authors' released balanced-data code, reproduced to its numbers (docs/spec.md#4b-the-released-code). */
@@ -49,12 +49,13 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
         const minusOne = ops.constant([-1], [])
         const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
         // The class counts, summed across workers once for every step.
-        const counts = classCounts(ops, labelMatrix, rows)
+        const counts = named(ops, classCounts(ops, labelMatrix, rows), 'counts')
         /** One iteration from `delta`: the diagonal's offsets `sub = t − m` and the step to add twice. */
         const iterate = (delta: typeof logits) => {
           const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), labelMatrix, rows, counts)
-          const sub = ops.sub(ops.mean(diagonal, [0], true), diagonal)
-          return { sub, step: ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction) }
+          const sub = named(ops, ops.sub(ops.mean(diagonal, [0], true), diagonal), 'sub')
+          const step = ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction)
+          return { sub, step: named(ops, step, 'step') }
         }
         // The first iteration also fixes the entry each class takes, from its `sub`.
         const zeroDelta = ops.constant(new Float64Array(c * c), [c, c])
@@ -67,11 +68,13 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
           ops.div(first.sub, ops.maximum(ops.max(first.sub, [0], true), tiny)),
         )
         const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
-        const entryOf = ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1])
+        const entryOf = named(ops, ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1]), 'entry')
         const stored = ops.add(zeroDelta, first.step)
         const initial = [ops.add(stored, first.step), ops.where(ops.equal(entryOf, zero), stored, zeroDelta)]
         // Iterations 1 … R − 1: the same body each time, so a symbolic backend writes one loop.
         const [, selected] = repeat(ops, iterations - 1, initial, (_k, [delta, selected], index) => {
+          named(ops, delta!, 'delta')
+          named(ops, selected!, 'selected')
           const { step } = iterate(delta!)
           const next = ops.add(delta!, step)
           const r = ops.add(index, ops.constant([1], []))
