@@ -190,7 +190,10 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     epochs: epoch === undefined ? [0, ...switches] : [epoch],
     evaluate(branch) {
       const ctx: LossContext<T> = {
-        ...(context.isda === undefined ? {} : { isda: context.isda }),
+        // The rule's extra inputs (`rule.extraInputs`, ISDA's `isda`), as the export's context gives them.
+        ...Object.fromEntries(
+          (loss.rule.extraInputs ?? []).filter((key) => key in context).map((key) => [key, context[key as keyof typeof context]]),
+        ),
         ...rows,
         epoch: branch.epoch,
         training: branch.training,

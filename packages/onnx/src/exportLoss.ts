@@ -1,4 +1,4 @@
-import { type LossContext, type Reduction, type RuleInput, type RuleSpec, createLoss, parseSpec } from '@logit-perturb/core'
+import { type LossContext, type Reduction, type RuleInput, type RuleSpec, parseSpec, ruleFacts } from '@logit-perturb/core'
 import { type TraceOps, check, checkOneOf, traceLoss } from '@logit-perturb/core/backend'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
@@ -119,7 +119,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   check(typeof training === 'boolean', 'INVALID_PARAMETER', `must be true or false, got ${String(training)}`, 'training')
   // A rule whose state means nothing without it carries it by default; one that has a stateless
   // meaning (LPL's confidence split: the batch's split alone) keeps the stateless model by default.
-  const keeps = createLoss(symbolic, parsed).rule.state
+  const keeps = ruleFacts(parsed).state
   const state = checkOneOf(
     options.state,
     ['batch', 'io'],

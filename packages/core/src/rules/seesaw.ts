@@ -42,16 +42,18 @@ export type SeesawInput = SpecInput<SeesawSpec, 'p' | 'q' | 'eps'>
  */
 export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCounts' | 'numClasses'>): Rule {
   const c = spec.classCounts?.length ?? spec.numClasses
+  const declared = declareState({
+    fields: { counts: COUNT_FIELD },
+    initial: (numClasses) => ({ counts: spec.classCounts ?? zeros(numClasses) }),
+    movedBy: 'training',
+  })
   return {
     numClasses: c,
     gradientThrough: false,
-    state: declareState({
-      fields: { counts: COUNT_FIELD },
-      initial: (numClasses) => ({ counts: spec.classCounts ?? zeros(numClasses) }),
-      movedBy: 'training',
-    }),
+    state: declared,
     perturb(ops, { logits, labels, labelMatrix, rowMask, numClasses, ctx, state, constants }) {
-      const start = state?.counts ?? constants.get('counts', [numClasses], () => spec.classCounts ?? zeros(numClasses))
+      // A fresh loss reads the counts it starts from: the declared fresh state.
+      const start = state?.counts ?? constants.get('counts', [numClasses], () => declared.initial(numClasses).counts!)
       const training = ctx.training !== false
       const counts = training
         ? ops.add(start, batchClassCounts(ops, labelMatrix, { labels, numClasses, rowMask, batchSum: ctx.batchSum }))
