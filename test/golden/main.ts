@@ -1,6 +1,6 @@
 /**
  * `pnpm test:golden`: every `golden-*.json` in the folders of `$GOLDEN_DIR` (separated as in `PATH`;
- * default `../shared/fixtures` and `../shared/fixtures/catalogue`) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
+ * default `../shared/fixtures` and its `catalogue/`, `dense/` and `soft/` folders) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
  * PyTorch modules, in float64 and float32 (Debian's python3-torch): `golden pytorch: N passed, M
  * failed`. Exits 1 if any case failed or no case ran.
  */
@@ -11,7 +11,10 @@ import { runTorchGolden } from '@logit-perturb/conformance/torch'
 
 // Several folders may be given, separated as in PATH: the default takes the shared fixtures and
 // their catalogue folder.
-const dirs = (process.env.GOLDEN_DIR ?? ['../shared/fixtures', '../shared/fixtures/catalogue'].join(delimiter))
+const dirs = (
+  process.env.GOLDEN_DIR ??
+  ['../shared/fixtures', '../shared/fixtures/catalogue', '../shared/fixtures/dense', '../shared/fixtures/soft'].join(delimiter)
+)
   .split(delimiter)
   .filter((d) => d !== '')
   .map((d) => resolve(d))

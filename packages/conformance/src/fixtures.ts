@@ -7,14 +7,57 @@ import { parseSpec } from '@logit-perturb/core'
 export interface GoldenCase {
   kind: string
   numClasses: number
-  logits: number[][]
-  /** Class ids `[N]`; for the multi-label kinds, rows of 0 and 1 `[N][C]`. */
-  labels: number[] | number[][]
+  /** `[N][C]`; dense cases (`dense/`) `[N][C][H][W]`, classes on axis 1. */
+  logits: NestedNumbers
+  /**
+   * Class ids `[N]` (dense: `[N][H][W]`, with `ignoreIndex` at ignored pixels); for the multi-label
+   * kinds, rows of 0 and 1 `[N][C]`; null for soft-target cases, whose `targets` are `[N][C]`.
+   */
+  labels: number[] | number[][] | NestedNumbers | null
+  /** Soft targets `[N][C]` (`soft/`): probability rows in place of labels. */
+  targets?: number[][]
+  /** The ignore label of a dense case. */
+  ignoreIndex?: number
   loss: number
-  gradLogits: number[][]
-  perturbedLogits?: number[][]
+  gradLogits: NestedNumbers
+  perturbedLogits?: NestedNumbers
   [field: string]: unknown
 }
+
+/** A nested array of numbers of any depth (`[N][C]`, `[N][C][H][W]`). */
+export type NestedNumbers = number[] | NestedNumbers[]
+
+/** The shape of a nested array (its first element at each depth) and its values, row-major. */
+export function flatten(x: NestedNumbers): { shape: number[]; values: number[] } {
+  const shape: number[] = []
+  let level: unknown = x
+  while (Array.isArray(level)) {
+    shape.push(level.length)
+    level = level[0]
+  }
+  return { shape, values: (x as unknown[]).flat(Number.POSITIVE_INFINITY) as number[] }
+}
+
+/**
+ * The tensors of a case on a backend: logits (any rank), and its class ids (int32), soft targets or
+ * multi-label rows, with the loss options the case needs (the ignore label of a dense case).
+ */
+export function caseInputs<T>(
+  ops: { constant(data: ArrayLike<number>, shape: readonly number[], dtype?: 'float32' | 'int32'): T },
+  c: GoldenCase,
+): { logits: T; labels: T; options: { ignoreIndex?: number } } {
+  const logits = flatten(c.logits)
+  const multiLabel = MULTI_LABEL_KINDS.has(c.kind)
+  const labels = flatten((c.targets ?? c.labels) as NestedNumbers)
+  return {
+    logits: ops.constant(logits.values, logits.shape),
+    labels: ops.constant(labels.values, labels.shape, c.targets !== undefined || multiLabel ? 'float32' : 'int32'),
+    options: c.ignoreIndex === undefined ? {} : { ignoreIndex: c.ignoreIndex },
+  }
+}
+
+/** The kinds whose labels are 0/1 rows `[N][C]`. */
+const MULTI_LABEL_KINDS = new Set(['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'distribution-balanced', 'lpl-multilabel'])
 
 /** A case with where it came from. */
 export interface LoadedCase {
@@ -52,6 +95,8 @@ export function specOfCase(c: GoldenCase): RuleSpec {
       })
     case 'official-balanced':
       return parseSpec({ rule: 'official-balanced', numClasses: c.numClasses, steps: n('steps'), alpha: n('alpha') })
+    case 'ce':
+      return parseSpec({ rule: 'ce', numClasses: c.numClasses })
     case 'logit-adjustment':
       return parseSpec({ rule: 'logit-adjustment', classCounts: counts(), tau: n('tau') })
     case 'focal':
@@ -72,9 +117,10 @@ export function specOfCase(c: GoldenCase): RuleSpec {
     case 'seesaw':
       return parseSpec({ rule: 'seesaw', p: n('p'), q: n('q'), eps: n('eps'), classCounts: counts() })
     case 'class-balanced':
+      // Dense cases weight plain cross-entropy (no gamma).
       return parseSpec({
         rule: 'focal',
-        gamma: n('gamma'),
+        gamma: (c.gamma as number | undefined) ?? 0,
         classCounts: counts(),
         weighting: { kind: 'class-balanced', beta: n('beta') },
       })
@@ -84,7 +130,7 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         classCounts: counts(),
         maxMargin: n('maxMargin'),
         scale: n('scale'),
-        ...(n('drwBeta') > 0 ? { drw: { beta: n('drwBeta'), fromEpoch: 0 } } : {}),
+        ...(((c.drwBeta as number | undefined) ?? 0) > 0 ? { drw: { beta: n('drwBeta'), fromEpoch: 0 } } : {}),
       })
     case 'bce':
       return parseSpec({ rule: 'bce', numClasses: c.numClasses })
@@ -124,25 +170,35 @@ export function trainingCase(c: GoldenCase): boolean {
 }
 
 /**
- * The perturbed logits a case implies: stored for the `official-*` and the multi-label prior kinds;
- * for the others, from the formula of the fixtures' README with the case's own numbers (LA:
- * `u + τ log(n/Σn)`; LDAM: `s·(u − Δ_y e_y)` with the stored margins; BCE and class-balanced
- * weighting: `u`), so they are
- * checked independently of the library.
+ * The perturbed logits a case implies, flattened row-major in the layout of its logits: stored for
+ * the `official-*`, seesaw, focal and the multi-label prior kinds; for the others, from the formula of
+ * the fixtures' README with the case's own numbers (LA: `u + τ log(n/Σn)` on the class axis; LDAM:
+ * `s·(u − Δ_y e_y)` with the stored margins; CE, BCE and class-balanced weighting: `u`), so they are
+ * checked independently of the library. Undefined where the case implies none (LDAM on soft
+ * targets, whose loss has one batch per part of the split).
  */
-export function expectedPerturbed(c: GoldenCase): number[][] {
-  if (c.perturbedLogits) return c.perturbedLogits
+export function expectedPerturbed(c: GoldenCase): number[] | undefined {
+  if (c.perturbedLogits) return flatten(c.perturbedLogits).values
+  const { shape, values } = flatten(c.logits)
+  // The class of each flat index: axis 1 of [N, C, …].
+  const inner = shape.slice(2).reduce((a, b) => a * b, 1)
+  const classOf = (k: number) => Math.floor(k / inner) % shape[1]!
   if (c.kind === 'logit-adjustment') {
     const counts = c.classCounts as number[]
     const total = counts.reduce((a, b) => a + b, 0)
     const tau = c.tau as number
-    return c.logits.map((row) => row.map((u, j) => u + tau * Math.log(counts[j]! / total)))
+    return values.map((u, k) => u + tau * Math.log(counts[classOf(k)]! / total))
   }
   if (c.kind === 'ldam') {
+    if (c.targets !== undefined) return undefined
     const margins = c.margins as number[]
     const s = c.scale as number
-    return c.logits.map((row, i) => row.map((u, j) => s * (u - (j === c.labels[i] ? margins[j]! : 0))))
+    const labels = c.labels as number[]
+    return values.map((u, k) => {
+      const [i, j] = [Math.floor(k / shape[1]!), k % shape[1]!]
+      return s * (u - (j === labels[i] ? margins[j]! : 0))
+    })
   }
-  if (c.kind === 'bce' || c.kind === 'class-balanced') return c.logits
+  if (c.kind === 'bce' || c.kind === 'class-balanced' || c.kind === 'ce') return values
   throw new Error(`no perturbed logits known for kind ${c.kind}`)
 }

@@ -2,8 +2,8 @@
 // here so the suites import every test helper from one place.
 export type { AnyBackend, Backend, ConformanceCase, ConformanceCheck } from '@logit-perturb/core/verify'
 export { batchOn, checkConformance, isLabelMatrix, referenceBackend, relativeError } from '@logit-perturb/core/verify'
-export type { GoldenCase, LoadedCase } from './fixtures.js'
-export { expectedPerturbed, loadGoldenDir, specOfCase, trainingCase } from './fixtures.js'
+export type { GoldenCase, LoadedCase, NestedNumbers } from './fixtures.js'
+export { caseInputs, expectedPerturbed, flatten, loadGoldenDir, specOfCase, trainingCase } from './fixtures.js'
 export type { Check, GoldenResult } from './golden.js'
 export { runGoldenCase } from './golden.js'
 export type { BatchCase, BatchOptions, MultiLabelBatchCase } from './arbitraries.js'

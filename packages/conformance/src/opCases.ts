@@ -33,6 +33,12 @@ export function opCases<T>(ops: TensorOps<T>): OpCase<T>[] {
     c('constant int32', ['constant'], ids),
     c('reshape with -1', ['reshape'], ops.reshape(m, [-1, 2])),
     c('reshape to scalar', ['reshape'], ops.reshape(ops.constant([4], [1]), [])),
+    c('transpose a matrix', ['transpose'], ops.transpose(m, [1, 0])),
+    c(
+      'transpose class axis last',
+      ['transpose'],
+      ops.transpose(ops.reshape(ops.constant([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [12]), [2, 3, 2]), [0, 2, 1]),
+    ),
     c('add broadcast', ['add'], ops.add(m, v)),
     c('sub column', ['sub'], ops.sub(m, col)),
     c('mul scalar', ['mul'], ops.mul(m, ops.constant([0.5], []))),

@@ -47,11 +47,18 @@ export function explainBatch<T>(
   batch: PerturbedBatch<T>,
   numClasses: number,
   term: LossTerm = crossEntropyTerm,
+  labelMatrix?: T,
 ): Explanation<T> {
   const c = numClasses
-  const y = ops.oneHot(labels, c)
+  // The loss's label matrix has zero rows where rows do not count (masked out, ignored): they
+  // then join no class.
+  const y = labelMatrix ?? ops.oneHot(labels, c)
   const counts = ops.sum(y, [0])
-  const perClassMean = (perSample: T): T => ops.div(ops.segmentSum(perSample, labels, c), ops.maximum(counts, ops.constant([1], [])))
+  const classSum = (perSample: T): T =>
+    labelMatrix === undefined
+      ? ops.segmentSum(perSample, labels, c)
+      : ops.reshape(ops.matmul(y, ops.reshape(perSample, [-1, 1]), true), [-1])
+  const perClassMean = (perSample: T): T => ops.div(classSum(perSample), ops.maximum(counts, ops.constant([1], [])))
   const reference = batch.reference ?? { logits }
   const one = ops.constant([1], [])
   // The rule's loss term scores the perturbed logits (a focal factor scales the loss and its gradient).

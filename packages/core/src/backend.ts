@@ -13,6 +13,7 @@ export { check } from './errors.js'
 export { EMPTY_BATCH, FLOAT32_FLOOR } from './numerics.js'
 export {
   checkBinaryLabelValues,
+  checkProbabilityValues,
   checkClassCounts,
   checkFiniteValues,
   checkLabelCounts,
@@ -29,6 +30,9 @@ export type { CheckLevel } from './checkLevel.js'
 export { classSums } from './rules/classSums.js'
 export type { CountedRows } from './rules/classSums.js'
 export { closedFormGradient } from './loss.js'
+export { batchRows } from './batchLayout.js'
+export { countedRowMask, softTargetParts, withoutIgnored } from './targets.js'
+export type { TargetPart } from './targets.js'
 export { binaryCrossEntropyTerm, binaryFocalTerm, crossEntropyTerm, focalTerm, plainTerm } from './rules/lossTerms.js'
 export type { PerturbCall, PerturbedBatch, Rule } from './rules/types.js'
 export type { Constants } from './constants.js'
@@ -44,6 +48,7 @@ export {
   normalizeAxes,
   reducedShape,
   reshapedShape,
+  transposedShape,
   segmentSumShape,
   staticSize,
 } from './shapes.js'

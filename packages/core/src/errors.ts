@@ -11,6 +11,11 @@ export type LogitPerturbErrorCode =
   | 'LABELS_SHAPE'
   /** A label is fractional, negative, `≥ C`, or not a number (multi-label rules: an entry other than 0 or 1). */
   | 'LABEL_VALUE'
+  /**
+   * Soft targets (probability rows) given to a rule whose method does not define them (LPL, seesaw,
+   * the focal loss), or to an operation that takes class ids only (`explain`).
+   */
+  | 'SOFT_TARGETS'
   /** `classCounts` has the wrong length. */
   | 'CLASS_COUNTS_LENGTH'
   /** A sample weight is negative or not finite. */

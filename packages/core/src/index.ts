@@ -72,7 +72,9 @@ export { parseSpec } from './spec.js'
 export { specs } from './specBuilders.js'
 export type { NamedRule, RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
 export { createLoss, ruleFacts } from './loss.js'
-export type { Loss, LossEvaluation, LossOptions } from './loss.js'
+export type { EvaluatedPart, Loss, LossEvaluation, LossOptions } from './loss.js'
+export type { BatchRows, ClassAxis } from './batchLayout.js'
+export type { SoftTargetForm } from './targets.js'
 export type {
   IsdaInputs,
   LabelTask,

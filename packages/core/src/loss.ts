@@ -3,7 +3,9 @@ import { LogitPerturbError, check } from './errors.js'
 import type { TensorOps } from './ops.js'
 import { type CheckLevel, type Checks, checkLevel, parseChecks } from './checkLevel.js'
 import { type Reduction, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
-import { checkOneOf } from './validate.js'
+import { checkOneOf, describeValue } from './validate.js'
+import { type BatchRows, type ClassAxis, batchRows } from './batchLayout.js'
+import { countedRowMask, softTargetParts, withoutIgnored } from './targets.js'
 import { createRule } from './rules/createRule.js'
 import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
@@ -36,12 +38,52 @@ export interface LossOptions {
    * ops; `'ops'` or `'host'` force one. `loss.searchPath` tells which runs.
    */
   search?: 'auto' | 'host' | 'ops'
+  /**
+   * A class id that marks a position or sample as unlabelled (docs/spec.md#10-dense-inputs): 255 in
+   * mmsegmentation, −100 in PyTorch's `F.cross_entropy`. Such a position adds nothing to the loss,
+   * to any batch statistic, to the rule's state or to the mean's normaliser, and its gradient is 0.
+   * Single-label rules with class ids only. Absent (default): every id must be a class.
+   */
+  ignoreIndex?: number
+  /**
+   * Where dense logits keep their classes: `1` (default), `[N, C, d1, …, dk]` as PyTorch and ONNX
+   * lay them out, or `-1`, `[N, d1, …, dk, C]` as tfjs-layers' channels-last outputs. `[N, C]`
+   * logits are the same either way.
+   */
+  classAxis?: ClassAxis
+}
+
+/** One part of an evaluation (see {@link LossEvaluation.parts}). */
+export interface EvaluatedPart<T> {
+  /** The perturbed batch of the part. */
+  readonly batch: PerturbedBatch<T>
+  /** The targets its loss term scores, `[M, C]`. */
+  readonly labelMatrix: T
+  /** Each row's share in the loss, `[M, 1]`. */
+  readonly rowShares: T
 }
 
 /** Everything one evaluation of a rule produces; adapters and exporters build on it. */
 export interface LossEvaluation<T> {
-  /** The loss, reduced as the loss's `reduction` says: a scalar, or `[N]` for `'none'`. */
+  /**
+   * The loss, reduced as the loss's `reduction` says: a scalar, or for `'none'` one loss per row
+   * (`[N]`; dense calls: `[N, d1, …, dk]`, the labels' layout).
+   */
   loss: T
+  /**
+   * The call's rows: dense logits are evaluated as `[M, C]`, one row per position, and `batch`,
+   * `labelMatrix` and `rowShares` below are rows; `entriesBack` puts an `[M, C]` result in the
+   * layout of the call's logits.
+   */
+  rows: BatchRows<T>
+  /** `'ids'`: the labels were class ids; `'probabilities'`: soft targets. */
+  targets: 'ids' | 'probabilities'
+  /**
+   * Every part of the call (one, but for the top-two split of soft targets, which has two): its
+   * perturbed batch, the targets its loss term scores and its rows' shares. `batch`, `labelMatrix`
+   * and `rowShares` are those of the first part.
+   */
+  parts: readonly EvaluatedPart<T>[]
   /** The perturbed logits `z` and the rule's weights and logit scale. */
   batch: PerturbedBatch<T>
   /** The labels as a one-hot `[N, C]` matrix (single-label; zero rows where masked out), or the 0/1 label matrix itself (multi-label). */
@@ -160,14 +202,22 @@ interface TaskLabels {
   ): [number, number]
   /** The labels as an `[N, C]` matrix; single-label rows where `rowMask` is 0 are zero. */
   labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number, rowMask: T | undefined): T
-  explain<T>(ops: TensorOps<T>, logits: T, labels: T, batch: PerturbedBatch<T>, numClasses: number, term: LossTerm): Explanation<T>
+  explain<T>(
+    ops: TensorOps<T>,
+    logits: T,
+    labels: T,
+    batch: PerturbedBatch<T>,
+    numClasses: number,
+    term: LossTerm,
+    labelMatrix: T,
+  ): Explanation<T>
 }
 
 const TASKS: Record<LabelTask, TaskLabels> = {
   single: {
     checkInputs: checkSingleLabelInputs,
     labelMatrix: (ops, labels, c, rowMask) => (rowMask === undefined ? ops.oneHot(labels, c) : ops.mul(ops.oneHot(labels, c), rowMask)),
-    explain: explainBatch,
+    explain: (ops, logits, labels, batch, c, term, labelMatrix) => explainBatch(ops, logits, labels, batch, c, term, labelMatrix),
   },
   multi: {
     checkInputs: checkMultiLabelInputs,
@@ -178,12 +228,16 @@ const TASKS: Record<LabelTask, TaskLabels> = {
 
 /**
  * The closed-form gradient of an evaluation's loss w.r.t. the logits, without evaluating the rule
- * again (exporters build it next to the loss): `loss.gradient` of the same inputs. Valid only for
- * rules with `hasClosedFormGradient`.
+ * again (exporters build it next to the loss): `loss.gradient` of the same inputs, as rows `[M, C]`
+ * (`evaluation.rows.entriesBack` gives the logits' layout). Valid only for rules with
+ * `hasClosedFormGradient`.
  */
 export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluation<T>): T {
-  const { batch, labelMatrix, rowShares, labelSmoothing } = evaluation
-  return closedFormBatchGradient(ops, evaluation.term, batch, labelMatrix, labelSmoothing, rowShares)
+  const { labelSmoothing, term } = evaluation
+  const soft = evaluation.targets === 'probabilities'
+  return evaluation.parts
+    .map((part) => closedFormBatchGradient(ops, term, part.batch, part.labelMatrix, labelSmoothing, part.rowShares, soft))
+    .reduce((a, b) => ops.add(a, b))
 }
 
 /**
@@ -214,47 +268,92 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const weights =
     weighting === undefined ? undefined : weightingWeights(weighting, 'classCounts' in parsed ? parsed.classCounts : undefined)
   const checks = parseChecks(options.checks)
+  const classAxis = checkClassAxis(options.classAxis)
+  const ignoreIndex = checkIgnoreIndex(options.ignoreIndex, task)
   const facts = factsOf(parsed, rule)
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
 
   const evaluate = (logits: T, labels: T, ctx: LossContext<T> = {}, reduction = defaultReduction): LossEvaluation<T> => {
     const level = checkLevel(checks, ops)
+    // Soft targets carry the class axis, as a multi-label matrix does; class ids do not.
+    const withClasses = task === 'multi' || ops.shape(labels).length === ops.shape(logits).length
+    const rows = batchRows(ops, logits, labels, ctx, classAxis, withClasses)
+    const targets: LossEvaluation<T>['targets'] = task === 'single' && withClasses ? 'probabilities' : 'ids'
+    const soft = targets === 'probabilities'
+    // Ignored ids become class 0 with a 0 in the row mask, before the value check of the ids.
+    const ids = soft ? { labels: rows.labels, kept: undefined } : withoutIgnored(ops, rows.labels, ignoreIndex)
     // A worker's shard may be empty (it still joins every batchSum); a whole batch may not.
-    const [n, numClasses] = labelsOf.checkInputs(ops, logits, labels, rule.numClasses, level, ctx.batchSum !== undefined)
-    const { sampleWeight, mask } = ctx
+    const [n, numClasses] = (soft ? checkSoftTargetInputs : labelsOf.checkInputs)(
+      ops,
+      rows.logits,
+      ids.labels,
+      rule.numClasses,
+      level,
+      ctx.batchSum !== undefined,
+    )
+    const { sampleWeight, mask } = rows
     checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
     checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
-    const rowMask = mask === undefined ? undefined : ops.reshape(mask, [-1, 1])
-    const labelMatrix = labelsOf.labelMatrix(ops, labels, numClasses, rowMask)
-    const perturbation = rule.perturb(ops, {
-      logits,
-      labels,
-      labelMatrix,
-      rowMask,
-      numClasses,
-      ctx,
-      state,
-      constants,
-    })
-    const nextState = perturbation.state
-    let batch = perturbation.batch
-    if (weighting !== undefined && weights !== undefined && (ctx.epoch ?? 0) >= weighting.fromEpoch) {
-      check(
-        weights.length === numClasses,
-        'CLASS_COUNTS_LENGTH',
-        `weighting.classCounts has ${weights.length} counts for logits of ${numClasses} classes`,
-        'weighting.classCounts',
+    const rowMask = countedRowMask(ops, mask, ids.kept)
+    const parts = soft
+      ? softTargetParts(ops, rowMask === undefined ? ids.labels : ops.mul(ids.labels, rowMask), rule.softTargets, parsed.rule)
+      : [labelsOf.labelMatrix(ops, ids.labels, numClasses, rowMask)].map((m) => ({ ruleMatrix: m, scored: m }))
+    const call = { ...ctx, sampleWeight, mask }
+    const weightsOn = weighting !== undefined && weights !== undefined && (ctx.epoch ?? 0) >= weighting.fromEpoch
+    let nextState: RuleState<T> | undefined
+    const evaluated = parts.map((part, k): EvaluatedPart<T> => {
+      const perturbation = rule.perturb(ops, {
+        logits: rows.logits,
+        labels: ids.labels,
+        labelMatrix: part.ruleMatrix,
+        rowMask,
+        numClasses,
+        ctx: call,
+        state,
+        constants,
+      })
+      // Only rules that read no label keep state, and they have one part.
+      if (k === 0) nextState = perturbation.state
+      let batch = perturbation.batch
+      if (weightsOn) {
+        check(
+          weights.length === numClasses,
+          'CLASS_COUNTS_LENGTH',
+          `weighting.classCounts has ${weights.length} counts for logits of ${numClasses} classes`,
+          'weighting.classCounts',
+        )
+        batch = { ...batch, classWeights: constants.get('weighting', [numClasses], () => weights) }
+      }
+      const shares = rowShares(
+        ops,
+        task,
+        batch,
+        {
+          labelMatrix: part.ruleMatrix,
+          rowMask,
+          sampleWeight,
+          batchSum: ctx.batchSum,
+          soft,
+          ...(parts.length > 1 ? { parts: parts.map((p) => p.scored) } : {}),
+        },
+        reduction,
       )
-      batch = { ...batch, classWeights: constants.get('weighting', [numClasses], () => weights) }
-    }
-    const shares = rowShares(ops, task, batch, { labelMatrix, rowMask, sampleWeight, batchSum: ctx.batchSum }, reduction)
-    const loss = reducedLoss(ops, facts.term, batch, labelMatrix, labelSmoothing, shares, reduction)
+      return { batch, labelMatrix: part.scored, rowShares: shares }
+    })
+    const losses = evaluated.map((part) =>
+      reducedLoss(ops, facts.term, part.batch, part.labelMatrix, labelSmoothing, part.rowShares, reduction),
+    )
+    const loss = losses.reduce((a, b) => ops.add(a, b))
+    const first = evaluated[0]!
     return {
-      loss,
-      batch,
-      labelMatrix,
-      rowShares: shares,
+      loss: reduction === 'none' ? rows.rowsBack(loss) : loss,
+      rows,
+      targets,
+      parts: evaluated,
+      batch: first.batch,
+      labelMatrix: first.labelMatrix,
+      rowShares: first.rowShares,
       labelSmoothing,
       numClasses,
       task,
@@ -288,7 +387,10 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     evaluate,
     commit,
     perSample: (logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx, 'none').loss,
-    perturb: (logits: T, labels: T, ctx?: LossContext<T>) => step(logits, labels, ctx).batch.logits,
+    perturb(logits: T, labels: T, ctx?: LossContext<T>) {
+      const evaluation = step(logits, labels, ctx)
+      return evaluation.rows.entriesBack(evaluation.batch.logits)
+    },
     gradient(logits: T, labels: T, ctx?: LossContext<T>) {
       if (rule.gradientThrough) {
         throw new LogitPerturbError(
@@ -297,11 +399,20 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
           'gradient',
         )
       }
-      return closedFormGradient(ops, step(logits, labels, ctx))
+      const evaluation = step(logits, labels, ctx)
+      return evaluation.rows.entriesBack(closedFormGradient(ops, evaluation))
     },
     explain(logits: T, labels: T, ctx?: LossContext<T>) {
-      const { batch, numClasses } = evaluate(logits, labels, { ...ctx, training: false })
-      return labelsOf.explain(ops, logits, labels, batch, numClasses, facts.term)
+      const evaluation = evaluate(logits, labels, { ...ctx, training: false })
+      check(
+        evaluation.targets === 'ids',
+        'SOFT_TARGETS',
+        'explain takes class ids: it measures each class against its own samples',
+        'labels',
+      )
+      const { batch, numClasses, labelMatrix } = evaluation
+      const { rows } = evaluation
+      return labelsOf.explain(ops, rows.logits, rowLabels(ops, rows.labels, ignoreIndex), batch, numClasses, facts.term, labelMatrix)
     },
     getState: () => state,
     setState(next: RuleState<T> | undefined) {
@@ -427,11 +538,64 @@ function factsOf(spec: RuleSpec, rule: Rule): RuleFacts {
     numClasses: rule.numClasses,
     gradientThrough: rule.gradientThrough,
     epochSwitches: [...new Set(switches)].sort((a, b) => a - b),
-    ...pick(rule, ['numClassesFrom', 'numClassesOf', 'classCounts', 'priorTau', 'extraInputs', 'state'] as const),
+    ...pick(rule, ['numClassesFrom', 'numClassesOf', 'classCounts', 'priorTau', 'extraInputs', 'state', 'softTargets'] as const),
   })
 }
 
 /** The fields of `object` that are defined, as an object of their own. */
 function pick<O extends object, K extends keyof O>(object: O, keys: readonly K[]): Partial<Pick<O, K>> {
   return Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]])) as Partial<Pick<O, K>>
+}
+
+/** The class axis option: 1 (default) or −1. */
+function checkClassAxis(value: unknown): ClassAxis {
+  if (value === undefined) return 1
+  check(value === 1 || value === -1, 'INVALID_PARAMETER', `must be 1 or -1, got ${describeValue(value)}`, 'classAxis')
+  return value
+}
+
+/** The ignore label option: an integer (any: PyTorch's −100, mmsegmentation's 255), single-label rules only. */
+function checkIgnoreIndex(value: unknown, task: LabelTask): number | undefined {
+  if (value === undefined) return undefined
+  check(
+    typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 31,
+    'INVALID_PARAMETER',
+    `must be a 32-bit integer class id, got ${describeValue(value)}`,
+    'ignoreIndex',
+  )
+  check(
+    task === 'single',
+    'INVALID_PARAMETER',
+    'multi-label rules take a 0/1 matrix, with no ignore label: leave rows out with the mask',
+    'ignoreIndex',
+  )
+  return value
+}
+
+/** The ids of the rows, ignored ones as class 0 (explain's per-class sums skip them by the label matrix). */
+function rowLabels<T>(ops: TensorOps<T>, labels: T, ignoreIndex: number | undefined): T {
+  return withoutIgnored(ops, labels, ignoreIndex).labels
+}
+
+/** Soft targets: logits `[N, C]` and probability rows `[N, C]` like them; returns `[N, C]`. */
+function checkSoftTargetInputs<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  targets: T,
+  numClasses: number | undefined,
+  level: CheckLevel,
+  shard: boolean,
+): [number, number] {
+  const [n, c] = checkLogitShape(ops, logits, numClasses)
+  check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
+  const shape = ops.shape(targets)
+  check(
+    shape.length === 2 && (shape[0] === n || shape[0]! < 0 || n < 0) && shape[1] === c,
+    'LABELS_SHAPE',
+    `labels must be class ids [N] or soft targets [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${shape.join(', ')}]`,
+    'labels',
+  )
+  if (level !== 'shapes') ops.checks?.probabilities(targets, c)
+  if (level === 'values') ops.checks?.finite(logits, 'logits')
+  return [n, c]
 }

@@ -27,6 +27,11 @@ export interface TensorOps<T> {
   shape(x: T): readonly number[]
   /** The same data seen with another shape; one dimension may be `-1`. */
   reshape(x: T, shape: readonly number[]): T
+  /**
+   * The axes of `x` permuted: output axis `k` is input axis `perm[k]` (NumPy's `transpose`). Dense
+   * batches `[N, C, d1, …, dk]` move their class axis last with it.
+   */
+  transpose(x: T, perm: readonly number[]): T
 
   /** `a + b`, element-wise, broadcasting. */
   add(a: T, b: T): T
@@ -172,6 +177,8 @@ export interface ValueChecks<T> {
   labels(labels: T, numClasses: number): void
   /** Throws `LABEL_VALUE` unless every entry of a multi-label matrix `[N, numClasses]` is 0 or 1. */
   binaryLabels(labels: T, numClasses: number): void
+  /** Throws `LABEL_VALUE` unless every entry of soft targets `[N, numClasses]` is a probability in `[0, 1]`. */
+  probabilities(targets: T, numClasses: number): void
   /** Throws `LOGITS_NOT_FINITE` if `x` holds NaN or ±Infinity. */
   finite(x: T, what: string): void
   /** Throws `SAMPLE_WEIGHT_VALUE` unless every sample weight (`[N]`) is finite and `≥ 0`. */

@@ -22,6 +22,17 @@ export interface RowWeights<T> {
   /** `s`, `[N]`: the caller's sample weights; absent: 1. */
   sampleWeight: T | undefined
   /**
+   * Whether `labelMatrix` holds soft targets (or a part of them), whose rows need not sum to 1:
+   * then a counted row is one the mask keeps, whatever its mass. Absent: one-hot rows.
+   */
+  soft?: boolean
+  /**
+   * The scored targets of every part of the call (the top-two split of soft targets, each part's
+   * hard rows times their values), whose class weights make one normaliser `Σ_k Σ_j (S_k·w)_j`;
+   * absent: `labelMatrix` alone.
+   */
+  parts?: readonly T[]
+  /**
    * The sum across workers (`LossContext.batchSum`) of the normalizers `Σ_j v_j` and `Σ_j m_j`, so
    * that the workers' losses add up to the loss of the whole batch; absent: one worker.
    */
@@ -41,22 +52,27 @@ export interface RowWeights<T> {
 export function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: PerturbedBatch<T>, inp: RowWeights<T>, reduction: Reduction): T {
   const counted = countedRows(ops, task, inp)
   const c = ops.shape(inp.labelMatrix)[1]!
-  const raw =
-    task === 'single' && batch.classWeights !== undefined ? ops.matmul(inp.labelMatrix, ops.reshape(batch.classWeights, [c, 1])) : counted
-  const total = (x: T) => (inp.batchSum === undefined ? ops.sum(x, [0, 1], true) : inp.batchSum(ops.sum(x, [0, 1], true)))
+  const weights = task === 'single' ? batch.classWeights : undefined
+  const weighted = (m: T) => (weights === undefined ? m : ops.matmul(m, ops.reshape(weights, [c, 1])))
+  const raw = weights === undefined ? counted : weighted(inp.labelMatrix)
+  const sum = (x: T) => ops.sum(x, [0, 1], true)
+  const total = (x: T) => (inp.batchSum === undefined ? x : inp.batchSum(x))
+  const normalizer =
+    weights === undefined || inp.parts === undefined ? sum(raw) : inp.parts.map((m) => sum(weighted(m))).reduce((a, b) => ops.add(a, b))
   // A batch whose rows are all masked out has loss 0 and gradient 0, not 0/0.
-  let share = ops.div(raw, ops.maximum(total(raw), ops.constant([MIN_TOTAL], [])))
-  if (reduction !== 'mean') share = ops.mul(share, total(counted))
+  let share = ops.div(raw, ops.maximum(total(normalizer), ops.constant([MIN_TOTAL], [])))
+  if (reduction !== 'mean') share = ops.mul(share, total(sum(counted)))
   return inp.sampleWeight === undefined ? share : ops.mul(share, ops.reshape(inp.sampleWeight, [-1, 1]))
 }
 
 /**
  * `m` as an `[N, 1]` float tensor, also without a mask: then built from the labels, since a
  * symbolic backend knows `N` only at run time. A single-label row of the one-hot matrix sums to
- * `m_i` (masked-out rows are zero); a multi-label row of 0/1 entries times 0, plus 1, is 1.
+ * `m_i` (masked-out rows are zero); any other row (multi-label entries, soft targets) times 0,
+ * plus 1, is 1.
  */
 function countedRows<T>(ops: TensorOps<T>, task: LabelTask, inp: RowWeights<T>): T {
-  if (task === 'single') return ops.sum(inp.labelMatrix, [1], true)
+  if (task === 'single' && !inp.soft) return ops.sum(inp.labelMatrix, [1], true)
   if (inp.rowMask !== undefined) return inp.rowMask
   return ops.add(ops.mul(ops.sum(inp.labelMatrix, [1], true), ops.constant([0], [])), ops.constant([1], []))
 }
@@ -106,8 +122,9 @@ export function closedFormBatchGradient<T>(
   labelMatrix: T,
   epsilon: number,
   share: T,
+  soft = false,
 ): T {
-  const residual = term.residual(ops, batch.logits, labelMatrix, epsilon)
+  const residual = term.residual(ops, batch.logits, labelMatrix, epsilon, soft)
   let out: T
   if (term.task === 'single') {
     out = ops.mul(residual, share)

@@ -81,6 +81,16 @@ export function reshapedShape(shape: readonly number[], target: readonly number[
   return resolved
 }
 
+/** The shape after permuting the axes by `perm` (a permutation of `0 … rank−1`); `SHAPE_MISMATCH` otherwise. */
+export function transposedShape(shape: readonly number[], perm: readonly number[]): number[] {
+  check(
+    perm.length === shape.length && [...perm].sort((a, b) => a - b).every((a, i) => a === i),
+    'SHAPE_MISMATCH',
+    `transpose needs a permutation of the ${shape.length} axes, got [${perm.join(', ')}]`,
+  )
+  return perm.map((a) => shape[a]!)
+}
+
 /** Whether two dimensions can be equal at run time. */
 export function dimsAgree(a: number, b: number): boolean {
   return a === b || a < 0 || b < 0

@@ -30,6 +30,23 @@ export function checkBinaryLabelValues(labels: ArrayLike<number>, numClasses: nu
   }
 }
 
+/**
+ * Soft targets `[N, numClasses]` (row-major): every entry a probability, finite and in `[0, 1]`.
+ * Rows are not required to sum to 1: mixing and smoothing round, and the loss is linear in them.
+ */
+export function checkProbabilityValues(targets: ArrayLike<number>, numClasses: number, field = 'labels'): void {
+  for (let k = 0; k < targets.length; k++) {
+    const t = targets[k]!
+    if (!(t >= 0 && t <= 1)) {
+      throw new LogitPerturbError(
+        'LABEL_VALUE',
+        `entry ${t} at row ${Math.floor(k / numClasses)}, class ${k % numClasses} is not a probability in [0, 1] (soft targets are rows of class probabilities [N, ${numClasses}])`,
+        field,
+      )
+    }
+  }
+}
+
 /** Every value must be finite. */
 export function checkFiniteValues(values: ArrayLike<number>, what: string): void {
   for (let i = 0; i < values.length; i++) {

@@ -7,6 +7,7 @@ import {
   normalizeAxes,
   reducedShape,
   reshapedShape,
+  transposedShape,
   segmentSumShape,
   staticSize,
 } from '@logit-perturb/core/backend'
@@ -132,6 +133,10 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     reshape(x, shape) {
       const out = reshapedShape(own(x).shape, shape)
       return make(graph.op('Reshape', [x.name, int64(shape)]), out, x.dtype)
+    },
+    transpose(x, perm) {
+      const out = transposedShape(own(x).shape, perm)
+      return make(graph.op('Transpose', [x.name], [{ name: 'perm', kind: 'ints', value: [...perm] }]), out, x.dtype)
     },
 
     add: binary('Add'),

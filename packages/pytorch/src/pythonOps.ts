@@ -9,6 +9,7 @@ import {
   normalizeAxes,
   reducedShape,
   reshapedShape,
+  transposedShape,
   segmentSumShape,
 } from '@logit-perturb/core/backend'
 import { PythonProgram } from './program.js'
@@ -161,6 +162,10 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
     reshape(a, shape) {
       const x = tensor(a)
       return bind('reshape', `${x.expr}.reshape(${pyShape(shape)})`, reshapedShape(x.shape, shape), x.dtype)
+    },
+    transpose(a, perm) {
+      const x = tensor(a)
+      return bind('transpose', `${x.expr}.permute(${perm.join(', ')})`, transposedShape(x.shape, perm), x.dtype)
     },
 
     add: infix('add', '+'),

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { TensorOps, ValueChecks } from '@logit-perturb/core/backend'
 import {
   checkBinaryLabelValues,
+  checkProbabilityValues,
   checkFiniteValues,
   checkLabelValues,
   checkMaskValues,
@@ -36,6 +37,7 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
       tf.tensor(dtype === 'int32' ? Int32Array.from(data) : Float32Array.from(data), [...shape], dtype),
     shape: (x) => x.shape,
     reshape: (x, shape) => tf.reshape(x, [...shape]),
+    transpose: (x, perm) => tf.transpose(x, [...perm]),
 
     add: (a, b) => tf.add(a, b),
     sub: (a, b) => tf.sub(a, b),
@@ -135,6 +137,7 @@ const VALUE_CHECKS: ValueChecks<tf.Tensor> = {
   },
   labels: (labels, numClasses) => checkLabelValues(labels.dataSync(), numClasses),
   binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.dataSync(), numClasses),
+  probabilities: (labels, numClasses) => checkProbabilityValues(labels.dataSync(), numClasses),
   finite: (x, what) => checkFiniteValues(x.dataSync(), what),
   sampleWeight: (x) => checkSampleWeightValues(x.dataSync()),
   mask: (x) => checkMaskValues(x.dataSync()),

@@ -1,11 +1,18 @@
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
-import { checkBinaryLabelValues, checkFiniteValues, checkLabelValues, checkMaskValues, checkSampleWeightValues } from '../validate.js'
+import {
+  checkBinaryLabelValues,
+  checkProbabilityValues,
+  checkFiniteValues,
+  checkLabelValues,
+  checkMaskValues,
+  checkSampleWeightValues,
+} from '../validate.js'
 import { broadcastShapes } from '../shapes.js'
 import { roundHalfEven } from '../rounding.js'
 import { binary, unary } from './elementwise.js'
 import { logSumExp, mapRows, reduce } from './reduce.js'
-import { type RefTensor, refTensor, sizeOf } from './tensor.js'
+import { type RefTensor, refTensor, sizeOf, stridesOf } from './tensor.js'
 
 function rank2(x: RefTensor, what: string): [number, number] {
   check(x.shape.length === 2, 'SHAPE_MISMATCH', `${what} must be rank 2, got [${x.shape.join(', ')}]`)
@@ -41,6 +48,24 @@ export const referenceOps: TensorOps<RefTensor> = {
       `cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`,
     )
     return refTensor(x.data, resolved, x.dtype)
+  },
+  transpose(x, perm) {
+    const rank = x.shape.length
+    check(
+      perm.length === rank && [...perm].sort((a, b) => a - b).every((a, i) => a === i),
+      'SHAPE_MISMATCH',
+      `transpose needs a permutation of the ${rank} axes, got [${perm.join(', ')}]`,
+    )
+    const shape = perm.map((a) => x.shape[a]!)
+    const inStrides = stridesOf(x.shape)
+    const outStrides = stridesOf(shape)
+    const out = new Float64Array(x.data.length)
+    for (let flat = 0; flat < out.length; flat++) {
+      let src = 0
+      for (let k = 0; k < rank; k++) src += (Math.floor(flat / outStrides[k]!) % shape[k]!) * inStrides[perm[k]!]!
+      out[flat] = x.data[src]!
+    }
+    return refTensor(out, shape, x.dtype)
   },
 
   add: (a, b) => binary(a, b, (x, y) => x + y),
@@ -160,6 +185,7 @@ export const referenceOps: TensorOps<RefTensor> = {
   checks: {
     labels: (labels, numClasses) => checkLabelValues(labels.data, numClasses),
     binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.data, numClasses),
+    probabilities: (labels, numClasses) => checkProbabilityValues(labels.data, numClasses),
     finite: (x, what) => checkFiniteValues(x.data, what),
     sampleWeight: (x) => checkSampleWeightValues(x.data),
     mask: (x) => checkMaskValues(x.data),

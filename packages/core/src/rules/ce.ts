@@ -15,6 +15,8 @@ export function ceRule(numClasses?: number): Rule {
   return {
     numClasses,
     gradientThrough: false,
+    // δ = 0 reads no label: a soft target's loss is Σ_c t_c·CE(u, c).
+    softTargets: 'linear',
     perturb: (_ops, { logits }) => ({ batch: { logits } }),
   }
 }

@@ -58,23 +58,18 @@ export function ldamRule(
   return {
     numClasses: c,
     gradientThrough: false,
-    perturb(ops, { logits, labels, labelMatrix, ctx, constants }) {
+    // The margin reads the label: a mixed target is split into its two largest entries (LiVT).
+    softTargets: 'top-two',
+    perturb(ops, { logits, labelMatrix, ctx, constants }) {
       const s = constants.get('scale', [], () => [scale])
       const active = weights !== undefined && drw !== undefined && (ctx.epoch ?? 0) >= drw.fromEpoch
       const scaled = ops.mul(logits, s)
-      // −s·Δ_y on the true-class logit: the margin of each sample's class times its one-hot row,
-      // O(N·C), with no [C, C] matrix.
-      const marginOfSample = ops.reshape(
-        ops.gather(
-          constants.get('margins', [c], () => scaledMargins),
-          labels,
-          0,
-        ),
-        [-1, 1],
-      )
+      // −s·Δ_y on the true-class logit: the label matrix times the margins' row, O(N·C), with no
+      // [C, C] matrix. A part of a soft target's top-two split takes the margin at each of its classes.
+      const margins = constants.get('margins', [1, c], () => scaledMargins)
       return {
         batch: {
-          logits: ops.sub(scaled, ops.mul(labelMatrix, marginOfSample)),
+          logits: ops.sub(scaled, ops.mul(labelMatrix, margins)),
           logitScale: s,
           reference: { logits: scaled, logitScale: s },
           ...(active ? { classWeights: constants.get('drwWeights', [c], () => weights) } : {}),

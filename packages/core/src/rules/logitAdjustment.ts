@@ -31,6 +31,8 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
   return {
     numClasses: classCounts.length,
     gradientThrough: false,
+    // A shift of every row by the same vector reads no label: a soft target's loss is Σ_c t_c·ℓ(z, c).
+    softTargets: 'linear',
     perturb: (ops, { logits, constants }) => ({
       batch: {
         logits: ops.add(

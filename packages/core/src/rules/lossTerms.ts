@@ -7,8 +7,10 @@ import type { LabelTask, LossTerm } from './types.js'
 export type { LossTerm } from './types.js'
 
 /**
- * Cross-entropy against the smoothed target `t_i = (1 − ε)·e_{y_i} + ε/C`:
- * `ℓ_i = (1 − ε)·CE(z_i, y_i) + ε·mean_j(−log p_ij)`, residual `p_i − t_i`.
+ * Cross-entropy against the smoothed targets `t'_i = (1 − ε)·t_i + ε·(Σ_c t_ic)/C`, `t_i` the row's
+ * label matrix (one-hot `e_{y_i}`, soft targets, or a part of them):
+ * `ℓ_i = (1 − ε)·Σ_c t_ic·(−log p_ic) + ε·(Σ_c t_ic)·mean_j(−log p_ij)`, residual `p_i·Σ_c t'_ic − t'_i`
+ * (`p_i − t'_i` for one-hot rows, whose target entry is taken in its underflow-safe form).
  */
 export const crossEntropyTerm: LossTerm = Object.freeze({
   name: 'cross-entropy',
@@ -17,18 +19,23 @@ export const crossEntropyTerm: LossTerm = Object.freeze({
   value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
     const hard = ops.reshape(crossEntropyPerSample(ops, logits, labelMatrix), [-1, 1])
     if (epsilon === 0) return hard
+    // The smoothing mass of a row is ε times the row's own mass: 0 on a row that does not count.
+    const mass = ops.sum(labelMatrix, [1], true)
     return ops.add(
       ops.mul(hard, ops.constant([1 - epsilon], [])),
-      ops.mul(ops.neg(ops.mean(ops.logSoftmax(logits), [1], true)), ops.constant([epsilon], [])),
+      ops.mul(ops.mul(ops.neg(ops.mean(ops.logSoftmax(logits), [1], true)), mass), ops.constant([epsilon], [])),
     )
   },
-  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
-    // p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
-    const hard = softmaxResidual(ops, logits, labelMatrix)
+  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number, soft = false): T {
+    // Hard rows: p − t = (1 − ε)·(p − e_y) + ε·(p − 1/C), the first term in its underflow-safe form.
+    // Soft rows: Σ_c t_c·(p − e_c) = p·Σt − t, which has no such form (its entries are not 1).
+    const mass = soft ? ops.sum(labelMatrix, [1], true) : undefined
+    const hard = mass === undefined ? softmaxResidual(ops, logits, labelMatrix) : ops.sub(ops.mul(ops.softmax(logits), mass), labelMatrix)
     if (epsilon === 0) return hard
     const c = ops.shape(labelMatrix)[1]!
     const towardUniform = ops.sub(ops.softmax(logits), ops.constant([1 / c], []))
-    return ops.add(ops.mul(hard, ops.constant([1 - epsilon], [])), ops.mul(towardUniform, ops.constant([epsilon], [])))
+    const smoothing = ops.mul(mass === undefined ? towardUniform : ops.mul(towardUniform, mass), ops.constant([epsilon], []))
+    return ops.add(ops.mul(hard, ops.constant([1 - epsilon], [])), smoothing)
   },
 })
 

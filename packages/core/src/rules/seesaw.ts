@@ -72,7 +72,8 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
         ops.maximum(ops.sub(logScores, ops.maximum(logTarget, ops.constant([Math.log(spec.eps)], []))), ops.constant([0], [])),
         ops.constant([spec.q], []),
       )
-      const offTarget = ops.sub(ops.constant([1], []), labelMatrix)
+      // A row that does not count (masked out, an ignored pixel) has no class to be seesawed against.
+      const offTarget = ops.sub(rowMask ?? ops.constant([1], []), labelMatrix)
       named(ops, logMitigation, 'log_mitigation')
       named(ops, logCompensation, 'log_compensation')
       const shift = named(ops, ops.mul(ops.add(ops.gather(logMitigation, labels, 0), logCompensation), offTarget), 'shift')

@@ -1,5 +1,6 @@
 import type { Constants } from '../constants.js'
 import type { TensorOps } from '../ops.js'
+import type { SoftTargetForm } from '../targets.js'
 
 /**
  * What a loss call may need beyond logits and labels.
@@ -204,6 +205,12 @@ export interface Rule {
    * `focal` and the distribution-balanced loss. Absent: the task's plain cross-entropy.
    */
   readonly term?: LossTerm
+  /**
+   * How the rule takes soft targets (probability rows, docs/spec.md#11-soft-targets): `'linear'`
+   * when its perturbation reads no label, `'top-two'` for LDAM's split of a mixed target (see
+   * `SoftTargetForm`). Absent: the method leaves them undefined, and the loss refuses them.
+   */
+  readonly softTargets?: SoftTargetForm
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   /**
@@ -217,7 +224,8 @@ export interface Rule {
  * What a loss tells of its rule beyond its math (`Loss.rule`): the facts the rule declares in its
  * module, so that adapters, exporters and the command line never rebuild a rule or ask its name.
  */
-export interface RuleFacts extends Pick<Rule, 'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state'> {
+export interface RuleFacts
+  extends Pick<Rule, 'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state' | 'softTargets'> {
   /** The rule's own equivalences of `lpl verify`, by their key in `equivalences` (empty: only those of every rule). */
   readonly equivalences: readonly string[]
   /** The loss term its batches are scored with (the task's plain one unless the rule declares another). */
@@ -254,6 +262,9 @@ export interface LossTerm {
    * (`[N, C]`), before the rule's entry weights. `labelMatrix` is one-hot (single-label) or 0/1.
    */
   value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
-  /** `∂value/∂z`, `[N, C]`: row `i` is `∂ℓ_i/∂z_i` (single-label), entry `(i, c)` is `∂ℓ_ic/∂z_ic` (multi-label). */
-  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
+  /**
+   * `∂value/∂z`, `[N, C]`: row `i` is `∂ℓ_i/∂z_i` (single-label), entry `(i, c)` is `∂ℓ_ic/∂z_ic`
+   * (multi-label). `soft`: the label matrix holds soft targets rather than one-hot (or zero) rows.
+   */
+  residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number, soft?: boolean): T
 }

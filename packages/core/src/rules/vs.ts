@@ -66,6 +66,8 @@ export function vsRule(multiplicative: readonly number[], additive: readonly num
   return {
     numClasses: c,
     gradientThrough: false,
+    // Per-class scale and shift, the same for every row: a soft target's loss is Σ_c t_c·ℓ(z, c).
+    softTargets: 'linear',
     perturb(ops, { logits, constants }) {
       const scale = constants.get('multiplicative', [1, c], () => multiplicative)
       return {
