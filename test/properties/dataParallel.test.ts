@@ -3,7 +3,8 @@
  * workers that each see a shard of the batch (uneven, missing classes, or empty) and sum their
  * batch statistics through `batchSum` compute what one worker computes on the whole batch — the
  * perturbed logits (so `δ`), the loss (the workers' losses add up to it), the per-sample losses,
- * the closed-form gradient and the next state. Without the sums, the shards' `δ` differ.
+ * the closed-form gradient and the next state, with ignored rows among them (single-label cases).
+ * Without the sums, the shards' `δ` differ.
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
@@ -69,18 +70,31 @@ const single = sharded(batchArbitrary({ maxN: 24, maxC: 8, minC: 2, scales: [1, 
 const multi = sharded(multiLabelBatchArbitrary({ maxN: 24, maxC: 6, scales: [1, 10] }))
 
 /** A case: a variant, its batch dealt to workers and, for the learned split, the `θ` a trainer set. */
-type Case = { spec: RuleInput; name: string; through?: boolean; b: Batch; shards: number[][]; theta?: number[] }
+type Case = { spec: RuleInput; name: string; through?: boolean; b: Batch; shards: number[][]; theta?: number[]; ignoreIndex?: number }
+
+/** The ignore label of the single-label cases (docs/spec.md#10-dense-inputs): ignored rows are summed across workers like masked ones. */
+const IGNORE = 255
+
+/** Labels with the rows marked in `ignored` set to the ignore label, keeping at least one labelled row. */
+const withIgnored = (labels: readonly number[], ignored: readonly boolean[]) =>
+  labels.map((y, i) => (ignored[i] && ignored.some((m, k) => !m && k !== i) ? IGNORE : y))
 
 const shardsOf = (n: number, workerOf: number[], workers: number) =>
   Array.from({ length: workers }, (_, w) => Array.from({ length: n }, (_, i) => i).filter((i) => workerOf[i]! % workers === w))
 
 const cases: fc.Arbitrary<Case> = fc.oneof(
   single.chain(({ b, workerOf, workers }) =>
-    fc.constantFrom(...singleLabelVariants(b.counts)).map((v) => ({
-      ...v,
-      shards: shardsOf(b.n, workerOf, workers),
-      b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: false },
-    })),
+    fc
+      .record({
+        v: fc.constantFrom(...singleLabelVariants(b.counts)),
+        ignored: fc.array(fc.boolean(), { minLength: b.n, maxLength: b.n }),
+      })
+      .map(({ v, ignored }) => ({
+        ...v,
+        ignoreIndex: IGNORE,
+        shards: shardsOf(b.n, workerOf, workers),
+        b: { n: b.n, c: b.c, logits: b.logits, labels: withIgnored(b.labels, ignored), multi: false },
+      })),
   ),
   multi.chain(({ b, workerOf, workers }) =>
     fc.constantFrom(...multiLabelVariants(b.counts, b.numSamples)).map((v) => ({
@@ -102,8 +116,8 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
 )
 
 /** A fresh loss of the case, with the case's `θ` set when it has one. */
-function lossOf(spec: RuleInput, theta: number[] | undefined) {
-  const loss = createLoss(ops, spec)
+function lossOf(spec: RuleInput, theta: number[] | undefined, ignoreIndex?: number) {
+  const loss = createLoss(ops, spec, ignoreIndex === undefined ? {} : { ignoreIndex })
   if (theta !== undefined) loss.setState({ theta: ops.constant(theta, [theta.length]) })
   return loss
 }
@@ -113,13 +127,13 @@ const allRows = (b: Batch) => Array.from({ length: b.n }, (_, i) => i)
 describe('9. data-parallel training, for every rule', () => {
   it('workers that sum their batch statistics compute the perturbed logits, losses, gradient and state of the whole batch', () => {
     fc.assert(
-      fc.property(cases, ({ spec, name, b, shards, theta }) => {
+      fc.property(cases, ({ spec, name, b, shards, theta, ignoreIndex }) => {
         const whole = tensors(b, allRows(b))
-        const one = lossOf(spec, theta)
+        const one = lossOf(spec, theta, ignoreIndex)
         const expected = one.evaluate(whole.logits, whole.labels)
-        const perSample = lossOf(spec, theta).perSample(whole.logits, whole.labels).data
-        const gradient = one.hasClosedFormGradient ? lossOf(spec, theta).gradient(whole.logits, whole.labels).data : undefined
-        const workerLosses = shards.map(() => lossOf(spec, theta))
+        const perSample = lossOf(spec, theta, ignoreIndex).perSample(whole.logits, whole.labels).data
+        const gradient = one.hasClosedFormGradient ? lossOf(spec, theta, ignoreIndex).gradient(whole.logits, whole.labels).data : undefined
+        const workerLosses = shards.map(() => lossOf(spec, theta, ignoreIndex))
         const results = asWorkers(shards.length, (w, ctx) => {
           const { logits, labels } = tensors(b, shards[w]!)
           const evaluation = workerLosses[w]!.evaluate(logits, labels, ctx)
@@ -127,8 +141,8 @@ describe('9. data-parallel training, for every rule', () => {
             loss: evaluation.loss.data[0]!,
             perturbed: evaluation.batch.logits.data,
             nextState: evaluation.nextState,
-            perSample: lossOf(spec, theta).perSample(logits, labels, ctx).data,
-            gradient: gradient === undefined ? undefined : lossOf(spec, theta).gradient(logits, labels, ctx).data,
+            perSample: lossOf(spec, theta, ignoreIndex).perSample(logits, labels, ctx).data,
+            gradient: gradient === undefined ? undefined : lossOf(spec, theta, ignoreIndex).gradient(logits, labels, ctx).data,
           }
         })
         const inShardOrder = (values: ArrayLike<number>, width: number) =>

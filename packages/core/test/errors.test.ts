@@ -231,3 +231,48 @@ describe('ISDA inputs are checked where they enter', () => {
     expectRefusal(() => parseSpec({ rule: 'lpl', split: 'fixed', directions: [1], bounds: [1], epsilon: 0.3 }), 'INVALID_SPEC', /^epsilon:/)
   })
 })
+
+describe('dense inputs, ignore labels and soft targets: typed errors naming the field', () => {
+  const ops = referenceOps
+  it('INVALID_PARAMETER: ignoreIndex and classAxis are checked like spec fields', () => {
+    expectRefusal(() => createLoss(ops, la, { ignoreIndex: 2.5 }), 'INVALID_PARAMETER', /^ignoreIndex:/, /integer/)
+    expectRefusal(() => createLoss(ops, la, { ignoreIndex: '255' as unknown as number }), 'INVALID_PARAMETER', /^ignoreIndex:/)
+    expectRefusal(() => createLoss(ops, { rule: 'bce', numClasses: 3 }, { ignoreIndex: 255 }), 'INVALID_PARAMETER', /^ignoreIndex:/, /mask/)
+    expectRefusal(() => createLoss(ops, la, { classAxis: 2 as unknown as 1 }), 'INVALID_PARAMETER', /^classAxis:/, /1 or -1/)
+  })
+  it('LABELS_SHAPE and SHAPE_MISMATCH name the dense layout', () => {
+    const loss = createLoss(ops, la)
+    const logits = ops.constant(new Array(2 * 4 * 3).fill(0), [2, 4, 3])
+    expectRefusal(() => loss(logits, ops.constant([0, 1, 2, 3, 0, 1], [3, 2], 'int32')), 'LABELS_SHAPE', /\[2, 3\]/, /got \[3, 2\]/)
+    const labels = ops.constant([0, 1, 2, 3, 0, 1], [2, 3], 'int32')
+    expectRefusal(() => loss(logits, labels, { mask: ops.constant([1, 1, 1], [3]) }), 'SHAPE_MISMATCH', /^mask:/, /one per image/)
+  })
+  it('LABEL_VALUE: an id that is neither a class nor the ignore label', () => {
+    const loss = createLoss(ops, la, { ignoreIndex: 255 })
+    const { logits } = batch(SMALL.logits, SMALL.labels)
+    const labels = ops.constant(
+      SMALL.labels.map((y, i) => (i === 0 ? 255 : i === 1 ? 254 : y)),
+      [SMALL.labels.length],
+      'int32',
+    )
+    expectRefusal(() => loss(logits, labels), 'LABEL_VALUE', /254/)
+  })
+  it('LABEL_VALUE: soft targets outside [0, 1]', () => {
+    const { logits } = batch(SMALL.logits, SMALL.labels)
+    const targets = ops.constant(
+      SMALL.labels.flatMap((y, i) => [0, 1, 2, 3].map((c) => (c === y ? (i === 3 ? 1.5 : 1) : 0))),
+      [SMALL.labels.length, 4],
+    )
+    expectRefusal(() => createLoss(ops, la)(logits, targets), 'LABEL_VALUE', /1\.5/, /probability/)
+  })
+  it('SOFT_TARGETS: rules that do not define soft targets, and explain, name what refuses them', () => {
+    const { logits } = batch(SMALL.logits, SMALL.labels)
+    const targets = ops.constant(
+      SMALL.labels.flatMap((y) => [0, 1, 2, 3].map((c) => (c === y ? 1 : 0))),
+      [SMALL.labels.length, 4],
+    )
+    expectRefusal(() => createLoss(ops, { rule: 'lpl', split: 'confidence', numClasses: 4 })(logits, targets), 'SOFT_TARGETS', /rule lpl/)
+    expectRefusal(() => createLoss(ops, { rule: 'focal', numClasses: 4 })(logits, targets), 'SOFT_TARGETS', /rule focal/)
+    expectRefusal(() => createLoss(ops, la).explain(logits, targets), 'SOFT_TARGETS', /explain/)
+  })
+})
