@@ -55,3 +55,5 @@ export {
 export { exportClassCount } from './exportClassCount.js'
 export { traceLoss } from './trace.js'
 export type { LossTrace, TraceBranch, TraceInput, TraceOps, TraceOptions, TracedBranch } from './trace.js'
+export { MAX_SPATIAL_DIMS } from './traceLayout.js'
+export type { TraceDim, TraceLayout } from './traceLayout.js'

@@ -110,8 +110,11 @@ export interface LossEvaluation<T> {
 
 /**
  * A loss built from a spec for one backend. Call it as `loss(logits, labels, ctx?)` to get the
- * loss (a scalar; `[N]` per-sample losses with `reduction: 'none'`); logits are `[N, C]` floats, labels `[N]` int32 class ids (single-label rules) or a
- * float `[N, C]` matrix of 0 and 1 (multi-label rules, `task: 'multi'`).
+ * loss (a scalar; `[N]` per-sample losses with `reduction: 'none'`); logits are `[N, C]` floats,
+ * labels `[N]` int32 class ids (single-label rules), soft targets `[N, C]` (rules with
+ * `rule.softTargets`) or a float `[N, C]` matrix of 0 and 1 (multi-label rules, `task: 'multi'`).
+ * Dense logits `[N, C, d1, …, dk]` (or `[N, d1, …, dk, C]` with `classAxis: -1`) take labels
+ * `[N, d1, …, dk]` (docs/spec.md#10-dense-inputs).
  */
 export interface Loss<T> {
   (logits: T, labels: T, ctx?: LossContext<T>): T

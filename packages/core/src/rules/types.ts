@@ -16,15 +16,17 @@ export interface LossContext<T = never> {
   /** ISDA's classifier weights and class feature covariances, when the spec does not carry them. */
   isda?: IsdaInputs
   /**
-   * Weights `s_i ≥ 0` of the samples (`[N]`, float): the reduced loss weights sample `i`'s loss by
+   * Weights `s_i ≥ 0` of the samples (`[N]`, float; dense inputs: per image or per position): the reduced loss weights sample `i`'s loss by
    * `s_i` (docs/spec.md#8-reductions-sample-weights-and-masks). They do not enter the rule's batch
    * statistics. Absent: 1.
    */
   sampleWeight?: T
   /**
-   * Which rows count (`[N]`, float 0 or 1): a row with 0 (padding, say) has loss 0, gradient 0, and
-   * takes no part in any batch statistic of the rule (LPL's class sums, the confidence split, the
-   * presets). The mean divides by the number of counted rows. Absent: every row counts.
+   * Which rows count (`[N]`, float 0 or 1; dense inputs: `[N]` per image or `[N, d1, …, dk]` per
+   * position): a row with 0 (padding, say) has loss 0, gradient 0, and takes no part in any batch
+   * statistic of the rule (LPL's class sums, the confidence split, the presets). The mean divides
+   * by the number of counted rows. Absent: every row counts. The loss's `ignoreIndex` leaves rows
+   * out the same way.
    */
   mask?: T
   /**
@@ -118,12 +120,17 @@ export interface RuleStateDeclaration {
 export interface PerturbCall<T> {
   /** The logits `u`, `[N, C]`. */
   logits: T
-  /** Class ids `[N]` (int32), or for a multi-label rule the 0/1 matrix `[N, C]`. */
+  /**
+   * Class ids `[N]` (int32; ignored positions as class 0, with a 0 in `rowMask`), or for a
+   * multi-label rule the 0/1 matrix `[N, C]`. For soft targets, the targets `[N, C]`: only rules
+   * that declare `softTargets` get them, and they read `labelMatrix`.
+   */
   labels: T
   /**
    * The labels as a float `[N, C]` matrix: one-hot rows of the class ids (single-label; a
-   * masked-out row is all zeros), or the 0/1 matrix itself (multi-label). Built once per call by
-   * the loss, which reduces the batch with it.
+   * masked-out or ignored row is all zeros), the soft targets (rules with `softTargets: 'linear'`),
+   * one part of their top-two split (`'top-two'`), or the 0/1 matrix itself (multi-label). Built
+   * once per call by the loss, which reduces the batch with it.
    */
   labelMatrix: T
   /**
