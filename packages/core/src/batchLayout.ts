@@ -52,6 +52,7 @@ export function batchRows<T>(
   const rank = shape.length
   const axis = classAxis === 1 ? 1 : rank - 1
   const c = shape[axis]!
+  check(c > 0, 'LOGITS_SHAPE', `logits have no class dimension (C = 0), got shape [${shape.join(', ')}]`, 'logits')
   const positions = shape.filter((_, k) => k !== axis) // [N, d1, …, dk]
   check(
     positions.slice(1).every((d) => d >= 0),
@@ -59,7 +60,8 @@ export function batchRows<T>(
     `dense logits need known trailing sizes, got shape [${shape.join(', ')}]`,
     'logits',
   )
-  const layout = classAxis === 1 ? `[N, C, d1, …, d${rank - 2}]` : `[N, d1, …, d${rank - 2}, C]`
+  const trailing = rank === 3 ? 'd1' : rank === 4 ? 'd1, d2' : `d1, …, d${rank - 2}`
+  const layout = classAxis === 1 ? `[N, C, ${trailing}]` : `[N, ${trailing}, C]`
   const labelShape = ops.shape(labels)
   const agree = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, k) => d === b[k] || d < 0 || b[k]! < 0)
   check(
