@@ -25,13 +25,21 @@ export interface TargetPart<T> {
   readonly scored: T
 }
 
+/** Class ids with their ignored positions taken out (see {@link withoutIgnored}). */
+export interface IdsWithoutIgnored<T> {
+  /** The ids `[M]`, ignored positions as class 0. */
+  readonly labels: T
+  /** `[M, 1]`: 1 for the positions that keep their label, 0 for the ignored; undefined without an ignore label. */
+  readonly kept: T | undefined
+}
+
 /**
  * Class ids `[M]` with an ignore label (docs/spec.md#10-dense-inputs): the positions whose id is
  * `ignoreIndex` get id 0 (so that gathers stay in range) and a 0 in the row mask, so they add
  * nothing to the loss, to any batch statistic, to the state or to the normaliser, and their
  * gradient is exactly 0. Returns the ids and the mask of kept rows `[M, 1]` (undefined: no ignore label).
  */
-export function withoutIgnored<T>(ops: TensorOps<T>, labels: T, ignoreIndex: number | undefined): { labels: T; kept: T | undefined } {
+export function withoutIgnored<T>(ops: TensorOps<T>, labels: T, ignoreIndex: number | undefined): IdsWithoutIgnored<T> {
   if (ignoreIndex === undefined) return { labels, kept: undefined }
   const ignored = ops.equal(labels, ops.constant([ignoreIndex], [], 'int32'))
   return {
