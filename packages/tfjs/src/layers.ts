@@ -3,6 +3,8 @@ import { type Checks, LogitPerturbError } from '@logit-perturb/core'
 import { checkLabelValues, checkLevel, parseChecks } from '@logit-perturb/core/backend'
 import { tfjsOps } from './ops.js'
 import type { TfjsLoss } from './loss.js'
+import { layersTargets } from './layersTargets.js'
+import { registerLayersLoss } from './sparseTargets.js'
 
 /**
  * Integer class ids (`[N]`, int32) from training targets: a one-hot matrix `[N, C]` (what
@@ -43,28 +45,65 @@ function checkOneHot(values: ArrayLike<number>, n: number, c: number): void {
 
 /**
  * A loss for `model.compile({ loss })` that keeps the tfjs-layers loss contract: `(yTrue, yPred)`
- * returns the per-sample losses `r_i` (`[N]`, `loss.perSample`), whose mean is the rule's loss
+ * returns one loss per sample `R_n` (`[N]`), whose mean is the rule's loss
  * (docs/spec.md#8-reductions-sample-weights-and-masks). `fit` multiplies them by its sample weights
- * (`classWeight`, `sampleWeight`) and takes the mean, and `evaluate` and the metrics read them, as
- * with tfjs's own losses. `yPred` are the model's logits (a last layer without softmax or sigmoid)
- * and `yTrue` one-hot or integer targets (multi-label rules: the 0/1 target matrix `[N, C]`); they
- * are checked as the loss's `checks` option says. Add {@link perturbationCallback} to `fit` so
- * epoch-driven rules (LDAM-DRW) see the epoch and stateful ones the training phase.
+ * (`classWeight`) and takes the mean, and `evaluate` and the metrics read them, as with tfjs's own
+ * losses. `yPred` are the model's logits (a last layer without softmax or sigmoid): `[N, C]`, or
+ * dense `[N, d1, …, dk, C]` (`[N, H, W, C]` from a `conv2d`; `[N, C, d1, …, dk]` with the loss's
+ * `classAxis: 1`). `yTrue` (see `layersTargets`): class ids of the output's shape without its class
+ * axis or with it of size 1 (`[N]`, `[N, 1]`, `[N, H, W]`, `[N, H, W, 1]`, `ignoreIndex` allowed;
+ * `fit` takes them after {@link acceptSparseTargets}), one-hot or soft targets of the output's shape
+ * (soft rows for the rules whose `loss.rule.softTargets` is set; the other rules take one-hot rows
+ * as ids and refuse other rows with `SOFT_TARGETS`), or a multi-label rule's 0/1 matrix. They are
+ * checked as the loss's `checks` say.
+ *
+ * Dense outputs: with `r_p` the core's per-position losses (`reduction: 'none'`) and `M` the
+ * positions of the batch that count (not `ignoreIndex`),
+ *
+ *     R_n = N · Σ_{p in image n} r_p / M
+ *
+ * so that `mean_n R_n` is the core's mean over the batch's labelled positions, and a `fit` weight
+ * `s_n` weights image `n` as the core's per-image `sampleWeight` does (without ignored positions,
+ * `R_n` is the mean over the image's positions). `R_n` depends on the batch through `M`, as a
+ * class-weighted rule's does through `Σ w_y`.
+ *
+ * Where values are not read (`checks` `'shapes'`, the default on WebGL and WebGPU), a row that is
+ * not one-hot cannot be refused without a synchronous read, so for the rules without soft targets
+ * it is masked out (it takes no part in the step, its gradient is 0) and the loss of its sample is
+ * NaN, which `fit`'s loss then shows; `checks: 'values'` refuses it with `SOFT_TARGETS` instead.
+ * Add {@link perturbationCallback} to `fit` so epoch-driven rules (LDAM-DRW) see the epoch and
+ * stateful ones the training phase.
  */
 export function layersLoss(loss: TfjsLoss<tf.Tensor>): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D {
-  return (yTrue, yPred) => {
-    const c = yPred.shape[1]
-    if (yPred.rank !== 2 || c === undefined) {
-      throw new LogitPerturbError('LOGITS_SHAPE', `the model's output must be logits [N, C], got [${yPred.shape.join(', ')}]`, 'yPred')
-    }
-    if (loss.task === 'multi') return loss.perSample(yPred, yTrue) as tf.Tensor1D
-    const labels = labelsFromTargets(yTrue, c, loss.checks)
-    try {
-      return loss.perSample(yPred, labels) as tf.Tensor1D
-    } finally {
-      labels.dispose()
-    }
-  }
+  const fn = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D =>
+    tf.tidy(() => {
+      const targets = layersTargets(yTrue, yPred, loss)
+      const { oneHot } = targets
+      const ctx = oneHot === undefined ? undefined : { mask: tf.cast(oneHot, 'float32') }
+      const perSample = perImage(loss.perSample(yPred, targets.labels, ctx), targets.counted)
+      if (oneHot === undefined) return perSample
+      const whole = oneHot.rank === 1 ? oneHot : tf.all(oneHot, axesAfterFirst(oneHot.rank))
+      return tf.where(whole, perSample, tf.fill(perSample.shape, Number.NaN)) as tf.Tensor1D
+    })
+  registerLayersLoss(fn)
+  return fn
+}
+
+/**
+ * One loss per sample `[N]` from the core's per-position losses `r` (`[N, d1, …, dk]`, or `[N]`):
+ * `N · Σ_{p in n} r_p / M` with `M` the `counted` positions, or the mean over each sample's
+ * positions when every position counts.
+ */
+function perImage(r: tf.Tensor, counted: tf.Tensor | undefined): tf.Tensor1D {
+  const axes = axesAfterFirst(r.rank)
+  if (counted === undefined) return (axes.length === 0 ? r : tf.mean(r, axes)) as tf.Tensor1D
+  // A batch of ignored positions only has the loss 0 (its r are 0), not 0/0.
+  const scale = tf.div(tf.scalar(r.shape[0]!), tf.maximum(counted, 1))
+  return tf.mul(axes.length === 0 ? r : tf.sum(r, axes), scale) as tf.Tensor1D
+}
+
+function axesAfterFirst(rank: number): number[] {
+  return Array.from({ length: rank - 1 }, (_, k) => k + 1)
 }
 
 /** The callback hooks `model.fit` accepts (tfjs-layers' `CustomCallbackArgs`, structurally). */

@@ -1,12 +1,33 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Explanation, Loss, LossContext, LossEvaluation, LossOptions, RuleInput, RuleState, RuleStateJSON } from '@logit-perturb/core'
+import type {
+  ClassAxis,
+  Explanation,
+  Loss,
+  LossContext,
+  LossEvaluation,
+  LossOptions,
+  RuleInput,
+  RuleState,
+  RuleStateJSON,
+} from '@logit-perturb/core'
 import { LogitPerturbError, createLoss, loadRuleState, saveRuleState } from '@logit-perturb/core'
 import { closedFormGradient } from '@logit-perturb/core/backend'
 import { createTfjsOps } from './ops.js'
 import { isRecordingGradients } from './training.js'
 
-/** Options of {@link createTfjsLoss}: the core's (`checks`, `reduction`, `search`). */
-export interface TfjsLossOptions extends LossOptions {}
+/**
+ * Options of {@link createTfjsLoss}: the core's (`checks`, `reduction`, `search`, `ignoreIndex`,
+ * `classAxis`), with the class axis of dense logits last by default, as tfjs-layers lays them out.
+ */
+export interface TfjsLossOptions extends LossOptions {
+  /**
+   * Where dense logits keep their classes: `-1` (default here), `[N, d1, …, dk, C]`, the
+   * channels-last layout of tfjs-layers' `conv2d` outputs (`[N, H, W, C]`); `1`,
+   * `[N, C, d1, …, dk]` (channels-first, as PyTorch and ONNX). Class ids are `[N, d1, …, dk]`
+   * either way; `[N, C]` logits are the same either way.
+   */
+  classAxis?: ClassAxis
+}
 
 /**
  * A rule's loss on TensorFlow.js tensors, for custom training loops: call it inside
@@ -31,13 +52,20 @@ export interface TfjsLoss<Out extends tf.Tensor = tf.Scalar>
     | 'gradient'
     | 'explain'
     | 'getState'
+    | 'rule'
   > {
   /**
    * The loss of logits `[N, C]` and int32 labels `[N]` (multi-label rules: float 0/1 labels
-   * `[N, C]`): a scalar, or the per-sample losses `[N]` with `reduction: 'none'`. The context may
-   * carry `sampleWeight` and `mask` (`[N]` tensors).
+   * `[N, C]`; soft targets: probability rows `[N, C]`, for rules whose `rule.softTargets` is set): a
+   * scalar, or the per-sample losses `[N]` with `reduction: 'none'`. Dense logits
+   * `[N, d1, …, dk, C]` (`classAxis` −1) take ids `[N, d1, …, dk]` and give `[N, d1, …, dk]` with
+   * `'none'`. The context may carry `sampleWeight` and `mask` (`[N]` or `[N, d1, …, dk]`).
    */
   (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>): Out
+  /** Where dense logits keep their classes (`TfjsLossOptions.classAxis`): −1 (default) or 1. */
+  readonly classAxis: ClassAxis
+  /** The class id of unlabelled positions (`TfjsLossOptions.ignoreIndex`), or undefined: none. */
+  readonly ignoreIndex: number | undefined
   /**
    * Defaults for calls that pass no context: the epoch (for LDAM-DRW) and whether calls are
    * training steps (for stateful rules). A call's own `{ training }` wins; then `trainingCalls`,
@@ -92,13 +120,17 @@ function checkGradientsRegistered(): void {
 /**
  * Builds the loss a spec describes on TensorFlow.js: the core's `createLoss` bound to the tfjs
  * `TensorOps`, with tidy scopes around each call and the rule's state kept alive between calls.
- * The rule code is the core's; nothing is re-derived here.
+ * The rule code is the core's; nothing is re-derived here. Unlike the core, dense logits keep their
+ * classes last unless `options.classAxis` is 1. Throws `INVALID_PARAMETER` naming `classAxis` or
+ * `ignoreIndex` for a value the core refuses.
  */
 export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions & { reduction: 'none' }): TfjsLoss<tf.Tensor1D>
 export function createTfjsLoss(spec: RuleInput, options?: TfjsLossOptions): TfjsLoss
 export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): TfjsLoss<tf.Tensor> {
   const ops = createTfjsOps()
-  const core: Loss<tf.Tensor> = createLoss(ops, spec, options)
+  // Channels-last by default: tfjs-layers' convolutions output [N, H, W, C].
+  const classAxis = options.classAxis ?? -1
+  const core: Loss<tf.Tensor> = createLoss(ops, spec, { ...options, classAxis })
   const context: TfjsLoss['context'] = { epoch: 0 }
   const isTraining = (ctx: LossContext<tf.Tensor> | undefined): boolean => {
     if (ctx?.training !== undefined) return ctx.training
@@ -161,6 +193,9 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     spec: core.spec,
     task: core.task,
     numClasses: core.numClasses,
+    rule: core.rule,
+    classAxis,
+    ignoreIndex: options.ignoreIndex,
     reduction: core.reduction,
     checks: core.checks,
     perSample: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => {
@@ -169,11 +204,13 @@ export function createTfjsLoss(spec: RuleInput, options: TfjsLossOptions = {}): 
     },
     hasClosedFormGradient: core.hasClosedFormGradient,
     context,
-    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) => evaluated(logits, labels, ctx, (e) => e.batch.logits),
+    // In the layout of the call's logits: dense calls are evaluated as rows [M, C].
+    perturb: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) =>
+      evaluated(logits, labels, ctx, (e) => e.rows.entriesBack(e.batch.logits)),
     gradient(logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) {
       // Refused before any work for rules without a closed form, with the core's error.
       if (!core.hasClosedFormGradient) return core.gradient(logits, labels, ctx)
-      return evaluated(logits, labels, ctx, (e) => closedFormGradient(ops, e))
+      return evaluated(logits, labels, ctx, (e) => e.rows.entriesBack(closedFormGradient(ops, e)))
     },
     // A non-training call: the state stays as it is.
     explain: (logits: tf.Tensor, labels: tf.Tensor, ctx?: LossContext<tf.Tensor>) =>
