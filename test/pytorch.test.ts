@@ -3,7 +3,7 @@
  * every conformance case in float64 and float32 against the float64 reference, the module's
  * contract as a PyTorch user meets it (errors, dtypes, state, the epoch switch, unmutated inputs),
  * and data-parallel training with DistributedDataParallel on 2 and 3 CPU processes against one
- * process on the whole batch.
+ * process on the whole batch (dense cases with ignored pixels among them).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -132,7 +132,7 @@ print(json.dumps(out))
   it('refuses bad input with a ValueError that names it', () => {
     expect(out['label range']).toBe('labels must lie in [0, 6), got values from 0 to 6')
     expect(out['label dtype']).toMatch(/^labels must be integer class ids \[N\] with N = 8, got torch.float64/)
-    expect(out['logits shape']).toBe('logits must be floats [N, 6], got torch.float64 [8, 5]')
+    expect(out['logits shape']).toBe('logits must be floats [N, 6] or [N, 6, d1, ..., dk], got torch.float64 [8, 5]')
     expect(out['not finite']).toBe('logits hold NaN or infinity')
     expect(out['sample weight']).toBe('sample_weight must be finite and >= 0')
     expect(out.reduction).toBe("reduction must be 'mean', 'sum' or 'none', got 'avg'")
@@ -173,6 +173,13 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
     'lpl-through': { rule: 'lpl', split: 'prior', classCounts: counts, maxSteps: 4, gradient: 'through' },
     'official-longtail': { rule: 'official-longtail', classCounts: counts, headClasses: 3 },
     'lpl-confidence': { rule: 'lpl', split: 'confidence', momentum: 0.5, maxSteps: 4 },
+    // Dense: images of 3 × 4 pixels, a fifth of them ignored (255 by the module's ignore_index, or PyTorch's -100).
+    'seesaw-dense': { rule: 'seesaw', numClasses: 6 },
+    'lpl-prior-dense': { rule: 'lpl', split: 'prior', classCounts: counts, maxSteps: 4 },
+  }
+  const dense: Record<string, { dense: true; ignore_index?: number }> = {
+    'seesaw-dense': { dense: true, ignore_index: 255 },
+    'lpl-prior-dense': { dense: true },
   }
   const script = join(import.meta.dirname, 'pytorch', 'data_parallel.py')
 
@@ -180,10 +187,11 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
   async function train(
     sources: Record<string, string>,
     worlds: number[],
-  ): Promise<Record<string, Record<'delta' | 'loss' | 'grads', number>>> {
+  ): Promise<Record<string, Record<'delta' | 'loss' | 'grads' | 'state', number>>> {
     const manifest: Record<string, { file: string; className: string }> = {}
     for (const [name, source] of Object.entries(sources)) {
-      manifest[name] = { file: write(`ddp-${name}`, source), className: /^class (\w+)\(torch\.nn\.Module\)/m.exec(source)![1]! }
+      const className = /^class (\w+)\(torch\.nn\.Module\)/m.exec(source)![1]!
+      manifest[name] = { file: write(`ddp-${name}`, source), className, ...dense[name] }
     }
     const manifestFile = join(dir, 'manifest.json')
     const outFile = join(dir, 'ddp.json')
@@ -193,13 +201,13 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
   }
   const sources = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, exportTorchModule(spec, { numClasses: 6 }).source]))
 
-  it('give the single-process δ, loss and gradients at every step to 1e-6 with the all-reduce, and differ without it', async () => {
+  it('give the single-process δ, loss, gradients and state at every step to 1e-6 with the all-reduce, and differ without it', async () => {
     const report = await train(sources, [2, 3])
     for (const name of Object.keys(specs)) {
       for (const world of [2, 3]) {
         const on = report[`${name} W=${world} all_reduce`]!
         const off = report[`${name} W=${world} per_shard`]!
-        expect(Math.max(on.delta, on.loss, on.grads), `${name} W=${world}`).toBeLessThan(1e-6)
+        expect(Math.max(on.delta, on.loss, on.grads, on.state), `${name} W=${world}`).toBeLessThan(1e-6)
         expect(Math.min(off.delta, off.loss, off.grads), `${name} W=${world} per shard`).toBeGreaterThan(1e-6)
       }
     }

@@ -1,8 +1,8 @@
 /**
  * Fuzzing of the adapters' own entry points: tfjs's `labelsFromTargets` and `layersLoss` (targets
  * one-hot, integer, soft, out of range or of the wrong shape; model outputs of the wrong rank),
- * `exportLossModel`'s options (class count, opset, state mode), and the reference's `explain`
- * and `describeClasses`. Each returns finite values or throws a `LogitPerturbError`, and tfjs
+ * `exportLossModel`'s options (class count, opset, state mode, dense axes, ignore label, targets),
+ * and the reference's `explain` and `describeClasses`. Each returns finite values or throws a `LogitPerturbError`, and tfjs
  * leaks no tensor.
  */
 import * as tf from '@tensorflow/tfjs-core'
@@ -111,6 +111,9 @@ describe('adapters: finite results or a typed error, no tensor leaked', () => {
         sampleWeight: fc.constantFrom(undefined, true, 'no'),
         reduction: fc.constantFrom(undefined, 'mean', 'none', 'avg'),
         context: fc.oneof(fc.constant(undefined), fc.constant(null), fc.record({ epoch: fc.constantFrom(...EDGE_NUMBERS) })),
+        spatialDims: fc.oneof(fc.constant(undefined), fc.integer({ min: -1, max: 10 }), fc.constantFrom('any', ...EDGE_NUMBERS)),
+        ignoreIndex: fc.oneof(fc.constant(undefined), fc.constantFrom(255, -100, 0, 2 ** 31, '255', ...EDGE_NUMBERS)),
+        targets: fc.constantFrom(undefined, 'ids', 'probabilities', 'soft', 1),
       },
       { requiredKeys: [] },
     )

@@ -1,3 +1,4 @@
+import { named } from './control.js'
 import { check } from './errors.js'
 import type { TensorOps } from './ops.js'
 
@@ -43,7 +44,7 @@ export function withoutIgnored<T>(ops: TensorOps<T>, labels: T, ignoreIndex: num
   if (ignoreIndex === undefined) return { labels, kept: undefined }
   const ignored = ops.equal(labels, ops.constant([ignoreIndex], [], 'int32'))
   return {
-    labels: ops.where(ignored, ops.constant([0], [], 'int32'), labels),
+    labels: named(ops, ops.where(ignored, ops.constant([0], [], 'int32'), labels), 'labels'),
     kept: ops.reshape(ops.sub(ops.constant([1], []), ignored), [-1, 1]),
   }
 }

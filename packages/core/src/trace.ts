@@ -5,26 +5,34 @@ import type { TensorOps } from './ops.js'
 import type { Reduction } from './reduction.js'
 import type { LabelTask, LossContext, RuleState } from './rules/types.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
+import { type TraceDim, type TraceLayout, checkSpatialDims, traceRows, trailingDims } from './traceLayout.js'
+import { checkOneOf } from './validate.js'
 
 /**
  * One input of a traced loss, as a renderer declares it: an ONNX graph input, a PyTorch argument
- * or buffer. `dims` uses `'N'` for the batch dimension, known only at run time.
+ * or buffer. `dims` uses `'N'` for the batch dimension and `'d1'` … (or `'...'`) for the trailing
+ * axes of dense inputs, known only at run time (see {@link TraceDim}).
  */
 export interface TraceInput {
   /** The input's name in the rendered model: `logits`, `labels`, `sample_weight`, `mask`, `state_<field>`. */
   readonly name: string
   /** What it holds. */
   readonly role: 'logits' | 'labels' | 'sampleWeight' | 'mask' | 'state'
-  /** `'float'`: float32 values; `'classIds'`: integer class ids (the renderer picks its integer type). */
+  /** `'float'`: float32 values (logits, soft targets, weights); `'classIds'`: integer class ids (the renderer picks its integer type). */
   readonly dtype: 'float' | 'classIds'
-  /** Its shape, `'N'` for the batch dimension. */
-  readonly dims: readonly (number | 'N')[]
+  /** Its shape: `[N, C, d1, …, dk]` for logits, `[N, d1, …, dk]` for class ids, weights and mask. */
+  readonly dims: readonly TraceDim[]
 }
 
-/** What a symbolic backend adds to {@link TensorOps} for a trace: declaring an input. */
+/**
+ * What a symbolic backend adds to {@link TensorOps} for a trace: declaring an input, and for dense
+ * inputs, the way between their layout and the core's rows.
+ */
 export interface TraceOps<T> extends TensorOps<T> {
   /** The tensor that stands for `input` in the rendered model. */
   declare(input: TraceInput): T
+  /** Dense inputs to rows and back (traces with `spatialDims`); a renderer of `[N, C]` rows only leaves it out. */
+  readonly layout?: TraceLayout<T>
 }
 
 /** Options of {@link traceLoss}, each checked like a spec field (`INVALID_PARAMETER` naming it). */
@@ -45,6 +53,25 @@ export interface TraceOptions {
   carryState?: boolean
   /** Which branches the model has: training calls, evaluation calls, or both (default). */
   training?: boolean | 'both'
+  /**
+   * Dense inputs (docs/spec.md#10-dense-inputs): the number `k` of trailing axes of the logits
+   * `[N, C, d1, …, dk]` (class axis 1, sizes known at run time), the labels `[N, d1, …, dk]` and the
+   * weights and mask, per position; `'any'`: any number, for a renderer whose layout takes any rank.
+   * Default 0: logits `[N, C]`. Outputs come back in the inputs' layout.
+   */
+  spatialDims?: number | 'any'
+  /**
+   * A class id that marks a position as unlabelled, baked into the model (`LossOptions.ignoreIndex`):
+   * it adds nothing to the loss, the batch statistics, the state or the normaliser, and its gradient
+   * is 0. Class ids only. Default: none.
+   */
+  ignoreIndex?: number
+  /**
+   * What `labels` holds: `'ids'` (default), class ids; `'probabilities'`, soft targets with the
+   * logits' shape (docs/spec.md#11-soft-targets), for rules that declare `softTargets` (others:
+   * `SOFT_TARGETS`). Multi-label rules take their 0/1 matrix either way.
+   */
+  targets?: 'ids' | 'probabilities'
 }
 
 /** One branch of a traced loss: a call's training flag, its epoch and its reduction. */
@@ -63,16 +90,19 @@ export interface TraceBranch<T> {
 export interface TracedBranch<T> {
   /** The loss, reduced as the branch says. */
   readonly loss: T
-  /** The perturbed logits `z`, `[N, C]`. */
+  /** The perturbed logits `z`, in the logits input's layout (`[N, C]`; dense: `[N, C, d1, …, dk]`). */
   readonly perturbed: T
-  /** The closed-form gradient `∂loss/∂logits`, built on first call (rules with `hasClosedFormGradient`). */
+  /**
+   * The closed-form gradient `∂loss/∂logits` in the logits input's layout, built on first call
+   * (rules with `hasClosedFormGradient`).
+   */
   gradient(): T
   /**
    * The state the call moved to, field by field (a training call of a rule whose state training
    * moves); absent when the call leaves the state as it came in.
    */
   readonly nextState: RuleState<T> | undefined
-  /** The core's evaluation the branch was read from. */
+  /** The core's evaluation the branch was read from (of the rows `[M, C]` for dense inputs). */
   readonly evaluation: LossEvaluation<T>
 }
 
@@ -88,8 +118,14 @@ export interface LossTrace<T> {
   readonly loss: Loss<T>
   /** The class count `C`. */
   readonly numClasses: number
-  /** `'single'`: labels are class ids `[N]`; `'multi'`: a 0/1 matrix `[N, C]`. */
+  /** `'single'`: labels are class ids `[N]` (or soft targets); `'multi'`: a 0/1 matrix `[N, C]`. */
   readonly task: LabelTask
+  /** What the single-label `labels` input holds: class ids, or soft targets with the logits' shape. */
+  readonly targets: 'ids' | 'probabilities'
+  /** The number of trailing axes of dense inputs (0: rows `[N, C]`), or `'any'`. */
+  readonly spatialDims: number | 'any'
+  /** The ignore label baked into the model, or undefined. */
+  readonly ignoreIndex: number | undefined
   /** Whether the closed-form gradient exists. */
   readonly hasClosedFormGradient: boolean
   /** The declared inputs, in order. */
@@ -116,11 +152,16 @@ export interface LossTrace<T> {
 /**
  * Traces the loss a spec describes on a symbolic backend (docs/architecture.md): checks the
  * options, declares the inputs (logits, labels, the optional sample weights and mask, the carried
- * state), and returns the branches' evaluator. Throws `INVALID_PARAMETER` naming the option, and
- * the spec's own errors.
+ * state) in their layout (rows `[N, C]`, or dense `[N, C, d1, …, dk]` with `spatialDims`), and
+ * returns the branches' evaluator. Dense inputs are evaluated as the core's rows `[M, C]`, through
+ * the renderer's `layout`, and the outputs go back to the inputs' layout. Throws `INVALID_PARAMETER`
+ * naming the option, `SOFT_TARGETS` for probabilities a rule does not define, and the spec's own
+ * errors.
  */
 export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOptions = {}): LossTrace<T> {
-  const loss = createLoss(ops, spec)
+  const ignoreIndex = options.ignoreIndex
+  // The core checks the ignore label as its own option (an integer, single-label rules only).
+  const loss = createLoss(ops, spec, ignoreIndex === undefined ? {} : { ignoreIndex })
   check(
     options.context === undefined || (typeof options.context === 'object' && options.context !== null),
     'INVALID_PARAMETER',
@@ -148,6 +189,8 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     `must be an integer ≥ 0, got ${String(epoch)}`,
     'context.epoch',
   )
+  const spatialDims = checkSpatialDims(options.spatialDims)
+  const targets = checkTargets(loss, options.targets, ignoreIndex)
   const declared = loss.rule.state
   const carry = declared !== undefined && flag('carryState', true)
   check(
@@ -163,15 +206,22 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     inputs.push(input)
     return ops.declare(input)
   }
-  const logits = declare({ name: 'logits', role: 'logits', dtype: 'float', dims: ['N', c] })
-  const labels = declare(
-    loss.task === 'multi'
-      ? { name: 'labels', role: 'labels', dtype: 'float', dims: ['N', c] }
-      : { name: 'labels', role: 'labels', dtype: 'classIds', dims: ['N'] },
-  )
-  const rows: LossContext<T> = {}
-  if (flag('sampleWeight', false)) rows.sampleWeight = declare({ name: 'sample_weight', role: 'sampleWeight', dtype: 'float', dims: ['N'] })
-  if (flag('mask', false)) rows.mask = declare({ name: 'mask', role: 'mask', dtype: 'float', dims: ['N'] })
+  const trailing = trailingDims(spatialDims)
+  const logitsIn = declare({ name: 'logits', role: 'logits', dtype: 'float', dims: ['N', c, ...trailing] })
+  const rows = traceRows(ops.layout, spatialDims, logitsIn)
+  // Soft targets and multi-label matrices carry the class axis, as the logits do; class ids do not.
+  const withClasses = loss.task === 'multi' || targets === 'probabilities'
+  const labels = withClasses
+    ? rows.entries(declare({ name: 'labels', role: 'labels', dtype: 'float', dims: ['N', c, ...trailing] }))
+    : rows.positions(declare({ name: 'labels', role: 'labels', dtype: 'classIds', dims: ['N', ...trailing] }))
+  const logits = rows.entries(logitsIn)
+  const perRow: LossContext<T> = {}
+  for (const [field, name] of [
+    ['sampleWeight', 'sample_weight'],
+    ['mask', 'mask'],
+  ] as const) {
+    if (flag(field, false)) perRow[field] = rows.positions(declare({ name, role: field, dtype: 'float', dims: ['N', ...trailing] }))
+  }
   const fields = carry ? Object.keys(declared.fields) : []
   const stateIn: Record<string, T> = {}
   for (const field of fields) stateIn[field] = declare({ name: `state_${field}`, role: 'state', dtype: 'float', dims: [c] })
@@ -183,6 +233,9 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     loss,
     numClasses: c,
     task: loss.task,
+    targets,
+    spatialDims,
+    ignoreIndex,
     hasClosedFormGradient: loss.hasClosedFormGradient,
     inputs,
     state: carry ? { fields, initial: declared.initial(c), movedBy: declared.movedBy } : undefined,
@@ -194,7 +247,7 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
         ...Object.fromEntries(
           (loss.rule.extraInputs ?? []).filter((key) => key in context).map((key) => [key, context[key as keyof typeof context]]),
         ),
-        ...rows,
+        ...perRow,
         epoch: branch.epoch,
         training: branch.training,
         ...(branch.batchSum === undefined ? {} : { batchSum: branch.batchSum }),
@@ -202,15 +255,43 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
       const evaluation = loss.evaluate(logits, labels, ctx, branch.reduction)
       let gradient: T | undefined
       return {
-        loss: evaluation.loss,
-        perturbed: evaluation.batch.logits,
+        loss: branch.reduction === 'none' ? rows.positionsBack(evaluation.loss) : evaluation.loss,
+        perturbed: rows.entriesBack(evaluation.batch.logits),
         evaluation,
         nextState: carry ? evaluation.nextState : undefined,
         gradient: () => {
-          gradient ??= closedFormGradient(ops, evaluation)
+          gradient ??= rows.entriesBack(closedFormGradient(ops, evaluation))
           return gradient
         },
       }
     },
   }
+}
+
+/**
+ * The `targets` option: `'ids'` (default) or `'probabilities'`, which only single-label rules that
+ * define soft targets take (`SOFT_TARGETS` otherwise, as the core's losses refuse them), and which
+ * has no ignore label.
+ */
+function checkTargets(
+  loss: Pick<Loss<unknown>, 'task' | 'rule' | 'spec'>,
+  value: unknown,
+  ignoreIndex: number | undefined,
+): 'ids' | 'probabilities' {
+  const targets = checkOneOf(value, ['ids', 'probabilities'], 'ids', 'targets')
+  if (targets === 'ids') return targets
+  check(loss.task === 'single', 'INVALID_PARAMETER', 'multi-label rules take a 0/1 label matrix, not probabilities', 'targets')
+  check(
+    loss.rule.softTargets !== undefined,
+    'SOFT_TARGETS',
+    `rule ${loss.spec.rule} does not define soft targets (probability rows): its method reads each sample's class; pass class ids`,
+    'targets',
+  )
+  check(
+    ignoreIndex === undefined,
+    'INVALID_PARAMETER',
+    'an ignore label marks class ids; leave positions of soft targets out with the mask',
+    'ignoreIndex',
+  )
+  return targets
 }

@@ -1,5 +1,6 @@
 import { type LossContext, type Reduction, type RuleInput, type RuleSpec, parseSpec, ruleFacts } from '@logit-perturb/core'
 import { type TraceOps, check, checkOneOf, traceLoss } from '@logit-perturb/core/backend'
+import { onnxDenseLayout } from './denseLayout.js'
 import { GraphBuilder, MIN_OPSET, type OutputRequest } from './graph.js'
 import { serializeModel } from './serialize.js'
 import { createSymbolicOps } from './symbolicOps.js'
@@ -51,6 +52,27 @@ export interface ExportLossOptions {
    * and gradient 0 and take no part in the rule's batch statistics. Default false.
    */
   mask?: boolean
+  /**
+   * Dense inputs (docs/spec.md#10-dense-inputs): the number `k` of trailing axes, 0 (default) to
+   * 8. The logits are then float32 `[N, C, d1, …, dk]` (classes on axis 1, the sizes `d1` … dynamic
+   * like `N`), the labels int64 `[N, d1, …, dk]`, `sample_weight` and `mask` per position
+   * `[N, d1, …, dk]`; each position is a sample. `perturbed_logits` and `grad_logits` have the
+   * logits' layout, the `'none'` loss the labels'.
+   */
+  spatialDims?: number
+  /**
+   * A class id that marks a position as unlabelled (255 in mmsegmentation, −100 in PyTorch), baked
+   * into the graph: such a position adds nothing to the loss, to the rule's batch statistics or
+   * state, or to the mean's normaliser, and its gradient is exactly 0. Class ids only. Default: none.
+   */
+  ignoreIndex?: number
+  /**
+   * What `labels` holds: `'ids'` (default), int64 class ids; `'probabilities'`, float32 soft targets
+   * with the logits' shape (docs/spec.md#11-soft-targets), for the rules that define them (`ce`,
+   * `logit-adjustment`, `vs`: linear in the targets; `ldam`: its top-two split). Other rules refuse
+   * them with `SOFT_TARGETS`.
+   */
+  targets?: 'ids' | 'probabilities'
 }
 
 /** An exported loss: the model bytes and what they hold. */
@@ -65,9 +87,15 @@ export interface ExportedLossModel {
   opset: number
   /** Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, and `state_<field>` with `state: 'io'`. */
   inputs: string[]
-  /** `'single'`: `labels` is int64 `[N]`; `'multi'`: `labels` is float32 `[N, C]` of 0 and 1. */
+  /** `'single'`: `labels` is int64 `[N]` (or soft targets, see `targets`); `'multi'`: `labels` is float32 `[N, C]` of 0 and 1. */
   task: 'single' | 'multi'
-  /** How `loss` is reduced: a scalar for `'mean'` and `'sum'`, `[N]` for `'none'`. */
+  /** What a single-label model's `labels` holds: int64 class ids, or float32 probabilities with the logits' shape. */
+  targets: 'ids' | 'probabilities'
+  /** The number of trailing axes of dense inputs (0: logits `[N, C]`). */
+  spatialDims: number
+  /** The ignore label baked into the graph, or undefined (also in the metadata, `logit_perturb.ignore_index`). */
+  ignoreIndex: number | undefined
+  /** How `loss` is reduced: a scalar for `'mean'` and `'sum'`, `[N]` (dense: `[N, d1, …, dk]`) for `'none'`. */
   reduction: Reduction
   /** Whether the graph computes training calls (see {@link ExportLossOptions.training}). */
   training: boolean
@@ -87,12 +115,16 @@ export interface ExportedLossModel {
  *
  * Inputs: `logits` float32 `[N, C]` and `labels` int64 `[N]` (class ids in `[0, C)`; the graph
  * does not check them), with `N` dynamic; for multi-label rules `labels` is float32 `[N, C]` (0 or
- * 1 per entry, unchecked as well). Outputs:
+ * 1 per entry, unchecked as well), and with `targets: 'probabilities'` float32 soft targets
+ * `[N, C]`. With `spatialDims: k` the inputs are dense: logits `[N, C, d1, …, dk]`, labels
+ * `[N, d1, …, dk]` (soft targets: the logits' shape), every position a sample, and with
+ * `ignoreIndex` the labels may hold that id at positions that count for nothing. Outputs:
  * - `loss`, float32 scalar: `Σ_i w_{y_i} CE(z_i, y_i) / Σ_i w_{y_i}` (multi-label:
  *   `mean_{i,c} w_ic BCE(z_ic, Y_ic)`), or as `options.reduction` says, with the optional inputs
  *   `sample_weight` and `mask` (`[N]`) taken into it as the core's losses take them;
- * - `perturbed_logits`, float32 `[N, C]`: `z = a ⊙ u + δ_y` (multi-label: `z_ic = a_ic u_ic + δ_ic`);
- * - `grad_logits`, float32 `[N, C]`: `∂L/∂u = (w_{y_i}/Σw)·a ⊙ (softmax(z_i) − e_{y_i})`
+ * - `perturbed_logits`, float32 `[N, C]` (dense: the logits' layout): `z = a ⊙ u + δ_y`
+ *   (multi-label: `z_ic = a_ic u_ic + δ_ic`);
+ * - `grad_logits`, float32 `[N, C]` (dense: the logits' layout): `∂L/∂u = (w_{y_i}/Σw)·a ⊙ (softmax(z_i) − e_{y_i})`
  *   (multi-label: `w_ic a_ic (σ(z_ic) − Y_ic)/(N·C)`), the core's closed form, for rules whose
  *   perturbation is a constant for the gradient. Rules that
  *   differentiate through their perturbation (`official-longtail`, `lpl` with `gradient: 'through'`)
@@ -100,8 +132,9 @@ export interface ExportedLossModel {
  *   onnxruntime-web no training API), so the output is absent.
  *
  * Throws `INVALID_PARAMETER` naming the option when an option is out of range, `numClasses` is
- * missing or disagrees with the spec, or `state: 'batch'` would restart a rule's state; and the
- * spec's own errors (`parseSpec`).
+ * missing or disagrees with the spec, or `state: 'batch'` would restart a rule's state;
+ * `SOFT_TARGETS` for `targets: 'probabilities'` on a rule that does not define them; and the spec's
+ * own errors (`parseSpec`).
  */
 export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}): ExportedLossModel {
   const parsed = parseSpec(spec)
@@ -126,14 +159,17 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     keeps !== undefined && keeps.withoutState === undefined ? 'io' : 'batch',
     'state',
   )
+  check(
+    (options.spatialDims as unknown) !== 'any',
+    'INVALID_PARAMETER',
+    'an ONNX graph has a static rank: give the number of trailing axes',
+    'spatialDims',
+  )
   const ops: TraceOps<SymbolicTensor> = {
     ...symbolic,
-    declare: (input) =>
-      symbolic.input(
-        input.name,
-        input.dtype === 'classIds' ? 'int64' : 'float32',
-        input.dims.map((d) => (d === 'N' ? -1 : d)),
-      ),
+    // Every run-time size is a named symbolic dimension: N, and d1 … dk of dense inputs.
+    declare: (input) => symbolic.input(input.name, input.dtype === 'classIds' ? 'int64' : 'float32', input.dims),
+    layout: onnxDenseLayout(symbolic),
   }
   const trace = traceLoss(ops, parsed, {
     numClasses: options.numClasses,
@@ -142,14 +178,19 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     mask: options.mask,
     carryState: state === 'io',
     training,
+    spatialDims: options.spatialDims,
+    ignoreIndex: options.ignoreIndex,
+    targets: options.targets,
   })
+  const spatialDims = trace.spatialDims as number
   const c = trace.numClasses
   const [epoch] = trace.epochs as [number]
   const branch = trace.evaluate({ training, epoch, reduction })
 
-  const batchDims = ['N', c] as const
+  const trailing = Array.from({ length: spatialDims }, (_, k) => `d${k + 1}`)
+  const batchDims = ['N', c, ...trailing]
   const outputs: OutputRequest[] = [
-    { name: 'loss', source: branch.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N'] : [] },
+    { name: 'loss', source: branch.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N', ...trailing] : [] },
     { name: 'perturbed_logits', source: branch.perturbed.name, elemType: 'float32', dims: batchDims },
   ]
   if (trace.hasClosedFormGradient)
@@ -170,6 +211,8 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
       'logit_perturb.spec': JSON.stringify(parsed),
       'logit_perturb.num_classes': String(c),
       'logit_perturb.training': String(training),
+      'logit_perturb.targets': trace.task === 'multi' ? 'multi-label' : trace.targets,
+      ...(trace.ignoreIndex === undefined ? {} : { 'logit_perturb.ignore_index': String(trace.ignoreIndex) }),
     },
   })
   return {
@@ -179,6 +222,9 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     opset: graph.opset,
     inputs,
     task: trace.task,
+    targets: trace.targets,
+    spatialDims,
+    ignoreIndex: trace.ignoreIndex,
     reduction,
     training,
     outputs: outputs.map((o) => o.name),

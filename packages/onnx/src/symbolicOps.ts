@@ -21,10 +21,11 @@ export interface SymbolicOps extends TensorOps<SymbolicTensor> {
   readonly graph: GraphBuilder
   /**
    * A graph input as a tensor: `dims` may hold `-1` for a size fed at run time, which the model
-   * declares as the symbolic dimension `dimName` (default `"N"`). An int64 input (labels, as ONNX
-   * models usually take them) is cast to int32, the integer type the rules work with.
+   * declares as the symbolic dimension `dimName` (default `"N"`), or a name, declared as that
+   * symbolic dimension (`"d1"`, the height of dense logits). An int64 input (labels, as ONNX models
+   * usually take them) is cast to int32, the integer type the rules work with.
    */
-  input(name: string, dtype: 'float32' | 'int32' | 'int64', shape: readonly number[], dimName?: string): SymbolicTensor
+  input(name: string, dtype: 'float32' | 'int32' | 'int64', shape: readonly (number | string)[], dimName?: string): SymbolicTensor
 }
 
 /**
@@ -119,8 +120,9 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     name: 'onnx',
     graph,
 
-    input(name, dtype, shape, dimName = 'N') {
-      graph.input({ name, elemType: dtype, dims: shape.map((d) => (d < 0 ? dimName : d)) })
+    input(name, dtype, dims, dimName = 'N') {
+      graph.input({ name, elemType: dtype, dims: dims.map((d) => (typeof d === 'number' && d < 0 ? dimName : d)) })
+      const shape = dims.map((d) => (typeof d === 'number' ? d : -1))
       if (dtype === 'int64') return make(cast(name, 'int32'), shape, 'int32')
       return make(name, shape, dtype)
     },

@@ -72,7 +72,7 @@ describe('every entry point refuses bytes that are not a model with INVALID_MODE
     expect(readModel(LOSS).graph.output.map((o) => o.name)).toEqual(['loss', 'perturbed_logits', 'grad_logits'])
     expect(Object.keys(await runModel(CLASSIFIER, FEEDS))).toEqual(['logits'])
     expect((await runLossModel(LOSS, LOGITS, LABELS)).loss).toBeGreaterThan(0)
-    expect(WHOLE_CUTS.size).toBe(3)
+    expect(WHOLE_CUTS.size).toBe(4)
   })
 
   it('an empty array, and something other than bytes', async () => {

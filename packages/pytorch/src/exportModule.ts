@@ -1,6 +1,7 @@
-import { type LabelTask, type LossContext, type Reduction, type RuleInput, type RuleSpec, parseSpec } from '@logit-perturb/core'
-import { type TraceOps, check, traceLoss } from '@logit-perturb/core/backend'
-import { moduleSource } from './moduleSource.js'
+import { type LabelTask, type LossContext, type Reduction, type RuleInput, type RuleSpec, parseSpec, ruleFacts } from '@logit-perturb/core'
+import { type LossTrace, type TraceOps, check, traceLoss } from '@logit-perturb/core/backend'
+import { pythonDenseLayout } from './denseLayout.js'
+import { TRACED_IGNORE_INDEX, moduleSource } from './moduleSource.js'
 import { PythonProgram } from './program.js'
 import { DEVICE, DTYPE, createPythonOps } from './pythonOps.js'
 import type { PyTensor } from './tensor.js'
@@ -28,8 +29,10 @@ export interface ExportedTorchModule {
   spec: RuleSpec
   /** The class count `C` (the width of `logits`). */
   numClasses: number
-  /** `'single'`: labels are class ids `[N]`; `'multi'`: a 0/1 matrix `[N, C]`. */
+  /** `'single'`: the target holds class ids `[N, …]` (or probabilities); `'multi'`: a 0/1 matrix `[N, C, …]`. */
   task: LabelTask
+  /** Whether `forward` also takes soft targets, float probabilities with the logits' shape (the rule's `softTargets`). */
+  softTargets: boolean
   /** Whether the module has a `gradient` method (the rule's closed-form gradient). */
   hasClosedFormGradient: boolean
   /** Whether the module keeps running state in buffers, updated by training calls (`module.training`). */
@@ -44,13 +47,18 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  * backend, {@link createPythonOps}): nothing is re-derived here. Its branches (training and
  * evaluation calls, the epochs the rule switches at, the reductions) are `if` blocks.
  *
- * The module, `Loss(reduction='mean', all_reduce=True, check_values=True)`:
- * - `forward(logits, labels, sample_weight=None, mask=None)`: the loss, reduced as `reduction`
- *   says (`'mean'`, `'sum'`, or `'none'` for the per-sample losses `[N]`; docs/spec.md#8-reductions-sample-weights-and-masks);
- *   `logits` `[N, C]` float32 or float64 (the module computes in their dtype), `labels` `[N]`
- *   integer class ids (multi-label rules: `[N, C]` of 0 and 1);
- * - `perturb(...)`: the perturbed logits `z`, `[N, C]`;
- * - `gradient(...)`: the closed-form `∂loss/∂logits`, for rules that have one;
+ * The module, `Loss(reduction='mean', all_reduce=True, check_values=True, ignore_index=-100)`:
+ * - `forward(logits, target, sample_weight=None, mask=None)`: the loss, reduced as `reduction`
+ *   says (`'mean'`, `'sum'`, or `'none'` for the per-sample losses `[N, d1, …]`; docs/spec.md#8-reductions-sample-weights-and-masks);
+ *   `logits` `[N, C]` or dense `[N, C, d1, …, dk]` (any `k` at run time, every position a sample;
+ *   docs/spec.md#10-dense-inputs), float32 or float64 (the module computes in their dtype);
+ *   `target`, as `F.cross_entropy` takes it, integer class ids `[N, d1, …, dk]` where
+ *   `ignore_index` marks positions that count for nothing, or, for rules that define soft targets
+ *   (docs/spec.md#11-soft-targets), float probabilities with the logits' shape (multi-label rules:
+ *   a 0/1 matrix with the logits' shape); `sample_weight` and `mask` per sample `[N]` or per
+ *   position `[N, d1, …, dk]`;
+ * - `perturb(...)`: the perturbed logits `z`, in the logits' layout;
+ * - `gradient(...)`: the closed-form `∂loss/∂logits` in the logits' layout, for rules that have one;
  * - constants (margins, priors, directions, bounds) are buffers; LPL's search is a `for` loop;
  * - every batch statistic goes through `_batch_sum`, an all-reduce across the workers of
  *   `torch.distributed` when a process group is initialized and `all_reduce` is on
@@ -91,21 +99,31 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
         : python.input(
             input.name,
             input.dtype === 'classIds' ? 'int32' : 'float32',
-            input.dims.map((d) => (d === 'N' ? -1 : d)),
+            // Sizes known at run time are -1; any number of trailing axes reads as none (the layout takes any rank).
+            input.dims.filter((d) => d !== '...').map((d) => (typeof d === 'number' ? d : -1)),
           ),
+    layout: pythonDenseLayout(python),
   }
-  const trace = traceLoss(ops, parsed, {
-    numClasses: options.numClasses,
-    ...(options.context === undefined ? {} : { context: options.context }),
-    sampleWeight: true,
-    mask: true,
-  })
+  // The module's target is read as ids or as probabilities at run time; each is a trace of its own.
+  const facts = ruleFacts(parsed)
+  const traceOf = (targets: 'ids' | 'probabilities') =>
+    traceLoss(ops, parsed, {
+      numClasses: options.numClasses,
+      ...(options.context === undefined ? {} : { context: options.context }),
+      sampleWeight: true,
+      mask: true,
+      spatialDims: 'any',
+      targets,
+      // The module maps its `ignore_index` to this id before the traced body reads the labels.
+      ...(targets === 'ids' && facts.task === 'single' ? { ignoreIndex: TRACED_IGNORE_INDEX } : {}),
+    })
+  const softTargets = facts.softTargets !== undefined
   const batchSum = (x: PyTensor): PyTensor =>
     program.bind('batch_sum', `self._batch_sum(${x.expr})`, (expr) => ({ ...x, expr, literal: undefined, mask: undefined }))
 
   // One branch: the mean's evaluation gives the perturbed logits and the state to keep; each
   // reduction's loss and closed-form gradient follow under `if self.reduction == ...`.
-  const branch = (epoch: number, training: boolean) => {
+  const branch = (trace: LossTrace<PyTensor>, epoch: number, training: boolean) => {
     const mean = trace.evaluate({ training, epoch, reduction: 'mean', batchSum })
     program.line(`perturbed = ${mean.perturbed.expr}`)
     if (mean.nextState !== undefined) {
@@ -126,25 +144,38 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     })
   }
   // A rule whose state training calls move computes otherwise in training calls: `self.training`.
-  const phase = (epoch: number) => {
-    if (trace.state?.movedBy !== 'training') return branch(epoch, true)
-    program.block('if self.training:', () => branch(epoch, true))
-    program.block('else:', () => branch(epoch, false))
+  const phase = (trace: LossTrace<PyTensor>, epoch: number) => {
+    if (trace.state?.movedBy !== 'training') return branch(trace, epoch, true)
+    program.block('if self.training:', () => branch(trace, epoch, true))
+    program.block('else:', () => branch(trace, epoch, false))
   }
   // The epoch branches, latest first: `if self.epoch >= e_k: ... elif ...: else:` (epoch 0).
-  const epochs = [...trace.epochs].reverse()
-  if (epochs.length === 1) phase(0)
-  epochs.forEach((epoch, k) => {
-    if (epochs.length === 1) return
-    const header = k === 0 ? `if self.epoch >= ${epoch}:` : k < epochs.length - 1 ? `elif self.epoch >= ${epoch}:` : 'else:'
-    program.block(header, () => phase(epoch))
-  })
+  const render = (trace: LossTrace<PyTensor>) => {
+    const epochs = [...trace.epochs].reverse()
+    if (epochs.length === 1) return phase(trace, 0)
+    epochs.forEach((epoch, k) => {
+      const header = k === 0 ? `if self.epoch >= ${epoch}:` : k < epochs.length - 1 ? `elif self.epoch >= ${epoch}:` : 'else:'
+      program.block(header, () => phase(trace, epoch))
+    })
+  }
+  // Each target is traced inside its block: it reads its own `labels` (probabilities `[N, C, …]`, or ids `[N, …]`).
+  const rendered = (targets: 'ids' | 'probabilities') => {
+    const trace = traceOf(targets)
+    render(trace)
+    return trace
+  }
+  let trace: LossTrace<PyTensor>
+  if (softTargets) {
+    program.block('if soft:', () => rendered('probabilities'))
+    trace = program.block('else:', () => rendered('ids'))
+  } else trace = rendered('ids')
 
   const source = moduleSource({
     className,
     spec: trace.spec,
     numClasses: trace.numClasses,
     task: trace.task,
+    softTargets,
     buffers: program.buffers,
     body: program.body('        '),
     hasClosedFormGradient: trace.hasClosedFormGradient,
@@ -157,6 +188,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     spec: trace.spec,
     numClasses: trace.numClasses,
     task: trace.task,
+    softTargets,
     hasClosedFormGradient: trace.hasClosedFormGradient,
     stateful: trace.state !== undefined,
   }

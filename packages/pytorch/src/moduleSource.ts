@@ -2,12 +2,20 @@ import type { LabelTask, RuleSpec } from '@logit-perturb/core'
 import type { PyBuffer } from './program.js'
 import { DEVICE, DTYPE, pyNumber } from './pythonOps.js'
 
+/**
+ * The ignore label the traced body of a single-label module compares the labels with: the module
+ * maps its own `ignore_index` (PyTorch's −100 by default, any integer) to it first.
+ */
+export const TRACED_IGNORE_INDEX = -100
+
 /** What {@link moduleSource} assembles. */
 export interface ModuleParts {
   className: string
   spec: RuleSpec
   numClasses: number
   task: LabelTask
+  /** Whether the body has an `if soft:` branch for probabilities (the rule's `softTargets`). */
+  softTargets: boolean
   buffers: readonly PyBuffer[]
   /** The traced statements of `_evaluate`, indented for a method body. */
   body: readonly string[]
@@ -26,8 +34,10 @@ function formula(task: LabelTask): string[] {
         "delta_y the rule's class-level perturbation of the sample's class y, a its logit scale):",
         "    'mean'  sum_i s_i m_i w_{y_i} CE(z_i, y_i) / sum_i m_i w_{y_i}",
         "    'sum'   the same times sum_i m_i",
-        "    'none'  the per-sample terms of 'sum', [N]",
+        "    'none'  the per-sample terms of 'sum', [N] (dense logits: [N, d1, ..., dk])",
         "with s the sample weights, m the mask and w the rule's class weights (1 for most rules).",
+        'Dense logits [N, C, d1, ..., dk] count each position as a sample; a position whose id is',
+        'ignore_index has m = 0: it adds nothing to the loss, the batch statistics or the state.',
       ]
     : [
         'Multi-label: the binary cross-entropy of the perturbed logits z = a * u + delta, per entry',
@@ -46,7 +56,10 @@ function pyString(s: string): string {
 /** The Python source of an exported loss module. */
 export function moduleSource(p: ModuleParts): string {
   const c = p.numClasses
-  const labelDoc = p.task === 'single' ? `[N] integer class ids in [0, ${c})` : `[N, ${c}] of 0 and 1`
+  const labelDoc =
+    p.task === 'single'
+      ? `[N, d1, ..., dk] integer class ids in [0, ${c})${p.softTargets ? ", or probabilities with the logits' shape" : ''}`
+      : `[N, ${c}, d1, ..., dk] of 0 and 1`
   const init = [
     `        for name, value in (`,
     ...p.buffers.map((b) => `            ('${b.name}', ${b.init}),`),
@@ -68,27 +81,14 @@ export function moduleSource(p: ModuleParts): string {
           `        # The loss changes at epoch ${p.epochSwitches.join(', ')} (class weights on): set module.epoch (0-based) each epoch.`,
           '        self.epoch = 0',
         ]
-  const labelChecks =
-    p.task === 'single'
-      ? [
-          '        if labels.dim() != 1 or labels.shape[0] != logits.shape[0] or labels.is_floating_point() or labels.dtype == torch.bool:',
-          "            raise ValueError(f'labels must be integer class ids [N] with N = {logits.shape[0]}, got {labels.dtype} {list(labels.shape)}')",
-          '        if self.check_values and labels.numel() > 0 and (int(labels.min()) < 0 or int(labels.max()) >= NUM_CLASSES):',
-          "            raise ValueError(f'labels must lie in [0, {NUM_CLASSES}), got values from {int(labels.min())} to {int(labels.max())}')",
-        ]
-      : [
-          '        if labels.shape != logits.shape:',
-          "            raise ValueError(f'labels must be [N, {NUM_CLASSES}] like the logits, got {list(labels.shape)}')",
-          '        if self.check_values and bool(((labels != 0) & (labels != 1)).any()):',
-          "            raise ValueError('labels must hold only 0 and 1')",
-        ]
+  const labelChecks = p.task === 'single' ? singleLabelChecks(p.softTargets, p.spec.rule) : multiLabelChecks()
   const gradientMethod = p.hasClosedFormGradient
     ? [
-        '    def gradient(self, logits, labels, sample_weight=None, mask=None):',
-        '        """The closed-form gradient of the loss with respect to the logits, [N, C]: the perturbation is',
-        '        a constant for the gradient, so it is (share_i * a) * (softmax(z_i) - t_i) row by row',
-        '        (multi-label: with the sigmoid); what autograd gives for the sum of the loss."""',
-        '        return self._evaluate(logits, labels, sample_weight, mask, True)[2]',
+        '    def gradient(self, logits, target, sample_weight=None, mask=None):',
+        '        """The closed-form gradient of the loss with respect to the logits, in their layout: the',
+        '        perturbation is a constant for the gradient, so it is (share_i * a) * (softmax(z_i) - t_i)',
+        '        row by row (multi-label: with the sigmoid); what autograd gives for the sum of the loss."""',
+        '        return self._evaluate(logits, target, sample_weight, mask, True)[2]',
         '',
       ]
     : []
@@ -134,30 +134,34 @@ export function moduleSource(p: ModuleParts): string {
     `class ${p.className}(torch.nn.Module):`,
     `    """The ${p.spec.rule} loss for logits [N, ${c}] and labels ${labelDoc}.`,
     '',
-    "    reduction: 'mean' (default), 'sum' or 'none' (per-sample losses, [N]).",
+    "    reduction: 'mean' (default), 'sum' or 'none' (per-sample losses, [N]; dense: [N, d1, ..., dk]).",
     '    all_reduce: sum the batch statistics across torch.distributed workers when a process group',
     '        is initialized (default True); False: each worker uses its own shard alone.',
     '    check_values: check label values and finite logits on each call (default True).',
+    ...(p.task === 'single'
+      ? ['    ignore_index: the class id of positions that count for nothing (default -100, as F.cross_entropy).']
+      : []),
     '    """',
     '',
-    "    def __init__(self, reduction='mean', all_reduce=True, check_values=True):",
+    `    def __init__(self, reduction='mean', all_reduce=True, check_values=True${p.task === 'single' ? ', ignore_index=-100' : ''}):`,
     '        super().__init__()',
     "        if reduction not in ('mean', 'sum', 'none'):",
     "            raise ValueError(f\"reduction must be 'mean', 'sum' or 'none', got {reduction!r}\")",
     '        self.reduction = reduction',
     '        self.all_reduce = all_reduce',
     '        self.check_values = check_values',
+    ...(p.task === 'single' ? ['        self.ignore_index = ignore_index'] : []),
     ...epoch,
     ...state,
     ...init,
     '',
-    '    def forward(self, logits, labels, sample_weight=None, mask=None):',
-    `        """The loss: a scalar, or [N] with reduction='none'."""`,
-    '        return self._evaluate(logits, labels, sample_weight, mask, False)[1]',
+    '    def forward(self, logits, target, sample_weight=None, mask=None):',
+    `        """The loss: a scalar, or [N] (dense: [N, d1, ..., dk]) with reduction='none'."""`,
+    '        return self._evaluate(logits, target, sample_weight, mask, False)[1]',
     '',
-    '    def perturb(self, logits, labels, sample_weight=None, mask=None):',
-    '        """The perturbed logits z, [N, C]: the loss is the cross-entropy of these."""',
-    '        return self._evaluate(logits, labels, sample_weight, mask, False)[0]',
+    '    def perturb(self, logits, target, sample_weight=None, mask=None):',
+    '        """The perturbed logits z, in the layout of the logits: the loss is the cross-entropy of these."""',
+    '        return self._evaluate(logits, target, sample_weight, mask, False)[0]',
     '',
     ...gradientMethod,
     '    def _batch_sum(self, x):',
@@ -165,25 +169,28 @@ export function moduleSource(p: ModuleParts): string {
     '            return _BatchSum.apply(x)',
     '        return x',
     '',
-    '    def _rows(self, x, what, n, dtype, device):',
+    '    def _positions(self, x, what, positions, dtype, device):',
     '        if x is None:',
-    '            return torch.ones(n, dtype=dtype, device=device)',
-    '        if x.dim() != 1 or x.shape[0] != n:',
-    "            raise ValueError(f'{what} must be [N] with N = {n}, got {list(x.shape)}')",
+    '            return torch.ones(positions, dtype=dtype, device=device)',
+    '        if x.dim() == 1 and len(positions) > 1 and x.shape[0] == positions[0]:',
+    '            # One value per sample of dense logits, repeated at each of its positions.',
+    '            x = x.reshape(x.shape + (1,) * (len(positions) - 1)).expand(positions)',
+    '        if x.shape != positions:',
+    "            dense = f' or [N, d1, ..., dk] = {list(positions)}' if len(positions) > 1 else ''",
+    "            raise ValueError(f'{what} must be [N] with N = {positions[0]}{dense}, got {list(x.shape)}')",
     '        return x.to(device=device, dtype=dtype)',
     '',
-    '    def _evaluate(self, logits, labels, sample_weight, mask, with_gradient):',
-    '        if logits.dim() != 2 or logits.shape[1] != NUM_CLASSES or not logits.is_floating_point():',
-    "            raise ValueError(f'logits must be floats [N, {NUM_CLASSES}], got {logits.dtype} {list(logits.shape)}')",
+    '    def _evaluate(self, logits, target, sample_weight, mask, with_gradient):',
+    '        if logits.dim() < 2 or logits.shape[1] != NUM_CLASSES or not logits.is_floating_point():',
+    "            raise ValueError(f'logits must be floats [N, {NUM_CLASSES}] or [N, {NUM_CLASSES}, d1, ..., dk], got {logits.dtype} {list(logits.shape)}')",
+    `        ${DTYPE}, ${DEVICE} = logits.dtype, logits.device`,
+    '        # Each position of dense logits [N, C, d1, ..., dk] is a sample: the shape without the class axis.',
+    '        positions = logits.shape[:1] + logits.shape[2:]',
     ...labelChecks,
     '        if self.check_values and not bool(torch.isfinite(logits).all()):',
     "            raise ValueError('logits hold NaN or infinity')",
-    `        ${DTYPE}, ${DEVICE}, n = logits.dtype, logits.device, logits.shape[0]`,
-    p.task === 'single'
-      ? '        labels = labels.to(device=device, dtype=torch.long)'
-      : '        labels = labels.to(device=device, dtype=dtype)',
-    "        sample_weight = self._rows(sample_weight, 'sample_weight', n, dtype, device)",
-    "        mask = self._rows(mask, 'mask', n, dtype, device)",
+    "        sample_weight = self._positions(sample_weight, 'sample_weight', positions, dtype, device)",
+    "        mask = self._positions(mask, 'mask', positions, dtype, device)",
     '        if self.check_values and not bool((torch.isfinite(sample_weight) & (sample_weight >= 0)).all()):',
     "            raise ValueError('sample_weight must be finite and >= 0')",
     '        if self.check_values and bool(((mask != 0) & (mask != 1)).any()):',
@@ -192,6 +199,54 @@ export function moduleSource(p: ModuleParts): string {
     '        return perturbed, loss, grad',
     '',
   ].join('\n')
+}
+
+/**
+ * The checks of a single-label module's target, which then becomes `labels`: soft targets (float
+ * probabilities with the logits' shape, `soft`) for a rule that defines them, else class ids with
+ * the positions' shape, `ignore_index` mapped to {@link TRACED_IGNORE_INDEX}. A rule without soft
+ * targets refuses probabilities with the core's words (`SOFT_TARGETS`).
+ */
+function singleLabelChecks(softTargets: boolean, rule: string): string[] {
+  const soft = softTargets
+    ? [
+        '            if not target.is_floating_point():',
+        `                raise ValueError(f"soft targets must be float probabilities with the logits' shape {list(logits.shape)}, got {target.dtype} {list(target.shape)}")`,
+        '            if self.check_values and not bool(((target >= 0) & (target <= 1)).all()):',
+        "                raise ValueError('soft targets must be probabilities in [0, 1]')",
+        '            labels = target.to(device=device, dtype=dtype)',
+      ]
+    : [
+        `            raise ValueError("rule ${rule} does not define soft targets (probability rows): its method reads each sample's class; pass class ids")`,
+      ]
+  return [
+    "        # As F.cross_entropy: a target with the logits' shape holds probabilities, else class ids.",
+    '        soft = target.dim() == logits.dim()',
+    '        if soft:',
+    '            if target.shape != logits.shape:',
+    `                raise ValueError(f"soft targets must have the logits' shape {list(logits.shape)}, got {list(target.shape)}")`,
+    ...soft,
+    '        else:',
+    '            if target.shape != positions or target.is_floating_point() or target.dtype == torch.bool:',
+    "                shape = f'[N] with N = {positions[0]}' if len(positions) == 1 else f'[N, d1, ..., dk] = {list(positions)}'",
+    "                raise ValueError(f'labels must be integer class ids {shape}, got {target.dtype} {list(target.shape)}')",
+    '            ignored = target == self.ignore_index',
+    '            kept = target[~ignored]',
+    '            if self.check_values and kept.numel() > 0 and (int(kept.min()) < 0 or int(kept.max()) >= NUM_CLASSES):',
+    "                raise ValueError(f'labels must lie in [0, {NUM_CLASSES}), got values from {int(kept.min())} to {int(kept.max())}')",
+    `            labels = target.to(device=device, dtype=torch.long).masked_fill(ignored.to(device), ${TRACED_IGNORE_INDEX})`,
+  ]
+}
+
+/** The checks of a multi-label module's target, a 0/1 matrix with the logits' shape, which then becomes `labels`. */
+function multiLabelChecks(): string[] {
+  return [
+    '        if target.shape != logits.shape:',
+    `            raise ValueError(f"labels must be a 0/1 matrix with the logits' shape {list(logits.shape)}, got {list(target.shape)}")`,
+    '        if self.check_values and bool(((target != 0) & (target != 1)).any()):',
+    "            raise ValueError('labels must hold only 0 and 1')",
+    '        labels = target.to(device=device, dtype=dtype)',
+  ]
 }
 
 /** A state field's fresh value in float64: `torch.full` when every class starts alike (zeros, say), else its values. */

@@ -17,7 +17,7 @@ describe('exportTorchModule', () => {
     const { source } = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 7 })
     expect(lines(source, /^\s*for k_\d+ in range\(7\):$/)).toHaveLength(1)
     // The loop state reads as the rule names it: δ, gathered by each sample's class, moved each step.
-    expect(lines(source, /torch\.index_select\(delta_\d+, 0, labels\)/).length).toBeGreaterThanOrEqual(1)
+    expect(lines(source, /torch\.index_select\(delta_\d+, 0, labels_\d+\)/).length).toBeGreaterThanOrEqual(1)
     expect(lines(source, /^\s+move_\d+ = /).length).toBeGreaterThanOrEqual(1)
     expect(source).toMatch(/if self\.reduction == 'mean':[\s\S]*elif self\.reduction == 'sum':[\s\S]*else:/)
   })
@@ -74,6 +74,27 @@ describe('exportTorchModule', () => {
     // Normalized steps need no counts; plain steps divide by them. After the loop: the mean's normalizer.
     expect(batchSums(true)).toEqual([0, 1, 1])
     expect(batchSums(false)).toEqual([1, 1, 1])
+  })
+
+  it("takes F.cross_entropy's targets: ids with ignore_index (-100 by default), probabilities where the rule defines them, any rank", () => {
+    const la = exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS })
+    expect(la.softTargets).toBe(true)
+    expect(la.source).toContain("def __init__(self, reduction='mean', all_reduce=True, check_values=True, ignore_index=-100):")
+    expect(la.source).toContain('def forward(self, logits, target, sample_weight=None, mask=None):')
+    // The checks of the target, then one traced body per kind of target, chosen when the module runs.
+    expect(lines(la.source, /^ {8}if soft:$/)).toHaveLength(2)
+    expect(la.source).toContain('.masked_fill(ignored.to(device), -100)')
+    // Logits of any rank become rows, and results come back to their layout.
+    expect(la.source).toContain('logits.movedim(1, -1).reshape(-1, 4)')
+    expect(la.source).toMatch(/\.reshape\(logits\.movedim\(1, -1\)\.shape\)\.movedim\(-1, 1\)$/m)
+    expect(la.source).toMatch(/\.reshape\(logits\.shape\[:1\] \+ logits\.shape\[2:\]\)$/m)
+    const seesaw = exportTorchModule({ rule: 'seesaw', numClasses: 4 })
+    expect(seesaw.softTargets).toBe(false)
+    expect(lines(seesaw.source, /^ {8}if soft:$/)).toHaveLength(1)
+    expect(seesaw.source).toContain("rule seesaw does not define soft targets (probability rows): its method reads each sample's class")
+    const bce = exportTorchModule({ rule: 'bce', numClasses: 4 })
+    expect(bce.softTargets).toBe(false)
+    expect(bce.source).not.toContain('ignore_index')
   })
 
   it('refuses a spec without a class count, a class count the spec contradicts or out of range, a bad class name and bad options', () => {

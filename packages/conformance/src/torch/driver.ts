@@ -1,7 +1,8 @@
 /**
  * The Python program that runs exported loss modules on given batches (`runTorchJobs`): it reads a
  * JSON list of jobs from the file named by its first argument, and for each job imports the module
- * file, builds the loss with the job's reduction, and in float64 and float32 computes the loss, the
+ * file, builds the loss with the job's reduction (and `ignore_index`), and in float64 and float32
+ * computes, on logits of any rank and class ids or soft targets, the loss, the
  * perturbed logits, autograd's gradient of the loss's sum and, where the module has one, its
  * closed-form gradient. It writes one JSON object per job to the file named by its second argument;
  * a module that raises gives `{"error": message}` instead.
@@ -31,14 +32,17 @@ def load(path):
 def run(job, dtype):
     module = load(job['module'])
 
+    options = {} if job.get('ignore_index') is None else {'ignore_index': job['ignore_index']}
+
     def fresh():
         # A new module per quantity: a stateful rule's training call moves its state.
-        loss_fn = getattr(module, job['className'])(reduction=job['reduction'])
+        loss_fn = getattr(module, job['className'])(reduction=job['reduction'], **options)
         loss_fn.train(job['training'])
         return loss_fn
 
     logits = torch.tensor(job['logits'], dtype=dtype, requires_grad=True)
-    labels = torch.tensor(job['labels'], dtype=dtype) if job['task'] == 'multi' else torch.tensor(job['labels'], dtype=torch.long)
+    floats = job['task'] == 'multi' or job.get('soft_targets')
+    labels = torch.tensor(job['labels'], dtype=dtype if floats else torch.long)
     rows = {}
     for name in ('sample_weight', 'mask'):
         if job.get(name) is not None:

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Reduction } from '@logit-perturb/core'
 import type { ExportedTorchModule } from '@logit-perturb/pytorch'
+import type { NestedNumbers } from '../fixtures.js'
 import { TORCH_DRIVER } from './driver.js'
 import { runPython } from './python.js'
 
@@ -10,8 +11,14 @@ import { runPython } from './python.js'
 export interface TorchJob {
   module: ExportedTorchModule
   reduction: Reduction
-  logits: number[][]
-  labels: number[] | number[][]
+  /** `[N][C]`, or dense `[N][C][d1]…`. */
+  logits: NestedNumbers
+  /** Class ids `[N]…` (dense: `[N][d1]…`), or rows with the logits' shape: multi-label 0/1, or soft targets. */
+  labels: NestedNumbers
+  /** Whether `labels` are soft targets (float probabilities) rather than class ids; default false. */
+  softTargets?: boolean
+  /** The module's `ignore_index`, when the labels use another than PyTorch's −100. */
+  ignoreIndex?: number | undefined
   sampleWeight?: number[] | undefined
   mask?: number[] | undefined
   /** Whether the call is a training call (`module.training`); default true. */
@@ -53,6 +60,8 @@ export async function runTorchJobs(jobs: readonly TorchJob[]): Promise<TorchResu
         reduction: job.reduction,
         logits: job.logits,
         labels: job.labels,
+        soft_targets: job.softTargets ?? false,
+        ignore_index: job.ignoreIndex ?? null,
         sample_weight: job.sampleWeight ?? null,
         mask: job.mask ?? null,
         training: job.training ?? true,
