@@ -104,7 +104,10 @@ describe('8.4 the order of composition, against an explicit loop', async () => {
   }
 
   it('uniform class weights change nothing, with smoothing and ignored samples (the weight is the sample’s, not the class terms’)', async () => {
-    const uniform = { ...(weighted(0.3) as object), weighting: { kind: 'class-balanced', beta: 0, classCounts: COUNTS } } as unknown as RuleInput
+    const uniform = {
+      ...(weighted(0.3) as object),
+      weighting: { kind: 'class-balanced', beta: 0, classCounts: COUNTS },
+    } as unknown as RuleInput
     const plain = await onBackend(backends[0]!, { rule: 'ce', numClasses: C, labelSmoothing: 0.3 })
     const same = await onBackend(backends[0]!, uniform)
     expect(Math.abs(same.loss - plain.loss)).toBeLessThan(1e-12)

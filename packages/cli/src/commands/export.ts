@@ -14,7 +14,7 @@ export const EXPORT_USAGE = `lpl export --spec FILE --out FILE [--format onnx|py
     --opset 17    the ONNX opset (17 to 21)
     --state io    LPL's confidence split: carry the running averages as inputs and outputs
   --format pytorch: the spec's loss as one Python file holding a torch.nn.Module (torch 1.13 or
-    later): forward(logits, labels, sample_weight=None, mask=None) returns the loss, perturb(...)
+    later): forward(logits, target, sample_weight=None, mask=None) returns the loss, perturb(...)
     the perturbed logits; batch statistics are all-reduced across torch.distributed workers.
     --class-name NAME   the module's class name (default from the rule, e.g. LplLoss)
   --classes C   the class count, when the spec does not fix it (ce, official-balanced, lpl confidence)`
@@ -56,7 +56,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     writeFileSync(values.out, module.source)
     console.log(`Wrote ${values.out}: ${module.spec.rule}, ${module.numClasses} classes, class ${module.className}(torch.nn.Module)`)
     console.log(
-      `  forward(logits, labels, sample_weight=None, mask=None) -> loss; perturb(...) -> perturbed logits${module.hasClosedFormGradient ? '; gradient(...) -> closed-form gradient' : ''}`,
+      `  forward(logits, target, sample_weight=None, mask=None) -> loss; perturb(...) -> perturbed logits${module.hasClosedFormGradient ? '; gradient(...) -> closed-form gradient' : ''}`,
     )
     return
   }

@@ -22,6 +22,8 @@ export interface MethodSummary {
   groups: { head?: MeanStd; medium?: MeanStd; tail?: MeanStd }
   /** Per-class accuracy, mean over seeds (null for a class without test samples). */
   perClass: (number | null)[]
+  /** Pixel accuracy over seeds (segmentation runs). */
+  pixelAccuracy?: MeanStd
   runs: RunResult[]
 }
 
@@ -37,6 +39,7 @@ export function summarize(method: string, runs: RunResult[], counts: readonly nu
     const value = group(key)
     if (value) groups[key] = value
   }
+  const pixelAccuracy = runs.map((r) => r.pixelAccuracy).filter((v): v is number => v !== undefined)
   return {
     method,
     seeds: runs.map((r) => r.seed),
@@ -46,6 +49,7 @@ export function summarize(method: string, runs: RunResult[], counts: readonly nu
       const values = runs.map((r) => r.perClass[c]).filter((v): v is number => v !== null && v !== undefined)
       return values.length ? meanStd(values).mean : null
     }),
+    ...(pixelAccuracy.length === runs.length && runs.length > 0 ? { pixelAccuracy: meanStd(pixelAccuracy) } : {}),
     runs,
   }
 }

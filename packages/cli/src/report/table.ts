@@ -22,9 +22,13 @@ export const ACCURACY: Metric = { headline: 'balanced acc.', perClass: 'accuracy
 /** Multi-label runs: mean average precision and per-label average precision. */
 export const AVERAGE_PRECISION: Metric = { headline: 'mAP', perClass: 'average precision' }
 
+/** Segmentation runs: mean intersection over union and per-class IoU. */
+export const IOU: Metric = { headline: 'mIoU', perClass: 'IoU' }
+
 /**
- * The terminal report: balanced accuracy (mean ± std over seeds) with the head/medium/tail thirds,
- * then per-class accuracy, in percent; classes are listed with their training counts.
+ * The terminal report: balanced accuracy (mean ± std over seeds) with the head/medium/tail thirds
+ * (and pixel accuracy, for segmentation runs), then per-class accuracy, in percent; classes are
+ * listed with their training counts.
  */
 export function resultsTable(
   summaries: readonly MethodSummary[],
@@ -32,9 +36,17 @@ export function resultsTable(
   classNames: readonly string[],
   metric: Metric = ACCURACY,
 ): string {
+  const pixels = summaries.some((s) => s.pixelAccuracy !== undefined)
   const main = render([
-    ['method', metric.headline, 'head', 'medium', 'tail'],
-    ...summaries.map((s) => [s.method, pm(s.balancedAccuracy), pm(s.groups.head), pm(s.groups.medium), pm(s.groups.tail)]),
+    ['method', metric.headline, 'head', 'medium', 'tail', ...(pixels ? ['pixel acc.'] : [])],
+    ...summaries.map((s) => [
+      s.method,
+      pm(s.balancedAccuracy),
+      pm(s.groups.head),
+      pm(s.groups.medium),
+      pm(s.groups.tail),
+      ...(pixels ? [pm(s.pixelAccuracy)] : []),
+    ]),
   ])
   const perClass = render([
     ['method', ...counts.map((_, c) => `${c}`)],

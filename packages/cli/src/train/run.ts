@@ -14,6 +14,7 @@ import {
 import { type TfjsLoss, createTfjsLoss, createTfjsOps, layersLoss, perturbationCallback } from '@logit-perturb/tfjs'
 import type { ImageSet } from '../data/fashionMnist.js'
 import type { Method } from './methods.js'
+import { type MixSettings, mixEpoch, mixes } from './mixup.js'
 import { buildMlp, cosineNesterov } from './model.js'
 
 /** The data of one benchmark run, as index lists into the Fashion-MNIST training and test sets. */
@@ -31,6 +32,8 @@ export interface RunOptions {
   epochs: number
   batchSize: number
   learningRate: number
+  /** Mixup / CutMix of the training batches (single-label task): the loss takes probability rows. */
+  mix?: MixSettings
   onBatch?: (epoch: number, batch: number, batches: number, loss: number) => void
 }
 
@@ -46,17 +49,38 @@ export interface RunResult {
   tau?: number
   /** The learned signed bounds θ at the end of training (learned-bounds methods). */
   theta?: number[]
+  /** Labelled test pixels predicted right (segmentation). */
+  pixelAccuracy?: number
   seconds: number
 }
 
-/** Pixels of the chosen images, scaled to [0, 1], as a `[n, 784]` tensor. */
-function imagesTensor(set: ImageSet, indices: readonly number[]): tf.Tensor2D {
+/** Pixels of the chosen images, scaled to [0, 1], as `n` rows of 784. */
+function imagePixels(set: ImageSet, indices: readonly number[]): Float32Array {
   const out = new Float32Array(indices.length * set.pixels)
   indices.forEach((i, row) => {
     const src = set.images.subarray(i * set.pixels, (i + 1) * set.pixels)
     for (let p = 0; p < set.pixels; p++) out[row * set.pixels + p] = src[p]! / 255
   })
-  return tf.tensor2d(out, [indices.length, set.pixels])
+  return out
+}
+
+/** Pixels of the chosen images, scaled to [0, 1], as a `[n, 784]` tensor. */
+function imagesTensor(set: ImageSet, indices: readonly number[]): tf.Tensor2D {
+  return tf.tensor2d(imagePixels(set, indices), [indices.length, set.pixels])
+}
+
+/**
+ * One epoch's training tensors in `order`: the images `[n, 784]` and one-hot targets `[n, C]`, or,
+ * with mixup / CutMix, the mixed images and their probability rows (see `mixEpoch`).
+ */
+function epochData(set: ImageSet, order: readonly number[], numClasses: number, options: RunOptions, mixRand: () => number) {
+  const labels = labelsOf(set, order)
+  if (!mixes(options.mix)) {
+    return { xs: imagesTensor(set, order), ys: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses)) }
+  }
+  const side = Math.round(Math.sqrt(set.pixels))
+  const mixed = mixEpoch(imagePixels(set, order), labels, numClasses, side, options.batchSize, options.mix!, mixRand)
+  return { xs: tf.tensor2d(mixed.x, [order.length, set.pixels]), ys: tf.tensor2d(mixed.targets, [order.length, numClasses]) }
 }
 
 function labelsOf(set: ImageSet, indices: readonly number[]): number[] {
@@ -85,13 +109,14 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   const schedule = cosineNesterov(options.learningRate, steps)
   model.compile({ optimizer: schedule.optimizer, loss: layersLoss(loss) })
   const rand = mulberry32(options.seed * 7919 + 17)
+  // Its own stream, so that a run without mixing shuffles exactly as before.
+  const mixRand = mulberry32(options.seed * 7919 + 29)
   const learner = method.learned ? boundsLearner(model, loss, data, method.learned, options.seed) : undefined
   const epochLosses: number[] = []
   const order = [...data.train]
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     shuffleInPlace(order, rand)
-    const xs = imagesTensor(data.trainSet, order)
-    const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labelsOf(data.trainSet, order), 'int32'), numClasses))
+    const { xs, ys } = epochData(data.trainSet, order, numClasses, options, mixRand)
     const batches = Math.ceil(order.length / options.batchSize)
     let sum = 0
     let count = 0
