@@ -1,6 +1,6 @@
 import { type Explanation, explainBatch, explainMultiLabelBatch } from './analysis.js'
 import { LogitPerturbError, check } from './errors.js'
-import type { TensorOps } from './ops.js'
+import type { TensorOps, ValueChecks } from './ops.js'
 import { type CheckLevel, type Checks, checkLevel, parseChecks } from './checkLevel.js'
 import { type Reduction, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
 import { checkOneOf, describeValue } from './validate.js'
@@ -475,6 +475,50 @@ function checkSingleLabelInputs<T>(
   return [n, c]
 }
 
+/**
+ * Labels that are a matrix like the logits (`[N, C]`, checked as `matrixInputs` says); returns `[N, C]`.
+ */
+function checkMatrixInputs<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  labels: T,
+  numClasses: number | undefined,
+  level: CheckLevel,
+  shard: boolean,
+  kind: MatrixLabels,
+): [number, number] {
+  const [n, c] = checkLogitShape(ops, logits, numClasses)
+  check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
+  const shape = ops.shape(labels)
+  check(
+    shape.length === 2 && (shape[0] === n || shape[0]! < 0 || n < 0) && shape[1] === c,
+    'LABELS_SHAPE',
+    `${kind.what} [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${shape.join(', ')}]`,
+    'labels',
+  )
+  if (level !== 'shapes' && ops.checks !== undefined) kind.values(ops.checks, labels, c)
+  if (level === 'values') ops.checks?.finite(logits, 'logits')
+  return [n, c]
+}
+
+/** What a label matrix must be, for {@link checkMatrixInputs}: its description and its value check. */
+interface MatrixLabels {
+  readonly what: string
+  values<T>(checks: ValueChecks<T>, labels: T, numClasses: number): void
+}
+
+/** Multi-label inputs: a 0/1 label matrix like the logits. */
+const MULTI_LABEL_MATRIX: MatrixLabels = {
+  what: 'multi-label labels must be a 0/1 matrix',
+  values: (checks, labels, c) => checks.binaryLabels(labels, c),
+}
+
+/** Soft targets: probability rows like the logits. */
+const SOFT_TARGET_MATRIX: MatrixLabels = {
+  what: 'labels must be class ids [N] or soft targets',
+  values: (checks, labels, c) => checks.probabilities(labels, c),
+}
+
 /** Multi-label inputs: logits `[N, C]` and a 0/1 label matrix of the same shape; returns `[N, C]`. */
 function checkMultiLabelInputs<T>(
   ops: TensorOps<T>,
@@ -484,19 +528,7 @@ function checkMultiLabelInputs<T>(
   level: CheckLevel,
   shard: boolean,
 ): [number, number] {
-  const [n, c] = checkLogitShape(ops, logits, numClasses)
-  check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
-  const labelShape = ops.shape(labels)
-  const agree = (a: number, b: number) => a < 0 || b < 0 || a === b
-  check(
-    labelShape.length === 2 && agree(labelShape[0]!, n) && labelShape[1] === c,
-    'LABELS_SHAPE',
-    `multi-label labels must be a 0/1 matrix [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${labelShape.join(', ')}]`,
-    'labels',
-  )
-  if (level !== 'shapes') ops.checks?.binaryLabels(labels, c)
-  if (level === 'values') ops.checks?.finite(logits, 'logits')
-  return [n, c]
+  return checkMatrixInputs(ops, logits, labels, numClasses, level, shard, MULTI_LABEL_MATRIX)
 }
 
 /** A call's `sampleWeight` or `mask`: absent, or a vector `[N]` (values checked by `checkValues` when given). */
@@ -589,16 +621,5 @@ function checkSoftTargetInputs<T>(
   level: CheckLevel,
   shard: boolean,
 ): [number, number] {
-  const [n, c] = checkLogitShape(ops, logits, numClasses)
-  check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
-  const shape = ops.shape(targets)
-  check(
-    shape.length === 2 && (shape[0] === n || shape[0]! < 0 || n < 0) && shape[1] === c,
-    'LABELS_SHAPE',
-    `labels must be class ids [N] or soft targets [N, C] = [${n < 0 ? 'N' : n}, ${c}] like the logits, got shape [${shape.join(', ')}]`,
-    'labels',
-  )
-  if (level !== 'shapes') ops.checks?.probabilities(targets, c)
-  if (level === 'values') ops.checks?.finite(logits, 'logits')
-  return [n, c]
+  return checkMatrixInputs(ops, logits, targets, numClasses, level, shard, SOFT_TARGET_MATRIX)
 }

@@ -4,6 +4,7 @@ import { createTfjsLoss, layersLoss } from '@logit-perturb/tfjs'
 import { CANVAS_SIDE, type CanvasSet } from '../data/canvases.js'
 import { CliError } from '../errors.js'
 import type { Method } from './methods.js'
+import { fitEpoch } from './fitEpoch.js'
 import { buildMlp, cosineNesterov } from './model.js'
 import type { RunOptions, RunResult } from './run.js'
 
@@ -81,22 +82,14 @@ export async function trainMultiLabelOnce(
     shuffleInPlace(order, rand)
     const { x, y } = rows(data.train, order)
     const batches = Math.ceil(order.length / options.batchSize)
-    let sum = 0
-    await model.fit(x, y, {
-      epochs: epoch + 1,
-      initialEpoch: epoch,
-      batchSize: options.batchSize,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        onBatchBegin: schedule.onBatchBegin,
-        onBatchEnd: async (batch, logs) => {
-          sum += logs?.loss ?? NaN
-          options.onBatch?.(epoch, batch, batches, logs?.loss ?? NaN)
-        },
-      },
-    })
-    epochLosses.push(sum / batches)
+    epochLosses.push(
+      await fitEpoch(model, x, y, {
+        epoch,
+        batchSize: options.batchSize,
+        beforeBatch: schedule.onBatchBegin,
+        afterBatch: (batch, value) => options.onBatch?.(epoch, batch, batches, value),
+      }),
+    )
     tf.dispose([x, y])
   }
   const { x, y } = rows(

@@ -15,6 +15,7 @@ import { type TfjsLoss, createTfjsLoss, createTfjsOps, layersLoss, perturbationC
 import type { ImageSet } from '../data/fashionMnist.js'
 import type { Method } from './methods.js'
 import { type MixSettings, mixEpoch, mixes } from './mixup.js'
+import { fitEpoch } from './fitEpoch.js'
 import { buildMlp, cosineNesterov } from './model.js'
 
 /** The data of one benchmark run, as index lists into the Fashion-MNIST training and test sets. */
@@ -118,27 +119,18 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
     shuffleInPlace(order, rand)
     const { xs, ys } = epochData(data.trainSet, order, numClasses, options, mixRand)
     const batches = Math.ceil(order.length / options.batchSize)
-    let sum = 0
-    let count = 0
-    await model.fit(xs, ys, {
-      epochs: epoch + 1,
-      initialEpoch: epoch,
-      batchSize: options.batchSize,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        ...perturbationCallback(loss),
-        onBatchBegin: schedule.onBatchBegin,
-        onBatchEnd: async (batch, logs) => {
-          const value = logs?.loss ?? NaN
-          sum += value
-          count++
+    epochLosses.push(
+      await fitEpoch(model, xs, ys, {
+        epoch,
+        batchSize: options.batchSize,
+        perturbation: perturbationCallback(loss),
+        beforeBatch: schedule.onBatchBegin,
+        afterBatch: (batch, value) => {
           if (learner) learner.step(xs, order, batch * options.batchSize, options.batchSize, schedule.rate())
           options.onBatch?.(epoch, batch, batches, value)
         },
-      },
-    })
-    epochLosses.push(sum / count)
+      }),
+    )
     tf.dispose([xs, ys])
   }
 

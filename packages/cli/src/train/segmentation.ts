@@ -6,6 +6,7 @@ import { IGNORE, type SceneSet } from '../data/scenes.js'
 import { addPixels, confusionMatrix, segmentationScores } from '../report/iou.js'
 import type { Method } from './methods.js'
 import { cosineAdam } from './cosineAdam.js'
+import { fitEpoch } from './fitEpoch.js'
 import type { RunOptions, RunResult } from './run.js'
 import { buildSegmentationNet } from './segmentationNet.js'
 
@@ -50,27 +51,15 @@ export async function trainSegmentationOnce(
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     shuffleInPlace(order, rand)
     const { x, y } = sceneTensors(data.train, order)
-    let sum = 0
-    await model.fit(x, y, {
-      epochs: epoch + 1,
-      initialEpoch: epoch,
-      batchSize: options.batchSize,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        ...hooks,
-        onBatchBegin: async (batch) => {
-          await hooks.onBatchBegin(batch)
-          schedule.step()
-        },
-        onBatchEnd: async (batch, logs) => {
-          const value = logs?.loss ?? NaN
-          sum += value
-          options.onBatch?.(epoch, batch, batches, value)
-        },
-      },
-    })
-    epochLosses.push(sum / batches)
+    epochLosses.push(
+      await fitEpoch(model, x, y, {
+        epoch,
+        batchSize: options.batchSize,
+        perturbation: hooks,
+        beforeBatch: () => schedule.step(),
+        afterBatch: (batch, value) => options.onBatch?.(epoch, batch, batches, value),
+      }),
+    )
     tf.dispose([x, y])
   }
 
