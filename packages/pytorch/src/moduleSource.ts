@@ -186,7 +186,7 @@ export function moduleSource(p: ModuleParts): string {
     '        # and the search. float32 and float64 logits are computed in their own precision.',
     "        if logits.device.type not in ('cpu', 'cuda'):",
     '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
-    "        with torch.autocast(device_type=logits.device.type, enabled=False):",
+    '        with torch.autocast(device_type=logits.device.type, enabled=False):',
     '            if logits.dtype in (torch.float16, torch.bfloat16):',
     '                logits = logits.float()',
     '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
