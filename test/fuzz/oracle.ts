@@ -26,6 +26,20 @@ export function firstNonFinite(value: unknown, path = '$'): string | undefined {
   return undefined
 }
 
+/**
+ * Like {@link firstNonFinite} for a loss's results, whose perturbed logits keep a masked class at
+ * `−∞` (docs/spec.md#12-masked-classes): `perturbed` may be `−∞` exactly where `logits` (the same
+ * layout) are, and every other number must be finite.
+ */
+export function firstNonFiniteResult(result: { perturbed: ArrayLike<number> }, logits: ArrayLike<number>): string | undefined {
+  const { perturbed, ...rest } = result
+  for (let i = 0; i < perturbed.length; i++) {
+    const masked = logits[i] === Number.NEGATIVE_INFINITY
+    if (masked ? perturbed[i] !== Number.NEGATIVE_INFINITY : !Number.isFinite(perturbed[i]!)) return `$.perturbed[${i}] = ${perturbed[i]}`
+  }
+  return firstNonFinite(rest)
+}
+
 /** A deep copy of plain data (arrays, typed arrays, objects, numbers including NaN), to compare arguments before and after a call. */
 export function snapshot<V>(value: V): V {
   return structuredClone(value)

@@ -28,9 +28,12 @@ function tensors(b: Batch, rows: readonly number[]): { logits: RefTensor; labels
  * `batchSum` returns the sum of the workers' `j`-th statistics of the round before (its own value in
  * the first). A statistic depends only on the sums of earlier calls, so the rounds settle, exactly,
  * after at most one round per call; the results of the settled round are those of real workers.
+ * A statistic's shape may depend on earlier sums (the slots of the classes present in the whole
+ * batch, `classSlots`): until the workers agree on it, each gets its own value back.
  */
 function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTensor>) => R): R[] {
-  let reduced: RefTensor[] = []
+  let reduced: (RefTensor | undefined)[] = []
+  const sameShape = (a: RefTensor, b: RefTensor) => a.shape.length === b.shape.length && a.shape.every((d, k) => d === b.shape[k])
   for (let round = 0; round < 500; round++) {
     const recorded: RefTensor[][] = []
     const results = Array.from({ length: shards }, (_, w) => {
@@ -39,7 +42,8 @@ function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTens
       const batchSum = (x: RefTensor) => {
         const j = mine.length
         mine.push(x)
-        return reduced[j] ?? x
+        const sum = reduced[j]
+        return sum !== undefined && sameShape(sum, x) ? sum : x
       }
       return work(w, { batchSum })
     })
@@ -48,8 +52,13 @@ function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTens
       recorded.map((r) => r.length),
       'every worker joins every sum',
     ).toEqual(recorded.map(() => calls))
-    const next = Array.from({ length: calls }, (_, j) => recorded.map((r) => r[j]!).reduce((a, x) => ops.add(a, x)))
-    const settled = next.length === reduced.length && next.every((t, j) => t.data.every((v, k) => Object.is(v, reduced[j]!.data[k])))
+    const next = Array.from({ length: calls }, (_, j) => {
+      const values = recorded.map((r) => r[j]!)
+      return values.every((x) => sameShape(x, values[0]!)) ? values.reduce((a, x) => ops.add(a, x)) : undefined
+    })
+    const settled =
+      next.length === reduced.length &&
+      next.every((t, j) => t !== undefined && reduced[j] !== undefined && t.data.every((v, k) => Object.is(v, reduced[j]!.data[k])))
     if (settled) return results
     reduced = next
   }

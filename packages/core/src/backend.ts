@@ -17,12 +17,14 @@ export {
   checkClassCounts,
   checkFiniteValues,
   checkLabelCounts,
+  checkLogitValues,
   checkLabelValues,
   checkMaskValues,
   checkOneOf,
   checkSampleWeightValues,
   checkTau,
 } from './validate.js'
+export type { LogitTargets } from './validate.js'
 export { closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
 export type { RowWeights } from './reduction.js'
 export { checkLevel, parseChecks } from './checkLevel.js'

@@ -3,7 +3,7 @@ import { LogitPerturbError, check } from './errors.js'
 import type { TensorOps, ValueChecks } from './ops.js'
 import { type CheckLevel, type Checks, checkLevel, parseChecks } from './checkLevel.js'
 import { type Reduction, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
-import { checkOneOf, describeValue } from './validate.js'
+import { type LogitTargets, checkOneOf, describeValue } from './validate.js'
 import { type BatchRows, type ClassAxis, batchRows } from './batchLayout.js'
 import { countedRowMask, softTargetParts, withoutIgnored } from './targets.js'
 import { createRule } from './rules/createRule.js'
@@ -23,8 +23,9 @@ export interface LossOptions {
    *   tfjs cpu and wasm), `'shapes'` elsewhere (WebGL, WebGPU, a symbolic graph), so that no check
    *   stalls a GPU;
    * - `'values'`: shapes, and the values of labels (class ids, or 0/1), sample weights (finite,
-   *   `≥ 0`), mask (0/1) and logits (finite), on any backend that offers value checks (on a GPU
-   *   backend, a synchronous read per call);
+   *   `≥ 0`), mask (0/1) and logits (finite, or `−∞` at a class masked out of its row but not at
+   *   its target, docs/spec.md#12-masked-classes), on any backend that offers value checks (on a
+   *   GPU backend, a synchronous read per call);
    * - `'labels'`: as `'values'`, but NaN and ±Infinity in the logits flow into the result;
    * - `'shapes'`: shapes only, no read of any value.
    */
@@ -257,8 +258,9 @@ export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluat
  * `spec` may be raw JSON: it is validated with `parseSpec`. Every call checks that the logits are
  * `[N, C]` and the labels `[N]` (multi-label: `[N, C]`), and, on backends that can look at values,
  * that labels are class ids (multi-label: 0 or 1) and logits finite, and throws a
- * `LogitPerturbError` otherwise (`LABELS_SHAPE`, `LABEL_VALUE`, …). A call that throws leaves the
- * rule's state as it was.
+ * `LogitPerturbError` otherwise (`LABELS_SHAPE`, `LABEL_VALUE`, …). A logit of `−∞` masks its class
+ * out of its row (docs/spec.md#12-masked-classes): the loss is that of the row without the class,
+ * and its gradient there is exactly 0. A call that throws leaves the rule's state as it was.
  */
 export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossOptions = {}): Loss<T> {
   const parsed = parseSpec(spec)
@@ -299,6 +301,8 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
     checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
     const rowMask = countedRowMask(ops, mask, ids.kept)
+    if (level === 'values')
+      checkLogits(ops, rows.logits, numClasses, ids.labels, soft ? 'probabilities' : task === 'multi' ? 'multi-label' : 'ids', rowMask)
     const parts = soft
       ? softTargetParts(ops, rowMask === undefined ? ids.labels : ops.mul(ids.labels, rowMask), rule.softTargets, parsed.rule)
       : [labelsOf.labelMatrix(ops, ids.labels, numClasses, rowMask)].map((m) => ({ ruleMatrix: m, scored: m }))
@@ -446,6 +450,26 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   })
 }
 
+/**
+ * The value check of the logits (`checks: 'values'`), after the labels, sample weights and mask:
+ * finite, or `−∞` at a class masked out of its row but not at a target of a row that counts
+ * (`counted`, `[M, 1]`), and not in every class of a single-label row (docs/spec.md#12-masked-classes).
+ * A backend without the masked check (`ValueChecks.logits`) refuses every infinity.
+ */
+function checkLogits<T>(
+  ops: TensorOps<T>,
+  logits: T,
+  numClasses: number,
+  targets: T,
+  kind: LogitTargets['kind'],
+  counted: T | undefined,
+): void {
+  const checks = ops.checks
+  if (checks === undefined) return
+  if (checks.logits === undefined) checks.finite(logits, 'logits')
+  else checks.logits(logits, numClasses, targets, kind, counted)
+}
+
 /** Checks that logits are `[N, C]`, with `C` the rule's class count when it fixes one; returns `[N, C]`. */
 function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | undefined): [number, number] {
   const shape = ops.shape(logits)
@@ -471,7 +495,6 @@ function checkSingleLabelInputs<T>(
   check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE', `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
   check(n !== 0 || shard, 'LOGITS_SHAPE', EMPTY_BATCH, 'logits')
   if (level !== 'shapes') ops.checks?.labels(labels, c)
-  if (level === 'values') ops.checks?.finite(logits, 'logits')
   return [n, c]
 }
 
@@ -497,7 +520,6 @@ function checkMatrixInputs<T>(
     'labels',
   )
   if (level !== 'shapes' && ops.checks !== undefined) kind.values(ops.checks, labels, c)
-  if (level === 'values') ops.checks?.finite(logits, 'logits')
   return [n, c]
 }
 

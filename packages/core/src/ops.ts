@@ -1,3 +1,5 @@
+import type { LogitTargets } from './validate.js'
+
 /**
  * The abstract tensor interface every rule is written against.
  *
@@ -90,9 +92,19 @@ export interface TensorOps<T> {
   gather(x: T, indices: T, axis: number): T
   /**
    * Sums the rows of `x` (`[N, ...]`) into `numSegments` rows by their integer ids (`[N]`): class
-   * sums in `O(N·C)`, where a one-hot matrix product would cost `O(N·C²)`.
+   * sums in `O(N·C)`, where a one-hot matrix product would cost `O(N·C²)`. `numSegments` is a
+   * number, or a scalar tensor where the count depends on the batch (the classes present in it,
+   * `classSlots`): a symbolic backend then sizes the result at run time (its static shape says
+   * `-1`), an eager one reads the count.
    */
-  segmentSum(x: T, segmentIds: T, numSegments: number): T
+  segmentSum(x: T, segmentIds: T, numSegments: number | T): T
+  /** The running sum along `axis` (inclusive: entry `k` is `x_0 + … + x_k`), as `np.cumsum`. */
+  cumsum(x: T, axis: number): T
+  /**
+   * `x` as another element type: `'int32'` truncates toward zero (the rules only cast exact
+   * integers held as floats, such as slot ids), `'float32'` is the backend's float type.
+   */
+  cast(x: T, dtype: 'float32' | 'int32'): T
 
   /** 1 where `a > b`, else 0 (float). */
   greater(a: T, b: T): T
@@ -181,6 +193,14 @@ export interface ValueChecks<T> {
   probabilities(targets: T, numClasses: number): void
   /** Throws `LOGITS_NOT_FINITE` if `x` holds NaN or ±Infinity. */
   finite(x: T, what: string): void
+  /**
+   * Logits `[M, numClasses]` with masked classes (docs/spec.md#12-masked-classes): throws
+   * `LOGITS_NOT_FINITE` for NaN or `+∞`, for `−∞` at a target of a row that counts (`counted`, `[M, 1]`
+   * or absent: every row), and for a single-label row that is `−∞` in every class; see
+   * `checkLogitValues`. Optional: without it, a loss checks the logits with `finite`, and refuses
+   * masked classes.
+   */
+  logits?(logits: T, numClasses: number, targets: T, kind: LogitTargets['kind'], counted: T | undefined): void
   /** Throws `SAMPLE_WEIGHT_VALUE` unless every sample weight (`[N]`) is finite and `≥ 0`. */
   sampleWeight(x: T): void
   /** Throws `MASK_VALUE` unless every entry of a row mask (`[N]`) is 0 or 1. */

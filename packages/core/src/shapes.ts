@@ -132,7 +132,11 @@ export function matmulShape(a: readonly number[], b: readonly number[], transpos
  * dimensions must be known; `INVALID_PARAMETER` or `SHAPE_MISMATCH` otherwise.
  */
 export function segmentSumShape(data: readonly number[], ids: readonly number[], numSegments: number): number[] {
-  check(Number.isInteger(numSegments) && numSegments > 0, 'INVALID_PARAMETER', `numSegments must be a positive integer, got ${numSegments}`)
+  check(
+    Number.isInteger(numSegments) && (numSegments > 0 || numSegments === -1),
+    'INVALID_PARAMETER',
+    `numSegments must be a positive integer (or -1 for a count known at run time), got ${numSegments}`,
+  )
   check(
     data.length >= 1 && ids.length === 1 && dimsAgree(ids[0]!, data[0]!),
     'SHAPE_MISMATCH',

@@ -60,6 +60,70 @@ export function checkFiniteValues(values: ArrayLike<number>, what: string): void
   }
 }
 
+/**
+ * What the targets of a row of logits are, for {@link checkLogitValues}: class ids `[M]`
+ * (single-label), soft targets `[M, C]` (every entry with positive mass is a target), or a
+ * multi-label 0/1 matrix `[M, C]` (every 1 is a target). `counted` (`[M]`, absent: every row) is 0
+ * for the rows that do not count (masked out, ignored), whose targets are not read.
+ */
+export interface LogitTargets {
+  /** Class ids, soft targets or a multi-label 0/1 matrix. */
+  readonly kind: 'ids' | 'probabilities' | 'multi-label'
+  /** The ids `[M]`, or the matrix `[M, C]` row-major. */
+  readonly values: ArrayLike<number>
+  /** `[M]`: 0 for a row that does not count; absent: every row counts. */
+  readonly counted?: ArrayLike<number> | undefined
+}
+
+/**
+ * Logits `[M, C]` (row-major) with masked classes (docs/spec.md#12-masked-classes): every entry is
+ * finite or `−∞`, a class masked out of its row. Throws `LOGITS_NOT_FINITE`, naming the row and
+ * class, for NaN or `+∞` anywhere, for `−∞` at a target of a row that counts (its loss would be
+ * infinite: the label's entry, an entry with positive soft-target mass, a multi-label positive), and,
+ * for single-label targets, for a row that is `−∞` in every class (its softmax is undefined; a
+ * multi-label row may rule out every label). Rows that do not count may mask their target.
+ */
+export function checkLogitValues(values: ArrayLike<number>, numClasses: number, targets: LogitTargets, field = 'logits'): void {
+  const { kind, values: labels, counted } = targets
+  const rows = numClasses === 0 ? 0 : Math.floor(values.length / numClasses)
+  for (let i = 0; i < rows; i++) {
+    let kept = 0
+    let maskedTarget = -1
+    const counts = counted === undefined || counted[i] !== 0
+    for (let j = 0; j < numClasses; j++) {
+      const k = i * numClasses + j
+      const v = values[k]!
+      if (Number.isFinite(v)) {
+        kept++
+        continue
+      }
+      if (v !== Number.NEGATIVE_INFINITY) {
+        throw new LogitPerturbError(
+          'LOGITS_NOT_FINITE',
+          `${v} at row ${i}, class ${j} is not finite (only −Infinity may stand for a class masked out of a row, docs/spec.md#12-masked-classes; pass checks: 'labels' to propagate such values)`,
+          field,
+        )
+      }
+      if (maskedTarget < 0 && counts && (kind === 'ids' ? labels[i] === j : labels[k]! > 0)) maskedTarget = j
+    }
+    if (kept === 0 && kind !== 'multi-label') {
+      throw new LogitPerturbError(
+        'LOGITS_NOT_FINITE',
+        `row ${i} is -Infinity in every class: a row must keep at least one class that is not masked (docs/spec.md#12-masked-classes)`,
+        field,
+      )
+    }
+    if (maskedTarget >= 0) {
+      const what = kind === 'ids' ? "the row's label" : kind === 'probabilities' ? 'a class with target mass' : 'a positive label'
+      throw new LogitPerturbError(
+        'LOGITS_NOT_FINITE',
+        `-Infinity at row ${i}, class ${maskedTarget}, ${what}: a masked class cannot be a target of its row, whose loss would be infinite (docs/spec.md#12-masked-classes)`,
+        field,
+      )
+    }
+  }
+}
+
 /** Sample weights `[N]`: finite and `≥ 0`. */
 export function checkSampleWeightValues(values: ArrayLike<number>, field = 'sampleWeight'): void {
   for (let i = 0; i < values.length; i++) {

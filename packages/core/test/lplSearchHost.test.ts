@@ -1,6 +1,36 @@
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/index.js'
-import { type LplHostSearchInputs, lplSearchHost, lplSearchHostVjp, lplSearchHostWithVjp } from '../src/rules/lpl/lplSearchHost.js'
+import type { HostClassRows } from '../src/rules/hostRows.js'
+import {
+  type LplHostSearchInputs,
+  lplSearchHost as lplSearchHostRows,
+  lplSearchHostVjp as lplSearchHostRowsVjp,
+  lplSearchHostWithVjp,
+} from '../src/rules/lpl/lplSearchHost.js'
+
+/** `δ` as the `[C, C]` matrix of every class's row (zero rows for the classes the search keeps none of). */
+function dense(delta: HostClassRows, c: number): Float64Array {
+  const out = new Float64Array(c * c)
+  for (let q = 0; q < delta.classes.length; q++) out.set(delta.rows.subarray(q * c, (q + 1) * c), delta.classes[q]! * c)
+  return out
+}
+
+/** The rows of a `[C, C]` upstream gradient for the classes the search keeps. */
+function compact(upstream: ArrayLike<number>, classes: ArrayLike<number>, c: number): Float64Array {
+  const out = new Float64Array(classes.length * c)
+  for (let q = 0; q < classes.length; q++) for (let j = 0; j < c; j++) out[q * c + j] = upstream[classes[q]! * c + j]!
+  return out
+}
+
+/** The search's `δ`, `[C, C]`: what the transcription below gives. */
+function lplSearchHost(inp: LplHostSearchInputs): Float64Array {
+  return dense(lplSearchHostRows(inp), inp.numClasses)
+}
+
+/** The reverse pass from a `[C, C]` upstream gradient (rows of classes without a row of `δ` are read as nothing). */
+function lplSearchHostVjp(inp: LplHostSearchInputs, upstream: ArrayLike<number>): Float64Array {
+  return lplSearchHostRowsVjp(inp, compact(upstream, lplSearchHostRows(inp).classes, inp.numClasses))
+}
 
 /**
  * LPL's search transcribed from its formulas, in float64, one class and one sample at a time: per
@@ -342,12 +372,13 @@ describe('lplSearchHostVjp', () => {
       const inp = randomCase(rand, { n: 30, c: 6, normalize, masked: true })
       const upstream = Float64Array.from({ length: 36 }, () => 2 * rand() - 1)
       const search = lplSearchHostWithVjp(inp)
-      expect(Array.from(search.delta)).toEqual(Array.from(lplSearchHost(inp)))
+      expect(Array.from(dense(search.delta, 6))).toEqual(Array.from(lplSearchHost(inp)))
       const expected = Array.from(lplSearchHostVjp(inp, upstream))
-      expect(Array.from(search.vjp(upstream))).toEqual(expected)
+      const rows = compact(upstream, search.delta.classes, 6)
+      expect(Array.from(search.vjp(rows))).toEqual(expected)
       // The inputs were copied: changing them afterwards changes nothing, and the pass can run again.
       ;(inp.logits as Float64Array).fill(0)
-      expect(Array.from(search.vjp(Array.from(upstream)))).toEqual(expected)
+      expect(Array.from(search.vjp(Array.from(rows)))).toEqual(expected)
       expect(() => search.vjp(new Float64Array(35))).toThrow(/upstream/)
     }
   })

@@ -2,6 +2,7 @@ import {
   check,
   checkBinaryLabelValues,
   checkLabelValues,
+  checkLogitValues,
   checkMaskValues,
   checkProbabilityValues,
   checkSampleWeightValues,
@@ -133,8 +134,29 @@ function rowValues(labels: LossLabels, dims: readonly number[]): number[] {
   return rows.flat()
 }
 
+/**
+ * The value check of a loss model's logits (`[N, C]` or `[N, C, d1, …, dk]`) against its `labels`
+ * feed (from {@link labelFeed}) and `mask` feed, as the core's losses make it (`checkLogitValues`,
+ * `LOGITS_NOT_FINITE`): every entry finite, or `−∞` at a class masked out of its row
+ * (docs/spec.md#12-masked-classes), but not at a target of a row that counts (the mask's 1s, ids
+ * other than the ignore label) nor in every class of a single-label row.
+ */
+export function checkLogitFeed(logits: HostTensor, labels: HostTensor, mask: HostTensor | undefined, facts: LossModelFacts): void {
+  const dims = logits.dims
+  const c = dims[1]!
+  const ids = labels.data instanceof BigInt64Array
+  const targets = ids ? Array.from(labels.data, Number) : toClassesLast(labels.data as ArrayLike<number>, dims)
+  const rows = logits.data.length / c
+  const ignore = facts.ignoreIndex
+  const counted = Float32Array.from({ length: rows }, (_, i) =>
+    (mask === undefined || mask.data[i] !== 0) && !(ids && targets[i] === ignore) ? 1 : 0,
+  )
+  const kind = ids ? 'ids' : facts.targets === 'probabilities' ? 'probabilities' : 'multi-label'
+  checkLogitValues(toClassesLast(logits.data as ArrayLike<number>, dims), c, { kind, values: targets, counted })
+}
+
 /** Values `[N, C, d1, …, dk]` with the class axis moved last, so that a check's row and class are the position's. */
-function toClassesLast(values: readonly number[], dims: readonly number[]): readonly number[] {
+function toClassesLast(values: ArrayLike<number>, dims: readonly number[]): ArrayLike<number> {
   if (dims.length === 2) return values
   const c = dims[1]!
   const inner = sizeOf(dims.slice(2))

@@ -1,6 +1,6 @@
-import { EMPTY_BATCH, check, checkFiniteValues } from '@logit-perturb/core/backend'
+import { EMPTY_BATCH, check } from '@logit-perturb/core/backend'
 import type * as Ort from 'onnxruntime-web'
-import { type LossLabels, labelFeed, positionFeed } from './lossInputs.js'
+import { type LossLabels, checkLogitFeed, labelFeed, positionFeed } from './lossInputs.js'
 import { lossModelFacts } from './modelFacts.js'
 import type { OnnxSession } from './runtimeTypes.js'
 import { type HostTensor, runModel, sessionOf } from './runner.js'
@@ -44,7 +44,9 @@ export interface LossModelResult {
  * graph does not check them), with the core's codes and in its order: `LOGITS_SHAPE` for logits
  * whose `C` or rank is not the model's or an empty batch, `LABELS_SHAPE`, `LABEL_VALUE` (an id
  * outside `[0, C)` other than the ignore label, an entry other than 0 or 1, a probability outside
- * `[0, 1]`), `LOGITS_NOT_FINITE`. A model that is not such a loss model (inputs other than
+ * `[0, 1]`), `LOGITS_NOT_FINITE` (NaN, `+∞`, `−∞` at a target of a row that counts or in every
+ * class of a row; elsewhere `−∞` masks its class, docs/spec.md#12-masked-classes). A model that is
+ * not such a loss model (inputs other than
  * `logits`, `labels`, `sample_weight`, `mask` and `state_<field>`, no `loss` or `perturbed_logits`
  * output, outputs of other sizes) gives `INVALID_MODEL`; so does a model exported with
  * `reduction: 'none'` (run it with `runModel`). `rows` feeds the `sample_weight` and `mask` inputs
@@ -117,8 +119,9 @@ export async function runLossModel(
       check(values.length === c, 'INVALID_STATE', `has ${values.length} entries for ${c} classes`, `state.${field}`)
       feeds[input] = { data: Float32Array.from(values), dims: [c] }
     }
-    // The graph has no data checks: NaN or ±Infinity in would be NaN out, so they are refused here.
-    checkFiniteValues(flat.data as ArrayLike<number>, 'logits')
+    // The graph has no data checks: NaN, +∞, or −∞ at a target would be NaN or ∞ out, so they are
+    // refused here; −∞ elsewhere masks a class (docs/spec.md#12-masked-classes).
+    checkLogitFeed(flat, feeds.labels!, feeds.mask, lossModelFacts(model))
     out = await runModel(session, feeds)
   } finally {
     if (model instanceof Uint8Array) await session.release()

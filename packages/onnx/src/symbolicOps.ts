@@ -45,7 +45,8 @@ export interface SymbolicOps extends TensorOps<SymbolicTensor> {
  * - `oneHot(labels, C)` → `Equal(labels[:, None], [0..C−1])` cast to float (a label outside
  *   `[0, C)` gives a zero row);
  * - `segmentSum` → `ScatterND` with `reduction = "add"` into zeros `[S, ...]`: `O(N·C)`, no
- *   one-hot product;
+ *   one-hot product; a count given as a tensor makes the zeros with `Expand` at run time;
+ * - `cumsum` → `CumSum`; `cast` → `Cast` (float to int32 truncates);
  * - `matmul` → `Gemm` with `transA`/`transB`; `softmax`/`logSoftmax` → `Softmax`/`LogSoftmax` on
  *   axis −1; `softplus` → `Softplus`; `sigmoid` → `Sigmoid` (onnxruntime-web computes it to about
  *   1e-7 absolute, not relative: `σ(−15)` is 17% off and `σ(x)` is 0 below −18; the rules use it
@@ -201,10 +202,29 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     },
     segmentSum(x, segmentIds, numSegments) {
       const data = asFloat(x)
-      const outShape = segmentSumShape(data.shape, segmentIds.shape, numSegments)
-      const zeros = graph.constant('float32', outShape, new Float32Array(staticSize(outShape)))
+      const outShape = segmentSumShape(data.shape, segmentIds.shape, typeof numSegments === 'number' ? numSegments : -1)
+      // A count known at run time (the classes present in the batch) sizes the zeros there.
+      const zeros =
+        typeof numSegments === 'number'
+          ? graph.constant('float32', outShape, new Float32Array(staticSize(outShape)))
+          : graph.op('Expand', [
+              graph.constant('float32', [], [0]),
+              graph.op(
+                'Concat',
+                [graph.op('Reshape', [cast(asInt(numSegments), 'int64'), int64([1])]), int64(outShape.slice(1))],
+                [{ name: 'axis', kind: 'int', value: 0 }],
+              ),
+            ])
       const name = graph.op('ScatterND', [zeros, rowIndices(segmentIds), data.name], [{ name: 'reduction', kind: 'string', value: 'add' }])
       return make(name, outShape, 'float32')
+    },
+    cumsum(x, axis) {
+      const [ax] = normalizeAxes([axis], own(x).shape.length) as [number]
+      return make(graph.op('CumSum', [x.name, graph.constant('int64', [], [ax])]), x.shape, x.dtype)
+    },
+    cast(x, dtype) {
+      if (own(x).dtype === dtype) return x
+      return make(cast(x.name, dtype), x.shape, dtype)
     },
 
     greater: compare('Greater'),

@@ -2,9 +2,11 @@ import { type LossContext, createLoss, referenceOps } from '@logit-perturb/core'
 import type { RuleInput } from '@logit-perturb/core'
 import {
   type SingleLabelBatch,
+  codeAndMessage,
   multiLabelBatch,
   multiLabelVariants,
   mulberry32,
+  refusalAsync,
   refusalMessage,
   relativeError,
   singleLabelVariants,
@@ -347,5 +349,80 @@ describe('exportLossModel, multi-label rules', () => {
         ],
       ),
     ).rejects.toThrow(/label row 1 has 2 entries for 5 logits/)
+  })
+})
+
+describe('masked classes (docs/spec.md#12-masked-classes): -Infinity in a non-target logit', () => {
+  /** A batch with two non-target classes of most rows at −∞ (every row keeps its label and one more class). */
+  function maskedBatch(seed: number, n: number): SingleLabelBatch & { masked: Set<number> } {
+    const { logits, labels } = batch(seed, n, 3)
+    const rand = mulberry32(seed + 1)
+    const masked = new Set<number>()
+    logits.forEach((row, i) => {
+      for (let j = 0; j < C; j++) if (j !== labels[i] && rand() < 0.4 && masked.size % 7 !== 6) masked.add(i * C + j)
+      for (let j = 0; j < C; j++) if (masked.has(i * C + j)) row[j] = Number.NEGATIVE_INFINITY
+    })
+    return { logits, labels, masked }
+  }
+
+  it('every exported single-label rule gives the reference loss and gradient, the gradient exactly 0 and the perturbed logits -Infinity at the masked classes', async () => {
+    const problems: string[] = []
+    const cases: ExportCase[] = [
+      ...CASES,
+      { label: 'la, smoothed', spec: { rule: 'logit-adjustment', classCounts: COUNTS, labelSmoothing: 0.1 } },
+    ]
+    for (const [index, k] of cases.entries()) {
+      const model = exported.get(k.label) ?? exportLossModel(k.spec, { numClasses: C, ...k.options })
+      const { logits, labels, masked } = maskedBatch(300 + index, 9)
+      const fresh = model.inputs.some((i) => i.startsWith('state_')) ? createLoss(referenceOps, k.spec).rule.state?.initial(C) : undefined
+      const got = await runLossModel(model.bytes, logits, labels, fresh === undefined ? {} : { state: fresh })
+      const want = reference(k.spec, logits, labels, k.options?.context)
+      if (!(relativeError([got.loss], [want.loss]) <= 1e-4)) problems.push(`${k.label} loss: ${got.loss} vs ${want.loss}`)
+      got.perturbedLogits.forEach((z, i) => {
+        if (masked.has(i) !== (z === Number.NEGATIVE_INFINITY)) problems.push(`${k.label} perturbed[${i}] = ${z}`)
+      })
+      got.gradLogits?.forEach((g, i) => {
+        if (masked.has(i) ? g !== 0 : !(Math.abs(g - want.grad![i]!) <= 1e-4 * Math.max(1e-2, Math.abs(want.grad![i]!))))
+          problems.push(`${k.label} grad[${i}] = ${g} vs ${want.grad![i]}`)
+      })
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('runLossModel refuses NaN, +Infinity, -Infinity at a counted target and a row masked in every class, and takes -Infinity at the label of a row that does not count', async () => {
+    const model = exportLossModel({ rule: 'logit-adjustment', classCounts: COUNTS }, { mask: true, ignoreIndex: 255 }).bytes
+    const row = (...masked: number[]) => Array.from({ length: C }, (_, j) => (masked.includes(j) ? Number.NEGATIVE_INFINITY : j / 4))
+    const ones = { mask: [1, 1] }
+    const refused = async (logits: number[][], labels: number[], rows = ones) =>
+      refusalAsync(() => runLossModel(model, logits, labels, rows))
+    for (const [bad, text] of [
+      [Number.NaN, /NaN at row 1, class 2 is not finite/],
+      [Number.POSITIVE_INFINITY, /Infinity at row 1, class 2 is not finite/],
+    ] as const) {
+      const e = await refused([row(1), row(1).map((v, j) => (j === 2 ? bad : v))], [0, 0])
+      expect(codeAndMessage(e)).toMatch(text)
+      expect(e.code).toBe('LOGITS_NOT_FINITE')
+    }
+    expect(codeAndMessage(await refused([row(1), row(3, 4)], [0, 3]))).toMatch(
+      /^LOGITS_NOT_FINITE: logits: -Infinity at row 1, class 3, the row's label: a masked class cannot be a target/,
+    )
+    expect(codeAndMessage(await refused([row(0, 1, 2, 3, 4), row(1)], [0, 0]))).toMatch(
+      /^LOGITS_NOT_FINITE: logits: row 0 is -Infinity in every class/,
+    )
+    // A row that does not count may mask its label: masked out, or ignored.
+    for (const [labels, mask] of [
+      [
+        [0, 3],
+        [1, 0],
+      ],
+      [
+        [0, 255],
+        [1, 1],
+      ],
+    ]) {
+      const got = await runLossModel(model, [row(1), row(3, 4)], labels!, { mask: mask! })
+      expect(Number.isFinite(got.loss)).toBe(true)
+      expect(Array.from(got.gradLogits!).every(Number.isFinite)).toBe(true)
+    }
   })
 })

@@ -58,7 +58,9 @@ function pyShape(shape: readonly number[]): string {
  * - `greater`, `equal` → the comparison cast to `dtype`; `where` reads the comparison itself;
  * - `oneHot(labels, C)` → `labels[:, None] == arange(C)` cast to `dtype` (a label outside `[0, C)`
  *   gives a zero row, as on every backend);
- * - `segmentSum` → `zeros(S, ...).index_add(0, ids, x)`: `O(N·C)`, differentiable;
+ * - `segmentSum` → `zeros(S, ...).index_add(0, ids, x)`: `O(N·C)`, differentiable (a count given
+ *   as a tensor is read with `int(...)`);
+ * - `cumsum` → `torch.cumsum`; `cast` → `.to(torch.long)` or `.to(dtype)`;
  * - `softplus` → `clamp(x, min=0) + log1p(exp(−|x|))` (torch's own switches to `x` above 20);
  * - `sum`/`mean`/`max` over no axes → the tensor itself, as the reference;
  * - `loop` → a Python `for` loop when the body is the same at every iteration (it reads the
@@ -235,9 +237,23 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
     segmentSum(a, segmentIds, numSegments) {
       const x = tensor(asFloat(a))
       const ids = tensor(segmentIds)
-      const outShape = segmentSumShape(x.shape, ids.shape, numSegments)
-      const zeros = `torch.zeros(${pyShape(outShape)}, dtype=${DTYPE}, device=${DEVICE})`
+      const outShape = segmentSumShape(x.shape, ids.shape, typeof numSegments === 'number' ? numSegments : -1)
+      // A count that depends on the batch (the classes present in it) is read once per call.
+      const rows =
+        typeof numSegments === 'number' ? String(numSegments) : bind('segments', `int(${tensor(numSegments).expr})`, [], 'int32').expr
+      const dims = [rows, ...outShape.slice(1)]
+      const zeros = `torch.zeros(${dims.length === 1 ? `(${rows},)` : `(${dims.join(', ')})`}, dtype=${DTYPE}, device=${DEVICE})`
       return bind('segment_sum', `${zeros}.index_add(0, ${ids.expr}, ${x.expr})`, outShape, 'float32')
+    },
+    cumsum(a, axis) {
+      const x = tensor(a)
+      const [ax] = normalizeAxes([axis], x.shape.length) as [number]
+      return bind('cumsum', `torch.cumsum(${x.expr}, dim=${ax})`, x.shape, x.dtype)
+    },
+    cast(a, dtype) {
+      if (own(a).dtype === dtype) return a
+      const x = tensor(a)
+      return bind('cast', `${x.expr}.to(${dtype === 'int32' ? 'torch.long' : DTYPE})`, x.shape, dtype)
     },
 
     greater: compare('greater', '>'),

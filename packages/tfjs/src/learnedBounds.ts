@@ -68,7 +68,7 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
       const directions = classDirections(createTfjsOps(), logits, labelTensor, yTrain, c).dataSync()
       const shift = new Float32Array(b * c)
       inp.trainLabels.forEach((y, i) => {
-        for (let j = 0; j < c; j++) shift[i * c + j] = inp.theta[y]! * directions[y * c + j]!
+        for (let j = 0; j < c; j++) shift[i * c + j] = inp.theta[y]! * directions[i * c + j]!
       })
       const delta = tf.tensor2d(shift, [b, c])
       // The virtual step, the meta gradient at W', and the weights put back.
@@ -90,8 +90,8 @@ export function exactLearnedBoundsHypergradient(inp: ExactLearnedBoundsInputs): 
         const r = new Float32Array(b * c)
         for (const i of members) {
           let pd = 0
-          for (let j = 0; j < c; j++) pd += p[i * c + j]! * directions[cls * c + j]!
-          for (let j = 0; j < c; j++) r[i * c + j] = p[i * c + j]! * (directions[cls * c + j]! - pd)
+          for (let j = 0; j < c; j++) pd += p[i * c + j]! * directions[i * c + j]!
+          for (let j = 0; j < c; j++) r[i * c + j] = p[i * c + j]! * (directions[i * c + j]! - pd)
         }
         const weights = tf.tensor2d(r, [b, c])
         const g = tf.variableGrads(() => tf.sum(tf.mul(weights, logitsOf(inp.model, inp.trainX))) as tf.Scalar, variables)

@@ -4,6 +4,7 @@ import {
   checkBinaryLabelValues,
   checkProbabilityValues,
   checkFiniteValues,
+  checkLogitValues,
   checkLabelValues,
   checkMaskValues,
   checkSampleWeightValues,
@@ -20,6 +21,18 @@ const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm'])
  */
 function hostReader(): ((x: tf.Tensor) => ArrayLike<number>) | undefined {
   return HOST_MEMORY_BACKENDS.has(tf.getBackend()) ? (x) => x.dataSync() : undefined
+}
+
+/** Segment counts given as tensors, read once each (a search passes the same count at every step). */
+const readCounts = new WeakMap<tf.Tensor, number>()
+function countOf(numSegments: number | tf.Tensor): number {
+  if (typeof numSegments === 'number') return numSegments
+  let count = readCounts.get(numSegments)
+  if (count === undefined) {
+    count = numSegments.dataSync()[0]!
+    readCounts.set(numSegments, count)
+  }
+  return count
 }
 
 const greater = floatMask(tf.greater)
@@ -69,7 +82,12 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
 
     oneHot: (labels, depth) => oneHotFloat(labels, depth),
     gather: (x, indices, axis) => (axis === 0 ? gatherRows(x, tf.cast(indices, 'int32')) : tf.gather(x, tf.cast(indices, 'int32'), axis)),
-    segmentSum: (x, ids, numSegments) => segmentSum(x, tf.cast(ids, 'int32'), numSegments),
+    // A count that depends on the batch is read, once per count tensor: tfjs sizes its tensors on
+    // the host.
+    segmentSum: (x, ids, numSegments) => segmentSum(x, tf.cast(ids, 'int32'), countOf(numSegments)),
+    // tfjs reads a negative axis wrong (cpu) or out of bounds (wasm): it is made positive here.
+    cumsum: (x, axis) => tf.cumsum(x, axis < 0 ? axis + x.rank : axis),
+    cast: (x, dtype) => tf.cast(x, dtype),
 
     greater,
     equal,
@@ -139,6 +157,8 @@ const VALUE_CHECKS: ValueChecks<tf.Tensor> = {
   binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.dataSync(), numClasses),
   probabilities: (labels, numClasses) => checkProbabilityValues(labels.dataSync(), numClasses),
   finite: (x, what) => checkFiniteValues(x.dataSync(), what),
+  logits: (x, numClasses, targets, kind, counted) =>
+    checkLogitValues(x.dataSync(), numClasses, { kind, values: targets.dataSync(), counted: counted?.dataSync() }),
   sampleWeight: (x) => checkSampleWeightValues(x.dataSync()),
   mask: (x) => checkMaskValues(x.dataSync()),
 }

@@ -27,9 +27,12 @@ const SPECS: [string, RuleInput][] = [
   ['official-longtail', { rule: 'official-longtail', classCounts: counts, headClasses: 1 }],
 ]
 
-/** Runs the workers in rounds until their sums settle (see test/properties/dataParallel.test.ts). */
+/**
+ * Runs the workers in rounds until their sums settle (see test/properties/dataParallel.test.ts); a
+ * sum whose shape the workers do not agree on yet (slots of the classes present) is not taken.
+ */
 function asWorkers<R>(count: number, work: (w: number, ctx: LossContext<tf.Tensor>) => R): R[] {
-  let sums: Float32Array[] = []
+  let sums: (Float32Array | undefined)[] = []
   for (let round = 0; round < 100; round++) {
     const seen: Float32Array[][] = Array.from({ length: count }, () => [])
     const results = Array.from({ length: count }, (_, w) =>
@@ -37,12 +40,17 @@ function asWorkers<R>(count: number, work: (w: number, ctx: LossContext<tf.Tenso
         batchSum: (x) => {
           const j = seen[w]!.length
           seen[w]!.push(x.dataSync() as Float32Array)
-          return sums[j] === undefined ? x : tf.tensor(sums[j]!, x.shape)
+          const sum = sums[j]
+          return sum === undefined || sum.length !== x.size ? x : tf.tensor(sum, x.shape)
         },
       }),
     )
-    const next = seen[0]!.map((_, j) => seen.map((s) => s[j]!).reduce((a, b) => a.map((v, k) => v + b[k]!)))
-    const settled = next.length === sums.length && next.every((t, j) => t.every((v, k) => v === sums[j]![k]))
+    const next = seen[0]!.map((_, j) => {
+      const values = seen.map((s) => s[j]!)
+      return values.every((v) => v.length === values[0]!.length) ? values.reduce((a, b) => a.map((v, k) => v + b[k]!)) : undefined
+    })
+    const settled =
+      next.length === sums.length && next.every((t, j) => t !== undefined && sums[j] !== undefined && t.every((v, k) => v === sums[j]![k]))
     sums = next
     if (settled) return results
   }

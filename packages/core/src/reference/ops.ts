@@ -4,6 +4,7 @@ import {
   checkBinaryLabelValues,
   checkProbabilityValues,
   checkFiniteValues,
+  checkLogitValues,
   checkLabelValues,
   checkMaskValues,
   checkSampleWeightValues,
@@ -23,6 +24,13 @@ function indexAt(indices: RefTensor, i: number, size: number): number {
   const k = indices.data[i]!
   check(Number.isInteger(k) && k >= 0 && k < size, 'SHAPE_MISMATCH', `index ${k} out of range [0, ${size})`)
   return k
+}
+
+/** A segment count given as a scalar tensor: a positive integer. */
+function countOf(count: RefTensor): number {
+  const k = count.data[0]
+  check(count.data.length === 1 && Number.isInteger(k) && k! > 0, 'INVALID_PARAMETER', `numSegments must be a positive integer, got ${k}`)
+  return k!
 }
 
 /**
@@ -152,7 +160,8 @@ export const referenceOps: TensorOps<RefTensor> = {
     const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)]
     return refTensor(out, shape, x.dtype)
   },
-  segmentSum(x, segmentIds, numSegments) {
+  segmentSum(x, segmentIds, segments) {
+    const numSegments = typeof segments === 'number' ? segments : countOf(segments)
     const inner = sizeOf(x.shape.slice(1))
     const out = new Float64Array(numSegments * inner)
     check(segmentIds.data.length === x.shape[0], 'SHAPE_MISMATCH', 'segmentSum needs one id per row')
@@ -162,6 +171,22 @@ export const referenceOps: TensorOps<RefTensor> = {
     }
     return refTensor(out, [numSegments, ...x.shape.slice(1)])
   },
+  cumsum(x, axis) {
+    const rank = x.shape.length
+    const ax = axis < 0 ? axis + rank : axis
+    check(ax >= 0 && ax < rank, 'SHAPE_MISMATCH', `cumsum axis ${axis} out of range for rank ${rank}`)
+    const strides = stridesOf(x.shape)
+    const step = strides[ax]!
+    const size = x.shape[ax]!
+    const out = Float64Array.from(x.data)
+    for (let start = 0; start < out.length; start++) {
+      // Each line along `axis` starts where that axis's index is 0.
+      if (Math.floor(start / step) % size !== 0) continue
+      for (let k = 1; k < size; k++) out[start + k * step]! += out[start + (k - 1) * step]!
+    }
+    return refTensor(out, x.shape, x.dtype)
+  },
+  cast: (x, dtype) => refTensor(dtype === 'int32' ? x.data.map(Math.trunc) : Float64Array.from(x.data), x.shape, dtype),
 
   greater: (a, b) => {
     const r = binary(a, b, (x, y) => (x > y ? 1 : 0))
@@ -187,6 +212,8 @@ export const referenceOps: TensorOps<RefTensor> = {
     binaryLabels: (labels, numClasses) => checkBinaryLabelValues(labels.data, numClasses),
     probabilities: (labels, numClasses) => checkProbabilityValues(labels.data, numClasses),
     finite: (x, what) => checkFiniteValues(x.data, what),
+    logits: (x, numClasses, targets, kind, counted) =>
+      checkLogitValues(x.data, numClasses, { kind, values: targets.data, counted: counted?.data }),
     sampleWeight: (x) => checkSampleWeightValues(x.data),
     mask: (x) => checkMaskValues(x.data),
   },

@@ -1,14 +1,19 @@
+import { FLOAT32_LOWEST } from '../numerics.js'
 import type { TensorOps } from '../ops.js'
 
 /**
  * Binary cross-entropy with logits per entry, `ℓ(z, y) = softplus(z) − y·z` (`[N, C]`), for labels
  * `Y ∈ {0, 1}^{N×C}`. Written as `y·softplus(−z) + (1 − y)·softplus(z)`, equal for `y ∈ {0, 1}`:
  * the form `softplus(z) − y·z` subtracts two numbers of size `|z|` and, in float32, loses a well
- * classified entry's loss (`softplus(20) − 20 = 2e-9`) to rounding. Finite at `|z| = 1e4`.
+ * classified entry's loss (`softplus(20) − 20 = 2e-9`) to rounding. Finite at `|z| = 1e4`. An entry
+ * at `z = −∞` (a label ruled out, docs/spec.md#12-masked-classes) with `y = 0` has loss 0: its
+ * `softplus(−z) = ∞` is held at the largest float32 before the product, so that `0·∞` adds 0, not
+ * NaN, and its gradient is exactly 0.
  */
 export function bceEntries<T>(ops: TensorOps<T>, logits: T, labels: T): T {
   const negatives = ops.sub(ops.constant([1], []), labels)
-  return ops.add(ops.mul(labels, ops.softplus(ops.neg(logits))), ops.mul(negatives, ops.softplus(logits)))
+  const missed = ops.minimum(ops.softplus(ops.neg(logits)), ops.constant([-FLOAT32_LOWEST], []))
+  return ops.add(ops.mul(labels, missed), ops.mul(negatives, ops.softplus(logits)))
 }
 
 /**

@@ -1,28 +1,53 @@
 import type { TensorOps } from '../ops.js'
 import { withGradient } from '../control.js'
 
-/** Rows `δ_{y_i}` of a host `[C, C]` matrix, `[N, C]` row-major. */
-export function gatherHostRows(delta: Float64Array, labels: ArrayLike<number>, c: number): Float64Array {
-  const out = new Float64Array(labels.length * c)
-  for (let i = 0; i < labels.length; i++) out.set(delta.subarray(labels[i]! * c, (labels[i]! + 1) * c), i * c)
-  return out
+/**
+ * A host search's class-level perturbation for the classes it moved: row `q` of `rows` (`[P, C]`
+ * row-major) is `δ_c` for `c = classes[q]`; every other class has a zero row. Never `[C, C]`
+ * (530 MB in float64 at C = 8142).
+ */
+export interface HostClassRows {
+  /** The classes with a row, ascending. */
+  readonly classes: ArrayLike<number>
+  /** Their rows of `δ`, `[P, C]` row-major. */
+  readonly rows: Float64Array
 }
 
-/** `Σ_{i: y_i = c} x_i` of a host `[N, C]` matrix, `[C, C]` row-major. */
-export function hostClassSums(x: ArrayLike<number>, labels: ArrayLike<number>, c: number): Float64Array {
-  const out = new Float64Array(c * c)
+/** Each class's index in `classes`, −1 for a class without a row (`[C]`). */
+export function hostSlots(classes: ArrayLike<number>, c: number): Int32Array {
+  const slot = new Int32Array(c).fill(-1)
+  for (let q = 0; q < classes.length; q++) slot[classes[q]!] = q
+  return slot
+}
+
+/** Rows `δ_{y_i}` (`[N, C]` row-major) of a host search's rows, zero for a class without a row. */
+export function gatherHostRows(delta: HostClassRows, labels: ArrayLike<number>, c: number): Float64Array {
+  const slot = hostSlots(delta.classes, c)
+  const out = new Float64Array(labels.length * c)
   for (let i = 0; i < labels.length; i++) {
-    const row = labels[i]! * c
-    for (let j = 0; j < c; j++) out[row + j]! += x[i * c + j]!
+    const q = slot[labels[i]!]!
+    if (q >= 0) out.set(delta.rows.subarray(q * c, (q + 1) * c), i * c)
   }
   return out
 }
 
-/** A search run on the host: its class-level perturbation `[C, C]` and, for a gradient through it, its reverse pass. */
+/** `Σ_{i: y_i = c} x_i` of a host `[N, C]` matrix for the classes of `classes`, `[P, C]` row-major. */
+export function hostClassSums(x: ArrayLike<number>, labels: ArrayLike<number>, classes: ArrayLike<number>, c: number): Float64Array {
+  const slot = hostSlots(classes, c)
+  const out = new Float64Array(classes.length * c)
+  for (let i = 0; i < labels.length; i++) {
+    const q = slot[labels[i]!]!
+    if (q < 0) continue
+    for (let j = 0; j < c; j++) out[q * c + j]! += x[i * c + j]!
+  }
+  return out
+}
+
+/** A search run on the host: its class-level perturbation and, for a gradient through it, its reverse pass. */
 export interface HostSearchResult {
-  /** `δ`, `[C, C]` row-major. */
-  delta: Float64Array
-  /** `∂L/∂z` (`[N, C]`) from `∂L/∂δ` (`[C, C]`); absent: `δ` is a constant for the gradient. */
+  /** `δ` for the classes it moved. */
+  delta: HostClassRows
+  /** `∂L/∂z` (`[N, C]`) from `∂L/∂δ` (`[P, C]`, the rows of `delta`); absent: `δ` is a constant for the gradient. */
   vjp?: (upstream: Float64Array) => Float64Array
 }
 
@@ -45,7 +70,9 @@ export function hostSearchRows<T>(
     return {
       value: ops.constant(gatherHostRows(delta, labels, c), [n, c]),
       gradient: (dy) =>
-        vjp === undefined ? ops.mul(dy, ops.constant([0], [])) : ops.constant(vjp(hostClassSums(read(dy), labels, c)), [n, c]),
+        vjp === undefined
+          ? ops.mul(dy, ops.constant([0], []))
+          : ops.constant(vjp(hostClassSums(read(dy), labels, delta.classes, c)), [n, c]),
     }
   })
 }

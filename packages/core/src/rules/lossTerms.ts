@@ -1,6 +1,6 @@
 import type { TensorOps } from '../ops.js'
 import { bceEntries, sigmoidResidual } from './binaryCrossEntropy.js'
-import { crossEntropyPerSample, softmaxResidual } from './crossEntropy.js'
+import { crossEntropyPerSample, finiteLogProbabilities, keptClasses, softmaxResidual } from './crossEntropy.js'
 import { binaryFocalGradientFactor, binaryFocalTerms, focalSlope, focalTerms } from './focalTerms.js'
 import type { LabelTask, LossTerm } from './types.js'
 
@@ -11,6 +11,9 @@ export type { LossTerm } from './types.js'
  * label matrix (one-hot `e_{y_i}`, soft targets, or a part of them):
  * `ℓ_i = (1 − ε)·Σ_c t_ic·(−log p_ic) + ε·(Σ_c t_ic)·mean_j(−log p_ij)`, residual `p_i·Σ_c t'_ic − t'_i`
  * (`p_i − t'_i` for one-hot rows, whose target entry is taken in its underflow-safe form).
+ * Masked classes (`z = −∞`, docs/spec.md#12-masked-classes) are not classes of their row: they add
+ * 0 to the loss, their residual is exactly 0, and the smoothing spreads over the `K_i` classes the
+ * row keeps (`C` by `K_i`, the mean over them), as if their columns were dropped.
  */
 export const crossEntropyTerm: LossTerm = Object.freeze({
   name: 'cross-entropy',
@@ -23,7 +26,7 @@ export const crossEntropyTerm: LossTerm = Object.freeze({
     const mass = ops.sum(labelMatrix, [1], true)
     return ops.add(
       ops.mul(hard, ops.constant([1 - epsilon], [])),
-      ops.mul(ops.mul(ops.neg(ops.mean(ops.logSoftmax(logits), [1], true)), mass), ops.constant([epsilon], [])),
+      ops.mul(ops.mul(ops.neg(meanOverKept(ops, logits)), mass), ops.constant([epsilon], [])),
     )
   },
   residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number, soft = false): T {
@@ -32,12 +35,24 @@ export const crossEntropyTerm: LossTerm = Object.freeze({
     const mass = soft ? ops.sum(labelMatrix, [1], true) : undefined
     const hard = mass === undefined ? softmaxResidual(ops, logits, labelMatrix) : ops.sub(ops.mul(ops.softmax(logits), mass), labelMatrix)
     if (epsilon === 0) return hard
-    const c = ops.shape(labelMatrix)[1]!
-    const towardUniform = ops.sub(ops.softmax(logits), ops.constant([1 / c], []))
+    // Toward the uniform target over the classes each row keeps: `1/K_i` on them, 0 on masked ones.
+    const kept = keptClasses(ops, logits)
+    const towardUniform = ops.sub(ops.softmax(logits), ops.div(kept, ops.sum(kept, [1], true)))
     const smoothing = ops.mul(mass === undefined ? towardUniform : ops.mul(towardUniform, mass), ops.constant([epsilon], []))
     return ops.add(ops.mul(hard, ops.constant([1 - epsilon], [])), smoothing)
   },
 })
+
+/**
+ * `mean_j log p_ij` over the classes row `i` keeps (`[N, 1]`): `Σ_j k_ij·log p_ij / K_i`, with `k`
+ * from {@link keptClasses} and a masked class's `log p = −∞` held finite first, so it adds 0
+ * (docs/spec.md#12-masked-classes). Without masked classes, `mean_j log p_ij`.
+ */
+function meanOverKept<T>(ops: TensorOps<T>, logits: T): T {
+  const kept = keptClasses(ops, logits)
+  const logProbabilities = finiteLogProbabilities(ops, ops.logSoftmax(logits))
+  return ops.div(ops.sum(ops.mul(logProbabilities, kept), [1], true), ops.sum(kept, [1], true))
+}
 
 /**
  * The focal loss (Lin et al., ICCV 2017): the smoothed cross-entropy `H_i` times `(1 − q_i)^γ`, `q_i`
@@ -61,9 +76,15 @@ export function focalTerm(gamma: number): LossTerm {
   } satisfies LossTerm)
 }
 
-/** Multi-label targets `(1 − ε)·Y + ε/2`. */
-function smoothedBinaryTargets<T>(ops: TensorOps<T>, labels: T, epsilon: number): T {
-  return epsilon === 0 ? labels : ops.add(ops.mul(labels, ops.constant([1 - epsilon], [])), ops.constant([epsilon / 2], []))
+/**
+ * Multi-label targets `(1 − ε)·Y + ε/2`, without the `ε/2` at an entry whose logit is `−∞` (a label
+ * ruled out for that sample, docs/spec.md#12-masked-classes): smoothing leaves it out, as
+ * single-label smoothing leaves out a masked class.
+ */
+function smoothedBinaryTargets<T>(ops: TensorOps<T>, logits: T, labels: T, epsilon: number): T {
+  if (epsilon === 0) return labels
+  const spread = ops.mul(keptClasses(ops, logits), ops.constant([epsilon / 2], []))
+  return ops.add(ops.mul(labels, ops.constant([1 - epsilon], [])), spread)
 }
 
 /** Binary cross-entropy per entry against `t = (1 − ε)·Y + ε/2`; residual `σ(z) − t`. */
@@ -72,10 +93,10 @@ export const binaryCrossEntropyTerm: LossTerm = Object.freeze({
   task: 'multi',
   plain: true,
   value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
-    return bceEntries(ops, logits, smoothedBinaryTargets(ops, labelMatrix, epsilon))
+    return bceEntries(ops, logits, smoothedBinaryTargets(ops, logits, labelMatrix, epsilon))
   },
   residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
-    return sigmoidResidual(ops, logits, smoothedBinaryTargets(ops, labelMatrix, epsilon))
+    return sigmoidResidual(ops, logits, smoothedBinaryTargets(ops, logits, labelMatrix, epsilon))
   },
 })
 

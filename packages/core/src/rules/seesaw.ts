@@ -1,6 +1,7 @@
 import { named } from '../control.js'
 import { check } from '../errors.js'
 import { classCounts as batchClassCounts } from './classSums.js'
+import { finiteLogProbabilities } from './crossEntropy.js'
 import { NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { COUNT_FIELD, declareState, zeros } from './stateFields.js'
 import type { Rule } from './types.js'
@@ -60,12 +61,15 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
         : start
       named(ops, counts, 'counts')
       const logCounts = ops.log(ops.maximum(counts, ops.constant([1], [])))
-      // log M[y, j] = p·min(log N_j − log N_y, 0), row y_i for each sample.
+      // log M[y_i, j] = p·min(log N_j − log N_{y_i}, 0), each sample's row of the ratio matrix, made
+      // from its class's count (`[N, C]`, never the `[C, C]` matrix).
+      const logTargetCount = ops.gather(ops.reshape(logCounts, [numClasses, 1]), labels, 0)
       const logMitigation = ops.mul(
-        ops.minimum(ops.sub(ops.reshape(logCounts, [1, numClasses]), ops.reshape(logCounts, [numClasses, 1])), ops.constant([0], [])),
+        ops.minimum(ops.sub(ops.reshape(logCounts, [1, numClasses]), logTargetCount), ops.constant([0], [])),
         ops.constant([spec.p], []),
       )
-      const logScores = ops.stopGradient(ops.logSoftmax(logits))
+      // A masked class's −∞ held finite: its product with a zero label is 0 (docs/spec.md#12-masked-classes).
+      const logScores = ops.stopGradient(finiteLogProbabilities(ops, ops.logSoftmax(logits)))
       const logTarget = ops.sum(ops.mul(logScores, labelMatrix), [1], true)
       // log C_ij = q·max(log σ_ij − log max(σ_iy, eps), 0).
       const logCompensation = ops.mul(
@@ -76,7 +80,7 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
       const offTarget = ops.sub(rowMask ?? ops.constant([1], []), labelMatrix)
       named(ops, logMitigation, 'log_mitigation')
       named(ops, logCompensation, 'log_compensation')
-      const shift = named(ops, ops.mul(ops.add(ops.gather(logMitigation, labels, 0), logCompensation), offTarget), 'shift')
+      const shift = named(ops, ops.mul(ops.add(logMitigation, logCompensation), offTarget), 'shift')
       return {
         batch: { logits: ops.add(logits, shift) },
         ...(training ? { state: { counts } } : {}),

@@ -1,5 +1,6 @@
 import { checkNumber, checkNumberList } from '../../validate.js'
-import { type CountedRows, classCounts, classSums } from '../classSums.js'
+import { type CountedRows, classCounts } from '../classSums.js'
+import { classSlots, perSlot, rowsOfSlots, slotSums } from '../classSlots.js'
 import type { TensorOps } from '../../ops.js'
 import { crossEntropyPerSample, softmaxResidual } from '../crossEntropy.js'
 import { l2Normalize } from '../norm.js'
@@ -37,15 +38,17 @@ export interface LearnedBoundsStep<T> {
   hypergradient: T
   /** The meta loss after the virtual step, a scalar. */
   metaLoss: T
-  /** The directions `d_c = g_c/‖g_c‖` at `δ = 0`, `[C, C]` (zero rows for classes absent from the batch). */
+  /** The direction of each training sample's class, `d_{y_i}` at `δ = 0`, `[B, C]`. */
   directions: T
 }
 
 /**
  * The directions of learned bounds, `d_c = g_c/‖g_c‖` with `g_c = mean_{i: y_i = c}(p(u_i) − e_c)`,
- * the class-mean gradient of CE at `δ = 0` (`[C, C]`; zero rows for classes absent from the batch).
- * The class sums and counts are taken over the counted rows (`rows.rowMask`) and summed across
- * workers (`rows.batchSum`), so that workers on shards of a batch get the directions of the whole.
+ * the class-mean gradient of CE at `δ = 0`, at each sample: row `i` is `d_{y_i}` (`[N, C]`; a zero
+ * row for a masked row whose class has no counted row). The class sums are kept for the classes
+ * present only (`classSlots`, `[P, C]`), never as `[C, C]`. They and the counts are taken over the
+ * counted rows (`rows.rowMask`) and summed across workers (`rows.batchSum`), so that workers on
+ * shards of a batch get the directions of the whole.
  */
 export function classDirections<T>(
   ops: TensorOps<T>,
@@ -56,9 +59,10 @@ export function classDirections<T>(
   rows: Pick<CountedRows<T>, 'rowMask' | 'batchSum'> = { rowMask: undefined },
 ): T {
   const counted: CountedRows<T> = { labels, numClasses: c, rowMask: rows.rowMask, batchSum: rows.batchSum }
-  const counts = ops.maximum(ops.reshape(classCounts(ops, labelMatrix, counted), [c, 1]), ops.constant([1], []))
-  const classMean = ops.div(classSums(ops, softmaxResidual(ops, logits, labelMatrix), counted), counts)
-  return l2Normalize(ops, classMean, 1).unit
+  const slots = classSlots(ops, classCounts(ops, labelMatrix, counted), labels, c)
+  const counts = ops.reshape(ops.maximum(perSlot(ops, slots.counts, slots), ops.constant([1], [])), [-1, 1])
+  const classMean = ops.div(slotSums(ops, softmaxResidual(ops, logits, labelMatrix), counted, slots), counts)
+  return rowsOfSlots(ops, l2Normalize(ops, classMean, 1).unit, slots)
 }
 
 /**
@@ -82,7 +86,7 @@ export function learnedBoundsStep<T>(ops: TensorOps<T>, inp: LearnedBoundsInputs
   const logits = withBias(ops.matmul(inp.trainFeatures, inp.weights, false, true), inp.bias)
   const directions = classDirections(ops, logits, inp.trainLabels, yTrain, c)
   // Perturbed training logits and their softmax.
-  const dOfSample = ops.gather(directions, inp.trainLabels, 0)
+  const dOfSample = directions
   const thetaOfSample = ops.reshape(ops.gather(inp.theta, inp.trainLabels, 0), [-1, 1])
   const probs = ops.softmax(ops.add(logits, ops.mul(thetaOfSample, dOfSample)))
   // The virtual step of the last layer.

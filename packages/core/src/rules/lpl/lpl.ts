@@ -2,6 +2,7 @@ import { type SearchPath, searchEngine, searchesOnHost } from '../searchEngine.j
 import type { TensorOps } from '../../ops.js'
 import { prefixedConstants } from '../../constants.js'
 import { type CountedRows, classCounts, classSums } from '../classSums.js'
+import { classSlots, rowsOfSlots, slotSums } from '../classSlots.js'
 import { type LplClassBounds, lplSteps } from './lplBounds.js'
 import { type LplSearchInputs, lplSearch, lplSearchVjp } from './lplSearch.js'
 import { lplSearchHost, lplSearchHostWithVjp } from './lplSearchHost.js'
@@ -157,6 +158,8 @@ function opSearchRows<T>(
   through: boolean,
 ): T {
   const c = batch.numClasses
+  // The slots are made again from the saved labels in the reverse pass: the same numbering, and
+  // nothing more to save.
   const inputsOf = (logits: T, [labels, labelMatrix, directions, bounds, rowMask]: readonly (T | undefined)[]): LplSearchInputs<T> => ({
     logits,
     labels: labels!,
@@ -164,6 +167,7 @@ function opSearchRows<T>(
     numClasses: c,
     ...(rowMask === undefined ? {} : { rowMask }),
     ...(batch.batchSum === undefined ? {} : { batchSum: batch.batchSum }),
+    slots: classSlots(ops, classCounts(ops, labelMatrix!, { ...batch, rowMask }), labels!, c),
     directions: directions!,
     bounds: bounds!,
     ...search,
@@ -171,16 +175,16 @@ function opSearchRows<T>(
   const given = [batch.labels, batch.labelMatrix, plan.directions, plan.bounds, ...(batch.rowMask === undefined ? [] : [batch.rowMask])]
   return withGradient(ops, start, (x, save) => {
     if (through) save([x, ...given])
+    const inputs = inputsOf(x, given)
     return {
-      value: ops.gather(lplSearch(ops, inputsOf(x, given)), batch.labels, 0),
-      gradient: (dy, saved) =>
-        through
-          ? lplSearchVjp(
-              ops,
-              inputsOf(saved[0]!, saved.slice(1)),
-              classSums(ops, dy, { labels: saved[1]!, numClasses: c, rowMask: undefined, batchSum: batch.batchSum }),
-            )
-          : ops.mul(dy, ops.constant([0], [])),
+      value: rowsOfSlots(ops, lplSearch(ops, inputs), inputs.slots),
+      gradient: (dy, saved) => {
+        if (!through) return ops.mul(dy, ops.constant([0], []))
+        const again = inputsOf(saved[0]!, saved.slice(1))
+        // ∂L/∂δ by slot: rows of absent classes took no δ (`rowsOfSlots`), so they send nothing back.
+        const upstream = slotSums(ops, ops.mul(dy, again.slots.rowPresent), { rowMask: undefined, batchSum: batch.batchSum }, again.slots)
+        return lplSearchVjp(ops, again, upstream)
+      },
     }
   })
 }

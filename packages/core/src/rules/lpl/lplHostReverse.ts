@@ -13,7 +13,13 @@ import { dot, searchClass } from './lplHostSteps.js'
  */
 export function reversePass(b: Batch, upstream: ArrayLike<number>): Float64Array {
   const c = b.c
-  check(upstream.length === c * c, 'SHAPE_MISMATCH', `the upstream gradient has ${upstream.length} entries, not C² = ${c * c}`, 'upstream')
+  const p0 = b.classes.length
+  check(
+    upstream.length === p0 * c,
+    'SHAPE_MISMATCH',
+    `the upstream gradient has ${upstream.length} entries, not P·C = ${p0 * c} (a row per class that moves)`,
+    'upstream',
+  )
   const dz = new Float64Array(b.n * c)
   const path = new Trajectory(b)
   // The replay's moves of δ, which the reverse pass does not need.
@@ -31,8 +37,8 @@ export function reversePass(b: Batch, upstream: ArrayLike<number>): Float64Array
     const cls = b.classes[p]!
     const taken = searchClass(b, p, moves, 0, path, true)
     if (taken === 0) continue
-    if (typed) lambda.set((upstream as unknown as Float64Array).subarray(cls * c, (cls + 1) * c))
-    else for (let j = 0; j < c; j++) lambda[j] = upstream[cls * c + j]!
+    if (typed) lambda.set((upstream as unknown as Float64Array).subarray(p * c, (p + 1) * c))
+    else for (let j = 0; j < c; j++) lambda[j] = upstream[p * c + j]!
     const first = b.groupStart[p]!
     const m = b.groupStart[p + 1]! - first
     const blk = first * c

@@ -1,7 +1,6 @@
 import { prefixedConstants } from '../../constants.js'
 import { check } from '../../errors.js'
 import type { TensorOps } from '../../ops.js'
-import { addClassRows } from '../crossEntropy.js'
 import { classDirections } from './learnedBounds.js'
 import { FINITE_FIELD, declareState } from '../stateFields.js'
 import type { PerturbCall, Rule } from '../types.js'
@@ -30,11 +29,12 @@ export function lplLearnedRule(base: Rule, numClasses: number, maxBound: number,
       check(ops.shape(theta).length === 1 && ops.shape(theta)[0] === c, 'INVALID_STATE', `must be [${c}]`, 'state.theta')
       const start = gradient === 'stop' ? ops.stopGradient(batch.logits) : batch.logits
       const clipped = ops.minimum(ops.maximum(theta, ops.constant([-maxBound], [])), ops.constant([maxBound], []))
+      // δ_{y_i} = θ_{y_i}·d_{y_i}, each sample's row.
       const delta = ops.mul(
-        ops.reshape(clipped, [c, 1]),
+        ops.reshape(ops.gather(clipped, labels, 0), [-1, 1]),
         classDirections(ops, start, labels, y, c, { rowMask, batchSum: call.ctx.batchSum }),
       )
-      return { batch: { ...batch, logits: addClassRows(ops, batch.logits, labels, gradient === 'stop' ? ops.stopGradient(delta) : delta) } }
+      return { batch: { ...batch, logits: ops.add(batch.logits, gradient === 'stop' ? ops.stopGradient(delta) : delta) } }
     },
   }
 }

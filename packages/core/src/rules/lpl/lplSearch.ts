@@ -2,7 +2,8 @@ import { FLOAT32_FLOOR } from '../../numerics.js'
 import type { TensorOps } from '../../ops.js'
 import { STEP_ROUNDING } from './lplBounds.js'
 import { named, repeat } from '../../control.js'
-import { type CountedRows, classCounts, classSums } from '../classSums.js'
+import type { CountedRows } from '../classSums.js'
+import { type ClassSlots, perSlot, slotSums, slotZeros } from '../classSlots.js'
 import { l2Normalize } from '../norm.js'
 
 /** Inputs of {@link lplSearch}; per-class tensors are `[C, 1]`. */
@@ -15,6 +16,8 @@ export interface LplSearchInputs<T> {
   labelMatrix: T
   /** `[N, 1]` float, 1 for the rows that count (see `classSums`); absent: every row. */
   rowMask?: T
+  /** The slots of the classes present in the batch (`classSlots`, from the counted rows' class counts). */
+  slots: ClassSlots<T>
   /** The sum across workers of the class sums and counts (`LossContext.batchSum`); absent: one worker. */
   batchSum?: (x: T) => T
   /** The class count `C`. */
@@ -40,9 +43,10 @@ export interface LplSearchInputs<T> {
  *     g_c = mean_{i: y_i = c} (softmax(u_i + δ_c) − e_c)      (gradient of the class-mean CE w.r.t. δ_c)
  *     δ_c ← δ_c + s_c · α · g_c / ‖g_c‖₂                      (only while the class has steps left)
  *
- * Returns `δ` as a `[C, C]` matrix (row `c` is `δ_c`; zero for classes absent from the batch).
- * Cost per step: two softmaxes over the batch and a segment sum, `O(N·C + C²)`; only the current
- * `δ` is kept, never the trajectory.
+ * Returns `δ` as a `[P, C]` matrix, one row per class present (row `s` is `δ_c` for the class `c`
+ * of slot `s`, see `classSlots`; absent classes take no step). Cost per step: two softmaxes over
+ * the batch and a segment sum, `O(N·C + P·C)`, `P ≤ min(N, C)`; only the current `δ` is kept,
+ * never the trajectory.
  *
  * With normalized steps only the direction of `g_c` matters, and it is computed so that float32
  * keeps it for confidently classified samples: each sample's residual `p_i − e_c` is written as
@@ -50,12 +54,11 @@ export interface LplSearchInputs<T> {
  * at 1e-37 or more so that no float32 backend flushes it to zero.
  */
 export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
-  const c = inp.numClasses
   const plan = searchPlan(ops, inp)
-  const zero = ops.constant(new Float64Array(c * c), [c, c])
+  const zero = slotZeros(ops, inp.slots, inp.numClasses)
   const [delta] = repeat(ops, inp.unrolledSteps, [zero], (_, [current], k) => {
     const delta = named(ops, current!, 'delta')
-    const logits = named(ops, ops.add(inp.logits, ops.gather(delta, inp.labels, 0)), 'logits')
+    const logits = named(ops, ops.add(inp.logits, ops.gather(delta, inp.slots.rows, 0)), 'logits')
     return [ops.add(delta, named(ops, classStep(ops, inp, plan, k, logits).move, 'move'))]
   })
   return delta!
@@ -63,7 +66,7 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
 
 /**
  * The vector–Jacobian product of {@link lplSearch}: `∂L/∂z` (`[N, C]`) from `upstream = ∂L/∂δ`
- * (`[C, C]`), the reverse pass of the steps by hand rather than by autodiff. The forward is run
+ * (`[P, C]`, by slot), the reverse pass of the steps by hand rather than by autodiff. The forward is run
  * again keeping each step's logits `u_k = z + δ^k_y` (`K` tensors `[N, C]`); then, from
  * `λ = upstream`, for `k = K − 1 … 0`, with the step `δ ← δ + c_k·g/‖g‖` (`c_k = s·α` while the
  * class has steps left):
@@ -75,15 +78,17 @@ export function lplSearch<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): T {
  * Cost: twice the forward's ops plus `O(N·C)` per step; memory `K·N·C`.
  */
 export function lplSearchVjp<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, upstream: T): T {
-  const c = inp.numClasses
   const plan = searchPlan(ops, inp)
-  const zero = ops.constant(new Float64Array(c * c), [c, c])
+  const zero = slotZeros(ops, inp.slots, inp.numClasses)
   // State: δ^k and the logits of every step so far.
   const trajectory = repeat(ops, inp.unrolledSteps, [zero], (k, [current, ...kept]) => {
-    const u = ops.add(inp.logits, ops.gather(current!, inp.labels, 0))
+    const u = ops.add(inp.logits, ops.gather(current!, inp.slots.rows, 0))
     return [ops.add(current!, classStep(ops, inp, plan, ops.constant([k], []), u).move), ...kept, u]
   }).slice(1)
-  const [gradient] = repeat(ops, inp.unrolledSteps, [ops.mul(inp.logits, ops.constant([0], [])), upstream], (r, [dz, lambda]) => {
+  // Zeros shaped like the logits, as a comparison: `0·z` is NaN at a masked class's −∞
+  // (docs/spec.md#12-masked-classes).
+  const zerosLikeLogits = ops.greater(inp.logits, inp.logits)
+  const [gradient] = repeat(ops, inp.unrolledSteps, [zerosLikeLogits, upstream], (r, [dz, lambda]) => {
     const k = inp.unrolledSteps - 1 - r
     const step = classStep(ops, inp, plan, ops.constant([k], []), trajectory[k]!)
     // A class whose g is 0 took no step (its direction is 0, not g/0): nothing flows back.
@@ -94,24 +99,24 @@ export function lplSearchVjp<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, upst
           ops.where(moved, step.norm, ops.constant([1], [])),
         )
       : ops.div(ops.mul(step.coefficient, lambda!), plan.denominator)
-    const sampleW = ops.gather(w, inp.labels, 0)
+    const sampleW = ops.gather(w, inp.slots.rows, 0)
     const softmaxVjp = (probs: T) => ops.mul(probs, ops.sub(sampleW, ops.sum(ops.mul(probs, sampleW), [1], true)))
     let t = softmaxVjp(step.probs)
     if (step.floored !== undefined) {
       t = ops.where(step.floored, ops.mul(ops.constant([MIN_SAMPLE_WEIGHT], []), softmaxVjp(step.nonTargetProbs!)), t)
     }
     if (inp.rowMask !== undefined) t = ops.mul(t, inp.rowMask)
-    return [ops.add(dz!, t), ops.add(lambda!, classSums(ops, t, { ...rowsOf(inp), rowMask: undefined }))]
+    return [ops.add(dz!, t), ops.add(lambda!, slotSums(ops, t, { rowMask: undefined, batchSum: inp.batchSum }, inp.slots))]
   })
   return gradient!
 }
 
-/** The rows the search's class sums and counts take, summed across workers where `batchSum` is given. */
-function rowsOf<T>(inp: LplSearchInputs<T>): CountedRows<T> {
-  return { labels: inp.labels, numClasses: inp.numClasses, rowMask: inp.rowMask, batchSum: inp.batchSum }
+/** The rows the search's slot sums take, summed across workers where `batchSum` is given. */
+function rowsOf<T>(inp: LplSearchInputs<T>): Pick<CountedRows<T>, 'rowMask' | 'batchSum'> {
+  return { rowMask: inp.rowMask, batchSum: inp.batchSum }
 }
 
-/** What every step of the search shares: the class counts and the step counts, `[C, 1]`. */
+/** What every step of the search shares: the class counts and the step counts, `[P, 1]` by slot. */
 interface SearchPlan<T> {
   /** `max(n_c, 1)`: the plain step's mean. */
   denominator: T
@@ -126,12 +131,11 @@ interface SearchPlan<T> {
 }
 
 function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T> {
-  const counts = ops.reshape(classCounts(ops, inp.labelMatrix, rowsOf(inp)), [inp.numClasses, 1])
   return {
-    denominator: ops.maximum(counts, ops.constant([1], [])),
-    signedAlpha: ops.mul(inp.directions, ops.constant([inp.alpha], [])),
+    denominator: ops.reshape(ops.maximum(perSlot(ops, inp.slots.counts, inp.slots), ops.constant([1], [])), [-1, 1]),
+    signedAlpha: ops.mul(perSlot(ops, inp.directions, inp.slots), ops.constant([inp.alpha], [])),
     steps: ops.minimum(
-      ops.floor(ops.add(ops.div(inp.bounds, ops.constant([inp.alpha], [])), ops.constant([STEP_ROUNDING], []))),
+      ops.floor(ops.add(ops.div(perSlot(ops, inp.bounds, inp.slots), ops.constant([inp.alpha], [])), ops.constant([STEP_ROUNDING], []))),
       ops.constant([inp.maxSteps], []),
     ),
     nonTarget: ops.sub(ops.constant([1], []), inp.labelMatrix),
@@ -141,13 +145,13 @@ function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T
 
 /** Step `k` of the search at the logits `u` (`[N, C]`), with what its reverse pass needs. */
 interface ClassStep<T> {
-  /** The update of `δ`, `[C, C]`: `c_k·ĝ` (normalized) or `c_k·g/n_c`. */
+  /** The update of `δ`, `[P, C]`: `c_k·ĝ` (normalized) or `c_k·g/n_c`. */
   move: T
-  /** `c_k`, `[C, 1]`: `s_c·α` while class `c` has steps left, else 0. */
+  /** `c_k`, `[P, 1]`: `s_c·α` while class `c` has steps left, else 0. */
   coefficient: T
-  /** `ĝ = g/‖g‖` (normalized steps), `[C, C]`. */
+  /** `ĝ = g/‖g‖` (normalized steps), `[P, C]`. */
   unit: T
-  /** `‖g‖` (normalized steps), `[C, 1]`. */
+  /** `‖g‖` (normalized steps), `[P, 1]`. */
   norm: T
   /** `softmax(u)`, `[N, C]`. */
   probs: T
@@ -159,17 +163,17 @@ interface ClassStep<T> {
 
 /** Step `k` (a float scalar tensor) of the search at the logits `u`. */
 function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPlan<T>, k: T, u: T): ClassStep<T> {
-  const rows = rowsOf(inp)
+  const sums = (x: T): T => slotSums(ops, x, rowsOf(inp), inp.slots)
   const coefficient = named(ops, ops.mul(ops.greater(plan.steps, k), plan.signedAlpha), 'step_size')
   const probs = named(ops, ops.softmax(u), 'probs')
   if (!inp.normalize) {
     const others = ops.mul(probs, plan.nonTarget)
     // p_i − e_{y_i}, with the target entry −Σ_{j≠y} p_j (see `softmaxResidual`).
-    const g = named(ops, classSums(ops, ops.sub(others, ops.mul(inp.labelMatrix, ops.sum(others, [1], true))), rows), 'class_gradient')
+    const g = named(ops, sums(ops.sub(others, ops.mul(inp.labelMatrix, ops.sum(others, [1], true)))), 'class_gradient')
     return { move: ops.div(ops.mul(coefficient, g), plan.denominator), coefficient, unit: g, norm: plan.denominator, probs }
   }
   // Absent classes have g = 0 and take a zero step.
-  const direction = classGradientDirection(ops, u, probs, { labelMatrix: inp.labelMatrix, ...plan }, rows)
+  const direction = classGradientDirection(ops, u, probs, { labelMatrix: inp.labelMatrix, ...plan }, sums)
   named(ops, direction.sums, 'class_gradient')
   const { unit, norm } = l2Normalize(ops, direction.sums, 1)
   named(ops, unit, 'direction')
@@ -188,7 +192,8 @@ function classStep<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>, plan: SearchPl
 const MIN_SAMPLE_WEIGHT = FLOAT32_FLOOR
 
 /**
- * A positive multiple of each class's gradient `Σ_{i: y_i = c} (p_i − e_c)` (`[C, C]`), written as
+ * A positive multiple of each class's gradient `Σ_{i: y_i = c} (p_i − e_c)` (`[P, C]` by slot, or
+ * `[C, C]`: `sums` takes the per-sample rows to either), written as
  * `Σ_i a_i·d_i` with `a_i = 1 − p_{i,y_i}` and `d_i = q_i − e_{y_i}`, `q_i` the softmax of the
  * sample's non-target logits. `d_i` never underflows (its entries sum to zero, and the largest
  * non-target entry is at least `1/(C − 1)`); `a_i` does, in float32, once the sample is classified
@@ -208,9 +213,9 @@ export function classGradientDirection<T>(
     /** `1e30·e_{y_i}`. */
     targetOut: T
   },
-  rows: CountedRows<T>,
+  sums: (perSample: T) => T,
 ): {
-  /** `Σ_{i: y_i = c} a_i·d_i`, `[C, C]`. */
+  /** `Σ_{i: y_i = c} a_i·d_i`, as `sums` gives it. */
   sums: T
   /** `q_i`, `[N, C]` (0 at the target). */
   nonTargetProbs: T
@@ -223,7 +228,7 @@ export function classGradientDirection<T>(
   const nonTargetProbs = ops.softmax(ops.sub(logits, targets.targetOut))
   const direction = ops.sub(nonTargetProbs, targets.labelMatrix)
   return {
-    sums: classSums(ops, ops.mul(ops.maximum(rawWeight, floor), direction), rows),
+    sums: sums(ops.mul(ops.maximum(rawWeight, floor), direction)),
     nonTargetProbs,
     floored: ops.greater(floor, rawWeight),
   }

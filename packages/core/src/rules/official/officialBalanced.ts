@@ -1,6 +1,6 @@
 import { checkNumber } from '../../validate.js'
 import { classCounts } from '../classSums.js'
-import { addClassRows } from '../crossEntropy.js'
+import { classSlots, perSlot, rowsOfSlots, slotZeros, slotsToClasses } from '../classSlots.js'
 import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
 import { roundHalfEven } from '../../rounding.js'
 import { officialStep } from './officialStep.js'
@@ -43,22 +43,27 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
     numClasses,
     gradientThrough: false,
     perturb(ops, { logits, labels, labelMatrix, numClasses: c, rowMask, ctx }) {
+      const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
+      // The class counts, summed across workers once for every step, and the slots of the classes
+      // present: every per-class matrix of the search is `[P, C]`.
+      const counts = named(ops, classCounts(ops, labelMatrix, rows), 'counts')
+      const slots = classSlots(ops, counts, labels, c)
       const search = (start: typeof logits): typeof logits => {
         const zero = ops.constant([0], [])
         const tenthK = ops.constant([0.1 * steps], [])
         const minusOne = ops.constant([-1], [])
-        const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
-        // The class counts, summed across workers once for every step.
-        const counts = named(ops, classCounts(ops, labelMatrix, rows), 'counts')
-        /** One iteration from `delta`: the diagonal's offsets `sub = t − m` and the step to add twice. */
+        /** One iteration from `delta`: the diagonal's offsets `sub = t − m` (`[C]`) and the step to add twice. */
         const iterate = (delta: typeof logits) => {
-          const { direction, diagonal } = officialStep(ops, addClassRows(ops, start, labels, delta), labelMatrix, rows, counts)
-          const sub = named(ops, ops.sub(ops.mean(diagonal, [0], true), diagonal), 'sub')
-          const step = ops.mul(ops.mul(ops.reshape(ops.sign(sub), [c, 1]), ops.constant([alpha], [])), direction)
+          const { direction, diagonal } = officialStep(ops, ops.add(start, ops.gather(delta, slots.rows, 0)), rows, slots, c)
+          // `t` is the mean over all C classes, the absent ones entering with 0.
+          const classDiagonal = slotsToClasses(ops, diagonal, slots)
+          const sub = named(ops, ops.sub(ops.mean(classDiagonal, [0], true), classDiagonal), 'sub')
+          const signs = ops.reshape(perSlot(ops, ops.sign(sub), slots), [-1, 1])
+          const step = ops.mul(ops.mul(signs, ops.constant([alpha], [])), direction)
           return { sub, step: named(ops, step, 'step') }
         }
         // The first iteration also fixes the entry each class takes, from its `sub`.
-        const zeroDelta = ops.constant(new Float64Array(c * c), [c, c])
+        const zeroDelta = slotZeros(ops, slots, c)
         const first = iterate(zeroDelta)
         const tiny = ops.constant([1e-30], [])
         const low = ops.max(ops.neg(first.sub), [0], true) // −min(sub)
@@ -68,7 +73,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
           ops.div(first.sub, ops.maximum(ops.max(first.sub, [0], true), tiny)),
         )
         const extra = ops.maximum(ops.round(ops.add(ops.mul(ratio, tenthK), minusOne)), zero)
-        const entryOf = named(ops, ops.reshape(ops.add(extra, ops.constant([steps], [])), [c, 1]), 'entry')
+        const entryOf = named(ops, ops.reshape(perSlot(ops, ops.add(extra, ops.constant([steps], [])), slots), [-1, 1]), 'entry')
         const stored = ops.add(zeroDelta, first.step)
         const initial = [ops.add(stored, first.step), ops.where(ops.equal(entryOf, zero), stored, zeroDelta)]
         // Iterations 1 … R − 1: the same body each time, so a symbolic backend writes one loop.
@@ -85,7 +90,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
       // The search's result is a constant: inside a custom gradient of zeros, its ops are never
       // recorded for autodiff.
       const searched = withGradient(ops, ops.stopGradient(logits), (start) => ({
-        value: ops.gather(search(start), labels, 0),
+        value: rowsOfSlots(ops, search(start), slots),
         gradient: (dy) => ops.mul(dy, ops.constant([0], [])),
       }))
       return { batch: { logits: ops.add(logits, searched) } }

@@ -2,7 +2,8 @@ import { checkFiniteResult, checkNumber } from '../../validate.js'
 import { smoothCounts } from '../counts.js'
 import type { TensorOps } from '../../ops.js'
 import { withGradient } from '../../control.js'
-import { type CountedRows, classSums } from '../classSums.js'
+import { type CountedRows, classCounts as countedClassCounts } from '../classSums.js'
+import { classSlots, rowsOfSlots, slotSums } from '../classSlots.js'
 import { hostSearchRows } from '../hostRows.js'
 import { type SearchPath, searchEngine, searchesOnHost } from '../searchEngine.js'
 import { officialLongtailHost, officialLongtailHostVjp } from './officialLongtailHost.js'
@@ -109,25 +110,30 @@ export function officialLongtailRule(
         constants.get('stepOf', [c, 1], () => clamped),
         constants.get('signedAlpha', [c, 1], () => signedAlpha),
       ]
-      const inputsOf = (x: T, [ids, oneHot, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => ({
-        logits: x,
-        labelMatrix: oneHot!,
-        rows: { labels: ids!, numClasses: c, rowMask: mask, batchSum },
-        stepOf: stepOf!,
-        signedAlpha: scale!,
-        steps,
-      })
+      // The slots are made again from the saved labels in the reverse pass: the same numbering.
+      const inputsOf = (x: T, [ids, oneHot, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => {
+        const counted = { labels: ids!, numClasses: c, rowMask: mask, batchSum }
+        return {
+          logits: x,
+          rows: counted,
+          slots: classSlots(ops, countedClassCounts(ops, oneHot!, counted), ids!, c),
+          stepOf: stepOf!,
+          signedAlpha: scale!,
+          steps,
+        }
+      }
       const all = rowMask === undefined ? given : [...given, rowMask]
       const rowsOfSearch = withGradient(ops, logits, (x, save) => {
         save([x, ...all])
+        const inputs = inputsOf(x, all)
         return {
-          value: ops.gather(officialLongtailSearch(ops, inputsOf(x, all)), labels, 0),
-          gradient: (dy, saved) =>
-            officialLongtailSearchVjp(
-              ops,
-              inputsOf(saved[0]!, saved.slice(1)),
-              classSums(ops, dy, { labels: saved[1]!, numClasses: c, rowMask: undefined, batchSum }),
-            ),
+          value: rowsOfSlots(ops, officialLongtailSearch(ops, inputs), inputs.slots),
+          gradient: (dy, saved) => {
+            const again = inputsOf(saved[0]!, saved.slice(1))
+            // ∂L/∂δ by slot; rows of absent classes took no δ and send nothing back.
+            const upstream = slotSums(ops, ops.mul(dy, again.slots.rowPresent), { rowMask: undefined, batchSum }, again.slots)
+            return officialLongtailSearchVjp(ops, again, upstream)
+          },
         }
       })
       return { batch: { logits: ops.add(logits, rowsOfSearch) } }

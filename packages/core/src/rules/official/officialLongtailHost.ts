@@ -1,3 +1,4 @@
+import type { HostClassRows } from '../hostRows.js'
 /** Inputs of {@link officialLongtailHost}: row-major host arrays. */
 export interface OfficialLongtailHostInputs {
   /** Logits `z` the search starts from, `[N, C]` row-major. */
@@ -61,8 +62,12 @@ export interface OfficialLongtailTape {
 
 /** What {@link officialLongtailHost} returns. */
 export interface OfficialLongtailHostResult {
-  /** `sel`, `[C, C]` row-major: row `c` is `δ` after step `k_c + 1`; sample `i` is perturbed by row `y_i`. */
-  sel: Float64Array
+  /**
+   * `sel` for the classes present (`classes` = the tape's `present`): row `q` (`[P, C]` row-major) is
+   * `δ` of class `present[q]` after step `k_c + 1`; sample `i` is perturbed by its class's row, and a
+   * class without a counted row has a zero row.
+   */
+  sel: HostClassRows
   /** What the reverse pass replays; {@link officialLongtailHostVjp} does not change it. */
   tape: OfficialLongtailTape
 }
@@ -89,10 +94,10 @@ const FACTORED_LIMIT = 200
  *     δ^{k+1}[c, :] = δ^k[c, :] + s_c α·G[c, :]/r_c
  *
  * and `sel[c] = δ^{k_c + 1}[c]`; the perturbed logits are `z_i + sel[y_i]`. Only the rows of classes present
- * in the batch are carried densely: an absent class's row of `G` is `−e_c`, which adds 1 to `r_c²` and moves
- * only `δ_cc`. The exponentials of `z` are taken once; a step costs two multiply-add passes per counted row
+ * in the batch are carried densely: an absent class's row of `G` is `−e_c`, which adds 1 to `r_c²`; its row
+ * of `sel` is zero (only a masked-out row can have its class, and it takes no class statistic's step). The exponentials of `z` are taken once; a step costs two multiply-add passes per counted row
  * plus a few over the `P` present rows: `O(N·C + K·(N + P)·C)` time. Logits `[N, C]`, labels `[N]`, `sel`
- * `[C, C]`; the tape holds `R·C + S·(2·P·C + R + 2·C)` numbers.
+ * `[C, C]` (rows of present classes only are nonzero); the tape holds `R·C + S·(2·P·C + R + 2·C)` numbers.
  */
 export function officialLongtailHost(inp: OfficialLongtailHostInputs): OfficialLongtailHostResult {
   const c = inp.numClasses
@@ -157,10 +162,9 @@ export function officialLongtailHost(inp: OfficialLongtailHostInputs): OfficialL
   const { deltas, g, norms, floored } = tape
   if (factored) deltas.fill(1, 0, p * c)
   const delta = new Float64Array(p * c)
-  const absentDiagonal = new Float64Array(c)
   const squares = new Float64Array(c)
   const scratch = new Float64Array(c)
-  const sel = new Float64Array(c * c)
+  const sel = new Float64Array(p * c)
   for (let k = 0; k < steps; k++) {
     const table = k * p * c
     if (!factored) deltas.set(delta, table)
@@ -188,21 +192,18 @@ export function officialLongtailHost(inp: OfficialLongtailHostInputs): OfficialL
         for (let j = at; j < at + c; j++) delta[j]! += scale * g[table + j]!
       }
     }
+    // A class with no counted row keeps a zero row: only masked-out rows could take it, and they
+    // take no perturbation from a class statistic the batch does not have (docs/spec.md#8-reductions-sample-weights-and-masks).
     for (let cls = 0; cls < c; cls++) {
-      if (slot[cls]! < 0) absentDiagonal[cls]! -= signedAlpha[cls]! / norms[k * c + cls]!
-    }
-    for (let cls = 0; cls < c; cls++) {
-      if (stepOf[cls] !== k) continue
       const q = slot[cls]!
-      if (q >= 0) sel.set(delta.subarray(q * c, (q + 1) * c), cls * c)
-      else sel[cls * c + cls] = absentDiagonal[cls]!
+      if (stepOf[cls] === k && q >= 0) sel.set(delta.subarray(q * c, (q + 1) * c), q * c)
     }
   }
-  return { sel, tape }
+  return { sel: { classes: present, rows: sel }, tape }
 }
 
 /**
- * The vector-Jacobian product of {@link officialLongtailHost}: for an upstream `∂L/∂sel` (`[C, C]`), returns
+ * The vector-Jacobian product of {@link officialLongtailHost}: for an upstream `∂L/∂sel` (`[P, C]`, the rows of `sel`), returns
  * `∂L/∂z` (`[N, C]`) through all the steps, with zero rows for masked-out rows (they do not enter `sel`). With
  * `Λ = ∂L/∂δ^{k+1}` (rows of present classes, and the diagonal of absent ones), step `k = S − 1 … 0` runs
  *
@@ -211,7 +212,7 @@ export function officialLongtailHost(inp: OfficialLongtailHostInputs): OfficialL
  *     P̄_i = Ḡ[y_i]/n_{y_i};  ū_i = p_i ⊙ (P̄_i − p_i·P̄_i)
  *     ∂L/∂z_i += ū_i;  Λ[y_i] += ū_i
  *
- * leaving `Λ = ∂L/∂δ^k` (as `δ^{k+1} = δ^k + …`). An absent class `b` enters only through `t_b = −W_bb`.
+ * leaving `Λ = ∂L/∂δ^k` (as `δ^{k+1} = δ^k + …`). An absent class has a zero row of `sel`: no `Λ`, `t_b = 0`.
  * A step costs two passes per counted row and two over the present rows: `O(K·(N + P)·C)` in all. For the
  * released loss `L = mean_i CE(z_i + sel[y_i], y_i)`, upstream row `c` is the sum of `∂L/∂(z_i + sel[y_i])`
  * over the rows of class `c`, and `∂L/∂z` is that direct term plus this product.
@@ -224,7 +225,6 @@ export function officialLongtailHostVjp(forward: OfficialLongtailHostResult, ups
   const r = order.length
   const grad = new Float64Array(tape.batchSize * c)
   const lambda = new Float64Array(p * c)
-  const lambdaAbsent = new Float64Array(c)
   const columnTerm = new Float64Array(c)
   const bar = new Float64Array(c)
   const scratch = new Float64Array(c)
@@ -233,18 +233,16 @@ export function officialLongtailHostVjp(forward: OfficialLongtailHostResult, ups
     for (let cls = 0; cls < c; cls++) {
       if (stepOf[cls] !== k) continue
       const q = slot[cls]!
-      if (q >= 0) for (let j = 0; j < c; j++) lambda[q * c + j]! += upstream[cls * c + j]!
-      else lambdaAbsent[cls]! += upstream[cls * c + cls]!
+      if (q >= 0) for (let j = 0; j < c; j++) lambda[q * c + j]! += upstream[q * c + j]!
     }
     // t_b/r_b³, with t_b = s_b α·Σ_j Λ_bj G_bj (W is not formed).
     for (let cls = 0; cls < c; cls++) {
       const q = slot[cls]!
+      // An absent class's row of sel is zero, so its Λ (and t) is 0.
       let t = 0
       if (q >= 0) {
         for (let j = q * c; j < (q + 1) * c; j++) t += lambda[j]! * g[table + j]!
         t *= signedAlpha[cls]!
-      } else {
-        t = -signedAlpha[cls]! * lambdaAbsent[cls]!
       }
       const rb = norms[k * c + cls]!
       columnTerm[cls] = floored[k * c + cls] ? 0 : t / (rb * rb * rb)
