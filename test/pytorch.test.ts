@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ConformanceCase, conformanceCases } from '@logit-perturb/conformance'
+import { type ConformanceCase, conformanceCases, singleLabelVariants } from '@logit-perturb/conformance'
 import { runPython, runPythonScript, runTorchJobs, torchConformance } from '@logit-perturb/conformance/torch'
 import { type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
 import { compareConformance, conformanceExpectation } from '@logit-perturb/core/verify'
@@ -28,19 +28,29 @@ function write(name: string, module: ExportedTorchModule | string): string {
 describe('exported modules on the conformance cases', () => {
   const cases = conformanceCases()
 
-  it('match the float64 reference in float64 (1e-9) and float32 (1e-4): loss, perturbed logits, closed form and autograd', async () => {
-    const results = await torchConformance(cases)
-    expect(results).toHaveLength(2 * cases.length)
+  it('match the float64 reference in float64 (1e-9) and float32 (1e-4): loss, perturbed logits, closed form and autograd, eager and scripted', async () => {
+    const results = await torchConformance(cases, { scripted: true })
+    expect(results).toHaveLength(4 * cases.length)
     const failures = results.flatMap((r) =>
-      r.checks.filter((k) => !k.skipped && !(k.error <= k.tolerance)).map((k) => `${r.name} ${r.dtype} ${k.what}: ${k.error}`),
+      r.checks
+        .filter((k) => !k.skipped && !(k.error <= k.tolerance))
+        .map((k) => `${r.name} ${r.scripted ? 'torch.jit.script ' : ''}${r.dtype} ${k.what}: ${k.error}`),
     )
     expect(failures).toEqual([])
-    const checked = (what: string, dtype: string) =>
-      results.filter((r) => r.dtype === dtype && r.checks.some((k) => k.what === what && !k.skipped)).length
+    const checked = (what: string, dtype: string, scripted = false) =>
+      results.filter((r) => r.scripted === scripted && r.dtype === dtype && r.checks.some((k) => k.what === what && !k.skipped)).length
     // Through-gradient rules (lpl through, official-longtail, multi-label through) against the central difference.
     expect(checked('autodiff gradient = central difference', 'float64')).toBeGreaterThanOrEqual(12)
     expect(checked('autodiff gradient = closed form', 'float64')).toBeGreaterThanOrEqual(80)
     expect(checked('closed-form gradient', 'float32')).toBeGreaterThanOrEqual(80)
+    // The module compiled by torch.jit.script, every case.
+    for (const [what, dtype] of [
+      ['autodiff gradient = central difference', 'float64'],
+      ['autodiff gradient = closed form', 'float64'],
+      ['closed-form gradient', 'float32'],
+    ] as const) {
+      expect(checked(what, dtype, true), what).toBe(checked(what, dtype))
+    }
   })
 
   it('fail when the module computes something else', async () => {
@@ -133,7 +143,7 @@ print(json.dumps(out))
     expect(out['label range']).toBe('labels must lie in [0, 6), got values from 0 to 6')
     expect(out['label dtype']).toMatch(/^labels must be integer class ids \[N\] with N = 8, got torch.float64/)
     expect(out['logits shape']).toBe('logits must be floats [N, 6] or [N, 6, d1, ..., dk], got torch.float64 [8, 5]')
-    expect(out['not finite']).toBe('logits hold NaN or infinity')
+    expect(out['not finite']).toBe('logits hold NaN or +inf (-inf masks a class out of its row)')
     expect(out['sample weight']).toBe('sample_weight must be finite and >= 0')
     expect(out.reduction).toBe("reduction must be 'mean', 'sum' or 'none', got 'avg'")
   })
@@ -223,5 +233,165 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
     expect(through['lpl-through']).not.toBe(sources['lpl-through'])
     const report = await train(through, [2])
     for (const name of Object.keys(through)) expect(report[`${name} W=2 all_reduce`]!.grads, name).toBeGreaterThan(1e-6)
+  })
+})
+
+describe('masked classes (docs/spec.md#12-masked-classes): -inf in a non-target logit', () => {
+  const counts = [400, 200, 100, 50, 20, 10]
+  const variants = [
+    ...singleLabelVariants(counts),
+    // Smoothing spreads over the classes a row keeps.
+    { name: 'logit-adjustment, smoothed', spec: { rule: 'logit-adjustment', classCounts: counts, labelSmoothing: 0.1 } as RuleInput },
+  ]
+  const files = variants.map((v, k) => write(`masked-${k}`, exportTorchModule(v.spec, { numClasses: 6 })))
+  const logits = Array.from({ length: 8 }, (_, i) => Array.from({ length: 6 }, (_, j) => 2 * Math.sin(3 * i + j)))
+  const labels = [0, 0, 1, 2, 3, 5, 0, 1]
+  // Two or three masked classes in most rows, none in one, never the label.
+  const masked = [1, 2, 7, 9, 10, 14, 15, 16, 26, 28, 31, 33, 40, 44]
+  const isMasked = new Set(masked)
+
+  const program = `
+import importlib.util, json, math, re, sys
+import torch
+
+def load(path):
+    spec = importlib.util.spec_from_file_location('m', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    name = re.search(r'^class (\\w+)\\(torch\\.nn\\.Module\\)', open(path).read(), re.M).group(1)
+    return getattr(module, name)
+
+def plain(x):
+    return [v if math.isfinite(v) else str(v) for v in x.detach().reshape(-1).double().tolist()]
+
+def refusal(fn):
+    try:
+        fn()
+        return None
+    except ValueError as e:
+        return str(e)
+
+la_path, bce_path, files, logits, labels, masked = sys.argv[1], sys.argv[2], sys.argv[3:-3], json.loads(sys.argv[-3]), torch.tensor(json.loads(sys.argv[-2])), json.loads(sys.argv[-1])
+base = torch.tensor(logits, dtype=torch.float64)
+base.view(-1)[masked] = -math.inf
+out = {'cases': []}
+for path in files:
+    Loss = load(path)
+    case = {}
+    for dtype in (torch.float64, torch.float32):
+        x = base.to(dtype).detach().clone().requires_grad_()
+        loss = Loss()(x, labels)
+        loss.backward()
+        z = Loss().perturb(base.to(dtype), labels)
+        entry = {'loss': plain(loss), 'grad': plain(x.grad), 'perturbed': plain(z)}
+        if hasattr(Loss, 'gradient'):
+            entry['closed'] = plain(Loss().gradient(base.to(dtype), labels))
+        case[str(dtype)] = entry
+    out['cases'].append(case)
+
+la = load(la_path)()
+at_target = base.clone(); at_target[0, 0] = -math.inf
+every = base.clone(); every[3] = -math.inf
+ignored = at_target.clone()
+ignored_labels = labels.clone(); ignored_labels[0] = -100
+out['nan'] = refusal(lambda: la(base.masked_fill(torch.arange(48).reshape(8, 6) == 1, math.nan), labels))
+out['+inf'] = refusal(lambda: la(base.masked_fill(torch.arange(48).reshape(8, 6) == 1, math.inf), labels))
+out['at target'] = refusal(lambda: la(at_target, labels))
+out['every class'] = refusal(lambda: la(every, labels))
+out['masked row'] = la(at_target, labels, mask=(torch.arange(8) > 0).double()).item()
+out['ignored row'] = la(ignored, ignored_labels).item()
+soft = torch.nn.functional.one_hot(labels, 6).double() * 0.7 + 0.05
+out['soft at mass'] = refusal(lambda: la(base, soft))
+out['soft'] = la(base, torch.nn.functional.one_hot(labels, 6).double()).item()
+# Multi-label: -inf is probability 0 at a negative, refused at a positive.
+bce = load(bce_path)()
+positives = torch.nn.functional.one_hot(labels, 6).double()
+x = base.detach().clone().requires_grad_()
+loss = bce(x, positives)
+loss.backward()
+out['bce'] = [loss.item(), plain(x.grad)]
+out['bce at positive'] = refusal(lambda: bce(at_target, positives))
+print(json.dumps(out))
+`
+  let out: Record<string, unknown> = {}
+  beforeAll(async () => {
+    const la = files[variants.findIndex((v) => v.name === 'logit-adjustment')]!
+    const bce = write('masked-bce', exportTorchModule({ rule: 'bce' }, { numClasses: 6 }))
+    out = JSON.parse(await runPython(program, [la, bce, ...files, JSON.stringify(logits), JSON.stringify(labels), JSON.stringify(masked)]))
+  }, 300_000)
+
+  const reference = (spec: RuleInput) => {
+    const u = referenceOps.constant(
+      logits.flat().map((v, k) => (isMasked.has(k) ? Number.NEGATIVE_INFINITY : v)),
+      [8, 6],
+    )
+    const y = referenceOps.constant(labels, [8], 'int32')
+    const loss = createLoss(referenceOps, spec)
+    return {
+      loss: loss(u, y).data[0]!,
+      gradient: loss.hasClosedFormGradient ? Array.from(createLoss(referenceOps, spec).gradient(u, y).data) : undefined,
+    }
+  }
+
+  it('give every single-label rule a finite loss and gradients (autograd, closed form) exactly 0 at the masked classes, in float64 and float32, as the reference', () => {
+    const cases = out.cases as Record<string, Record<string, (number | string)[]>>[]
+    expect(cases).toHaveLength(variants.length)
+    for (const [k, v] of variants.entries()) {
+      const want = reference(v.spec)
+      for (const [dtype, rtol] of [
+        ['torch.float64', 1e-9],
+        ['torch.float32', 1e-4],
+      ] as const) {
+        const got = cases[k]![dtype]!
+        const what = `${v.name} ${dtype}`
+        const [loss] = got.loss as number[]
+        expect(Number.isFinite(loss), `${what}: loss ${loss}`).toBe(true)
+        expect(Math.abs(loss! - want.loss) / Math.max(1, Math.abs(want.loss)), `${what}: loss`).toBeLessThan(rtol)
+        for (const field of ['grad', 'closed'] as const) {
+          const g = got[field]
+          if (g === undefined) continue
+          g.forEach((x, i) => {
+            expect(typeof x, `${what}: ${field}[${i}] = ${x}`).toBe('number')
+            if (isMasked.has(i)) expect(x, `${what}: ${field} at masked entry ${i}`).toBe(0)
+            else if (want.gradient !== undefined) {
+              expect(Math.abs((x as number) - want.gradient[i]!), `${what}: ${field}[${i}]`).toBeLessThan(rtol * 10)
+            }
+          })
+        }
+        // The perturbed logits keep the masked classes at -inf.
+        for (const [i, x] of (got.perturbed as (number | string)[]).entries()) {
+          expect(x === '-inf', `${what}: perturbed[${i}] = ${x}`).toBe(isMasked.has(i))
+        }
+      }
+    }
+  })
+
+  it('refuse NaN, +inf, -inf at a target of a counted row and a row masked in every class, with a ValueError that says so', () => {
+    expect(out.nan).toBe('logits hold NaN or +inf (-inf masks a class out of its row)')
+    expect(out['+inf']).toBe('logits hold NaN or +inf (-inf masks a class out of its row)')
+    expect(out['at target']).toBe('logits hold -inf at a target of a row that counts: a masked class cannot be a target')
+    expect(out['soft at mass']).toBe('logits hold -inf at a target of a row that counts: a masked class cannot be a target')
+    expect(out['every class']).toBe('a row of the logits is -inf in every class: a row must keep a class that is not masked')
+    // A row that does not count (mask 0, the ignore label) may mask its label.
+    for (const field of ['masked row', 'ignored row', 'soft']) expect(Number.isFinite(out[field]), field).toBe(true)
+  })
+
+  it('read -inf as probability 0 in a multi-label module: the reference loss, gradient 0 there; refused at a positive', () => {
+    const [loss, grad] = out.bce as [number, (number | string)[]]
+    const u = referenceOps.constant(
+      logits.flat().map((v, k) => (isMasked.has(k) ? Number.NEGATIVE_INFINITY : v)),
+      [8, 6],
+    )
+    const y = referenceOps.constant(
+      labels.flatMap((l) => Array.from({ length: 6 }, (_, j) => (j === l ? 1 : 0))),
+      [8, 6],
+    )
+    const want = createLoss(referenceOps, { rule: 'bce' })(u, y).data[0]!
+    expect(Math.abs(loss - want) / want).toBeLessThan(1e-12)
+    grad.forEach((g, k) => {
+      expect(typeof g, `grad[${k}] = ${g}`).toBe('number')
+      if (isMasked.has(k)) expect(g, `grad[${k}]`).toBe(0)
+    })
+    expect(out['bce at positive']).toBe('logits hold -inf at a target of a row that counts: a masked class cannot be a target')
   })
 })

@@ -1,8 +1,8 @@
 /**
  * `pnpm test:golden`: every `golden-*.json` in the folders of `$GOLDEN_DIR` (separated as in `PATH`;
  * default `../shared/fixtures` and its `catalogue/`, `dense/` and `soft/` folders) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
- * PyTorch modules, in float64 and float32 (Debian's python3-torch): `golden pytorch: N passed, M
- * failed`. Exits 1 if any case failed or no case ran.
+ * PyTorch modules, in float64 and float32 (Debian's python3-torch), eager and compiled by
+ * `torch.jit.script`: `golden pytorch: N passed, M failed`. Exits 1 if any case failed or no case ran.
  */
 import { basename, delimiter, resolve } from 'node:path'
 import { loadGoldenDir, runGoldenCase } from '@logit-perturb/conformance'
@@ -42,7 +42,8 @@ for (const backend of await workspaceBackends()) {
 {
   let passed = 0
   let failed = 0
-  for (const result of await runTorchGolden(cases)) {
+  // A case passes when the eager module and the one torch.jit.script compiles both do.
+  for (const result of await runTorchGolden(cases, { scripted: true })) {
     if (result.passed) passed++
     else {
       failed++

@@ -21,7 +21,7 @@ export interface ExportTorchOptions {
 
 /** An exported PyTorch module: its source and what it holds. */
 export interface ExportedTorchModule {
-  /** The `.py` file: imports `torch` (1.13 or later) and `math` only. */
+  /** The `.py` file: imports `torch` (1.13 or later) and the standard library only; `torch.jit.script` compiles its module. */
   source: string
   /** The Python class name of the loss module. */
   className: string
@@ -67,7 +67,12 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  * - a stateful rule (LPL's `confidence` split, seesaw's counts) keeps its state in buffers
  *   (`state_<key>`, saved with the module) and updates it on calls while `module.training` is true;
  * - class weights from an epoch on (LDAM-DRW, a spec's `weighting` with `fromEpoch > 0`) read
- *   `module.epoch` (set it each epoch).
+ *   `module.epoch` (set it each epoch);
+ * - the module is TorchScript: `torch.jit.script` compiles it (typed methods, `num_classes` and
+ *   `all_reduce` constants of the class, no Python branch on tensor values outside the
+ *   `check_values` checks), and the compiled module computes the eager one's numbers; the
+ *   all-reduce stays a Python call (`torch.jit.ignore`), absent with `all_reduce=False`
+ *   (docs/pytorch.md#torchscript).
  *
  * Throws `INVALID_PARAMETER` when `numClasses` is missing or disagrees with the spec, and the spec's
  * own errors (`parseSpec`).
@@ -138,7 +143,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
       program.block(header, () => {
         const traced = reduction === 'mean' ? mean : trace.evaluate({ training, epoch, reduction, batchSum })
         program.line(`loss = ${traced.loss.expr}`)
-        program.line('grad = None')
+        program.line('grad: Optional[Tensor] = None')
         if (trace.hasClosedFormGradient) program.block('if with_gradient:', () => program.line(`grad = ${traced.gradient().expr}`))
       })
     })

@@ -1,5 +1,6 @@
 import type { LabelTask, RuleSpec } from '@logit-perturb/core'
 import type { PyBuffer } from './program.js'
+import { logitChecks } from './logitChecks.js'
 import { DEVICE, DTYPE, pyNumber } from './pythonOps.js'
 
 /**
@@ -24,6 +25,16 @@ export interface ModuleParts {
   initialState: Readonly<Record<string, readonly number[]>> | undefined
   /** The epochs, above 0 and in increasing order, at which the loss starts computing otherwise (LDAM-DRW's class weights). */
   epochSwitches: readonly number[]
+}
+
+/** The arguments of `forward`, `perturb` and `gradient`, typed for TorchScript. */
+const INPUTS = 'logits: Tensor, target: Tensor, sample_weight: Optional[Tensor] = None, mask: Optional[Tensor] = None'
+/** What `_evaluate` returns: the perturbed logits, the loss, and the closed-form gradient when asked. */
+const EVALUATED = 'Tuple[Tensor, Tensor, Optional[Tensor]]'
+
+/** The arguments of `_evaluate` and `_evaluate_rows`, the optional inputs under the given names. */
+function evaluateArgs(sampleWeight: string, mask: string): string {
+  return `logits: Tensor, target: Tensor, ${sampleWeight}: Optional[Tensor], ${mask}: Optional[Tensor], with_gradient: bool`
 }
 
 /** The loss formula of a task, for the docstring. */
@@ -67,6 +78,33 @@ export function moduleSource(p: ModuleParts): string {
     '            self.register_buffer(name, value, persistent=False)',
   ]
   if (p.buffers.length === 0) init.length = 0
+  // torch.jit.script keeps every buffer persistent (pytorch#69250): these methods, which it copies to
+  // the scripted module (torch.jit.ignore), keep the constants out of either module's state_dict().
+  const constantsOutOfState =
+    p.buffers.length === 0
+      ? []
+      : [
+          '    @torch.jit.ignore',
+          '    def _save_to_state_dict(self, destination, prefix, keep_vars):',
+          "        # The constants are the spec's, not state: not saved, also by a module torch.jit.script compiled.",
+          '        torch.nn.Module._save_to_state_dict(self, destination, prefix, keep_vars)',
+          '        for name in self._constant_names():',
+          '            destination.pop(prefix + name, None)',
+          '',
+          '    @torch.jit.ignore',
+          '    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):',
+          '        # Nor read: a state_dict with or without them loads into the eager and the scripted module.',
+          '        constants = [prefix + name for name in self._constant_names()]',
+          '        state = {k: v for k, v in state_dict.items() if k not in constants}',
+          '        torch.nn.Module._load_from_state_dict(',
+          '            self, state, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)',
+          '        missing_keys[:] = [k for k in missing_keys if k not in constants]',
+          '',
+          '    @torch.jit.ignore',
+          '    def _constant_names(self):',
+          "        return [name for name, _ in self.named_buffers(recurse=False) if name.startswith('const_')]",
+          '',
+        ]
   const state =
     p.initialState === undefined
       ? []
@@ -84,11 +122,14 @@ export function moduleSource(p: ModuleParts): string {
   const labelChecks = p.task === 'single' ? singleLabelChecks(p.softTargets, p.spec.rule) : multiLabelChecks()
   const gradientMethod = p.hasClosedFormGradient
     ? [
-        '    def gradient(self, logits, target, sample_weight=None, mask=None):',
+        '    @torch.jit.export',
+        `    def gradient(self, ${INPUTS}) -> Tensor:`,
         '        """The closed-form gradient of the loss with respect to the logits, in their layout: the',
         '        perturbation is a constant for the gradient, so it is (share_i * a) * (softmax(z_i) - t_i)',
         '        row by row (multi-label: with the sigmoid); what autograd gives for the sum of the loss."""',
-        '        return self._evaluate(logits, target, sample_weight, mask, True)[2]',
+        '        grad = self._evaluate(logits, target, sample_weight, mask, True)[2]',
+        '        assert grad is not None',
+        '        return grad',
         '',
       ]
     : []
@@ -103,13 +144,16 @@ export function moduleSource(p: ModuleParts): string {
     'or later and nothing else. Under torch.distributed, every batch statistic of the rule is summed',
     "over the workers (docs/distributed.md): the workers' losses add up to the loss of the whole",
     'batch, so with DistributedDataParallel, which averages gradients, multiply the loss by the',
-    'world size.',
+    'world size. torch.jit.script compiles the module (docs/pytorch.md#torchscript).',
+
     '"""',
     'import json',
     'import math',
+    'from typing import List, Optional, Tuple',
     '',
     'import torch',
     'import torch.distributed as dist',
+    'from torch import Tensor',
     '',
     `SPEC = json.loads(${pyString(specJson)})`,
     `NUM_CLASSES = ${c}`,
@@ -131,6 +175,19 @@ export function moduleSource(p: ModuleParts): string {
     '        return total',
     '',
     '',
+    '# Python, also when a module compiled by torch.jit.script calls them (torch.jit.ignore):',
+    '# torch.distributed and autograd.Function are not TorchScript. A compiled module with',
+    '# all_reduce=False never calls them, and torch.jit.save writes it.',
+    '@torch.jit.ignore',
+    'def _distributed() -> bool:',
+    '    return dist.is_available() and dist.is_initialized()',
+    '',
+    '',
+    '@torch.jit.ignore',
+    'def _all_reduce(x: Tensor) -> Tensor:',
+    '    return _BatchSum.apply(x)',
+    '',
+    '',
     `class ${p.className}(torch.nn.Module):`,
     `    """The ${p.spec.rule} loss for logits [N, ${c}] and labels ${labelDoc}.`,
     '',
@@ -143,10 +200,15 @@ export function moduleSource(p: ModuleParts): string {
       : []),
     '    """',
     '',
+    '    # Constants of a scripted module (torch.jit.script); its other attributes may be set on it.',
+    '    num_classes: torch.jit.Final[int]',
+    '    all_reduce: torch.jit.Final[bool]',
+    '',
     `    def __init__(self, reduction='mean', all_reduce=True, check_values=True${p.task === 'single' ? ', ignore_index=-100' : ''}):`,
     '        super().__init__()',
     "        if reduction not in ('mean', 'sum', 'none'):",
     "            raise ValueError(f\"reduction must be 'mean', 'sum' or 'none', got {reduction!r}\")",
+    '        self.num_classes = NUM_CLASSES',
     '        self.reduction = reduction',
     '        self.all_reduce = all_reduce',
     '        self.check_values = check_values',
@@ -155,35 +217,42 @@ export function moduleSource(p: ModuleParts): string {
     ...state,
     ...init,
     '',
-    '    def forward(self, logits, target, sample_weight=None, mask=None):',
+    `    def forward(self, ${INPUTS}) -> Tensor:`,
     `        """The loss: a scalar, or [N] (dense: [N, d1, ..., dk]) with reduction='none'."""`,
     '        return self._evaluate(logits, target, sample_weight, mask, False)[1]',
     '',
-    '    def perturb(self, logits, target, sample_weight=None, mask=None):',
+    '    @torch.jit.export',
+    `    def perturb(self, ${INPUTS}) -> Tensor:`,
     '        """The perturbed logits z, in the layout of the logits: the loss is the cross-entropy of these."""',
     '        return self._evaluate(logits, target, sample_weight, mask, False)[0]',
     '',
     ...gradientMethod,
-    '    def _batch_sum(self, x):',
-    '        if self.all_reduce and dist.is_available() and dist.is_initialized():',
-    '            return _BatchSum.apply(x)',
+    ...constantsOutOfState,
+    '    def _batch_sum(self, x: Tensor) -> Tensor:',
+    '        if self.all_reduce and _distributed():',
+    '            return _all_reduce(x)',
     '        return x',
     '',
-    '    def _positions(self, x, what, positions, dtype, device):',
+    '    def _positions(self, x: Optional[Tensor], what: str, positions: List[int], dtype: torch.dtype, device: torch.device) -> Tensor:',
     '        if x is None:',
     '            return torch.ones(positions, dtype=dtype, device=device)',
     '        if x.dim() == 1 and len(positions) > 1 and x.shape[0] == positions[0]:',
     '            # One value per sample of dense logits, repeated at each of its positions.',
-    '            x = x.reshape(x.shape + (1,) * (len(positions) - 1)).expand(positions)',
+    '            x = x.reshape(list(x.shape) + [1] * (len(positions) - 1)).expand(positions)',
     '        if x.shape != positions:',
     "            dense = f' or [N, d1, ..., dk] = {list(positions)}' if len(positions) > 1 else ''",
     "            raise ValueError(f'{what} must be [N] with N = {positions[0]}{dense}, got {list(x.shape)}')",
     '        return x.to(device=device, dtype=dtype)',
     '',
-    '    def _evaluate(self, logits, target, sample_weight, mask, with_gradient):',
+    `    def _evaluate(self, ${evaluateArgs('sample_weight', 'mask')}) -> ${EVALUATED}:`,
     '        # Half-precision logits (a model under torch.autocast) are scored in float32, and autocast is',
     "        # off inside, as for torch's own cross-entropy: bfloat16's 8-bit mantissa would round the loss",
     '        # and the search. float32 and float64 logits are computed in their own precision.',
+    '        if torch.jit.is_scripting():',
+    "            # TorchScript cannot turn the caller's autocast off: call a scripted module outside autocast.",
+    '            if logits.dtype == torch.float16 or logits.dtype == torch.bfloat16:',
+    '                logits = logits.float()',
+    '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
     "        if logits.device.type not in ('cpu', 'cuda'):",
     '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
     '        with torch.autocast(device_type=logits.device.type, enabled=False):',
@@ -191,21 +260,20 @@ export function moduleSource(p: ModuleParts): string {
     '                logits = logits.float()',
     '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
     '',
-    '    def _evaluate_rows(self, logits, target, sample_weight, mask, with_gradient):',
-    '        if logits.dim() < 2 or logits.shape[1] != NUM_CLASSES or not logits.is_floating_point():',
-    "            raise ValueError(f'logits must be floats [N, {NUM_CLASSES}] or [N, {NUM_CLASSES}, d1, ..., dk], got {logits.dtype} {list(logits.shape)}')",
+    `    def _evaluate_rows(self, ${evaluateArgs('sample_weight_or_none', 'mask_or_none')}) -> ${EVALUATED}:`,
+    '        if logits.dim() < 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():',
+    "            raise ValueError(f'logits must be floats [N, {self.num_classes}] or [N, {self.num_classes}, d1, ..., dk], got {logits.dtype} {list(logits.shape)}')",
     `        ${DTYPE}, ${DEVICE} = logits.dtype, logits.device`,
     '        # Each position of dense logits [N, C, d1, ..., dk] is a sample: the shape without the class axis.',
     '        positions = logits.shape[:1] + logits.shape[2:]',
     ...labelChecks,
-    '        if self.check_values and not bool(torch.isfinite(logits).all()):',
-    "            raise ValueError('logits hold NaN or infinity')",
-    "        sample_weight = self._positions(sample_weight, 'sample_weight', positions, dtype, device)",
-    "        mask = self._positions(mask, 'mask', positions, dtype, device)",
+    "        sample_weight = self._positions(sample_weight_or_none, 'sample_weight', positions, dtype, device)",
+    "        mask = self._positions(mask_or_none, 'mask', positions, dtype, device)",
     '        if self.check_values and not bool((torch.isfinite(sample_weight) & (sample_weight >= 0)).all()):',
     "            raise ValueError('sample_weight must be finite and >= 0')",
     '        if self.check_values and bool(((mask != 0) & (mask != 1)).any()):',
     "            raise ValueError('mask must hold only 0 and 1')",
+    ...logitChecks(p.task),
     ...p.body,
     '        return perturbed, loss, grad',
     '',
@@ -242,9 +310,11 @@ function singleLabelChecks(softTargets: boolean, rule: string): string[] {
     "                shape = f'[N] with N = {positions[0]}' if len(positions) == 1 else f'[N, d1, ..., dk] = {list(positions)}'",
     "                raise ValueError(f'labels must be integer class ids {shape}, got {target.dtype} {list(target.shape)}')",
     '            ignored = target == self.ignore_index',
-    '            kept = target[~ignored]',
-    '            if self.check_values and kept.numel() > 0 and (int(kept.min()) < 0 or int(kept.max()) >= NUM_CLASSES):',
-    "                raise ValueError(f'labels must lie in [0, {NUM_CLASSES}), got values from {int(kept.min())} to {int(kept.max())}')",
+    '            if self.check_values:',
+    '                kept = target[~ignored]',
+    '                if kept.numel() > 0 and (int(kept.min()) < 0 or int(kept.max()) >= self.num_classes):',
+    "                    raise ValueError(f'labels must lie in [0, {self.num_classes}), got values from {int(kept.min())} to {int(kept.max())}')",
+
     `            labels = target.to(device=device, dtype=torch.long).masked_fill(ignored.to(device), ${TRACED_IGNORE_INDEX})`,
   ]
 }

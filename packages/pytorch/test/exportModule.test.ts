@@ -16,8 +16,9 @@ describe('exportTorchModule', () => {
   it("writes LPL's search as one for loop of maxSteps iterations, shared by the three reductions", () => {
     const { source } = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 7 })
     expect(lines(source, /^\s*for k_\d+ in range\(7\):$/)).toHaveLength(1)
-    // The loop state reads as the rule names it: δ, gathered by each sample's class, moved each step.
-    expect(lines(source, /torch\.index_select\(delta_\d+, 0, labels_\d+\)/).length).toBeGreaterThanOrEqual(1)
+    // The loop state reads as the rule names it: δ, one row per class present, gathered by each
+    // sample's slot, moved each step.
+    expect(lines(source, /torch\.index_select\(delta_\d+, 0, row_slot_\d+\)/).length).toBeGreaterThanOrEqual(1)
     expect(lines(source, /^\s+move_\d+ = /).length).toBeGreaterThanOrEqual(1)
     expect(source).toMatch(/if self\.reduction == 'mean':[\s\S]*elif self\.reduction == 'sum':[\s\S]*else:/)
   })
@@ -71,8 +72,9 @@ describe('exportTorchModule', () => {
         (part) => part.filter((l) => l.includes('self._batch_sum(')).length,
       )
     }
-    // Normalized steps need no counts; plain steps divide by them. After the loop: the mean's normalizer.
-    expect(batchSums(true)).toEqual([0, 1, 1])
+    // Before the loop the class counts (the slots of the classes present, and the plain steps'
+    // divisor); in it the class sums; after it the mean's normalizer.
+    expect(batchSums(true)).toEqual([1, 1, 1])
     expect(batchSums(false)).toEqual([1, 1, 1])
   })
 
@@ -80,7 +82,10 @@ describe('exportTorchModule', () => {
     const la = exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS })
     expect(la.softTargets).toBe(true)
     expect(la.source).toContain("def __init__(self, reduction='mean', all_reduce=True, check_values=True, ignore_index=-100):")
-    expect(la.source).toContain('def forward(self, logits, target, sample_weight=None, mask=None):')
+    // Typed for torch.jit.script.
+    expect(la.source).toContain(
+      'def forward(self, logits: Tensor, target: Tensor, sample_weight: Optional[Tensor] = None, mask: Optional[Tensor] = None) -> Tensor:',
+    )
     // The checks of the target, then one traced body per kind of target, chosen when the module runs.
     expect(lines(la.source, /^ {8}if soft:$/)).toHaveLength(2)
     expect(la.source).toContain('.masked_fill(ignored.to(device), -100)')

@@ -5,9 +5,11 @@
  * computes, on logits of any rank and class ids or soft targets, the loss, the
  * perturbed logits, autograd's gradient of the loss's sum and, where the module has one, its
  * closed-form gradient. It writes one JSON object per job to the file named by its second argument;
- * a module that raises gives `{"error": message}` instead.
+ * a module that raises gives `{"error": message}` instead. With a third argument `script`, each job
+ * is also run on the module compiled by `torch.jit.script`, under the key `scripted`.
  */
 export const TORCH_DRIVER = `
+import functools
 import importlib.util
 import json
 import math
@@ -22,22 +24,30 @@ def flat(x):
     return [v if math.isfinite(v) else None for v in x.detach().reshape(-1).double().tolist()]
 
 
+@functools.lru_cache(maxsize=None)
 def load(path):
+    # Once per file: the jobs of one module share its class, which TorchScript compiles once.
     spec = importlib.util.spec_from_file_location('exported_loss', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def run(job, dtype):
+def run(job, dtype, scripted=False):
     module = load(job['module'])
 
     options = {} if job.get('ignore_index') is None else {'ignore_index': job['ignore_index']}
 
+    built = getattr(module, job['className'])(reduction=job['reduction'], **options)
+    built.train(job['training'])
+    # TorchScript compiles the class once (load) but reads its source again for each module it
+    # scripts: one module per job and dtype, its state reset for each quantity.
+    loss_fn = torch.jit.script(built) if scripted else built
+    initial = {k: v.clone() for k, v in loss_fn.state_dict().items()}
+
     def fresh():
-        # A new module per quantity: a stateful rule's training call moves its state.
-        loss_fn = getattr(module, job['className'])(reduction=job['reduction'], **options)
-        loss_fn.train(job['training'])
+        # The module as built, for each quantity: a stateful rule's training call moves its state.
+        loss_fn.load_state_dict(initial)
         return loss_fn
 
     logits = torch.tensor(job['logits'], dtype=dtype, requires_grad=True)
@@ -50,23 +60,28 @@ def run(job, dtype):
     loss = fresh()(logits, labels, **rows)
     (grad,) = torch.autograd.grad(loss.sum(), logits)
     out = {'loss': flat(loss), 'perturbed': flat(fresh().perturb(logits, labels, **rows)), 'autograd': flat(grad)}
-    loss_fn = fresh()
     if hasattr(loss_fn, 'gradient'):
-        out['gradient'] = flat(loss_fn.gradient(logits, labels, **rows))
+        out['gradient'] = flat(fresh().gradient(logits, labels, **rows))
     return out
 
 
 def main():
     with open(sys.argv[1]) as f:
         jobs = json.load(f)
+    variants = (False, True) if sys.argv[3:] == ['script'] else (False,)
     results = []
     for job in jobs:
         result = {}
-        for name, dtype in (('float64', torch.float64), ('float32', torch.float32)):
-            try:
-                result[name] = run(job, dtype)
-            except Exception as e:
-                result[name] = {'error': f'{type(e).__name__}: {e}'}
+        for scripted in variants:
+            out = result.setdefault('scripted', {}) if scripted else result
+            for name, dtype in (('float64', torch.float64), ('float32', torch.float32)):
+                try:
+                    # The compiled graph as written, without the profiling executor's specializations,
+                    # which would double the time of a run that calls each graph a few times.
+                    with torch.jit.optimized_execution(not scripted):
+                        out[name] = run(job, dtype, scripted)
+                except Exception as e:
+                    out[name] = {'error': f'{type(e).__name__}: {e}'}
         results.append(result)
     with open(sys.argv[2], 'w') as f:
         json.dump(results, f)

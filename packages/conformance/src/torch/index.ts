@@ -1,6 +1,6 @@
 export type { PythonOptions } from './python.js'
 export { runPython, runPythonScript, torchPython } from './python.js'
-export type { TorchJob, TorchOutputs, TorchResult } from './jobs.js'
+export type { TorchDtypeResults, TorchJob, TorchJobOptions, TorchOutputs, TorchResult } from './jobs.js'
 export { runTorchJobs } from './jobs.js'
 export { TORCH_RTOL, runTorchGolden } from './golden.js'
 export type { TorchConformance } from './conformance.js'

@@ -36,13 +36,22 @@ export interface TorchOutputs {
 }
 
 /** A job's outputs in float64 and float32, or the error the module raised. */
-export type TorchResult = Record<'float64' | 'float32', TorchOutputs | { error: string }>
+export type TorchDtypeResults = Record<'float64' | 'float32', TorchOutputs | { error: string }>
+
+/** A job's outputs on the eager module and, when asked for, on the module compiled by `torch.jit.script`. */
+export type TorchResult = TorchDtypeResults & { scripted?: TorchDtypeResults }
+
+/** Options of {@link runTorchJobs}. */
+export interface TorchJobOptions {
+  /** Also run each job on the module compiled by `torch.jit.script` (`TorchResult.scripted`); default false. */
+  scripted?: boolean
+}
 
 /**
  * Runs every job in one Python process (torch's import takes seconds): writes each distinct module
  * to a temporary folder, runs {@link TORCH_DRIVER} on them, and returns the results in job order.
  */
-export async function runTorchJobs(jobs: readonly TorchJob[]): Promise<TorchResult[]> {
+export async function runTorchJobs(jobs: readonly TorchJob[], options: TorchJobOptions = {}): Promise<TorchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'logit-perturb-torch-'))
   try {
     const files = new Map<string, string>()
@@ -70,7 +79,7 @@ export async function runTorchJobs(jobs: readonly TorchJob[]): Promise<TorchResu
     const inputFile = join(dir, 'jobs.json')
     const outputFile = join(dir, 'results.json')
     writeFileSync(inputFile, JSON.stringify(input))
-    await runPython(TORCH_DRIVER, [inputFile, outputFile])
+    await runPython(TORCH_DRIVER, [inputFile, outputFile, ...(options.scripted === true ? ['script'] : [])])
     return JSON.parse(readFileSync(outputFile, 'utf8')) as TorchResult[]
   } finally {
     rmSync(dir, { recursive: true, force: true })
