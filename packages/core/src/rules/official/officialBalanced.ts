@@ -1,8 +1,10 @@
-import { checkNumber } from '../../validate.js'
+import type { TensorOps } from '../../ops.js'
 import { classCounts } from '../classSums.js'
 import { classSlots, perSlot, rowsOfSlots, slotZeros, slotsToClasses } from '../classSlots.js'
 import { MAX_STEPS, NON_NEGATIVE, PRESET_NOT_A_BASE, type SpecBase, type SpecInput, defineRule } from '../definition.js'
-import { roundHalfEven } from '../../rounding.js'
+import { hostSearchRows } from '../hostRows.js'
+import { type SearchPath, searchEngine, searchesOnHost } from '../searchEngine.js'
+import { officialBalancedHost, officialBalancedIterations } from './officialBalancedHost.js'
 import { officialStep } from './officialStep.js'
 import { named, repeat, withGradient } from '../../control.js'
 import type { Rule } from '../types.js'
@@ -20,11 +22,7 @@ export interface OfficialBalancedSpec extends SpecBase {
 /** An official-balanced spec as written: `steps` and `alpha` may be left out. */
 export type OfficialBalancedInput = SpecInput<OfficialBalancedSpec, 'steps' | 'alpha'>
 
-/** `R = round(1.1·K)`, the iteration count of the released balanced-data code. */
-export function officialBalancedIterations(steps: number): number {
-  checkNumber(steps, { min: 1, integer: true }, 'steps')
-  return roundHalfEven(1.1 * steps)
-}
+export { officialBalancedIterations } from './officialBalancedHost.js'
 
 /**
  * The released balanced-data LPL (`official-balanced`, docs/spec.md#4b-the-released-code). Computed without
@@ -42,7 +40,18 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
   return {
     numClasses,
     gradientThrough: false,
+    // The host loop where the backend reads tensors synchronously (tfjs cpu and wasm), else ops.
+    searchPath: <T>(ops: TensorOps<T>): SearchPath => searchEngine(ops, 'auto', false),
     perturb(ops, { logits, labels, labelMatrix, numClasses: c, rowMask, ctx }) {
+      if (searchesOnHost(searchEngine(ops, 'auto', false), ctx.batchSum)) {
+        const read = ops.readSync!
+        const ids = read(labels)
+        const fixed = { labels: ids, numClasses: c, steps, alpha, ...(rowMask === undefined ? {} : { rowMask: read(rowMask) }) }
+        const searched = hostSearchRows(ops, ops.stopGradient(logits), ids, c, (z) => ({
+          delta: officialBalancedHost({ ...fixed, logits: z }),
+        }))
+        return { batch: { logits: ops.add(logits, searched) } }
+      }
       const rows = { labels, numClasses: c, rowMask, batchSum: ctx.batchSum }
       // The class counts, summed across workers once for every step, and the slots of the classes
       // present: every per-class matrix of the search is `[P, C]`.
