@@ -49,13 +49,16 @@ export function officialBalancedHost(inp: OfficialBalancedHostInputs): HostClass
   const c = inp.numClasses
   const n = inp.labels.length
   const k = inp.steps
-  const counted = (i: number) => inp.rowMask === undefined || inp.rowMask[i] !== 0
+  // Typed copies, read in the inner loops (and the inputs are never touched).
+  const z = Float64Array.from(inp.logits)
+  const rowSlot = new Int32Array(n).fill(-1)
   // The classes present, in class order, and each one's counted rows.
   const count = new Int32Array(c)
-  for (let i = 0; i < n; i++) if (counted(i)) count[inp.labels[i]!]!++
+  for (let i = 0; i < n; i++) if (inp.rowMask === undefined || inp.rowMask[i] !== 0) count[inp.labels[i]!]!++
   const classes: number[] = []
   const slot = new Int32Array(c).fill(-1)
   for (let cls = 0; cls < c; cls++) if (count[cls]! > 0) slot[cls] = classes.push(cls) - 1
+  for (let i = 0; i < n; i++) if (inp.rowMask === undefined || inp.rowMask[i] !== 0) rowSlot[i] = slot[inp.labels[i]!]!
   const p = classes.length
   const delta = new Float64Array(p * c)
   const means = new Float64Array(p * c)
@@ -68,19 +71,24 @@ export function officialBalancedHost(inp: OfficialBalancedHostInputs): HostClass
   const iterate = () => {
     means.fill(0)
     for (let i = 0; i < n; i++) {
-      if (!counted(i)) continue
-      const q = slot[inp.labels[i]!]!
+      const q = rowSlot[i]!
+      if (q < 0) continue
+      const zi = i * c
+      const dq = q * c
       let max = -Infinity
       for (let j = 0; j < c; j++) {
-        row[j] = inp.logits[i * c + j]! + delta[q * c + j]!
-        if (row[j]! > max) max = row[j]!
+        const u = z[zi + j]! + delta[dq + j]!
+        row[j] = u
+        if (u > max) max = u
       }
       let sum = 0
       for (let j = 0; j < c; j++) {
-        row[j] = Math.exp(row[j]! - max)
-        sum += row[j]!
+        const e = Math.exp(row[j]! - max)
+        row[j] = e
+        sum += e
       }
-      for (let j = 0; j < c; j++) means[q * c + j]! += row[j]! / sum
+      const inverse = 1 / sum
+      for (let j = 0; j < c; j++) means[dq + j]! += row[j]! * inverse
     }
     for (let j = 0; j < c; j++) norms[j] = slot[j]! < 0 ? 1 : 0
     for (let q = 0; q < p; q++) {
