@@ -1,4 +1,4 @@
-import { named } from '../control.js'
+import { named, withGradient } from '../control.js'
 import { check } from '../errors.js'
 import { classCounts as batchClassCounts } from './classSums.js'
 import { finiteLogProbabilities } from './crossEntropy.js'
@@ -68,19 +68,28 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
         ops.minimum(ops.sub(ops.reshape(logCounts, [1, numClasses]), logTargetCount), ops.constant([0], [])),
         ops.constant([spec.p], []),
       )
-      // A masked class's −∞ held finite: its product with a zero label is 0 (docs/spec.md#12-masked-classes).
-      const logScores = ops.stopGradient(finiteLogProbabilities(ops, ops.logSoftmax(logits)))
-      const logTarget = ops.sum(ops.mul(logScores, labelMatrix), [1], true)
-      // log C_ij = q·max(log σ_ij − log max(σ_iy, eps), 0).
-      const logCompensation = ops.mul(
-        ops.maximum(ops.sub(logScores, ops.maximum(logTarget, ops.constant([Math.log(spec.eps)], []))), ops.constant([0], [])),
-        ops.constant([spec.q], []),
-      )
-      // A row that does not count (masked out, an ignored pixel) has no class to be seesawed against.
-      const offTarget = ops.sub(rowMask ?? ops.constant([1], []), labelMatrix)
-      named(ops, logMitigation, 'log_mitigation')
-      named(ops, logCompensation, 'log_compensation')
-      const shift = named(ops, ops.mul(ops.add(logMitigation, logCompensation), offTarget), 'shift')
+      // The shift is a constant for the gradient (σ enters through a stop-gradient): it is made in a
+      // custom gradient of zeros, so a backend that records autodiff (tfjs) keeps none of its
+      // `[N, C]` intermediates for the backward pass.
+      const shiftOf = (scores: typeof logits) => {
+        // A masked class's −∞ held finite: its product with a zero label is 0 (docs/spec.md#12-masked-classes).
+        const logScores = finiteLogProbabilities(ops, ops.logSoftmax(scores))
+        const logTarget = ops.sum(ops.mul(logScores, labelMatrix), [1], true)
+        // log C_ij = q·max(log σ_ij − log max(σ_iy, eps), 0).
+        const logCompensation = ops.mul(
+          ops.maximum(ops.sub(logScores, ops.maximum(logTarget, ops.constant([Math.log(spec.eps)], []))), ops.constant([0], [])),
+          ops.constant([spec.q], []),
+        )
+        // A row that does not count (masked out, an ignored pixel) has no class to be seesawed against.
+        const offTarget = ops.sub(rowMask ?? ops.constant([1], []), labelMatrix)
+        named(ops, logMitigation, 'log_mitigation')
+        named(ops, logCompensation, 'log_compensation')
+        return named(ops, ops.mul(ops.add(logMitigation, logCompensation), offTarget), 'shift')
+      }
+      const shift = withGradient(ops, ops.stopGradient(logits), (scores) => ({
+        value: shiftOf(scores),
+        gradient: (dy) => ops.mul(dy, ops.constant([0], [])),
+      }))
       return {
         batch: { logits: ops.add(logits, shift) },
         ...(training ? { state: { counts } } : {}),
