@@ -243,8 +243,11 @@ async function onnxCell(rule: RuleName, n: number, c: number, budget: number): P
 export async function measureLosses(options: {
   budgetMs: number
   backends: string[]
+  /** N × C, default {@link SHAPES}. */
+  shapes?: [number, number][]
   onCell?: (m: Measurement) => void
 }): Promise<Measurement[]> {
+  const shapes = options.shapes ?? SHAPES
   const out: Measurement[] = []
   const cells: [string, (rule: RuleName, n: number, c: number) => Promise<Measurement>][] = [
     ['reference', (r, n, c) => referenceCell(r, n, c, options.budgetMs)],
@@ -254,8 +257,8 @@ export async function measureLosses(options: {
   ]
   for (const [name, cell] of cells.filter(([backend]) => options.backends.includes(backend))) {
     // A discarded first cell: the first measurements of a backend otherwise carry its start-up.
-    await cell('ce', SHAPES[0]![0], SHAPES[0]![1])
-    for (const [n, c] of SHAPES) {
+    if (shapes.length > 0) await cell('ce', shapes[0]![0], shapes[0]![1])
+    for (const [n, c] of shapes) {
       let ce: number | undefined
       for (const rule of RULES) {
         if (HOST_ONLY.includes(rule) && !name.startsWith('tfjs')) continue
