@@ -117,6 +117,14 @@ export interface TensorOps<T> {
   stopGradient(x: T): T
 
   /**
+   * The most negative finite number the backend's float tensors hold; absent: float32's
+   * (`FLOAT32_LOWEST`, −3.4e38). WebGL with float16 textures holds −65504, and reads a larger
+   * magnitude back as NaN: the rules hold log-probabilities and their masking offsets within it
+   * (docs/spec.md#12-masked-classes).
+   */
+  readonly lowest?: number
+
+  /**
    * Optional value checks, for backends that can look at data cheaply (the reference, eager
    * frameworks). A symbolic backend leaves them out. They throw a `LogitPerturbError`.
    */

@@ -23,6 +23,21 @@ function hostReader(): ((x: tf.Tensor) => ArrayLike<number>) | undefined {
   return HOST_MEMORY_BACKENDS.has(tf.getBackend()) ? (x) => x.dataSync() : undefined
 }
 
+/** The largest float16, the range of WebGL's half-float textures. */
+const FLOAT16_MAX = 65504
+
+/**
+ * −65504 where the active backend stores floats as float16 (WebGL with half-float textures, as many
+ * phones have, or `WEBGL_FORCE_F16_TEXTURES`), where a larger magnitude reads back as NaN; else
+ * undefined (float32's range).
+ */
+function lowestStored(): number | undefined {
+  if (tf.getBackend() !== 'webgl') return undefined
+  const env = tf.env()
+  const half = env.getBool('WEBGL_FORCE_F16_TEXTURES') || !env.getBool('WEBGL_RENDER_FLOAT32_ENABLED')
+  return half ? -FLOAT16_MAX : undefined
+}
+
 /** Segment counts given as tensors, read once each (a search passes the same count at every step). */
 const readCounts = new WeakMap<tf.Tensor, number>()
 function countOf(numSegments: number | tf.Tensor): number {
@@ -111,6 +126,7 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
     checks: VALUE_CHECKS,
   }
   Object.defineProperty(ops, 'readSync', { get: hostReader, enumerable: true })
+  Object.defineProperty(ops, 'lowest', { get: lowestStored, enumerable: true })
   return ops
 }
 

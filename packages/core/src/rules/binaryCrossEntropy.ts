@@ -15,7 +15,7 @@ export function bceEntries<T>(ops: TensorOps<T>, logits: T, labels: T): T {
   // Held at the largest float32 over C, not at the largest float32: a masked-out row may hold −∞ at
   // several positives, and their row sum must stay finite for its zero share to give 0, not 0·∞.
   const width = Math.max(ops.shape(logits).at(-1) ?? 1, 1)
-  const missed = ops.minimum(ops.softplus(ops.neg(logits)), ops.constant([-FLOAT32_LOWEST / width], []))
+  const missed = ops.minimum(ops.softplus(ops.neg(logits)), ops.constant([-(ops.lowest ?? FLOAT32_LOWEST) / width], []))
   return ops.add(ops.mul(labels, missed), ops.mul(negatives, ops.softplus(logits)))
 }
 

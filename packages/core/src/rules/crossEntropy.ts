@@ -18,7 +18,7 @@ export function crossEntropyPerSample<T>(ops: TensorOps<T>, logits: T, labelMatr
  * float32 is at or above it, so nothing else changes.
  */
 export function finiteLogProbabilities<T>(ops: TensorOps<T>, logProbabilities: T): T {
-  return ops.maximum(logProbabilities, ops.constant([FLOAT32_LOWEST], []))
+  return ops.maximum(logProbabilities, ops.constant([ops.lowest ?? FLOAT32_LOWEST], []))
 }
 
 /**

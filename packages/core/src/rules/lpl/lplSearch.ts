@@ -139,7 +139,9 @@ function searchPlan<T>(ops: TensorOps<T>, inp: LplSearchInputs<T>): SearchPlan<T
       ops.constant([inp.maxSteps], []),
     ),
     nonTarget: ops.sub(ops.constant([1], []), inp.labelMatrix),
-    targetOut: ops.mul(inp.labelMatrix, ops.constant([1e30], [])),
+    // Half the backend's range where it is narrow (float16 textures: the logits minus it stay
+    // finite for |z| ≤ 32752); 1e30 elsewhere.
+    targetOut: ops.mul(inp.labelMatrix, ops.constant([ops.lowest === undefined ? 1e30 : -ops.lowest / 2], [])),
   }
 }
 
