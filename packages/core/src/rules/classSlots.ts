@@ -13,8 +13,15 @@ import type { CountedRows } from './classSums.js'
  * workers as class sums are.
  */
 export interface ClassSlots<T> {
-  /** `P ≥ 1`, the number of slots, as a scalar int32 tensor (a symbolic backend sizes by it at run time). */
-  count: T
+  /**
+   * `S`, the number of slots: `min(N, C)` where the batch's row count is static and no statistic is
+   * summed across workers (an eager backend then reads nothing back: WebGL's training step stays
+   * without a synchronous read), else `max(P, 1)` as a scalar int32 tensor (a symbolic backend sizes
+   * by it at run time). Slots `P … S − 1` hold no class (`valid`).
+   */
+  count: number | T
+  /** `[S, 1]` float: 1 for a slot that holds a present class, 0 for a spare one. */
+  valid: T
   /** `[N]` int32: each row's slot; a row of an absent class (only a masked row can be one) takes slot 0. */
   rows: T
   /** `[N, 1]` float: 1 for a row whose class is present, else 0. */
@@ -29,13 +36,20 @@ export interface ClassSlots<T> {
   counts: T
 }
 
-/** The slots of the classes with `counts > 0` (`[C]`, summed across workers where there are several). */
-export function classSlots<T>(ops: TensorOps<T>, counts: T, labels: T, numClasses: number): ClassSlots<T> {
+/**
+ * The slots of the classes with `counts > 0` (`[C]`, summed across workers where `summed`: the slots
+ * then number the classes of the whole batch, which a worker's own rows do not bound).
+ */
+export function classSlots<T>(ops: TensorOps<T>, counts: T, labels: T, numClasses: number, summed = false): ClassSlots<T> {
   const zero = ops.constant([0], [])
   const present = ops.greater(counts, zero)
   const ofClass = named(ops, ops.cast(ops.maximum(ops.sub(ops.cumsum(present, 0), ops.constant([1], [])), zero), 'int32'), 'slot_of_class')
   // One slot even when no row counts (every row masked): every search step is then zero.
-  const count = named(ops, ops.cast(ops.maximum(ops.sum(present, [0]), ops.constant([1], [])), 'int32'), 'slot_count')
+  const rows = ops.shape(labels)[0] ?? -1
+  const count =
+    !summed && rows >= 0
+      ? Math.max(1, Math.min(rows, numClasses))
+      : named(ops, ops.cast(ops.maximum(ops.sum(present, [0]), ops.constant([1], [])), 'int32'), 'slot_count')
   const classIds = ops.constant(
     Float64Array.from({ length: numClasses }, (_, k) => k),
     [numClasses],
@@ -46,6 +60,8 @@ export function classSlots<T>(ops: TensorOps<T>, counts: T, labels: T, numClasse
     rowPresent: ops.reshape(ops.gather(present, labels, 0), [-1, 1]),
     ofClass,
     classes: named(ops, ops.cast(ops.segmentSum(ops.mul(classIds, present), ofClass, count), 'int32'), 'slot_class'),
+    // A present class adds its 1 to its own slot; absent ones add 0 to slot 0.
+    valid: ops.reshape(ops.segmentSum(present, ofClass, count), [-1, 1]),
     present,
     counts,
   }

@@ -59,7 +59,7 @@ export function classDirections<T>(
   rows: Pick<CountedRows<T>, 'rowMask' | 'batchSum'> = { rowMask: undefined },
 ): T {
   const counted: CountedRows<T> = { labels, numClasses: c, rowMask: rows.rowMask, batchSum: rows.batchSum }
-  const slots = classSlots(ops, classCounts(ops, labelMatrix, counted), labels, c)
+  const slots = classSlots(ops, classCounts(ops, labelMatrix, counted), labels, c, rows.batchSum !== undefined)
   const counts = ops.reshape(ops.maximum(perSlot(ops, slots.counts, slots), ops.constant([1], [])), [-1, 1])
   const classMean = ops.div(slotSums(ops, softmaxResidual(ops, logits, labelMatrix), counted, slots), counts)
   return rowsOfSlots(ops, l2Normalize(ops, classMean, 1).unit, slots)

@@ -167,7 +167,7 @@ function opSearchRows<T>(
     numClasses: c,
     ...(rowMask === undefined ? {} : { rowMask }),
     ...(batch.batchSum === undefined ? {} : { batchSum: batch.batchSum }),
-    slots: classSlots(ops, classCounts(ops, labelMatrix!, { ...batch, rowMask }), labels!, c),
+    slots: classSlots(ops, classCounts(ops, labelMatrix!, { ...batch, rowMask }), labels!, c, batch.batchSum !== undefined),
     directions: directions!,
     bounds: bounds!,
     ...search,

@@ -56,7 +56,7 @@ export function officialBalancedRule(steps: number, alpha: number, numClasses: n
       // The class counts, summed across workers once for every step, and the slots of the classes
       // present: every per-class matrix of the search is `[P, C]`.
       const counts = named(ops, classCounts(ops, labelMatrix, rows), 'counts')
-      const slots = classSlots(ops, counts, labels, c)
+      const slots = classSlots(ops, counts, labels, c, ctx.batchSum !== undefined)
       const search = (start: typeof logits): typeof logits => {
         const zero = ops.constant([0], [])
         const tenthK = ops.constant([0.1 * steps], [])

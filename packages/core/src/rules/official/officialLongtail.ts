@@ -116,7 +116,7 @@ export function officialLongtailRule(
         return {
           logits: x,
           rows: counted,
-          slots: classSlots(ops, countedClassCounts(ops, oneHot!, counted), ids!, c),
+          slots: classSlots(ops, countedClassCounts(ops, oneHot!, counted), ids!, c, batchSum !== undefined),
           stepOf: stepOf!,
           signedAlpha: scale!,
           steps,

@@ -44,8 +44,9 @@ export function officialStep<T>(
   const slotCounts = ops.reshape(ops.where(ops.equal(counts, ops.constant([0], [])), ops.constant([100], []), counts), [-1, 1])
   const classMeans = ops.div(slotSums(ops, ops.softmax(logits), rows, slots), slotCounts)
   const identity = slotIdentity(ops, slots, numClasses)
-  // A slot without a present class (the one slot of a batch with no counted row) is no row of G.
-  const g = ops.mul(ops.sub(classMeans, identity), ops.reshape(perSlot(ops, slots.present, slots), [-1, 1]))
+  // A slot without a present class (a spare slot, or the one slot of a batch with no counted row)
+  // is no row of G.
+  const g = ops.mul(ops.sub(classMeans, identity), slots.valid)
   // ‖G[:, c]‖ is 0 only if M[c, c] = 1 and no other class puts mass on c, which float32 reaches for
   // a confidently classified class (the released code would divide by zero). The floor keeps the
   // step finite, and 1e-15 rather than less keeps its square, in the gradient of the division, a
