@@ -17,16 +17,24 @@ export interface FocalTerms<T> {
 /**
  * The terms of the focal factor `(1 − p_y)^γ` of single-label logits `z` (`[N, C]`) with one-hot
  * labels (`[N, C]`), for `γ > 0`: `(1 − q)^γ = exp(γ·log(1 − q))`.
+ *
+ * `log(1 − q)` is taken as `log(1 − q)` where `q < ½` and as `log Σ_{j≠y} p_j` elsewhere: both are
+ * exact in value, but their derivatives (what autodiff takes, tfjs's `tf.grad`) are not. The first
+ * is `−q/(1 − q)·(e_y − p)`, a multiple of `q`, exactly 0 where `q` underflows; the second goes
+ * through the softmax's backward pass, which forms `1 − Σ_{j≠y} p_j` from rounded probabilities
+ * (6e-8 in float32), and times `γ·H` (2e4 for a loss of 1e4) that noise was 1e-3 of the gradient.
+ * The second keeps its digits where `q` is near 1 (`1 − q` rounds to 0 there).
  */
 export function focalTerms<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, gamma: number): FocalTerms<T> {
   const probs = ops.softmax(logits)
   const others = ops.sum(ops.mul(probs, ops.sub(ops.constant([1], []), labelMatrix)), [1], true)
   const miss = ops.maximum(others, ops.constant([MIN_MISS], []))
-  return {
-    hit: ops.sum(ops.mul(probs, labelMatrix), [1], true),
-    miss,
-    factor: ops.exp(ops.mul(ops.log(miss), ops.constant([gamma], []))),
-  }
+  const hit = ops.sum(ops.mul(probs, labelMatrix), [1], true)
+  const half = ops.constant([0.5], [])
+  // Held at ½ or more, so that the branch not taken has a finite derivative too.
+  const fromHit = ops.log(ops.maximum(ops.sub(ops.constant([1], []), hit), half))
+  const logMiss = ops.where(ops.greater(half, hit), fromHit, ops.log(miss))
+  return { hit, miss, factor: ops.exp(ops.mul(logMiss, ops.constant([gamma], []))) }
 }
 
 /**
