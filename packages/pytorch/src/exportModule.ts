@@ -144,7 +144,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
         const traced = reduction === 'mean' ? mean : trace.evaluate({ training, epoch, reduction, batchSum })
         program.line(`loss = ${traced.loss.expr}`)
         program.line('grad: Optional[Tensor] = None')
-        if (trace.hasClosedFormGradient) program.block('if with_gradient:', () => program.line(`grad = ${traced.gradient().expr}`))
+        if (trace.hasClosedFormGradient) program.optionalBlock('if with_gradient:', () => program.line(`grad = ${traced.gradient().expr}`))
       })
     })
   }

@@ -42,7 +42,9 @@ export class PythonProgram {
    * (a rule computes some values only for its reverse pass, which torch's autograd replaces).
    */
   body(indent: string): string[] {
-    const lines = withLoopTemporariesFreed(withoutDeadBindings([...this.prologue, ...this.blocks[0]!.lines]))
+    const lines = withLoopTemporariesFreed(
+      withOptionalOnlyBindingsMoved(withoutDeadBindings([...this.prologue, ...this.blocks[0]!.lines]), this.optionalHeaders),
+    )
     return this.withPreferredNames(lines).map((l) => (l === '' ? l : indent + l))
   }
 
@@ -121,6 +123,18 @@ export class PythonProgram {
     const tensor = make(name)
     this.blocks[0]!.known.set(code, tensor)
     return tensor
+  }
+
+  /** The headers of the blocks {@link optionalBlock} wrote. */
+  private readonly optionalHeaders = new Set<string>()
+
+  /**
+   * As {@link block}, for an `if` whose body runs only on some calls (`if with_gradient:`): the
+   * bindings that only such blocks read are moved into them when the body is written.
+   */
+  optionalBlock<R>(header: string, fn: () => R): R {
+    this.optionalHeaders.add(header)
+    return this.block(header, fn)
   }
 
   /** Runs `fn` with its statements in a nested block under `header` (`if ...:`, `for ...:`). */
@@ -217,6 +231,71 @@ const indentOf = (line: string): number => line.length - line.trimStart().length
 const namesIn = (line: string): string[] => line.match(FRESH) ?? []
 
 /**
+ * `lines` with the bindings that only optional blocks read (`if with_gradient:`, see
+ * {@link PythonProgram.optionalBlock}) moved into each such block that reads them: the closed-form
+ * gradient's one-hot matrix and softmax are then made only when the gradient is asked for. A
+ * binding moves with the bindings only it needed; one read anywhere else stays. Only bindings of
+ * names bound once, outside loops, whose inputs are bound once, so that each moved statement reads
+ * the same values where it lands.
+ */
+function withOptionalOnlyBindingsMoved(lines: readonly string[], optional: ReadonlySet<string>): string[] {
+  const extent = (i: number) => {
+    let end = i + 1
+    while (end < lines.length && (lines[end] === '' || indentOf(lines[end]!) > indentOf(lines[i]!))) end++
+    return end
+  }
+  const blocks = lines.flatMap((l, i) => (optional.has(l.trim()) ? [[i, extent(i)] as const] : []))
+  const loops = lines.flatMap((l, i) => (/^\s*for .*:$/.test(l) ? [[i, extent(i)] as const] : []))
+  const within = (i: number, spans: readonly (readonly [number, number])[]) => spans.findIndex(([a, b]) => i > a && i < b)
+  const bound = new Map<string, number>()
+  for (const l of lines) {
+    for (const name of /^\s*([a-z][a-z0-9_, ]*) = /.exec(l)?.[1]?.split(/,\s*/) ?? []) bound.set(name, (bound.get(name) ?? 0) + 1)
+  }
+  // Candidates: single bindings outside optional blocks and loops; then, to a fixed point, those
+  // read by a line that is neither in an optional block nor another candidate are dropped.
+  const candidates = new Map<string, number>()
+  lines.forEach((l, i) => {
+    const b = BINDING.exec(l)
+    if (b === null || within(i, blocks) >= 0 || within(i, loops) >= 0 || bound.get(b[1]!) !== 1) return
+    if (namesIn(b[2]!).every((n) => (bound.get(n) ?? 0) <= 1)) candidates.set(b[1]!, i)
+  })
+  let changed = true
+  while (changed) {
+    changed = false
+    lines.forEach((l, i) => {
+      if (within(i, blocks) >= 0) return
+      const own = BINDING.exec(l)?.[1]
+      const reader = own !== undefined && candidates.get(own) === i ? undefined : l
+      for (const name of namesIn(reader ?? '')) if (candidates.delete(name)) changed = true
+    })
+  }
+  if (candidates.size === 0) return [...lines]
+  const moved = new Set(candidates.values())
+  // What each optional block needs: the candidates it reads and, transitively, theirs.
+  const needs = blocks.map(([a, b]) => {
+    const need = new Set<number>()
+    const visit = (name: string) => {
+      const at = candidates.get(name)
+      if (at === undefined || need.has(at)) return
+      need.add(at)
+      for (const n of namesIn(BINDING.exec(lines[at]!)![2]!)) visit(n)
+    }
+    for (const l of lines.slice(a + 1, b)) for (const n of namesIn(l)) visit(n)
+    return need
+  })
+  const out: string[] = []
+  lines.forEach((l, i) => {
+    if (moved.has(i)) return
+    out.push(l)
+    const k = blocks.findIndex(([a]) => a === i)
+    if (k < 0) return
+    const pad = ' '.repeat(indentOf(lines[i + 1] ?? l))
+    for (const at of [...needs[k]!].sort((x, y) => x - y)) out.push(pad + lines[at]!.trimStart())
+  })
+  return out
+}
+
+/**
  * `lines` with the temporaries of each `for` loop's body deleted after their last use in an eager
  * call: Python frees a local only when its name is rebound, so without it every `[N, C]`
  * intermediate of a step stays alive through the step and into the next (LPL at 256 × 8142: 8 MiB
@@ -291,4 +370,20 @@ export interface PyTensor {
   readonly literal?: number
   /** For a 0/1 mask made by a comparison: the boolean expression, which `where` reads directly. */
   readonly mask?: string
+  /** For `one_hot(ids)·weight` (`[N, C]`): its factors, which a sum over the classes reads without it. */
+  readonly oneHot?: OneHotFactors
+  /** For `x·one_hot(ids)·weight`: its factors, whose sum over the classes is a gather of `x`. */
+  readonly picked?: { readonly x: PyTensor; readonly oneHot: OneHotFactors }
+  /** For `clamp(x, min=bound)`: a gather commutes with it. */
+  readonly clampOf?: { readonly x: PyTensor; readonly bound: PyTensor }
+}
+
+/**
+ * The factors of a label matrix `one_hot(ids)·weight`: `ids`, `[N]` class ids (`torch.long`), and
+ * `weight`, one factor per row (`[N, 1]`), absent for 1. A row sum of it, or of its product with a
+ * tensor, reads one entry per row instead of `C` (see `createPythonOps`).
+ */
+export interface OneHotFactors {
+  readonly ids: PyTensor
+  readonly weight?: PyTensor
 }

@@ -57,7 +57,9 @@ function pyShape(shape: readonly number[]): string {
  *   cast to `dtype` per call);
  * - `greater`, `equal` → the comparison cast to `dtype`; `where` reads the comparison itself;
  * - `oneHot(labels, C)` → `labels[:, None] == arange(C)` cast to `dtype` (a label outside `[0, C)`
- *   gives a zero row, as on every backend);
+ *   gives a zero row, as on every backend); a sum over the classes of it times row factors, or of
+ *   a tensor times it, is a `torch.gather` (`classRowSum`), and the matrix itself is made only
+ *   where something else reads it;
  * - `segmentSum` → `zeros(S, ...).index_add(0, ids, x)`: `O(N·C)`, differentiable (a count given
  *   as a tensor is read with `int(...)`);
  * - `cumsum` → `torch.cumsum`; `cast` → `.to(torch.long)` or `.to(dtype)`;
@@ -105,7 +107,10 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
   const extremum = (stem: 'maximum' | 'minimum', bound: 'min' | 'max') => (a: PyTensor, b: PyTensor) => {
     const [x, y] = unify(a, b)
     const shape = broadcastShapes(x.shape, y.shape)
-    if (y.literal !== undefined && x.literal === undefined) return bind(stem, `torch.clamp(${x.expr}, ${bound}=${y.expr})`, shape, x.dtype)
+    if (y.literal !== undefined && x.literal === undefined) {
+      const clamped = bind(stem, `torch.clamp(${x.expr}, ${bound}=${y.expr})`, shape, x.dtype)
+      return stem === 'maximum' ? { ...clamped, clampOf: { x, bound: y } } : clamped
+    }
     if (x.literal !== undefined && y.literal === undefined) return bind(stem, `torch.clamp(${y.expr}, ${bound}=${x.expr})`, shape, x.dtype)
     return bind(stem, `torch.${stem}(${tensor(x).expr}, ${tensor(y).expr})`, shape, x.dtype)
   }
@@ -126,6 +131,10 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
       const ax = [...new Set(normalizeAxes(axes, x.shape.length))].sort((p, q) => p - q)
       // torch reads an empty dim list as "all axes"; the interface (and the reference) as "none".
       if (ax.length === 0) return x
+      if (fn === 'sum') {
+        const overClasses = classRowSum(x, ax, keepDims)
+        if (overClasses !== undefined) return overClasses
+      }
       const dims = ax.length === 1 ? String(ax[0]) : pyShape(ax)
       return bind(
         stem,
@@ -134,6 +143,54 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
         x.dtype,
       )
     }
+
+  /**
+   * The sum over the classes (`[N, C]`, axis 1) of `one_hot(ids)·w` (`w`, `[N, 1]`) or of
+   * `x·one_hot(ids)·w`, without the `[N, C]` product: `w`, or `x[i, ids_i]·w_i` by a gather,
+   * whose backward pass writes one entry per row. A gather of `clamp(x, min=b)` is the clamp of
+   * the gather. The same values (the product's other entries are zeros, but for a `−∞` or NaN in
+   * `x`, which the clamp or the value checks rule out); ids outside `[0, C)`, which the one-hot
+   * matrix makes a zero row, make the gather fail. Undefined where the tensor is neither.
+   */
+  const classRowSum = (x: PyTensor, axes: readonly number[], keepDims: boolean): PyTensor | undefined => {
+    if (x.shape.length !== 2 || axes.length !== 1 || axes[0] !== 1) return undefined
+    const rows = (t: PyTensor) => (keepDims ? t : ops.reshape(t, [-1]))
+    if (x.oneHot !== undefined) {
+      const w = x.oneHot.weight
+      return w !== undefined && w.shape.length === 2 && w.shape[1] === 1 && dimsAgree(w.shape[0]!, x.shape[0]!) && w.shape[0] !== 1
+        ? rows(w)
+        : undefined
+    }
+    if (x.picked === undefined) return undefined
+    const { oneHot } = x.picked
+    const source = x.picked.x.clampOf?.x ?? x.picked.x
+    const index = bind('ids', `${oneHot.ids.expr}.reshape(-1, 1)`, [oneHot.ids.shape[0]!, 1], 'int32')
+    let picked = bind('picked', `torch.gather(${source.expr}, 1, ${index.expr})`, [x.shape[0]!, 1], 'float32')
+    const clamp = x.picked.x.clampOf
+    if (clamp !== undefined) picked = ops.maximum(picked, clamp.bound)
+    return rows(oneHot.weight === undefined ? picked : ops.mul(picked, oneHot.weight))
+  }
+  /**
+   * `a·b`, with the factors of a label matrix kept (see `classRowSum`): `one_hot(ids)·w` times a
+   * row factor (`[N, 1]` or a scalar) is `one_hot(ids)·(w·r)`; times a tensor of its own shape, a
+   * product whose row sum is a gather.
+   */
+  const product = (a: PyTensor, b: PyTensor): PyTensor => {
+    const result = infix('mul', '*')(a, b)
+    const [hot, other] = a.oneHot !== undefined ? [a, b] : b.oneHot !== undefined ? [b, a] : [undefined, undefined]
+    if (hot?.oneHot === undefined || other === undefined || other.dtype !== 'float32') return result
+    const [n, c] = hot.shape as [number, number]
+    const perRow =
+      other.shape.length === 0 ||
+      (other.shape.length === 2 && other.shape[1] === 1 && (other.shape[0] === 1 || dimsAgree(other.shape[0]!, n)))
+    if (perRow && sameShape(result.shape, hot.shape)) {
+      const weight = hot.oneHot.weight === undefined ? other : ops.mul(hot.oneHot.weight, other)
+      // A weight that is not one per row ([1, 1], a scalar) is left to the plain product's sum.
+      return { ...result, oneHot: { ids: hot.oneHot.ids, weight } }
+    }
+    const full = other.shape.length === 2 && other.shape[0] === n && other.shape[1] === c
+    return full ? { ...result, picked: { x: other, oneHot: hot.oneHot } } : result
+  }
 
   const ops: PythonOps = {
     name: 'pytorch',
@@ -172,7 +229,7 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
 
     add: infix('add', '+'),
     sub: infix('sub', '-'),
-    mul: infix('mul', '*'),
+    mul: (a, b) => product(a, b),
     div: infix('div', '/', true),
     maximum: extremum('maximum', 'min'),
     minimum: extremum('minimum', 'max'),
@@ -220,7 +277,8 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
       check(Number.isInteger(depth) && depth > 0, 'INVALID_PARAMETER', `oneHot depth must be a positive integer, got ${depth}`)
       const ids = tensor(labels)
       const condition = `(${ids.expr}.reshape(-1, 1) == torch.arange(${depth}, device=${DEVICE}))`
-      return bind('one_hot', `${condition}.to(${DTYPE})`, [ids.shape[0]!, depth], 'float32', condition)
+      const matrix = bind('one_hot', `${condition}.to(${DTYPE})`, [ids.shape[0]!, depth], 'float32', condition)
+      return ids.dtype === 'int32' && ids.shape.length === 1 ? { ...matrix, oneHot: { ids } } : matrix
     },
     gather(a, indices, axis) {
       const x = tensor(a)

@@ -102,6 +102,26 @@ describe('exportTorchModule', () => {
     expect(bce.source).not.toContain('ignore_index')
   })
 
+  it("scores class ids with a gather, and makes what only the closed-form gradient reads in that gradient's branch", () => {
+    const { source } = exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS })
+    const ids = source.slice(source.indexOf('        else:\n            positions_'))
+    // Outside `if with_gradient:` the class-id branch has no [N, C] one-hot matrix nor its product.
+    const outside = ids.replace(/^(\s+)if with_gradient:\n(?:\1 {4}.*\n)+/gm, '')
+    expect(outside).toMatch(/torch\.gather\(log_softmax_\d+, 1, ids_\d+\)/)
+    expect(outside).not.toMatch(/one_hot_\d+ = /)
+    expect(outside).not.toMatch(/torch\.softmax\(/)
+    // Each of the three reductions' gradient branches makes the one-hot matrix it reads.
+    expect(lines(ids, /^ {20}one_hot_\d+ = /)).toHaveLength(3)
+  })
+
+  it('writes the value checks of the logits as one aminmax, with the element-wise checks only when an end is not finite', () => {
+    const { source } = exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS })
+    const checks = source.slice(source.indexOf('if self.check_values and logits.numel() > 0:'))
+    expect(checks).toMatch(
+      /:\n {12}low, high = torch\.aminmax\(logits\)\n {12}if not \(bool\(torch\.isfinite\(low\)\) and bool\(torch\.isfinite\(high\)\)\):\n {16}/,
+    )
+  })
+
   it('refuses a spec without a class count, a class count the spec contradicts or out of range, a bad class name and bad options', () => {
     expect(codeAndField(refusal(() => exportTorchModule({ rule: 'ce' })))).toBe('INVALID_PARAMETER numClasses')
     expect(codeAndField(refusal(() => exportTorchModule({ rule: 'logit-adjustment', classCounts: COUNTS }, { numClasses: 5 })))).toBe(
