@@ -223,12 +223,14 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
     }
   })
 
-  it('catch an all-reduce whose backward pass does not sum the gradients', async () => {
+  it("catch a search's reverse pass that does not sum its class statistics across the workers", async () => {
+    // The gradient through the search is the rule's own reverse pass (`_search_<k>_reverse`), which
+    // sums each step's class statistics with `_batch_sum`, as the forward pass does.
     const broken = (source: string) =>
-      source.replace(
-        /def backward\(ctx, grad\):\n\s+total = grad\.clone\(\)\n\s+dist\.all_reduce\(total\)\n\s+return total/,
-        'def backward(ctx, grad):\n        return grad',
-      )
+      source
+        .split(/(?=\n {4}(?:@torch\.jit\.unused\n {4})?def )/)
+        .map((method) => (/def _search_\d+_reverse\(/.test(method) ? method.replaceAll('self._batch_sum(', '(') : method))
+        .join('')
     const through = { 'lpl-through': broken(sources['lpl-through']!), 'official-longtail': broken(sources['official-longtail']!) }
     expect(through['lpl-through']).not.toBe(sources['lpl-through'])
     const report = await train(through, [2])

@@ -183,6 +183,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     softTargets,
     buffers: program.buffers,
     body: program.body('        '),
+    methods: program.methodSources('    '),
     hasClosedFormGradient: trace.hasClosedFormGradient,
     initialState: trace.state?.initial,
     epochSwitches: trace.epochs.slice(1),

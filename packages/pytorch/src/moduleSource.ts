@@ -20,6 +20,8 @@ export interface ModuleParts {
   buffers: readonly PyBuffer[]
   /** The traced statements of `_evaluate`, indented for a method body. */
   body: readonly string[]
+  /** The module's other methods (custom gradients' halves), indented for a class body. */
+  methods: readonly string[]
   hasClosedFormGradient: boolean
   /** A stateful rule's state as a fresh loss has it (each key a `[C]` vector). */
   initialState: Readonly<Record<string, readonly number[]>> | undefined
@@ -175,6 +177,7 @@ export function moduleSource(p: ModuleParts): string {
     '        return total',
     '',
     '',
+    ...(p.methods.length === 0 ? [] : CUSTOM_GRADIENT),
     '# Python, also when a module compiled by torch.jit.script calls them (torch.jit.ignore):',
     '# torch.distributed and autograd.Function are not TorchScript. A compiled module with',
     '# all_reduce=False never calls them, and torch.jit.save writes it.',
@@ -277,8 +280,33 @@ export function moduleSource(p: ModuleParts): string {
     ...p.body,
     '        return perturbed, loss, grad',
     '',
+    ...p.methods,
   ].join('\n')
 }
+
+/**
+ * The autograd function of a custom gradient (`writeCustomGradient`): the value and the tensors
+ * to save from the module's forward method, the gradient from its reverse method.
+ */
+const CUSTOM_GRADIENT = [
+  'class _CustomGradient(torch.autograd.Function):',
+  `    """forward(x), differentiated by the rule's own reverse pass: autograd keeps the tensors it`,
+  '    saves, not every intermediate of the search."""',
+  '',
+  '    @staticmethod',
+  '    def forward(ctx, x, forward, reverse, captured, reverse_captured, dtype, device):',
+  '        value, saved = forward(x, captured, dtype, device)',
+  '        ctx.reverse, ctx.captured, ctx.dtype, ctx.device = reverse, reverse_captured, dtype, device',
+  '        ctx.save_for_backward(*saved)',
+  '        return value',
+  '',
+  '    @staticmethod',
+  '    def backward(ctx, dy):',
+  '        grad = ctx.reverse(dy, list(ctx.saved_tensors), ctx.captured, ctx.dtype, ctx.device)',
+  '        return grad, None, None, None, None, None, None',
+  '',
+  '',
+]
 
 /**
  * The checks of a single-label module's target, which then becomes `labels`: soft targets (float

@@ -13,6 +13,17 @@ interface Block {
   readonly lines: string[]
   /** Expressions already bound in this scope (and the scopes around it), by their code. */
   readonly known: Map<string, PyTensor>
+  /** The body of a method of its own ({@link PythonProgram.detached}): the bindings around it are not its. */
+  readonly isolated?: boolean
+}
+
+/**
+ * A method of the module besides `_evaluate_rows`: the two halves of a custom gradient (see
+ * `createPythonOps`). `lines` is its body, unindented; the first line of `header` is the `def`.
+ */
+export interface PyMethod {
+  readonly header: readonly string[]
+  readonly lines: readonly string[]
 }
 
 /** What the dry run of a block produced, to compare two traces of a loop body. */
@@ -36,6 +47,45 @@ export class PythonProgram {
   private readonly buffersByKey = new Map<string, PyBuffer>()
   /** The module's constants, in the order they were first used. */
   readonly buffers: PyBuffer[] = []
+  /** The module's other methods, in the order they were written. */
+  readonly methods: PyMethod[] = []
+  /** Names bound outside the fresh ones that traced code reads: the function's inputs, the state's casts. */
+  private readonly outerNames = new Set<string>()
+
+  /** Records `name` as a variable of the function (an input), which a method's body may read. */
+  declareName(name: string): void {
+    this.outerNames.add(name)
+  }
+
+  /** The methods, each body cleaned as {@link body} cleans the function's, indented by `indent`. */
+  methodSources(indent: string): string[] {
+    return this.methods.flatMap((m) => [
+      ...m.header.map((l) => indent + l),
+      ...this.withPreferredNames(withTemporariesFreed(withLoopTemporariesFreed(withoutDeadBindings(m.lines)))).map((l) =>
+        l === '' ? l : `${indent}    ${l}`,
+      ),
+      '',
+    ])
+  }
+
+  /**
+   * The variables `lines` read that they do not bind (fresh names and the function's inputs), in
+   * the order they are first read: what a method whose body they are must be given.
+   */
+  freeNames(lines: readonly string[], parameters: readonly string[]): string[] {
+    const bound = new Set(parameters)
+    const free: string[] = []
+    for (const l of lines) {
+      const read = l.replace(/^\s*(for \S+ in|[a-z][a-z0-9_, ]* =)/, '')
+      for (const name of read.match(/(?<![.\w])[a-z][a-z0-9_]*\b/g) ?? []) {
+        if (bound.has(name) || free.includes(name) || !(FRESH_NAME.test(name) || this.outerNames.has(name))) continue
+        free.push(name)
+      }
+      const target = /^\s*(?:for (\S+) in|([a-z][a-z0-9_, ]*) =)/.exec(l)
+      for (const name of (target?.[1] ?? target?.[2] ?? '').split(/,\s*/)) if (name !== '') bound.add(name)
+    }
+    return free
+  }
 
   /**
    * The statements of the outermost block, indented by `indent`, without the bindings nothing reads
@@ -68,11 +118,12 @@ export class PythonProgram {
     return lines.map((line) => line.replace(pattern, (v) => this.preferred.get(v) ?? v))
   }
 
-  /** What `key` was remembered as in the current scope or one around it. */
+  /** What `key` was remembered as in the current scope or one around it (up to a method's body). */
   lookup(key: string): PyTensor | undefined {
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       const known = this.blocks[i]!.known.get(key)
       if (known !== undefined) return known
+      if (this.blocks[i]!.isolated) break
     }
     return undefined
   }
@@ -119,6 +170,7 @@ export class PythonProgram {
   bindAtStart(name: string, code: string, make: (name: string) => PyTensor): PyTensor {
     const known = this.blocks[0]!.known.get(code)
     if (known !== undefined) return known
+    this.outerNames.add(name)
     this.prologue.push(`${name} = ${code}`)
     const tensor = make(name)
     this.blocks[0]!.known.set(code, tensor)
@@ -154,6 +206,23 @@ export class PythonProgram {
   }
 
   /**
+   * Traces `fn` into statements of their own, the body of a method: the lines it writes (fresh
+   * names counted on from here) and its result. Bindings in scope around it are not shared (its
+   * body computes what it needs from what it is given), but for the function's first statements
+   * (buffer casts), which the method is then given.
+   */
+  detached<R>(fn: () => R): Trace<R> {
+    const body: Block = { lines: [], known: new Map(), isolated: true }
+    this.blocks.push(body)
+    try {
+      const result = fn()
+      return { lines: body.lines, result }
+    } finally {
+      this.blocks.pop()
+    }
+  }
+
+  /**
    * Traces `fn` without keeping what it writes: the lines it would write (with names counted from
    * where they are now) and its result; names, buffers and bindings are as before afterwards.
    */
@@ -162,6 +231,7 @@ export class PythonProgram {
     const prologue = this.prologue.length
     const outerKnown = new Map(this.blocks[0]!.known)
     const buffers = this.buffers.length
+    const methods = this.methods.length
     const keys = [...this.buffersByKey.keys()]
     const preferred = new Map(this.preferred)
     const freshNames = new Set(this.freshNames)
@@ -177,6 +247,7 @@ export class PythonProgram {
       this.blocks[0]!.known.clear()
       for (const [code, tensor] of outerKnown) this.blocks[0]!.known.set(code, tensor)
       this.buffers.length = buffers
+      this.methods.length = methods
       for (const key of this.buffersByKey.keys()) if (!keys.includes(key)) this.buffersByKey.delete(key)
       // Names a dry run gave or preferred are given again by the real trace.
       this.preferred.clear()
@@ -204,6 +275,7 @@ export class PythonProgram {
 
 /** A fresh name: `<stem>_<k>`. */
 const FRESH = /\b[a-z][a-z0-9_]*_\d+\b/g
+const FRESH_NAME = /^[a-z][a-z0-9_]*_\d+$/
 const BINDING = /^\s*([a-z][a-z0-9_]*_\d+) = (.*)$/
 
 /** `lines` without the bindings of fresh names that no other line reads, to a fixed point. */
@@ -293,6 +365,41 @@ function withOptionalOnlyBindingsMoved(lines: readonly string[], optional: Reado
     for (const at of [...needs[k]!].sort((x, y) => x - y)) out.push(pad + lines[at]!.trimStart())
   })
   return out
+}
+
+/**
+ * A method body (`lines`, unindented, ending in its `return`) with each name its top-level
+ * statements bind deleted after the statement that reads it last, in an eager call: a straight-line
+ * body (a custom gradient's reverse pass replays a search of K steps) otherwise keeps every
+ * intermediate alive until it returns, and each fresh `[N, C]` allocation costs page faults as
+ * well as memory. Left out when scripting, as in {@link withLoopTemporariesFreed}.
+ */
+function withTemporariesFreed(lines: readonly string[]): string[] {
+  const statements: string[][] = []
+  for (const l of lines) {
+    if (l !== '' && indentOf(l) === 0) statements.push([l])
+    else statements[statements.length - 1]?.push(l)
+  }
+  const lastRead = new Map<string, number>()
+  const bound = new Set<string>()
+  statements.forEach((statement, k) => {
+    const binding = BINDING.exec(statement[0]!)
+    for (const [j, l] of statement.entries())
+      for (const name of j === 0 && binding !== null ? namesIn(binding[2]!) : namesIn(l)) lastRead.set(name, k)
+    // What the method is given stays alive in its caller's lists: deleting the name frees nothing.
+    if (binding !== null && !/^(captured|saved)\[\d+\]$/.test(binding[2]!)) bound.add(binding[1]!)
+  })
+  const freedAfter = new Map<number, string[]>()
+  const last = statements.length - 1
+  for (const name of bound) {
+    const k = lastRead.get(name)
+    if (k === undefined || k === last) continue
+    freedAfter.set(k, [...(freedAfter.get(k) ?? []), name])
+  }
+  return statements.flatMap((statement, k) => {
+    const names = freedAfter.get(k)
+    return names === undefined ? statement : [...statement, `if not torch.jit.is_scripting(): del ${names.join(', ')}`]
+  })
 }
 
 /**

@@ -196,7 +196,10 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
     name: 'pytorch',
     program,
 
-    input: (name, dtype, shape) => make(name, shape, dtype),
+    input: (name, dtype, shape) => {
+      program.declareName(name)
+      return make(name, shape, dtype)
+    },
 
     constant(data, shape, dtype = 'float32') {
       checkConstant(data, shape, dtype)
@@ -328,10 +331,92 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
       return bind('detached', `${x.expr}.detach()`, x.shape, x.dtype)
     },
 
+    customGradient: (x, f) => writeCustomGradient(ops, tensor(x), f),
     loop: (count, state, body) => writeLoop(ops, count, state, body),
     label: (x, name) => program.prefer(tensor(x).expr, name),
   }
   return ops
+}
+
+/**
+ * `f(x).value` with `f(x).gradient` as its backward pass (`TensorOps.customGradient`): two methods
+ * of the module, `_<name>_forward` (the value and the tensors `f` saves) and `_<name>_reverse`
+ * (the gradient from them), joined by `_CustomGradient`, a `torch.autograd.Function`. Autograd then
+ * keeps the saved tensors, not every intermediate of a search of K steps, and runs the rule's own
+ * reverse pass. A module compiled by `torch.jit.script`, which has no `autograd.Function`, calls
+ * the forward method and differentiates through its ops. The methods are given the tensors their
+ * bodies read from the function (`captured`); the same call traced again in scope (another
+ * reduction) is written once.
+ */
+function writeCustomGradient(ops: PythonOps, x: PyTensor, f: Parameters<NonNullable<PythonOps['customGradient']>>[1]): PyTensor {
+  const { program } = ops
+  const name = program.fresh('search')
+  const input: PyTensor = { program, expr: program.fresh('x'), shape: x.shape, dtype: 'float32' }
+  let saved: readonly PyTensor[] = []
+  const forward = program.detached(() => {
+    const result = f(input, (tensors) => {
+      saved = tensors
+    })
+    return {
+      value: result.value,
+      gradient: result.gradient,
+      saved: saved.map((t) => (t.literal === undefined ? t : ops.add(t, ops.constant([0], [])))),
+    }
+  })
+  const value = forward.result.value
+  const forwardLines = [...forward.lines, `return ${value.expr}, [${forward.result.saved.map((t) => t.expr).join(', ')}]`]
+  const captured = program.freeNames(forwardLines, [input.expr])
+  // The same method traced again (another reduction's trace): the same text but for its own names.
+  const own = new Map<string, string>()
+  const text = forwardLines.join('\n').replace(/\b[a-z][a-z0-9_]*_\d+\b/g, (n) => {
+    if (captured.includes(n)) return n
+    if (!own.has(n)) own.set(n, `#${own.size}`)
+    return own.get(n)!
+  })
+  const key = `custom gradient of ${x.expr}: ${text}`
+  const known = program.lookup(key)
+  if (known !== undefined) return known
+  const dy: PyTensor = { program, expr: program.fresh('dy'), shape: value.shape, dtype: 'float32' }
+  const savedVariables = forward.result.saved.map(
+    (t) => ({ program, expr: program.fresh('saved'), shape: t.shape, dtype: t.dtype }) as PyTensor,
+  )
+  const reverse = program.detached(() => forward.result.gradient(dy, savedVariables))
+  const reverseLines = [...reverse.lines, `return ${reverse.result.expr}`]
+  const reverseCaptured = program.freeNames(reverseLines, [dy.expr, ...savedVariables.map((t) => t.expr)])
+  const unpack = (names: readonly string[], list: string) => names.map((n, i) => `${n} = ${list}[${i}]`)
+  const context = 'dtype: torch.dtype, device: torch.device'
+  program.methods.push(
+    {
+      header: [`def _${name}_forward(self, ${input.expr}: Tensor, captured: List[Tensor], ${context}) -> Tuple[Tensor, List[Tensor]]:`],
+      lines: [...unpack(captured, 'captured'), ...forwardLines],
+    },
+    {
+      header: [
+        '@torch.jit.unused',
+        `def _${name}_reverse(self, ${dy.expr}: Tensor, saved: List[Tensor], captured: List[Tensor], ${context}) -> Tensor:`,
+      ],
+      lines: [
+        ...unpack(
+          savedVariables.map((t) => t.expr),
+          'saved',
+        ),
+        ...unpack(reverseCaptured, 'captured'),
+        ...reverseLines,
+      ],
+    },
+  )
+  const list = (names: readonly string[]) => `[${names.join(', ')}]`
+  program.block('if torch.jit.is_scripting():', () => {
+    program.line(`${name} = self._${name}_forward(${x.expr}, ${list(captured)}, ${DTYPE}, ${DEVICE})[0]`)
+  })
+  program.block('else:', () => {
+    program.line(
+      `${name} = _CustomGradient.apply(${x.expr}, self._${name}_forward, self._${name}_reverse, ${list(captured)}, ${list(reverseCaptured)}, ${DTYPE}, ${DEVICE})`,
+    )
+  })
+  const result: PyTensor = { program, expr: name, shape: value.shape, dtype: 'float32' }
+  program.remember(key, result)
+  return result
 }
 
 /**

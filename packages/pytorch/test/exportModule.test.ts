@@ -65,17 +65,19 @@ describe('exportTorchModule', () => {
 
   it("sums every batch statistic through _batch_sum: the class sums in LPL's loop, the counts of plain steps before it", () => {
     const batchSums = (normalize: boolean) => {
-      const body = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 4, normalize }).source.split('\n')
-      const start = body.findIndex((l) => l.startsWith('        for k_'))
-      const end = body.findIndex((l, i) => i > start && !l.startsWith('            '))
-      return [body.slice(0, start), body.slice(start, end), body.slice(end)].map(
+      const source = exportTorchModule({ rule: 'lpl', split: 'prior', classCounts: COUNTS, maxSteps: 4, normalize }).source
+      const main = source.slice(source.indexOf('def _evaluate_rows('), source.indexOf('def _search_')).split('\n')
+      const search = source.slice(source.indexOf('def _search_'), source.search(/def _search_\d+_reverse/)).split('\n')
+      const start = search.findIndex((l) => l.startsWith('        for k_'))
+      const end = search.findIndex((l, i) => i > start && !l.startsWith('            '))
+      return [search.slice(0, start), search.slice(start, end), search.slice(end), main].map(
         (part) => part.filter((l) => l.includes('self._batch_sum(')).length,
       )
     }
-    // Before the loop the class counts (the slots of the classes present, and the plain steps'
-    // divisor); in it the class sums; after it the mean's normalizer.
-    expect(batchSums(true)).toEqual([1, 1, 1])
-    expect(batchSums(false)).toEqual([1, 1, 1])
+    // In the search's method, before the loop the class counts (the slots of the classes present,
+    // and the plain steps' divisor), in it the class sums; in the loss the mean's normalizer.
+    expect(batchSums(true)).toEqual([1, 1, 0, 1])
+    expect(batchSums(false)).toEqual([1, 1, 0, 1])
   })
 
   it("takes F.cross_entropy's targets: ids with ignore_index (-100 by default), probabilities where the rule defines them, any rank", () => {
@@ -120,6 +122,22 @@ describe('exportTorchModule', () => {
     expect(checks).toMatch(
       /:\n {12}low, high = torch\.aminmax\(logits\)\n {12}if not \(bool\(torch\.isfinite\(low\)\) and bool\(torch\.isfinite\(high\)\)\):\n {16}/,
     )
+  })
+
+  it("writes a rule's own reverse pass as the backward of an autograd.Function, once for the three reductions", () => {
+    const { source } = exportTorchModule({ rule: 'official-longtail', classCounts: COUNTS, headClasses: 2, steps: 5 })
+    // One search: a forward method (the loop) and a reverse method, called by one _CustomGradient.
+    expect(lines(source, /^ {4}def _search_\d+_forward\(self, x_\d+: Tensor, captured: List\[Tensor\]/)).toHaveLength(1)
+    expect(lines(source, /^ {4}def _search_\d+_reverse\(self, dy_\d+: Tensor, saved: List\[Tensor\]/)).toHaveLength(1)
+    expect(source).toMatch(/^ {4}@torch\.jit\.unused\n {4}def _search_\d+_reverse/m)
+    expect(lines(source, /_CustomGradient\.apply\(/)).toHaveLength(1)
+    // Scripted, the forward method is called and differentiated through.
+    expect(source).toMatch(/if torch\.jit\.is_scripting\(\):\n\s+search_\d+ = self\._search_\d+_forward\(/)
+    // Each method body reads only what it binds, is given, or the function's dtype and device.
+    for (const method of source.split(/\n {4}(?=def |@torch)/).filter((m) => /^def _search_/.test(m))) {
+      const bound = new Set([...method.matchAll(/\b([a-z][a-z0-9_]*_\d+)(?: = |: Tensor| in range)/g)].map((m) => m[1]!))
+      for (const read of method.match(/(?<![.\w])[a-z][a-z0-9_]*_\d+\b/g) ?? []) expect(bound, read).toContain(read)
+    }
   })
 
   it('refuses a spec without a class count, a class count the spec contradicts or out of range, a bad class name and bad options', () => {
