@@ -206,6 +206,21 @@ export class PythonProgram {
   }
 
   /**
+   * Runs `fn` with its statements written in the current block, but what it binds known only while
+   * it runs: later statements compute such a value again rather than read it. An unrolled
+   * iteration is traced this way, so that a reverse pass that recomputes a step (for memory) is
+   * not turned back into one that keeps every step's intermediates alive.
+   */
+  scoped<R>(fn: () => R): R {
+    this.blocks.push({ lines: this.current().lines, known: new Map() })
+    try {
+      return fn()
+    } finally {
+      this.blocks.pop()
+    }
+  }
+
+  /**
    * Traces `fn` into statements of their own, the body of a method: the lines it writes (fresh
    * names counted on from here) and its result. Bindings in scope around it are not shared (its
    * body computes what it needs from what it is given), but for the function's first statements

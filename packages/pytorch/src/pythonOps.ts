@@ -428,7 +428,10 @@ function writeLoop(ops: PythonOps, count: number, state: readonly PyTensor[], bo
   const { program } = ops
   const unrolled = () => {
     let current = state
-    for (let k = 0; k < count; k++) current = body(k, current, ops.constant([k], []))
+    for (let k = 0; k < count; k++) {
+      const state = current
+      current = program.scoped(() => body(k, state, ops.constant([k], [])))
+    }
     return current
   }
   if (count <= 1) return unrolled()
