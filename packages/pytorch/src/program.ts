@@ -495,9 +495,19 @@ export interface PyTensor {
   /** For `one_hot(ids)·weight` (`[N, C]`): its factors, which a sum over the classes reads without it. */
   readonly oneHot?: OneHotFactors
   /** For `x·one_hot(ids)·weight`: its factors, whose sum over the classes is a gather of `x`. */
-  readonly picked?: { readonly x: PyTensor; readonly oneHot: OneHotFactors }
+  readonly picked?: {
+    /** The tensor the label matrix multiplies, `[N, C]`. */
+    readonly x: PyTensor
+    /** The label matrix's factors. */
+    readonly oneHot: OneHotFactors
+  }
   /** For `clamp(x, min=bound)`: a gather commutes with it. */
-  readonly clampOf?: { readonly x: PyTensor; readonly bound: PyTensor }
+  readonly clampOf?: {
+    /** The clamped tensor. */
+    readonly x: PyTensor
+    /** The lower bound, a scalar. */
+    readonly bound: PyTensor
+  }
 }
 
 /**
