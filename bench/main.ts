@@ -13,6 +13,9 @@
  *   --torch-cap S      a first call longer than S seconds (default 20) is measured once, and one
  *                      running for 6 × S stopped (a lower bound); in quick runs S/10 and S
  *   --torch-memory-cap GIB  a call whose peak resident memory rises more than GIB (default 6) is stopped
+ *   --torch-exact-memory    fix glibc's mmap threshold at 64 KiB, so that the memory figures count the
+ *                      tensors alive and not the freed blocks the heap keeps (every large block is then
+ *                      mapped on its own: times are far slower, read only the memory)
  * The tfjs rows of `lpl` also give the median time of its host search alone (`search`, ms).
  */
 import { execFileSync } from 'node:child_process'
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     rows: { type: 'string' },
     'torch-cap': { type: 'string', default: '20' },
     'torch-memory-cap': { type: 'string', default: '6' },
+    'torch-exact-memory': { type: 'boolean', default: false },
   },
 })
 const backends = values.backends.split(',')
@@ -116,6 +120,7 @@ if (backends.includes('pytorch')) {
     ...(values.rows === undefined ? {} : { rows: values.rows.split(',') }),
     capSeconds: Number(values['torch-cap']),
     memoryCapBytes: Number(values['torch-memory-cap']) * 2 ** 30,
+    exactMemory: values['torch-exact-memory'],
     onCell: (m) => {
       const notes = [
         m.skipped === undefined ? '' : `skipped: ${m.skipped}`,
@@ -145,7 +150,8 @@ if (backends.includes('pytorch')) {
   losses.push(...run.cells)
   pytorch = run.info
   console.log(
-    `pytorch: torch ${pytorch.torch}, ${pytorch.threads} thread(s), Python ${pytorch.python}; ` +
+    `pytorch: torch ${pytorch.torch}, ${pytorch.threads} thread(s), Python ${pytorch.python}, ` +
+      `${pytorch.mmapThreshold ? 'glibc mmap threshold fixed at 64 KiB (exact memory, slow times)' : 'glibc malloc as it is'}; ` +
       pytorch.checks
         .map((k) => `authors-balanced = official-balanced on ${k.n} × ${k.c} ${k.batch} (float64): relative ${k.relative.toExponential(1)}`)
         .join('; '),

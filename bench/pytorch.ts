@@ -187,6 +187,8 @@ export interface TorchRunInfo {
   torch: string
   threads: number
   python: string
+  /** Whether glibc's mmap threshold was fixed at 64 KiB (`--torch-exact-memory`, `fixed_mmap_threshold`). */
+  mmapThreshold: boolean
   checks: {
     n: number
     c: number
@@ -220,6 +222,8 @@ export async function measureTorch(options: {
    */
   capSeconds?: number
   memoryCapBytes?: number
+  /** Fix glibc's mmap threshold at 64 KiB in the Python process (`fixed_mmap_threshold`): exact memory, slow times. */
+  exactMemory?: boolean
   onCell?: (m: TorchMeasurement) => void
 }): Promise<{ info: TorchRunInfo; cells: TorchMeasurement[] }> {
   const rows = TORCH_ROWS.filter((r) => r.kind === 'torch-ce' || options.rows === undefined || options.rows.includes(r.row))
@@ -297,7 +301,14 @@ export async function measureTorch(options: {
     const jobFile = join(dir, 'job.json')
     writeFileSync(
       jobFile,
-      JSON.stringify({ ...limits, minRepetitions: options.quick ? 1 : 3, checkTolerance: CHECK_TOLERANCE, checks, shapes }),
+      JSON.stringify({
+        ...limits,
+        exactMemory: options.exactMemory === true,
+        minRepetitions: options.quick ? 1 : 3,
+        checkTolerance: CHECK_TOLERANCE,
+        checks,
+        shapes,
+      }),
     )
 
     let info: Omit<TorchRunInfo, 'checks' | 'float32' | 'limits'> | undefined

@@ -19,7 +19,9 @@ earlier cell) while all cells run one after the other in one process tree. In th
   memory is handed back to the system first (glibc's malloc_trim) and the kernel's high-water mark
   is reset (`/proc/self/clear_refs` <- 5), so the peak is VmHWM after the call minus VmRSS before it
   (`/proc/self/status`). Torch's CPU allocator is malloc, so this counts every tensor of the call,
-  the gradient included. Measured on the second call (the first one's one-time costs are left out),
+  the gradient included, and the free blocks glibc's heap keeps for later (it raises its mmap
+  threshold to the largest block freed); with `exactMemory` the parent fixes that threshold at
+  64 KiB first (`fixed_mmap_threshold`), so that a freed block leaves the count at once. Measured on the second call (the first one's one-time costs are left out),
   or on the first when it is the only one. Where clear_refs cannot be written, the delta of
   getrusage's ru_maxrss over the first call.
 - time: the median over repetitions after warm-up, in rounds that also time `F.cross_entropy` on the
@@ -81,6 +83,24 @@ def trim():
         ctypes.CDLL('libc.so.6').malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+# glibc's mallopt parameter number of M_MMAP_THRESHOLD.
+M_MMAP_THRESHOLD = -3
+
+
+def fixed_mmap_threshold(nbytes=64 * 1024):
+    """Every block of `nbytes` or more is mapped on its own and unmapped when freed (glibc's
+    M_MMAP_THRESHOLD, which also turns off its dynamic threshold): the resident peak is then the
+    peak of the tensors alive, not of the freed blocks the heap keeps for later. Without it, glibc
+    raises the threshold to the largest block freed so far, and a call that frees and makes many
+    [N, C] arrays peaks with the free ones counted. Every large allocation then maps fresh pages,
+    so times are far slower. Set once in the parent; the children inherit it. False where there is
+    no glibc."""
+    try:
+        return ctypes.CDLL('libc.so.6').mallopt(M_MMAP_THRESHOLD, nbytes) == 1
+    except (OSError, AttributeError):
+        return False
 
 
 def load_module(path, class_name, check_values=True):
@@ -311,7 +331,8 @@ def check_authors(job, check):
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
-    emit({'type': 'info', 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'python': sys.version.split()[0]})
+    mapped = job.get('exactMemory', False) and fixed_mmap_threshold()
+    emit({'type': 'info', 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'python': sys.version.split()[0], 'mmapThreshold': mapped})
     for check in job.get('checks', []):
         result = in_child(lambda report: check_authors(job, check))
         emit({'type': 'check', 'tolerance': job['checkTolerance'], **result})
