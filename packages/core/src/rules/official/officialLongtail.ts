@@ -104,19 +104,22 @@ export function officialLongtailRule(
       // With statistics summed across workers the steps run as ops, each taking part in the sums.
       if (searchesOnHost(searchPath(ops), batchSum))
         return { batch: { logits: ops.add(logits, hostSearch(ops, logits, rows, clamped, signedAlpha, steps)) } }
+      // The class counts (`[C]`, summed across workers), taken once: the reverse pass reads them
+      // rather than the `[N, C]` label matrix.
+      const counts = countedClassCounts(ops, labelMatrix, { ...rows, batchSum })
       const given = [
         labels,
-        labelMatrix,
+        counts,
         constants.get('stepOf', [c, 1], () => clamped),
         constants.get('signedAlpha', [c, 1], () => signedAlpha),
       ]
-      // The slots are made again from the saved labels in the reverse pass: the same numbering.
-      const inputsOf = (x: T, [ids, oneHot, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => {
+      // The slots are made again from the saved labels and counts in the reverse pass: the same numbering.
+      const inputsOf = (x: T, [ids, classCounts, stepOf, scale, mask]: readonly (T | undefined)[]): OfficialSearchInputs<T> => {
         const counted = { labels: ids!, numClasses: c, rowMask: mask, batchSum }
         return {
           logits: x,
           rows: counted,
-          slots: classSlots(ops, countedClassCounts(ops, oneHot!, counted), ids!, c, batchSum !== undefined),
+          slots: classSlots(ops, classCounts!, ids!, c, batchSum !== undefined),
           stepOf: stepOf!,
           signedAlpha: scale!,
           steps,

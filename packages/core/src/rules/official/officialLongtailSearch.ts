@@ -66,10 +66,9 @@ export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSea
     return [next, ...kept, u]
   }).slice(1)
   const floor = ops.constant([1e-15], [])
-  // Zeros shaped like the logits, as a comparison: `0·z` is NaN at a masked class's −∞
-  // (docs/spec.md#12-masked-classes).
-  const zerosLikeLogits = ops.greater(inp.logits, inp.logits)
-  const [gradient] = repeat(ops, inp.steps, [zerosLikeLogits, zero], (r, [dz, adjoint]) => {
+  // The sum starts from the first reverse step's term, not from `[N, C]` zeros (one array fewer
+  // alive at the peak); `K ≥ 1`.
+  const [gradient] = repeat(ops, inp.steps, [ops.constant([0], []), zero], (r, [dz, adjoint]) => {
     const k = inp.steps - 1 - r
     const u = trajectory[k]!
     const probs = ops.softmax(u)
@@ -85,7 +84,7 @@ export function officialLongtailSearchVjp<T>(ops: TensorOps<T>, inp: OfficialSea
     const sampleBar = ops.gather(ops.div(gBar, step.slotCounts), inp.slots.rows, 0)
     let uBar = ops.mul(probs, ops.sub(sampleBar, ops.sum(ops.mul(probs, sampleBar), [1], true)))
     if (inp.rows.rowMask !== undefined) uBar = ops.mul(uBar, inp.rows.rowMask)
-    return [ops.add(dz!, uBar), ops.add(lambda, slotSums(ops, uBar, { ...inp.rows, rowMask: undefined }, inp.slots))]
+    return [r === 0 ? uBar : ops.add(dz!, uBar), ops.add(lambda, slotSums(ops, uBar, { ...inp.rows, rowMask: undefined }, inp.slots))]
   })
   return gradient!
 }
