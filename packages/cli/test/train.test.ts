@@ -176,6 +176,8 @@ describe('lpl train --task multilabel', () => {
       data,
       '--canvases',
       '200',
+      '--test-canvases',
+      '500',
       '--ratio',
       '10',
       '--epochs',
@@ -190,9 +192,11 @@ describe('lpl train --task multilabel', () => {
     expect(r.stderr).not.toMatch(/unexpected error/)
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/200 training canvases/)
+    expect(r.stdout).toMatch(/500 test canvases/)
     expect(r.stdout).toMatch(/per-class average precision/)
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
     expect(results.protocol.task).toBe('multilabel')
+    expect(results.protocol.testCanvases).toBe(500)
     expect(results.summaries.map((s: { method: string }) => s.method)).toEqual([
       'bce',
       'logit-adjusted-bce',
@@ -207,7 +211,7 @@ describe('lpl train --task multilabel', () => {
     // The long tail of the class rates shows in the positives per class.
     expect(results.protocol.counts[0]).toBeGreaterThan(results.protocol.counts[9])
     expect(readFileSync(join(out, 'balanced-accuracy.svg'), 'utf8')).toMatch(/Test mAP/)
-  }, 480_000) // five methods in a child process, each evaluated on 5,000 test canvases
+  }, 480_000) // five methods in a child process, each evaluated on 500 test canvases
   it('refuses single-label methods for the multi-label task', async () => {
     const r = await lpl('train', '--task', 'multilabel', '--methods', 'la')
     expect(r.status).toBe(2)

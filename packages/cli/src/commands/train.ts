@@ -57,7 +57,8 @@ export const TRAIN_USAGE = `lpl train [options]
                         drawn with a long-tailed probability (ratio --ratio); labels: the classes
                         present; sigmoid read-out; per-class average precision and mAP.
                         Methods: ${MULTILABEL_METHODS.map((m) => m.name).join(', ')}
-  --canvases N          training canvases (default 15000, 8000 with --quick; 5000 balanced test canvases)
+  --canvases N          training canvases (default 15000, 8000 with --quick)
+  --test-canvases N     balanced test canvases (default 5000)
   --task segmentation   32×32 scenes: a 2×2 grid of cells, each empty (p = 0.25) or holding a garment
                         shrunk to 14×14 whose class is drawn with a long-tailed probability (ratio
                         --ratio); every pixel labelled: background (0), a garment (1-10), or 255
@@ -91,6 +92,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
       'test-limit': { type: 'string' },
       task: { type: 'string', default: 'single' },
       canvases: { type: 'string' },
+      'test-canvases': { type: 'string' },
       scenes: { type: 'string' },
       mixup: { type: 'string' },
       cutmix: { type: 'string' },
@@ -134,7 +136,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const testSet = { ...fullTest, count: Math.min(testLimit, fullTest.count) }
   const plan =
     task === 'multilabel'
-      ? multiLabelPlan(trainSet, testSet, ratio, intOption(values.canvases ?? (values.quick ? '8000' : '15000'), 'canvases', 1))
+      ? multiLabelPlan(
+          trainSet,
+          testSet,
+          ratio,
+          intOption(values.canvases ?? (values.quick ? '8000' : '15000'), 'canvases', 1),
+          intOption(values['test-canvases'] ?? '5000', 'test-canvases', 1),
+        )
       : segmentation
         ? segmentationPlan(trainSet, testSet, ratio, intOption(values.scenes ?? (values.quick ? '1000' : '2000'), 'scenes', 1))
         : singleLabelPlan(trainSet, testSet, ratio, nMax, validationPerClass)
@@ -233,7 +241,7 @@ function singleLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, n
   }
 }
 
-function multiLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, canvases: number): TaskPlan {
+function multiLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, canvases: number, testCanvases: number): TaskPlan {
   const c = CLASS_NAMES.length
   const longTail = Array.from({ length: c }, (_, k) => ratio ** (-k / (c - 1)))
   const everyTrainImage = Array.from({ length: trainSet.count }, (_, i) => i)
@@ -241,7 +249,7 @@ function multiLabelPlan(trainSet: ImageSet, testSet: ImageSet, ratio: number, ca
   const test = buildCanvases(
     testSet,
     Array.from({ length: testSet.count }, (_, i) => i),
-    5000,
+    testCanvases,
     new Array<number>(c).fill(1),
     EMPTY_CELL,
     1,
