@@ -76,6 +76,22 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     indexColumns.set(ids.name, column)
     return column
   }
+  // Zeros `[S, ...]` sized by a count known at run time (the classes present in the batch), made once
+  // per count and shape: a search sums by class into the same zeros at every step.
+  const zeroBlocks = new Map<string, string>()
+  const zerosOf = (count: SymbolicTensor, shape: readonly number[]): string => {
+    const key = `${own(count).name}:${shape.slice(1).join(',')}`
+    const known = zeroBlocks.get(key)
+    if (known !== undefined && graph.has(known)) return known
+    const dims = graph.op(
+      'Concat',
+      [graph.op('Reshape', [cast(asInt(count), 'int64'), int64([1])]), int64(shape.slice(1))],
+      [{ name: 'axis', kind: 'int', value: 0 }],
+    )
+    const zeros = graph.op('Expand', [graph.constant('float32', [], [0]), dims])
+    zeroBlocks.set(key, zeros)
+    return zeros
+  }
   /** Operands brought to one element type: int32 only if both are. */
   const unify = (a: SymbolicTensor, b: SymbolicTensor): [SymbolicTensor, SymbolicTensor] =>
     own(a).dtype === own(b).dtype ? [a, b] : [asFloat(a), asFloat(b)]
@@ -203,18 +219,10 @@ export function createSymbolicOps(graph: GraphBuilder = new GraphBuilder()): Sym
     segmentSum(x, segmentIds, numSegments) {
       const data = asFloat(x)
       const outShape = segmentSumShape(data.shape, segmentIds.shape, typeof numSegments === 'number' ? numSegments : -1)
-      // A count known at run time (the classes present in the batch) sizes the zeros there.
       const zeros =
         typeof numSegments === 'number'
           ? graph.constant('float32', outShape, new Float32Array(staticSize(outShape)))
-          : graph.op('Expand', [
-              graph.constant('float32', [], [0]),
-              graph.op(
-                'Concat',
-                [graph.op('Reshape', [cast(asInt(numSegments), 'int64'), int64([1])]), int64(outShape.slice(1))],
-                [{ name: 'axis', kind: 'int', value: 0 }],
-              ),
-            ])
+          : zerosOf(numSegments, outShape)
       const name = graph.op('ScatterND', [zeros, rowIndices(segmentIds), data.name], [{ name: 'reduction', kind: 'string', value: 'add' }])
       return make(name, outShape, 'float32')
     },
