@@ -3,6 +3,7 @@
  * default `../shared/fixtures` and its `catalogue/`, `dense/` and `soft/` folders) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
  * PyTorch modules, in float64 and float32 (Debian's python3-torch), eager and compiled by
  * `torch.jit.script`: `golden pytorch: N passed, M failed`. Exits 1 if any case failed or no case ran.
+ * `GOLDEN_KINDS=lade,balanced-bce` runs only the cases of those kinds.
  */
 import { basename, delimiter, resolve } from 'node:path'
 import { loadGoldenDir, runGoldenCase } from '@logit-perturb/conformance'
@@ -18,7 +19,10 @@ const dirs = (
   .split(delimiter)
   .filter((d) => d !== '')
   .map((d) => resolve(d))
-const cases = dirs.flatMap((dir) => loadGoldenDir(dir).map((c) => (dirs.length > 1 ? { ...c, id: `${basename(dir)}/${c.id}` } : c)))
+const kinds = process.env.GOLDEN_KINDS?.split(',').filter((k) => k !== '')
+const cases = dirs
+  .flatMap((dir) => loadGoldenDir(dir).map((c) => (dirs.length > 1 ? { ...c, id: `${basename(dir)}/${c.id}` } : c)))
+  .filter((c) => kinds === undefined || kinds.includes(c.data.kind))
 let failedAny = cases.length === 0
 if (cases.length === 0) console.error(`no golden-*.json cases found in ${dirs.join(', ')}`)
 
