@@ -59,6 +59,8 @@ const RULE_SPECS: { readonly [R in RuleName]: (c: number, classCounts: number[])
   lpl: (c) => specFor('lpl', c),
   'official-longtail': (c) => specFor('official-longtail', c),
   'official-balanced': () => ({ rule: 'official-balanced', steps: 10, alpha: 0.01 }),
+  'label-aware-smoothing': (_, classCounts) => ({ rule: 'label-aware-smoothing', classCounts }),
+  'balanced-bce': (_, classCounts) => ({ rule: 'balanced-bce', classCounts }),
   bce: () => ({ rule: 'bce' }),
   // Positives per label among 10,000 samples (the head label in half of them).
   'logit-adjusted-bce': (_, classCounts) => ({ rule: 'logit-adjusted-bce', classCounts, numSamples: 2 * classCounts[0]!, tau: 1 }),

@@ -156,6 +156,18 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         gradient: c.gradient,
         ...(c.headClasses === null || c.headClasses === undefined ? {} : { headClasses: c.headClasses }),
       })
+    case 'label-aware-smoothing':
+      return parseSpec({
+        rule: 'label-aware-smoothing',
+        classCounts: counts(),
+        smoothHead: n('smoothHead'),
+        smoothTail: n('smoothTail'),
+        shape: c.shape,
+        ...(c.power === null || c.power === undefined ? {} : { power: c.power }),
+      })
+    case 'balanced-bce':
+      // LiVT's `smoothing` is the spec's label smoothing: its targets are (1 − ε)·e_y + ε/C.
+      return parseSpec({ rule: 'balanced-bce', classCounts: counts(), labelSmoothing: n('smoothing') })
     default:
       throw new Error(`unknown golden case kind ${JSON.stringify(c.kind)}`)
   }
@@ -171,9 +183,9 @@ export function trainingCase(c: GoldenCase): boolean {
 
 /**
  * The perturbed logits a case implies, flattened row-major in the layout of its logits: stored for
- * the `official-*`, seesaw, focal and the multi-label prior kinds; for the others, from the formula of
+ * the `official-*`, seesaw, focal and the multi-label prior kinds and balanced BCE; for the others, from the formula of
  * the fixtures' README with the case's own numbers (LA: `u + τ log(n/Σn)` on the class axis; LDAM:
- * `s·(u − Δ_y e_y)` with the stored margins; CE, BCE and class-balanced weighting: `u`), so they are
+ * `s·(u − Δ_y e_y)` with the stored margins; CE, BCE, class-balanced weighting and label-aware smoothing: `u`), so they are
  * checked independently of the library. Undefined where the case implies none (LDAM on soft
  * targets, whose loss has one batch per part of the split).
  */
@@ -199,6 +211,7 @@ export function expectedPerturbed(c: GoldenCase): number[] | undefined {
       return s * (u - (j === labels[i] ? margins[j]! : 0))
     })
   }
-  if (c.kind === 'bce' || c.kind === 'class-balanced' || c.kind === 'ce') return values
+  // Label-aware smoothing changes the targets, not the logits.
+  if (c.kind === 'bce' || c.kind === 'class-balanced' || c.kind === 'ce' || c.kind === 'label-aware-smoothing') return values
   throw new Error(`no perturbed logits known for kind ${c.kind}`)
 }

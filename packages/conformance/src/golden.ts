@@ -3,6 +3,7 @@ import {
   createLoss,
   dbBias,
   drwWeights,
+  labelAwareSmoothingValues,
   labelPriors,
   ldamMargins,
   lplSteps,
@@ -122,6 +123,16 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
     return [
       { what: 'classWeights', error: relativeError(drwWeights(c.classCounts as number[], c.beta as number), c.classWeights as number[]) },
     ]
+  }
+  if (c.kind === 'label-aware-smoothing') {
+    const smoothing = labelAwareSmoothingValues(
+      c.classCounts as number[],
+      c.smoothHead as number,
+      c.smoothTail as number,
+      c.shape as 'concave' | 'linear' | 'convex' | 'exp',
+      (c.power as number | null) ?? undefined,
+    )
+    return [{ what: 'classSmoothing', error: relativeError(smoothing, c.classSmoothing as number[]) }]
   }
   if (c.kind === 'ldam') {
     const out = [

@@ -137,6 +137,44 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     main: [v('official-balanced', { rule: 'official-balanced', steps: 6, alpha: 0.05 })],
     more: [v('official-balanced (defaults)', { rule: 'official-balanced' })],
   }),
+  // The map divides by max n − min n: counts that are all equal are made to differ. One class has no
+  // such map (and no smoothing worth the name): no variant.
+  'label-aware-smoothing': (classCounts) =>
+    classCounts.length < 2
+      ? { main: [] }
+      : {
+          main: [v('label-aware-smoothing', { rule: 'label-aware-smoothing', classCounts: unequal(classCounts) })],
+          more: [
+            v('label-aware-smoothing (exp, smoothed on top)', {
+              rule: 'label-aware-smoothing',
+              classCounts: unequal(classCounts),
+              smoothHead: 0.3,
+              smoothTail: 0,
+              shape: 'exp',
+              power: 2,
+              labelSmoothing: 0.05,
+            }),
+          ],
+        },
+  // Every count positive and two classes at least (π in (0, 1)): empty classes read as one sample.
+  'balanced-bce': (classCounts) =>
+    classCounts.length < 2
+      ? { main: [] }
+      : {
+          main: [v('balanced-bce', { rule: 'balanced-bce', classCounts: classCounts.map((n) => Math.max(n, 1)) })],
+          more: [
+            v('balanced-bce (smoothed)', {
+              rule: 'balanced-bce',
+              classCounts: classCounts.map((n) => Math.max(n, 1)),
+              labelSmoothing: 0.1,
+            }),
+          ],
+        },
+}
+
+/** Counts whose largest exceeds their smallest: `counts`, or with one more sample in the first class when all are equal. */
+function unequal(counts: readonly number[]): readonly number[] {
+  return Math.max(...counts) > Math.min(...counts) ? counts : counts.map((n, k) => (k === 0 ? n + 1 : n))
 }
 
 /** Every registered multi-label rule's variants for label counts (see {@link SINGLE_LABEL}). */

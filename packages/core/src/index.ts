@@ -20,6 +20,7 @@ export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'
 
 export type {
+  BalancedBceSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CeSpec,
@@ -35,6 +36,8 @@ export type {
   SeesawSpec,
   IsdaInput,
   IsdaSpec,
+  LabelAwareSmoothingInput,
+  LabelAwareSmoothingSpec,
   LdamInput,
   LdamSpec,
   LogitAdjustedBceInput,
@@ -93,6 +96,9 @@ export { labelLogOdds, labelPriors, logitAdjustmentShift, logPriorsFromCounts, p
 export { dbBias } from './rules/dbNegativeTolerant.js'
 export { postHocAdjust, postHocPredict } from './rules/logitAdjustment.js'
 export { ldamMargins } from './rules/ldam.js'
+export { LABEL_AWARE_SMOOTHING_SHAPES, labelAwareSmoothingValues } from './rules/labelAwareSmoothing.js'
+export type { LabelAwareSmoothingShape } from './rules/labelAwareSmoothing.js'
+export { balancedBceShift } from './rules/balancedBce.js'
 export { drwWeights } from './rules/counts.js'
 export { vsTerms } from './rules/vs.js'
 export { isdaPerturbation } from './rules/isda.js'

@@ -4,6 +4,7 @@
  * rule's spec type lives in its module beside its math; this module gathers them into unions, with
  * the input types (`…Input`: the spec as a user writes it, defaulted fields optional).
  */
+import type { BalancedBceSpec } from './rules/balancedBce.js'
 import type { BalancedSoftmaxSpec } from './rules/balancedSoftmax.js'
 import type { BceSpec } from './rules/bce.js'
 import type { CdtInput, CdtSpec } from './rules/cdt.js'
@@ -12,6 +13,7 @@ import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/db
 import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
+import type { LabelAwareSmoothingInput, LabelAwareSmoothingSpec } from './rules/labelAwareSmoothing.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
 import type { LogitAdjustmentInput, LogitAdjustmentSpec } from './rules/logitAdjustment.js'
@@ -25,6 +27,7 @@ import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
 
 export type {
+  BalancedBceSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CdtInput,
@@ -38,6 +41,8 @@ export type {
   FocalSpec,
   IsdaInput,
   IsdaSpec,
+  LabelAwareSmoothingInput,
+  LabelAwareSmoothingSpec,
   LdamInput,
   LdamSpec,
   LogitAdjustedBceInput,
@@ -64,7 +69,14 @@ export type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
+export type SingleLabelRuleSpec =
+  | LplBaseSpec
+  | SeesawSpec
+  | LplSpec
+  | OfficialLongtailSpec
+  | OfficialBalancedSpec
+  | LabelAwareSmoothingSpec
+  | BalancedBceSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -84,6 +96,8 @@ export type RuleInput =
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput
+  | LabelAwareSmoothingInput
+  | SpecInput<BalancedBceSpec>
   | SpecInput<BceSpec>
   | LogitAdjustedBceInput
   | DbNegativeTolerantInput

@@ -48,7 +48,7 @@ export const crossEntropyTerm: LossTerm = Object.freeze({
  * from {@link keptClasses} and a masked class's `log p = −∞` held finite first, so it adds 0
  * (docs/spec.md#12-masked-classes). Without masked classes, `mean_j log p_ij`.
  */
-function meanOverKept<T>(ops: TensorOps<T>, logits: T): T {
+export function meanOverKept<T>(ops: TensorOps<T>, logits: T): T {
   const kept = keptClasses(ops, logits)
   const logProbabilities = finiteLogProbabilities(ops, ops.logSoftmax(logits))
   return ops.div(ops.sum(ops.mul(logProbabilities, kept), [1], true), ops.sum(kept, [1], true))

@@ -1,4 +1,5 @@
 import { LogitPerturbError } from '../errors.js'
+import { balancedBceDefinition } from './balancedBce.js'
 import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
 import { cdtDefinition } from './cdt.js'
@@ -8,6 +9,7 @@ import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { focalDefinition } from './focal.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
+import { labelAwareSmoothingDefinition } from './labelAwareSmoothing.js'
 import { ldamDefinition } from './ldam.js'
 import { logitAdjustedBceDefinition } from './logitAdjustedBce.js'
 import { logitAdjustmentDefinition } from './logitAdjustment.js'
@@ -36,6 +38,8 @@ export const RULE_DEFINITIONS = [
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,
+  labelAwareSmoothingDefinition,
+  balancedBceDefinition,
   bceDefinition,
   logitAdjustedBceDefinition,
   dbNegativeTolerantDefinition,
