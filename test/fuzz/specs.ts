@@ -35,6 +35,8 @@ export const SINGLE_LABEL_KINDS = [
   'la+lpl',
   'official-longtail',
   'official-balanced',
+  'label-aware-smoothing',
+  'balanced-bce',
 ] as const
 export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'distribution-balanced', 'lpl-multilabel'] as const
 
@@ -147,6 +149,20 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       )
     case 'official-balanced':
       return fc.record({ rule: fc.constant(kind), steps: fc.integer({ min: 5, max: 8 }), alpha: numberInput(0, 0.1) })
+    case 'label-aware-smoothing':
+      return fc
+        .tuple(counts, numberInput(0, 1), numberInput(0, 1), fc.constantFrom('concave', 'linear', 'convex', 'exp'), numberInput(0.1, 4))
+        .map(([classCounts, smoothHead, smoothTail, shape, power]) => ({
+          rule: kind,
+          classCounts,
+          smoothHead,
+          smoothTail,
+          shape,
+          ...(shape === 'exp' ? { power } : {}),
+        }))
+    case 'balanced-bce':
+      // Counts above 0 (a zero count or one class is refused: π = 0 or 1 has no log-odds).
+      return fc.record({ rule: fc.constant(kind), classCounts: counts.map((n) => n.map((k) => Math.max(k, 1))) })
     case 'bce':
       return fc.constant({ rule: 'bce' })
     case 'logit-adjusted-bce':

@@ -32,14 +32,14 @@ function checkBalancedCounts(classCounts: readonly number[], field: string): voi
     'has one class: balanced BCE needs two at least (π = 1 would give log(1 − π) = −∞)',
     field,
   )
-  classCounts.forEach((n, c) =>
-    check(n > 0, 'CLASS_COUNTS_VALUE', 'is 0: balanced BCE needs every count positive (π = 0 would give log π = −∞)', `${field}[${c}]`),
-  )
+  for (const [c, n] of classCounts.entries()) {
+    check(n > 0, 'CLASS_COUNTS_VALUE', 'is 0: balanced BCE needs every count positive (π = 0 would give log π = −∞)', `${field}[${c}]`)
+  }
 }
 
 /**
- * Balanced binary cross-entropy (Xu, Liu, Yan, Liu, Zhang and Tian, *Learning Imbalanced Data with
- * Vision Transformers*, CVPR 2023; XuZhengzhuo/LiVT `util/loss.py` `BCE_loss`, `type='Bal'`), for
+ * Balanced binary cross-entropy (Xu, Liu, Yang, Chai and Yuan, *Learning Imbalanced Data with Vision
+ * Transformers*, CVPR 2023; XuZhengzhuo/LiVT `util/loss.py` `BCE_loss`, `type='Bal'`), for
  * class ids `y` (`[N]`) and logits `u` (`[N, C]`):
  *
  *     x_ic = u_ic + log π_c − log(1 − π_c)

@@ -62,20 +62,15 @@ export function labelAwareSmoothingValues(
     'classCounts',
   )
   const [h, t] = [smoothHead, smoothTail]
-  // The released code's own order of operations, so that its values are met to the last bit.
-  return classCounts.map((n) => {
-    switch (shape) {
-      case 'concave':
-        return t + (h - t) * Math.sin(((n - low) * Math.PI) / (2 * (high - low)))
-      case 'linear':
-        return t + ((h - t) * (n - low)) / (high - low)
-      case 'convex':
-        return h + (h - t) * Math.sin(1.5 * Math.PI + ((n - low) * Math.PI) / (2 * (high - low)))
-      case 'exp':
-        check(power !== undefined, 'INVALID_SPEC', "is required with shape 'exp'", 'power')
-        return t + (h - t) * ((n - low) / (high - low)) ** power
-    }
-  })
+  if (shape === 'exp') check(power !== undefined, 'INVALID_SPEC', "is required with shape 'exp'", 'power')
+  // The released code's order of operations (the angle as (n − min)·π / (2·(max − min))).
+  const of: Record<LabelAwareSmoothingShape, (n: number) => number> = {
+    concave: (n) => t + (h - t) * Math.sin(((n - low) * Math.PI) / (2 * (high - low))),
+    linear: (n) => t + ((h - t) * (n - low)) / (high - low),
+    convex: (n) => h + (h - t) * Math.sin(1.5 * Math.PI + ((n - low) * Math.PI) / (2 * (high - low))),
+    exp: (n) => t + (h - t) * ((n - low) / (high - low)) ** power!,
+  }
+  return classCounts.map(of[shape])
 }
 
 /**
