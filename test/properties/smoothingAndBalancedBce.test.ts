@@ -7,7 +7,7 @@
  * central difference of its loss; balanced BCE stays finite at logits of 1e4 on every backend;
  * masked classes add nothing; bad specs are refused naming the field.
  */
-import { type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
+import { type RuleInput, createLoss, labelAwareSmoothingValues, referenceOps } from '@logit-perturb/core'
 import { type BatchCase, batchArbitrary, centralDifference, relativeError } from '@logit-perturb/conformance'
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import fc from 'fast-check'
@@ -229,6 +229,19 @@ describe('label-aware-smoothing', () => {
     expect(refusal({ rule: 'label-aware-smoothing', classCounts: [5, 1], smoothHead: 1.5 })).toBe('INVALID_PARAMETER smoothHead')
     expect(refusal({ rule: 'label-aware-smoothing', classCounts: [5, 1], shape: 'cubic' })).toMatch(/ shape$/)
     expect(refusal({ rule: 'label-aware-smoothing', classCounts: [5, 1], shape: 'exp', power: 0 })).toBe('INVALID_PARAMETER power')
+    // The host function checks its arguments as the spec does.
+    const thrown = (fn: () => unknown) => {
+      try {
+        fn()
+      } catch (e) {
+        return `${(e as { code?: string }).code} ${(e as { field?: string }).field}`
+      }
+      return 'returned'
+    }
+    expect(thrown(() => labelAwareSmoothingValues([5, 1], 0.4, 0.1, 'cubic' as never))).toBe('INVALID_PARAMETER shape')
+    expect(thrown(() => labelAwareSmoothingValues([5, 1], 0.4, 0.1, 'exp'))).toBe('INVALID_PARAMETER power')
+    expect(thrown(() => labelAwareSmoothingValues([5, 1], Number.NaN, 0.1))).toBe('INVALID_PARAMETER smoothHead')
+    expect(thrown(() => labelAwareSmoothingValues([3, 3], 0.4, 0.1))).toBe('CLASS_COUNTS_VALUE classCounts')
   })
 })
 

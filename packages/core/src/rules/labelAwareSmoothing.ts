@@ -1,8 +1,11 @@
 import { check } from '../errors.js'
-import { checkClassCounts } from '../validate.js'
+import { checkClassCounts, checkNumber, checkOneOf } from '../validate.js'
 import { POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { labelAwareSmoothingTerm } from './labelAwareSmoothingTerm.js'
 import type { Rule } from './types.js'
+
+/** A smoothing amount, in `[0, 1]`. */
+const SMOOTHING = { min: 0, max: 1 }
 
 /** The shapes of MiSLAS's map from class counts to smoothing. */
 export const LABEL_AWARE_SMOOTHING_SHAPES = ['concave', 'linear', 'convex', 'exp'] as const
@@ -43,7 +46,8 @@ export type LabelAwareSmoothingInput = SpecInput<LabelAwareSmoothingSpec, 'smoot
  *
  * Every shape gives `t` at the rarest class and `h` at the most frequent, and each `ε_c` lies
  * between them. Counts that are all equal (`0/0` in the code) are refused (`CLASS_COUNTS_VALUE`,
- * naming `classCounts`); `power` is needed by `'exp'` only.
+ * naming `classCounts`); `power` (`> 0`) is needed by `'exp'` only. Every argument is checked
+ * (`INVALID_PARAMETER` naming it).
  */
 export function labelAwareSmoothingValues(
   classCounts: readonly number[],
@@ -61,16 +65,18 @@ export function labelAwareSmoothingValues(
     'every class count is the same: label-aware smoothing reads (n_c − min n)/(max n − min n), which is 0/0',
     'classCounts',
   )
-  const [h, t] = [smoothHead, smoothTail]
-  if (shape === 'exp') check(power !== undefined, 'INVALID_SPEC', "is required with shape 'exp'", 'power')
+  const h = checkNumber(smoothHead, SMOOTHING, 'smoothHead')
+  const t = checkNumber(smoothTail, SMOOTHING, 'smoothTail')
+  const form = checkOneOf(shape, LABEL_AWARE_SMOOTHING_SHAPES, 'concave', 'shape')
+  const p = form === 'exp' ? checkNumber(power, POSITIVE, 'power') : 1
   // The released code's order of operations (the angle as (n − min)·π / (2·(max − min))).
   const of: Record<LabelAwareSmoothingShape, (n: number) => number> = {
     concave: (n) => t + (h - t) * Math.sin(((n - low) * Math.PI) / (2 * (high - low))),
     linear: (n) => t + ((h - t) * (n - low)) / (high - low),
     convex: (n) => h + (h - t) * Math.sin(1.5 * Math.PI + ((n - low) * Math.PI) / (2 * (high - low))),
-    exp: (n) => t + (h - t) * ((n - low) / (high - low)) ** power!,
+    exp: (n) => t + (h - t) * ((n - low) / (high - low)) ** p,
   }
-  return classCounts.map(of[shape])
+  return classCounts.map(of[form])
 }
 
 /**
@@ -99,9 +105,6 @@ export function labelAwareSmoothingRule(spec: Omit<LabelAwareSmoothingSpec, 'rul
 }
 
 const DEFAULTS = { smoothHead: 0.4, smoothTail: 0.1, shape: 'concave' } as const
-
-/** A smoothing amount. */
-const SMOOTHING = { min: 0, max: 1 }
 
 /** Label-aware smoothing in the registry. */
 export const labelAwareSmoothingDefinition = defineRule<LabelAwareSmoothingSpec>({
