@@ -319,3 +319,44 @@ describe('balanced-bce', () => {
     expect(refusal({ rule: 'balanced-bce', classCounts: [7] })).toBe('CLASS_COUNTS_LENGTH classCounts')
   })
 })
+
+describe('soft targets', () => {
+  const mixes = batchArbitrary({ maxN: 16, maxC: 6, minC: 2, scales: [1, 10] }).chain((b) =>
+    fc.record({
+      b: fc.constant(b),
+      other: fc.array(fc.nat({ max: b.c - 1 }), { minLength: b.n, maxLength: b.n }),
+      lambda: fc.integer({ min: 55, max: 95 }).map((k) => k / 100),
+    }),
+  )
+  const specs = (b: BatchCase): RuleInput[] => [
+    lasSpec(b.counts, { smoothHead: 0.4, smoothTail: 0.1, shape: 'concave', power: 1 }, { labelSmoothing: 0.05 }),
+    { rule: 'balanced-bce', classCounts: positive(b.counts), labelSmoothing: 0.1 },
+  ]
+
+  it('a mixed target λ·e_a + (1 − λ)·e_b gives λ·ℓ_a + (1 − λ)·ℓ_b per row, and the same mix of gradients (LAS: the top-two split; balanced BCE: linear)', () => {
+    fc.assert(
+      fc.property(mixes, ({ b, other, lambda }) => {
+        for (const spec of specs(b)) {
+          const loss = createLoss(referenceOps, spec, { reduction: 'none' })
+          const logits = referenceOps.constant(b.logits, [b.n, b.c])
+          const mixed = referenceOps.constant(
+            b.labels.flatMap((y, i) => Array.from({ length: b.c }, (_, j) => (j === y ? lambda : 0) + (j === other[i] ? 1 - lambda : 0))),
+            [b.n, b.c],
+          )
+          const ya = referenceOps.constant(b.labels, [b.n], 'int32')
+          const yb = referenceOps.constant(other, [b.n], 'int32')
+          const [a, bb] = [loss(logits, ya).data, loss(logits, yb).data]
+          const expected = Array.from(a, (la, i) => (other[i] === b.labels[i] ? la : lambda * la + (1 - lambda) * bb[i]!))
+          expectClose(loss(logits, mixed).data, expected, `${spec.rule}: losses per row`)
+          const [ga, gb] = [loss.gradient(logits, ya).data, loss.gradient(logits, yb).data]
+          const mixedGradient = Array.from(ga, (g, k) => {
+            const i = Math.floor(k / b.c)
+            return other[i] === b.labels[i] ? g : lambda * g + (1 - lambda) * gb[k]!
+          })
+          expectClose(loss.gradient(logits, mixed).data, mixedGradient, `${spec.rule}: gradient`)
+        }
+      }),
+      RUNS,
+    )
+  })
+})
