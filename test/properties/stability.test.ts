@@ -6,8 +6,9 @@
  * 1. Shift invariance: a constant added to every logit of a row changes neither the loss nor the
  *    gradient, for every single-label rule whose logits enter a softmax through `u + δ` or
  *    `s·(u + δ)` with one scale `s` for every class. It does not hold for VS and CDT (one scale per
- *    class: the shift becomes `Δ_c·k`, different per class) nor for any multi-label rule (each entry
- *    goes through its own sigmoid, `σ(z + k) ≠ σ(z)`); a witness shows the check failing on them.
+ *    class: the shift becomes `Δ_c·k`, different per class) nor for any multi-label rule or balanced
+ *    BCE (each entry goes through its own sigmoid, `σ(z + k) ≠ σ(z)`); a witness shows the check
+ *    failing on them.
  * 2. A batch whose rows are all masked out (mask 0 on every row, or the ignore label at every
  *    position) has loss 0 in every reduction and a gradient of exactly 0, never NaN, and leaves a
  *    stateful rule's state as it was (docs/spec.md#8-reductions-sample-weights-and-masks). An empty
@@ -159,6 +160,11 @@ const scalesPerClass = (spec: RuleInput): boolean => {
   return PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule))
 }
 
+/** Single-label rules scored by a sigmoid per class (BCE of each class's logit), which a row shift changes. */
+const SIGMOID_PER_CLASS = new Set(['balanced-bce'])
+const sigmoidPerClass = (spec: RuleInput): boolean => SIGMOID_PER_CLASS.has((spec as { rule: string }).rule)
+const shiftInvariant = (spec: RuleInput): boolean => !scalesPerClass(spec) && !sigmoidPerClass(spec)
+
 /** A single-label batch with its per-row shifts. */
 interface ShiftCase {
   b: Batch
@@ -191,11 +197,11 @@ async function shiftFailures(backend: AnyBackend, variant: RuleVariant, b: Batch
 }
 
 describe('1. shift invariance: a constant added to a row changes neither loss nor gradient (single-label softmax rules)', () => {
-  it('every single-label rule but VS and CDT, on the reference (a property): loss, closed-form gradient', async () => {
+  it('every single-label rule but VS, CDT and balanced BCE, on the reference (a property): loss, closed-form gradient', async () => {
     await fc.assert(
       fc.asyncProperty(shiftCases, async ({ b, counts, shifts }) => {
         const failures: string[] = []
-        for (const v of singleCases({ counts }).filter((x) => !scalesPerClass(x.spec)))
+        for (const v of singleCases({ counts }).filter((x) => shiftInvariant(x.spec)))
           failures.push(...(await shiftFailures(backends[0]!, v, b, shifts)))
         expect(failures).toEqual([])
       }),
@@ -208,7 +214,7 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     const failures: string[] = []
     let checked = 0
     for (const { b, counts, shifts } of fc.sample(shiftCases, { numRuns: 1, seed: 27 })) {
-      for (const v of singleCases({ counts }).filter((x) => !scalesPerClass(x.spec))) {
+      for (const v of singleCases({ counts }).filter((x) => shiftInvariant(x.spec))) {
         for (const backend of float32) {
           failures.push(...(await shiftFailures(backend, v, b, shifts)))
           checked++
@@ -219,13 +225,16 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     expect(checked).toBeGreaterThan(3 * 25)
   })
 
-  it('does not hold for VS, CDT and the multi-label rules: the same check fails on them (reference)', async () => {
+  it('does not hold for VS, CDT, balanced BCE and the multi-label rules: the same check fails on them (reference)', async () => {
     const b: Batch = { n: 3, c: 4, logits: [0.5, -1, 2, 0.25, 1, 0, -2, 3, -0.5, 1.5, 0.75, 0], labels: [0, 2, 3], multi: false }
     const counts = [500, 120, 30, 4]
     const shifts = [3, -2, 5]
     const perClass = singleCases({ counts }).filter((x) => scalesPerClass(x.spec))
     expect(perClass.map((v) => v.name)).toEqual(['vs', 'cdt', 'vs (defaults)', 'cdt (defaults)'])
     for (const v of perClass) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
+    const sigmoid = singleCases({ counts }).filter((x) => sigmoidPerClass(x.spec))
+    expect(sigmoid.map((v) => v.name)).toEqual(['balanced-bce', 'balanced-bce (smoothed)'])
+    for (const v of sigmoid) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
     const multi: Batch = { ...b, labels: [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0], multi: true }
     for (const v of multiCases({ counts, numSamples: 1000 }))
       expect((await shiftFailures(backends[0]!, v, multi, shifts)).length, v.name).toBeGreaterThan(0)
