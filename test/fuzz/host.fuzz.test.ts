@@ -54,6 +54,24 @@ const TARGETS: Target[] = [
     call: ([n, m]) => core.ldamMargins(n, m),
   },
   {
+    name: 'labelAwareSmoothingValues',
+    args: classes.chain((c) =>
+      fc.tuple(
+        countsInput(c),
+        numberInput(0, 1),
+        numberInput(0, 1),
+        fc.oneof(fc.constantFrom('concave', 'linear', 'convex', 'exp'), fc.constantFrom(...WRONG_TYPES)),
+        fc.oneof(fc.constant(undefined), numberInput(0.1, 4)),
+      ),
+    ),
+    call: ([n, h, t, shape, power]) => core.labelAwareSmoothingValues(n, h, t, shape, power),
+  },
+  {
+    name: 'balancedBceShift',
+    args: classes.chain((c) => fc.tuple(countsInput(c))),
+    call: ([n]) => core.balancedBceShift(n),
+  },
+  {
     name: 'drwWeights',
     args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 0.9999))),
     call: ([n, b]) => core.drwWeights(n, b),
