@@ -76,6 +76,14 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     main: [v('seesaw', { rule: 'seesaw', classCounts })],
     more: [v('seesaw (from zero counts)', { rule: 'seesaw', numClasses: classCounts.length, p: 1, q: 1.5, eps: 0.05 })],
   }),
+  // LADE: the prior cross-entropy and a term of the whole batch; a zero count keeps its class out of the term.
+  lade: (classCounts) => ({
+    main: [v('lade', { rule: 'lade', classCounts, alpha: 0.5, remineLambda: 0.3 })],
+    more: [
+      v('lade (defaults)', { rule: 'lade', classCounts }),
+      v('lade (a zero count)', { rule: 'lade', classCounts: classCounts.map((n, c) => (c === classCounts.length - 1 ? 0 : n)) }),
+    ],
+  }),
   // Class-dependent temperatures: VS with τ = 0.
   cdt: (classCounts) => ({
     main: [v('cdt', { rule: 'cdt', classCounts, gamma: 0.3 })],

@@ -66,6 +66,26 @@ export function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: Perturbe
 }
 
 /**
+ * How a rule's batch term (`BatchTerm`, docs/spec.md#86-batch-terms) enters the reduced loss, with
+ * `m` the counted rows and `M = Σ_j m_j` (summed across workers):
+ *
+ *     share_i = m_i / M     (mean)        share_i = m_i     (sum, none)
+ *
+ * the part of the term's value row `i` carries (so that the workers' losses add up to the whole
+ * batch's, and the mean of the per-sample losses of `'none'` is the mean loss), and `scale`, the
+ * factor of the term's gradient: `Σ_i share_i` over every worker, `1` for the mean (0 when no row
+ * counts) and `M` for the sum. Sample weights do not enter: the term is no sample's.
+ */
+export function batchTermShares<T>(ops: TensorOps<T>, task: LabelTask, inp: RowWeights<T>, reduction: Reduction): { share: T; scale: T } {
+  const counted = countedRows(ops, task, inp)
+  const local = ops.sum(counted, [0, 1], true)
+  const total = inp.batchSum === undefined ? local : inp.batchSum(local)
+  if (reduction !== 'mean') return { share: counted, scale: ops.reshape(total, []) }
+  const normalizer = ops.maximum(total, ops.constant([MIN_TOTAL], []))
+  return { share: ops.div(counted, normalizer), scale: ops.reshape(ops.div(total, normalizer), []) }
+}
+
+/**
  * `m` as an `[N, 1]` float tensor, also without a mask: then built from the labels, since a
  * symbolic backend knows `N` only at run time. A single-label row of the one-hot matrix sums to
  * `m_i` (masked-out rows are zero); any other row (multi-label entries, soft targets) times 0,

@@ -12,6 +12,7 @@ import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/db
 import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
+import type { LadeInput, LadeSpec } from './rules/lade.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
 import type { LogitAdjustmentInput, LogitAdjustmentSpec } from './rules/logitAdjustment.js'
@@ -38,6 +39,8 @@ export type {
   FocalSpec,
   IsdaInput,
   IsdaSpec,
+  LadeInput,
+  LadeSpec,
   LdamInput,
   LdamSpec,
   LogitAdjustedBceInput,
@@ -64,7 +67,7 @@ export type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
+export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LadeSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -81,6 +84,7 @@ export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
 export type RuleInput =
   | LplBaseInput
   | SeesawInput
+  | LadeInput
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput

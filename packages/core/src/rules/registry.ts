@@ -8,6 +8,7 @@ import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { focalDefinition } from './focal.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
+import { ladeDefinition } from './lade.js'
 import { ldamDefinition } from './ldam.js'
 import { logitAdjustedBceDefinition } from './logitAdjustedBce.js'
 import { logitAdjustmentDefinition } from './logitAdjustment.js'
@@ -33,6 +34,7 @@ export const RULE_DEFINITIONS = [
   cdtDefinition,
   isdaDefinition,
   seesawDefinition,
+  ladeDefinition,
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,
