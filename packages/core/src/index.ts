@@ -74,7 +74,7 @@ export { parseSpec } from './spec.js'
 export { specs } from './specBuilders.js'
 export type { NamedRule, RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
 export { createLoss, ruleFacts } from './loss.js'
-export type { EvaluatedPart, Loss, LossEvaluation, LossOptions } from './loss.js'
+export type { EvaluatedPart, Loss, LossEvaluation, LossOptions, ReducedBatchTerm } from './loss.js'
 export type { BatchRows, ClassAxis } from './batchLayout.js'
 export type { SoftTargetForm } from './targets.js'
 export type {

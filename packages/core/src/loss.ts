@@ -67,7 +67,15 @@ export interface EvaluatedPart<T> {
    * share of its value (`[M, 1]`) and the factor of its gradient (a scalar), as `batchTermShares`
    * gives them for the call's reduction.
    */
-  readonly batchTerm?: BatchTerm<T> & { readonly share: T; readonly scale: T }
+  readonly batchTerm?: ReducedBatchTerm<T>
+}
+
+/** A rule's batch term as a reduction takes it (see {@link EvaluatedPart.batchTerm}, docs/spec.md#86-batch-terms). */
+export interface ReducedBatchTerm<T> extends BatchTerm<T> {
+  /** Each row's share of the term's value, `[M, 1]`: `m_i/M` for the mean, `m_i` for the sum and `'none'`. */
+  readonly share: T
+  /** The factor of the term's gradient, a scalar: 1 for the mean (0 when no row counts), `M` for the sum and `'none'`. */
+  readonly scale: T
 }
 
 /** Everything one evaluation of a rule produces; adapters and exporters build on it. */

@@ -96,7 +96,7 @@ export function ladeTerm<T>(
 
 /**
  * LADE, *Disentangling Label Distribution for Long-tailed Visual Recognition* (Hong, Han, Choi,
- * Chun and Kim, CVPR 2021; hyperconnect/LADE
+ * Seo, Kim and Chang, CVPR 2021; hyperconnect/LADE
  * `loss/PriorCELoss.py`, `loss/LADELoss.py`):
  *
  *     L = CE(u + log(π + 1e-9), y) + α · (−Σ_c π_c·(F_c − S_c − λ·S_c²))
