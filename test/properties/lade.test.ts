@@ -167,7 +167,7 @@ describe('lade', () => {
     )
   })
 
-  it("spreads the term over the counted rows: 'none' averages to the mean, 'sum' is M times it; sample weights leave it alone", () => {
+  it("spreads the term over the counted rows: 'none' averages to the mean, 'sum' is M times it; sample weights weight each row's part", () => {
     fc.assert(
       fc.property(small, params, (b, { alpha, lambda }) => {
         const spec = { rule: 'lade', classCounts: b.counts, alpha, remineLambda: lambda } as const
@@ -177,10 +177,14 @@ describe('lade', () => {
         const sum = createLoss(referenceOps, spec, { reduction: 'sum' })(logits, labels).data[0]!
         expect(close(none.reduce((a, v) => a + v, 0) / b.n, mean, 1e-12)).toBe(true)
         expect(close(sum, b.n * mean, 1e-12)).toBe(true)
-        // Weights 2 double the cross-entropy's share and leave the term as it is.
-        const twice = createLoss(referenceOps, spec)(logits, labels, { sampleWeight: referenceOps.constant(new Array(b.n).fill(2), [b.n]) })
-        const ce = createLoss(referenceOps, { ...spec, alpha: 0 })(logits, labels).data[0]!
-        expect(close(twice.data[0]!, mean + ce, 1e-12)).toBe(true)
+        // Each row carries α·L_LADE once in 'none', beside its own cross-entropy.
+        const ce = createLoss(referenceOps, { ...spec, alpha: 0 }, { reduction: 'none' })(logits, labels).data
+        const term = hostLade(b, alpha, lambda) - hostLade(b, 0, lambda)
+        for (let i = 0; i < b.n; i++) expect(close(none[i]!, ce[i]! + term, 1e-9)).toBe(true)
+        // Weights w_i: the mean is Σ w_i·(ℓ_i + T) / N, what a trainer weighting 'none' itself computes.
+        const w = Array.from({ length: b.n }, (_, i) => 0.5 + (i % 3))
+        const weighted = createLoss(referenceOps, spec)(logits, labels, { sampleWeight: referenceOps.constant(w, [b.n]) }).data[0]!
+        expect(close(weighted, none.reduce((a, v, i) => a + w[i]! * v, 0) / b.n, 1e-12)).toBe(true)
       }),
       RUNS,
     )

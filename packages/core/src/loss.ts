@@ -72,9 +72,9 @@ export interface EvaluatedPart<T> {
 
 /** A rule's batch term as a reduction takes it (see {@link EvaluatedPart.batchTerm}, docs/spec.md#86-batch-terms). */
 export interface ReducedBatchTerm<T> extends BatchTerm<T> {
-  /** Each row's share of the term's value, `[M, 1]`: `m_i/M` for the mean, `m_i` for the sum and `'none'`. */
+  /** Each row's share of the term's value, `[M, 1]`: `s_i·m_i/M` for the mean, `s_i·m_i` for the sum and `'none'`. */
   readonly share: T
-  /** The factor of the term's gradient, a scalar: 1 for the mean (0 when no row counts), `M` for the sum and `'none'`. */
+  /** The factor of the term's gradient, a scalar: the shares' sum over every worker (1 for the unweighted mean, 0 when no row counts). */
   readonly scale: T
 }
 

@@ -160,9 +160,10 @@ export interface PerturbCall<T> {
 /**
  * A term of the loss that belongs to the batch as a whole rather than to any sample
  * (docs/spec.md#86-batch-terms): LADE's regularizer, made of class statistics over every counted
- * row. The loss adds `value` to its mean (spread evenly over the counted rows: `value·m_i/M` per
- * row for `'mean'`, `value·m_i` for `'sum'` and `'none'`), unweighted by sample weights, and
- * `gradient` to its closed-form gradient; automatic differentiation goes through `value`'s ops.
+ * row. The loss adds `value` to its mean, spread evenly over the counted rows (`s_i·m_i·value/M` per
+ * row for `'mean'`, `s_i·m_i·value` for `'sum'` and `'none'`, `s` the sample weights, which weight a
+ * row's part as they weight its loss), and `gradient`, scaled alike, to its closed-form gradient;
+ * automatic differentiation goes through `value`'s ops.
  */
 export interface BatchTerm<T> {
   /**
@@ -172,7 +173,7 @@ export interface BatchTerm<T> {
   value: T
   /**
    * `∂value/∂u`, `[N, C]`: the closed-form gradient of the term w.r.t. this worker's logits, 0 on
-   * rows that do not count. With `'sum'` or `'none'` the loss scales it by the counted rows `M`.
+   * rows that do not count. The loss scales it by `Σ_i s_i·m_i` (divided by `M` for the mean).
    */
   gradient: T
 }
