@@ -6,7 +6,8 @@
  * 1. Shift invariance: a constant added to every logit of a row changes neither the loss nor the
  *    gradient, for every single-label rule whose logits enter a softmax through `u + δ` or
  *    `s·(u + δ)` with one scale `s` for every class. It does not hold for VS and CDT (one scale per
- *    class: the shift becomes `Δ_c·k`, different per class) nor for any multi-label rule (each entry
+ *    class: the shift becomes `Δ_c·k`, different per class), for LADE (its batch term reads the raw
+ *    logits) nor for any multi-label rule (each entry
  *    goes through its own sigmoid, `σ(z + k) ≠ σ(z)`); a witness shows the check failing on them.
  * 2. A batch whose rows are all masked out (mask 0 on every row, or the ignore label at every
  *    position) has loss 0 in every reduction and a gradient of exactly 0, never NaN, and leaves a
@@ -158,6 +159,13 @@ const scalesPerClass = (spec: RuleInput): boolean => {
   const s = spec as { rule: string; base?: { rule: string } }
   return PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule))
 }
+/**
+ * Rules with a term of the whole batch on the raw logits (docs/spec.md#86-batch-terms): LADE's
+ * class means `F_c` and batch log-sum-exps `S_c` move with a row's shift, and `F_c − S_c` by a
+ * different amount for each class.
+ */
+const BATCH_TERM_ON_LOGITS = new Set(['lade'])
+const notShiftInvariant = (spec: RuleInput): boolean => scalesPerClass(spec) || BATCH_TERM_ON_LOGITS.has((spec as { rule: string }).rule)
 
 /** A single-label batch with its per-row shifts. */
 interface ShiftCase {
@@ -195,7 +203,7 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     await fc.assert(
       fc.asyncProperty(shiftCases, async ({ b, counts, shifts }) => {
         const failures: string[] = []
-        for (const v of singleCases({ counts }).filter((x) => !scalesPerClass(x.spec)))
+        for (const v of singleCases({ counts }).filter((x) => !notShiftInvariant(x.spec)))
           failures.push(...(await shiftFailures(backends[0]!, v, b, shifts)))
         expect(failures).toEqual([])
       }),
@@ -208,7 +216,7 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     const failures: string[] = []
     let checked = 0
     for (const { b, counts, shifts } of fc.sample(shiftCases, { numRuns: 1, seed: 27 })) {
-      for (const v of singleCases({ counts }).filter((x) => !scalesPerClass(x.spec))) {
+      for (const v of singleCases({ counts }).filter((x) => !notShiftInvariant(x.spec))) {
         for (const backend of float32) {
           failures.push(...(await shiftFailures(backend, v, b, shifts)))
           checked++
@@ -219,13 +227,16 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     expect(checked).toBeGreaterThan(3 * 25)
   })
 
-  it('does not hold for VS, CDT and the multi-label rules: the same check fails on them (reference)', async () => {
+  it('does not hold for VS, CDT, LADE and the multi-label rules: the same check fails on them (reference)', async () => {
     const b: Batch = { n: 3, c: 4, logits: [0.5, -1, 2, 0.25, 1, 0, -2, 3, -0.5, 1.5, 0.75, 0], labels: [0, 2, 3], multi: false }
     const counts = [500, 120, 30, 4]
     const shifts = [3, -2, 5]
     const perClass = singleCases({ counts }).filter((x) => scalesPerClass(x.spec))
     expect(perClass.map((v) => v.name)).toEqual(['vs', 'cdt', 'vs (defaults)', 'cdt (defaults)'])
     for (const v of perClass) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
+    const batchTerms = singleCases({ counts }).filter((x) => BATCH_TERM_ON_LOGITS.has((x.spec as { rule: string }).rule))
+    expect(batchTerms.length).toBeGreaterThan(0)
+    for (const v of batchTerms) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
     const multi: Batch = { ...b, labels: [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0], multi: true }
     for (const v of multiCases({ counts, numSamples: 1000 }))
       expect((await shiftFailures(backends[0]!, v, multi, shifts)).length, v.name).toBeGreaterThan(0)

@@ -48,7 +48,8 @@ function ladePriors(classCounts: readonly number[]): number[] {
  * zero there and take no part), `k_c` the counted rows of class `c`. The log-sum-exp runs down the
  * batch axis shifted by each class's maximum (held constant for autodiff), so logits of `1e4` stay
  * finite. Data parallelism: `k`, `Σ y·u` and `Σ exp(u − m)` go through `ctx.batchSum`, the shift `m`
- * through `ctx.batchMax`. An empty batch has value 0. Shapes: `logits` and `labelMatrix` `[N, C]`;
+ * through `ctx.batchMax`. A class that is `−∞` on every counted row (masked out of each,
+ * docs/spec.md#12-masked-classes) takes no part (`S_c = 0`), and an empty batch has value 0. Shapes: `logits` and `labelMatrix` `[N, C]`;
  * the gradient `[N, C]`, 0 on rows that do not count and at masked classes (`−∞`, held at the lowest
  * float for the term).
  */
@@ -62,7 +63,7 @@ export function ladeTerm<T>(
   remineLambda: number,
 ): BatchTerm<T> {
   const total = (x: T) => (ctx.batchSum === undefined ? x : ctx.batchSum(x))
-  const top = (x: T) => (ctx.batchMax === undefined ? x : ctx.batchMax(x))
+  const max = (x: T) => (ctx.batchMax === undefined ? x : ctx.batchMax(x))
   const lowest = scalar(ops, ops.lowest ?? FLOAT32_LOWEST)
   const one = scalar(ops, 1)
   // A masked class (−∞) held finite, so that its product with a zero label is 0.
@@ -70,17 +71,18 @@ export function ladeTerm<T>(
   const counted = ops.sum(labelMatrix, [1], true)
   const k = named(ops, total(ops.sum(labelMatrix, [0], true)), 'lade_k')
   const n = ops.sum(k, [1], true)
-  const hasRows = ops.greater(n, scalar(ops, 0))
   const f = named(ops, ops.div(total(ops.sum(ops.mul(labelMatrix, u), [0], true)), ops.add(k, scalar(ops, COUNT_EPSILON))), 'lade_f')
   // Rows that do not count at the lowest float: no part in the maximum, exp(· − m) = 0.
   const rows = ops.add(ops.mul(u, counted), ops.mul(ops.sub(one, counted), lowest))
-  const localTop = ops.maximum(ops.max(rows, [0], true), lowest)
-  const shift = ops.mul(ops.stopGradient(top(localTop)), hasRows)
+  const top = max(ops.maximum(ops.max(rows, [0], true), lowest))
+  // A class with a finite logit on a counted row; the others (no counted row, or −∞ on every one)
+  // take no part in the term: their S is 0 and nothing is log 0.
+  const present = ops.greater(top, lowest)
+  const shift = ops.mul(ops.stopGradient(top), present)
   const e = ops.mul(ops.exp(ops.sub(rows, shift)), counted)
-  // No counted row anywhere: the sum is 1 (and S 0), so that nothing is log 0.
-  const sumExp = ops.add(total(ops.sum(e, [0], true)), ops.sub(one, hasRows))
+  const sumExp = ops.add(total(ops.sum(e, [0], true)), ops.sub(one, present))
   const logN = ops.log(ops.maximum(n, one))
-  const s = named(ops, ops.mul(ops.add(ops.sub(ops.add(shift, ops.log(sumExp)), logN), constants.sShift), hasRows), 'lade_s')
+  const s = named(ops, ops.mul(ops.add(ops.sub(ops.add(shift, ops.log(sumExp)), logN), constants.sShift), present), 'lade_s')
   const lambda = scalar(ops, remineLambda)
   const perClass = ops.sub(ops.add(s, ops.mul(lambda, ops.mul(s, s))), f)
   const a = scalar(ops, alpha)
