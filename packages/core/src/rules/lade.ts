@@ -71,7 +71,9 @@ export function ladeTerm<T>(
   const counted = ops.sum(labelMatrix, [1], true)
   const k = named(ops, total(ops.sum(labelMatrix, [0], true)), 'lade_k')
   const n = ops.sum(k, [1], true)
-  const f = named(ops, ops.div(total(ops.sum(ops.mul(labelMatrix, u), [0], true)), ops.add(k, scalar(ops, COUNT_EPSILON))), 'lade_f')
+  // k_c + 1e-8, and 1 for an absent class (whose sums are 0): float16 storage flushes 1e-8 to 0, and 0/0 is NaN.
+  const denominator = ops.add(ops.add(k, scalar(ops, COUNT_EPSILON)), ops.sub(one, ops.greater(k, scalar(ops, 0))))
+  const f = named(ops, ops.div(total(ops.sum(ops.mul(labelMatrix, u), [0], true)), denominator), 'lade_f')
   // Rows that do not count at the lowest float: no part in the maximum, exp(· − m) = 0.
   const rows = ops.add(ops.mul(u, counted), ops.mul(ops.sub(one, counted), lowest))
   const top = max(ops.maximum(ops.max(rows, [0], true), lowest))
@@ -89,10 +91,7 @@ export function ladeTerm<T>(
   const value = ops.mul(a, ops.sum(ops.mul(constants.priors, perClass), [0, 1]))
   const q = ops.div(e, sumExp)
   const slope = ops.add(one, ops.mul(scalar(ops, 2 * remineLambda), s))
-  const gradient = ops.mul(
-    ops.mul(a, constants.priors),
-    ops.sub(ops.mul(slope, q), ops.div(labelMatrix, ops.add(k, scalar(ops, COUNT_EPSILON)))),
-  )
+  const gradient = ops.mul(ops.mul(a, constants.priors), ops.sub(ops.mul(slope, q), ops.div(labelMatrix, denominator)))
   return { value: named(ops, value, 'lade_term'), gradient }
 }
 
