@@ -28,6 +28,7 @@ export const SINGLE_LABEL_KINDS = [
   'vs',
   'cdt',
   'seesaw',
+  'lade',
   'isda',
   'lpl-prior',
   'lpl-confidence',
@@ -86,6 +87,8 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       })
     case 'cdt':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1) })
+    case 'lade':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, alpha: numberInput(0, 1), remineLambda: numberInput(0, 1) })
     case 'isda':
       return fc.record({
         rule: fc.constant(kind),

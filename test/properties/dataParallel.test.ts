@@ -4,7 +4,10 @@
  * batch statistics through `batchSum` compute what one worker computes on the whole batch — the
  * perturbed logits (so `δ`), the loss (the workers' losses add up to it), the per-sample losses,
  * the closed-form gradient and the next state, with ignored rows among them (single-label cases).
- * Without the sums, the shards' `δ` differ.
+ * Without the sums, the shards' `δ` differ. LADE's term of the whole batch takes its log-sum-exp's
+ * shift through `batchMax`: with it, uneven and empty shards give the whole batch's loss and
+ * gradient; a worker's own maximum in its place gives another, and a context without `batchMax` is
+ * refused.
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
@@ -23,38 +26,40 @@ function tensors(b: Batch, rows: readonly number[]): { logits: RefTensor; labels
 }
 
 /**
- * Runs `work` on every shard as W workers whose `batchSum` is an all-reduce. A collective needs
- * every worker at the same call, so the workers run in rounds: in a round each worker's `j`-th
- * `batchSum` returns the sum of the workers' `j`-th statistics of the round before (its own value in
- * the first). A statistic depends only on the sums of earlier calls, so the rounds settle, exactly,
- * after at most one round per call; the results of the settled round are those of real workers.
- * A statistic's shape may depend on earlier sums (the slots of the classes present in the whole
- * batch, `classSlots`): until the workers agree on it, each gets its own value back.
+ * Runs `work` on every shard as W workers whose `batchSum` and `batchMax` are all-reduces (a sum,
+ * a maximum). A collective needs every worker at the same call, so the workers run in rounds: in a
+ * round each worker's `j`-th collective returns the reduction of the workers' `j`-th statistics of
+ * the round before (its own value in the first). A statistic depends only on the reductions of
+ * earlier calls, so the rounds settle, exactly, after at most one round per call; the results of
+ * the settled round are those of real workers. A statistic's shape may depend on earlier sums (the
+ * slots of the classes present in the whole batch, `classSlots`): until the workers agree on it,
+ * each gets its own value back. `options.max: false` leaves `batchMax` out of the context.
  */
-function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTensor>) => R): R[] {
+function asWorkers<R>(shards: number, work: (w: number, ctx: LossContext<RefTensor>) => R, options: { max?: boolean } = {}): R[] {
   let reduced: (RefTensor | undefined)[] = []
   const sameShape = (a: RefTensor, b: RefTensor) => a.shape.length === b.shape.length && a.shape.every((d, k) => d === b.shape[k])
   for (let round = 0; round < 500; round++) {
-    const recorded: RefTensor[][] = []
+    const recorded: { op: 'sum' | 'max'; x: RefTensor }[][] = []
     const results = Array.from({ length: shards }, (_, w) => {
-      const mine: RefTensor[] = []
+      const mine: { op: 'sum' | 'max'; x: RefTensor }[] = []
       recorded.push(mine)
-      const batchSum = (x: RefTensor) => {
+      const collective = (op: 'sum' | 'max') => (x: RefTensor) => {
         const j = mine.length
-        mine.push(x)
-        const sum = reduced[j]
-        return sum !== undefined && sameShape(sum, x) ? sum : x
+        mine.push({ op, x })
+        const all = reduced[j]
+        return all !== undefined && sameShape(all, x) ? all : x
       }
-      return work(w, { batchSum })
+      return work(w, { batchSum: collective('sum'), ...(options.max === false ? {} : { batchMax: collective('max') }) })
     })
     const calls = recorded[0]!.length
     expect(
-      recorded.map((r) => r.length),
-      'every worker joins every sum',
-    ).toEqual(recorded.map(() => calls))
+      recorded.map((r) => r.map((c) => c.op).join()),
+      'every worker joins every collective, in the same order',
+    ).toEqual(recorded.map(() => recorded[0]!.map((c) => c.op).join()))
     const next = Array.from({ length: calls }, (_, j) => {
-      const values = recorded.map((r) => r[j]!)
-      return values.every((x) => sameShape(x, values[0]!)) ? values.reduce((a, x) => ops.add(a, x)) : undefined
+      const values = recorded.map((r) => r[j]!.x)
+      const combine = recorded[0]![j]!.op === 'sum' ? ops.add : ops.maximum
+      return values.every((x) => sameShape(x, values[0]!)) ? values.reduce((a, x) => combine(a, x)) : undefined
     })
     const settled =
       next.length === reduced.length &&
@@ -211,5 +216,81 @@ describe('9. data-parallel training, for every rule', () => {
       shard.flatMap((i) => Array.from(expected).slice(i * b.c, (i + 1) * b.c)),
       'with the sums',
     )
+  })
+
+  describe('lade: class sums and a log-sum-exp over the whole batch', () => {
+    const ladeCases = sharded(batchArbitrary({ maxN: 24, maxC: 8, minC: 2, scales: [1, 10, 1e4] })).map(({ b, workerOf, workers }) => ({
+      b: { n: b.n, c: b.c, logits: b.logits, labels: b.labels, multi: false } as Batch,
+      counts: b.counts,
+      // One worker more than the rows are dealt to: an empty shard in every case.
+      shards: [...shardsOf(b.n, workerOf, workers), []],
+    }))
+
+    it('uneven shards, an empty one among them, give the loss, per-sample losses and gradient of the whole batch, at logits of 1e4 too', () => {
+      fc.assert(
+        fc.property(ladeCases, fc.double({ min: 0, max: 1, noNaN: true }), ({ b, counts, shards }, lambda) => {
+          const spec: RuleInput = { rule: 'lade', classCounts: counts, alpha: 0.7, remineLambda: lambda }
+          const whole = tensors(b, allRows(b))
+          const loss = createLoss(ops, spec)(whole.logits, whole.labels).data[0]!
+          const gradient = createLoss(ops, spec).gradient(whole.logits, whole.labels).data
+          const perSample = createLoss(ops, spec).perSample(whole.logits, whole.labels).data
+          const results = asWorkers(shards.length, (w, ctx) => {
+            const { logits, labels } = tensors(b, shards[w]!)
+            return {
+              loss: createLoss(ops, spec)(logits, labels, ctx).data[0]!,
+              gradient: createLoss(ops, spec).gradient(logits, labels, ctx).data,
+              perSample: createLoss(ops, spec).perSample(logits, labels, ctx).data,
+            }
+          })
+          expect(Number.isFinite(loss)).toBe(true)
+          const inShardOrder = (values: ArrayLike<number>, width: number) =>
+            shards.flatMap((rows) => rows.flatMap((i) => Array.from(values).slice(i * width, (i + 1) * width)))
+          expectClose([results.reduce((a, r) => a + r.loss, 0)], [loss], 'lade: the workers add up to the loss')
+          expectClose(
+            results.flatMap((r) => Array.from(r.gradient)),
+            inShardOrder(gradient, b.c),
+            'lade: gradient',
+          )
+          expectClose(
+            results.flatMap((r) => Array.from(r.perSample)),
+            inShardOrder(perSample, 1),
+            'lade: per-sample losses',
+          )
+        }),
+        RUNS,
+      )
+    })
+
+    it("needs the common maximum: a worker's own maximum gives another loss, and no batchMax is refused", () => {
+      const counts = [40, 20, 10, 5]
+      // The second shard's logits sit far above the first's: each worker's own shift is another.
+      const b: Batch = {
+        n: 6,
+        c: 4,
+        logits: [2, 0, -1, -2, 0.5, 1, 0, -1, 1, 0.2, 0.1, -0.5, 30, 28, 31, 29, 27, 33, 30, 26, 29, 30, 28, 35],
+        labels: [0, 1, 0, 2, 3, 1],
+        multi: false,
+      }
+      const spec: RuleInput = { rule: 'lade', classCounts: counts, alpha: 1, remineLambda: 0.1 }
+      const whole = tensors(b, allRows(b))
+      const expected = createLoss(ops, spec)(whole.logits, whole.labels).data[0]!
+      const shards = [
+        [0, 1, 2],
+        [3, 4, 5],
+      ]
+      const total = (ctxOf: (ctx: LossContext<RefTensor>) => LossContext<RefTensor>, max?: boolean) =>
+        asWorkers(
+          2,
+          (w, ctx) => {
+            const { logits, labels } = tensors(b, shards[w]!)
+            return createLoss(ops, spec)(logits, labels, ctxOf(ctx)).data[0]!
+          },
+          max === undefined ? {} : { max },
+        ).reduce((a, v) => a + v, 0)
+      expectClose([total((ctx) => ctx)], [expected], 'with batchMax')
+      const own = total((ctx) => ({ ...ctx, batchMax: (x: RefTensor) => x }))
+      expect(Math.abs(own - expected)).toBeGreaterThan(1e-3)
+      expect(() => total((ctx) => ctx, false)).toThrow(expect.objectContaining({ code: 'MISSING_CONTEXT', field: 'batchMax' }))
+    })
   })
 })

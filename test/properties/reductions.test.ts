@@ -162,6 +162,10 @@ describe('8.3 label smoothing', () => {
         // smoothing, balanced BCE) scores the batch otherwise.
         const spec0 = variant.spec as { rule: string; weighting?: unknown }
         if (spec0.rule === 'ldam' || spec0.weighting !== undefined || !createLoss(ops, spec).rule.term.plain) return
+        // A rule's term of the whole batch (docs/spec.md#86-batch-terms) is added as it is, whatever the smoothing.
+        for (const part of evaluation.parts) {
+          if (part.batchTerm !== undefined) expected += part.batchTerm.value.data[0]! * part.batchTerm.scale.data[0]!
+        }
         expectClose(evaluation.loss.data, [expected], `${variant.name}: loss`)
       }),
       RUNS,

@@ -6,9 +6,9 @@
  * 1. Shift invariance: a constant added to every logit of a row changes neither the loss nor the
  *    gradient, for every single-label rule whose logits enter a softmax through `u + δ` or
  *    `s·(u + δ)` with one scale `s` for every class. It does not hold for VS and CDT (one scale per
- *    class: the shift becomes `Δ_c·k`, different per class) nor for any multi-label rule or balanced
- *    BCE (each entry goes through its own sigmoid, `σ(z + k) ≠ σ(z)`); a witness shows the check
- *    failing on them.
+ *    class: the shift becomes `Δ_c·k`, different per class), for LADE (its batch term reads the raw
+ *    logits), nor for any multi-label rule or balanced BCE (each entry goes through its own sigmoid,
+ *    `σ(z + k) ≠ σ(z)`); a witness shows the check failing on them.
  * 2. A batch whose rows are all masked out (mask 0 on every row, or the ignore label at every
  *    position) has loss 0 in every reduction and a gradient of exactly 0, never NaN, and leaves a
  *    stateful rule's state as it was (docs/spec.md#8-reductions-sample-weights-and-masks). An empty
@@ -159,11 +159,18 @@ const scalesPerClass = (spec: RuleInput): boolean => {
   const s = spec as { rule: string; base?: { rule: string } }
   return PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule))
 }
+/**
+ * Rules with a term of the whole batch on the raw logits (docs/spec.md#86-batch-terms): LADE's
+ * class means `F_c` and batch log-sum-exps `S_c` move with a row's shift, and `F_c − S_c` by a
+ * different amount for each class.
+ */
+const BATCH_TERM_ON_LOGITS = new Set(['lade'])
+const notShiftInvariant = (spec: RuleInput): boolean => scalesPerClass(spec) || BATCH_TERM_ON_LOGITS.has((spec as { rule: string }).rule)
 
 /** Single-label rules scored by a sigmoid per class (BCE of each class's logit), which a row shift changes. */
 const SIGMOID_PER_CLASS = new Set(['balanced-bce'])
 const sigmoidPerClass = (spec: RuleInput): boolean => SIGMOID_PER_CLASS.has((spec as { rule: string }).rule)
-const shiftInvariant = (spec: RuleInput): boolean => !scalesPerClass(spec) && !sigmoidPerClass(spec)
+const shiftInvariant = (spec: RuleInput): boolean => !notShiftInvariant(spec) && !sigmoidPerClass(spec)
 
 /** A single-label batch with its per-row shifts. */
 interface ShiftCase {
@@ -197,7 +204,7 @@ async function shiftFailures(backend: AnyBackend, variant: RuleVariant, b: Batch
 }
 
 describe('1. shift invariance: a constant added to a row changes neither loss nor gradient (single-label softmax rules)', () => {
-  it('every single-label rule but VS, CDT and balanced BCE, on the reference (a property): loss, closed-form gradient', async () => {
+  it('every single-label rule but VS, CDT, balanced BCE and LADE, on the reference (a property): loss, closed-form gradient', async () => {
     await fc.assert(
       fc.asyncProperty(shiftCases, async ({ b, counts, shifts }) => {
         const failures: string[] = []
@@ -225,7 +232,7 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     expect(checked).toBeGreaterThan(3 * 25)
   })
 
-  it('does not hold for VS, CDT, balanced BCE and the multi-label rules: the same check fails on them (reference)', async () => {
+  it('does not hold for VS, CDT, balanced BCE, LADE and the multi-label rules: the same check fails on them (reference)', async () => {
     const b: Batch = { n: 3, c: 4, logits: [0.5, -1, 2, 0.25, 1, 0, -2, 3, -0.5, 1.5, 0.75, 0], labels: [0, 2, 3], multi: false }
     const counts = [500, 120, 30, 4]
     const shifts = [3, -2, 5]
@@ -235,6 +242,9 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     const sigmoid = singleCases({ counts }).filter((x) => sigmoidPerClass(x.spec))
     expect(sigmoid.map((v) => v.name)).toEqual(['balanced-bce', 'balanced-bce (smoothed)'])
     for (const v of sigmoid) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
+    const batchTerms = singleCases({ counts }).filter((x) => BATCH_TERM_ON_LOGITS.has((x.spec as { rule: string }).rule))
+    expect(batchTerms.length).toBeGreaterThan(0)
+    for (const v of batchTerms) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
     const multi: Batch = { ...b, labels: [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0], multi: true }
     for (const v of multiCases({ counts, numSamples: 1000 }))
       expect((await shiftFailures(backends[0]!, v, multi, shifts)).length, v.name).toBeGreaterThan(0)

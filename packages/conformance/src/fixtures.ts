@@ -114,6 +114,8 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         focalGamma: n('focalGamma'),
         balanceParam: n('balanceParam'),
       })
+    case 'lade':
+      return parseSpec({ rule: 'lade', classCounts: counts(), alpha: n('alpha'), remineLambda: n('remineLambda') })
     case 'seesaw':
       return parseSpec({ rule: 'seesaw', p: n('p'), q: n('q'), eps: n('eps'), classCounts: counts() })
     case 'class-balanced':

@@ -6,6 +6,7 @@ import {
   labelAwareSmoothingValues,
   labelPriors,
   ldamMargins,
+  ladeHostTerms,
   lplSteps,
   officialLongtailSteps,
   priorSplitBounds,
@@ -117,6 +118,16 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
     return [
       { what: 'directions', error: relativeError(split.directions, c.directions as number[]) },
       { what: 'classSteps', error: relativeError(steps, c.classSteps as number[]) },
+    ]
+  }
+  if (c.kind === 'lade') {
+    // The two terms from their formulas on the host, against the released code's.
+    const terms = ladeHostTerms(c.logits as number[][], c.labels as number[], c.classCounts as number[], c.remineLambda as number)
+    return [
+      { what: 'batchClassCounts', error: relativeError(terms.batchClassCounts, c.batchClassCounts as number[]) },
+      { what: 'ceLoss', error: relativeError([terms.ceLoss], [c.ceLoss as number]) },
+      { what: 'ladeLoss', error: relativeError([terms.ladeLoss], [c.ladeLoss as number]) },
+      { what: 'loss = ceLoss + alpha·ladeLoss', error: relativeError([terms.ceLoss + (c.alpha as number) * terms.ladeLoss], [c.loss]) },
     ]
   }
   if (c.kind === 'class-balanced') {

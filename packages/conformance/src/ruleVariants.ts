@@ -32,6 +32,10 @@ const FIXED_BOUNDS = [0.3, 0.9, 0.45, 1.2, 0.6, 1.5]
 
 const v = (name: string, spec: RuleInput, through?: boolean): RuleVariant => ({ name, spec, ...(through ? { through } : {}) })
 
+/** The counts with the last one 0, where another is positive (a prior of 0 kept as it is, as LADE keeps it). */
+const withZeroCount = (classCounts: readonly number[]): number[] =>
+  classCounts.map((n, c) => (c === classCounts.length - 1 && classCounts.slice(0, -1).some((m) => m > 0) ? 0 : n))
+
 /**
  * Every registered single-label rule's variants for class counts. Keyed by rule name, as the
  * multi-label table: a rule added to the registry does not compile until it has its variants, and
@@ -75,6 +79,14 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
   seesaw: (classCounts) => ({
     main: [v('seesaw', { rule: 'seesaw', classCounts })],
     more: [v('seesaw (from zero counts)', { rule: 'seesaw', numClasses: classCounts.length, p: 1, q: 1.5, eps: 0.05 })],
+  }),
+  // LADE: the prior cross-entropy and a term of the whole batch; a zero count keeps its class out of the term.
+  lade: (classCounts) => ({
+    main: [v('lade', { rule: 'lade', classCounts, alpha: 0.5, remineLambda: 0.3 })],
+    more: [
+      v('lade (defaults)', { rule: 'lade', classCounts }),
+      v('lade (a zero count)', { rule: 'lade', classCounts: withZeroCount(classCounts) }),
+    ],
   }),
   // Class-dependent temperatures: VS with τ = 0.
   cdt: (classCounts) => ({

@@ -1,6 +1,6 @@
 /**
  * Class-level logit perturbation losses for users: the rules (cross-entropy, logit adjustment,
- * balanced softmax, focal, LDAM/LDAM-DRW, VS, CDT, ISDA, seesaw, LPL and the authors' released code,
+ * balanced softmax, focal, LDAM/LDAM-DRW, VS, CDT, ISDA, seesaw, LADE, LPL and the authors' released code,
  * and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec},
  * {@link specs}), what a rule declares ({@link ruleFacts}), its state saved and loaded
  * ({@link saveRuleState}, {@link loadRuleState}), the analysis of a perturbation ({@link Loss.explain},
@@ -38,6 +38,8 @@ export type {
   IsdaSpec,
   LabelAwareSmoothingInput,
   LabelAwareSmoothingSpec,
+  LadeInput,
+  LadeSpec,
   LdamInput,
   LdamSpec,
   LogitAdjustedBceInput,
@@ -75,10 +77,11 @@ export { parseSpec } from './spec.js'
 export { specs } from './specBuilders.js'
 export type { NamedRule, RuleFields, RuleInputOf, SpecBuilder, SpecBuilders } from './specBuilders.js'
 export { createLoss, ruleFacts } from './loss.js'
-export type { EvaluatedPart, Loss, LossEvaluation, LossOptions } from './loss.js'
+export type { EvaluatedPart, Loss, LossEvaluation, LossOptions, ReducedBatchTerm } from './loss.js'
 export type { BatchRows, ClassAxis } from './batchLayout.js'
 export type { SoftTargetForm } from './targets.js'
 export type {
+  BatchTerm,
   IsdaInputs,
   LabelTask,
   LossContext,
@@ -102,6 +105,8 @@ export { balancedBceShift } from './rules/balancedBce.js'
 export { drwWeights } from './rules/counts.js'
 export { vsTerms } from './rules/vs.js'
 export { isdaPerturbation } from './rules/isda.js'
+export { ladeHostTerms } from './rules/lade.js'
+export type { LadeHostTerms } from './rules/lade.js'
 export { lplSteps, priorSplitBounds } from './rules/lpl/lplBounds.js'
 export type { LplClassBounds } from './rules/lpl/lplBounds.js'
 export { officialLongtailSteps } from './rules/official/officialLongtail.js'

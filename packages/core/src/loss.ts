@@ -2,7 +2,7 @@ import { type Explanation, explainBatch, explainMultiLabelBatch } from './analys
 import { LogitPerturbError, check } from './errors.js'
 import type { TensorOps, ValueChecks } from './ops.js'
 import { type CheckLevel, type Checks, checkLevel, parseChecks } from './checkLevel.js'
-import { type Reduction, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
+import { type Reduction, batchTermShares, closedFormBatchGradient, reducedLoss, rowShares } from './reduction.js'
 import { type LogitTargets, checkOneOf, describeValue } from './validate.js'
 import { type BatchRows, type ClassAxis, batchRows } from './batchLayout.js'
 import { countedRowMask, softTargetParts, withoutIgnored } from './targets.js'
@@ -11,7 +11,7 @@ import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
 import { EMPTY_BATCH } from './numerics.js'
 import { type LossTerm, plainTerm } from './rules/lossTerms.js'
-import type { LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
+import type { BatchTerm, LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
 
@@ -62,6 +62,20 @@ export interface EvaluatedPart<T> {
   readonly labelMatrix: T
   /** Each row's share in the loss, `[M, 1]`. */
   readonly rowShares: T
+  /**
+   * The rule's term of the whole batch (`Perturbation.batchTerm`), when it has one, with each row's
+   * share of its value (`[M, 1]`) and the factor of its gradient (a scalar), as `batchTermShares`
+   * gives them for the call's reduction.
+   */
+  readonly batchTerm?: ReducedBatchTerm<T>
+}
+
+/** A rule's batch term as a reduction takes it (see {@link EvaluatedPart.batchTerm}, docs/spec.md#86-batch-terms). */
+export interface ReducedBatchTerm<T> extends BatchTerm<T> {
+  /** Each row's share of the term's value, `[M, 1]`: `s_i·m_i/M` for the mean, `s_i·m_i` for the sum and `'none'`. */
+  readonly share: T
+  /** The factor of the term's gradient, a scalar: the shares' sum over every worker (1 for the unweighted mean, 0 when no row counts). */
+  readonly scale: T
 }
 
 /** Everything one evaluation of a rule produces; adapters and exporters build on it. */
@@ -240,7 +254,11 @@ export function closedFormGradient<T>(ops: TensorOps<T>, evaluation: LossEvaluat
   const { labelSmoothing, term } = evaluation
   const soft = evaluation.targets === 'probabilities'
   return evaluation.parts
-    .map((part) => closedFormBatchGradient(ops, term, part.batch, part.labelMatrix, labelSmoothing, part.rowShares, soft))
+    .map((part) => {
+      const gradient = closedFormBatchGradient(ops, term, part.batch, part.labelMatrix, labelSmoothing, part.rowShares, soft)
+      const extra = part.batchTerm
+      return extra === undefined ? gradient : ops.add(gradient, ops.mul(extra.gradient, extra.scale))
+    })
     .reduce((a, b) => ops.add(a, b))
 }
 
@@ -332,25 +350,31 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
         )
         batch = { ...batch, classWeights: constants.get('weighting', [numClasses], () => weights) }
       }
-      const shares = rowShares(
-        ops,
-        task,
+      const rowWeights = {
+        labelMatrix: part.ruleMatrix,
+        rowMask,
+        sampleWeight,
+        batchSum: ctx.batchSum,
+        soft,
+        ...(parts.length > 1 ? { parts: parts.map((p) => p.scored) } : {}),
+      }
+      const shares = rowShares(ops, task, batch, rowWeights, reduction)
+      const term = perturbation.batchTerm
+      return {
         batch,
-        {
-          labelMatrix: part.ruleMatrix,
-          rowMask,
-          sampleWeight,
-          batchSum: ctx.batchSum,
-          soft,
-          ...(parts.length > 1 ? { parts: parts.map((p) => p.scored) } : {}),
-        },
-        reduction,
-      )
-      return { batch, labelMatrix: part.scored, rowShares: shares }
+        labelMatrix: part.scored,
+        rowShares: shares,
+        ...(term === undefined ? {} : { batchTerm: { ...term, ...batchTermShares(ops, task, rowWeights, reduction) } }),
+      }
     })
-    const losses = evaluated.map((part) =>
-      reducedLoss(ops, facts.term, part.batch, part.labelMatrix, labelSmoothing, part.rowShares, reduction),
-    )
+    const losses = evaluated.map((part) => {
+      const scored = reducedLoss(ops, facts.term, part.batch, part.labelMatrix, labelSmoothing, part.rowShares, reduction)
+      const extra = part.batchTerm
+      if (extra === undefined) return scored
+      // The batch term, spread over the counted rows (docs/spec.md#86-batch-terms).
+      const spread = ops.mul(extra.share, extra.value)
+      return ops.add(scored, reduction === 'none' ? ops.reshape(spread, [-1]) : ops.sum(spread, [0, 1]))
+    })
     const loss = losses.reduce((a, b) => ops.add(a, b))
     const first = evaluated[0]!
     return {

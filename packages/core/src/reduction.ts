@@ -66,6 +66,31 @@ export function rowShares<T>(ops: TensorOps<T>, task: LabelTask, batch: Perturbe
 }
 
 /**
+ * How a rule's batch term (`BatchTerm`, docs/spec.md#86-batch-terms) enters the reduced loss, with
+ * `m` the counted rows, `s` the sample weights (1 when absent) and `M = Σ_j m_j` (summed across
+ * workers):
+ *
+ *     share_i = s_i·m_i / M     (mean)        share_i = s_i·m_i     (sum, none)
+ *
+ * the part of the term's value row `i` carries: the term is spread evenly over the counted rows, so
+ * that the workers' losses add up to the whole batch's and the mean of the per-sample losses of
+ * `'none'` is the mean loss, and a row's sample weight weights its part as it weights its loss (a
+ * trainer that weights the per-sample losses itself gets the same). `scale` is the factor of the
+ * term's gradient, `Σ_i share_i` over every worker: 1 for the unweighted mean (0 when no row counts),
+ * `M` for the unweighted sum. The weights do not enter the term's statistics.
+ */
+export function batchTermShares<T>(ops: TensorOps<T>, task: LabelTask, inp: RowWeights<T>, reduction: Reduction): { share: T; scale: T } {
+  const counted = countedRows(ops, task, inp)
+  const total = (x: T) => (inp.batchSum === undefined ? x : inp.batchSum(x))
+  const sum = (x: T) => ops.sum(x, [0, 1], true)
+  const weighted = inp.sampleWeight === undefined ? counted : ops.mul(counted, ops.reshape(inp.sampleWeight, [-1, 1]))
+  const mass = total(sum(weighted))
+  if (reduction !== 'mean') return { share: weighted, scale: ops.reshape(mass, []) }
+  const normalizer = ops.maximum(inp.sampleWeight === undefined ? mass : total(sum(counted)), ops.constant([MIN_TOTAL], []))
+  return { share: ops.div(weighted, normalizer), scale: ops.reshape(ops.div(mass, normalizer), []) }
+}
+
+/**
  * `m` as an `[N, 1]` float tensor, also without a mask: then built from the labels, since a
  * symbolic backend knows `N` only at run time. A single-label row of the one-hot matrix sums to
  * `m_i` (masked-out rows are zero); any other row (multi-label entries, soft targets) times 0,

@@ -14,6 +14,7 @@ import type { DistributionBalancedInput, DistributionBalancedSpec } from './rule
 import type { FocalInput, FocalSpec } from './rules/focal.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LabelAwareSmoothingInput, LabelAwareSmoothingSpec } from './rules/labelAwareSmoothing.js'
+import type { LadeInput, LadeSpec } from './rules/lade.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
 import type { LogitAdjustmentInput, LogitAdjustmentSpec } from './rules/logitAdjustment.js'
@@ -43,6 +44,8 @@ export type {
   IsdaSpec,
   LabelAwareSmoothingInput,
   LabelAwareSmoothingSpec,
+  LadeInput,
+  LadeSpec,
   LdamInput,
   LdamSpec,
   LogitAdjustedBceInput,
@@ -77,6 +80,7 @@ export type SingleLabelRuleSpec =
   | OfficialBalancedSpec
   | LabelAwareSmoothingSpec
   | BalancedBceSpec
+  | LadeSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -93,6 +97,7 @@ export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
 export type RuleInput =
   | LplBaseInput
   | SeesawInput
+  | LadeInput
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput

@@ -84,6 +84,8 @@ export interface TraceBranch<T> {
   readonly reduction: Reduction
   /** The all-reduce of the batch statistics, for a renderer whose model runs on several workers. */
   readonly batchSum?: (x: T) => T
+  /** The all-reduce maximum of a batch statistic (`LossContext.batchMax`), beside `batchSum`. */
+  readonly batchMax?: (x: T) => T
 }
 
 /** What one branch computes. */
@@ -251,6 +253,7 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
         epoch: branch.epoch,
         training: branch.training,
         ...(branch.batchSum === undefined ? {} : { batchSum: branch.batchSum }),
+        ...(branch.batchMax === undefined ? {} : { batchMax: branch.batchMax }),
       }
       const evaluation = loss.evaluate(logits, labels, ctx, branch.reduction)
       let gradient: T | undefined

@@ -125,11 +125,13 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   const softTargets = facts.softTargets !== undefined
   const batchSum = (x: PyTensor): PyTensor =>
     program.bind('batch_sum', `self._batch_sum(${x.expr})`, (expr) => ({ ...x, expr, literal: undefined, mask: undefined }))
+  const batchMax = (x: PyTensor): PyTensor =>
+    program.bind('batch_max', `self._batch_max(${x.expr})`, (expr) => ({ ...x, expr, literal: undefined, mask: undefined }))
 
   // One branch: the mean's evaluation gives the perturbed logits and the state to keep; each
   // reduction's loss and closed-form gradient follow under `if self.reduction == ...`.
   const branch = (trace: LossTrace<PyTensor>, epoch: number, training: boolean) => {
-    const mean = trace.evaluate({ training, epoch, reduction: 'mean', batchSum })
+    const mean = trace.evaluate({ training, epoch, reduction: 'mean', batchSum, batchMax })
     program.line(`perturbed = ${mean.perturbed.expr}`)
     if (mean.nextState !== undefined) {
       const next = mean.nextState
@@ -141,7 +143,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
       const header =
         k === 0 ? `if self.reduction == '${reduction}':` : k < REDUCTIONS.length - 1 ? `elif self.reduction == '${reduction}':` : 'else:'
       program.block(header, () => {
-        const traced = reduction === 'mean' ? mean : trace.evaluate({ training, epoch, reduction, batchSum })
+        const traced = reduction === 'mean' ? mean : trace.evaluate({ training, epoch, reduction, batchSum, batchMax })
         program.line(`loss = ${traced.loss.expr}`)
         program.line('grad: Optional[Tensor] = None')
         if (trace.hasClosedFormGradient) program.optionalBlock('if with_gradient:', () => program.line(`grad = ${traced.gradient().expr}`))

@@ -136,9 +136,18 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
         if (overClasses !== undefined) return overClasses
       }
       const dims = ax.length === 1 ? String(ax[0]) : pyShape(ax)
+      // torch.amax refuses an axis of size 0 (a worker's empty shard); the interface's maximum over
+      // no entries is −∞, as the reference's: an axis known only at run time gets one entry of −∞.
+      const open = fn === 'amax' ? ax.filter((k) => x.shape[k] === -1) : []
+      let source = x.expr
+      if (open.length > 0) {
+        const pad: number[] = []
+        for (let d = x.shape.length - 1; d >= Math.min(...open); d--) pad.push(0, open.includes(d) ? 1 : 0)
+        source = `torch.nn.functional.pad(${source}, ${pyShape(pad)}, value=-math.inf)`
+      }
       return bind(
         stem,
-        `torch.${fn}(${x.expr}, dim=${dims}, keepdim=${keepDims ? 'True' : 'False'})`,
+        `torch.${fn}(${source}, dim=${dims}, keepdim=${keepDims ? 'True' : 'False'})`,
         reducedShape(x.shape, ax, keepDims),
         x.dtype,
       )

@@ -10,6 +10,7 @@ import { focalDefinition } from './focal.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
 import { labelAwareSmoothingDefinition } from './labelAwareSmoothing.js'
+import { ladeDefinition } from './lade.js'
 import { ldamDefinition } from './ldam.js'
 import { logitAdjustedBceDefinition } from './logitAdjustedBce.js'
 import { logitAdjustmentDefinition } from './logitAdjustment.js'
@@ -35,6 +36,7 @@ export const RULE_DEFINITIONS = [
   cdtDefinition,
   isdaDefinition,
   seesawDefinition,
+  ladeDefinition,
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,

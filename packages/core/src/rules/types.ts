@@ -37,6 +37,14 @@ export interface LossContext<T = never> {
    * see a shard compute the `δ` and loss of the whole batch. Absent: the identity (one worker).
    */
   batchSum?(x: T): T
+  /**
+   * The maximum over every worker of a statistic this worker took over its shard (an all-reduce with
+   * `max`), for data-parallel training beside `batchSum`: the shift of a log-sum-exp over the whole
+   * batch (a rule's batch term, LADE's `S_c`) is the maximum over every worker's rows first
+   * (docs/spec.md#9-data-parallel-training). A rule that needs it refuses a context with `batchSum`
+   * and without it. Absent: the identity (one worker).
+   */
+  batchMax?(x: T): T
 }
 
 /** Inputs of ISDA's perturbation: last-layer weights `W` (`[C][D]`) and covariances `Σ_c` (`[C][D][D]`). */
@@ -149,10 +157,33 @@ export interface PerturbCall<T> {
   constants: Constants<T>
 }
 
+/**
+ * A term of the loss that belongs to the batch as a whole rather than to any sample
+ * (docs/spec.md#86-batch-terms): LADE's regularizer, made of class statistics over every counted
+ * row. The loss adds `value` to its mean, spread evenly over the counted rows (`s_i·m_i·value/M` per
+ * row for `'mean'`, `s_i·m_i·value` for `'sum'` and `'none'`, `s` the sample weights, which weight a
+ * row's part as they weight its loss), and `gradient`, scaled alike, to its closed-form gradient;
+ * automatic differentiation goes through `value`'s ops.
+ */
+export interface BatchTerm<T> {
+  /**
+   * The term, a scalar: what it adds to the mean loss of the whole batch (every worker computes the
+   * same value from statistics summed across workers).
+   */
+  value: T
+  /**
+   * `∂value/∂u`, `[N, C]`: the closed-form gradient of the term w.r.t. this worker's logits, 0 on
+   * rows that do not count. The loss scales it by `Σ_i s_i·m_i` (divided by `M` for the mean).
+   */
+  gradient: T
+}
+
 /** The result of one perturbation: the batch, and the state to keep if the call succeeds. */
 export interface Perturbation<T> {
   batch: PerturbedBatch<T>
   state?: RuleState<T>
+  /** A term of the whole batch the loss adds to its reduced loss and gradient (see {@link BatchTerm}). */
+  batchTerm?: BatchTerm<T>
 }
 
 /** What a rule's labels are: class ids `[N]` (`'single'`) or a 0/1 matrix `[N, C]` (`'multi'`). */
