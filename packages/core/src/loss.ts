@@ -176,7 +176,8 @@ export interface Loss<T> {
   perturb(logits: T, labels: T, ctx?: LossContext<T>): T
   /**
    * The closed-form gradient of the loss w.r.t. the logits (`[N, C]`): `(w_{y_i}/Σw)·a ⊙ (p(z_i) − e_{y_i})`
-   * for single-label rules, `w_ic·a_ic·(σ(z_ic) − Y_ic)/(N·C)` for multi-label ones. Throws
+   * for single-label rules, `w_ic·a_ic·(σ(z_ic) − Y_ic)/(N·C)` for multi-label ones, plus the
+   * gradient of a rule's term of the whole batch (LADE's, docs/spec.md#86-batch-terms). Throws
    * `INVALID_SPEC` for rules with `hasClosedFormGradient` false.
    */
   gradient(logits: T, labels: T, ctx?: LossContext<T>): T
