@@ -20,6 +20,8 @@ export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'
 
 export type {
+  AdaptiveLogitAdjustmentInput,
+  AdaptiveLogitAdjustmentSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CeSpec,
@@ -27,6 +29,8 @@ export type {
   DbNegativeTolerantSpec,
   FocalInput,
   FocalSpec,
+  GeneralizedReweightingInput,
+  GeneralizedReweightingSpec,
   DistributionBalancedInput,
   DistributionBalancedSpec,
   CdtInput,
@@ -94,6 +98,8 @@ export { dbBias } from './rules/dbNegativeTolerant.js'
 export { postHocAdjust, postHocPredict } from './rules/logitAdjustment.js'
 export { ldamMargins } from './rules/ldam.js'
 export { drwWeights } from './rules/counts.js'
+export { generalizedReweightWeights } from './rules/classWeighting.js'
+export { alaMargins } from './rules/adaptiveLogitAdjustment.js'
 export { vsTerms } from './rules/vs.js'
 export { isdaPerturbation } from './rules/isda.js'
 export { lplSteps, priorSplitBounds } from './rules/lpl/lplBounds.js'

@@ -4,6 +4,7 @@
  * rule's spec type lives in its module beside its math; this module gathers them into unions, with
  * the input types (`…Input`: the spec as a user writes it, defaulted fields optional).
  */
+import type { AdaptiveLogitAdjustmentInput, AdaptiveLogitAdjustmentSpec } from './rules/adaptiveLogitAdjustment.js'
 import type { BalancedSoftmaxSpec } from './rules/balancedSoftmax.js'
 import type { BceSpec } from './rules/bce.js'
 import type { CdtInput, CdtSpec } from './rules/cdt.js'
@@ -11,6 +12,7 @@ import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
 import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
+import type { GeneralizedReweightingInput, GeneralizedReweightingSpec } from './rules/generalizedReweighting.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
@@ -25,6 +27,8 @@ import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
 
 export type {
+  AdaptiveLogitAdjustmentInput,
+  AdaptiveLogitAdjustmentSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CdtInput,
@@ -36,6 +40,8 @@ export type {
   DistributionBalancedSpec,
   FocalInput,
   FocalSpec,
+  GeneralizedReweightingInput,
+  GeneralizedReweightingSpec,
   IsdaInput,
   IsdaSpec,
   LdamInput,
@@ -64,7 +70,14 @@ export type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
+export type SingleLabelRuleSpec =
+  | LplBaseSpec
+  | SeesawSpec
+  | GeneralizedReweightingSpec
+  | AdaptiveLogitAdjustmentSpec
+  | LplSpec
+  | OfficialLongtailSpec
+  | OfficialBalancedSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -81,6 +94,8 @@ export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
 export type RuleInput =
   | LplBaseInput
   | SeesawInput
+  | GeneralizedReweightingInput
+  | AdaptiveLogitAdjustmentInput
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput

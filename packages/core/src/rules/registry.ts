@@ -1,4 +1,5 @@
 import { LogitPerturbError } from '../errors.js'
+import { adaptiveLogitAdjustmentDefinition } from './adaptiveLogitAdjustment.js'
 import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
 import { cdtDefinition } from './cdt.js'
@@ -6,6 +7,7 @@ import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
 import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { focalDefinition } from './focal.js'
+import { generalizedReweightingDefinition } from './generalizedReweighting.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
 import { ldamDefinition } from './ldam.js'
@@ -33,6 +35,8 @@ export const RULE_DEFINITIONS = [
   cdtDefinition,
   isdaDefinition,
   seesawDefinition,
+  generalizedReweightingDefinition,
+  adaptiveLogitAdjustmentDefinition,
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,
