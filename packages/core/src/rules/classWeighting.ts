@@ -1,4 +1,5 @@
 import { check } from '../errors.js'
+import { FLOAT32_FLOOR } from '../numerics.js'
 import { MAX_PARAMETER, checkClassCounts, checkNumber } from '../validate.js'
 import type { NumberRule, SpecReader } from '../specReader.js'
 import { drwWeights, priorsFromCounts, smoothCounts } from './counts.js'
@@ -82,7 +83,8 @@ export const GRW_EXPONENT: NumberRule = { min: 0, max: MAX_PARAMETER }
 export function parseWeighting(r: SpecReader, numClasses: number | undefined): ClassWeighting {
   const kind = r.oneOf('kind', ['class-balanced', 'inverse-frequency', 'generalized-reweighting'])
   const beta = kind === 'class-balanced' ? r.number('beta', { min: 0, below: 1 }, WEIGHTING_DEFAULTS['weighting.beta']) : undefined
-  const exponent = kind === 'generalized-reweighting' ? r.number('exponent', GRW_EXPONENT, WEIGHTING_DEFAULTS['weighting.exponent']) : undefined
+  const exponent =
+    kind === 'generalized-reweighting' ? r.number('exponent', GRW_EXPONENT, WEIGHTING_DEFAULTS['weighting.exponent']) : undefined
   const fromEpoch = r.number(
     'fromEpoch',
     { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
@@ -112,9 +114,12 @@ export function inverseFrequencyWeights(classCounts: readonly number[]): number[
  * Framework for Long-tail Visual Recognition*, CVPR 2021; shijxcs/LIFT `utils/losses.py`
  * `GeneralizedReweightLoss`): `w_c = π_c^{−p} / mean_k π_k^{−p}` with `π = n/Σn`, so `Σ_c w_c = C`
  * (docs/spec.md#39-generalized-re-weighting). `p = 0` gives every class 1, `p = 1` is
- * {@link inverseFrequencyWeights}. Computed as `C·softmax(−p·log π)`, finite for any `p` and counts.
- * Zero counts are read as the smallest positive count (as for inverse frequency), so an empty class
- * gets the weight of the rarest one.
+ * {@link inverseFrequencyWeights}. Computed as `C·softmax(−p·log π)`, finite for any `p` and counts,
+ * and each weight held at `1e-37` (`FLOAT32_FLOOR`) or more: a large `p` on a steep tail makes the
+ * weights of the head classes vanish (`10⁻⁶⁰` at `p = 10` and a ratio of 10⁶), below what float32
+ * holds, and a batch of such classes alone would have loss 0 on a float32 backend and the mean of
+ * their losses on a float64 one. Zero counts are read as the smallest positive count (as for
+ * inverse frequency), so an empty class gets the weight of the rarest one.
  */
 export function generalizedReweightWeights(classCounts: readonly number[], exponent: number): number[] {
   checkNumber(exponent, GRW_EXPONENT, 'exponent')
@@ -122,7 +127,7 @@ export function generalizedReweightWeights(classCounts: readonly number[], expon
   const top = Math.max(...logits)
   const raw = logits.map((l) => Math.exp(l - top))
   const total = raw.reduce((a, b) => a + b, 0)
-  return raw.map((w) => (w * raw.length) / total)
+  return raw.map((w) => Math.max((w * raw.length) / total, FLOAT32_FLOOR))
 }
 
 /**
