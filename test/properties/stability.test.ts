@@ -6,7 +6,8 @@
  * 1. Shift invariance: a constant added to every logit of a row changes neither the loss nor the
  *    gradient, for every single-label rule whose logits enter a softmax through `u + δ` or
  *    `s·(u + δ)` with one scale `s` for every class. It does not hold for VS and CDT (one scale per
- *    class: the shift becomes `Δ_c·k`, different per class) nor for any multi-label rule (each entry
+ *    class: the shift becomes `Δ_c·k`, different per class), for ALA (its `δ` reads the target's raw
+ *    cosine, `h = (1 − u_y)/2`) nor for any multi-label rule (each entry
  *    goes through its own sigmoid, `σ(z + k) ≠ σ(z)`); a witness shows the check failing on them.
  * 2. A batch whose rows are all masked out (mask 0 on every row, or the ignore label at every
  *    position) has loss 0 in every reduction and a gradient of exactly 0, never NaN, and leaves a
@@ -154,9 +155,16 @@ const multiCases = (b: { counts: number[]; numSamples: number }) => multiLabelVa
  * adding `k` to a row changes nothing.
  */
 const PER_CLASS_SCALE = new Set(['vs', 'cdt'])
+/**
+ * Rules whose `δ` reads a logit's value itself, not through a softmax: ALA's difficulty factor
+ * `h_i = (1 − u_{i,y_i})/2` of the raw target cosine, so a row shift `k` lowers the target logit by
+ * `s·a_y·k/2` more than the others.
+ */
+const READS_RAW_LOGITS = new Set(['adaptive-logit-adjustment'])
 const scalesPerClass = (spec: RuleInput): boolean => {
   const s = spec as { rule: string; base?: { rule: string } }
-  return PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule))
+  const not = (r: string) => PER_CLASS_SCALE.has(r) || READS_RAW_LOGITS.has(r)
+  return not(s.rule) || (s.base !== undefined && not(s.base.rule))
 }
 
 /** A single-label batch with its per-row shifts. */
@@ -191,7 +199,7 @@ async function shiftFailures(backend: AnyBackend, variant: RuleVariant, b: Batch
 }
 
 describe('1. shift invariance: a constant added to a row changes neither loss nor gradient (single-label softmax rules)', () => {
-  it('every single-label rule but VS and CDT, on the reference (a property): loss, closed-form gradient', async () => {
+  it('every single-label rule but VS, CDT and ALA, on the reference (a property): loss, closed-form gradient', async () => {
     await fc.assert(
       fc.asyncProperty(shiftCases, async ({ b, counts, shifts }) => {
         const failures: string[] = []
@@ -219,12 +227,20 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     expect(checked).toBeGreaterThan(3 * 25)
   })
 
-  it('does not hold for VS, CDT and the multi-label rules: the same check fails on them (reference)', async () => {
+  it('does not hold for VS, CDT, ALA and the multi-label rules: the same check fails on them (reference)', async () => {
     const b: Batch = { n: 3, c: 4, logits: [0.5, -1, 2, 0.25, 1, 0, -2, 3, -0.5, 1.5, 0.75, 0], labels: [0, 2, 3], multi: false }
     const counts = [500, 120, 30, 4]
     const shifts = [3, -2, 5]
     const perClass = singleCases({ counts }).filter((x) => scalesPerClass(x.spec))
-    expect(perClass.map((v) => v.name)).toEqual(['vs', 'cdt', 'vs (defaults)', 'cdt (defaults)'])
+    expect(perClass.map((v) => v.name)).toEqual([
+      'vs',
+      'cdt',
+      'adaptive-logit-adjustment',
+      'adaptive-logit-adjustment, re-weighted',
+      'vs (defaults)',
+      'cdt (defaults)',
+      'adaptive-logit-adjustment, re-weighted from epoch 2',
+    ])
     for (const v of perClass) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
     const multi: Batch = { ...b, labels: [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 0], multi: true }
     for (const v of multiCases({ counts, numSamples: 1000 }))

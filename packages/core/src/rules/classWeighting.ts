@@ -114,7 +114,7 @@ export function inverseFrequencyWeights(classCounts: readonly number[]): number[
  * Framework for Long-tail Visual Recognition*, CVPR 2021; shijxcs/LIFT `utils/losses.py`
  * `GeneralizedReweightLoss`): `w_c = π_c^{−p} / mean_k π_k^{−p}` with `π = n/Σn`, so `Σ_c w_c = C`
  * (docs/spec.md#39-generalized-re-weighting). `p = 0` gives every class 1, `p = 1` is
- * {@link inverseFrequencyWeights}. Computed as `C·softmax(−p·log π)`, finite for any `p` and counts,
+ * the inverse-frequency weights. Computed as `C·softmax(−p·log π)`, finite for any `p` and counts,
  * and each weight held at `1e-37` (`FLOAT32_FLOOR`) or more: a large `p` on a steep tail makes the
  * weights of the head classes vanish (`10⁻⁶⁰` at `p = 10` and a ratio of 10⁶), below what float32
  * holds, and a batch of such classes alone would have loss 0 on a float32 backend and the mean of
