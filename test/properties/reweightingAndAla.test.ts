@@ -13,8 +13,16 @@
  * gradient is the central difference of the loss with `h` frozen, and not of the loss with `h`
  * recomputed; a zero count is refused, naming it.
  */
-import { LogitPerturbError, alaMargins, createLoss, generalizedReweightWeights, parseSpec, referenceOps } from '@logit-perturb/core'
-import type { AnyBackend } from '@logit-perturb/core/verify'
+import {
+  LogitPerturbError,
+  alaMargins,
+  createLoss,
+  generalizedReweightWeights,
+  parseSpec,
+  referenceOps,
+  ruleFacts,
+} from '@logit-perturb/core'
+import { type AnyBackend, checkEquivalences, equivalences, referenceBackend } from '@logit-perturb/core/verify'
 import { batchArbitrary, centralDifference, relativeError } from '@logit-perturb/conformance'
 import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import fc from 'fast-check'
@@ -253,6 +261,31 @@ describe('adaptive-logit-adjustment', () => {
     const closedForm = loss.gradient(logits, labels).data
     expect(relativeError(closedForm, centralDifference(frozen, b.logits, 1e-6), 1e-12)).toBeLessThan(1e-6)
     expect(relativeError(closedForm, centralDifference(recomputed, b.logits, 1e-6), 1e-12)).toBeGreaterThan(1e-2)
+  })
+
+  it("declares its δ per sample, through the logits' values: lpl verify leaves out the class-level and row-shift checks", async () => {
+    expect(ruleFacts(spec([5, 1], 30)).sampleDelta).toBe('logits')
+    expect(ruleFacts({ rule: 'generalized-reweighting', classCounts: [5, 1] }).sampleDelta).toBeUndefined()
+    const b = {
+      logits: [
+        [0.2, -0.4, 0.1],
+        [-0.3, 0.5, 0.0],
+        [0.9, -0.1, 0.3],
+      ],
+      labels: [0, 2, 0],
+    }
+    const checks = await checkEquivalences(referenceBackend, parseSpec(spec([100, 10, 1], 10)), b)
+    expect(checks.map((k) => k.property)).toEqual([equivalences.ceOfPerturbed.name])
+    expect(checks.every((k) => k.error <= k.tolerance)).toBe(true)
+    // And the two it leaves out would fail: δ differs between the samples of class 0, and a row shift moves the loss.
+    expect(await equivalences.classLevelDelta.check(referenceBackend, parseSpec(spec([100, 10, 1], 10)), b)).toBeGreaterThan(1e-3)
+    expect(await equivalences.rowShift.check(referenceBackend, parseSpec(spec([100, 10, 1], 10)), b)).toBeGreaterThan(1e-3)
+    // Seesaw's compensation reads each sample's scores: δ per sample, a row shift still changes nothing.
+    const seesaw = parseSpec({ rule: 'seesaw', classCounts: [100, 10, 1] })
+    expect(ruleFacts(seesaw).sampleDelta).toBe('scores')
+    const seesawChecks = await checkEquivalences(referenceBackend, seesaw, b)
+    expect(seesawChecks.map((k) => k.property)).toEqual([equivalences.ceOfPerturbed.name, equivalences.rowShift.name])
+    expect(seesawChecks.every((k) => k.error <= k.tolerance)).toBe(true)
   })
 
   it('refuses a zero count, naming it, and soft targets', () => {

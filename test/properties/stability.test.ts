@@ -27,7 +27,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { LogitPerturbError, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
+import { LogitPerturbError, type RuleInput, createLoss, referenceOps, ruleFacts } from '@logit-perturb/core'
 import type { AnyBackend } from '@logit-perturb/core/verify'
 import {
   type RuleVariant,
@@ -156,15 +156,15 @@ const multiCases = (b: { counts: number[]; numSamples: number }) => multiLabelVa
  */
 const PER_CLASS_SCALE = new Set(['vs', 'cdt'])
 /**
- * Rules whose `δ` reads a logit's value itself, not through a softmax: ALA's difficulty factor
- * `h_i = (1 − u_{i,y_i})/2` of the raw target cosine, so a row shift `k` lowers the target logit by
- * `s·a_y·k/2` more than the others.
+ * Or whose `δ` reads a logit's value itself, not through a softmax (the rule's `sampleDelta` fact,
+ * `'logits'`): ALA's difficulty factor `h_i = (1 − u_{i,y_i})/2` of the raw target cosine, so a row
+ * shift `k` lowers the target logit by `s·a_y·k/2` more than the others.
  */
-const READS_RAW_LOGITS = new Set(['adaptive-logit-adjustment'])
 const scalesPerClass = (spec: RuleInput): boolean => {
   const s = spec as { rule: string; base?: { rule: string } }
-  const not = (r: string) => PER_CLASS_SCALE.has(r) || READS_RAW_LOGITS.has(r)
-  return not(s.rule) || (s.base !== undefined && not(s.base.rule))
+  return (
+    PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule)) || ruleFacts(spec).sampleDelta === 'logits'
+  )
 }
 
 /** A single-label batch with its per-row shifts. */

@@ -67,6 +67,8 @@ export function adaptiveLogitAdjustmentRule(classCounts: readonly number[], scal
   return {
     numClasses: c,
     gradientThrough: false,
+    // The difficulty factor reads the sample's target cosine itself.
+    sampleDelta: 'logits',
     perturb(ops, { logits, labelMatrix, constants }) {
       const s = constants.get('scale', [], () => [scale])
       const scaled = ops.mul(logits, s)
