@@ -1,7 +1,7 @@
 /**
  * Class-level logit perturbation losses for users: the rules (cross-entropy, logit adjustment,
- * balanced softmax, focal, LDAM/LDAM-DRW, VS, CDT, ISDA, seesaw, LPL and the authors' released code,
- * and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec},
+ * balanced softmax, focal, LDAM/LDAM-DRW, VS, CDT, ISDA, seesaw, generalized re-weighting, adaptive
+ * logit adjustment, LPL and the authors' released code, and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec},
  * {@link specs}), what a rule declares ({@link ruleFacts}), its state saved and loaded
  * ({@link saveRuleState}, {@link loadRuleState}), the analysis of a perturbation ({@link Loss.explain},
  * {@link describeClasses}), evaluation helpers ({@link balancedAccuracy}, {@link chooseTau}) and a
