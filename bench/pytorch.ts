@@ -57,6 +57,8 @@ const RULE_SPECS: { readonly [R in RuleName]: (c: number, classCounts: number[])
   }),
   seesaw: (_, classCounts) => ({ rule: 'seesaw', classCounts }),
   lade: (_, classCounts) => ({ rule: 'lade', classCounts }),
+  'generalized-reweighting': (_, classCounts) => ({ rule: 'generalized-reweighting', classCounts }),
+  'adaptive-logit-adjustment': (_, classCounts) => ({ rule: 'adaptive-logit-adjustment', classCounts }),
   lpl: (c) => specFor('lpl', c),
   'official-longtail': (c) => specFor('official-longtail', c),
   'official-balanced': () => ({ rule: 'official-balanced', steps: 10, alpha: 0.01 }),

@@ -77,6 +77,12 @@ const TARGETS: Target[] = [
     call: ([n, b]) => core.drwWeights(n, b),
   },
   {
+    name: 'generalizedReweightWeights',
+    args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 3))),
+    call: ([n, p]) => core.generalizedReweightWeights(n, p),
+  },
+  { name: 'alaMargins', args: classes.chain((c) => fc.tuple(countsInput(c))), call: ([n]) => core.alaMargins(n) },
+  {
     name: 'vsTerms',
     args: classes.chain((c) => fc.tuple(countsInput(c), numberInput(0, 1), numberInput(0, 2))),
     call: ([n, g, t]) => core.vsTerms(n, g, t),

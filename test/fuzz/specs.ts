@@ -29,6 +29,8 @@ export const SINGLE_LABEL_KINDS = [
   'cdt',
   'seesaw',
   'lade',
+  'generalized-reweighting',
+  'adaptive-logit-adjustment',
   'isda',
   'lpl-prior',
   'lpl-confidence',
@@ -65,6 +67,11 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
         weighting: fc.oneof(
           fc.record({ kind: fc.constant('class-balanced'), beta: numberInput(0, 0.9999), fromEpoch: fc.integer({ min: 0, max: 2 }) }),
           fc.record({ kind: fc.constant('inverse-frequency') }),
+          fc.record({
+            kind: fc.constant('generalized-reweighting'),
+            exponent: numberInput(0, 3),
+            fromEpoch: fc.integer({ min: 0, max: 2 }),
+          }),
         ),
       })
     case 'ldam':
@@ -89,6 +96,21 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       return fc.record({ rule: fc.constant(kind), classCounts: counts, gamma: numberInput(0, 1) })
     case 'lade':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, alpha: numberInput(0, 1), remineLambda: numberInput(0, 1) })
+    case 'generalized-reweighting':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, exponent: numberInput(0, 3) })
+    case 'adaptive-logit-adjustment':
+      // ALA needs every count > 0 (a zero count is refused): an empty class is counted as one sample.
+      return fc.record({
+        rule: fc.constant(kind),
+        classCounts: counts.map((n) => n.map((v) => Math.max(v, 1))),
+        scale: numberInput(1, 30),
+        weighting: fc.option(
+          fc.record({ kind: fc.constant('class-balanced'), beta: numberInput(0, 0.9999), fromEpoch: fc.integer({ min: 0, max: 2 }) }),
+          {
+            nil: undefined,
+          },
+        ),
+      })
     case 'isda':
       return fc.record({
         rule: fc.constant(kind),

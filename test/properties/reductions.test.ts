@@ -157,11 +157,12 @@ describe('8.3 label smoothing', () => {
             expected -= (((j === b.labels[i] ? 1 - epsilon : 0) + epsilon / b.c) * (v - logSum)) / b.n
           })
         }
-        // The host formula above is the plain mean of the cross-entropy: LDAM-DRW and the class
-        // weighting weigh classes, and a rule with a loss term of its own (the focal loss, label-aware
-        // smoothing, balanced BCE) scores the batch otherwise.
+        // The host formula above is the plain mean of the cross-entropy: LDAM-DRW, the class
+        // weighting and generalized re-weighting weigh classes, and a rule with a loss term of its own
+        // (the focal loss, label-aware smoothing, balanced BCE) scores the batch otherwise.
         const spec0 = variant.spec as { rule: string; weighting?: unknown }
         if (spec0.rule === 'ldam' || spec0.weighting !== undefined || !createLoss(ops, spec).rule.term.plain) return
+        if (evaluation.batch.classWeights !== undefined) return
         // A rule's term of the whole batch (docs/spec.md#86-batch-terms) is added as it is, whatever the smoothing.
         for (const part of evaluation.parts) {
           if (part.batchTerm !== undefined) expected += part.batchTerm.value.data[0]! * part.batchTerm.scale.data[0]!

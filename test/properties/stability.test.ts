@@ -7,8 +7,9 @@
  *    gradient, for every single-label rule whose logits enter a softmax through `u + δ` or
  *    `s·(u + δ)` with one scale `s` for every class. It does not hold for VS and CDT (one scale per
  *    class: the shift becomes `Δ_c·k`, different per class), for LADE (its batch term reads the raw
- *    logits), nor for any multi-label rule or balanced BCE (each entry goes through its own sigmoid,
- *    `σ(z + k) ≠ σ(z)`); a witness shows the check failing on them.
+ *    logits), for ALA (its `δ` reads the target's raw cosine, `h = (1 − u_y)/2`), nor for any
+ *    multi-label rule or balanced BCE (each entry goes through its own sigmoid, `σ(z + k) ≠ σ(z)`); a
+ *    witness shows the check failing on them.
  * 2. A batch whose rows are all masked out (mask 0 on every row, or the ignore label at every
  *    position) has loss 0 in every reduction and a gradient of exactly 0, never NaN, and leaves a
  *    stateful rule's state as it was (docs/spec.md#8-reductions-sample-weights-and-masks). An empty
@@ -27,7 +28,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { LogitPerturbError, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
+import { LogitPerturbError, type RuleInput, createLoss, referenceOps, ruleFacts } from '@logit-perturb/core'
 import type { AnyBackend } from '@logit-perturb/core/verify'
 import {
   type RuleVariant,
@@ -155,9 +156,16 @@ const multiCases = (b: { counts: number[]; numSamples: number }) => multiLabelVa
  * adding `k` to a row changes nothing.
  */
 const PER_CLASS_SCALE = new Set(['vs', 'cdt'])
+/**
+ * Or whose `δ` reads a logit's value itself, not through a softmax (the rule's `sampleDelta` fact,
+ * `'logits'`): ALA's difficulty factor `h_i = (1 − u_{i,y_i})/2` of the raw target cosine, so a row
+ * shift `k` lowers the target logit by `s·a_y·k/2` more than the others.
+ */
 const scalesPerClass = (spec: RuleInput): boolean => {
   const s = spec as { rule: string; base?: { rule: string } }
-  return PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule))
+  return (
+    PER_CLASS_SCALE.has(s.rule) || (s.base !== undefined && PER_CLASS_SCALE.has(s.base.rule)) || ruleFacts(spec).sampleDelta === 'logits'
+  )
 }
 /**
  * Rules with a term of the whole batch on the raw logits (docs/spec.md#86-batch-terms): LADE's
@@ -204,7 +212,7 @@ async function shiftFailures(backend: AnyBackend, variant: RuleVariant, b: Batch
 }
 
 describe('1. shift invariance: a constant added to a row changes neither loss nor gradient (single-label softmax rules)', () => {
-  it('every single-label rule but VS, CDT, balanced BCE and LADE, on the reference (a property): loss, closed-form gradient', async () => {
+  it('every single-label rule but VS, CDT, balanced BCE, LADE and ALA, on the reference (a property): loss, closed-form gradient', async () => {
     await fc.assert(
       fc.asyncProperty(shiftCases, async ({ b, counts, shifts }) => {
         const failures: string[] = []
@@ -232,12 +240,20 @@ describe('1. shift invariance: a constant added to a row changes neither loss no
     expect(checked).toBeGreaterThan(3 * 25)
   })
 
-  it('does not hold for VS, CDT, balanced BCE, LADE and the multi-label rules: the same check fails on them (reference)', async () => {
+  it('does not hold for VS, CDT, balanced BCE, LADE, ALA and the multi-label rules: the same check fails on them (reference)', async () => {
     const b: Batch = { n: 3, c: 4, logits: [0.5, -1, 2, 0.25, 1, 0, -2, 3, -0.5, 1.5, 0.75, 0], labels: [0, 2, 3], multi: false }
     const counts = [500, 120, 30, 4]
     const shifts = [3, -2, 5]
     const perClass = singleCases({ counts }).filter((x) => scalesPerClass(x.spec))
-    expect(perClass.map((v) => v.name)).toEqual(['vs', 'cdt', 'vs (defaults)', 'cdt (defaults)'])
+    expect(perClass.map((v) => v.name)).toEqual([
+      'vs',
+      'cdt',
+      'adaptive-logit-adjustment',
+      'adaptive-logit-adjustment, re-weighted',
+      'vs (defaults)',
+      'cdt (defaults)',
+      'adaptive-logit-adjustment, re-weighted from epoch 2',
+    ])
     for (const v of perClass) expect((await shiftFailures(backends[0]!, v, b, shifts)).length, v.name).toBeGreaterThan(0)
     const sigmoid = singleCases({ counts }).filter((x) => sigmoidPerClass(x.spec))
     expect(sigmoid.map((v) => v.name)).toEqual(['balanced-bce', 'balanced-bce (smoothed)'])

@@ -269,8 +269,10 @@ describe('11. soft targets, for every single-label rule', () => {
         for (const v of variantsOf(b)) {
           const spec = { ...(v.spec as object), ...(smoothing > 0 ? { labelSmoothing: smoothing } : {}) } as RuleInput
           const probe = createLoss(ops, spec)
-          // Class weights make a row's weight depend on its target, so the loss is not linear in it.
-          if (probe.rule.softTargets !== 'linear' || probe.spec.weighting !== undefined) continue
+          // Class weights (the spec's or the rule's own, generalized re-weighting's) make a row's
+          // weight depend on its target, so the loss is not linear in it.
+          const weighted = probe.evaluate(ops.constant(b.logits, [b.n, b.c]), ops.constant(b.labels, [b.n], 'int32')).batch.classWeights
+          if (probe.rule.softTargets !== 'linear' || probe.spec.weighting !== undefined || weighted !== undefined) continue
           await run(async () => {
             const o = backend.ops
             const loss = createLoss(o, spec, { reduction: 'none' })

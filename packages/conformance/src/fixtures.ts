@@ -134,6 +134,16 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         scale: n('scale'),
         ...(((c.drwBeta as number | undefined) ?? 0) > 0 ? { drw: { beta: n('drwBeta'), fromEpoch: 0 } } : {}),
       })
+    case 'generalized-reweighting':
+      return parseSpec({ rule: 'generalized-reweighting', classCounts: counts(), exponent: n('exponent') })
+    case 'adaptive-logit-adjustment':
+      // The released code's re-weighting stage is class-balanced with β = 0.9999 (its only β).
+      return parseSpec({
+        rule: 'adaptive-logit-adjustment',
+        classCounts: counts(),
+        scale: n('scale'),
+        ...(c.classWeights ? { weighting: { kind: 'class-balanced', beta: 0.9999 } } : {}),
+      })
     case 'bce':
       return parseSpec({ rule: 'bce', numClasses: c.numClasses })
     case 'logit-adjusted-bce':
@@ -187,7 +197,7 @@ export function trainingCase(c: GoldenCase): boolean {
  * The perturbed logits a case implies, flattened row-major in the layout of its logits: stored for
  * the `official-*`, seesaw, focal and the multi-label prior kinds and balanced BCE; for the others, from the formula of
  * the fixtures' README with the case's own numbers (LA: `u + τ log(n/Σn)` on the class axis; LDAM:
- * `s·(u − Δ_y e_y)` with the stored margins; CE, BCE, class-balanced weighting and label-aware smoothing: `u`), so they are
+ * `s·(u − Δ_y e_y)` with the stored margins; CE, BCE, class-balanced and generalized re-weighting, label-aware smoothing: `u`), so they are
  * checked independently of the library. Undefined where the case implies none (LDAM on soft
  * targets, whose loss has one batch per part of the split).
  */
@@ -214,6 +224,13 @@ export function expectedPerturbed(c: GoldenCase): number[] | undefined {
     })
   }
   // Label-aware smoothing changes the targets, not the logits.
-  if (c.kind === 'bce' || c.kind === 'class-balanced' || c.kind === 'ce' || c.kind === 'label-aware-smoothing') return values
+  if (
+    c.kind === 'bce' ||
+    c.kind === 'class-balanced' ||
+    c.kind === 'ce' ||
+    c.kind === 'label-aware-smoothing' ||
+    c.kind === 'generalized-reweighting'
+  )
+    return values
   throw new Error(`no perturbed logits known for kind ${c.kind}`)
 }

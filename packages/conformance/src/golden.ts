@@ -1,9 +1,11 @@
 import type { Backend } from '@logit-perturb/core/verify'
 import {
+  alaMargins,
   createLoss,
   dbBias,
   drwWeights,
   labelAwareSmoothingValues,
+  generalizedReweightWeights,
   labelPriors,
   ldamMargins,
   ladeHostTerms,
@@ -144,6 +146,22 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
       (c.power as number | null) ?? undefined,
     )
     return [{ what: 'classSmoothing', error: relativeError(smoothing, c.classSmoothing as number[]) }]
+  }
+  if (c.kind === 'generalized-reweighting') {
+    return [
+      {
+        what: 'classWeights',
+        error: relativeError(generalizedReweightWeights(c.classCounts as number[], c.exponent as number), c.classWeights as number[]),
+      },
+    ]
+  }
+  if (c.kind === 'adaptive-logit-adjustment') {
+    const out = [{ what: 'margins', error: relativeError(alaMargins(c.classCounts as number[]), c.margins as number[]) }]
+    // The released code's re-weighting stage: class-balanced with β = 0.9999, rescaled to Σ w = C.
+    if (c.classWeights) {
+      out.push({ what: 'classWeights', error: relativeError(drwWeights(c.classCounts as number[], 0.9999), c.classWeights as number[]) })
+    }
+    return out
   }
   if (c.kind === 'ldam') {
     const out = [

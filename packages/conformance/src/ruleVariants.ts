@@ -88,6 +88,41 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
       v('lade (a zero count)', { rule: 'lade', classCounts: withZeroCount(classCounts) }),
     ],
   }),
+  'generalized-reweighting': (classCounts) => ({
+    main: [v('generalized-reweighting', { rule: 'generalized-reweighting', classCounts, exponent: 1.2 })],
+    more: [
+      v('generalized-reweighting (defaults)', { rule: 'generalized-reweighting', classCounts }),
+      v('ce, generalized-reweighting weights from epoch 2', {
+        rule: 'ce',
+        weighting: { kind: 'generalized-reweighting', exponent: 0.5, fromEpoch: 2, classCounts },
+      }),
+    ],
+  }),
+  // ALA needs every count > 0: an empty class is counted as one sample here. Its default scale of 30
+  // is meant for cosine logits; a small model's SGD needs a smaller one.
+  'adaptive-logit-adjustment': (classCounts) => {
+    const positive = classCounts.map((n) => Math.max(n, 1))
+    return {
+      main: [
+        v('adaptive-logit-adjustment', { rule: 'adaptive-logit-adjustment', classCounts: positive, scale: 5 }),
+        v('adaptive-logit-adjustment, re-weighted', {
+          rule: 'adaptive-logit-adjustment',
+          classCounts: positive,
+          scale: 5,
+          weighting: { kind: 'class-balanced', beta: 0.999 },
+        }),
+      ],
+      more: [
+        // Re-weighting from the third epoch, as the released config's reweight_epoch: a training run crosses the switch.
+        v('adaptive-logit-adjustment, re-weighted from epoch 2', {
+          rule: 'adaptive-logit-adjustment',
+          classCounts: positive,
+          scale: 2,
+          weighting: { kind: 'class-balanced', beta: 0.9999, fromEpoch: 2 },
+        }),
+      ],
+    }
+  },
   // Class-dependent temperatures: VS with τ = 0.
   cdt: (classCounts) => ({
     main: [v('cdt', { rule: 'cdt', classCounts, gamma: 0.3 })],

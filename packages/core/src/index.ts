@@ -1,7 +1,7 @@
 /**
  * Class-level logit perturbation losses for users: the rules (cross-entropy, logit adjustment,
- * balanced softmax, focal, LDAM/LDAM-DRW, VS, CDT, ISDA, seesaw, LADE, LPL and the authors' released code,
- * and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec},
+ * balanced softmax, focal, LDAM/LDAM-DRW, VS, CDT, ISDA, seesaw, generalized re-weighting, adaptive
+ * logit adjustment, LADE, label-aware smoothing, balanced BCE, LPL and the authors' released code, and their multi-label forms), the spec that selects one ({@link createLoss}, {@link parseSpec},
  * {@link specs}), what a rule declares ({@link ruleFacts}), its state saved and loaded
  * ({@link saveRuleState}, {@link loadRuleState}), the analysis of a perturbation ({@link Loss.explain},
  * {@link describeClasses}), evaluation helpers ({@link balancedAccuracy}, {@link chooseTau}) and a
@@ -20,6 +20,8 @@ export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'
 
 export type {
+  AdaptiveLogitAdjustmentInput,
+  AdaptiveLogitAdjustmentSpec,
   BalancedBceSpec,
   BalancedSoftmaxSpec,
   BceSpec,
@@ -28,6 +30,8 @@ export type {
   DbNegativeTolerantSpec,
   FocalInput,
   FocalSpec,
+  GeneralizedReweightingInput,
+  GeneralizedReweightingSpec,
   DistributionBalancedInput,
   DistributionBalancedSpec,
   CdtInput,
@@ -103,6 +107,8 @@ export { LABEL_AWARE_SMOOTHING_SHAPES, labelAwareSmoothingValues } from './rules
 export type { LabelAwareSmoothingShape } from './rules/labelAwareSmoothing.js'
 export { balancedBceShift } from './rules/balancedBce.js'
 export { drwWeights } from './rules/counts.js'
+export { generalizedReweightWeights } from './rules/classWeighting.js'
+export { alaMargins } from './rules/adaptiveLogitAdjustment.js'
 export { vsTerms } from './rules/vs.js'
 export { isdaPerturbation } from './rules/isda.js'
 export { ladeHostTerms } from './rules/lade.js'

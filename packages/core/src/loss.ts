@@ -620,7 +620,16 @@ function factsOf(spec: RuleSpec, rule: Rule): RuleFacts {
     numClasses: rule.numClasses,
     gradientThrough: rule.gradientThrough,
     epochSwitches: [...new Set(switches)].sort((a, b) => a - b),
-    ...pick(rule, ['numClassesFrom', 'numClassesOf', 'classCounts', 'priorTau', 'extraInputs', 'state', 'softTargets'] as const),
+    ...pick(rule, [
+      'numClassesFrom',
+      'numClassesOf',
+      'classCounts',
+      'priorTau',
+      'extraInputs',
+      'state',
+      'softTargets',
+      'sampleDelta',
+    ] as const),
   })
 }
 

@@ -4,6 +4,7 @@
  * rule's spec type lives in its module beside its math; this module gathers them into unions, with
  * the input types (`…Input`: the spec as a user writes it, defaulted fields optional).
  */
+import type { AdaptiveLogitAdjustmentInput, AdaptiveLogitAdjustmentSpec } from './rules/adaptiveLogitAdjustment.js'
 import type { BalancedBceSpec } from './rules/balancedBce.js'
 import type { BalancedSoftmaxSpec } from './rules/balancedSoftmax.js'
 import type { BceSpec } from './rules/bce.js'
@@ -12,6 +13,7 @@ import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
 import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
+import type { GeneralizedReweightingInput, GeneralizedReweightingSpec } from './rules/generalizedReweighting.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LabelAwareSmoothingInput, LabelAwareSmoothingSpec } from './rules/labelAwareSmoothing.js'
 import type { LadeInput, LadeSpec } from './rules/lade.js'
@@ -28,6 +30,8 @@ import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
 
 export type {
+  AdaptiveLogitAdjustmentInput,
+  AdaptiveLogitAdjustmentSpec,
   BalancedBceSpec,
   BalancedSoftmaxSpec,
   BceSpec,
@@ -40,6 +44,8 @@ export type {
   DistributionBalancedSpec,
   FocalInput,
   FocalSpec,
+  GeneralizedReweightingInput,
+  GeneralizedReweightingSpec,
   IsdaInput,
   IsdaSpec,
   LabelAwareSmoothingInput,
@@ -75,6 +81,8 @@ import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 export type SingleLabelRuleSpec =
   | LplBaseSpec
   | SeesawSpec
+  | GeneralizedReweightingSpec
+  | AdaptiveLogitAdjustmentSpec
   | LplSpec
   | OfficialLongtailSpec
   | OfficialBalancedSpec
@@ -97,6 +105,8 @@ export type RuleSpec = SingleLabelRuleSpec | MultiLabelRuleSpec
 export type RuleInput =
   | LplBaseInput
   | SeesawInput
+  | GeneralizedReweightingInput
+  | AdaptiveLogitAdjustmentInput
   | LadeInput
   | LplInput
   | OfficialLongtailInput

@@ -110,6 +110,23 @@ export const EXTRA_METHODS: readonly Method[] = [
     learned: { metaRate: 1, metaPerClass: 10, maxBound: 1.5 },
     spec: (classCounts) => ({ rule: 'lpl', split: 'learned', numClasses: classCounts.length, maxBound: 1.5 }),
   },
+  {
+    name: 'grw',
+    summary: 'cross-entropy with generalized re-weighting, w_c ∝ π_c^(−1) (LIFT)',
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'generalized-reweighting', classCounts, exponent: 1 }),
+  },
+  {
+    name: 'ala',
+    summary: 'adaptive logit adjustment (s = 30) on cosine logits, class-balanced weights (β = 0.9999) from 80% of the epochs',
+    classifier: 'cosine',
+    spec: (classCounts, epochs) => ({
+      rule: 'adaptive-logit-adjustment',
+      classCounts,
+      scale: 30,
+      weighting: { kind: 'class-balanced', beta: 0.9999, fromEpoch: Math.floor(0.8 * epochs) },
+    }),
+  },
 ]
 
 /** The methods named in a comma-separated list (`all` for the eleven of the benchmark); unknown names are refused. */

@@ -1,5 +1,6 @@
 import { LogitPerturbError } from '../errors.js'
 import { balancedBceDefinition } from './balancedBce.js'
+import { adaptiveLogitAdjustmentDefinition } from './adaptiveLogitAdjustment.js'
 import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
 import { cdtDefinition } from './cdt.js'
@@ -7,6 +8,7 @@ import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
 import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { focalDefinition } from './focal.js'
+import { generalizedReweightingDefinition } from './generalizedReweighting.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
 import { labelAwareSmoothingDefinition } from './labelAwareSmoothing.js'
@@ -37,6 +39,8 @@ export const RULE_DEFINITIONS = [
   isdaDefinition,
   seesawDefinition,
   ladeDefinition,
+  generalizedReweightingDefinition,
+  adaptiveLogitAdjustmentDefinition,
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,

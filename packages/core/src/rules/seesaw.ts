@@ -51,6 +51,8 @@ export function seesawRule(spec: Pick<SeesawSpec, 'p' | 'q' | 'eps' | 'classCoun
   return {
     numClasses: c,
     gradientThrough: false,
+    // The compensation reads each sample's softmax scores.
+    sampleDelta: 'scores',
     state: declared,
     perturb(ops, { logits, labels, labelMatrix, rowMask, numClasses, ctx, state, constants }) {
       // A fresh loss reads the counts it starts from: the declared fresh state.

@@ -249,6 +249,15 @@ export interface Rule {
    * `SoftTargetForm`). Absent: the method leaves them undefined, and the loss refuses them.
    */
   readonly softTargets?: SoftTargetForm
+  /**
+   * How `δ` depends on the sample beyond its class, for a rule whose perturbation is not class-level:
+   * `'scores'`, through the softmax of the sample's logits (seesaw's compensation; a constant added to
+   * a row still changes nothing), or `'logits'`, through the logits' own values (ALA's difficulty
+   * factor `(1 − u_{i,y_i})/2`, which a row's constant moves). Absent: `δ` is the same for every
+   * sample of a class. `lpl verify` checks that, and the row-shift invariance, only where they hold
+   * (docs/spec.md#37-equivalences).
+   */
+  readonly sampleDelta?: 'scores' | 'logits'
   /** Where the rule's search runs on a backend (rules with a search loop: LPL). */
   readonly searchPath?: <T>(ops: TensorOps<T>) => 'host' | 'ops'
   /**
@@ -263,7 +272,10 @@ export interface Rule {
  * module, so that adapters, exporters and the command line never rebuild a rule or ask its name.
  */
 export interface RuleFacts
-  extends Pick<Rule, 'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state' | 'softTargets'> {
+  extends Pick<
+    Rule,
+    'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state' | 'softTargets' | 'sampleDelta'
+  > {
   /** The rule's own equivalences of `lpl verify`, by their key in `equivalences` (empty: only those of every rule). */
   readonly equivalences: readonly string[]
   /** The loss term its batches are scored with (the task's plain one unless the rule declares another). */

@@ -105,7 +105,8 @@ export const equivalences: Equivalences = {
     name: '2. δ is the same for every sample of a class',
     formula: 'z_i − r_i = δ_{y_i}, r the reference logits',
     tolerance: TOLERANCE,
-    appliesTo: (_spec: RuleSpec, additive: boolean): _spec is RuleSpec => additive,
+    // Not for a rule whose δ depends on the sample (seesaw's compensation, ALA's difficulty factor).
+    appliesTo: (spec: RuleSpec, additive: boolean): spec is RuleSpec => additive && ruleFacts(spec).sampleDelta === undefined,
     async check(backend, spec, batch) {
       const { perturbed: z, reference: r } = await evaluateOn(backend, spec, batch)
       const c = batch.logits[0]!.length
@@ -123,7 +124,8 @@ export const equivalences: Equivalences = {
     name: '3. a constant added to a row changes nothing',
     formula: 'ℓ(u + s·1ᵀ, y) = ℓ(u, y) for any s ∈ ℝᴺ',
     tolerance: TOLERANCE,
-    appliesTo: (_spec: RuleSpec, additive: boolean): _spec is RuleSpec => additive,
+    // Not for a rule whose δ reads the logits' own values (ALA's difficulty factor (1 − u_y)/2).
+    appliesTo: (spec: RuleSpec, additive: boolean): spec is RuleSpec => additive && ruleFacts(spec).sampleDelta !== 'logits',
     async check(backend, spec, batch, options?: { rowShifts?: readonly number[] }) {
       const shifts = options?.rowShifts ?? batch.labels.map((_, i) => 7.25 * ((i % 5) - 2))
       const shifted = { ...batch, logits: batch.logits.map((row, i) => row.map((v) => v + shifts[i]!)) }
