@@ -156,6 +156,11 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         gradient: c.gradient,
         ...(c.headClasses === null || c.headClasses === undefined ? {} : { headClasses: c.headClasses }),
       })
+    case 'balanced-experts':
+      // The case's logits are [N, E·C] with E = taus.length = numHeads.
+      return parseSpec({ rule: 'balanced-experts', classCounts: counts(), taus: c.taus as number[] })
+    case 'diverse-experts':
+      return parseSpec({ rule: 'diverse-experts', classCounts: counts(), tau: n('tau') })
     default:
       throw new Error(`unknown golden case kind ${JSON.stringify(c.kind)}`)
   }

@@ -8,6 +8,7 @@ import {
   lplSteps,
   officialLongtailSteps,
   priorSplitBounds,
+  reversedPriors,
 } from '@logit-perturb/core'
 import { relativeError } from '@logit-perturb/core/verify'
 import { centralDifferenceAsync } from './centralDifference.js'
@@ -117,6 +118,9 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
       { what: 'directions', error: relativeError(split.directions, c.directions as number[]) },
       { what: 'classSteps', error: relativeError(steps, c.classSteps as number[]) },
     ]
+  }
+  if (c.kind === 'diverse-experts') {
+    return [{ what: 'inversePrior', error: relativeError(reversedPriors(c.classCounts as number[]), c.inversePrior as number[]) }]
   }
   if (c.kind === 'class-balanced') {
     return [

@@ -20,6 +20,10 @@ export { referenceOps } from './reference/ops.js'
 export type { RefTensor } from './reference/tensor.js'
 
 export type {
+  BalancedExpertsInput,
+  BalancedExpertsSpec,
+  DiverseExpertsInput,
+  DiverseExpertsSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CeSpec,
@@ -105,6 +109,10 @@ export { classDirections, learnedBoundsStep, updateLearnedBounds } from './rules
 export type { LearnedBoundsInputs, LearnedBoundsStep } from './rules/lpl/learnedBounds.js'
 
 export { describeClasses } from './analysis.js'
+export { meanOfHeadRows, meanOfHeads } from './heads.js'
+export { balancedExpertsRule } from './rules/balancedExperts.js'
+export { diverseExpertsRule, diverseExpertsShift } from './rules/diverseExperts.js'
+export { expertLogPriors, reversedPriors } from './rules/experts.js'
 export type { ClassReport, Direction, Explanation, ExplanationValues } from './analysis.js'
 export {
   DEFAULT_TAU_GRID,

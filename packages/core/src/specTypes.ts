@@ -20,11 +20,17 @@ import type { LplMultiLabelInput, LplMultiLabelSpec } from './rules/lpl/lplMulti
 import type { OfficialBalancedInput, OfficialBalancedSpec } from './rules/official/officialBalanced.js'
 import type { OfficialLongtailInput, OfficialLongtailSpec } from './rules/official/officialLongtail.js'
 import type { SeesawInput, SeesawSpec } from './rules/seesaw.js'
+import type { BalancedExpertsInput, BalancedExpertsSpec } from './rules/balancedExperts.js'
+import type { DiverseExpertsInput, DiverseExpertsSpec } from './rules/diverseExperts.js'
 import type { SpecInput } from './rules/definition.js'
 import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
 
 export type {
+  BalancedExpertsInput,
+  BalancedExpertsSpec,
+  DiverseExpertsInput,
+  DiverseExpertsSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CdtInput,
@@ -64,7 +70,14 @@ export type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
+export type SingleLabelRuleSpec =
+  | LplBaseSpec
+  | SeesawSpec
+  | LplSpec
+  | OfficialLongtailSpec
+  | OfficialBalancedSpec
+  | BalancedExpertsSpec
+  | DiverseExpertsSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -84,6 +97,8 @@ export type RuleInput =
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput
+  | BalancedExpertsInput
+  | DiverseExpertsInput
   | SpecInput<BceSpec>
   | LogitAdjustedBceInput
   | DbNegativeTolerantInput

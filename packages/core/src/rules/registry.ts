@@ -1,10 +1,12 @@
 import { LogitPerturbError } from '../errors.js'
+import { balancedExpertsDefinition } from './balancedExperts.js'
 import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
 import { cdtDefinition } from './cdt.js'
 import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
 import { distributionBalancedDefinition } from './distributionBalanced.js'
+import { diverseExpertsDefinition } from './diverseExperts.js'
 import { focalDefinition } from './focal.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
@@ -36,6 +38,8 @@ export const RULE_DEFINITIONS = [
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,
+  balancedExpertsDefinition,
+  diverseExpertsDefinition,
   bceDefinition,
   logitAdjustedBceDefinition,
   dbNegativeTolerantDefinition,
