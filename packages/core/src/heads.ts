@@ -29,7 +29,12 @@ export function meanOfHeadRows(logits: readonly (readonly number[])[], heads: nu
   check(Number.isInteger(heads) && heads >= 1, 'INVALID_PARAMETER', `must be an integer ≥ 1, got ${heads}`, 'heads')
   return logits.map((row, i) => {
     const c = row.length / heads
-    check(Number.isInteger(c) && c > 0, 'LOGITS_SHAPE', `row ${i} has ${row.length} logits, not ${heads} heads of the same class count`, 'logits')
+    check(
+      Number.isInteger(c) && c > 0,
+      'LOGITS_SHAPE',
+      `row ${i} has ${row.length} logits, not ${heads} heads of the same class count`,
+      'logits',
+    )
     return Array.from({ length: c }, (_, j) => {
       let sum = 0
       for (let e = 0; e < heads; e++) sum += row[e * c + j]!

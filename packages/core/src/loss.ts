@@ -430,8 +430,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       const { numClasses, labelMatrix } = evaluation
       const { rows } = evaluation
       // Several heads: against plain cross-entropy of the mean of the heads' logits, the prediction.
-      const batch =
-        heads === 1 ? evaluation.batch : { ...evaluation.batch, reference: { logits: meanOfHeads(ops, rows.logits, heads) } }
+      const batch = heads === 1 ? evaluation.batch : { ...evaluation.batch, reference: { logits: meanOfHeads(ops, rows.logits, heads) } }
       return labelsOf.explain(ops, rows.logits, rowLabels(ops, rows.labels, ignoreIndex), batch, numClasses, facts.term, labelMatrix)
     },
     getState: () => state,

@@ -44,7 +44,12 @@ export function balancedExpertsRule(classCounts: readonly number[], taus: readon
     gradientThrough: false,
     term: headsCrossEntropyTerm(taus.length, 'mean'),
     perturb: (ops, { logits, constants }) => ({
-      batch: { logits: ops.add(logits, constants.get('shift', [1, shift.length], () => shift)) },
+      batch: {
+        logits: ops.add(
+          logits,
+          constants.get('shift', [1, shift.length], () => shift),
+        ),
+      },
     }),
   }
 }

@@ -27,11 +27,7 @@ const HEADS = 3
 export function diverseExpertsShift(classCounts: readonly number[], tau: number): number[] {
   const logPrior = expertLogPriors(classCounts)
   const inverse = reversedPriors(classCounts)
-  return [
-    ...logPrior.map(() => 0),
-    ...logPrior,
-    ...logPrior.map((l, c) => l - tau * Math.log(inverse[c]! + EXPERT_PRIOR_EPSILON)),
-  ]
+  return [...logPrior.map(() => 0), ...logPrior, ...logPrior.map((l, c) => l - tau * Math.log(inverse[c]! + EXPERT_PRIOR_EPSILON))]
 }
 
 /**
@@ -57,7 +53,12 @@ export function diverseExpertsRule(classCounts: readonly number[], tau: number):
     gradientThrough: false,
     term: headsCrossEntropyTerm(HEADS, 'sum'),
     perturb: (ops, { logits, constants }) => ({
-      batch: { logits: ops.add(logits, constants.get('shift', [1, shift.length], () => shift)) },
+      batch: {
+        logits: ops.add(
+          logits,
+          constants.get('shift', [1, shift.length], () => shift),
+        ),
+      },
     }),
   }
 }
