@@ -35,7 +35,16 @@ export const SINGLE_LABEL_KINDS = [
   'la+lpl',
   'official-longtail',
   'official-balanced',
+  'balanced-experts',
+  'diverse-experts',
 ] as const
+
+/**
+ * The heads of the kinds whose rule has several (`Rule.heads`): their batches' logits are
+ * `[N, E·C]`. Every other kind: 1.
+ */
+export const KIND_HEADS: Readonly<Record<string, number>> = { 'balanced-experts': 2, 'diverse-experts': 3 }
+
 export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'distribution-balanced', 'lpl-multilabel'] as const
 
 type Spec = Record<string, unknown>
@@ -147,6 +156,14 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       )
     case 'official-balanced':
       return fc.record({ rule: fc.constant(kind), steps: fc.integer({ min: 5, max: 8 }), alpha: numberInput(0, 0.1) })
+    case 'balanced-experts':
+      return fc.record({
+        rule: fc.constant(kind),
+        classCounts: counts,
+        taus: fc.array(numberInput(-2, 3), { minLength: KIND_HEADS[kind]!, maxLength: KIND_HEADS[kind]! }),
+      })
+    case 'diverse-experts':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, tau: numberInput(0, 3) })
     case 'bce':
       return fc.constant({ rule: 'bce' })
     case 'logit-adjusted-bce':

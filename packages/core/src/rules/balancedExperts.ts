@@ -4,7 +4,7 @@ import { expertLogPriors } from './experts.js'
 import { headsCrossEntropyTerm } from './lossTerms.js'
 import type { Rule } from './types.js'
 
-/** BalPoE's balanced experts (Sarto et al., CVPR 2023): each head `e` logit-adjusted by its own `τ_e`. */
+/** BalPoE's balanced experts (Sanchez Aimar et al., CVPR 2023): each head `e` logit-adjusted by its own `τ_e`. */
 export interface BalancedExpertsSpec extends SpecBase {
   /** The rule's name, `'balanced-experts'`. */
   rule: 'balanced-experts'
@@ -24,7 +24,7 @@ export type BalancedExpertsInput = SpecInput<BalancedExpertsSpec, 'taus'>
 export const MAX_HEADS = 16
 
 /**
- * BalPoE's balanced product of experts (Sarto, Kirillov, Sminchisescu and Sattler, *Balanced
+ * BalPoE's balanced product of experts (Sanchez Aimar, Jonnarth, Felsberg and Kuhlmann, *Balanced
  * product of calibrated experts for long-tailed recognition*, CVPR 2023; emasa/BalPoE-CalibratedLT
  * `model/loss.py` `BSExpertLoss`), docs/spec.md#39-multi-head-rules. Logits `[N, E·C]` of `E` heads,
  * head-major; head `e` is logit-adjusted with its own temperature:
