@@ -47,3 +47,21 @@ export function multiLabelBatch(rand: () => number, n: number, rates: readonly n
   const logits = labels.map((row) => row.map((y) => Math.fround(uniform(rand, scale) + (y === 1 ? margin : -margin))))
   return { logits, labels }
 }
+
+/**
+ * Flat logits `[N, C]` widened to the `E` heads of a rule with several heads (`Rule.heads`):
+ * `[N, E·C]` flat, head-major. Head 0 is the logits themselves; head `e > 0` a fixed variation of
+ * them, `u·(1 + e/4) + sin(3j + e)/2` at flat index `j`, so that the heads differ; float32-representable.
+ * `heads` 1 or absent: the logits as they are.
+ */
+export function headLogits(logits: ArrayLike<number>, n: number, c: number, heads = 1): number[] {
+  if (heads === 1) return Array.from(logits)
+  const out: number[] = []
+  for (let i = 0; i < n; i++) {
+    for (let e = 0; e < heads; e++) {
+      for (let j = i * c; j < (i + 1) * c; j++)
+        out.push(e === 0 ? logits[j]! : Math.fround(logits[j]! * (1 + e / 4) + Math.sin(3 * j + e) / 2))
+    }
+  }
+  return out
+}
