@@ -116,7 +116,10 @@ export interface LossEvaluation<T> {
  * labels `[N]` int32 class ids (single-label rules), soft targets `[N, C]` (rules with
  * `rule.softTargets`) or a float `[N, C]` matrix of 0 and 1 (multi-label rules, `task: 'multi'`).
  * Dense logits `[N, C, d1, …, dk]` (or `[N, d1, …, dk, C]` with `classAxis: -1`) take labels
- * `[N, d1, …, dk]` (docs/spec.md#10-dense-inputs).
+ * `[N, d1, …, dk]` (docs/spec.md#10-dense-inputs). A rule with `E` heads (`rule.heads`, BalPoE's
+ * and SADE's experts) takes the heads' logits side by side, `[N, E·C]` (head-major), with labels
+ * `[N]` over the `C` classes; its perturbed logits and gradient are `[N, E·C]` too
+ * (docs/spec.md#39-multi-head-rules).
  */
 export interface Loss<T> {
   (logits: T, labels: T, ctx?: LossContext<T>): T
@@ -169,7 +172,9 @@ export interface Loss<T> {
   gradient(logits: T, labels: T, ctx?: LossContext<T>): T
   /**
    * Per-class loss variation, equivalent weights and counts (docs/spec.md#2-class-level-logit-perturbation); for multi-label
-   * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`).
+   * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`). A rule with `E`
+   * heads is measured per class against plain cross-entropy of the mean of its heads' logits, its
+   * prediction (docs/spec.md#39-multi-head-rules).
    */
   explain(logits: T, labels: T, ctx?: LossContext<T>): Explanation<T>
   /**
