@@ -156,9 +156,12 @@ export function specOfCase(c: GoldenCase): RuleSpec {
         gradient: c.gradient,
         ...(c.headClasses === null || c.headClasses === undefined ? {} : { headClasses: c.headClasses }),
       })
-    case 'balanced-experts':
-      // The case's logits are [N, E·C] with E = taus.length = numHeads.
-      return parseSpec({ rule: 'balanced-experts', classCounts: counts(), taus: c.taus as number[] })
+    case 'balanced-experts': {
+      // The case's logits are [N, E·C] with E = numHeads, one τ per head.
+      const taus = c.taus as number[]
+      if (taus.length !== n('numHeads')) throw new Error(`${taus.length} taus for ${n('numHeads')} heads`)
+      return parseSpec({ rule: 'balanced-experts', classCounts: counts(), taus })
+    }
     case 'diverse-experts':
       return parseSpec({ rule: 'diverse-experts', classCounts: counts(), tau: n('tau') })
     default:
