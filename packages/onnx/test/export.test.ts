@@ -355,6 +355,26 @@ describe('exportLossModel, multi-label rules', () => {
   })
 })
 
+describe('a rule with several heads (docs/spec.md#39-multi-head-rules)', () => {
+  it('declares logits [N, E·C] and labels over C, and runLossModel refuses the width of one head, labels ≥ C and −∞', async () => {
+    const model = exportLossModel({ rule: 'diverse-experts', classCounts: COUNTS })
+    expect(model.heads).toBe(3)
+    expect(model.numClasses).toBe(C)
+    const io = onnx.ModelProto.decode(model.bytes).graph!.input!.map((v) =>
+      v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue)),
+    )
+    expect(io).toEqual([['N', 3 * C], ['N']])
+    const { logits, labels } = batch(5, 4, 2, 3)
+    const got = await runLossModel(model.bytes, logits, labels)
+    expect(mismatches('diverse-experts', got, reference({ rule: 'diverse-experts', classCounts: COUNTS }, logits, labels))).toEqual([])
+    const oneHead = logits.map((row) => row.slice(0, C))
+    expect((await refusalAsync(() => runLossModel(model.bytes, oneHead, labels))).message).toMatch(/takes \[N, 15\]: 3 heads of 5 classes/)
+    expect((await refusalAsync(() => runLossModel(model.bytes, logits, [0, 1, 5, 2]))).code).toBe('LABEL_VALUE')
+    const masked = logits.map((row, i) => row.map((u, j) => (i === 0 && j === 7 ? Number.NEGATIVE_INFINITY : u)))
+    expect((await refusalAsync(() => runLossModel(model.bytes, masked, labels))).code).toBe('LOGITS_NOT_FINITE')
+  })
+})
+
 describe('masked classes (docs/spec.md#12-masked-classes): -Infinity in a non-target logit', () => {
   /** A batch with two non-target classes of most rows at −∞ (every row keeps its label and one more class). */
   function maskedBatch(seed: number, n: number): SingleLabelBatch & { masked: Set<number> } {
