@@ -39,12 +39,12 @@ function recording(sizes: number[]): TensorOps<RefTensor> {
   })
 }
 
-/** A long-tailed batch of `N` rows with a masked row, labels drawn from the first classes. */
-function batch(ops: TensorOps<RefTensor>) {
+/** A long-tailed batch of `N` rows with a masked row, labels drawn from the first classes; `[N, E·C]` logits for `E` heads. */
+function batch(ops: TensorOps<RefTensor>, heads = 1) {
   const rand = mulberry32(3)
   const logits = ops.constant(
-    Array.from({ length: N * C }, () => 4 * rand() - 2),
-    [N, C],
+    Array.from({ length: N * C * heads }, () => 4 * rand() - 2),
+    [N, heads * C],
   )
   const labels = ops.constant(
     Array.from({ length: N }, (_, i) => [0, 0, 1, 2, 0, 5, 1, 40, 3][i]!),
@@ -60,12 +60,13 @@ describe('no rule keeps a [C, C] array', () => {
     const sizes: number[] = []
     const ops = recording(sizes)
     const loss = createLoss(ops, spec as RuleInput)
-    const { logits, labels, mask } = batch(ops)
+    const heads = loss.rule.heads
+    const { logits, labels, mask } = batch(ops, heads)
     loss.evaluate(logits, labels, { mask })
     if (!loss.rule.gradientThrough) loss.gradient(logits, labels, { mask })
     expect(sizes.length).toBeGreaterThan(0)
-    // The largest legitimate tensors are [N, C] (and a few [N, C] per step).
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(N * C)
+    // The largest legitimate tensors are [N, C] (and a few [N, C] per step); [N, E·C] for E heads.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(N * C * heads)
   })
 
   it.each(variants.map((v) => [v.name, v.spec] as const))('%s: the PyTorch module allocates nothing of C × C', (_name, spec) => {

@@ -176,6 +176,54 @@ print(json.dumps(out))
   })
 })
 
+describe('a module of a rule with several heads (docs/spec.md#39-multi-head-rules)', () => {
+  const counts = [400, 200, 100, 50, 20, 0]
+  const spec: RuleInput = { rule: 'balanced-experts', classCounts: counts, taus: [0, 1, 2] }
+  const file = write('experts', exportTorchModule(spec))
+  const logits = Array.from({ length: 8 }, (_, i) => Array.from({ length: 18 }, (_, j) => Math.sin(3 * i + j)))
+  const labels = [0, 0, 1, 2, 3, 5, 0, 1]
+  const program = `
+import importlib.util, json, sys
+import torch
+
+spec = importlib.util.spec_from_file_location('experts', sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+logits = torch.tensor(json.loads(sys.argv[2]), dtype=torch.float64)
+labels = torch.tensor(json.loads(sys.argv[3]))
+loss_fn = module.BalancedExpertsLoss()
+
+def refusal(fn):
+    try:
+        fn()
+        return None
+    except ValueError as e:
+        return str(e)
+
+masked = logits.clone()
+masked[0, 1] = -float('inf')
+print(json.dumps({
+    'loss': loss_fn(logits, labels).item(),
+    'one head': refusal(lambda: loss_fn(logits[:, :6], labels)),
+    'dense': refusal(lambda: loss_fn(logits.unsqueeze(2), labels.unsqueeze(1))),
+    'label range': refusal(lambda: loss_fn(logits, torch.tensor([0, 0, 1, 2, 3, 6, 0, 1]))),
+    'masked': refusal(lambda: loss_fn(masked, labels)),
+}))
+`
+  it('takes logits [N, E·C] and labels over C, as the reference, and refuses other widths, dense logits, labels ≥ C and −inf', async () => {
+    const out = JSON.parse(await runPython(program, [file, JSON.stringify(logits), JSON.stringify(labels)]))
+    const reference = createLoss(referenceOps, spec)(
+      referenceOps.constant(logits.flat(), [8, 18]),
+      referenceOps.constant(labels, [8], 'int32'),
+    ).data[0]!
+    expect(Math.abs(out.loss - reference)).toBeLessThan(1e-12 * Math.abs(reference))
+    expect(out['one head']).toMatch(/logits must be floats \[N, 18\], the 3 heads of 6 classes/)
+    expect(out.dense).toMatch(/logits must be floats \[N, 18\]/)
+    expect(out['label range']).toBe('labels must lie in [0, 6), got values from 0 to 6')
+    expect(out.masked).toMatch(/finite/)
+  }, 120_000)
+})
+
 describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
   const counts = [400, 200, 100, 50, 20, 10]
   const specs: Record<string, RuleInput> = {
@@ -248,7 +296,8 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
 describe('masked classes (docs/spec.md#12-masked-classes): -inf in a non-target logit', () => {
   const counts = [400, 200, 100, 50, 20, 10]
   const variants = [
-    ...singleLabelVariants(counts),
+    // The rules with several heads take no masked class (docs/spec.md#39-multi-head-rules).
+    ...singleLabelVariants(counts).filter((v) => v.heads === undefined),
     // Smoothing spreads over the classes a row keeps.
     { name: 'logit-adjustment, smoothed', spec: { rule: 'logit-adjustment', classCounts: counts, labelSmoothing: 0.1 } as RuleInput },
   ]

@@ -19,6 +19,7 @@ import {
   caseInputs,
   flatten,
   type GoldenCase,
+  headLogits,
   type LoadedCase,
   loadGoldenDir,
   multiLabelVariants,
@@ -141,15 +142,24 @@ function goldenEntries(): { entries: Entry[]; unregistered: Map<string, number> 
  * its case's counts. Five rules have no golden case (balanced-softmax, VS, CDT, ISDA, LPL): they
  * are checked here only.
  */
+/** Rows `[N][C]` as the rows `[N][E·C]` of `E` heads (`headLogits`). */
+function widened(rows: number[][], heads: number): number[][] {
+  const c = rows[0]?.length ?? 0
+  const flat = headLogits(rows.flat(), rows.length, c, heads)
+  return rows.map((_, i) => flat.slice(i * heads * c, (i + 1) * heads * c))
+}
+
 async function variantEntries(): Promise<Entry[]> {
   const widest = (cases: LoadedCase[], kind: string) =>
     cases.filter((c) => c.data.kind === kind).reduce((a, b) => (b.data.numClasses > a.data.numClasses ? b : a))
   const single = widest(loadGoldenDir(SHARED), 'logit-adjustment')
   const multi = widest(loadGoldenDir(join(root, 'test/golden/fixtures')), 'logit-adjusted-bce')
   const entries: Entry[] = []
-  const add = async (batch: LoadedCase, variants: { name: string; spec: RuleInput }[]) => {
+  const add = async (batch: LoadedCase, variants: { name: string; spec: RuleInput; heads?: number }[]) => {
     for (const v of variants) {
-      const input = caseInput(`${v.name} on ${batch.id}`, batch.data, v.spec, true)
+      // A rule with E heads takes the batch's logits widened to [N, E·C].
+      const data = v.heads === undefined ? batch.data : { ...batch.data, logits: widened(batch.data.logits as number[][], v.heads) }
+      const input = caseInput(`${v.name} on ${batch.id}`, data, v.spec, true)
       entries.push({ group: `${(v.spec as { rule: string }).rule}: variants`, input, loss: await referenceLoss(input) })
     }
   }

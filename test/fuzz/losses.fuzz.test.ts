@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 import { type Computed, type Driver, type HostBatch, onnxDriver, referenceDriver, tfjsDriver } from './drivers.js'
 import { labelsInput, valuesInput } from './inputs.js'
 import { Tally, firstNonFiniteResult, fuzzRuns } from './oracle.js'
-import { MULTI_LABEL_KINDS, SINGLE_LABEL_KINDS, mutateSpec, validSpec } from './specs.js'
+import { KIND_HEADS, MULTI_LABEL_KINDS, SINGLE_LABEL_KINDS, mutateSpec, validSpec } from './specs.js'
 import { yieldToEventLoop } from '../support/eventLoop.js'
 
 /** A spec and a batch for it (or nearly for it: the batch's class count is off by one now and then). */
@@ -90,10 +90,12 @@ function caseArbitrary(kinds: readonly string[], multi: boolean): fc.Arbitrary<C
             { weight: 8, arbitrary: labelsInput(n, c).map((l) => ({ labels: l, labelShape: [n] })) },
             { weight: 1, arbitrary: labelsInput(n + 1, c).map((l) => ({ labels: l, labelShape: [n + 1] })) },
           )
-      return fc.record({ spec, logits: valuesInput(n * c, scale), labels }).map(({ spec, logits, labels }) => ({
+      // A rule with E heads takes logits [N, E·C]; its labels range over the C classes.
+      const width = c * (KIND_HEADS[kind] ?? 1)
+      return fc.record({ spec, logits: valuesInput(n * width, scale), labels }).map(({ spec, logits, labels }) => ({
         kind,
         spec,
-        batch: { n, c, logits, ...labels },
+        batch: { n, c: width, logits, ...labels },
       }))
     })
 }

@@ -40,7 +40,16 @@ export const SINGLE_LABEL_KINDS = [
   'official-balanced',
   'label-aware-smoothing',
   'balanced-bce',
+  'balanced-experts',
+  'diverse-experts',
 ] as const
+
+/**
+ * The heads of the kinds whose rule has several (`Rule.heads`): their batches' logits are
+ * `[N, E·C]`. Every other kind: 1.
+ */
+export const KIND_HEADS: Readonly<Record<string, number>> = { 'balanced-experts': 2, 'diverse-experts': 3 }
+
 export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'distribution-balanced', 'lpl-multilabel'] as const
 
 type Spec = Record<string, unknown>
@@ -188,6 +197,14 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
     case 'balanced-bce':
       // Counts above 0 (a zero count or one class is refused: π = 0 or 1 has no log-odds).
       return fc.record({ rule: fc.constant(kind), classCounts: counts.map((n) => n.map((k) => Math.max(k, 1))) })
+    case 'balanced-experts':
+      return fc.record({
+        rule: fc.constant(kind),
+        classCounts: counts,
+        taus: fc.array(numberInput(-2, 3), { minLength: KIND_HEADS[kind]!, maxLength: KIND_HEADS[kind]! }),
+      })
+    case 'diverse-experts':
+      return fc.record({ rule: fc.constant(kind), classCounts: counts, tau: numberInput(0, 3) })
     case 'bce':
       return fc.constant({ rule: 'bce' })
     case 'logit-adjusted-bce':

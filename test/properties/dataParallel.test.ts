@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { type LossContext, type RefTensor, type RuleInput, createLoss, referenceOps } from '@logit-perturb/core'
-import { batchArbitrary, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
+import { batchArbitrary, headLogits, multiLabelBatchArbitrary, multiLabelVariants, singleLabelVariants } from '@logit-perturb/conformance'
 import { type RowBatch as Batch, RUNS, expectClose } from './helpers.js'
 
 const ops = referenceOps
@@ -107,7 +107,14 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
         ...v,
         ignoreIndex: IGNORE,
         shards: shardsOf(b.n, workerOf, workers),
-        b: { n: b.n, c: b.c, logits: b.logits, labels: withIgnored(b.labels, ignored), multi: false },
+        // A rule with E heads: logits [N, E·C], whose rows this suite splits as it splits [N, C].
+        b: {
+          n: b.n,
+          c: b.c * (v.heads ?? 1),
+          logits: headLogits(b.logits, b.n, b.c, v.heads),
+          labels: withIgnored(b.labels, ignored),
+          multi: false,
+        },
       })),
   ),
   multi.chain(({ b, workerOf, workers }) =>

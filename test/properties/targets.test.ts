@@ -76,8 +76,12 @@ function rowsOfChannelsFirst(values: ArrayLike<number>, x: DenseCase): number[] 
   return out
 }
 
-/** The single-label variants of the registry for a batch's counts. */
-const variantsOf = (b: BatchCase) => singleLabelVariants(b.counts)
+/**
+ * The single-label variants of the registry for a batch's counts, but the rules with several heads:
+ * they define neither dense inputs nor soft targets (docs/spec.md#39-multi-head-rules; their
+ * refusals are test/properties/experts.test.ts's).
+ */
+const variantsOf = (b: BatchCase) => singleLabelVariants(b.counts).filter((v) => v.heads === undefined)
 
 describe('10. dense inputs and ignored positions, for every single-label rule', () => {
   it('a dense batch is its flattened batch with the ignored rows masked out: loss, losses per position, gradient, state', () => {

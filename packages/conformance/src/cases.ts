@@ -5,9 +5,9 @@ import { multiLabelVariants, singleLabelVariants } from './ruleVariants.js'
 
 const COUNTS = [4000, 1500, 600, 200, 60, 0]
 
-/** The seeded single-label batch of a case (the last class absent from it). */
-function batch(seed: number, n: number, c: number, scale: number): SingleLabelBatch {
-  return singleLabelBatch(mulberry32(seed), n, c, scale)
+/** The seeded single-label batch of a case (the last class absent from it), `[N, E·C]` for a rule with `E` heads. */
+function batch(seed: number, n: number, c: number, scale: number, heads = 1): SingleLabelBatch {
+  return singleLabelBatch(mulberry32(seed), n, c, scale, heads)
 }
 
 /**
@@ -32,7 +32,7 @@ function weightedCases(): ConformanceCase[] {
       mask: Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : 1)),
     }
   }
-  const single = singleLabelVariants(COUNTS).map(({ name, spec }, k) => ({ name, spec, ...batch(800 + k, 24, 6, 3) }))
+  const single = singleLabelVariants(COUNTS).map(({ name, spec, heads }, k) => ({ name, spec, ...batch(800 + k, 24, 6, 3, heads) }))
   const multi = multiLabelVariants(LABEL_COUNTS, NUM_SAMPLES).map(({ name, spec }, k) => ({
     name,
     spec,
@@ -47,12 +47,13 @@ function weightedCases(): ConformanceCase[] {
 /** Every single-label variant, on batches of moderate and extreme magnitude, seeded by its place in the table. */
 function singleLabelCases(): ConformanceCase[] {
   const out: ConformanceCase[] = []
-  singleLabelVariants(COUNTS).forEach(({ name, spec }, k) => {
-    out.push({ name: `${name} (|u| ≤ 3)`, spec, ...batch(100 + k, 24, 6, 3) })
+  singleLabelVariants(COUNTS).forEach(({ name, spec, heads }, k) => {
+    out.push({ name: `${name} (|u| ≤ 3)`, spec, ...batch(100 + k, 24, 6, 3, heads) })
     // Every sample classified with a logit gap of about 100: non-target probabilities near 1e-44,
     // below float32's smallest normal number, where backends may flush them to zero.
-    const confident = batch(300 + k, 24, 6, 3)
-    confident.logits = confident.logits.map((row, i) => row.map((v, j) => Math.fround(v + (j === confident.labels[i] ? 100 : 0))))
+    const confident = batch(300 + k, 24, 6, 3, heads)
+    // Each head's target (column y of every block of 6).
+    confident.logits = confident.logits.map((row, i) => row.map((v, j) => Math.fround(v + (j % 6 === confident.labels[i] ? 100 : 0))))
     out.push({
       name: `${name} (gap ~ 100)`,
       spec,
@@ -71,7 +72,7 @@ function singleLabelCases(): ConformanceCase[] {
     out.push({
       name: `${name} (|u| ~ 1e4)`,
       spec,
-      ...batch(200 + k, 16, 6, 1e4),
+      ...batch(200 + k, 16, 6, 1e4, heads),
       float32Exceptions: {
         gradient:
           'float32 holds logits of 1e4 to about 1e-3, so the softmax of u + δ, and the gradient, differ from float64 by about 1e-3 relative',

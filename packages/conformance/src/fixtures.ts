@@ -180,6 +180,14 @@ export function specOfCase(c: GoldenCase): RuleSpec {
     case 'balanced-bce':
       // LiVT's `smoothing` is the spec's label smoothing: its targets are (1 − ε)·e_y + ε/C.
       return parseSpec({ rule: 'balanced-bce', classCounts: counts(), labelSmoothing: n('smoothing') })
+    case 'balanced-experts': {
+      // The case's logits are [N, E·C] with E = numHeads, one τ per head.
+      const taus = c.taus as number[]
+      if (taus.length !== n('numHeads')) throw new Error(`${taus.length} taus for ${n('numHeads')} heads`)
+      return parseSpec({ rule: 'balanced-experts', classCounts: counts(), taus })
+    }
+    case 'diverse-experts':
+      return parseSpec({ rule: 'diverse-experts', classCounts: counts(), tau: n('tau') })
     default:
       throw new Error(`unknown golden case kind ${JSON.stringify(c.kind)}`)
   }

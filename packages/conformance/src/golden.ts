@@ -12,6 +12,7 @@ import {
   lplSteps,
   officialLongtailSteps,
   priorSplitBounds,
+  reversedPriors,
 } from '@logit-perturb/core'
 import { relativeError } from '@logit-perturb/core/verify'
 import { centralDifferenceAsync } from './centralDifference.js'
@@ -131,6 +132,9 @@ function hostChecks({ data: c }: LoadedCase): Check[] {
       { what: 'ladeLoss', error: relativeError([terms.ladeLoss], [c.ladeLoss as number]) },
       { what: 'loss = ceLoss + alpha·ladeLoss', error: relativeError([terms.ceLoss + (c.alpha as number) * terms.ladeLoss], [c.loss]) },
     ]
+  }
+  if (c.kind === 'diverse-experts') {
+    return [{ what: 'inversePrior', error: relativeError(reversedPriors(c.classCounts as number[]), c.inversePrior as number[]) }]
   }
   if (c.kind === 'class-balanced') {
     return [

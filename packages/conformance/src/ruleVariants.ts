@@ -1,5 +1,5 @@
 import type { MultiLabelRuleSpec, RuleInput, RuleName, SingleLabelRuleSpec } from '@logit-perturb/core'
-import { MULTI_LABEL_RULE_NAMES, RULE_NAMES } from '@logit-perturb/core'
+import { MULTI_LABEL_RULE_NAMES, RULE_NAMES, ruleFacts } from '@logit-perturb/core'
 
 /** One spec of the table of every rule, with the name suites report it by. */
 export interface RuleVariant {
@@ -9,6 +9,11 @@ export interface RuleVariant {
   spec: RuleInput
   /** The gradient flows through a search of the logits: the rule has no closed-form gradient. */
   through?: boolean
+  /**
+   * The rule's heads `E` (`Rule.heads`) when above 1: its batches' logits are `[N, E·C]`, head-major
+   * (`singleLabelBatch`'s `heads`). Absent: 1, logits `[N, C]`.
+   */
+  heads?: number
 }
 
 /**
@@ -217,6 +222,26 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
             }),
           ],
         },
+  'balanced-experts': (classCounts) => ({
+    main: [v('balanced-experts', { rule: 'balanced-experts', classCounts, taus: [-0.5, 1, 2.5] })],
+    more: [
+      v('balanced-experts (defaults)', { rule: 'balanced-experts', classCounts }),
+      v('balanced-experts (one head)', { rule: 'balanced-experts', classCounts, taus: [1] }),
+      v('balanced-experts, class-balanced weights', {
+        rule: 'balanced-experts',
+        classCounts,
+        taus: [0, 1, 2, 3],
+        weighting: { kind: 'class-balanced', beta: 0.999 },
+      }),
+    ],
+  }),
+  'diverse-experts': (classCounts) => ({
+    main: [v('diverse-experts', { rule: 'diverse-experts', classCounts, tau: 1.5 })],
+    more: [
+      v('diverse-experts (defaults)', { rule: 'diverse-experts', classCounts }),
+      v('diverse-experts, label smoothing', { rule: 'diverse-experts', classCounts, labelSmoothing: 0.1 }),
+    ],
+  }),
 }
 
 /** Counts whose largest exceeds their smallest: `counts`, or with one more sample in the first class when all are equal. */
@@ -269,7 +294,13 @@ function isMultiLabel(name: RuleName): name is MultiLabelRuleSpec['rule'] {
 
 /** Every single-label rule, with its main options, its defaults and the combinations suites need, for `classCounts`. */
 export function singleLabelVariants(classCounts: readonly number[]): RuleVariant[] {
-  return inOrder(RULE_NAMES.flatMap((name) => (isMultiLabel(name) ? [] : [SINGLE_LABEL[name](classCounts)])))
+  return inOrder(RULE_NAMES.flatMap((name) => (isMultiLabel(name) ? [] : [SINGLE_LABEL[name](classCounts)]))).map(withHeads)
+}
+
+/** A variant with its rule's heads, when it has several (its batches' logits are `[N, E·C]`). */
+function withHeads(variant: RuleVariant): RuleVariant {
+  const heads = ruleFacts(variant.spec).heads
+  return heads === 1 ? variant : { ...variant, heads }
 }
 
 /** Every multi-label rule, with its main options and its defaults, for positives per label `classCounts` among `numSamples`. */

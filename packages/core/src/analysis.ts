@@ -1,3 +1,4 @@
+import { repeatForHeads } from './heads.js'
 import type { TensorOps } from './ops.js'
 import { bceEntries, sigmoidResidual } from './rules/binaryCrossEntropy.js'
 import { crossEntropyPerSample, softmaxResidual } from './rules/crossEntropy.js'
@@ -38,7 +39,10 @@ const RATIO_FLOOR = 1e-12
  * class-level perturbation acts as a class-level re-weighting with the equivalent weights reported
  * here, the ratio of the gradient norms w.r.t. `u` with and without the perturbation (Li et al.,
  * TNNLS 2023, the unified view). Class weights of the rule are not included: they re-weight
- * openly, on top of the perturbation.
+ * openly, on top of the perturbation. A rule with `E` heads (perturbed logits `[N, E·C]`) is
+ * measured against plain cross-entropy of the mean of its heads' logits (`reference`, the
+ * prediction): `Δ_c` compares its combined loss with that of the mean, the weights compare the norm
+ * of its gradient over every head, and the target summary sums the heads' target components.
  */
 export function explainBatch<T>(
   ops: TensorOps<T>,
@@ -70,12 +74,15 @@ export function explainBatch<T>(
   const floor = ops.constant([RATIO_FLOOR], [])
   const ratio = (a: T, b: T): T => ops.div(ops.add(a, floor), ops.add(b, floor))
   const sampleWeight = ratio(norm(perturbedResidual), norm(plainResidual))
-  const target = (x: T): T => ops.neg(ops.sum(ops.mul(x, y), [1]))
+  // A rule with E heads (perturbed logits [N, E·C]): the targets of every head.
+  const heads = ops.shape(batch.logits)[1]! / c
+  const yz = heads === 1 ? y : ops.reshape(repeatForHeads(ops, y, heads), [-1, heads * c])
+  const target = (x: T, labels: T = y): T => ops.neg(ops.sum(ops.mul(x, labels), [1]))
   return {
     classCounts: counts,
     lossVariation: perClassMean(variation),
     equivalentWeight: perClassMean(sampleWeight),
-    targetWeight: perClassMean(ratio(target(perturbedResidual), target(plainResidual))),
+    targetWeight: perClassMean(ratio(target(perturbedResidual, yz), target(plainResidual))),
     sampleWeight,
   }
 }

@@ -35,7 +35,14 @@ export { closedFormGradient } from './loss.js'
 export { batchRows } from './batchLayout.js'
 export { countedRowMask, softTargetParts, withoutIgnored } from './targets.js'
 export type { IdsWithoutIgnored, TargetPart } from './targets.js'
-export { binaryCrossEntropyTerm, binaryFocalTerm, crossEntropyTerm, focalTerm, plainTerm } from './rules/lossTerms.js'
+export {
+  binaryCrossEntropyTerm,
+  binaryFocalTerm,
+  crossEntropyTerm,
+  focalTerm,
+  headsCrossEntropyTerm,
+  plainTerm,
+} from './rules/lossTerms.js'
 export { labelAwareSmoothingTerm } from './rules/labelAwareSmoothingTerm.js'
 export { balancedBceTerm } from './rules/balancedBceTerm.js'
 export type { PerturbCall, PerturbedBatch, Rule } from './rules/types.js'

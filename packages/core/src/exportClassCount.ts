@@ -7,10 +7,15 @@ import { MAX_CLASSES } from './validate.js'
  * gives, else the one the spec fixes (`loss.numClasses`), else the one the rule reads from the
  * extra inputs frozen into the export (`rule.numClassesOf`, ISDA's weights). Throws
  * `INVALID_PARAMETER` naming `numClasses` when none is known, when it is not an integer in
- * `[1, MAX_CLASSES]`, or when the caller's disagrees with the spec's.
+ * `[1, MAX_CLASSES]`, or when the caller's disagrees with the spec's. It is the count of classes,
+ * never the logits' width: a rule with `E` heads (`rule.heads`) declares its logits `[N, E·C]`
+ * (`traceLoss`), its labels over `[0, C)`.
  */
 export function exportClassCount(
-  loss: { readonly spec: { readonly rule: string }; readonly rule: Pick<RuleFacts, 'numClasses' | 'numClassesFrom' | 'numClassesOf'> },
+  loss: {
+    readonly spec: { readonly rule: string }
+    readonly rule: Pick<RuleFacts, 'numClasses' | 'numClassesFrom' | 'numClassesOf'> & Partial<Pick<RuleFacts, 'heads'>>
+  },
   given: number | undefined,
   context?: LossContext<unknown>,
 ): number {
@@ -30,6 +35,13 @@ export function exportClassCount(
     'numClasses',
   )
   const from = fixed === undefined ? 'the context' : `the spec (its ${loss.rule.numClassesFrom ?? 'numClasses'})`
-  check(known === undefined || known === numClasses, 'INVALID_PARAMETER', `is ${numClasses} but ${from} has ${known} classes`, 'numClasses')
+  const heads = loss.rule.heads ?? 1
+  const width = heads === 1 ? '' : ` (numClasses counts classes: the logits of its ${heads} heads are [N, ${heads}·C])`
+  check(
+    known === undefined || known === numClasses,
+    'INVALID_PARAMETER',
+    `is ${numClasses} but ${from} has ${known} classes${width}`,
+    'numClasses',
+  )
   return numClasses
 }

@@ -23,6 +23,10 @@ export type {
   AdaptiveLogitAdjustmentInput,
   AdaptiveLogitAdjustmentSpec,
   BalancedBceSpec,
+  BalancedExpertsInput,
+  BalancedExpertsSpec,
+  DiverseExpertsInput,
+  DiverseExpertsSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CeSpec,
@@ -122,6 +126,10 @@ export { classDirections, learnedBoundsStep, updateLearnedBounds } from './rules
 export type { LearnedBoundsInputs, LearnedBoundsStep } from './rules/lpl/learnedBounds.js'
 
 export { describeClasses } from './analysis.js'
+export { meanOfHeadRows, meanOfHeads } from './heads.js'
+export { balancedExpertsRule } from './rules/balancedExperts.js'
+export { diverseExpertsRule, diverseExpertsShift } from './rules/diverseExperts.js'
+export { expertLogPriors, reversedPriors } from './rules/experts.js'
 export type { ClassReport, Direction, Explanation, ExplanationValues } from './analysis.js'
 export {
   DEFAULT_TAU_GRID,

@@ -10,6 +10,7 @@ import { createRule } from './rules/createRule.js'
 import { weightingWeights } from './rules/classWeighting.js'
 import { constantPool } from './constants.js'
 import { EMPTY_BATCH } from './numerics.js'
+import { meanOfHeads } from './heads.js'
 import { type LossTerm, plainTerm } from './rules/lossTerms.js'
 import type { BatchTerm, LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
@@ -129,7 +130,10 @@ export interface LossEvaluation<T> {
  * labels `[N]` int32 class ids (single-label rules), soft targets `[N, C]` (rules with
  * `rule.softTargets`) or a float `[N, C]` matrix of 0 and 1 (multi-label rules, `task: 'multi'`).
  * Dense logits `[N, C, d1, …, dk]` (or `[N, d1, …, dk, C]` with `classAxis: -1`) take labels
- * `[N, d1, …, dk]` (docs/spec.md#10-dense-inputs).
+ * `[N, d1, …, dk]` (docs/spec.md#10-dense-inputs). A rule with `E` heads (`rule.heads`, BalPoE's
+ * and SADE's experts) takes the heads' logits side by side, `[N, E·C]` (head-major), with labels
+ * `[N]` over the `C` classes; its perturbed logits and gradient are `[N, E·C]` too
+ * (docs/spec.md#39-multi-head-rules).
  */
 export interface Loss<T> {
   (logits: T, labels: T, ctx?: LossContext<T>): T
@@ -183,7 +187,9 @@ export interface Loss<T> {
   gradient(logits: T, labels: T, ctx?: LossContext<T>): T
   /**
    * Per-class loss variation, equivalent weights and counts (docs/spec.md#2-class-level-logit-perturbation); for multi-label
-   * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`).
+   * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`). A rule with `E`
+   * heads is measured per class against plain cross-entropy of the mean of its heads' logits, its
+   * prediction (docs/spec.md#39-multi-head-rules).
    */
   explain(logits: T, labels: T, ctx?: LossContext<T>): Explanation<T>
   /**
@@ -210,7 +216,10 @@ export interface Loss<T> {
  * multi-label (a 0/1 matrix, binary cross-entropy per entry).
  */
 interface TaskLabels {
-  /** Checks logits and labels before a rule sees them; returns `[N, C]` (`N` may be `-1` in a graph). */
+  /**
+   * Checks logits and labels before a rule sees them; returns `[N, C]` (`N` may be `-1` in a graph).
+   * `heads`: the rule's heads `E`, whose logits are `[N, E·C]` (single-label rules only).
+   */
   checkInputs<T>(
     ops: TensorOps<T>,
     logits: T,
@@ -218,6 +227,7 @@ interface TaskLabels {
     numClasses: number | undefined,
     level: CheckLevel,
     shard: boolean,
+    heads: number,
   ): [number, number]
   /** The labels as an `[N, C]` matrix; single-label rows where `rowMask` is 0 are zero. */
   labelMatrix<T>(ops: TensorOps<T>, labels: T, numClasses: number, rowMask: T | undefined): T
@@ -295,6 +305,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
   const classAxis = checkClassAxis(options.classAxis)
   const ignoreIndex = checkIgnoreIndex(options.ignoreIndex, task)
   const facts = factsOf(parsed, rule)
+  const heads = facts.heads
   let state: RuleState<T> | undefined
   const constants = constantPool(ops)
 
@@ -302,6 +313,7 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     const level = checkLevel(checks, ops)
     // Soft targets carry the class axis, as a multi-label matrix does; class ids do not.
     const withClasses = task === 'multi' || ops.shape(labels).length === ops.shape(logits).length
+    if (heads > 1) checkHeadInputs(ops, logits, withClasses, heads, parsed.rule)
     const rows = batchRows(ops, logits, labels, ctx, classAxis, withClasses)
     const targets: LossEvaluation<T>['targets'] = task === 'single' && withClasses ? 'probabilities' : 'ids'
     const soft = targets === 'probabilities'
@@ -315,12 +327,15 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
       rule.numClasses,
       level,
       ctx.batchSum !== undefined,
+      heads,
     )
     const { sampleWeight, mask } = rows
     checkRowVector(ops, sampleWeight, n, 'sampleWeight', level === 'shapes' ? undefined : ops.checks?.sampleWeight)
     checkRowVector(ops, mask, n, 'mask', level === 'shapes' ? undefined : ops.checks?.mask)
     const rowMask = countedRowMask(ops, mask, ids.kept)
-    if (level === 'values')
+    // The heads' logits take no masked class: each of them is finite.
+    if (level === 'values' && heads > 1) ops.checks?.finite(rows.logits, 'logits')
+    else if (level === 'values')
       checkLogits(ops, rows.logits, numClasses, ids.labels, soft ? 'probabilities' : task === 'multi' ? 'multi-label' : 'ids', rowMask)
     const parts = soft
       ? softTargetParts(ops, rowMask === undefined ? ids.labels : ops.mul(ids.labels, rowMask), rule.softTargets, parsed.rule)
@@ -442,8 +457,10 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
         'explain takes class ids: it measures each class against its own samples',
         'labels',
       )
-      const { batch, numClasses, labelMatrix } = evaluation
+      const { numClasses, labelMatrix } = evaluation
       const { rows } = evaluation
+      // Several heads: against plain cross-entropy of the mean of the heads' logits, the prediction.
+      const batch = heads === 1 ? evaluation.batch : { ...evaluation.batch, reference: { logits: meanOfHeads(ops, rows.logits, heads) } }
       return labelsOf.explain(ops, rows.logits, rowLabels(ops, rows.labels, ignoreIndex), batch, numClasses, facts.term, labelMatrix)
     },
     getState: () => state,
@@ -495,14 +512,52 @@ function checkLogits<T>(
   else checks.logits(logits, numClasses, targets, kind, counted)
 }
 
-/** Checks that logits are `[N, C]`, with `C` the rule's class count when it fixes one; returns `[N, C]`. */
-function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | undefined): [number, number] {
+/**
+ * Checks that logits are `[N, C]`, with `C` the rule's class count when it fixes one, or for a rule
+ * with `E > 1` heads `[N, E·C]` (head-major); returns `[N, C]`.
+ */
+function checkLogitShape<T>(ops: TensorOps<T>, logits: T, numClasses: number | undefined, heads = 1): [number, number] {
   const shape = ops.shape(logits)
   check(shape.length === 2, 'LOGITS_SHAPE', `logits must be [N, C], got shape [${shape.join(', ')}]`, 'logits')
-  const [n, c] = shape as [number, number]
-  check(c > 0, 'LOGITS_SHAPE', 'logits have no class dimension (C = 0)', 'logits')
-  check(numClasses === undefined || c === numClasses, 'LOGITS_SHAPE', `logits have ${c} classes but the rule has ${numClasses}`, 'logits')
-  return [n, c]
+  const [n, width] = shape as [number, number]
+  check(width > 0, 'LOGITS_SHAPE', 'logits have no class dimension (C = 0)', 'logits')
+  if (heads > 1) {
+    const c = numClasses ?? width / heads
+    check(
+      Number.isInteger(c) && width === heads * c,
+      'LOGITS_SHAPE',
+      `logits have ${width} columns; the rule's ${heads} heads of ${numClasses ?? 'C'} classes take [N, ${numClasses === undefined ? `${heads}·C` : heads * numClasses}] (head-major)`,
+      'logits',
+    )
+    return [n, c]
+  }
+  check(
+    numClasses === undefined || width === numClasses,
+    'LOGITS_SHAPE',
+    `logits have ${width} classes but the rule has ${numClasses}`,
+    'logits',
+  )
+  return [n, width]
+}
+
+/**
+ * What a rule with `E > 1` heads refuses before its batch is read: dense logits (its logits are
+ * `[N, E·C]`, one row per sample) and soft targets (the released methods score class ids).
+ */
+function checkHeadInputs<T>(ops: TensorOps<T>, logits: T, soft: boolean, heads: number, rule: string): void {
+  const shape = ops.shape(logits)
+  check(
+    shape.length === 2,
+    'LOGITS_SHAPE',
+    `rule ${rule} takes the logits of its ${heads} heads as [N, E·C], one row per sample; got shape [${shape.join(', ')}] (dense inputs are not defined for it)`,
+    'logits',
+  )
+  check(
+    !soft,
+    'SOFT_TARGETS',
+    `rule ${rule} scores each of its ${heads} heads against class ids [N]; it does not define soft targets (probability rows)`,
+    'labels',
+  )
 }
 
 /** Single-label inputs: logits `[N, C]` and class ids `[N]`; returns `[N, C]`. */
@@ -513,8 +568,9 @@ function checkSingleLabelInputs<T>(
   numClasses: number | undefined,
   level: CheckLevel,
   shard: boolean,
+  heads = 1,
 ): [number, number] {
-  const [n, c] = checkLogitShape(ops, logits, numClasses)
+  const [n, c] = checkLogitShape(ops, logits, numClasses, heads)
   const labelShape = ops.shape(labels)
   check(labelShape.length === 1, 'LABELS_SHAPE', `labels must be [N], got shape [${labelShape.join(', ')}]`, 'labels')
   check(n < 0 || labelShape[0]! < 0 || labelShape[0] === n, 'LABELS_SHAPE', `${labelShape[0]} labels for ${n} rows of logits`, 'labels')
@@ -618,6 +674,7 @@ function factsOf(spec: RuleSpec, rule: Rule): RuleFacts {
     term: rule.term ?? plainTerm(rule.task ?? 'single'),
     equivalences: rule.equivalences ?? [],
     numClasses: rule.numClasses,
+    heads: rule.heads ?? 1,
     gradientThrough: rule.gradientThrough,
     epochSwitches: [...new Set(switches)].sort((a, b) => a - b),
     ...pick(rule, [

@@ -1,6 +1,7 @@
 import { check } from './errors.js'
 import { postHocPredict } from './rules/logitAdjustment.js'
 import { MAX_CLASSES, checkClassCounts, checkLabelValues, checkNumber, checkNumberList } from './validate.js'
+import { meanOfHeadRows } from './heads.js'
 
 /**
  * Per-class accuracy: for each class, the share of its samples predicted as that class.
@@ -100,9 +101,14 @@ export function shotAccuracy(perClass: readonly (number | null)[], classCounts: 
   })
 }
 
-/** The arg-max of each row (ties: the smallest class id). */
-export function argmaxRows(logits: readonly (readonly number[])[]): number[] {
-  return logits.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0))
+/**
+ * The arg-max of each row (ties: the smallest class id): the predictions of logits `[N][C]`. For the
+ * logits of a rule with `heads` heads (`[N][E·C]`, head-major, docs/spec.md#39-multi-head-rules),
+ * the arg-max of the mean of the heads' logits ({@link meanOfHeadRows}), the rule's prediction.
+ */
+export function argmaxRows(logits: readonly (readonly number[])[], heads = 1): number[] {
+  const rows = heads === 1 ? logits : meanOfHeadRows(logits, heads)
+  return rows.map((row) => row.reduce((best, v, c) => (v > row[best]! ? c : best), 0))
 }
 
 /** The default grid of post-hoc temperatures: 0, 0.25, …, 3. */

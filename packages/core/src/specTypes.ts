@@ -25,6 +25,8 @@ import type { LplMultiLabelInput, LplMultiLabelSpec } from './rules/lpl/lplMulti
 import type { OfficialBalancedInput, OfficialBalancedSpec } from './rules/official/officialBalanced.js'
 import type { OfficialLongtailInput, OfficialLongtailSpec } from './rules/official/officialLongtail.js'
 import type { SeesawInput, SeesawSpec } from './rules/seesaw.js'
+import type { BalancedExpertsInput, BalancedExpertsSpec } from './rules/balancedExperts.js'
+import type { DiverseExpertsInput, DiverseExpertsSpec } from './rules/diverseExperts.js'
 import type { SpecInput } from './rules/definition.js'
 import { RULE_DEFINITIONS, type RegisteredSpec } from './rules/registry.js'
 import type { VsInput, VsSpec } from './rules/vs.js'
@@ -33,6 +35,10 @@ export type {
   AdaptiveLogitAdjustmentInput,
   AdaptiveLogitAdjustmentSpec,
   BalancedBceSpec,
+  BalancedExpertsInput,
+  BalancedExpertsSpec,
+  DiverseExpertsInput,
+  DiverseExpertsSpec,
   BalancedSoftmaxSpec,
   BceSpec,
   CdtInput,
@@ -89,6 +95,8 @@ export type SingleLabelRuleSpec =
   | LabelAwareSmoothingSpec
   | BalancedBceSpec
   | LadeSpec
+  | BalancedExpertsSpec
+  | DiverseExpertsSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -113,6 +121,8 @@ export type RuleInput =
   | OfficialBalancedInput
   | LabelAwareSmoothingInput
   | SpecInput<BalancedBceSpec>
+  | BalancedExpertsInput
+  | DiverseExpertsInput
   | SpecInput<BceSpec>
   | LogitAdjustedBceInput
   | DbNegativeTolerantInput

@@ -120,6 +120,13 @@ export interface LossTrace<T> {
   readonly loss: Loss<T>
   /** The class count `C`. */
   readonly numClasses: number
+  /**
+   * The rule's heads `E` (`Rule.heads`; 1 for most rules): the logits input and the perturbed logits
+   * and gradient outputs are `[N, E·C]`, labels range over the `C` classes.
+   */
+  readonly heads: number
+  /** The width of the logits input, `E·C`. */
+  readonly logitWidth: number
   /** `'single'`: labels are class ids `[N]` (or soft targets); `'multi'`: a 0/1 matrix `[N, C]`. */
   readonly task: LabelTask
   /** What the single-label `labels` input holds: class ids, or soft targets with the logits' shape. */
@@ -192,6 +199,13 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     'context.epoch',
   )
   const spatialDims = checkSpatialDims(options.spatialDims)
+  const heads = loss.rule.heads
+  check(
+    heads === 1 || spatialDims === 0 || spatialDims === 'any',
+    'INVALID_PARAMETER',
+    `rule ${loss.spec.rule} takes the logits of its ${heads} heads as rows [N, E·C]: dense inputs are not defined for it`,
+    'spatialDims',
+  )
   const targets = checkTargets(loss, options.targets, ignoreIndex)
   const declared = loss.rule.state
   const carry = declared !== undefined && flag('carryState', true)
@@ -209,7 +223,8 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     return ops.declare(input)
   }
   const trailing = trailingDims(spatialDims)
-  const logitsIn = declare({ name: 'logits', role: 'logits', dtype: 'float', dims: ['N', c, ...trailing] })
+  // A rule with E heads takes their logits side by side, [N, E·C]; labels and state stay over C classes.
+  const logitsIn = declare({ name: 'logits', role: 'logits', dtype: 'float', dims: ['N', heads * c, ...trailing] })
   const rows = traceRows(ops.layout, spatialDims, logitsIn)
   // Soft targets and multi-label matrices carry the class axis, as the logits do; class ids do not.
   const withClasses = loss.task === 'multi' || targets === 'probabilities'
@@ -234,6 +249,8 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     spec: loss.spec,
     loss,
     numClasses: c,
+    heads,
+    logitWidth: heads * c,
     task: loss.task,
     targets,
     spatialDims,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { LogitPerturbError, createLoss, parseSpec, referenceOps } from '../src/index.js'
 import type { RuleInput } from '../src/index.js'
 import { expectRefusal, singleLabelVariants } from '@logit-perturb/conformance'
-import { SMALL, batch } from './support.js'
+import { SMALL, batch, headRows } from './support.js'
 
 const la = { rule: 'logit-adjustment', classCounts: SMALL.counts } satisfies RuleInput
 
@@ -114,9 +114,9 @@ describe('typed errors, one per code, each naming the problem', () => {
 
 describe('inputs are never mutated, and a failed call leaves state unchanged', () => {
   it('no rule writes to its logits, labels or spec', () => {
-    for (const { spec } of singleLabelVariants(SMALL.counts)) {
+    for (const { spec, heads } of singleLabelVariants(SMALL.counts)) {
       const specCopy = structuredClone(spec)
-      const { logits, labels } = batch(SMALL.logits, SMALL.labels)
+      const { logits, labels } = batch(headRows(SMALL.logits, heads), SMALL.labels)
       const before = [Float64Array.from(logits.data), Float64Array.from(labels.data)]
       const loss = createLoss(referenceOps, spec)
       loss(logits, labels)

@@ -8,6 +8,18 @@ export function batch(logits: number[][], labels: number[]): { logits: RefTensor
   }
 }
 
+/**
+ * Rows `[N][C]` widened to the `[N][E·C]` logits of a rule with `E` heads (head-major): head 0 the
+ * rows, head `e` the rows times `1 + e/4` plus `sin(3j + e)/2`. `heads` 1 or absent: the rows.
+ */
+export function headRows(rows: number[][], heads = 1): number[][] {
+  return rows.map((row, i) =>
+    Array.from({ length: heads }, (_, e) =>
+      row.map((v, j) => (e === 0 ? v : v * (1 + e / 4) + Math.sin(3 * (i * row.length + j) + e) / 2)),
+    ).flat(),
+  )
+}
+
 /** A fixed small long-tailed batch: 12 samples, 4 classes, counts 1000/300/60/0. */
 export const SMALL = {
   logits: [

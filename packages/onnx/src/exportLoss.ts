@@ -81,8 +81,10 @@ export interface ExportedLossModel {
   bytes: Uint8Array
   /** The validated spec, defaults filled in (also stored in the model's metadata as `logit_perturb.spec`). */
   spec: RuleSpec
-  /** The class count `C` of the graph (the width of `logits`). */
+  /** The class count `C` of the graph (the width of `logits`, or of each head's block of them). */
   numClasses: number
+  /** The rule's heads `E` (`Rule.heads`): `logits`, `perturbed_logits` and `grad_logits` are `[N, E·C]`, head-major; 1 for most rules. */
+  heads: number
   /** The opset of the default ONNX domain the model imports. */
   opset: number
   /** Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, and `state_<field>` with `state: 'io'`. */
@@ -188,7 +190,8 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
   const branch = trace.evaluate({ training, epoch, reduction })
 
   const trailing = Array.from({ length: spatialDims }, (_, k) => `d${k + 1}`)
-  const batchDims = ['N', c, ...trailing]
+  // A rule with E heads: their logits side by side, [N, E·C]; labels and state over the C classes.
+  const batchDims = ['N', trace.logitWidth, ...trailing]
   const outputs: OutputRequest[] = [
     { name: 'loss', source: branch.loss.name, elemType: 'float32', dims: reduction === 'none' ? ['N', ...trailing] : [] },
     { name: 'perturbed_logits', source: branch.perturbed.name, elemType: 'float32', dims: batchDims },
@@ -210,6 +213,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     metadata: {
       'logit_perturb.spec': JSON.stringify(parsed),
       'logit_perturb.num_classes': String(c),
+      ...(trace.heads === 1 ? {} : { 'logit_perturb.heads': String(trace.heads) }),
       'logit_perturb.training': String(training),
       'logit_perturb.targets': trace.task === 'multi' ? 'multi-label' : trace.targets,
       ...(trace.ignoreIndex === undefined ? {} : { 'logit_perturb.ignore_index': String(trace.ignoreIndex) }),
@@ -219,6 +223,7 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
     bytes: serializeModel(model),
     spec: parsed,
     numClasses: c,
+    heads: trace.heads,
     opset: graph.opset,
     inputs,
     task: trace.task,

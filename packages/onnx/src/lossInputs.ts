@@ -1,6 +1,7 @@
 import {
   check,
   checkBinaryLabelValues,
+  checkFiniteValues,
   checkLabelValues,
   checkLogitValues,
   checkMaskValues,
@@ -25,7 +26,9 @@ export type LossLabels = ArrayLike<number> | readonly (readonly number[])[] | Ho
  * `LABEL_VALUE` as the core's losses give them.
  */
 export function labelFeed(labels: LossLabels, dims: readonly number[], facts: LossModelFacts): HostTensor {
-  const [n, c] = dims as [number, number]
+  const [n, width] = dims as [number, number]
+  // Several heads: logits [N, E·C], class ids over the C classes.
+  const c = width / facts.heads
   const positions = [n, ...dims.slice(2)]
   // A model without metadata takes rows as multi-label rows, as models exported before soft targets.
   const rows = facts.targets === 'probabilities' || facts.targets === 'multi-label' || (facts.targets === undefined && isRows(labels, n))
@@ -145,6 +148,11 @@ export function checkLogitFeed(logits: HostTensor, labels: HostTensor, mask: Hos
   const dims = logits.dims
   const c = dims[1]!
   const ids = labels.data instanceof BigInt64Array
+  // The logits of several heads take no masked class: each is finite, as the core checks them.
+  if (facts.heads > 1) {
+    checkFiniteValues(logits.data as ArrayLike<number>, 'logits')
+    return
+  }
   const targets = ids ? Array.from(labels.data, Number) : toClassesLast(labels.data as ArrayLike<number>, dims)
   const rows = logits.data.length / c
   const ignore = facts.ignoreIndex

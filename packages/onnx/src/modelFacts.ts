@@ -10,6 +10,11 @@ export interface LossModelFacts {
   readonly targets: 'ids' | 'probabilities' | 'multi-label' | undefined
   /** `logit_perturb.ignore_index`: the id the graph gives zero loss and gradient. */
   readonly ignoreIndex: number | undefined
+  /**
+   * `logit_perturb.heads`: the rule's heads `E`, whose logits are `[N, E·C]` (labels over the `C =
+   * width/E` classes, every logit finite); 1 when absent.
+   */
+  readonly heads: number
 }
 
 /** The bytes each session of `createSession` was opened on, read only when a loss model runs. */
@@ -34,9 +39,11 @@ export function lossModelFacts(model: Uint8Array | object): LossModelFacts {
   )
   const targets = props.get('logit_perturb.targets')
   const ignore = props.get('logit_perturb.ignore_index')
+  const heads = Number(props.get('logit_perturb.heads') ?? 1)
   const facts: LossModelFacts = {
     targets: targets === 'ids' || targets === 'probabilities' || targets === 'multi-label' ? targets : undefined,
     ignoreIndex: ignore === undefined || !Number.isInteger(Number(ignore)) ? undefined : Number(ignore),
+    heads: Number.isInteger(heads) && heads >= 1 ? heads : 1,
   }
   known.set(model, facts)
   return facts

@@ -73,7 +73,15 @@ export async function runLossModel(
     checkLossModel(session)
     // The same checks, in the same order, as the core's losses on an eager backend.
     const { classes, rank } = modelLogits(session)
-    check(classes === undefined || c === classes, 'LOGITS_SHAPE', `logits have ${c} classes but the model has ${classes}`, 'logits')
+    const heads = lossModelFacts(model).heads
+    check(
+      classes === undefined || c === classes,
+      'LOGITS_SHAPE',
+      heads === 1
+        ? `logits have ${c} classes but the model has ${classes}`
+        : `logits have ${c} columns but the model takes [N, ${classes}]: ${heads} heads of ${classes! / heads} classes side by side`,
+      'logits',
+    )
     check(
       rank === undefined || rank === flat.dims.length,
       'LOGITS_SHAPE',

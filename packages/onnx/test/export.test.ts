@@ -42,6 +42,8 @@ interface ExportCase {
   spec: RuleInput
   options?: ExportLossOptions
   through?: boolean
+  /** The rule's heads `E` when above 1: its logits are `[N, E·C]`. */
+  heads?: number
 }
 
 /**
@@ -50,7 +52,7 @@ interface ExportCase {
  * threshold, a zero bound, another base).
  */
 const CASES: ExportCase[] = [
-  ...singleLabelVariants(COUNTS).map(({ name, spec, through }) => ({ label: name, spec, through })),
+  ...singleLabelVariants(COUNTS).map(({ name, spec, through, heads }) => ({ label: name, spec, through, heads })),
   { label: 'ldam', spec: { rule: 'ldam', classCounts: COUNTS, scale: 5 } },
   {
     label: 'ldam-drw, epoch past fromEpoch',
@@ -72,9 +74,10 @@ const CASES: ExportCase[] = [
 ]
 
 /** A random batch: float32-representable logits (so the reference sees what the model sees) and labels with absent classes. */
-function batch(seed: number, n: number, scale: number): SingleLabelBatch {
+function batch(seed: number, n: number, scale: number, heads = 1): SingleLabelBatch {
   const rand = mulberry32(seed)
-  const logits = uniformLogits(rand, n, C, scale)
+  // A rule with E heads: [N, E·C] (one head's draw, then the others'; heads = 1 draws as always).
+  const logits = uniformLogits(rand, n, heads * C, scale)
   // Labels drawn from three of the five classes: the others are absent from the batch.
   const labels = Array.from({ length: n }, () => [0, 2, 4][Math.floor(3 * rand())]!)
   return { logits, labels }
@@ -87,7 +90,7 @@ function batch(seed: number, n: number, scale: number): SingleLabelBatch {
  */
 function reference(spec: RuleInput, logits: number[][], labels: number[] | number[][], ctx: LossContext = {}) {
   const loss = createLoss(referenceOps, spec)
-  const u = referenceOps.constant(logits.flat(), [logits.length, C])
+  const u = referenceOps.constant(logits.flat(), [logits.length, logits[0]!.length])
   const y =
     typeof labels[0] === 'number'
       ? referenceOps.constant(labels as number[], [labels.length], 'int32')
@@ -183,7 +186,7 @@ describe('exportLossModel', () => {
           [7, 2],
           [19, 6],
         ] as const) {
-          const { logits, labels } = batch(100 * index + n, n, scale)
+          const { logits, labels } = batch(100 * index + n, n, scale, k.heads)
           // A stateful model's first call, from the rule's fresh state.
           const fresh = exported.get(k.label)!.inputs.some((i) => i.startsWith('state_'))
             ? createLoss(referenceOps, k.spec).rule.state?.initial(C)
@@ -352,6 +355,26 @@ describe('exportLossModel, multi-label rules', () => {
   })
 })
 
+describe('a rule with several heads (docs/spec.md#39-multi-head-rules)', () => {
+  it('declares logits [N, E·C] and labels over C, and runLossModel refuses the width of one head, labels ≥ C and −∞', async () => {
+    const model = exportLossModel({ rule: 'diverse-experts', classCounts: COUNTS })
+    expect(model.heads).toBe(3)
+    expect(model.numClasses).toBe(C)
+    const io = onnx.ModelProto.decode(model.bytes).graph!.input!.map((v) =>
+      v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue)),
+    )
+    expect(io).toEqual([['N', 3 * C], ['N']])
+    const { logits, labels } = batch(5, 4, 2, 3)
+    const got = await runLossModel(model.bytes, logits, labels)
+    expect(mismatches('diverse-experts', got, reference({ rule: 'diverse-experts', classCounts: COUNTS }, logits, labels))).toEqual([])
+    const oneHead = logits.map((row) => row.slice(0, C))
+    expect((await refusalAsync(() => runLossModel(model.bytes, oneHead, labels))).message).toMatch(/takes \[N, 15\]: 3 heads of 5 classes/)
+    expect((await refusalAsync(() => runLossModel(model.bytes, logits, [0, 1, 5, 2]))).code).toBe('LABEL_VALUE')
+    const masked = logits.map((row, i) => row.map((u, j) => (i === 0 && j === 7 ? Number.NEGATIVE_INFINITY : u)))
+    expect((await refusalAsync(() => runLossModel(model.bytes, masked, labels))).code).toBe('LOGITS_NOT_FINITE')
+  })
+})
+
 describe('masked classes (docs/spec.md#12-masked-classes): -Infinity in a non-target logit', () => {
   /** A batch with two non-target classes of most rows at −∞ (every row keeps its label and one more class). */
   function maskedBatch(seed: number, n: number): SingleLabelBatch & { masked: Set<number> } {
@@ -368,7 +391,8 @@ describe('masked classes (docs/spec.md#12-masked-classes): -Infinity in a non-ta
   it('every exported single-label rule gives the reference loss and gradient, the gradient exactly 0 and the perturbed logits -Infinity at the masked classes', async () => {
     const problems: string[] = []
     const cases: ExportCase[] = [
-      ...CASES,
+      // The rules with several heads take no masked class (docs/spec.md#39-multi-head-rules).
+      ...CASES.filter((k) => k.heads === undefined),
       { label: 'la, smoothed', spec: { rule: 'logit-adjustment', classCounts: COUNTS, labelSmoothing: 0.1 } },
     ]
     for (const [index, k] of cases.entries()) {

@@ -3,7 +3,7 @@
  * the float64 reference's loss, per-sample losses and closed-form gradient on the same inputs.
  */
 import { createLoss, referenceOps } from '@logit-perturb/core'
-import { mulberry32, refusalAsync, relativeError, singleLabelVariants, uniformLogits } from '@logit-perturb/conformance'
+import { headLogits, mulberry32, refusalAsync, relativeError, singleLabelVariants, uniformLogits } from '@logit-perturb/conformance'
 import { describe, expect, it } from 'vitest'
 import { exportLossModel, runLossModel, runModel } from '../src/index.js'
 
@@ -33,27 +33,30 @@ describe('exported losses with reductions, sample weights and a mask', () => {
     singleLabelVariants(COUNTS)
       .filter((v) => v.spec.rule !== 'isda')
       .map((v) => [v.name, v] as const),
-  )('%s: mean and none outputs equal the reference', async (_name, { spec }) => {
+  )('%s: mean and none outputs equal the reference', async (_name, { spec, heads = 1 }) => {
+    // A rule with E heads takes logits [N, E·C].
+    const wide = headLogits(logits.flat(), N, C, heads)
+    const refLogits = ref.constant(wide, [N, heads * C])
     for (const reduction of ['mean', 'none'] as const) {
       const exported = exportLossModel(spec, { numClasses: C, reduction, sampleWeight: true, mask: true })
       // A rule whose state a stateless model would restart (seesaw's counts) takes it as inputs: here, fresh.
       const fresh = exported.inputs.includes('state_counts') ? createLoss(ref, spec).rule.state?.initial(C) : undefined
       expect(exported.inputs).toEqual(['logits', 'labels', 'sample_weight', 'mask', ...Object.keys(fresh ?? {}).map((f) => `state_${f}`)])
       const out = await runModel(exported.bytes, {
-        logits: { data: Float32Array.from(logits.flat()), dims: [N, C] },
+        logits: { data: Float32Array.from(wide), dims: [N, heads * C] },
         labels: { data: BigInt64Array.from(labels.map(BigInt)), dims: [N] },
         sample_weight: { data: Float32Array.from(sampleWeight), dims: [N] },
         mask: { data: Float32Array.from(mask), dims: [N] },
         ...Object.fromEntries(Object.entries(fresh ?? {}).map(([f, v]) => [`state_${f}`, { data: Float32Array.from(v), dims: [C] }])),
       })
       const expected = createLoss(ref, spec, { reduction })
-      const evaluation = expected.evaluate(refInputs.logits, refInputs.labels, refInputs.ctx)
+      const evaluation = expected.evaluate(refLogits, refInputs.labels, refInputs.ctx)
       expect(out.loss!.dims).toEqual(reduction === 'none' ? [N] : [])
       expectNear(out.loss!.data as Float32Array, evaluation.loss.data, `${reduction}: loss`)
       if (exported.outputs.includes('grad_logits')) {
         expectNear(
           out.grad_logits!.data as Float32Array,
-          createLoss(ref, spec, { reduction }).gradient(refInputs.logits, refInputs.labels, refInputs.ctx).data,
+          createLoss(ref, spec, { reduction }).gradient(refLogits, refInputs.labels, refInputs.ctx).data,
           `${reduction}: gradient`,
         )
       }

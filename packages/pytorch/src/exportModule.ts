@@ -27,8 +27,10 @@ export interface ExportedTorchModule {
   className: string
   /** The validated spec, defaults filled in (also in the file, as `SPEC`). */
   spec: RuleSpec
-  /** The class count `C` (the width of `logits`). */
+  /** The class count `C` (the width of `logits`, or of each head's block of them). */
   numClasses: number
+  /** The rule's heads `E` (`Rule.heads`): `logits` are `[N, E·C]`, head-major, rows only; 1 for most rules. */
+  heads: number
   /** `'single'`: the target holds class ids `[N, …]` (or probabilities); `'multi'`: a 0/1 matrix `[N, C, …]`. */
   task: LabelTask
   /** Whether `forward` also takes soft targets, float probabilities with the logits' shape (the rule's `softTargets`). */
@@ -181,6 +183,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     className,
     spec: trace.spec,
     numClasses: trace.numClasses,
+    heads: trace.heads,
     task: trace.task,
     softTargets,
     buffers: program.buffers,
@@ -195,6 +198,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     className,
     spec: trace.spec,
     numClasses: trace.numClasses,
+    heads: trace.heads,
     task: trace.task,
     softTargets,
     hasClosedFormGradient: trace.hasClosedFormGradient,

@@ -11,7 +11,13 @@ import type { LabelTask } from '@logit-perturb/core'
  * pass that reads the logits and allocates nothing (`aminmax`: NaN propagates to both ends); the
  * element-wise checks run only when an end is not finite.
  */
-export function logitChecks(task: LabelTask): string[] {
+export function logitChecks(task: LabelTask, heads = 1): string[] {
+  // The logits of several heads ([N, E·C]) take no masked class: every one is finite, as the core checks them.
+  if (heads > 1)
+    return [
+      '        if self.check_values and logits.numel() > 0 and not bool(torch.isfinite(logits).all()):',
+      "            raise ValueError('logits must be finite: the logits of several heads take no masked class (-inf)')",
+    ]
   const targets =
     task === 'single'
       ? [

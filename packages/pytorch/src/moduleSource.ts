@@ -14,6 +14,8 @@ export interface ModuleParts {
   className: string
   spec: RuleSpec
   numClasses: number
+  /** The rule's heads `E` (`Rule.heads`): logits `[N, E·C]`, head-major, rows only. Absent: 1. */
+  heads?: number
   task: LabelTask
   /** Whether the body has an `if soft:` branch for probabilities (the rule's `softTargets`). */
   softTargets: boolean
@@ -69,6 +71,19 @@ function pyString(s: string): string {
 /** The Python source of an exported loss module. */
 export function moduleSource(p: ModuleParts): string {
   const c = p.numClasses
+  const heads = p.heads ?? 1
+  const width = heads * c
+  const logitDoc = heads === 1 ? `[N, ${c}]` : `[N, ${width}] (${heads} heads of ${c} classes side by side, head-major)`
+  const logitShape =
+    heads === 1
+      ? [
+          '        if logits.dim() < 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():',
+          "            raise ValueError(f'logits must be floats [N, {self.num_classes}] or [N, {self.num_classes}, d1, ..., dk], got {logits.dtype} {list(logits.shape)}')",
+        ]
+      : [
+          `        if logits.dim() != 2 or logits.shape[1] != ${width} or not logits.is_floating_point():`,
+          `            raise ValueError(f'logits must be floats [N, ${width}], the ${heads} heads of {self.num_classes} classes side by side, got {logits.dtype} {list(logits.shape)}')`,
+        ]
   const labelDoc =
     p.task === 'single'
       ? `[N, d1, ..., dk] integer class ids in [0, ${c})${p.softTargets ? ", or probabilities with the logits' shape" : ''}`
@@ -200,7 +215,7 @@ export function moduleSource(p: ModuleParts): string {
     '',
     '',
     `class ${p.className}(torch.nn.Module):`,
-    `    """The ${p.spec.rule} loss for logits [N, ${c}] and labels ${labelDoc}.`,
+    `    """The ${p.spec.rule} loss for logits ${logitDoc} and labels ${labelDoc}.`,
     '',
     "    reduction: 'mean' (default), 'sum' or 'none' (per-sample losses, [N]; dense: [N, d1, ..., dk]).",
     '    all_reduce: sum the batch statistics across torch.distributed workers when a process group',
@@ -277,8 +292,7 @@ export function moduleSource(p: ModuleParts): string {
     '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
     '',
     `    def _evaluate_rows(self, ${evaluateArgs('sample_weight_or_none', 'mask_or_none')}) -> ${EVALUATED}:`,
-    '        if logits.dim() < 2 or logits.shape[1] != self.num_classes or not logits.is_floating_point():',
-    "            raise ValueError(f'logits must be floats [N, {self.num_classes}] or [N, {self.num_classes}, d1, ..., dk], got {logits.dtype} {list(logits.shape)}')",
+    ...logitShape,
     `        ${DTYPE}, ${DEVICE} = logits.dtype, logits.device`,
     '        # Each position of dense logits [N, C, d1, ..., dk] is a sample: the shape without the class axis.',
     '        positions = logits.shape[:1] + logits.shape[2:]',
@@ -289,7 +303,7 @@ export function moduleSource(p: ModuleParts): string {
     "            raise ValueError('sample_weight must be finite and >= 0')",
     '        if self.check_values and mask_or_none is not None and bool(((mask != 0) & (mask != 1)).any()):',
     "            raise ValueError('mask must hold only 0 and 1')",
-    ...logitChecks(p.task),
+    ...logitChecks(p.task, heads),
     ...p.body,
     '        return perturbed, loss, grad',
     '',

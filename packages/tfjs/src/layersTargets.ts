@@ -30,7 +30,11 @@ export interface LayersTargets {
  *   ids, and a row that is not one-hot is handed to the core as a soft target, which refuses it
  *   with `SOFT_TARGETS` naming the rule (never its argmax). Where values are not read (`checks`
  *   `'shapes'`: WebGL and WebGPU by default), the rows' one-hotness is returned as `oneHot`;
- * - multi-label rules: the 0/1 matrix, as it is.
+ * - multi-label rules: the 0/1 matrix, as it is;
+ * - rules with `E` heads (`loss.rule.heads`, outputs `[N, E·C]`): class ids `[N]` or `[N, 1]`,
+ *   one-hot rows `[N, C]` over the `C` classes, or, as tfjs-layers' `fit` wants targets of the
+ *   output's shape, those rows repeated for each head (`tf.tile(oneHot, [1, E])`), read from the
+ *   first head's block; one-hot rows become ids.
  * Throws `LOGITS_SHAPE` (`yPred`) or `LABELS_SHAPE` (`yTrue`) naming the shapes.
  */
 export function layersTargets(yTrue: tf.Tensor, yPred: tf.Tensor, loss: TfjsLoss<tf.Tensor>): LayersTargets {
@@ -43,6 +47,17 @@ export function layersTargets(yTrue: tf.Tensor, yPred: tf.Tensor, loss: TfjsLoss
     )
   }
   if (loss.task === 'multi') return { labels: yTrue }
+  const heads = loss.rule.heads
+  if (heads > 1 && shape.length === 2) {
+    // A rule with E heads (docs/spec.md#39-multi-head-rules): outputs [N, E·C]; targets are class
+    // ids [N] or [N, 1], one-hot rows [N, C] over the C = width/E classes, or (what tfjs-layers
+    // takes, targets of the output's shape) those rows side by side for each head, read from the first.
+    const [n, width] = shape as [number, number]
+    const c = width / heads
+    if (sameShape(yTrue.shape, [n]) || sameShape(yTrue.shape, [n, 1])) return classIds(yTrue, [n], c, loss)
+    if (sameShape(yTrue.shape, [n, c])) return classTargets(yTrue, 1, loss)
+    if (sameShape(yTrue.shape, shape)) return classTargets(tf.slice(yTrue, [0, 0], [n, c]), 1, loss)
+  }
   const axis = loss.classAxis === 1 ? 1 : shape.length - 1
   const c = shape[axis]!
   const positions = shape.filter((_, k) => k !== axis)

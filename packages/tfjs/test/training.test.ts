@@ -19,25 +19,27 @@ function imbalancedSet(seed = 1): { x: number[][]; y: number[] } {
   return { x: points, y: labels }
 }
 
-function smallModel(): tfl.Sequential {
+/** A small MLP with `C` logits, or `E·C` for a rule with `E` heads. */
+function smallModel(heads = 1): tfl.Sequential {
   const model = tfl.sequential()
   model.add(
     tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2], kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
   )
-  model.add(tfl.layers.dense({ units: C, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }))
+  model.add(tfl.layers.dense({ units: heads * C, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }))
   return model
 }
 
-/** Every single-label rule of the shared table, for the training set's counts. */
-const RULES = singleLabelVariants(COUNTS).map(({ name, spec }) => [name, spec] as const)
+/** Every single-label rule of the shared table, for the training set's counts, with its heads (1 but for the multi-head rules). */
+const RULES = singleLabelVariants(COUNTS).map(({ name, spec, heads }) => [name, spec, heads ?? 1] as const)
 
 describe.each(['cpu', 'wasm'])('tfjs-%s', (backend) => {
-  it.each(RULES)('fit with %s: the loss decreases and no tensor leaks', async (_name, spec) => {
+  it.each(RULES)('fit with %s: the loss decreases and no tensor leaks', async (_name, spec, heads) => {
     await onTfjsBackend(backend, async () => {
       const { x, y } = imbalancedSet()
       const xs = tf.tensor2d(x)
-      const ys = tf.oneHot(tf.tensor1d(y, 'int32'), C)
-      const model = smallModel()
+      // tfjs-layers takes targets of the output's shape: for E heads, the one-hot rows of each head.
+      const ys = tf.tile(tf.oneHot(tf.tensor1d(y, 'int32'), C), [1, heads])
+      const model = smallModel(heads)
       const loss = createTfjsLoss(spec)
       model.compile({ optimizer: tf.train.sgd(0.1), loss: layersLoss(loss) })
       // Warm-up at the last epoch, so that the loss has made its constants (DRW's weights included).

@@ -5,6 +5,7 @@ import {
   compareConformance,
   conformanceExpectation,
 } from '@logit-perturb/core/verify'
+import { ruleFacts } from '@logit-perturb/core'
 import { exportTorchModule } from '@logit-perturb/pytorch'
 import { TORCH_RTOL } from './golden.js'
 import { type TorchDtypeResults, type TorchJobOptions, runTorchJobs, values } from './jobs.js'
@@ -27,7 +28,8 @@ export interface TorchConformance {
  */
 export async function torchConformance(cases: readonly ConformanceCase[], options: TorchJobOptions = {}): Promise<TorchConformance[]> {
   const jobs = cases.map((c) => ({
-    module: exportTorchModule(c.spec, { numClasses: c.logits[0]!.length }),
+    // The class count: the logits' width, or for a rule with E heads, the width over E.
+    module: exportTorchModule(c.spec, { numClasses: c.logits[0]!.length / ruleFacts(c.spec).heads }),
     reduction: c.reduction ?? 'mean',
     logits: c.logits,
     labels: c.labels,

@@ -143,9 +143,9 @@ export interface RuleDefinition<S extends { rule: string }> {
   equivalences?(spec: S): readonly string[]
   /**
    * The default of every optional field, keyed as the rule's docs table names it (`drw.beta` for a
-   * nested field).
+   * nested field); a list (BalPoE's `taus`) as its JSON.
    */
-  readonly defaults: Readonly<Record<string, number | string | boolean>>
+  readonly defaults: Readonly<Record<string, number | string | boolean | readonly number[]>>
   /**
    * Reads the rule's fields from a spec (the `rule`, `version` and `numClasses` fields are read
    * already) and returns the parsed spec, defaults filled in; throws `LogitPerturbError` naming the

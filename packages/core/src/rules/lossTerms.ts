@@ -1,3 +1,4 @@
+import { headRows, repeatForHeads } from '../heads.js'
 import type { TensorOps } from '../ops.js'
 import { bceEntries, sigmoidResidual } from './binaryCrossEntropy.js'
 import { crossEntropyPerSample, finiteLogProbabilities, keptClasses, softmaxResidual } from './crossEntropy.js'
@@ -118,6 +119,34 @@ export function binaryFocalTerm(gamma: number): LossTerm {
       const terms = binaryFocalTerms(ops, logits, labelMatrix, entries, epsilon, gamma)
       const residual = binaryCrossEntropyTerm.residual(ops, logits, labelMatrix, epsilon)
       return ops.mul(residual, binaryFocalGradientFactor(ops, terms, entries, gamma))
+    },
+  } satisfies LossTerm)
+}
+
+/**
+ * The cross-entropy of each of `E` heads (docs/spec.md#39-multi-head-rules), for logits `[N, E·C]`
+ * laid out head-major (head `e` is columns `e·C … e·C + C − 1`) and a label matrix `[N, C]`:
+ * `ℓ_i = k·Σ_e CE_ε(z_{i,e}, t_i)` (`[N, 1]`), with `k = 1/E` (`'mean'`, BalPoE) or `1`
+ * (`'sum'`, SADE), and `CE_ε` the smoothed {@link crossEntropyTerm} of one head. Residual
+ * `[N, E·C]`: head `e`'s block is `k·(p(z_{i,e}) − t'_i)`. Each head is scored as a row of its own
+ * (`[N·E, C]`), so label smoothing and masked classes act per head as on one head.
+ */
+export function headsCrossEntropyTerm(heads: number, combine: 'mean' | 'sum'): LossTerm {
+  const factor = combine === 'mean' ? 1 / heads : 1
+  const scaled = <T>(ops: TensorOps<T>, x: T): T => (factor === 1 ? x : ops.mul(x, ops.constant([factor], [])))
+  return Object.freeze({
+    name: `cross-entropy of ${heads} heads (${combine})`,
+    task: 'single',
+    plain: false,
+    value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T {
+      const c = ops.shape(labelMatrix)[1]!
+      const rows = crossEntropyTerm.value(ops, headRows(ops, logits, c), repeatForHeads(ops, labelMatrix, heads), epsilon)
+      return scaled(ops, ops.sum(ops.reshape(rows, [-1, heads]), [1], true))
+    },
+    residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number, soft?: boolean): T {
+      const c = ops.shape(labelMatrix)[1]!
+      const rows = crossEntropyTerm.residual(ops, headRows(ops, logits, c), repeatForHeads(ops, labelMatrix, heads), epsilon, soft)
+      return scaled(ops, ops.reshape(rows, [-1, heads * c]))
     },
   } satisfies LossTerm)
 }

@@ -1,12 +1,14 @@
 import { LogitPerturbError } from '../errors.js'
 import { balancedBceDefinition } from './balancedBce.js'
 import { adaptiveLogitAdjustmentDefinition } from './adaptiveLogitAdjustment.js'
+import { balancedExpertsDefinition } from './balancedExperts.js'
 import { balancedSoftmaxDefinition } from './balancedSoftmax.js'
 import { bceDefinition } from './bce.js'
 import { cdtDefinition } from './cdt.js'
 import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
 import { distributionBalancedDefinition } from './distributionBalanced.js'
+import { diverseExpertsDefinition } from './diverseExperts.js'
 import { focalDefinition } from './focal.js'
 import { generalizedReweightingDefinition } from './generalizedReweighting.js'
 import type { AnyRuleDefinition } from './definition.js'
@@ -46,6 +48,8 @@ export const RULE_DEFINITIONS = [
   officialBalancedDefinition,
   labelAwareSmoothingDefinition,
   balancedBceDefinition,
+  balancedExpertsDefinition,
+  diverseExpertsDefinition,
   bceDefinition,
   logitAdjustedBceDefinition,
   dbNegativeTolerantDefinition,

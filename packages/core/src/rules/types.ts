@@ -61,7 +61,7 @@ export interface IsdaInputs {
  * the loss is `mean_{i,c} w_ic · BCE(z_ic, Y_ic)` over all `N·C` entries, `w` the `entryWeights`.
  */
 export interface PerturbedBatch<T> {
-  /** The perturbed logits `z`, `[N, C]`. */
+  /** The perturbed logits `z`, `[N, C]` (a rule with `E` heads: `[N, E·C]`, head-major, as its logits). */
   logits: T
   /** Class weights `w_c` (`[C]`); the loss is then `Σ w_{y_i} ℓ_i / Σ w_{y_i}`. Absent: plain mean. */
   classWeights?: T
@@ -126,7 +126,7 @@ export interface RuleStateDeclaration {
 
 /** One call of a rule's `perturb`: the batch, its labels in both forms, and what else the call knows. */
 export interface PerturbCall<T> {
-  /** The logits `u`, `[N, C]`. */
+  /** The logits `u`, `[N, C]`; for a rule with `E` heads (`Rule.heads`), `[N, E·C]`, head-major. */
   logits: T
   /**
    * Class ids `[N]` (int32; ignored positions as class 0, with a 0 in `rowMask`), or for a
@@ -202,6 +202,14 @@ export interface Rule {
   readonly task?: LabelTask
   /** The class count fixed by the spec, if it fixes one. */
   readonly numClasses: number | undefined
+  /**
+   * The number `E` of heads whose logits the rule takes side by side (docs/spec.md#39-multi-head-rules):
+   * logits `[N, E·C]`, head-major (columns `e·C … e·C + C − 1` are head `e`), labels over the `C`
+   * classes. The loss checks the width `E·C`, exporters declare it, and the rule's loss term scores
+   * `[N, E·C]` logits against the `[N, C]` label matrix; predictions are the arg-max of the mean of
+   * the heads' logits (`meanOfHeads`). Dense inputs and soft targets are refused. Absent: 1.
+   */
+  readonly heads?: number
   /**
    * True when the perturbation depends differentiably on the logits (`gradient: 'through'`,
    * `official-longtail`): then there is no closed-form gradient and autodiff must go through it.
@@ -284,6 +292,8 @@ export interface RuleFacts
   readonly task: LabelTask
   /** The class count the spec fixes, if it fixes one. */
   readonly numClasses: number | undefined
+  /** The number `E` of heads of the logits (`[N, E·C]`; 1: plain `[N, C]` logits), see {@link Rule.heads}. */
+  readonly heads: number
   /** True when autodiff must go through the perturbation (no closed-form gradient). */
   readonly gradientThrough: boolean
   /**
@@ -308,12 +318,13 @@ export interface LossTerm {
   /** Whether it is the plain cross-entropy of its task (CE, or BCE per entry), with no modulation. */
   readonly plain: boolean
   /**
-   * Single-label: the per-sample losses `ℓ_i` (`[N, 1]`); multi-label: the per-entry losses `ℓ_ic`
+   * Single-label: the per-sample losses `ℓ_i` (`[N, 1]`; a rule with `E` heads gives its term logits
+   * `[N, E·C]` and the `[N, C]` label matrix); multi-label: the per-entry losses `ℓ_ic`
    * (`[N, C]`), before the rule's entry weights. `labelMatrix` is one-hot (single-label) or 0/1.
    */
   value<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number): T
   /**
-   * `∂value/∂z`, `[N, C]`: row `i` is `∂ℓ_i/∂z_i` (single-label), entry `(i, c)` is `∂ℓ_ic/∂z_ic`
+   * `∂value/∂z`, `[N, C]` (`[N, E·C]`, the logits' shape, for a rule with `E` heads): row `i` is `∂ℓ_i/∂z_i` (single-label), entry `(i, c)` is `∂ℓ_ic/∂z_ic`
    * (multi-label). `soft`: the label matrix holds soft targets rather than one-hot (or zero) rows.
    */
   residual<T>(ops: TensorOps<T>, logits: T, labelMatrix: T, epsilon: number, soft?: boolean): T
