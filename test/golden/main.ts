@@ -1,6 +1,6 @@
 /**
  * `pnpm test:golden`: every `golden-*.json` in the folders of `$GOLDEN_DIR` (separated as in `PATH`;
- * default `../shared/fixtures` and its `catalogue/`, `dense/` and `soft/` folders) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
+ * default `../shared/fixtures` and its `catalogue/`, `catalogue-2/`, `dense/` and `soft/` folders) on every backend, one line per backend: `golden <backend>: N passed, M failed`; then on the exported
  * PyTorch modules, in float64 and float32 (Debian's python3-torch), eager and compiled by
  * `torch.jit.script`: `golden pytorch: N passed, M failed`. Exits 1 if any case failed or no case ran.
  * `GOLDEN_KINDS=lade,balanced-bce` runs only the cases of those kinds.
@@ -11,10 +11,16 @@ import { workspaceBackends } from '@logit-perturb/conformance/backends'
 import { runTorchGolden } from '@logit-perturb/conformance/torch'
 
 // Several folders may be given, separated as in PATH: the default takes the shared fixtures and
-// their catalogue folder.
+// their catalogue, dense and soft folders.
 const dirs = (
   process.env.GOLDEN_DIR ??
-  ['../shared/fixtures', '../shared/fixtures/catalogue', '../shared/fixtures/dense', '../shared/fixtures/soft'].join(delimiter)
+  [
+    '../shared/fixtures',
+    '../shared/fixtures/catalogue',
+    '../shared/fixtures/catalogue-2',
+    '../shared/fixtures/dense',
+    '../shared/fixtures/soft',
+  ].join(delimiter)
 )
   .split(delimiter)
   .filter((d) => d !== '')
