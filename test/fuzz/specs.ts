@@ -35,6 +35,7 @@ export const SINGLE_LABEL_KINDS = [
   'la+lpl',
   'official-longtail',
   'official-balanced',
+  'gaussian-clouded-logit',
 ] as const
 export const MULTI_LABEL_KINDS = ['bce', 'logit-adjusted-bce', 'db-negative-tolerant', 'distribution-balanced', 'lpl-multilabel'] as const
 
@@ -66,6 +67,15 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       })
     case 'ldam':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
+    case 'gaussian-clouded-logit':
+      // Counts > 0 and not all equal: an empty class counts one sample, and the head one more.
+      return fc.record({
+        rule: fc.constant(kind),
+        classCounts: counts.map((n) => n.map((x, k) => Math.max(x, 1) + (k === 0 ? 1 : 0))),
+        scale: numberInput(1, 30),
+        margin: numberInput(0, 1),
+        noiseMul: numberInput(0, 2),
+      })
     case 'ldam-drw':
       return fc.record({
         rule: fc.constant('ldam'),

@@ -137,6 +137,14 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
     main: [v('official-balanced', { rule: 'official-balanced', steps: 6, alpha: 0.05 })],
     more: [v('official-balanced (defaults)', { rule: 'official-balanced' })],
   }),
+  // GCL's cloud sizes take log n_c: an empty class counts as one sample. Cases pass the noise (`batchInputs`).
+  'gaussian-clouded-logit': (classCounts) => {
+    const counts = classCounts.map((n) => Math.max(n, 1))
+    return {
+      main: [v('gaussian-clouded-logit', { rule: 'gaussian-clouded-logit', classCounts: counts, scale: 4, margin: 0.2, noiseMul: 1 })],
+      more: [v('gaussian-clouded-logit (defaults)', { rule: 'gaussian-clouded-logit', classCounts: counts })],
+    }
+  },
 }
 
 /** Every registered multi-label rule's variants for label counts (see {@link SINGLE_LABEL}). */

@@ -27,6 +27,8 @@ export type {
   DbNegativeTolerantSpec,
   FocalInput,
   FocalSpec,
+  GaussianCloudedLogitInput,
+  GaussianCloudedLogitSpec,
   DistributionBalancedInput,
   DistributionBalancedSpec,
   CdtInput,
@@ -76,6 +78,8 @@ export type { EvaluatedPart, Loss, LossEvaluation, LossOptions } from './loss.js
 export type { BatchRows, ClassAxis } from './batchLayout.js'
 export type { SoftTargetForm } from './targets.js'
 export type {
+  BatchInputDeclaration,
+  BatchInputField,
   IsdaInputs,
   LabelTask,
   LossContext,
@@ -96,6 +100,7 @@ export { ldamMargins } from './rules/ldam.js'
 export { drwWeights } from './rules/counts.js'
 export { vsTerms } from './rules/vs.js'
 export { isdaPerturbation } from './rules/isda.js'
+export { GCL_NOISE_STDDEV, gclCloudSizes } from './rules/gaussianCloudedLogit.js'
 export { lplSteps, priorSplitBounds } from './rules/lpl/lplBounds.js'
 export type { LplClassBounds } from './rules/lpl/lplBounds.js'
 export { officialLongtailSteps } from './rules/official/officialLongtail.js'
@@ -118,4 +123,4 @@ export {
   thirdsAccuracy,
 } from './metrics.js'
 export type { GroupAccuracy, ShotAccuracy } from './metrics.js'
-export { mulberry32, shuffleInPlace } from './random.js'
+export { mulberry32, normalSamples, shuffleInPlace } from './random.js'

@@ -23,3 +23,19 @@ export function shuffleInPlace<T>(items: T[], rand: () => number): T[] {
   }
   return items
 }
+
+/**
+ * `count` samples of the normal distribution `N(0, stddev²)` from the uniform stream `rand`
+ * (Box–Muller: `√(−2 ln u₁)·cos(2π u₂)` and its sine pair), float64. `u₁` is taken in `(0, 1]`, so
+ * the logarithm is finite.
+ */
+export function normalSamples(count: number, stddev: number, rand: () => number): Float64Array {
+  const out = new Float64Array(count)
+  for (let k = 0; k < count; k += 2) {
+    const radius = Math.sqrt(-2 * Math.log(1 - rand())) * stddev
+    const angle = 2 * Math.PI * rand()
+    out[k] = radius * Math.cos(angle)
+    if (k + 1 < count) out[k + 1] = radius * Math.sin(angle)
+  }
+  return out
+}

@@ -11,6 +11,7 @@ import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
 import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
+import type { GaussianCloudedLogitInput, GaussianCloudedLogitSpec } from './rules/gaussianCloudedLogit.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LdamInput, LdamSpec } from './rules/ldam.js'
 import type { LogitAdjustedBceInput, LogitAdjustedBceSpec } from './rules/logitAdjustedBce.js'
@@ -36,6 +37,8 @@ export type {
   DistributionBalancedSpec,
   FocalInput,
   FocalSpec,
+  GaussianCloudedLogitInput,
+  GaussianCloudedLogitSpec,
   IsdaInput,
   IsdaSpec,
   LdamInput,
@@ -64,7 +67,13 @@ export type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 import type { LplBaseInput, LplBaseSpec } from './rules/lpl/lplBase.js'
 
 /** Any single-label rule spec: labels are class ids `[N]`. */
-export type SingleLabelRuleSpec = LplBaseSpec | SeesawSpec | LplSpec | OfficialLongtailSpec | OfficialBalancedSpec
+export type SingleLabelRuleSpec =
+  | LplBaseSpec
+  | SeesawSpec
+  | LplSpec
+  | OfficialLongtailSpec
+  | OfficialBalancedSpec
+  | GaussianCloudedLogitSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -84,6 +93,7 @@ export type RuleInput =
   | LplInput
   | OfficialLongtailInput
   | OfficialBalancedInput
+  | GaussianCloudedLogitInput
   | SpecInput<BceSpec>
   | LogitAdjustedBceInput
   | DbNegativeTolerantInput

@@ -135,6 +135,17 @@ export function checkSampleWeightValues(values: ArrayLike<number>, field = 'samp
 }
 
 /** A row mask `[N]`: every entry 0 (left out) or 1 (counted). */
+/**
+ * The values of a rule's batch input (GCL's `noise`): `MISSING_CONTEXT` naming `field` and the first
+ * entry for which `valid` fails (NaN fails every range), saying what entries may hold (`what`).
+ */
+export function checkEntryValues(values: ArrayLike<number>, field: string, what: string, valid: (v: number) => boolean): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!
+    if (!valid(v)) throw new LogitPerturbError('MISSING_CONTEXT', `entry ${v} at index ${i}: must hold ${what}`, field)
+  }
+}
+
 export function checkMaskValues(values: ArrayLike<number>, field = 'mask'): void {
   for (let i = 0; i < values.length; i++) {
     const m = values[i]!

@@ -6,6 +6,7 @@ import { ceDefinition } from './ce.js'
 import { dbNegativeTolerantDefinition } from './dbNegativeTolerant.js'
 import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { focalDefinition } from './focal.js'
+import { gaussianCloudedLogitDefinition } from './gaussianCloudedLogit.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
 import { ldamDefinition } from './ldam.js'
@@ -36,6 +37,7 @@ export const RULE_DEFINITIONS = [
   lplDefinition,
   officialLongtailDefinition,
   officialBalancedDefinition,
+  gaussianCloudedLogitDefinition,
   bceDefinition,
   logitAdjustedBceDefinition,
   dbNegativeTolerantDefinition,
