@@ -643,7 +643,7 @@ function batchInputRows<T>(
       `must have the logits' shape [${want.join(', ')}], got [${shape.join(', ')}]`,
       input.field,
     )
-    if (level !== 'shapes') ops.checks?.entries?.(given, input.field, input.what, input.valid)
+    if (level !== 'shapes') ops.checks?.entries?.(given, input.field, input.bounds)
     out[input.field] = rows.entries(given)
   }
   return out

@@ -226,11 +226,11 @@ export interface ValueChecks<T> {
   /** Throws `MASK_VALUE` unless every entry of a row mask (`[N]`) is 0 or 1. */
   mask(x: T): void
   /**
-   * Throws `MISSING_CONTEXT` naming `field` unless `valid` holds for every entry of a rule's batch
-   * input (GCL's `noise`, `what`: `numbers in [−1, 1]`); see `checkEntryValues`. Optional: without
-   * it, the loss checks the input's shape only.
+   * Throws `MISSING_CONTEXT` naming `field` unless every entry of a rule's batch input (GCL's
+   * `noise`) lies in `bounds` (`[low, high]`); see `checkEntryValues`. Optional: without it, the
+   * loss checks the input's shape only.
    */
-  entries?(x: T, field: string, what: string, valid: (v: number) => boolean): void
+  entries?(x: T, field: string, bounds: readonly [number, number]): void
 }
 
 /** A scalar float constant. */

@@ -137,12 +137,15 @@ export function checkSampleWeightValues(values: ArrayLike<number>, field = 'samp
 /** A row mask `[N]`: every entry 0 (left out) or 1 (counted). */
 /**
  * The values of a rule's batch input (GCL's `noise`): `MISSING_CONTEXT` naming `field` and the first
- * entry for which `valid` fails (NaN fails every range), saying what entries may hold (`what`).
+ * entry outside `bounds` (`[low, high]`; NaN is outside every range).
  */
-export function checkEntryValues(values: ArrayLike<number>, field: string, what: string, valid: (v: number) => boolean): void {
+export function checkEntryValues(values: ArrayLike<number>, field: string, bounds: readonly [number, number]): void {
+  const [low, high] = bounds
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!
-    if (!valid(v)) throw new LogitPerturbError('MISSING_CONTEXT', `entry ${v} at index ${i}: must hold ${what}`, field)
+    if (!(v >= low && v <= high)) {
+      throw new LogitPerturbError('MISSING_CONTEXT', `entry ${v} at index ${i} is not a number in [${low}, ${high}]`, field)
+    }
   }
 }
 

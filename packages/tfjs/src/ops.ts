@@ -178,7 +178,7 @@ const VALUE_CHECKS: ValueChecks<tf.Tensor> = {
   logits: (x, numClasses, targets, kind, counted) =>
     checkLogitValues(x.dataSync(), numClasses, { kind, values: targets.dataSync(), counted: counted?.dataSync() }),
   sampleWeight: (x) => checkSampleWeightValues(x.dataSync()),
-  entries: (x, field, what, valid) => checkEntryValues(x.dataSync(), field, what, valid),
+  entries: (x, field, bounds) => checkEntryValues(x.dataSync(), field, bounds),
   mask: (x) => checkMaskValues(x.dataSync()),
 }
 

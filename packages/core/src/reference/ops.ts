@@ -220,7 +220,7 @@ export const referenceOps: TensorOps<RefTensor> = {
     logits: (x, numClasses, targets, kind, counted) =>
       checkLogitValues(x.data, numClasses, { kind, values: targets.data, counted: counted?.data }),
     sampleWeight: (x) => checkSampleWeightValues(x.data),
-    entries: (x, field, what, valid) => checkEntryValues(x.data, field, what, valid),
+    entries: (x, field, bounds) => checkEntryValues(x.data, field, bounds),
     mask: (x) => checkMaskValues(x.data),
   },
 }

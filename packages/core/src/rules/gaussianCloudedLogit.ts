@@ -66,8 +66,7 @@ function checkGclCounts(classCounts: readonly number[], field: string): void {
 export const GCL_NOISE_INPUT: BatchInputDeclaration = {
   field: 'noise',
   name: 'noise',
-  what: 'numbers in [−1, 1]',
-  valid: (v) => v >= -1 && v <= 1,
+  bounds: [-1, 1],
   readBy: 'training',
   draw<T>(ops: TensorOps<T>, like: T, seed: number | undefined): T {
     check(

@@ -69,10 +69,8 @@ export interface BatchInputDeclaration {
   readonly field: BatchInputField
   /** Its name in an exported model (`noise`). */
   readonly name: string
-  /** What its entries may hold, for errors (`numbers in [−1, 1]`). */
-  readonly what: string
-  /** Whether `v` is a valid entry. */
-  valid(v: number): boolean
+  /** The closed range `[low, high]` its entries lie in (GCL's noise: `[−1, 1]`), which the loss and the exporters check. */
+  readonly bounds: readonly [number, number]
   /** `'training'`: only training calls read it (an evaluation call, and an evaluation model, go without). */
   readonly readBy: 'training'
   /**
