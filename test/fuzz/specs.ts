@@ -68,10 +68,10 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
     case 'ldam':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
     case 'gaussian-clouded-logit':
-      // Counts > 0 and not all equal: an empty class counts one sample, and the head one more.
+      // Counts > 0 (an empty class counts one sample); all equal (one class, ratio 1) is refused with CLASS_COUNTS_VALUE.
       return fc.record({
         rule: fc.constant(kind),
-        classCounts: counts.map((n) => n.map((x, k) => Math.max(x, 1) + (k === 0 ? 1 : 0))),
+        classCounts: counts.map((n) => n.map((x) => Math.max(x, 1))),
         scale: numberInput(1, 30),
         margin: numberInput(0, 1),
         noiseMul: numberInput(0, 2),

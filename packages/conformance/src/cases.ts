@@ -1,5 +1,5 @@
 import type { ConformanceCase } from '@logit-perturb/core/verify'
-import { mulberry32 } from '@logit-perturb/core'
+import { mulberry32, ruleFacts } from '@logit-perturb/core'
 import { type MultiLabelBatch, type SingleLabelBatch, multiLabelBatch, singleLabelBatch } from './batches.js'
 import { multiLabelVariants, singleLabelVariants } from './ruleVariants.js'
 
@@ -15,7 +15,25 @@ function batch(seed: number, n: number, c: number, scale: number): SingleLabelBa
  * defaults, the combinations suites need), on batches of moderate and extreme magnitude.
  */
 export function conformanceCases(): ConformanceCase[] {
-  return [...singleLabelCases(), ...multiLabelCases(), ...weightedCases()]
+  return [...singleLabelCases(), ...multiLabelCases(), ...weightedCases()].map((c, k) => withBatchInputs(c, 5000 + k))
+}
+
+/**
+ * A case with values for the batch inputs its rule declares (GCL's `noise`): seeded, uniform in
+ * each input's bounds, with the logits' shape, so that its training calls draw nothing and every
+ * backend sees the same values. Cases of other rules are returned as they are.
+ */
+export function withBatchInputs(c: ConformanceCase, seed: number): ConformanceCase {
+  const declared = ruleFacts(c.spec).batchInputs ?? []
+  if (declared.length === 0) return c
+  const rand = mulberry32(seed)
+  const batchInputs = Object.fromEntries(
+    declared.map(({ field, bounds: [low, high] }) => [
+      field,
+      c.logits.map((row) => row.map(() => Math.fround(low + (high - low) * rand()))),
+    ]),
+  )
+  return { ...c, batchInputs }
 }
 
 const REDUCTIONS = ['mean', 'sum', 'none'] as const

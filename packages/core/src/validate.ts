@@ -134,7 +134,6 @@ export function checkSampleWeightValues(values: ArrayLike<number>, field = 'samp
   }
 }
 
-/** A row mask `[N]`: every entry 0 (left out) or 1 (counted). */
 /**
  * The values of a rule's batch input (GCL's `noise`): `MISSING_CONTEXT` naming `field` and the first
  * entry outside `bounds` (`[low, high]`; NaN is outside every range).
@@ -149,6 +148,7 @@ export function checkEntryValues(values: ArrayLike<number>, field: string, bound
   }
 }
 
+/** A row mask `[N]`: every entry 0 (left out) or 1 (counted). */
 export function checkMaskValues(values: ArrayLike<number>, field = 'mask'): void {
   for (let i = 0; i < values.length; i++) {
     const m = values[i]!

@@ -5,6 +5,7 @@ import {
   compareConformance,
   conformanceExpectation,
 } from '@logit-perturb/core/verify'
+import { ruleFacts } from '@logit-perturb/core'
 import { exportTorchModule } from '@logit-perturb/pytorch'
 import { TORCH_RTOL } from './golden.js'
 import { type TorchDtypeResults, type TorchJobOptions, runTorchJobs, values } from './jobs.js'
@@ -33,6 +34,13 @@ export async function torchConformance(cases: readonly ConformanceCase[], option
     labels: c.labels,
     sampleWeight: c.sampleWeight,
     mask: c.mask,
+    // The rule's batch inputs (GCL's noise), under the names the module's arguments have.
+    batchInputs: Object.fromEntries(
+      (ruleFacts(c.spec).batchInputs ?? []).flatMap((input) => {
+        const rows = c.batchInputs?.[input.field]
+        return rows === undefined ? [] : [[input.name, rows]]
+      }),
+    ),
   }))
   const results = await runTorchJobs(jobs, options)
   const out: TorchConformance[] = []

@@ -3,7 +3,7 @@ import { referenceOps } from '../reference/ops.js'
 import type { RefTensor } from '../reference/tensor.js'
 import type { TensorOps } from '../ops.js'
 import type { Reduction } from '../reduction.js'
-import type { LossContext } from '../rules/types.js'
+import type { BatchInputField, LossContext } from '../rules/types.js'
 import type { RuleInput } from '../specTypes.js'
 import type { Backend } from './backend.js'
 import { batchOn } from './backend.js'
@@ -25,6 +25,11 @@ export interface ConformanceCase {
   sampleWeight?: number[]
   /** A 0/1 row mask `[N]` passed in the call's context. */
   mask?: number[]
+  /**
+   * The rule's batch inputs (`[N][C]` each, by context field: GCL's `noise`) passed in the call's
+   * context, so that a training call draws nothing and every backend sees the same values.
+   */
+  batchInputs?: Partial<Record<BatchInputField, number[][]>>
   /** Quantities left out of the comparison on float32 backends, each with its reason. */
   float32Exceptions?: Partial<Record<'loss' | 'gradient' | 'perturbed' | 'autodiff', string>>
   /**
@@ -174,9 +179,12 @@ export function compareConformance(
   return checks
 }
 
-/** The case's sample weights and mask, as tensors of a backend. */
+/** The case's sample weights, mask and batch inputs, as tensors of a backend. */
 function caseRows<U>(ops: TensorOps<U>, c: ConformanceCase): LossContext<U> {
   return {
+    ...Object.fromEntries(
+      Object.entries(c.batchInputs ?? {}).map(([field, rows]) => [field, ops.constant(rows.flat(), [rows.length, rows[0]?.length ?? 0])]),
+    ),
     ...(c.sampleWeight === undefined ? {} : { sampleWeight: ops.constant(c.sampleWeight, [c.sampleWeight.length]) }),
     ...(c.mask === undefined ? {} : { mask: ops.constant(c.mask, [c.mask.length]) }),
   }
