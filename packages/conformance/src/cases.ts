@@ -50,7 +50,11 @@ function weightedCases(): ConformanceCase[] {
       mask: Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : 1)),
     }
   }
-  const single = singleLabelVariants(COUNTS).map(({ name, spec }, k) => ({ name, spec, ...batch(800 + k, 24, 6, 3) }))
+  const single = singleLabelVariants(COUNTS, { batchInputs: true }).map(({ name, spec }, k) => ({
+    name,
+    spec,
+    ...batch(800 + k, 24, 6, 3),
+  }))
   const multi = multiLabelVariants(LABEL_COUNTS, NUM_SAMPLES).map(({ name, spec }, k) => ({
     name,
     spec,
@@ -65,7 +69,7 @@ function weightedCases(): ConformanceCase[] {
 /** Every single-label variant, on batches of moderate and extreme magnitude, seeded by its place in the table. */
 function singleLabelCases(): ConformanceCase[] {
   const out: ConformanceCase[] = []
-  singleLabelVariants(COUNTS).forEach(({ name, spec }, k) => {
+  singleLabelVariants(COUNTS, { batchInputs: true }).forEach(({ name, spec }, k) => {
     out.push({ name: `${name} (|u| ≤ 3)`, spec, ...batch(100 + k, 24, 6, 3) })
     // Every sample classified with a logit gap of about 100: non-target probabilities near 1e-44,
     // below float32's smallest normal number, where backends may flush them to zero.

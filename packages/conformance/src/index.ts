@@ -1,7 +1,7 @@
 // The harness and the check are published by the core (`lpl verify` uses them too); re-exported
 // here so the suites import every test helper from one place.
 export type { AnyBackend, Backend, ConformanceCase, ConformanceCheck } from '@logit-perturb/core/verify'
-export { batchOn, checkConformance, isLabelMatrix, referenceBackend, relativeError } from '@logit-perturb/core/verify'
+export { batchOn, caseContext, checkConformance, isLabelMatrix, referenceBackend, relativeError } from '@logit-perturb/core/verify'
 export type { GoldenCase, LoadedCase, NestedNumbers } from './fixtures.js'
 export { caseInputs, expectedPerturbed, flatten, loadGoldenDir, specOfCase, trainingCase } from './fixtures.js'
 export type { Check, GoldenResult } from './golden.js'
@@ -20,7 +20,7 @@ export { longTailCounts, longTailLabel, longTailProfile } from './longTail.js'
 export type { MultiLabelBatch, SingleLabelBatch } from './batches.js'
 export { multiLabelBatch, singleLabelBatch, uniform, uniformLogits } from './batches.js'
 export { circleCenters, gaussianBlobs } from './blobs.js'
-export type { RuleVariant } from './ruleVariants.js'
+export type { RuleVariant, VariantOptions } from './ruleVariants.js'
 export { multiLabelVariants, singleLabelVariants } from './ruleVariants.js'
 export type { OpCase } from './opCases.js'
 export { OP_METHODS, opCases } from './opCases.js'

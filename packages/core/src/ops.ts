@@ -119,12 +119,13 @@ export interface TensorOps<T> {
   /**
    * Optional: samples of the normal distribution `N(0, stddev²)` with the shape of `like` (`[N, C]`,
    * whose values are not read), float. `seed` makes the draw reproducible: the same seed gives the
-   * same draw on a backend (draws are not equal across backends). Absent: the backend's own
-   * generator. The reference draws with a seeded mulberry32 and Box–Muller, tfjs with
+   * same draw on a backend. Absent: the backend's own generator. The reference draws with a seeded
+   * mulberry32 and Box–Muller (a seed from `Math.random` when none is given), tfjs with
    * `tf.randomNormal`, the PyTorch module with `torch.randn_like` (seeded by `torch.manual_seed`,
-   * not by `seed`). Rules draw through it only on training calls that do not pass their input
-   * (GCL's `noise`, `rules/gaussianCloudedLogit.ts`); a symbolic graph (ONNX) leaves it out and
-   * takes the values as an input.
+   * not by `seed`). Rules draw through `drawNormal`, which makes a seeded draw on the host (the same
+   * numbers on every JS backend) and calls this for an unseeded one, on training calls that do not
+   * pass their input (GCL's `noise`, `rules/gaussianCloudedLogit.ts`); a symbolic graph (ONNX)
+   * leaves it out and takes the values as an input.
    */
   readonly randomNormal?: (like: T, stddev: number, seed?: number) => T
 

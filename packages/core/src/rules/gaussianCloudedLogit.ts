@@ -1,5 +1,6 @@
 import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
+import { drawNormal } from '../random.js'
 import { NON_NEGATIVE, POSITIVE, type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { BatchInputDeclaration, Rule } from './types.js'
 
@@ -69,13 +70,7 @@ export const GCL_NOISE_INPUT: BatchInputDeclaration = {
   bounds: [-1, 1],
   readBy: 'training',
   draw<T>(ops: TensorOps<T>, like: T, seed: number | undefined): T {
-    check(
-      ops.randomNormal !== undefined,
-      'MISSING_CONTEXT',
-      `the ${ops.name} backend draws no random values: pass GCL's noise (values in [−1, 1] with the logits' shape) in the context`,
-      'noise',
-    )
-    const drawn = ops.randomNormal(like, GCL_NOISE_STDDEV, seed)
+    const drawn = drawNormal(ops, like, GCL_NOISE_STDDEV, seed, 'noise')
     return ops.maximum(ops.minimum(drawn, ops.constant([1], [])), ops.constant([-1], []))
   },
 }
@@ -115,8 +110,8 @@ export function gaussianCloudedLogitRule(classCounts: readonly number[], scale: 
       if (ctx.training === false) {
         return { batch: { logits: shifted, logitScale: s, reference: { logits: scaled, logitScale: s } } }
       }
-      // The cloud: a constant for the gradient, drawn when the call does not pass it.
-      const noise = ops.stopGradient(ctx.noise ?? GCL_NOISE_INPUT.draw(ops, logits, ctx.seed))
+      // The cloud, drawn when the call does not pass it: it does not depend on the logits.
+      const noise = ctx.noise ?? GCL_NOISE_INPUT.draw(ops, logits, ctx.seed)
       const cloud = ops.mul(
         ops.abs(noise),
         constants.get('scaledCloudSizes', [1, c], () => sizes.map((a) => scale * a)),

@@ -105,7 +105,7 @@ export interface ConformanceExpectation {
 export function conformanceExpectation(c: ConformanceCase): ConformanceExpectation {
   const ref = createLoss(referenceOps, c.spec, c.reduction === undefined ? {} : { reduction: c.reduction })
   const { logits, labels } = batchOn({ ops: referenceOps } as Backend<RefTensor>, c.logits, c.labels)
-  const rows = caseRows(referenceOps, c)
+  const rows = caseContext(referenceOps, c)
   const evaluation = ref.evaluate(logits, labels, rows)
   // From the evaluation itself: `ref.gradient` would commit the state of a stateful rule.
   const gradient = ref.hasClosedFormGradient ? closedFormGradient(referenceOps, evaluation).data : undefined
@@ -179,8 +179,11 @@ export function compareConformance(
   return checks
 }
 
-/** The case's sample weights, mask and batch inputs, as tensors of a backend. */
-function caseRows<U>(ops: TensorOps<U>, c: ConformanceCase): LossContext<U> {
+/**
+ * The context of a case's calls on a backend: its sample weights, mask and batch inputs (GCL's
+ * `noise`) as tensors, so that a training call draws nothing and every backend sees the same values.
+ */
+export function caseContext<U>(ops: TensorOps<U>, c: ConformanceCase): LossContext<U> {
   return {
     ...Object.fromEntries(
       Object.entries(c.batchInputs ?? {}).map(([field, rows]) => [field, ops.constant(rows.flat(), [rows.length, rows[0]?.length ?? 0])]),
@@ -205,7 +208,7 @@ export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCas
     const fresh = () => createLoss(backend.ops, c.spec, c.reduction === undefined ? {} : { reduction: c.reduction })
     const loss = fresh()
     const { logits, labels } = batchOn(backend, c.logits, c.labels)
-    const rows = caseRows(backend.ops, c)
+    const rows = caseContext(backend.ops, c)
     const evaluation = loss.evaluate(logits, labels, rows)
     const values: ConformanceValues = {
       loss: await backend.read(evaluation.loss),
