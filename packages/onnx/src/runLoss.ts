@@ -52,12 +52,15 @@ export interface LossModelResult {
  * `[0, 1]`), `LOGITS_NOT_FINITE` (NaN, `+∞`, `−∞` at a target of a row that counts or in every
  * class of a row; elsewhere `−∞` masks its class, docs/spec.md#12-masked-classes). A model that is
  * not such a loss model (inputs other than
- * `logits`, `labels`, `sample_weight`, `mask` and `state_<field>`, no `loss` or `perturbed_logits`
+ * `logits`, `labels`, `sample_weight`, `mask`, `state_<field>` and the rule's batch inputs its
+ * metadata names, no `loss` or `perturbed_logits`
  * output, outputs of other sizes) gives `INVALID_MODEL`; so does a model exported with
  * `reduction: 'none'` (run it with `runModel`). `rows` feeds the `sample_weight` and `mask` inputs
  * of a model exported with them (`SAMPLE_WEIGHT_VALUE`, `MASK_VALUE`), and `rows.state` its
  * `state_<field>` inputs (`INVALID_MODEL` naming the field when one is missing or unknown,
- * `INVALID_STATE` when one is not `[C]`). The ignore label and what the labels hold come from the
+ * `INVALID_STATE` when one is not `[C]`), and `rows.batchInputs` the rule's batch inputs of a
+ * training model (GCL's `noise`: `INVALID_MODEL` when missing, `SHAPE_MISMATCH` when not the logits'
+ * size, `MISSING_CONTEXT` for an entry out of its bounds). The ignore label and what the labels hold come from the
  * metadata of the model's bytes (given here, or to `createSession`).
  */
 export async function runLossModel(
