@@ -80,7 +80,7 @@ describe('an exported module of a rule with a batch input (GCL)', () => {
     const ctx = { noise: referenceOps.constant(noise.flat(), [N, C]) }
     expect(Math.abs((out[name].given as number) - loss(u, y, ctx).data[0]!)).toBeLessThan(1e-9)
     const want = loss.gradient(u, y, ctx).data
-    ;(out[name].grad as number[]).forEach((g, k) => expect(Math.abs(g - want[k]!)).toBeLessThan(1e-9))
+    for (const [k, g] of (out[name].grad as number[]).entries()) expect(Math.abs(g - want[k]!)).toBeLessThan(1e-9)
   })
 
   it.each(['eager', 'scripted'] as const)(
