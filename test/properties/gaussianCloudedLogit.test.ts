@@ -122,31 +122,42 @@ describe('gaussian-clouded-logit', () => {
     const y = Array.from({ length: n }, (_, i) => i % c)
     const backends = (await workspaceBackends()).filter((k) => k.name !== 'onnx-wasm')
     expect(backends.map((k) => k.name)).toEqual(expect.arrayContaining(['reference', 'tfjs-cpu', 'tfjs-wasm']))
+    const seeded = new Map<string, Float64Array>()
     for (const backend of backends) {
       await (backend.scope ?? ((fn) => fn()))(async () => {
         const o = backend.ops
         const loss = createLoss(o, spec)
         const logits = o.constant(u, [n, c])
         const labels = o.constant(y, [n], 'int32')
-        const perturbed = async (seed: number) => backend.read(loss.perturb(logits, labels, { seed }))
-        const z = await perturbed(3)
-        // |ε_ij| = (s·u_ij − z_ij) / (s·a_j) on the classes with a cloud (a_j > 0): margin 0.
-        const magnitudes: number[] = []
-        for (let k = 0; k < n * c; k++) {
-          const a = sizes[k % c]!
-          if (a > 0) magnitudes.push((scale * u[k]! - z[k]!) / (scale * a))
-          else expect(Math.abs(z[k]! - scale * u[k]!), `${backend.name}: the head class has no cloud`).toBeLessThan(1e-5)
+        // Seeded (the reference's draw, made on the host) and unseeded (the backend's randomNormal).
+        const perturbed = async (seed?: number) => backend.read(loss.perturb(logits, labels, seed === undefined ? {} : { seed }))
+        const checkDraw = (z: Float64Array, what: string) => {
+          // |ε_ij| = (s·u_ij − z_ij) / (s·a_j) on the classes with a cloud (a_j > 0): margin 0.
+          const magnitudes: number[] = []
+          for (let k = 0; k < n * c; k++) {
+            const a = sizes[k % c]!
+            if (a > 0) magnitudes.push((scale * u[k]! - z[k]!) / (scale * a))
+            else expect(Math.abs(z[k]! - scale * u[k]!), `${what}: the head class has no cloud`).toBeLessThan(1e-5)
+          }
+          const tol = backend.rtol * 10
+          for (const e of magnitudes) expect(e, `${what}: |ε| in [0, 1]`).toBeGreaterThanOrEqual(-tol)
+          for (const e of magnitudes) expect(e, `${what}: |ε| in [0, 1]`).toBeLessThanOrEqual(1 + tol)
+          // E|ε| = (1/3)·√(2/π) ≈ 0.266 (the clamp moves it by under 1e-3); 1200 draws: standard error 0.006.
+          const mean = magnitudes.reduce((a, v) => a + v, 0) / magnitudes.length
+          expect(Math.abs(mean - Math.sqrt(2 / Math.PI) / 3), `${what}: mean |ε| ${mean}`).toBeLessThan(0.03)
         }
-        const tol = backend.rtol * 10
-        for (const e of magnitudes) expect(e, `${backend.name}: |ε| in [0, 1]`).toBeGreaterThanOrEqual(-tol)
-        for (const e of magnitudes) expect(e, `${backend.name}: |ε| in [0, 1]`).toBeLessThanOrEqual(1 + tol)
-        // E|ε| = (1/3)·√(2/π) ≈ 0.266 (the clamp moves it by under 1e-3); 1200 draws: standard error 0.006.
-        const mean = magnitudes.reduce((a, v) => a + v, 0) / magnitudes.length
-        expect(Math.abs(mean - Math.sqrt(2 / Math.PI) / 3), `${backend.name}: mean |ε| ${mean}`).toBeLessThan(0.03)
+        const z = await perturbed(3)
+        checkDraw(z, `${backend.name} seeded`)
+        seeded.set(backend.name, z)
         expect(Array.from(await perturbed(3)), `${backend.name}: the same seed`).toEqual(Array.from(z))
         expect(Array.from(await perturbed(4)), `${backend.name}: another seed`).not.toEqual(Array.from(z))
+        const unseeded = await perturbed()
+        checkDraw(unseeded, `${backend.name} unseeded`)
+        expect(Array.from(await perturbed()), `${backend.name}: two unseeded draws`).not.toEqual(Array.from(unseeded))
       })
     }
+    // A seeded draw is the reference's on every JS backend (float32 there).
+    for (const [name, z] of seeded) expect(relativeError(z, seeded.get('reference')!), name).toBeLessThan(1e-5)
   })
 
   it('refuses bad counts, noise and seeds with typed errors naming the field; a backend that cannot draw asks for the noise', async () => {
