@@ -64,6 +64,7 @@ const RULE_SPECS: { readonly [R in RuleName]: (c: number, classCounts: number[])
   'official-balanced': () => ({ rule: 'official-balanced', steps: 10, alpha: 0.01 }),
   'label-aware-smoothing': (_, classCounts) => ({ rule: 'label-aware-smoothing', classCounts }),
   'balanced-bce': (_, classCounts) => ({ rule: 'balanced-bce', classCounts }),
+  'gaussian-clouded-logit': (_, classCounts) => ({ rule: 'gaussian-clouded-logit', classCounts: classCounts.map((n) => Math.max(n, 1)) }),
   bce: () => ({ rule: 'bce' }),
   // Positives per label among 10,000 samples (the head label in half of them).
   'logit-adjusted-bce': (_, classCounts) => ({ rule: 'logit-adjusted-bce', classCounts, numSamples: 2 * classCounts[0]!, tau: 1 }),

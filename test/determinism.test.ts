@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Loss, createLoss } from '@logit-perturb/core'
-import { type AnyBackend, type ConformanceCase, batchOn, conformanceCases, referenceBackend } from '@logit-perturb/conformance'
+import { type AnyBackend, type ConformanceCase, batchOn, caseContext, conformanceCases, referenceBackend } from '@logit-perturb/conformance'
 import { onTfjsBackend, tfjsBackends } from '@logit-perturb/conformance/backends'
 import { loadFashionMnist } from '../packages/cli/src/data/fashionMnist.js'
 import { longTailCounts, longTailSplits } from '../packages/cli/src/data/longTail.js'
@@ -33,15 +33,17 @@ async function pass(backend: AnyBackend, c: ConformanceCase, loss: Loss<unknown>
   })
   try {
     const { logits, labels } = batchOn(backend, c.logits, c.labels)
+    // The case's batch inputs (GCL's noise): a training call without them would draw.
+    const ctx = caseContext(backend.ops as never, c)
     const out: Results = {}
-    const evaluation = loss.evaluate(logits, labels)
+    const evaluation = loss.evaluate(logits, labels, ctx)
     out.loss = await backend.read(evaluation.loss)
     out.perturbed = await backend.read(evaluation.batch.logits)
-    if (loss.hasClosedFormGradient) out.gradient = await backend.read(loss.gradient(logits, labels))
+    if (loss.hasClosedFormGradient) out.gradient = await backend.read(loss.gradient(logits, labels, ctx))
     for (const [name, t] of Object.entries(loss.getState() ?? {})) out[`state.${name}`] = await backend.read(t)
     // Not a training call: a state made inside tf.grad's scope would be freed when it returns (the
     // tfjs adapter's createTfjsLoss keeps it; the core's loss on tfjs ops does not).
-    if (backend.grad) out.autodiff = await backend.read(backend.grad((u) => loss(u, labels, { training: false }), logits))
+    if (backend.grad) out.autodiff = await backend.read(backend.grad((u) => loss(u, labels, { ...ctx, training: false }), logits))
     return out
   } finally {
     random.mockRestore()

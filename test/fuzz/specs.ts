@@ -42,6 +42,7 @@ export const SINGLE_LABEL_KINDS = [
   'balanced-bce',
   'balanced-experts',
   'diverse-experts',
+  'gaussian-clouded-logit',
 ] as const
 
 /**
@@ -85,6 +86,15 @@ export function validSpec(kind: string, c: number): fc.Arbitrary<Spec> {
       })
     case 'ldam':
       return fc.record({ rule: fc.constant(kind), classCounts: counts, maxMargin: numberInput(0, 1), scale: numberInput(1, 30) })
+    case 'gaussian-clouded-logit':
+      // Counts > 0 (an empty class counts one sample); all equal (one class, ratio 1) is refused with CLASS_COUNTS_VALUE.
+      return fc.record({
+        rule: fc.constant(kind),
+        classCounts: counts.map((n) => n.map((x) => Math.max(x, 1))),
+        scale: numberInput(1, 30),
+        margin: numberInput(0, 1),
+        noiseMul: numberInput(0, 2),
+      })
     case 'ldam-drw':
       return fc.record({
         rule: fc.constant('ldam'),

@@ -1,5 +1,5 @@
 import type { ConformanceCase } from '@logit-perturb/core/verify'
-import { mulberry32 } from '@logit-perturb/core'
+import { mulberry32, ruleFacts } from '@logit-perturb/core'
 import { type MultiLabelBatch, type SingleLabelBatch, multiLabelBatch, singleLabelBatch } from './batches.js'
 import { multiLabelVariants, singleLabelVariants } from './ruleVariants.js'
 
@@ -15,7 +15,25 @@ function batch(seed: number, n: number, c: number, scale: number, heads = 1): Si
  * defaults, the combinations suites need), on batches of moderate and extreme magnitude.
  */
 export function conformanceCases(): ConformanceCase[] {
-  return [...singleLabelCases(), ...multiLabelCases(), ...weightedCases()]
+  return [...singleLabelCases(), ...multiLabelCases(), ...weightedCases()].map((c, k) => withBatchInputs(c, 5000 + k))
+}
+
+/**
+ * A case with values for the batch inputs its rule declares (GCL's `noise`): seeded, uniform in
+ * each input's bounds, with the logits' shape, so that its training calls draw nothing and every
+ * backend sees the same values. Cases of other rules are returned as they are.
+ */
+export function withBatchInputs(c: ConformanceCase, seed: number): ConformanceCase {
+  const declared = ruleFacts(c.spec).batchInputs ?? []
+  if (declared.length === 0) return c
+  const rand = mulberry32(seed)
+  const batchInputs = Object.fromEntries(
+    declared.map(({ field, bounds: [low, high] }) => [
+      field,
+      c.logits.map((row) => row.map(() => Math.fround(low + (high - low) * rand()))),
+    ]),
+  )
+  return { ...c, batchInputs }
 }
 
 const REDUCTIONS = ['mean', 'sum', 'none'] as const
@@ -32,7 +50,11 @@ function weightedCases(): ConformanceCase[] {
       mask: Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : 1)),
     }
   }
-  const single = singleLabelVariants(COUNTS).map(({ name, spec, heads }, k) => ({ name, spec, ...batch(800 + k, 24, 6, 3, heads) }))
+  const single = singleLabelVariants(COUNTS, { batchInputs: true }).map(({ name, spec, heads }, k) => ({
+    name,
+    spec,
+    ...batch(800 + k, 24, 6, 3, heads),
+  }))
   const multi = multiLabelVariants(LABEL_COUNTS, NUM_SAMPLES).map(({ name, spec }, k) => ({
     name,
     spec,
@@ -47,7 +69,7 @@ function weightedCases(): ConformanceCase[] {
 /** Every single-label variant, on batches of moderate and extreme magnitude, seeded by its place in the table. */
 function singleLabelCases(): ConformanceCase[] {
   const out: ConformanceCase[] = []
-  singleLabelVariants(COUNTS).forEach(({ name, spec, heads }, k) => {
+  singleLabelVariants(COUNTS, { batchInputs: true }).forEach(({ name, spec, heads }, k) => {
     out.push({ name: `${name} (|u| ≤ 3)`, spec, ...batch(100 + k, 24, 6, 3, heads) })
     // Every sample classified with a logit gap of about 100: non-target probabilities near 1e-44,
     // below float32's smallest normal number, where backends may flush them to zero.

@@ -40,20 +40,28 @@ export function flatten(x: NestedNumbers): { shape: number[]; values: number[] }
 
 /**
  * The tensors of a case on a backend: logits (any rank), and its class ids (int32), soft targets or
- * multi-label rows, with the loss options the case needs (the ignore label of a dense case).
+ * multi-label rows, with the loss options the case needs (the ignore label of a dense case) and the
+ * batch inputs it stores for the call's context (GCL's `noise`, with the logits' shape).
  */
 export function caseInputs<T>(
   ops: { constant(data: ArrayLike<number>, shape: readonly number[], dtype?: 'float32' | 'int32'): T },
   c: GoldenCase,
-): { logits: T; labels: T; options: { ignoreIndex?: number } } {
+): { logits: T; labels: T; options: { ignoreIndex?: number }; context: { noise?: T } } {
   const logits = flatten(c.logits)
   const multiLabel = MULTI_LABEL_KINDS.has(c.kind)
   const labels = flatten((c.targets ?? c.labels) as NestedNumbers)
+  const noise = caseNoise(c)
   return {
     logits: ops.constant(logits.values, logits.shape),
     labels: ops.constant(labels.values, labels.shape, c.targets !== undefined || multiLabel ? 'float32' : 'int32'),
     options: c.ignoreIndex === undefined ? {} : { ignoreIndex: c.ignoreIndex },
+    context: noise === undefined ? {} : { noise: ops.constant(flatten(noise).values, flatten(noise).shape) },
   }
+}
+
+/** The noise a case stores for its call (GCL's `ε`, with the logits' shape), or undefined. */
+export function caseNoise(c: GoldenCase): NestedNumbers | undefined {
+  return Array.isArray(c.noise) ? (c.noise as NestedNumbers) : undefined
 }
 
 /** The kinds whose labels are 0/1 rows `[N][C]`. */
@@ -188,6 +196,14 @@ export function specOfCase(c: GoldenCase): RuleSpec {
     }
     case 'diverse-experts':
       return parseSpec({ rule: 'diverse-experts', classCounts: counts(), tau: n('tau') })
+    case 'gaussian-clouded-logit':
+      return parseSpec({
+        rule: 'gaussian-clouded-logit',
+        classCounts: counts(),
+        scale: n('scale'),
+        margin: n('margin'),
+        noiseMul: n('noiseMul'),
+      })
     default:
       throw new Error(`unknown golden case kind ${JSON.stringify(c.kind)}`)
   }

@@ -54,9 +54,9 @@ export async function runGoldenCase<T>(backend: Backend<T>, loaded: LoadedCase):
   const run = backend.scope ?? ((fn) => fn())
   await run(async () => {
     const spec = specOfCase(c)
-    const { logits, labels, options } = caseInputs(backend.ops, c)
+    const { logits, labels, options, context } = caseInputs(backend.ops, c)
     const loss = createLoss(backend.ops, spec, options)
-    const ctx = { training: trainingCase(c) }
+    const ctx = { ...context, training: trainingCase(c) }
     const evaluation = loss.evaluate(logits, labels, ctx)
     checks.push({ what: 'loss', error: relativeError(await backend.read(evaluation.loss), [c.loss]) })
     const perturbed = expectedPerturbed(c)

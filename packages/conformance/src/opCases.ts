@@ -103,6 +103,10 @@ export function opCases<T>(ops: TensorOps<T>): OpCase<T>[] {
 
 /**
  * Every method of `TensorOps` the op cases must cover: all the reference implements but its name,
- * its optional value checks and `shape`, which every case checks.
+ * its optional value checks and `shape`, which every case checks, and `randomNormal`, whose draws
+ * are each backend's own (no case compares them; test/properties/gaussianCloudedLogit.test.ts checks
+ * their bounds, spread and seeds on the reference and tfjs).
  */
-export const OP_METHODS: readonly string[] = Object.keys(referenceOps).filter((k) => !['name', 'checks', 'shape'].includes(k))
+export const OP_METHODS: readonly string[] = Object.keys(referenceOps).filter(
+  (k) => !['name', 'checks', 'shape', 'randomNormal'].includes(k),
+)

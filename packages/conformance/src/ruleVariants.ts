@@ -25,6 +25,11 @@ export interface RuleVariant {
 interface Variants {
   main: RuleVariant[]
   more?: RuleVariant[]
+  /**
+   * The rule declares batch inputs (GCL's `noise`) that its training calls draw when the call does
+   * not pass them: only suites that pass them take its variants (see {@link VariantOptions}).
+   */
+  draws?: true
 }
 
 /** Multi-label training statistics: positives per label among `numSamples` samples. */
@@ -242,6 +247,15 @@ const SINGLE_LABEL: { readonly [R in SingleLabelRuleSpec['rule']]: (classCounts:
       v('diverse-experts, label smoothing', { rule: 'diverse-experts', classCounts, labelSmoothing: 0.1 }),
     ],
   }),
+  // GCL's cloud sizes take log n_c: an empty class counts as one sample. Cases pass the noise (`batchInputs`).
+  'gaussian-clouded-logit': (classCounts) => {
+    const counts = classCounts.map((n) => Math.max(n, 1))
+    return {
+      draws: true,
+      main: [v('gaussian-clouded-logit', { rule: 'gaussian-clouded-logit', classCounts: counts, scale: 4, margin: 0.2, noiseMul: 1 })],
+      more: [v('gaussian-clouded-logit (defaults)', { rule: 'gaussian-clouded-logit', classCounts: counts })],
+    }
+  },
 }
 
 /** Counts whose largest exceeds their smallest: `counts`, or with one more sample in the first class when all are equal. */
@@ -292,9 +306,21 @@ function isMultiLabel(name: RuleName): name is MultiLabelRuleSpec['rule'] {
   return (MULTI_LABEL_RULE_NAMES as readonly string[]).includes(name)
 }
 
+/** Options of {@link singleLabelVariants}. */
+export interface VariantOptions {
+  /**
+   * Include the rules that declare batch inputs (GCL's `noise`), whose training calls draw random
+   * values when the call does not pass them: only for suites that pass them on every call (the
+   * conformance cases, `withBatchInputs`). Default false: a suite that compares two calls, or two
+   * backends, on drawn noise would compare two draws.
+   */
+  batchInputs?: boolean
+}
+
 /** Every single-label rule, with its main options, its defaults and the combinations suites need, for `classCounts`. */
-export function singleLabelVariants(classCounts: readonly number[]): RuleVariant[] {
-  return inOrder(RULE_NAMES.flatMap((name) => (isMultiLabel(name) ? [] : [SINGLE_LABEL[name](classCounts)]))).map(withHeads)
+export function singleLabelVariants(classCounts: readonly number[], options: VariantOptions = {}): RuleVariant[] {
+  const rules = RULE_NAMES.flatMap((name) => (isMultiLabel(name) ? [] : [SINGLE_LABEL[name](classCounts)]))
+  return inOrder(options.batchInputs === true ? rules : rules.filter((r) => r.draws !== true)).map(withHeads)
 }
 
 /** A variant with its rule's heads, when it has several (its batches' logits are `[N, E·C]`). */

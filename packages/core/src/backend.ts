@@ -15,6 +15,7 @@ export {
   checkBinaryLabelValues,
   checkProbabilityValues,
   checkClassCounts,
+  checkEntryValues,
   checkFiniteValues,
   checkLabelCounts,
   checkLogitValues,

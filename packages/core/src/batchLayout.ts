@@ -24,6 +24,8 @@ export interface BatchRows<T> {
   rowsBack(x: T): T
   /** A per-entry result `[M, C]` in the layout of the call's logits. */
   entriesBack(x: T): T
+  /** A per-entry input with the logits' shape (a rule's batch input, GCL's `noise`) as rows `[M, C]`. */
+  entries(x: T): T
 }
 
 /**
@@ -47,7 +49,7 @@ export function batchRows<T>(
   check(shape.length >= 2, 'LOGITS_SHAPE', `logits must be [N, C] or dense [N, C, d1, …, dk], got shape [${shape.join(', ')}]`, 'logits')
   const { sampleWeight, mask } = extra
   if (shape.length === 2) {
-    return { logits, labels, sampleWeight, mask, dense: false, rowsBack: (x) => x, entriesBack: (x) => x }
+    return { logits, labels, sampleWeight, mask, dense: false, rowsBack: (x) => x, entriesBack: (x) => x, entries: (x) => x }
   }
   const rank = shape.length
   const axis = classAxis === 1 ? 1 : rank - 1
@@ -106,6 +108,7 @@ export function batchRows<T>(
     sampleWeight: perPosition(sampleWeight, 'sampleWeight'),
     mask: perPosition(mask, 'mask'),
     dense: true,
+    entries: toRows,
     rowsBack: (x) => ops.reshape(x, positions),
     entriesBack: (x) => {
       const last = ops.reshape(x, channelsLast)

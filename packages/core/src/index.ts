@@ -34,6 +34,8 @@ export type {
   DbNegativeTolerantSpec,
   FocalInput,
   FocalSpec,
+  GaussianCloudedLogitInput,
+  GaussianCloudedLogitSpec,
   GeneralizedReweightingInput,
   GeneralizedReweightingSpec,
   DistributionBalancedInput,
@@ -89,6 +91,8 @@ export type { EvaluatedPart, Loss, LossEvaluation, LossOptions, ReducedBatchTerm
 export type { BatchRows, ClassAxis } from './batchLayout.js'
 export type { SoftTargetForm } from './targets.js'
 export type {
+  BatchInputDeclaration,
+  BatchInputField,
   BatchTerm,
   IsdaInputs,
   LabelTask,
@@ -117,6 +121,7 @@ export { vsTerms } from './rules/vs.js'
 export { isdaPerturbation } from './rules/isda.js'
 export { ladeHostTerms } from './rules/lade.js'
 export type { LadeHostTerms } from './rules/lade.js'
+export { GCL_NOISE_STDDEV, gclCloudSizes } from './rules/gaussianCloudedLogit.js'
 export { lplSteps, priorSplitBounds } from './rules/lpl/lplBounds.js'
 export type { LplClassBounds } from './rules/lpl/lplBounds.js'
 export { officialLongtailSteps } from './rules/official/officialLongtail.js'
@@ -143,4 +148,4 @@ export {
   thirdsAccuracy,
 } from './metrics.js'
 export type { GroupAccuracy, ShotAccuracy } from './metrics.js'
-export { mulberry32, shuffleInPlace } from './random.js'
+export { mulberry32, normalSamples, shuffleInPlace } from './random.js'

@@ -12,7 +12,7 @@ import { constantPool } from './constants.js'
 import { EMPTY_BATCH } from './numerics.js'
 import { meanOfHeads } from './heads.js'
 import { type LossTerm, plainTerm } from './rules/lossTerms.js'
-import type { BatchTerm, LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
+import type { BatchInputField, BatchTerm, LabelTask, LossContext, PerturbedBatch, Rule, RuleFacts, RuleState } from './rules/types.js'
 import { parseSpec } from './spec.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
 
@@ -340,7 +340,8 @@ export function createLoss<T>(ops: TensorOps<T>, spec: RuleInput, options: LossO
     const parts = soft
       ? softTargetParts(ops, rowMask === undefined ? ids.labels : ops.mul(ids.labels, rowMask), rule.softTargets, parsed.rule)
       : [labelsOf.labelMatrix(ops, ids.labels, numClasses, rowMask)].map((m) => ({ ruleMatrix: m, scored: m }))
-    const call = { ...ctx, sampleWeight, mask }
+    // The rule's batch inputs (GCL's noise) as rows, checked like the logits.
+    const call = { ...ctx, ...batchInputRows(ops, rule.batchInputs, ctx, logits, rows, level), sampleWeight, mask }
     const weightsOn = weighting !== undefined && weights !== undefined && (ctx.epoch ?? 0) >= weighting.fromEpoch
     let nextState: RuleState<T> | undefined
     const evaluated = parts.map((part, k): EvaluatedPart<T> => {
@@ -683,11 +684,52 @@ function factsOf(spec: RuleSpec, rule: Rule): RuleFacts {
       'classCounts',
       'priorTau',
       'extraInputs',
+      'batchInputs',
       'state',
       'softTargets',
       'sampleDelta',
     ] as const),
   })
+}
+
+/**
+ * The batch inputs a rule declares (GCL's `noise`) that the call passes, as rows `[M, C]`: each
+ * must have the logits' shape (`SHAPE_MISMATCH`) and, unless the loss checks shapes only, entries
+ * the declaration accepts (`MISSING_CONTEXT`), both naming the context field; the call's `seed`
+ * must be an integer in `[0, 2^32)` (`INVALID_PARAMETER`). Inputs the call leaves out stay out: a
+ * training call draws them (the declaration's `draw`).
+ */
+function batchInputRows<T>(
+  ops: TensorOps<T>,
+  declared: Rule['batchInputs'],
+  ctx: LossContext<T>,
+  logits: T,
+  rows: BatchRows<T>,
+  level: CheckLevel,
+): Partial<Record<BatchInputField, T>> {
+  const seed = ctx.seed
+  check(
+    seed === undefined || (Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32),
+    'INVALID_PARAMETER',
+    `must be an integer in [0, 2^32), got ${describeValue(seed)}`,
+    'seed',
+  )
+  const out: Partial<Record<BatchInputField, T>> = {}
+  for (const input of declared ?? []) {
+    const given = ctx[input.field]
+    if (given === undefined) continue
+    const shape = ops.shape(given)
+    const want = ops.shape(logits)
+    check(
+      shape.length === want.length && shape.every((d, k) => d === want[k] || d < 0 || want[k]! < 0),
+      'SHAPE_MISMATCH',
+      `must have the logits' shape [${want.join(', ')}], got [${shape.join(', ')}]`,
+      input.field,
+    )
+    if (level !== 'shapes') ops.checks?.entries?.(given, input.field, input.bounds)
+    out[input.field] = rows.entries(given)
+  }
+  return out
 }
 
 /** The fields of `object` that are defined, as an object of their own. */

@@ -117,6 +117,19 @@ export interface TensorOps<T> {
   stopGradient(x: T): T
 
   /**
+   * Optional: samples of the normal distribution `N(0, stddev²)` with the shape of `like` (`[N, C]`,
+   * whose values are not read), float. `seed` makes the draw reproducible: the same seed gives the
+   * same draw on a backend. Absent: the backend's own generator. The reference draws with a seeded
+   * mulberry32 and Box–Muller (a seed from `Math.random` when none is given), tfjs with
+   * `tf.randomNormal`, the PyTorch module with `torch.randn_like` (seeded by `torch.manual_seed`,
+   * not by `seed`). Rules draw through `drawNormal`, which makes a seeded draw on the host (the same
+   * numbers on every JS backend) and calls this for an unseeded one, on training calls that do not
+   * pass their input (GCL's `noise`, `rules/gaussianCloudedLogit.ts`); a symbolic graph (ONNX)
+   * leaves it out and takes the values as an input.
+   */
+  readonly randomNormal?: (like: T, stddev: number, seed?: number) => T
+
+  /**
    * The most negative finite number the backend's float tensors hold; absent: float32's
    * (`FLOAT32_LOWEST`, −3.4e38). WebGL with float16 textures holds −65504, and reads a larger
    * magnitude back as NaN: the rules hold log-probabilities and their masking offsets within it
@@ -213,6 +226,12 @@ export interface ValueChecks<T> {
   sampleWeight(x: T): void
   /** Throws `MASK_VALUE` unless every entry of a row mask (`[N]`) is 0 or 1. */
   mask(x: T): void
+  /**
+   * Throws `MISSING_CONTEXT` naming `field` unless every entry of a rule's batch input (GCL's
+   * `noise`) lies in `bounds` (`[low, high]`); see `checkEntryValues`. Optional: without it, the
+   * loss checks the input's shape only.
+   */
+  entries?(x: T, field: string, bounds: readonly [number, number]): void
 }
 
 /** A scalar float constant. */

@@ -13,6 +13,7 @@ import type { CeSpec } from './rules/ce.js'
 import type { DbNegativeTolerantInput, DbNegativeTolerantSpec } from './rules/dbNegativeTolerant.js'
 import type { DistributionBalancedInput, DistributionBalancedSpec } from './rules/distributionBalanced.js'
 import type { FocalInput, FocalSpec } from './rules/focal.js'
+import type { GaussianCloudedLogitInput, GaussianCloudedLogitSpec } from './rules/gaussianCloudedLogit.js'
 import type { GeneralizedReweightingInput, GeneralizedReweightingSpec } from './rules/generalizedReweighting.js'
 import type { IsdaInput, IsdaSpec } from './rules/isda.js'
 import type { LabelAwareSmoothingInput, LabelAwareSmoothingSpec } from './rules/labelAwareSmoothing.js'
@@ -50,6 +51,8 @@ export type {
   DistributionBalancedSpec,
   FocalInput,
   FocalSpec,
+  GaussianCloudedLogitInput,
+  GaussianCloudedLogitSpec,
   GeneralizedReweightingInput,
   GeneralizedReweightingSpec,
   IsdaInput,
@@ -97,6 +100,7 @@ export type SingleLabelRuleSpec =
   | LadeSpec
   | BalancedExpertsSpec
   | DiverseExpertsSpec
+  | GaussianCloudedLogitSpec
 
 /** Any multi-label rule spec: labels are a 0/1 matrix `[N, C]`. */
 export type MultiLabelRuleSpec = BceSpec | LogitAdjustedBceSpec | DbNegativeTolerantSpec | DistributionBalancedSpec | LplMultiLabelSpec
@@ -123,6 +127,7 @@ export type RuleInput =
   | SpecInput<BalancedBceSpec>
   | BalancedExpertsInput
   | DiverseExpertsInput
+  | GaussianCloudedLogitInput
   | SpecInput<BceSpec>
   | LogitAdjustedBceInput
   | DbNegativeTolerantInput

@@ -3,7 +3,7 @@ import { exportClassCount } from './exportClassCount.js'
 import { type Loss, type LossEvaluation, closedFormGradient, createLoss } from './loss.js'
 import type { TensorOps } from './ops.js'
 import type { Reduction } from './reduction.js'
-import type { LabelTask, LossContext, RuleState } from './rules/types.js'
+import type { BatchInputDeclaration, BatchInputField, LabelTask, LossContext, RuleState } from './rules/types.js'
 import type { RuleInput, RuleSpec } from './specTypes.js'
 import { type TraceDim, type TraceLayout, checkSpatialDims, traceRows, trailingDims } from './traceLayout.js'
 import { checkOneOf } from './validate.js'
@@ -14,10 +14,10 @@ import { checkOneOf } from './validate.js'
  * axes of dense inputs, known only at run time (see {@link TraceDim}).
  */
 export interface TraceInput {
-  /** The input's name in the rendered model: `logits`, `labels`, `sample_weight`, `mask`, `state_<field>`. */
+  /** The input's name in the rendered model: `logits`, `labels`, `sample_weight`, `mask`, `state_<field>`, a batch input's name (`noise`). */
   readonly name: string
-  /** What it holds. */
-  readonly role: 'logits' | 'labels' | 'sampleWeight' | 'mask' | 'state'
+  /** What it holds: `'batch'`, a rule's batch input with the logits' shape (see `BatchInputDeclaration`). */
+  readonly role: 'logits' | 'labels' | 'sampleWeight' | 'mask' | 'state' | 'batch'
   /** `'float'`: float32 values (logits, soft targets, weights); `'classIds'`: integer class ids (the renderer picks its integer type). */
   readonly dtype: 'float' | 'classIds'
   /** Its shape: `[N, C, d1, …, dk]` for logits, `[N, d1, …, dk]` for class ids, weights and mask. */
@@ -139,6 +139,12 @@ export interface LossTrace<T> {
   readonly hasClosedFormGradient: boolean
   /** The declared inputs, in order. */
   readonly inputs: readonly TraceInput[]
+  /**
+   * The rule's batch inputs the model takes (GCL's `noise`), each an input with the logits' shape
+   * named as declared; those read by training calls only are left out of a model without training
+   * branches.
+   */
+  readonly batchInputs: readonly BatchInputDeclaration[]
   /** The carried state: its field names and its fresh value; absent when the rule keeps none or it is not carried. */
   readonly state:
     | {
@@ -239,6 +245,13 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
   ] as const) {
     if (flag(field, false)) perRow[field] = rows.positions(declare({ name, role: field, dtype: 'float', dims: ['N', ...trailing] }))
   }
+  // The rule's batch inputs (GCL's noise), with the logits' layout; a model of evaluation calls only takes none that only training reads.
+  const trainingFlags = training === 'both' ? [true, false] : [training]
+  const batchInputs = (loss.rule.batchInputs ?? []).filter((input) => input.readBy !== 'training' || trainingFlags.includes(true))
+  const batchIn: Partial<Record<BatchInputField, T>> = {}
+  for (const input of batchInputs) {
+    batchIn[input.field] = rows.entries(declare({ name: input.name, role: 'batch', dtype: 'float', dims: ['N', c, ...trailing] }))
+  }
   const fields = carry ? Object.keys(declared.fields) : []
   const stateIn: Record<string, T> = {}
   for (const field of fields) stateIn[field] = declare({ name: `state_${field}`, role: 'state', dtype: 'float', dims: [c] })
@@ -258,7 +271,8 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
     hasClosedFormGradient: loss.hasClosedFormGradient,
     inputs,
     state: carry ? { fields, initial: declared.initial(c), movedBy: declared.movedBy } : undefined,
-    trainingFlags: training === 'both' ? [true, false] : [training],
+    batchInputs,
+    trainingFlags,
     epochs: epoch === undefined ? [0, ...switches] : [epoch],
     evaluate(branch) {
       const ctx: LossContext<T> = {
@@ -267,6 +281,7 @@ export function traceLoss<T>(ops: TraceOps<T>, spec: RuleInput, options: TraceOp
           (loss.rule.extraInputs ?? []).filter((key) => key in context).map((key) => [key, context[key as keyof typeof context]]),
         ),
         ...perRow,
+        ...batchIn,
         epoch: branch.epoch,
         training: branch.training,
         ...(branch.batchSum === undefined ? {} : { batchSum: branch.batchSum }),

@@ -134,6 +134,20 @@ export function checkSampleWeightValues(values: ArrayLike<number>, field = 'samp
   }
 }
 
+/**
+ * The values of a rule's batch input (GCL's `noise`): `MISSING_CONTEXT` naming `field` and the first
+ * entry outside `bounds` (`[low, high]`; NaN is outside every range).
+ */
+export function checkEntryValues(values: ArrayLike<number>, field: string, bounds: readonly [number, number]): void {
+  const [low, high] = bounds
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!
+    if (!(v >= low && v <= high)) {
+      throw new LogitPerturbError('MISSING_CONTEXT', `entry ${v} at index ${i} is not a number in [${low}, ${high}]`, field)
+    }
+  }
+}
+
 /** A row mask `[N]`: every entry 0 (left out) or 1 (counted). */
 export function checkMaskValues(values: ArrayLike<number>, field = 'mask'): void {
   for (let i = 0; i < values.length; i++) {

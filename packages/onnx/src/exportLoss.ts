@@ -87,7 +87,11 @@ export interface ExportedLossModel {
   heads: number
   /** The opset of the default ONNX domain the model imports. */
   opset: number
-  /** Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, and `state_<field>` with `state: 'io'`. */
+  /**
+   * Input names in order: `logits`, `labels`, then `sample_weight` and `mask` when asked for, the
+   * rule's batch inputs (GCL's `noise`, float32 with the logits' shape, in a training graph), and
+   * `state_<field>` with `state: 'io'`.
+   */
   inputs: string[]
   /** `'single'`: `labels` is int64 `[N]` (or soft targets, see `targets`); `'multi'`: `labels` is float32 `[N, C]` of 0 and 1. */
   task: 'single' | 'multi'
@@ -116,7 +120,8 @@ export interface ExportedLossModel {
  * operations evaluated on each batch; LPL's search is unrolled to its largest step count.
  *
  * Inputs: `logits` float32 `[N, C]` and `labels` int64 `[N]` (class ids in `[0, C)`; the graph
- * does not check them), with `N` dynamic; for multi-label rules `labels` is float32 `[N, C]` (0 or
+ * does not check them), with `N` dynamic; a training graph of a rule that reads a batch input also
+ * takes it, float32 with the logits' shape (GCL's `noise`, `ε ∈ [−1, 1]`: a graph draws nothing); for multi-label rules `labels` is float32 `[N, C]` (0 or
  * 1 per entry, unchecked as well), and with `targets: 'probabilities'` float32 soft targets
  * `[N, C]`. With `spatialDims: k` the inputs are dense: logits `[N, C, d1, …, dk]`, labels
  * `[N, d1, …, dk]` (soft targets: the logits' shape), every position a sample, and with
@@ -217,6 +222,10 @@ export function exportLossModel(spec: RuleInput, options: ExportLossOptions = {}
       'logit_perturb.training': String(training),
       'logit_perturb.targets': trace.task === 'multi' ? 'multi-label' : trace.targets,
       ...(trace.ignoreIndex === undefined ? {} : { 'logit_perturb.ignore_index': String(trace.ignoreIndex) }),
+      // The rule's batch inputs (GCL's noise) and their bounds, which runLossModel checks.
+      ...(trace.batchInputs.length === 0
+        ? {}
+        : { 'logit_perturb.batch_inputs': JSON.stringify(trace.batchInputs.map((b) => ({ name: b.name, bounds: b.bounds }))) }),
     },
   })
   return {

@@ -15,6 +15,8 @@ export interface LossModelFacts {
    * width/E` classes, every logit finite); 1 when absent.
    */
   readonly heads: number
+  /** `logit_perturb.batch_inputs`: the rule's batch inputs (GCL's `noise`), with the logits' shape, and their bounds. */
+  readonly batchInputs: readonly { readonly name: string; readonly bounds: readonly [number, number] }[]
 }
 
 /** The bytes each session of `createSession` was opened on, read only when a loss model runs. */
@@ -44,7 +46,26 @@ export function lossModelFacts(model: Uint8Array | object): LossModelFacts {
     targets: targets === 'ids' || targets === 'probabilities' || targets === 'multi-label' ? targets : undefined,
     ignoreIndex: ignore === undefined || !Number.isInteger(Number(ignore)) ? undefined : Number(ignore),
     heads: Number.isInteger(heads) && heads >= 1 ? heads : 1,
+    batchInputs: batchInputsOf(props.get('logit_perturb.batch_inputs')),
   }
   known.set(model, facts)
   return facts
+}
+
+/** The batch inputs a model's metadata lists (`[{ name, bounds }]` as JSON); none when absent or malformed. */
+function batchInputsOf(json: string | undefined): LossModelFacts['batchInputs'] {
+  if (json === undefined) return []
+  try {
+    const parsed: unknown = JSON.parse(json)
+    if (!Array.isArray(parsed)) return []
+    return parsed.filter(
+      (b): b is { name: string; bounds: [number, number] } =>
+        typeof b?.name === 'string' &&
+        Array.isArray(b.bounds) &&
+        b.bounds.length === 2 &&
+        b.bounds.every((v: unknown) => typeof v === 'number'),
+    )
+  } catch {
+    return []
+  }
 }

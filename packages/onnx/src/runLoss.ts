@@ -1,4 +1,4 @@
-import { EMPTY_BATCH, check } from '@logit-perturb/core/backend'
+import { EMPTY_BATCH, check, checkEntryValues } from '@logit-perturb/core/backend'
 import type * as Ort from 'onnxruntime-web'
 import { type LossLabels, checkLogitFeed, labelFeed, positionFeed } from './lossInputs.js'
 import { lossModelFacts } from './modelFacts.js'
@@ -20,6 +20,11 @@ export interface RowInputs {
    * then the last call's `nextState`.
    */
   state?: Readonly<Record<string, ArrayLike<number>>>
+  /**
+   * The rule's batch inputs, by input name, for a training model of a rule that reads one (GCL's
+   * `noise`: `ε` in `[−1, 1]`, flat row-major in the logits' layout; the graph draws nothing).
+   */
+  batchInputs?: Readonly<Record<string, ArrayLike<number>>>
 }
 
 /** What {@link runLossModel} returns; arrays are flat row-major in the logits' layout (`[N, C]`, or dense `[N, C, d1, …, dk]`). */
@@ -47,12 +52,15 @@ export interface LossModelResult {
  * `[0, 1]`), `LOGITS_NOT_FINITE` (NaN, `+∞`, `−∞` at a target of a row that counts or in every
  * class of a row; elsewhere `−∞` masks its class, docs/spec.md#12-masked-classes). A model that is
  * not such a loss model (inputs other than
- * `logits`, `labels`, `sample_weight`, `mask` and `state_<field>`, no `loss` or `perturbed_logits`
+ * `logits`, `labels`, `sample_weight`, `mask`, `state_<field>` and the rule's batch inputs its
+ * metadata names, no `loss` or `perturbed_logits`
  * output, outputs of other sizes) gives `INVALID_MODEL`; so does a model exported with
  * `reduction: 'none'` (run it with `runModel`). `rows` feeds the `sample_weight` and `mask` inputs
  * of a model exported with them (`SAMPLE_WEIGHT_VALUE`, `MASK_VALUE`), and `rows.state` its
  * `state_<field>` inputs (`INVALID_MODEL` naming the field when one is missing or unknown,
- * `INVALID_STATE` when one is not `[C]`). The ignore label and what the labels hold come from the
+ * `INVALID_STATE` when one is not `[C]`), and `rows.batchInputs` the rule's batch inputs of a
+ * training model (GCL's `noise`: `INVALID_MODEL` when missing, `SHAPE_MISMATCH` when not the logits'
+ * size, `MISSING_CONTEXT` for an entry out of its bounds). The ignore label and what the labels hold come from the
  * metadata of the model's bytes (given here, or to `createSession`).
  */
 export async function runLossModel(
@@ -70,7 +78,11 @@ export async function runLossModel(
   const session = await sessionOf(model)
   let out: Record<string, HostTensor>
   try {
-    checkLossModel(session)
+    const facts = lossModelFacts(model)
+    checkLossModel(
+      session,
+      facts.batchInputs.map((b) => b.name),
+    )
     // The same checks, in the same order, as the core's losses on an eager backend.
     const { classes, rank } = modelLogits(session)
     const heads = lossModelFacts(model).heads
@@ -105,6 +117,28 @@ export async function runLossModel(
         field,
       )
       if (values !== undefined) feeds[input] = positionFeed(values, positions, field)
+    }
+    const entryCount = flat.dims.reduce((a, b) => a * b, 1)
+    for (const name of Object.keys(rows.batchInputs ?? {})) {
+      check(session.inputNames.includes(name), 'INVALID_MODEL', `the model has no ${name} input`, `batchInputs.${name}`)
+    }
+    for (const { name, bounds } of facts.batchInputs) {
+      if (!session.inputNames.includes(name)) continue
+      const values = rows.batchInputs?.[name]
+      check(
+        values !== undefined,
+        'INVALID_MODEL',
+        `the model takes ${name}: pass batchInputs.${name} with the logits' shape`,
+        `batchInputs.${name}`,
+      )
+      check(
+        values.length === entryCount,
+        'SHAPE_MISMATCH',
+        `has ${values.length} entries; the logits [${flat.dims.join(', ')}] have ${entryCount}`,
+        `batchInputs.${name}`,
+      )
+      checkEntryValues(values, name, bounds)
+      feeds[name] = { data: Float32Array.from(values), dims: flat.dims }
     }
     const stateInputs = session.inputNames.filter((name) => name.startsWith(STATE_PREFIX))
     for (const field of Object.keys(rows.state ?? {})) {
@@ -167,7 +201,7 @@ function modelLogits(session: Ort.InferenceSession): { classes: number | undefin
 }
 
 /** Refuses a session whose inputs and outputs are not those of a loss model from `exportLossModel`. */
-function checkLossModel(session: Ort.InferenceSession): void {
+function checkLossModel(session: Ort.InferenceSession, batchInputs: readonly string[]): void {
   const names = (list: readonly string[]) => (list.length ? list.map((name) => `"${name}"`).join(', ') : 'none')
   const io = `inputs ${names(session.inputNames)}, outputs ${names(session.outputNames)}`
   const missing = [
@@ -181,7 +215,7 @@ function checkLossModel(session: Ort.InferenceSession): void {
     'model',
   )
   const extra = session.inputNames.filter(
-    (name) => !['logits', 'labels', 'sample_weight', 'mask'].includes(name) && !name.startsWith(STATE_PREFIX),
+    (name) => !['logits', 'labels', 'sample_weight', 'mask', ...batchInputs].includes(name) && !name.startsWith(STATE_PREFIX),
   )
   check(
     extra.length === 0,

@@ -50,7 +50,9 @@ const REDUCTIONS = ['mean', 'sum', 'none'] as const satisfies readonly Reduction
  * evaluation calls, the epochs the rule switches at, the reductions) are `if` blocks.
  *
  * The module, `Loss(reduction='mean', all_reduce=True, check_values=True, ignore_index=-100)`:
- * - `forward(logits, target, sample_weight=None, mask=None)`: the loss, reduced as `reduction`
+ * - `forward(logits, target, sample_weight=None, mask=None)` (and the rule's batch inputs, GCL's
+ *   `noise=None`, with the logits' shape: left out, a training call draws it with torch's generator,
+ *   seeded by `torch.manual_seed`, and an evaluation call reads none): the loss, reduced as `reduction`
  *   says (`'mean'`, `'sum'`, or `'none'` for the per-sample losses `[N, d1, …]`; docs/spec.md#8-reductions-sample-weights-and-masks);
  *   `logits` `[N, C]` or dense `[N, C, d1, …, dk]` (any `k` at run time, every position a sample;
  *   docs/spec.md#10-dense-inputs), float32 or float64 (the module computes in their dtype);
@@ -95,6 +97,7 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
   // The state is read from the module's buffers (saved with it), the other inputs are arguments.
   const ops: TraceOps<PyTensor> = {
     ...python,
+    // A batch input (GCL's noise) is read from the variable the module's prologue binds (see `moduleSource`).
     declare: (input) =>
       input.role === 'state'
         ? program.bindAtStart(input.name, `self.${input.name}.to(device=${DEVICE}, dtype=${DTYPE})`, (expr) => ({
@@ -152,9 +155,11 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
       })
     })
   }
-  // A rule whose state training calls move computes otherwise in training calls: `self.training`.
+  // A rule whose state training calls move, or that reads a batch input on training calls only (GCL's
+  // noise), computes otherwise in training calls: `self.training`.
   const phase = (trace: LossTrace<PyTensor>, epoch: number) => {
-    if (trace.state?.movedBy !== 'training') return branch(trace, epoch, true)
+    const trainingOnly = trace.batchInputs.some((input) => input.readBy === 'training')
+    if (trace.state?.movedBy !== 'training' && !trainingOnly) return branch(trace, epoch, true)
     program.block('if self.training:', () => branch(trace, epoch, true))
     program.block('else:', () => branch(trace, epoch, false))
   }
@@ -179,7 +184,13 @@ export function exportTorchModule(spec: RuleInput, options: ExportTorchOptions =
     trace = program.block('else:', () => rendered('ids'))
   } else trace = rendered('ids')
 
+  // What a training call that leaves a batch input out draws instead, traced on the logits as given.
+  const batchInputs = trace.batchInputs.map((input) => {
+    const drawn = program.detached(() => input.draw(python, python.input('logits', 'float32', [-1, trace.numClasses]), undefined))
+    return { name: input.name, bounds: input.bounds, readBy: input.readBy, draw: drawn.lines, drawn: drawn.result.expr }
+  })
   const source = moduleSource({
+    batchInputs,
     className,
     spec: trace.spec,
     numClasses: trace.numClasses,

@@ -29,16 +29,36 @@ export interface ModuleParts {
   initialState: Readonly<Record<string, readonly number[]>> | undefined
   /** The epochs, above 0 and in increasing order, at which the loss starts computing otherwise (LDAM-DRW's class weights). */
   epochSwitches: readonly number[]
+  /**
+   * The rule's batch inputs (GCL's `noise`), arguments of `forward` with the logits' shape: their
+   * bounds, and the statements (`draw`, unindented) that bind `drawn`, what a training call that
+   * leaves one out uses instead.
+   */
+  batchInputs: readonly ModuleBatchInput[]
 }
 
-/** The arguments of `forward`, `perturb` and `gradient`, typed for TorchScript. */
-const INPUTS = 'logits: Tensor, target: Tensor, sample_weight: Optional[Tensor] = None, mask: Optional[Tensor] = None'
+/** A batch input of the module (see {@link ModuleParts.batchInputs}). */
+export interface ModuleBatchInput {
+  readonly name: string
+  readonly bounds: readonly [number, number]
+  /** `'training'`: evaluation calls do not read it (and draw nothing). */
+  readonly readBy: 'training'
+  readonly draw: readonly string[]
+  readonly drawn: string
+}
+
+/** The arguments of `forward`, `perturb` and `gradient`, typed for TorchScript, with the rule's batch inputs (`noise`) last. */
+function inputsOf(batchInputs: readonly string[]): string {
+  const base = 'logits: Tensor, target: Tensor, sample_weight: Optional[Tensor] = None, mask: Optional[Tensor] = None'
+  return [base, ...batchInputs.map((name) => `${name}: Optional[Tensor] = None`)].join(', ')
+}
 /** What `_evaluate` returns: the perturbed logits, the loss, and the closed-form gradient when asked. */
 const EVALUATED = 'Tuple[Tensor, Tensor, Optional[Tensor]]'
 
 /** The arguments of `_evaluate` and `_evaluate_rows`, the optional inputs under the given names. */
-function evaluateArgs(sampleWeight: string, mask: string): string {
-  return `logits: Tensor, target: Tensor, ${sampleWeight}: Optional[Tensor], ${mask}: Optional[Tensor], with_gradient: bool`
+function evaluateArgs(sampleWeight: string, mask: string, batchInputs: readonly string[]): string {
+  const optional = [sampleWeight, mask, ...batchInputs].map((name) => `${name}: Optional[Tensor]`).join(', ')
+  return `logits: Tensor, target: Tensor, ${optional}, with_gradient: bool`
 }
 
 /** The loss formula of a task, for the docstring. */
@@ -84,6 +104,9 @@ export function moduleSource(p: ModuleParts): string {
           `        if logits.dim() != 2 or logits.shape[1] != ${width} or not logits.is_floating_point():`,
           `            raise ValueError(f'logits must be floats [N, ${width}], the ${heads} heads of {self.num_classes} classes side by side, got {logits.dtype} {list(logits.shape)}')`,
         ]
+  const extra = p.batchInputs.map((b) => b.name)
+  const INPUTS = inputsOf(extra)
+  const passed = extra.map((name) => `${name}, `).join('')
   const labelDoc =
     p.task === 'single'
       ? `[N, d1, ..., dk] integer class ids in [0, ${c})${p.softTargets ? ", or probabilities with the logits' shape" : ''}`
@@ -144,7 +167,7 @@ export function moduleSource(p: ModuleParts): string {
         '        """The closed-form gradient of the loss with respect to the logits, in their layout: the',
         '        perturbation is a constant for the gradient, so it is (share_i * a) * (softmax(z_i) - t_i)',
         '        row by row (multi-label: with the sigmoid); what autograd gives for the sum of the loss."""',
-        '        grad = self._evaluate(logits, target, sample_weight, mask, True)[2]',
+        `        grad = self._evaluate(logits, target, sample_weight, mask, ${passed}True)[2]`,
         '        assert grad is not None',
         '        return grad',
         '',
@@ -245,12 +268,12 @@ export function moduleSource(p: ModuleParts): string {
     '',
     `    def forward(self, ${INPUTS}) -> Tensor:`,
     `        """The loss: a scalar, or [N] (dense: [N, d1, ..., dk]) with reduction='none'."""`,
-    '        return self._evaluate(logits, target, sample_weight, mask, False)[1]',
+    `        return self._evaluate(logits, target, sample_weight, mask, ${passed}False)[1]`,
     '',
     '    @torch.jit.export',
     `    def perturb(self, ${INPUTS}) -> Tensor:`,
     '        """The perturbed logits z, in the layout of the logits: the loss is the cross-entropy of these."""',
-    '        return self._evaluate(logits, target, sample_weight, mask, False)[0]',
+    `        return self._evaluate(logits, target, sample_weight, mask, ${passed}False)[0]`,
     '',
     ...gradientMethod,
     ...constantsOutOfState,
@@ -275,7 +298,7 @@ export function moduleSource(p: ModuleParts): string {
     "            raise ValueError(f'{what} must be [N] with N = {positions[0]}{dense}, got {list(x.shape)}')",
     '        return x.to(device=device, dtype=dtype)',
     '',
-    `    def _evaluate(self, ${evaluateArgs('sample_weight', 'mask')}) -> ${EVALUATED}:`,
+    `    def _evaluate(self, ${evaluateArgs('sample_weight', 'mask', extra)}) -> ${EVALUATED}:`,
     '        # Half-precision logits (a model under torch.autocast) are scored in float32, and autocast is',
     "        # off inside, as for torch's own cross-entropy: bfloat16's 8-bit mantissa would round the loss",
     '        # and the search. float32 and float64 logits are computed in their own precision.',
@@ -283,15 +306,19 @@ export function moduleSource(p: ModuleParts): string {
     "            # TorchScript cannot turn the caller's autocast off: call a scripted module outside autocast.",
     '            if logits.dtype == torch.float16 or logits.dtype == torch.bfloat16:',
     '                logits = logits.float()',
-    '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
+    `            return self._evaluate_rows(logits, target, sample_weight, mask, ${passed}with_gradient)`,
     "        if logits.device.type not in ('cpu', 'cuda'):",
-    '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
+    `            return self._evaluate_rows(logits, target, sample_weight, mask, ${passed}with_gradient)`,
     '        with torch.autocast(device_type=logits.device.type, enabled=False):',
     '            if logits.dtype in (torch.float16, torch.bfloat16):',
     '                logits = logits.float()',
-    '            return self._evaluate_rows(logits, target, sample_weight, mask, with_gradient)',
+    `            return self._evaluate_rows(logits, target, sample_weight, mask, ${passed}with_gradient)`,
     '',
-    `    def _evaluate_rows(self, ${evaluateArgs('sample_weight_or_none', 'mask_or_none')}) -> ${EVALUATED}:`,
+    `    def _evaluate_rows(self, ${evaluateArgs(
+      'sample_weight_or_none',
+      'mask_or_none',
+      extra.map((name) => `${name}_or_none`),
+    )}) -> ${EVALUATED}:`,
     ...logitShape,
     `        ${DTYPE}, ${DEVICE} = logits.dtype, logits.device`,
     '        # Each position of dense logits [N, C, d1, ..., dk] is a sample: the shape without the class axis.',
@@ -303,6 +330,7 @@ export function moduleSource(p: ModuleParts): string {
     "            raise ValueError('sample_weight must be finite and >= 0')",
     '        if self.check_values and mask_or_none is not None and bool(((mask != 0) & (mask != 1)).any()):',
     "            raise ValueError('mask must hold only 0 and 1')",
+    ...p.batchInputs.flatMap(batchInputLines),
     ...logitChecks(p.task, heads),
     ...p.body,
     '        return perturbed, loss, grad',
@@ -394,4 +422,28 @@ function stateTensor(values: readonly number[]): string {
   return first !== undefined && values.every((v) => Object.is(v, first))
     ? `torch.full((${values.length},), ${pyNumber(first)}, dtype=torch.float64)`
     : `torch.tensor([${values.map(pyNumber).join(', ')}], dtype=torch.float64)`
+}
+
+/**
+ * The statements that bind a batch input (GCL's `noise`) in `_evaluate_rows`: the argument, checked
+ * to have the logits' shape and (with `check_values`) entries within its bounds; left out, on a
+ * training call what the rule draws (torch's generator, seeded by `torch.manual_seed`), and on an
+ * evaluation call zeros, which no evaluation branch reads.
+ */
+function batchInputLines(b: ModuleBatchInput): string[] {
+  const [low, high] = b.bounds.map(pyNumber)
+  const given = `${b.name}_or_none`
+  return [
+    `        if ${given} is not None:`,
+    `            if ${given}.shape != logits.shape:`,
+    `                raise ValueError(f"${b.name} must have the logits' shape {list(logits.shape)}, got {list(${given}.shape)}")`,
+    `            ${b.name} = ${given}.to(device=device, dtype=dtype)`,
+    `            if self.check_values and not bool(((${b.name} >= ${low}) & (${b.name} <= ${high})).all()):`,
+    `                raise ValueError('${b.name} must hold numbers in [${low}, ${high}]')`,
+    '        elif self.training:',
+    ...b.draw.map((l) => `            ${l}`),
+    `            ${b.name} = ${b.drawn}`,
+    '        else:',
+    `            ${b.name} = torch.zeros_like(logits)`,
+  ]
 }

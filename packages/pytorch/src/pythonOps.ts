@@ -67,7 +67,8 @@ function pyShape(shape: readonly number[]): string {
  * - `sum`/`mean`/`max` over no axes → the tensor itself, as the reference;
  * - `loop` → a Python `for` loop when the body is the same at every iteration (it reads the
  *   iteration from its `index` tensor), else unrolled;
- * - `stopGradient` → `detach()`.
+ * - `stopGradient` → `detach()`;
+ * - `randomNormal` → `torch.randn_like(x) * stddev`, from torch's generator (`torch.manual_seed`), not `seed`.
  */
 export function createPythonOps(program: PythonProgram = new PythonProgram()): PythonOps {
   const own = (x: PyTensor): PyTensor => {
@@ -338,6 +339,11 @@ export function createPythonOps(program: PythonProgram = new PythonProgram()): P
     stopGradient: (a) => {
       const x = tensor(a)
       return bind('detached', `${x.expr}.detach()`, x.shape, x.dtype)
+    },
+    // torch's generator, seeded by the caller's torch.manual_seed: `seed` is not the module's.
+    randomNormal: (like, stddev) => {
+      const x = tensor(like)
+      return bind('random_normal', `torch.randn_like(${x.expr}) * ${pyNumber(stddev)}`, x.shape, 'float32')
     },
 
     customGradient: (x, f) => writeCustomGradient(ops, tensor(x), f),

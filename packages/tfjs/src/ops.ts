@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { TensorOps, ValueChecks } from '@logit-perturb/core/backend'
 import {
   checkBinaryLabelValues,
+  checkEntryValues,
   checkProbabilityValues,
   checkFiniteValues,
   checkLogitValues,
@@ -112,6 +113,7 @@ export function createTfjsOps(): TensorOps<tf.Tensor> {
     where: (cond, a, b) => tf.where(tf.cast(tf.ceil(tf.abs(broadcastMask(cond, a, b))), 'bool'), a, b),
 
     stopGradient,
+    randomNormal: (like, stddev, seed) => tf.randomNormal(like.shape, 0, stddev, 'float32', seed),
     customGradient: (x, f) => {
       const run = tf.customGrad((input, save) => {
         const result = f(input as tf.Tensor, (tensors) => (save as tf.GradSaveFunc)([...tensors]))
@@ -176,6 +178,7 @@ const VALUE_CHECKS: ValueChecks<tf.Tensor> = {
   logits: (x, numClasses, targets, kind, counted) =>
     checkLogitValues(x.dataSync(), numClasses, { kind, values: targets.dataSync(), counted: counted?.dataSync() }),
   sampleWeight: (x) => checkSampleWeightValues(x.dataSync()),
+  entries: (x, field, bounds) => checkEntryValues(x.dataSync(), field, bounds),
   mask: (x) => checkMaskValues(x.dataSync()),
 }
 

@@ -35,6 +35,13 @@ export async function torchConformance(cases: readonly ConformanceCase[], option
     labels: c.labels,
     sampleWeight: c.sampleWeight,
     mask: c.mask,
+    // The rule's batch inputs (GCL's noise), under the names the module's arguments have.
+    batchInputs: Object.fromEntries(
+      (ruleFacts(c.spec).batchInputs ?? []).flatMap((input) => {
+        const rows = c.batchInputs?.[input.field]
+        return rows === undefined ? [] : [[input.name, rows]]
+      }),
+    ),
   }))
   const results = await runTorchJobs(jobs, options)
   const out: TorchConformance[] = []

@@ -57,6 +57,9 @@ def run(job, dtype, scripted=False):
     for name in ('sample_weight', 'mask'):
         if job.get(name) is not None:
             rows[name] = torch.tensor(job[name], dtype=dtype)
+    # The rule's batch inputs (GCL's noise), keyword arguments of forward.
+    for name, value in (job.get('batch_inputs') or {}).items():
+        rows[name] = torch.tensor(value, dtype=dtype)
     loss = fresh()(logits, labels, **rows)
     (grad,) = torch.autograd.grad(loss.sum(), logits)
     out = {'loss': flat(loss), 'perturbed': flat(fresh().perturb(logits, labels, **rows)), 'autograd': flat(grad)}

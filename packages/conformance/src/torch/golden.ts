@@ -1,6 +1,6 @@
 import { relativeError } from '@logit-perturb/core/verify'
 import { exportTorchModule } from '@logit-perturb/pytorch'
-import { type LoadedCase, type NestedNumbers, expectedPerturbed, flatten, specOfCase, trainingCase } from '../fixtures.js'
+import { type LoadedCase, type NestedNumbers, caseNoise, expectedPerturbed, flatten, specOfCase, trainingCase } from '../fixtures.js'
 import { type Check, FINITE_DIFFERENCE_RTOL, type GoldenResult } from '../golden.js'
 import { type TorchDtypeResults, type TorchJobOptions, type TorchOutputs, runTorchJobs, values } from './jobs.js'
 
@@ -25,6 +25,7 @@ export async function runTorchGolden(cases: readonly LoadedCase[], options: Torc
     softTargets: c.targets !== undefined,
     ignoreIndex: c.ignoreIndex,
     training: trainingCase(c),
+    ...(caseNoise(c) === undefined ? {} : { batchInputs: { noise: caseNoise(c)! } }),
   }))
   const results = await runTorchJobs(jobs, options)
   return cases.map((loaded, k) => {

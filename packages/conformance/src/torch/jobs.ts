@@ -21,6 +21,8 @@ export interface TorchJob {
   ignoreIndex?: number | undefined
   sampleWeight?: number[] | undefined
   mask?: number[] | undefined
+  /** The rule's batch inputs by their argument name (GCL's `noise`, with the logits' shape). */
+  batchInputs?: Readonly<Record<string, NestedNumbers>> | undefined
   /** Whether the call is a training call (`module.training`); default true. */
   training?: boolean
 }
@@ -73,6 +75,7 @@ export async function runTorchJobs(jobs: readonly TorchJob[], options: TorchJobO
         ignore_index: job.ignoreIndex ?? null,
         sample_weight: job.sampleWeight ?? null,
         mask: job.mask ?? null,
+        batch_inputs: job.batchInputs ?? {},
         training: job.training ?? true,
       }
     })

@@ -2,6 +2,7 @@ import { check } from '../errors.js'
 import type { TensorOps } from '../ops.js'
 import {
   checkBinaryLabelValues,
+  checkEntryValues,
   checkProbabilityValues,
   checkFiniteValues,
   checkLogitValues,
@@ -11,6 +12,7 @@ import {
 } from '../validate.js'
 import { broadcastShapes } from '../shapes.js'
 import { roundHalfEven } from '../rounding.js'
+import { mulberry32, normalSamples } from '../random.js'
 import { binary, unary } from './elementwise.js'
 import { logSumExp, mapRows, reduce } from './reduce.js'
 import { type RefTensor, refTensor, sizeOf, stridesOf } from './tensor.js'
@@ -206,6 +208,9 @@ export const referenceOps: TensorOps<RefTensor> = {
   },
 
   stopGradient: (x) => x,
+  // Seeded mulberry32 and Box–Muller; without a seed, one drawn from Math.random.
+  randomNormal: (like, stddev, seed) =>
+    refTensor(normalSamples(sizeOf(like.shape), stddev, mulberry32(seed ?? Math.floor(Math.random() * 2 ** 32))), like.shape),
 
   checks: {
     labels: (labels, numClasses) => checkLabelValues(labels.data, numClasses),
@@ -215,6 +220,7 @@ export const referenceOps: TensorOps<RefTensor> = {
     logits: (x, numClasses, targets, kind, counted) =>
       checkLogitValues(x.data, numClasses, { kind, values: targets.data, counted: counted?.data }),
     sampleWeight: (x) => checkSampleWeightValues(x.data),
+    entries: (x, field, bounds) => checkEntryValues(x.data, field, bounds),
     mask: (x) => checkMaskValues(x.data),
   },
 }

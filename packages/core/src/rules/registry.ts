@@ -11,6 +11,7 @@ import { distributionBalancedDefinition } from './distributionBalanced.js'
 import { diverseExpertsDefinition } from './diverseExperts.js'
 import { focalDefinition } from './focal.js'
 import { generalizedReweightingDefinition } from './generalizedReweighting.js'
+import { gaussianCloudedLogitDefinition } from './gaussianCloudedLogit.js'
 import type { AnyRuleDefinition } from './definition.js'
 import { isdaDefinition } from './isda.js'
 import { labelAwareSmoothingDefinition } from './labelAwareSmoothing.js'
@@ -50,6 +51,7 @@ export const RULE_DEFINITIONS = [
   balancedBceDefinition,
   balancedExpertsDefinition,
   diverseExpertsDefinition,
+  gaussianCloudedLogitDefinition,
   bceDefinition,
   logitAdjustedBceDefinition,
   dbNegativeTolerantDefinition,

@@ -16,6 +16,21 @@ export interface LossContext<T = never> {
   /** ISDA's classifier weights and class feature covariances, when the spec does not carry them. */
   isda?: IsdaInputs
   /**
+   * GCL's Gaussian cloud (docs/rules/gaussian-clouded-logit.md): `ε` with the logits' shape
+   * (`[N, C]`; dense: their layout), every entry in `[−1, 1]`. Read by training calls only; a
+   * training call without it draws it with the backend's generator (`TensorOps.randomNormal`,
+   * seeded by `seed`). A rule declares it in `batchInputs`; the loss checks its shape and values.
+   */
+  noise?: T
+  /**
+   * The seed of what a training call draws where a rule draws random values and the call does not
+   * pass them (GCL's `noise`): the same seed gives the same draw on a backend, so that a step can be
+   * replayed. A trainer passes a new one each step (the step's index, say). Absent: the backend's
+   * own generator (the reference: a seed from `Math.random`; tfjs: its global generator). An
+   * integer in `[0, 2^32)`.
+   */
+  seed?: number
+  /**
    * Weights `s_i ≥ 0` of the samples (`[N]`, float; dense inputs: per image or per position): the reduced loss weights sample `i`'s loss by
    * `s_i` (docs/spec.md#8-reductions-sample-weights-and-masks). They do not enter the rule's batch
    * statistics. Absent: 1.
@@ -45,6 +60,33 @@ export interface LossContext<T = never> {
    * and without it. Absent: the identity (one worker).
    */
   batchMax?(x: T): T
+}
+
+/** The fields of {@link LossContext} that carry a rule's per-batch tensor inputs (see {@link BatchInputDeclaration}). */
+export type BatchInputField = 'noise'
+
+/**
+ * A tensor with the logits' shape that a rule reads from its call's context beside the logits and
+ * labels, one per batch (GCL's `noise`). The loss checks it (shape, and values as `valid` says) and
+ * hands the rule its rows; an exporter makes it an input of the model, named `name` (an ONNX graph
+ * input, float32 with the logits' shape; a PyTorch `forward` argument, `Optional[Tensor] = None`,
+ * drawn with `draw` when left out on a training call). Adapters read this declaration, never the rule.
+ */
+export interface BatchInputDeclaration {
+  /** The context field that carries it. */
+  readonly field: BatchInputField
+  /** Its name in an exported model (`noise`). */
+  readonly name: string
+  /** The closed range `[low, high]` its entries lie in (GCL's noise: `[−1, 1]`), which the loss and the exporters check. */
+  readonly bounds: readonly [number, number]
+  /** `'training'`: only training calls read it (an evaluation call, and an evaluation model, go without). */
+  readonly readBy: 'training'
+  /**
+   * How a training call that leaves it out gets it: drawn on the backend, with `like`'s shape (the
+   * logits, or their rows) and the call's `seed`. Uses `ops.randomNormal`; throws
+   * `MISSING_CONTEXT` naming the field on a backend without it.
+   */
+  draw<T>(ops: TensorOps<T>, like: T, seed: number | undefined): T
 }
 
 /** Inputs of ISDA's perturbation: last-layer weights `W` (`[C][D]`) and covariances `Σ_c` (`[C][D][D]`). */
@@ -242,6 +284,12 @@ export interface Rule {
    * `LossContext` field (ISDA's `isda`): exporters freeze them into the model.
    */
   readonly extraInputs?: readonly (keyof LossContext<unknown>)[]
+  /**
+   * The per-batch tensors, with the logits' shape, a call may pass in its context (GCL's `noise`; see
+   * {@link BatchInputDeclaration}): the loss checks them and gives `perturb` their rows; exporters
+   * make them inputs of the model.
+   */
+  readonly batchInputs?: readonly BatchInputDeclaration[]
   /** The state the rule keeps across calls, for rules that keep state (see {@link RuleStateDeclaration}). */
   readonly state?: RuleStateDeclaration
   /** The rule's own equivalences of `lpl verify`, by key (its definition's `equivalences`; `createRule` fills it in). */
@@ -282,7 +330,7 @@ export interface Rule {
 export interface RuleFacts
   extends Pick<
     Rule,
-    'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'state' | 'softTargets' | 'sampleDelta'
+    'numClassesFrom' | 'numClassesOf' | 'classCounts' | 'priorTau' | 'extraInputs' | 'batchInputs' | 'state' | 'softTargets' | 'sampleDelta'
   > {
   /** The rule's own equivalences of `lpl verify`, by their key in `equivalences` (empty: only those of every rule). */
   readonly equivalences: readonly string[]

@@ -3,7 +3,7 @@ import { referenceOps } from '../reference/ops.js'
 import type { RefTensor } from '../reference/tensor.js'
 import type { TensorOps } from '../ops.js'
 import type { Reduction } from '../reduction.js'
-import type { LossContext } from '../rules/types.js'
+import type { BatchInputField, LossContext } from '../rules/types.js'
 import type { RuleInput } from '../specTypes.js'
 import type { Backend } from './backend.js'
 import { batchOn } from './backend.js'
@@ -25,6 +25,11 @@ export interface ConformanceCase {
   sampleWeight?: number[]
   /** A 0/1 row mask `[N]` passed in the call's context. */
   mask?: number[]
+  /**
+   * The rule's batch inputs (`[N][C]` each, by context field: GCL's `noise`) passed in the call's
+   * context, so that a training call draws nothing and every backend sees the same values.
+   */
+  batchInputs?: Partial<Record<BatchInputField, number[][]>>
   /** Quantities left out of the comparison on float32 backends, each with its reason. */
   float32Exceptions?: Partial<Record<'loss' | 'gradient' | 'perturbed' | 'autodiff', string>>
   /**
@@ -100,7 +105,7 @@ export interface ConformanceExpectation {
 export function conformanceExpectation(c: ConformanceCase): ConformanceExpectation {
   const ref = createLoss(referenceOps, c.spec, c.reduction === undefined ? {} : { reduction: c.reduction })
   const { logits, labels } = batchOn({ ops: referenceOps } as Backend<RefTensor>, c.logits, c.labels)
-  const rows = caseRows(referenceOps, c)
+  const rows = caseContext(referenceOps, c)
   const evaluation = ref.evaluate(logits, labels, rows)
   // From the evaluation itself: `ref.gradient` would commit the state of a stateful rule.
   const gradient = ref.hasClosedFormGradient ? closedFormGradient(referenceOps, evaluation).data : undefined
@@ -174,9 +179,15 @@ export function compareConformance(
   return checks
 }
 
-/** The case's sample weights and mask, as tensors of a backend. */
-function caseRows<U>(ops: TensorOps<U>, c: ConformanceCase): LossContext<U> {
+/**
+ * The context of a case's calls on a backend: its sample weights, mask and batch inputs (GCL's
+ * `noise`) as tensors, so that a training call draws nothing and every backend sees the same values.
+ */
+export function caseContext<U>(ops: TensorOps<U>, c: ConformanceCase): LossContext<U> {
   return {
+    ...Object.fromEntries(
+      Object.entries(c.batchInputs ?? {}).map(([field, rows]) => [field, ops.constant(rows.flat(), [rows.length, rows[0]?.length ?? 0])]),
+    ),
     ...(c.sampleWeight === undefined ? {} : { sampleWeight: ops.constant(c.sampleWeight, [c.sampleWeight.length]) }),
     ...(c.mask === undefined ? {} : { mask: ops.constant(c.mask, [c.mask.length]) }),
   }
@@ -197,7 +208,7 @@ export async function checkConformance<T>(backend: Backend<T>, c: ConformanceCas
     const fresh = () => createLoss(backend.ops, c.spec, c.reduction === undefined ? {} : { reduction: c.reduction })
     const loss = fresh()
     const { logits, labels } = batchOn(backend, c.logits, c.labels)
-    const rows = caseRows(backend.ops, c)
+    const rows = caseContext(backend.ops, c)
     const evaluation = loss.evaluate(logits, labels, rows)
     const values: ConformanceValues = {
       loss: await backend.read(evaluation.loss),
