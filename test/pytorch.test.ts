@@ -176,7 +176,7 @@ print(json.dumps(out))
   })
 })
 
-describe('a module of a rule with several heads (docs/spec.md#39-multi-head-rules)', () => {
+describe('a module of a rule with several heads (docs/spec.md#313-multi-head-rules)', () => {
   const counts = [400, 200, 100, 50, 20, 0]
   const spec: RuleInput = { rule: 'balanced-experts', classCounts: counts, taus: [0, 1, 2] }
   const file = write('experts', exportTorchModule(spec))
@@ -296,7 +296,7 @@ describe('DistributedDataParallel on 2 and 3 CPU processes', () => {
 describe('masked classes (docs/spec.md#12-masked-classes): -inf in a non-target logit', () => {
   const counts = [400, 200, 100, 50, 20, 10]
   const variants = [
-    // The rules with several heads take no masked class (docs/spec.md#39-multi-head-rules).
+    // The rules with several heads take no masked class (docs/spec.md#313-multi-head-rules).
     ...singleLabelVariants(counts).filter((v) => v.heads === undefined),
     // Smoothing spreads over the classes a row keeps.
     { name: 'logit-adjustment, smoothed', spec: { rule: 'logit-adjustment', classCounts: counts, labelSmoothing: 0.1 } as RuleInput },

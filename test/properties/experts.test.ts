@@ -1,5 +1,5 @@
 /**
- * The multi-head rules' identities as properties over random batches (docs/spec.md#39-multi-head-rules,
+ * The multi-head rules' identities as properties over random batches (docs/spec.md#313-multi-head-rules,
  * docs/rules/balanced-experts.md, docs/rules/diverse-experts.md): one balanced expert with `τ` is
  * logit adjustment with `τ`; `E` identical heads with the same `τ` are that logit adjustment on one
  * head; SADE's loss is the sum of CE of head 0, logit adjustment with `τ = 1` of head 1 and its third

@@ -1,5 +1,5 @@
 /**
- * GCL's identities as properties (docs/rules/gaussian-clouded-logit.md, docs/spec.md#39-gaussian-clouded-logit):
+ * GCL's identities as properties (docs/rules/gaussian-clouded-logit.md, docs/spec.md#314-gaussian-clouded-logit):
  * its loss is the CE of `s·(u − |ε| ⊙ a − m·e_y)`, written out here on the host; with zero noise and
  * zero margin it is the CE of `s·u`; its closed-form gradient is the float64 central difference of
  * the loss at a fixed noise; the noise a training call draws lies in `[−1, 1]` with the spread of

@@ -1,5 +1,5 @@
 /**
- * LADE's identities as properties over random batches (docs/rules/lade.md, docs/spec.md#39-lade):
+ * LADE's identities as properties over random batches (docs/rules/lade.md, docs/spec.md#310-lade):
  * the loss is the prior cross-entropy plus `α·L_LADE`, both written out here on the host; `α = 0`
  * is logit adjustment with `τ = 1` up to the `1e-9` in the log; the closed-form gradient is the
  * float64 central difference of the loss, under every reduction, mask, sample weights and label

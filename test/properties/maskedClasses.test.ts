@@ -211,7 +211,7 @@ describe('12. masked classes, for every registered single-label rule', () => {
     for (const x of samples) {
       const { n, c } = x.b
       const ctx = x.maskedRow ? { mask: Array.from({ length: n }, (_, i) => (i === n - 1 ? 0 : 1)) } : undefined
-      // The rules with several heads take no masked class (docs/spec.md#39-multi-head-rules): they refuse −∞.
+      // The rules with several heads take no masked class (docs/spec.md#313-multi-head-rules): they refuse −∞.
       for (const v of singleLabelVariants(x.b.counts).filter((k) => k.heads === undefined)) {
         const reference = createLoss(ops, v.spec)(
           ops.constant(x.logits, [n, c]),

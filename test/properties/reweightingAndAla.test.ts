@@ -1,7 +1,7 @@
 /**
  * Generalized re-weighting and adaptive logit adjustment as properties over random batches
  * (docs/rules/generalized-reweighting.md, docs/rules/adaptive-logit-adjustment.md, docs/spec.md
- * sections 3.9 and 3.10), against host implementations written here.
+ * sections 3.11 and 3.12), against host implementations written here.
  *
  * GRW: the weights are `π_c^{−p} / mean_k π_k^{−p}` (mean 1), the loss their weighted mean of CE;
  * `p = 0` is CE, `p = 1` the inverse-frequency weighting; the rule is `ce` with the

@@ -78,7 +78,7 @@ function rowsOfChannelsFirst(values: ArrayLike<number>, x: DenseCase): number[] 
 
 /**
  * The single-label variants of the registry for a batch's counts, but the rules with several heads:
- * they define neither dense inputs nor soft targets (docs/spec.md#39-multi-head-rules; their
+ * they define neither dense inputs nor soft targets (docs/spec.md#313-multi-head-rules; their
  * refusals are test/properties/experts.test.ts's).
  */
 const variantsOf = (b: BatchCase) => singleLabelVariants(b.counts).filter((v) => v.heads === undefined)

@@ -2,7 +2,7 @@ import { check } from './errors.js'
 import type { TensorOps } from './ops.js'
 
 /**
- * Multi-head logits (docs/spec.md#39-multi-head-rules): a rule with `E` heads (`Rule.heads`, the
+ * Multi-head logits (docs/spec.md#313-multi-head-rules): a rule with `E` heads (`Rule.heads`, the
  * experts of BalPoE and SADE) takes logits `[N, E·C]`, head-major: columns `e·C … e·C + C − 1` are
  * head `e`'s logits of the `C` classes. Its prediction is the arg-max of the mean of the heads'
  * logits, `ū_i = (1/E)·Σ_e u_{i,e}` ({@link meanOfHeads}, {@link meanOfHeadRows}).

@@ -133,7 +133,7 @@ export interface LossEvaluation<T> {
  * `[N, d1, …, dk]` (docs/spec.md#10-dense-inputs). A rule with `E` heads (`rule.heads`, BalPoE's
  * and SADE's experts) takes the heads' logits side by side, `[N, E·C]` (head-major), with labels
  * `[N]` over the `C` classes; its perturbed logits and gradient are `[N, E·C]` too
- * (docs/spec.md#39-multi-head-rules).
+ * (docs/spec.md#313-multi-head-rules).
  */
 export interface Loss<T> {
   (logits: T, labels: T, ctx?: LossContext<T>): T
@@ -189,7 +189,7 @@ export interface Loss<T> {
    * Per-class loss variation, equivalent weights and counts (docs/spec.md#2-class-level-logit-perturbation); for multi-label
    * rules per label, against binary cross-entropy (see `explainMultiLabelBatch`). A rule with `E`
    * heads is measured per class against plain cross-entropy of the mean of its heads' logits, its
-   * prediction (docs/spec.md#39-multi-head-rules).
+   * prediction (docs/spec.md#313-multi-head-rules).
    */
   explain(logits: T, labels: T, ctx?: LossContext<T>): Explanation<T>
   /**

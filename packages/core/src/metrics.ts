@@ -103,7 +103,7 @@ export function shotAccuracy(perClass: readonly (number | null)[], classCounts: 
 
 /**
  * The arg-max of each row (ties: the smallest class id): the predictions of logits `[N][C]`. For the
- * logits of a rule with `heads` heads (`[N][E·C]`, head-major, docs/spec.md#39-multi-head-rules),
+ * logits of a rule with `heads` heads (`[N][E·C]`, head-major, docs/spec.md#313-multi-head-rules),
  * the arg-max of the mean of the heads' logits ({@link meanOfHeadRows}), the rule's prediction.
  */
 export function argmaxRows(logits: readonly (readonly number[])[], heads = 1): number[] {

@@ -355,7 +355,7 @@ describe('exportLossModel, multi-label rules', () => {
   })
 })
 
-describe('a rule with several heads (docs/spec.md#39-multi-head-rules)', () => {
+describe('a rule with several heads (docs/spec.md#313-multi-head-rules)', () => {
   it('declares logits [N, E·C] and labels over C, and runLossModel refuses the width of one head, labels ≥ C and −∞', async () => {
     const model = exportLossModel({ rule: 'diverse-experts', classCounts: COUNTS })
     expect(model.heads).toBe(3)
@@ -391,7 +391,7 @@ describe('masked classes (docs/spec.md#12-masked-classes): -Infinity in a non-ta
   it('every exported single-label rule gives the reference loss and gradient, the gradient exactly 0 and the perturbed logits -Infinity at the masked classes', async () => {
     const problems: string[] = []
     const cases: ExportCase[] = [
-      // The rules with several heads take no masked class (docs/spec.md#39-multi-head-rules).
+      // The rules with several heads take no masked class (docs/spec.md#313-multi-head-rules).
       ...CASES.filter((k) => k.heads === undefined),
       { label: 'la, smoothed', spec: { rule: 'logit-adjustment', classCounts: COUNTS, labelSmoothing: 0.1 } },
     ]

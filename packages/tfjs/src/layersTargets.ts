@@ -49,7 +49,7 @@ export function layersTargets(yTrue: tf.Tensor, yPred: tf.Tensor, loss: TfjsLoss
   if (loss.task === 'multi') return { labels: yTrue }
   const heads = loss.rule.heads
   if (heads > 1 && shape.length === 2) {
-    // A rule with E heads (docs/spec.md#39-multi-head-rules): outputs [N, E·C]; targets are class
+    // A rule with E heads (docs/spec.md#313-multi-head-rules): outputs [N, E·C]; targets are class
     // ids [N] or [N, 1], one-hot rows [N, C] over the C = width/E classes, or (what tfjs-layers
     // takes, targets of the output's shape) those rows side by side for each head, read from the first.
     const [n, width] = shape as [number, number]

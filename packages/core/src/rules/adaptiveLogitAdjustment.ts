@@ -51,7 +51,7 @@ function difficulty<T>(ops: TensorOps<T>, logits: T, labelMatrix: T): T {
 /**
  * Adaptive logit adjustment (Y. Zhao, W. Chen, X. Tan, K. Huang, J. Zhu, *Adaptive Logit Adjustment
  * Loss for Long-Tailed Visual Recognition*, AAAI 2022; liming-ai/OpenLT `model/loss.py` `ALALoss`,
- * docs/spec.md#310-adaptive-logit-adjustment). With cosine logits `u` (`[N, C]`) and `x = s·u`:
+ * docs/spec.md#312-adaptive-logit-adjustment). With cosine logits `u` (`[N, C]`) and `x = s·u`:
  *
  *     z_i = x_i − h_i·a_{y_i}·s·e_{y_i},   h_i = (1 − u_{i,y_i})/2,   L = CE(z, y)
  *

@@ -26,7 +26,7 @@ export const MAX_HEADS = 16
 /**
  * BalPoE's balanced product of experts (Sanchez Aimar, Jonnarth, Felsberg and Kuhlmann, *Balanced
  * product of calibrated experts for long-tailed recognition*, CVPR 2023; emasa/BalPoE-CalibratedLT
- * `model/loss.py` `BSExpertLoss`), docs/spec.md#39-multi-head-rules. Logits `[N, E·C]` of `E` heads,
+ * `model/loss.py` `BSExpertLoss`), docs/spec.md#313-multi-head-rules. Logits `[N, E·C]` of `E` heads,
  * head-major; head `e` is logit-adjusted with its own temperature:
  *
  *     z_e = u_e + τ_e·log(π + 1e-9),   L = (1/E)·Σ_e CE(z_e, y)

@@ -31,7 +31,7 @@ export type ClassWeighting =
   | {
       /**
        * Generalized re-weighting (GRW; Zhang et al., CVPR 2021, as in LIFT's `GeneralizedReweightLoss`):
-       * `w_c = π_c^{−p} / mean_k π_k^{−p}`, `π = n/Σn`, so `Σ_c w_c = C` (docs/spec.md#39-generalized-re-weighting).
+       * `w_c = π_c^{−p} / mean_k π_k^{−p}`, `π = n/Σn`, so `Σ_c w_c = C` (docs/spec.md#311-generalized-re-weighting).
        */
       kind: 'generalized-reweighting'
       /** The exponent `p ≥ 0`; default 1 (inverse frequency). `p = 0` weighs every class alike. */
@@ -113,7 +113,7 @@ export function inverseFrequencyWeights(classCounts: readonly number[]): number[
  * Generalized re-weighting class weights (Zhang et al., *Distribution Alignment: A Unified
  * Framework for Long-tail Visual Recognition*, CVPR 2021; shijxcs/LIFT `utils/losses.py`
  * `GeneralizedReweightLoss`): `w_c = π_c^{−p} / mean_k π_k^{−p}` with `π = n/Σn`, so `Σ_c w_c = C`
- * (docs/spec.md#39-generalized-re-weighting). `p = 0` gives every class 1, `p = 1` is
+ * (docs/spec.md#311-generalized-re-weighting). `p = 0` gives every class 1, `p = 1` is
  * the inverse-frequency weights. Computed as `C·softmax(−p·log π)`, finite for any `p` and counts,
  * and each weight held at `1e-37` (`FLOAT32_FLOOR`) or more: a large `p` on a steep tail makes the
  * weights of the head classes vanish (`10⁻⁶⁰` at `p = 10` and a ratio of 10⁶), below what float32

@@ -33,7 +33,7 @@ export function diverseExpertsShift(classCounts: readonly number[], tau: number)
 /**
  * SADE's diverse experts (Zhang, Hooi, Hong and Feng, *Self-supervised aggregation of diverse
  * experts for test-agnostic long-tailed recognition*, NeurIPS 2022; Vanint/SADE-AgnosticLT
- * `model/loss.py` `DiverseExpertLoss`), docs/spec.md#39-multi-head-rules. Logits `[N, 3·C]` of three
+ * `model/loss.py` `DiverseExpertLoss`), docs/spec.md#313-multi-head-rules. Logits `[N, 3·C]` of three
  * heads, head-major:
  *
  *     z_0 = u_0

@@ -1,6 +1,6 @@
 /**
  * Host math shared by the multi-head rules (`balanced-experts`, `diverse-experts`;
- * docs/spec.md#39-multi-head-rules): their priors, with the epsilon of the released code.
+ * docs/spec.md#313-multi-head-rules): their priors, with the epsilon of the released code.
  */
 
 /** The `1e-9` the released BalPoE and SADE code add to a prior before its log. */

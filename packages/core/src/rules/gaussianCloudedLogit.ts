@@ -28,7 +28,7 @@ export type GaussianCloudedLogitInput = SpecInput<GaussianCloudedLogitSpec, 'sca
 export const GCL_NOISE_STDDEV = 1 / 3
 
 /**
- * GCL's cloud sizes, the coefficient of `|ε|` per class (docs/spec.md#39-gaussian-clouded-logit):
+ * GCL's cloud sizes, the coefficient of `|ε|` per class (docs/spec.md#314-gaussian-clouded-logit):
  * `noiseMul·g_c / max_k g_k` with `g_c = log(max n) − log n_c`, so the head class (`g = 0`) gets no
  * noise and the rarest class `noiseMul`. Counts must be `> 0` and not all equal (`max g > 0`).
  */

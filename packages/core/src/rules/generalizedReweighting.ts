@@ -21,7 +21,7 @@ export type GeneralizedReweightingInput = SpecInput<GeneralizedReweightingSpec, 
 /**
  * Generalized re-weighting (Zhang, Li, Yan, He, Sun, *Distribution Alignment: A Unified Framework
  * for Long-tail Visual Recognition*, CVPR 2021; the loss class of shijxcs/LIFT `utils/losses.py`,
- * `GeneralizedReweightLoss`, docs/spec.md#39-generalized-re-weighting):
+ * `GeneralizedReweightLoss`, docs/spec.md#311-generalized-re-weighting):
  *
  *     L = Σ_i w_{y_i} CE(u_i, y_i) / Σ_i w_{y_i},   w_c = π_c^{−p} / mean_k π_k^{−p}  (Σ_c w_c = C)
  *

@@ -37,7 +37,7 @@ function ladePriors(classCounts: readonly number[]): number[] {
 }
 
 /**
- * The LADE regularizer (docs/spec.md#39-lade) as a batch term of the loss, weighted by `α`:
+ * The LADE regularizer (docs/spec.md#310-lade) as a batch term of the loss, weighted by `α`:
  *
  *     value = α · Σ_c π_c·(S_c + λ·S_c² − F_c)
  *     F_c   = Σ_{i: y_i = c} u_ic / (k_c + 1e-8)                     (0 for a class absent from the batch)
@@ -105,7 +105,7 @@ export function ladeTerm<T>(
  * The first term is the prior cross-entropy (balanced softmax), the perturbation `δ_c =
  * log(π_c + 1e-9)` of every row; the second, the LADE regularizer, is a term of the whole batch
  * (`ladeTerm`, a `BatchTerm`): the ReMINE lower bound of each class's log-likelihood ratio, from
- * class means `F` and batch log-sum-exps `S` of the raw logits (docs/spec.md#39-lade). A class
+ * class means `F` and batch log-sum-exps `S` of the raw logits (docs/spec.md#310-lade). A class
  * absent from the batch still gets a gradient through `S`. The closed-form gradient is the prior
  * CE's plus the term's. Shapes: logits `[N, C]`, labels `[N]`, `classCounts` of length `C`.
  * Soft targets are refused (the term's class means are ratios, not linear in a target). Under
@@ -156,7 +156,7 @@ export interface LadeHostTerms {
 
 /**
  * LADE's two terms of a batch computed on the host in float64, directly from their formulas
- * (docs/spec.md#39-lade), every row counted: the independent check of the tensor code against the
+ * (docs/spec.md#310-lade), every row counted: the independent check of the tensor code against the
  * fixtures' `batchClassCounts`, `ceLoss` and `ladeLoss`. `logits` `[N][C]`, `labels` `[N]`.
  */
 export function ladeHostTerms(

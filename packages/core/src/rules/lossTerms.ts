@@ -124,7 +124,7 @@ export function binaryFocalTerm(gamma: number): LossTerm {
 }
 
 /**
- * The cross-entropy of each of `E` heads (docs/spec.md#39-multi-head-rules), for logits `[N, E·C]`
+ * The cross-entropy of each of `E` heads (docs/spec.md#313-multi-head-rules), for logits `[N, E·C]`
  * laid out head-major (head `e` is columns `e·C … e·C + C − 1`) and a label matrix `[N, C]`:
  * `ℓ_i = k·Σ_e CE_ε(z_{i,e}, t_i)` (`[N, 1]`), with `k = 1/E` (`'mean'`, BalPoE) or `1`
  * (`'sum'`, SADE), and `CE_ε` the smoothed {@link crossEntropyTerm} of one head. Residual

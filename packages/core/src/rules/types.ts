@@ -245,7 +245,7 @@ export interface Rule {
   /** The class count fixed by the spec, if it fixes one. */
   readonly numClasses: number | undefined
   /**
-   * The number `E` of heads whose logits the rule takes side by side (docs/spec.md#39-multi-head-rules):
+   * The number `E` of heads whose logits the rule takes side by side (docs/spec.md#313-multi-head-rules):
    * logits `[N, E·C]`, head-major (columns `e·C … e·C + C − 1` are head `e`), labels over the `C`
    * classes. The loss checks the width `E·C`, exporters declare it, and the rule's loss term scores
    * `[N, E·C]` logits against the `[N, C]` label matrix; predictions are the arg-max of the mean of
