@@ -92,10 +92,12 @@ const hostArrays = {
 
 /** The page's input for a golden case's batch with `spec` (the case's own spec for a golden entry). */
 function caseInput(id: string, c: GoldenCase, spec: RuleInput, training: boolean): TextureCase {
-  const { logits, labels, options } = caseInputs(hostArrays, c)
+  const { logits, labels, options, context } = caseInputs(hostArrays, c)
   // Dense fixtures keep their classes on axis 1 ([N, C, H, W]); createTfjsLoss's default is the last axis.
   const dense = logits.shape.length > 2 ? { classAxis: 1 as const } : {}
-  return { id, spec, logits: { values: logits.values, shape: logits.shape }, labels, options: { ...options, ...dense }, training }
+  // The noise a case stores (GCL's) is passed as the call's, as the golden runner passes it.
+  const noise = context.noise === undefined ? {} : { noise: { values: context.noise.values, shape: context.noise.shape } }
+  return { id, spec, logits: { values: logits.values, shape: logits.shape }, labels, options: { ...options, ...dense }, training, ...noise }
 }
 
 /** The float64 reference loss of a page input. */
@@ -104,7 +106,8 @@ async function referenceLoss(input: TextureCase): Promise<number> {
   const loss = createLoss(ops, input.spec, { ...input.options, classAxis: input.options.classAxis ?? 1 })
   const logits = ops.constant(input.logits.values, input.logits.shape)
   const labels = ops.constant(input.labels.values, input.labels.shape, input.labels.dtype)
-  return (await referenceBackend.read(loss(logits, labels, { training: input.training })))[0]!
+  const noise = input.noise === undefined ? {} : { noise: ops.constant(input.noise.values, input.noise.shape) }
+  return (await referenceBackend.read(loss(logits, labels, { training: input.training, ...noise })))[0]!
 }
 
 /** Every golden case a registered rule reproduces, and the kinds of those no registered rule does. */

@@ -74,6 +74,8 @@ export interface TextureCase {
   labels: { values: number[]; shape: number[]; dtype: 'int32' | 'float32' }
   options: { ignoreIndex?: number; classAxis?: 1 | -1 }
   training: boolean
+  /** A rule's batch input for the call's context (GCL's noise, with the logits' shape); absent: none. */
+  noise?: { values: number[]; shape: number[] }
 }
 
 /** The loss of one {@link TextureCase} and its gradient w.r.t. the logits, as read back from the backend. */

@@ -58,15 +58,17 @@ async function runCase(c: TextureCase): Promise<TextureResult> {
   const loss = createTfjsLoss(c.spec, c.options)
   const logits = tf.tensor(c.logits.values, c.logits.shape, 'float32')
   const labels = tf.tensor(c.labels.values, c.labels.shape, c.labels.dtype)
+  const noise = c.noise === undefined ? undefined : tf.tensor(c.noise.values, c.noise.shape, 'float32')
   try {
-    const { value, grad } = tf.valueAndGrad((u: tf.Tensor) => loss(u, labels, { training: c.training }) as tf.Scalar)(logits)
+    const ctx = { training: c.training, ...(noise === undefined ? {} : { noise }) }
+    const { value, grad } = tf.valueAndGrad((u: tf.Tensor) => loss(u, labels, ctx) as tf.Scalar)(logits)
     const [lossValue, gradValues] = await Promise.all([value.data(), grad.data()])
     tf.dispose([value, grad])
     return { id: c.id, loss: lossValue[0]!, grad: Array.from(gradValues), ms: performance.now() - start }
   } catch (e) {
     return { id: c.id, loss: Number.NaN, grad: [], ms: performance.now() - start, error: String(e) }
   } finally {
-    tf.dispose([logits, labels])
+    tf.dispose(noise === undefined ? [logits, labels] : [logits, labels, noise])
     loss.dispose()
   }
 }
