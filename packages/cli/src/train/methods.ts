@@ -127,6 +127,30 @@ export const EXTRA_METHODS: readonly Method[] = [
       weighting: { kind: 'class-balanced', beta: 0.9999, fromEpoch: Math.floor(0.8 * epochs) },
     }),
   },
+  {
+    name: 'lade',
+    summary: 'LADE: the prior cross-entropy plus 0.1 × the LADE regularizer of the batch (λ = 0.1)',
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'lade', classCounts, alpha: 0.1, remineLambda: 0.1 }),
+  },
+  {
+    name: 'mislas',
+    summary: 'label-aware smoothing (MiSLAS): ε from 0.4 (head) to 0.1 (tail), concave',
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'label-aware-smoothing', classCounts, smoothHead: 0.4, smoothTail: 0.1, shape: 'concave' }),
+  },
+  {
+    name: 'bal-bce',
+    summary: "balanced BCE (LiVT's Bal-BCE): BCE per class of u + log π − log(1 − π)",
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'balanced-bce', classCounts }),
+  },
+  {
+    name: 'gcl',
+    summary: 'Gaussian clouded logit (s = 30, m = 0, noise 0.5) on cosine logits, the noise drawn at each training batch',
+    classifier: 'cosine',
+    spec: (classCounts) => ({ rule: 'gaussian-clouded-logit', classCounts, scale: 30, margin: 0, noiseMul: 0.5 }),
+  },
 ]
 
 /** The methods named in a comma-separated list (`all` for the eleven of the benchmark); unknown names are refused. */
