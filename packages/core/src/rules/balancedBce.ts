@@ -3,6 +3,7 @@ import { checkClassCounts } from '../validate.js'
 import { balancedBceTerm } from './balancedBceTerm.js'
 import { type SpecBase, defineRule } from './definition.js'
 import type { Rule } from './types.js'
+import { constantShift } from './constantShift.js'
 
 /** Balanced binary cross-entropy (LiVT's Bal-BCE, Xu et al., CVPR 2023) of single-label data. */
 export interface BalancedBceSpec extends SpecBase {
@@ -59,14 +60,7 @@ export function balancedBceRule(classCounts: readonly number[]): Rule {
     gradientThrough: false,
     term: balancedBceTerm,
     softTargets: 'linear',
-    perturb: (ops, { logits, constants }) => ({
-      batch: {
-        logits: ops.add(
-          logits,
-          constants.get('shift', [1, shift.length], () => shift),
-        ),
-      },
-    }),
+    perturb: constantShift(shift),
   }
 }
 

@@ -3,6 +3,7 @@ import { type SpecBase, type SpecInput, defineRule } from './definition.js'
 import { expertLogPriors } from './experts.js'
 import { headsCrossEntropyTerm } from './lossTerms.js'
 import type { Rule } from './types.js'
+import { constantShift } from './constantShift.js'
 
 /** BalPoE's balanced experts (Sanchez Aimar et al., CVPR 2023): each head `e` logit-adjusted by its own `τ_e`. */
 export interface BalancedExpertsSpec extends SpecBase {
@@ -43,14 +44,7 @@ export function balancedExpertsRule(classCounts: readonly number[], taus: readon
     heads: taus.length,
     gradientThrough: false,
     term: headsCrossEntropyTerm(taus.length, 'mean'),
-    perturb: (ops, { logits, constants }) => ({
-      batch: {
-        logits: ops.add(
-          logits,
-          constants.get('shift', [1, shift.length], () => shift),
-        ),
-      },
-    }),
+    perturb: constantShift(shift),
   }
 }
 

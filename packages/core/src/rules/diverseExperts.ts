@@ -2,6 +2,7 @@ import { NON_NEGATIVE, type SpecBase, type SpecInput, defineRule } from './defin
 import { EXPERT_PRIOR_EPSILON, expertLogPriors, reversedPriors } from './experts.js'
 import { headsCrossEntropyTerm } from './lossTerms.js'
 import type { Rule } from './types.js'
+import { constantShift } from './constantShift.js'
 
 /** SADE's three diverse experts (Zhang et al., NeurIPS 2022): forward, uniform and backward heads. */
 export interface DiverseExpertsSpec extends SpecBase {
@@ -52,14 +53,7 @@ export function diverseExpertsRule(classCounts: readonly number[], tau: number):
     heads: HEADS,
     gradientThrough: false,
     term: headsCrossEntropyTerm(HEADS, 'sum'),
-    perturb: (ops, { logits, constants }) => ({
-      batch: {
-        logits: ops.add(
-          logits,
-          constants.get('shift', [1, shift.length], () => shift),
-        ),
-      },
-    }),
+    perturb: constantShift(shift),
   }
 }
 

@@ -2,6 +2,7 @@ import { labelLogOdds } from './counts.js'
 import { TAU } from '../validate.js'
 import { MULTI_LABEL_NOT_A_BASE, type SpecBase, type SpecInput, defineRule, parseLabelCounts } from './definition.js'
 import type { Rule } from './types.js'
+import { constantShift } from './constantShift.js'
 
 /** Logit-adjusted BCE (multi-label): BCE of `u_ic + τ·log(π_c / (1 − π_c))`, `π_c = n_c / numSamples`. */
 export interface LogitAdjustedBceSpec extends SpecBase {
@@ -33,14 +34,7 @@ export function logitAdjustedBceRule(classCounts: readonly number[], numSamples:
   return {
     numClasses: classCounts.length,
     gradientThrough: false,
-    perturb: (ops, { logits, constants }) => ({
-      batch: {
-        logits: ops.add(
-          logits,
-          constants.get('shift', [1, shift.length], () => shift),
-        ),
-      },
-    }),
+    perturb: constantShift(shift),
   }
 }
 

@@ -4,6 +4,7 @@ import type { TensorOps } from '../ops.js'
 import { logitAdjustmentShift } from './counts.js'
 import { type SpecBase, type SpecInput, defineRule } from './definition.js'
 import type { Rule } from './types.js'
+import { constantShift } from './constantShift.js'
 
 /** Logit adjustment (Menon et al., ICLR 2021): `CE(u + τ log π, y)`. */
 export interface LogitAdjustmentSpec extends SpecBase {
@@ -33,14 +34,7 @@ export function logitAdjustmentRule(classCounts: readonly number[], tau: number)
     gradientThrough: false,
     // A shift of every row by the same vector reads no label: a soft target's loss is Σ_c t_c·ℓ(z, c).
     softTargets: 'linear',
-    perturb: (ops, { logits, constants }) => ({
-      batch: {
-        logits: ops.add(
-          logits,
-          constants.get('shift', [1, shift.length], () => shift),
-        ),
-      },
-    }),
+    perturb: constantShift(shift),
   }
 }
 
