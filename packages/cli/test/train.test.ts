@@ -81,6 +81,23 @@ describe('lpl train', () => {
     expect(specOf('seesaw')).toEqual({ rule: 'seesaw', numClasses: 10, p: 0.8, q: 2 })
   })
 
+  it('trains the multi-head methods on E·C outputs and records their specs', async () => {
+    const { out, ...r } = await trainTiny('--epochs', '1', '--seeds', '0', '--methods', 'bal-experts,sade')
+    expect(r.stderr).not.toMatch(/unexpected error/)
+    expect(r.status).toBe(0)
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'))
+    expect(results.summaries.map((s: { method: string }) => s.method)).toEqual(['bal-experts', 'sade'])
+    for (const s of results.summaries) {
+      expect(Number.isFinite(s.runs[0].epochLosses[0])).toBe(true)
+      // One accuracy per class of the data: predictions are classes, from the mean of the heads.
+      expect(s.perClass).toHaveLength(10)
+      expect(s.balancedAccuracy.mean).toBeGreaterThan(0)
+    }
+    const specOf = (name: string) => results.protocol.methods.find((m: { name: string }) => m.name === name).spec
+    expect(specOf('bal-experts')).toMatchObject({ rule: 'balanced-experts', taus: [0, 1, 2] })
+    expect(specOf('sade')).toMatchObject({ rule: 'diverse-experts', tau: 2 })
+  })
+
   it('is deterministic: the same seed gives the same subset and the same first-epoch loss', async () => {
     const run = async () => {
       const r = await trainTiny('--epochs', '1', '--seeds', '4', '--methods', 'lpl')

@@ -151,6 +151,18 @@ export const EXTRA_METHODS: readonly Method[] = [
     classifier: 'cosine',
     spec: (classCounts) => ({ rule: 'gaussian-clouded-logit', classCounts, scale: 30, margin: 0, noiseMul: 0.5 }),
   },
+  {
+    name: 'bal-experts',
+    summary: "BalPoE's balanced experts: three heads logit-adjusted with τ = 0, 1, 2, predicting with their mean",
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'balanced-experts', classCounts, taus: [0, 1, 2] }),
+  },
+  {
+    name: 'sade',
+    summary: "SADE's diverse experts: plain, balanced-softmax and inverse-prior (τ = 2) heads, predicting with their mean",
+    classifier: 'dense',
+    spec: (classCounts) => ({ rule: 'diverse-experts', classCounts, tau: 2 }),
+  },
 ]
 
 /** The methods named in a comma-separated list (`all` for the eleven of the benchmark); unknown names are refused. */

@@ -72,16 +72,21 @@ function imagesTensor(set: ImageSet, indices: readonly number[]): tf.Tensor2D {
 
 /**
  * One epoch's training tensors in `order`: the images `[n, 784]` and one-hot targets `[n, C]`, or,
- * with mixup / CutMix, the mixed images and their probability rows (see `mixEpoch`).
+ * with mixup / CutMix, the mixed images and their probability rows (see `mixEpoch`). For a rule of
+ * `heads > 1` the one-hot rows are repeated for each head, `[n, E·C]`: tfjs-layers wants targets of the
+ * output's shape, and the loss reads the first head's (docs/spec.md#313-multi-head-rules).
  */
-function epochData(set: ImageSet, order: readonly number[], numClasses: number, options: RunOptions, mixRand: () => number) {
+function epochData(set: ImageSet, order: readonly number[], numClasses: number, heads: number, options: RunOptions, mixRand: () => number) {
   const labels = labelsOf(set, order)
   if (!mixes(options.mix)) {
-    return { xs: imagesTensor(set, order), ys: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses)) }
+    return { xs: imagesTensor(set, order), ys: tf.tidy(() => tf.tile(tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses), [1, heads])) }
   }
   const side = Math.round(Math.sqrt(set.pixels))
   const mixed = mixEpoch(imagePixels(set, order), labels, numClasses, side, options.batchSize, options.mix!, mixRand)
-  return { xs: tf.tensor2d(mixed.x, [order.length, set.pixels]), ys: tf.tensor2d(mixed.targets, [order.length, numClasses]) }
+  return {
+    xs: tf.tensor2d(mixed.x, [order.length, set.pixels]),
+    ys: tf.tidy(() => tf.tile(tf.tensor2d(mixed.targets, [order.length, numClasses]), [1, heads])),
+  }
 }
 
 function labelsOf(set: ImageSet, indices: readonly number[]): number[] {
@@ -104,8 +109,11 @@ async function logitsOf(model: tfl.LayersModel, x: tf.Tensor): Promise<number[][
 export async function trainOnce(method: Method, data: RunData, options: RunOptions): Promise<RunResult> {
   const started = performance.now()
   const numClasses = data.counts.length
-  const model = buildMlp(numClasses, options.seed, method.classifier)
   const loss = createTfjsLoss(method.spec(data.counts, options.epochs, data.train.length))
+  // A rule with E heads (docs/spec.md#313-multi-head-rules) trains E·C outputs, head-major: one
+  // linear classifier per head on the shared hidden layers.
+  const heads = loss.rule.heads
+  const model = buildMlp(numClasses * heads, options.seed, method.classifier)
   const steps = Math.ceil(data.train.length / options.batchSize) * options.epochs
   const schedule = cosineNesterov(options.learningRate, steps)
   model.compile({ optimizer: schedule.optimizer, loss: layersLoss(loss) })
@@ -117,7 +125,7 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   const order = [...data.train]
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     shuffleInPlace(order, rand)
-    const { xs, ys } = epochData(data.trainSet, order, numClasses, options, mixRand)
+    const { xs, ys } = epochData(data.trainSet, order, numClasses, heads, options, mixRand)
     const batches = Math.ceil(order.length / options.batchSize)
     epochLosses.push(
       await fitEpoch(model, xs, ys, {
@@ -138,7 +146,8 @@ export async function trainOnce(method: Method, data: RunData, options: RunOptio
   const testLabels = labelsOf(data.testSet, range(data.testSet.count))
   const testLogits = await logitsOf(model, testX)
   testX.dispose()
-  let predictions = argmaxRows(testLogits)
+  // Multi-head rules predict with the mean of the heads' logits.
+  let predictions = argmaxRows(testLogits, heads)
   let tau: number | undefined
   if (method.posthoc) {
     const valX = imagesTensor(data.trainSet, data.validation)
