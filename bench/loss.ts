@@ -4,7 +4,7 @@
  * the same run, and the memory of one call.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps } from '@logit-perturb/core'
+import { type RefTensor, type RuleInput, createLoss, mulberry32, referenceOps, ruleFacts } from '@logit-perturb/core'
 import { lplSearchHost } from '@logit-perturb/core/backend'
 import { longTailCounts, longTailLabel, uniform } from '@logit-perturb/conformance'
 import { onTfjsBackend } from '@logit-perturb/conformance/backends'
@@ -20,9 +20,26 @@ export const SHAPES: [number, number][] = [
 ]
 /**
  * The rows of the table: the rules with their default options, and LPL's other search paths —
- * `lpl-ops` (`search: 'ops'`, what WebGL and WebGPU run) and `lpl-through` (`gradient: 'through'`).
+ * `lpl-ops` (`search: 'ops'`, what WebGL and WebGPU run) and `lpl-through` (`gradient: 'through'`) —
+ * then the rules of `lpl train`'s second catalogue, with the specs of its methods of the same names.
  */
-export const RULES = ['ce', 'la', 'ldam', 'lpl', 'lpl-ops', 'lpl-through', 'official-longtail'] as const
+export const RULES = [
+  'ce',
+  'la',
+  'ldam',
+  'lpl',
+  'lpl-ops',
+  'lpl-through',
+  'official-longtail',
+  'grw',
+  'ala',
+  'lade',
+  'mislas',
+  'bal-bce',
+  'gcl',
+  'bal-experts',
+  'sade',
+] as const
 export type RuleName = (typeof RULES)[number]
 
 /** The loss options of a row: `search: 'ops'` for `lpl-ops`, else the defaults. */
@@ -58,14 +75,41 @@ export function specFor(rule: RuleName, c: number): RuleInput {
       }
     case 'official-longtail':
       return { rule: 'official-longtail', classCounts, headClasses: Math.floor(c / 3), steps: 10, stepScale: 10 }
+    case 'grw':
+      return { rule: 'generalized-reweighting', classCounts, exponent: 1 }
+    case 'ala':
+      return { rule: 'adaptive-logit-adjustment', classCounts, scale: 30 }
+    case 'lade':
+      return { rule: 'lade', classCounts, alpha: 0.1, remineLambda: 0.1 }
+    case 'mislas':
+      return { rule: 'label-aware-smoothing', classCounts, smoothHead: 0.4, smoothTail: 0.1, shape: 'concave' }
+    case 'bal-bce':
+      return { rule: 'balanced-bce', classCounts }
+    case 'gcl':
+      return { rule: 'gaussian-clouded-logit', classCounts, scale: 30, margin: 0, noiseMul: 0.5 }
+    case 'bal-experts':
+      return { rule: 'balanced-experts', classCounts, taus: [0, 1, 2] }
+    case 'sade':
+      return { rule: 'diverse-experts', classCounts, tau: 2 }
   }
 }
 
-/** A seeded batch: logits `[N, C]` and long-tailed labels. */
-export function benchBatch(n: number, c: number): { logits: Float32Array; labels: Int32Array } {
+/** The logits' width of a row: `E·C` for a rule of `E` heads (docs/spec.md#313-multi-head-rules), else `C`. */
+function widthOf(rule: RuleName, c: number): number {
+  return ruleFacts(specFor(rule, c)).heads * c
+}
+
+/**
+ * A seeded batch: long-tailed labels and logits `[N, width]`, `width = E·C` for `E` heads (head-major,
+ * each head's column of the label raised by 2); the labels do not depend on `width`.
+ */
+export function benchBatch(n: number, c: number, width = c): { logits: Float32Array; labels: Int32Array } {
   const rand = mulberry32(n * 1000 + c)
   const labels = Int32Array.from({ length: n }, () => longTailLabel(rand, c))
-  const logits = Float32Array.from({ length: n * c }, (_, k) => uniform(rand, 1) + (k % c === labels[Math.floor(k / c)] ? 2 : 0))
+  const logits = Float32Array.from(
+    { length: n * width },
+    (_, k) => uniform(rand, 1) + ((k % width) % c === labels[Math.floor(k / width)] ? 2 : 0),
+  )
   return { logits, labels }
 }
 
@@ -116,10 +160,11 @@ async function medianMs(fn: () => Promise<void>, budgetMs: number): Promise<{ me
 }
 
 async function referenceCell(rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
-  const { logits, labels } = benchBatch(n, c)
+  const width = widthOf(rule, c)
+  const { logits, labels } = benchBatch(n, c, width)
   const tracked = trackLargest(referenceOps, (t: RefTensor) => t.data.length)
   const loss = createLoss(tracked.ops, specFor(rule, c), { search: 'ops' })
-  const u = referenceOps.constant(logits, [n, c])
+  const u = referenceOps.constant(logits, [n, width])
   const y = referenceOps.constant(labels, [n], 'int32')
   const call = async () => {
     if (loss.hasClosedFormGradient) loss.gradient(u, y)
@@ -143,8 +188,9 @@ async function referenceCell(rule: RuleName, n: number, c: number, budget: numbe
 
 async function tfjsCell(backend: 'cpu' | 'wasm', rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
   return onTfjsBackend(backend, async () => {
-    const { logits, labels } = benchBatch(n, c)
-    const u = tf.tensor2d(logits, [n, c])
+    const width = widthOf(rule, c)
+    const { logits, labels } = benchBatch(n, c, width)
+    const u = tf.tensor2d(logits, [n, width])
     const y = tf.tensor1d(labels, 'int32')
     // What a user gets (createTfjsLoss's defaults: checks 'auto', values checked on cpu and wasm),
     // then the same with the checks off, timed alternately so that drift hits both alike.
@@ -211,19 +257,29 @@ async function medianMsOfPair(a: () => Promise<void>, b: () => Promise<void>, bu
 }
 
 async function onnxCell(rule: RuleName, n: number, c: number, budget: number): Promise<Measurement> {
-  const { logits, labels } = benchBatch(n, c)
+  const width = widthOf(rule, c)
+  const { logits, labels } = benchBatch(n, c, width)
   const spec = specFor(rule, c)
   const model = exportLossModel(spec, { numClasses: c })
   const session = await createSession(model.bytes)
   const ids = BigInt64Array.from(labels, (v) => BigInt(v))
+  // A training graph's batch inputs (GCL's noise, the logits' shape): seeded values within their bounds.
+  const rand = mulberry32(n + c)
+  const declared = (ruleFacts(spec).batchInputs ?? []).map(({ name, field, bounds: [low, high] }) => ({
+    name,
+    field,
+    data: Float32Array.from({ length: n * width }, () => low + (high - low) * rand()),
+  }))
+  const batchInputs = Object.fromEntries(declared.map(({ name, data }) => [name, { data, dims: [n, width] }]))
   const call = async () => {
-    await runModel(session, { logits: { data: logits, dims: [n, c] }, labels: { data: ids, dims: [n] } })
+    await runModel(session, { logits: { data: logits, dims: [n, width] }, labels: { data: ids, dims: [n] }, ...batchInputs })
   }
   const { median, repetitions } = await medianMs(call, budget)
   // The largest value of the same graph, with the batch size of the call.
   const tracked = trackLargest(createSymbolicOps(), (t: SymbolicTensor) => t.shape.reduce((a, d) => a * (d < 0 ? n : d), 1))
   const symbolic = createLoss(tracked.ops, spec)
-  symbolic.evaluate(tracked.ops.constant(logits, [n, c]), tracked.ops.constant(labels, [n], 'int32'))
+  const ctx = Object.fromEntries(declared.map(({ field, data }) => [field, tracked.ops.constant(data, [n, width])]))
+  symbolic.evaluate(tracked.ops.constant(logits, [n, width]), tracked.ops.constant(labels, [n], 'int32'), ctx)
   await session.release()
   return {
     backend: 'onnx-wasm',
@@ -245,9 +301,14 @@ export async function measureLosses(options: {
   backends: string[]
   /** N × C, default {@link SHAPES}. */
   shapes?: [number, number][]
+  /** Only these rows of {@link RULES} (`ce`, the baseline, always runs); default every row. */
+  rows?: string[]
   onCell?: (m: Measurement) => void
 }): Promise<Measurement[]> {
   const shapes = options.shapes ?? SHAPES
+  const unknown = (options.rows ?? []).filter((r) => !(RULES as readonly string[]).includes(r))
+  if (unknown.length > 0 && options.backends.some((b) => b !== 'pytorch'))
+    throw new Error(`--rows: no row ${unknown.join(', ')} on ${options.backends.filter((b) => b !== 'pytorch')}; rows: ${RULES.join(', ')}`)
   const out: Measurement[] = []
   const cells: [string, (rule: RuleName, n: number, c: number) => Promise<Measurement>][] = [
     ['reference', (r, n, c) => referenceCell(r, n, c, options.budgetMs)],
@@ -262,6 +323,7 @@ export async function measureLosses(options: {
       let ce: number | undefined
       for (const rule of RULES) {
         if (HOST_ONLY.includes(rule) && !name.startsWith('tfjs')) continue
+        if (options.rows !== undefined && rule !== 'ce' && !options.rows.includes(rule)) continue
         const m = await cell(rule, n, c)
         if (rule === 'ce') ce = m.medianMs
         m.ratioToCe = m.medianMs / ce!

@@ -8,8 +8,8 @@
  *   --shapes LIST      only these N×C shapes of each backend's, e.g. 512x1000,256x8142
  *   --no-training      skip the training overhead
  *   --out FILE         default bench/results.json; the entries of backends not run this time are kept
+ *   --rows LIST        only these rows (the baselines ce and torch-ce always run)
  * The pytorch backend (bench/pytorch.ts, bench/torch_bench.py; it needs python3 with torch) also takes
- *   --rows LIST        only these rows (torch-ce, the baseline, always runs)
  *   --torch-cap S      a first call longer than S seconds (default 20) is measured once, and one
  *                      running for 6 × S stopped (a lower bound); in quick runs S/10 and S
  *   --torch-memory-cap GIB  a call whose peak resident memory rises more than GIB (default 6) is stopped
@@ -86,6 +86,7 @@ const losses: (Measurement | TorchMeasurement)[] = await measureLosses({
   budgetMs: values.quick ? 300 : 1500,
   backends,
   shapes: shapesOf(SHAPES),
+  ...(values.rows === undefined ? {} : { rows: values.rows.split(',') }),
   onCell: (m: Measurement) =>
     console.log(
       line([
