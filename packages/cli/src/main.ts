@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `lpl`: trains models on long-tailed Fashion-MNIST with each rule (`train`), and verifies,
- * explains, exports and applies rules (`verify`, `explain`, `export`, `adjust`).
+ * explains, exports and applies rules (`verify`, `explain`, `export`, `adjust`), and audits
+ * implementations against specs (`audit`).
  */
 import { LogitPerturbError } from '@logit-perturb/core'
 import { CliError } from './errors.js'

@@ -27,6 +27,20 @@ export function parseSpec(value: unknown): RuleSpec {
 }
 
 /**
+ * {@link parseSpec} with the numeric fields at `fields` (paths from the spec's root, `"tau"`,
+ * `"base.tau"`) read without their ranges: each must still be a finite number (an integer where the
+ * field is one). For what explores a rule's formula outside the values a trainer may choose, as
+ * `lpl audit` does when it fits a field to an implementation (a sign flipped: `τ = −1`); a value out
+ * of range can make the rule's numbers meaningless (a negative count, a log of a negative number),
+ * so such specs are never for training. Same errors as `parseSpec` otherwise.
+ */
+export function parseSpecUnbounded(value: unknown, fields: readonly string[]): RuleSpec {
+  const spec = deepFreeze(parseAt(SpecReader.of(value, '', new Set(fields)), false))
+  PARSED.add(spec)
+  return spec
+}
+
+/**
  * The specs `parseSpec` returned. They are frozen, so one that is here is still valid: passing it
  * to `createLoss`, `createTfjsLoss` or `exportLossModel` does not check it again.
  */

@@ -15,17 +15,19 @@ export class SpecReader {
   constructor(
     private readonly object: Record<string, unknown>,
     private readonly path: string,
+    /** Paths of numeric fields read without their range: finite (and integer where the field is one). */
+    private readonly unbounded: ReadonlySet<string> = new Set(),
   ) {}
 
-  /** Wraps a JSON value that must be an object. */
-  static of(value: unknown, path: string): SpecReader {
+  /** Wraps a JSON value that must be an object; `unbounded`: see {@link parseSpecUnbounded}. */
+  static of(value: unknown, path: string, unbounded: ReadonlySet<string> = new Set()): SpecReader {
     check(
       typeof value === 'object' && value !== null && !Array.isArray(value),
       'INVALID_SPEC',
       `must be a JSON object, got ${describeValue(value)}`,
       path || 'spec',
     )
-    return new SpecReader(value as Record<string, unknown>, path)
+    return new SpecReader(value as Record<string, unknown>, path, unbounded)
   }
 
   fieldPath(name: string): string {
@@ -48,7 +50,7 @@ export class SpecReader {
       check(fallback !== undefined, 'INVALID_SPEC', 'is required', field)
       return fallback
     }
-    return checkNumber(value, rule, field)
+    return checkNumber(value, this.unbounded.has(field) ? { integer: rule.integer ?? false } : rule, field)
   }
 
   optionalNumber(name: string, rule: NumberRule): number | undefined {
@@ -93,7 +95,7 @@ export class SpecReader {
   /** A nested object field, or undefined when absent. */
   child(name: string): SpecReader | undefined {
     const value = this.raw(name)
-    return value === undefined ? undefined : SpecReader.of(value, this.fieldPath(name))
+    return value === undefined ? undefined : SpecReader.of(value, this.fieldPath(name), this.unbounded)
   }
 
   /** Refuses every field that was not read: a misspelt field must not be silently ignored. */

@@ -1,7 +1,8 @@
 /**
  * The entry for checking a backend or a rule: the conformance harness (a {@link Backend} runs the
  * cases the float64 reference answers, {@link checkConformance}) and the equivalences `lpl verify`
- * checks ({@link equivalences}, {@link checkEquivalences}).
+ * checks ({@link equivalences}, {@link checkEquivalences}), and specs with fields outside their
+ * ranges for fitting a rule to an implementation ({@link parseSpecUnbounded}, `lpl audit`).
  *
  * @module @logit-perturb/core/verify
  */
@@ -15,3 +16,4 @@ export { equivalences } from './verify/equivalences.js'
 export type { Equivalences } from './verify/equivalences.js'
 export { checkEquivalences } from './verify/checkEquivalences.js'
 export type { HostBatch } from './verify/onBackend.js'
+export { parseSpecUnbounded } from './spec.js'

@@ -1,0 +1,98 @@
+import type { RuleSpec } from '@logit-perturb/core'
+import { auditBatches } from './batches.js'
+import { AUDIT_TOLERANCE, type BatchComparison, agrees, compareBatch } from './compare.js'
+import { detectConstantFactor } from './detectors/constantFactor.js'
+import { detectNotFinite, detectRaises } from './detectors/failures.js'
+import { detectGradientCut } from './detectors/gradientCut.js'
+import { detectParameter } from './detectors/parameterFit.js'
+import { twoWorkerSplit } from './detectors/perShard.js'
+import { detectRowShift } from './detectors/rowShift.js'
+import type { AuditEvidence, Finding } from './finding.js'
+import { specResults } from './specSide.js'
+import type { Implementation } from './types.js'
+
+/** The audit's answer (`lpl audit --json` prints it; docs/audit.md#the-report). */
+export interface AuditReport {
+  verdict: 'equivalent' | 'differs'
+  rule: string
+  implementation: string
+  /** The precision the implementation computed in (its tolerances follow it). */
+  dtype: 'float64' | 'float32'
+  classes: number
+  batches: string[]
+  largestLossError: { value: number; batch: string }
+  largestGradientError: { value: number; batch: string }
+  /** Each batch's errors and tolerances. */
+  comparisons: BatchComparison[]
+  findings: Finding[]
+}
+
+/**
+ * The detectors, in the order they are asked: the first fault found explains a difference, and
+ * the row-shift detector also explains an equivalence.
+ */
+const DETECTORS: ((e: AuditEvidence) => Finding | undefined)[] = [
+  detectRaises,
+  detectNotFinite,
+  detectRowShift,
+  detectConstantFactor,
+  detectGradientCut,
+  detectParameter,
+]
+
+/**
+ * Audits an implementation against a spec (docs/spec.md#12-auditing-an-implementation): both sides
+ * on the audit batches, the verdict (`equivalent`: the same loss and gradient w.r.t. the logits on
+ * every batch, within the tolerances of the implementation's precision), and the findings of the
+ * detectors that name a fault.
+ */
+export async function audit(spec: RuleSpec, numClasses: number, implementation: Implementation, seed = 0): Promise<AuditReport> {
+  const batches = auditBatches(spec, numClasses, seed)
+  const reference = specResults(spec, batches)
+  const impl = await implementation.run(batches)
+  const comparisons = batches.map((batch, b) => compareBatch(batch, reference[b]!, impl.results[b]!, impl.dtype))
+  const evidence: AuditEvidence = { spec, batches, specResults: reference, impl, comparisons: [...comparisons] }
+  const findings: Finding[] = []
+  // Where the spec reads batch statistics and the implementation runs in workers: the split batch.
+  const split = await twoWorkerSplit(spec, batches[0]!, implementation)
+  if (split !== undefined) {
+    comparisons.push(split.comparison)
+    if (split.finding !== undefined) findings.push(split.finding)
+  }
+  const verdict = comparisons.every(agrees) ? 'equivalent' : 'differs'
+  for (const detect of DETECTORS) {
+    const found = detect(evidence)
+    if (found === undefined) continue
+    // A fault explains only a difference; the row shift's reason only an equivalence.
+    if ((found.severity === 'fault') !== (verdict === 'differs')) continue
+    // Batches that agree in one process, workers that do not: the split's finding says it.
+    if (found.severity === 'fault' && split?.finding !== undefined) continue
+    findings.push(found)
+    if (found.severity === 'fault' && found.kind !== 'raises' && found.kind !== 'not-finite') break
+  }
+  if (verdict === 'differs' && !findings.some((f) => f.severity === 'fault')) {
+    const worst = comparisons.find((c) => !agrees(c))!
+    findings.push({
+      kind: 'unexplained',
+      severity: 'fault',
+      batch: worst.batch,
+      message: `the implementation differs on batch "${worst.batch}" (loss error ${worst.lossError.toExponential(2)}, gradient error ${worst.gradientError.toExponential(2)}); no detector names the fault`,
+    })
+  }
+  const largest = (key: 'lossError' | 'gradientError') =>
+    comparisons.reduce((best, c) => (c[key] > best.value ? { value: c[key], batch: c.batch } : best), { value: 0, batch: batches[0]!.name })
+  return {
+    verdict,
+    rule: spec.rule,
+    implementation: implementation.name,
+    dtype: impl.dtype,
+    classes: numClasses,
+    batches: batches.map((b) => b.name),
+    largestLossError: largest('lossError'),
+    largestGradientError: largest('gradientError'),
+    comparisons,
+    findings,
+  }
+}
+
+export { AUDIT_TOLERANCE }

@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import { CliError } from '../errors.js'
+import { directionalDifferences } from './specSide.js'
+import type { AuditBatch, BatchResult, Implementation, ImplementationResults } from './types.js'
+
+/** The two forms of a JavaScript loss `lpl audit --js` takes (docs/audit.md#javascript). */
+export type JsForm = 'tensors' | 'arrays'
+
+/** The context a JavaScript loss gets as its third argument. */
+export interface JsAuditContext<T> {
+  training: true
+  epoch?: number
+  noise?: T
+}
+
+/**
+ * A JavaScript loss, `FILE.mjs:EXPORT`, called once per batch and per probe (it must not keep state
+ * between calls):
+ * - `tensors`: `f(logits: tf.Tensor2D, labels: tf.Tensor, ctx)` returns a scalar `tf.Tensor`; run on
+ *   tfjs's cpu backend in float32, its gradient by `tf.valueAndGrad`;
+ * - `arrays`: `f(logits: number[][], labels: number[] | number[][], ctx)` returns the loss, a number
+ *   (its gradient is then the central differences of `f`, float64), or `{ loss, gradient }` with the
+ *   gradient `[N][W]` its own.
+ * Labels are class ids (int32) or 0/1 rows; `ctx` carries `training`, `epoch` and `noise`.
+ */
+export function jsImplementation(target: string, form: JsForm): Implementation {
+  const at = target.lastIndexOf(':')
+  if (at <= 0 || at === target.length - 1) throw new CliError(`--js takes FILE.mjs:EXPORT, got ${JSON.stringify(target)}`, 2)
+  const file = resolve(target.slice(0, at))
+  const name = target.slice(at + 1)
+  if (!existsSync(file)) throw new CliError(`--js: ${target.slice(0, at)} does not exist`, 2)
+  return {
+    name: target,
+    async run(batches: readonly AuditBatch[]): Promise<ImplementationResults> {
+      let source: Record<string, unknown>
+      try {
+        source = await import(pathToFileURL(file).href)
+      } catch (e) {
+        throw new CliError(`${target.slice(0, at)} does not load: ${oneLine(e)}`, 2)
+      }
+      const f = source[name]
+      if (typeof f !== 'function') throw new CliError(`${target.slice(0, at)} exports no function ${name}`, 2)
+      if (form === 'arrays') return { dtype: 'float64', results: runAll(batches, (b) => arraysBatch(f as ArraysLoss, b)) }
+      await tf.setBackend('cpu')
+      return { dtype: 'float32', results: runAll(batches, (b) => tensorsBatch(f as TensorsLoss, b)) }
+    },
+  }
+}
+
+type ArraysLoss = (
+  logits: number[][],
+  labels: number[] | number[][],
+  ctx: JsAuditContext<number[][]>,
+) => number | { loss: number; gradient: number[][] }
+type TensorsLoss = (logits: tf.Tensor2D, labels: tf.Tensor, ctx: JsAuditContext<tf.Tensor>) => tf.Tensor
+
+/** Each batch in order; a failure on a later batch is that batch's result, on the first it is bad input. */
+function runAll(batches: readonly AuditBatch[], one: (b: AuditBatch) => BatchResult): BatchResult[] {
+  return batches.map((b, k) => {
+    try {
+      return one(b)
+    } catch (e) {
+      if (k === 0) throw new CliError(`the function fails on the first batch: ${oneLine(e)}`, 2)
+      return { loss: Number.NaN, gradient: [], probes: [], error: oneLine(e) }
+    }
+  })
+}
+
+function arraysBatch(f: ArraysLoss, batch: AuditBatch): BatchResult {
+  const n = batch.logits.length
+  const width = batch.logits[0]!.length
+  const ctx = { training: true as const, ...contextOf(batch) }
+  const rows = (x: Float64Array) => Array.from({ length: n }, (_, i) => Array.from(x.subarray(i * width, (i + 1) * width)))
+  const lossAt = (x: Float64Array) => {
+    const out = f(rows(x), structuredClone(batch.labels), ctx)
+    return typeof out === 'number' ? out : out.loss
+  }
+  const u = Float64Array.from(batch.logits.flat())
+  const out = f(rows(u), structuredClone(batch.labels), ctx)
+  const loss = typeof out === 'number' ? out : Number(out.loss)
+  let gradient: number[]
+  if (typeof out === 'object' && out !== null && Array.isArray(out.gradient)) gradient = out.gradient.flat().map(Number)
+  else {
+    const h = batch.probe.h
+    gradient = Array.from(u, (_, k) => {
+      const plus = Float64Array.from(u)
+      const minus = Float64Array.from(u)
+      plus[k]! += h
+      minus[k]! -= h
+      return (lossAt(plus) - lossAt(minus)) / (2 * h)
+    })
+  }
+  return { loss, gradient, probes: directionalDifferences(lossAt, u, batch.probe) }
+}
+
+function tensorsBatch(f: TensorsLoss, batch: AuditBatch): BatchResult {
+  const n = batch.logits.length
+  const width = batch.logits[0]!.length
+  return tf.tidy(() => {
+    const labels =
+      batch.task === 'multi' ? tf.tensor2d(batch.labels as number[][], [n, width]) : tf.tensor1d(batch.labels as number[], 'int32')
+    const noise = batch.noise === undefined ? undefined : tf.tensor2d(batch.noise, [n, width])
+    const ctx = { training: true as const, ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }), ...(noise ? { noise } : {}) }
+    const call = (x: tf.Tensor) => {
+      const value = f(x as tf.Tensor2D, labels, ctx)
+      if (!(value instanceof tf.Tensor) || value.size !== 1)
+        throw new Error('the function must return the batch loss, a tensor of one element')
+      return tf.reshape(value, []) as tf.Scalar
+    }
+    const u = tf.tensor2d(batch.logits, [n, width])
+    const { value, grad } = tf.valueAndGrad(call)(u)
+    // Probes in float32, so with a step a float32 function can resolve.
+    const h = Math.max(batch.probe.h, 1e-3 * Math.max(1, ...batch.logits.flat().map(Math.abs)))
+    const probes = batch.probe.directions.map((v) => {
+      const d = tf.tensor2d(v, [n, width])
+      const plus = call(tf.add(u, tf.mul(d, h))).dataSync()[0]!
+      const minus = call(tf.sub(u, tf.mul(d, h))).dataSync()[0]!
+      return (plus - minus) / (2 * h)
+    })
+    return { loss: value.dataSync()[0]!, gradient: Array.from(grad.dataSync()), probes }
+  })
+}
+
+function contextOf(batch: AuditBatch): { epoch?: number; noise?: number[][] } {
+  return {
+    ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }),
+    ...(batch.noise === undefined ? {} : { noise: structuredClone(batch.noise) }),
+  }
+}
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0]!
+}
