@@ -60,13 +60,13 @@ export async function audit(spec: RuleSpec, numClasses: number, implementation: 
     if (split.finding !== undefined) findings.push(split.finding)
   }
   const verdict = comparisons.every(agrees) ? 'equivalent' : 'differs'
+  // The detectors read the batches of one process: a fault of theirs explains only batches that
+  // differ (workers that differ have the split's finding), the row shift's reason only an equivalence.
+  const batchesDiffer = !evidence.comparisons.every(agrees)
   for (const detect of DETECTORS) {
     const found = detect(evidence)
     if (found === undefined) continue
-    // A fault explains only a difference; the row shift's reason only an equivalence.
-    if ((found.severity === 'fault') !== (verdict === 'differs')) continue
-    // Batches that agree in one process, workers that do not: the split's finding says it.
-    if (found.severity === 'fault' && split?.finding !== undefined) continue
+    if (found.severity === 'fault' ? !batchesDiffer : verdict === 'differs') continue
     findings.push(found)
     if (found.severity === 'fault' && found.kind !== 'raises' && found.kind !== 'not-finite') break
   }

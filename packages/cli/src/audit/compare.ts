@@ -15,7 +15,7 @@ export interface BatchComparison {
   batch: string
   /** `|L_impl − L_spec| / max(1, |L_spec|)`. */
   lossError: number
-  /** `max |g_impl − g_spec| / max |g_spec|` (absolute when the spec's gradient is 0). */
+  /** `max |g_impl − g_spec| / max(max |g_spec|, 10⁻³/N)`. */
   gradientError: number
   /** The tolerances of the two errors on this batch. */
   lossTolerance: number
@@ -38,11 +38,13 @@ export function compareBatch(
   const widen = 8 * epsilon * largest
   const specFinite = Number.isFinite(spec.loss) && spec.gradient.every(Number.isFinite)
   const implFinite = Number.isFinite(impl.loss) && impl.gradient.length === spec.gradient.length && impl.gradient.every(Number.isFinite)
-  const gScale = Math.max(...spec.gradient.map(Math.abs), 0)
+  // Relative to the largest entry of the spec's gradient, but never to less than 10⁻³/N: a batch of
+  // confident rows has entries near 0, where only absolute differences mean anything.
+  const gScale = Math.max(...spec.gradient.map(Math.abs), 1e-3 / batch.logits.length)
   const lossError = Math.abs(impl.loss - spec.loss) / Math.max(1, Math.abs(spec.loss))
   const gradientError =
     impl.gradient.length === spec.gradient.length
-      ? Math.max(0, ...spec.gradient.map((g, k) => Math.abs(impl.gradient[k]! - g))) / (gScale > 0 ? gScale : 1)
+      ? Math.max(0, ...spec.gradient.map((g, k) => Math.abs(impl.gradient[k]! - g))) / gScale
       : Number.POSITIVE_INFINITY
   return {
     batch: batch.name,

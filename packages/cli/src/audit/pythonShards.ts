@@ -4,10 +4,11 @@
  * `CLASS()`, convert it with `.double()` where it allows it, and call forward on their shard of one
  * batch, then backward; the module sees an initialized process group, as it would under
  * `DistributedDataParallel`. Prints one JSON object: `dtype`, each worker's loss and its gradient
- * w.r.t. its own rows, or `error` and `stage`.
+ * w.r.t. its own rows, or `error` and `stage`. Epochs and batch inputs (GCL's noise) are passed as
+ * the main run passes them.
  */
 export const PYTHON_SHARDS_DRIVER = `
-import sys, json, math, importlib.util, os, tempfile
+import sys, json, math, inspect, importlib.util, os, tempfile
 
 path, class_name, batch_path, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 import torch
@@ -36,9 +37,16 @@ def worker(rank, out_dir):
                 x = torch.tensor(batch['logits'][start:end], dtype=dtype, requires_grad=True)
                 labels = batch['labels'][start:end]
                 y = torch.tensor(labels, dtype=dtype if batch['task'] == 'multi' else torch.long)
+                kwargs = {}
+                params = inspect.signature(m.forward).parameters
+                if 'noise' in batch and 'noise' in params:
+                    kwargs['noise'] = torch.tensor(batch['noise'][start:end], dtype=dtype)
                 if 'epoch' in batch:
-                    m.epoch = batch['epoch']
-                loss = m(x, y)
+                    if 'epoch' in params:
+                        kwargs['epoch'] = batch['epoch']
+                    else:
+                        m.epoch = batch['epoch']
+                loss = m(x, y, **kwargs)
                 loss.backward()
                 g = x.grad if x.grad is not None else torch.zeros_like(x)
                 result = {'dtype': 'float64' if dtype == torch.float64 else 'float32', 'loss': number(loss.item()),

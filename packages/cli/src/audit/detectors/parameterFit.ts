@@ -29,7 +29,7 @@ export function detectParameter(e: AuditEvidence): Finding | undefined {
     }
     const integer = Number.isInteger(t) && at(t + 0.5) === undefined
     const best = integer ? bestInteger(misfit, t) : bestReal(misfit, t)
-    if (best === undefined || best === t) continue
+    if (best === undefined || Math.abs(best - t) <= 1e-6 * Math.max(1, Math.abs(t))) continue
     const spec = at(best)!
     const fitted = specResults(spec, e.batches)
     const equivalent = e.batches.every((batch, b) => agrees(compareBatch(batch, fitted[b]!, e.impl.results[b]!, e.impl.dtype)))

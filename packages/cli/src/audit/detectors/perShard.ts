@@ -21,7 +21,11 @@ function specGradient(spec: RuleSpec, batch: AuditBatch, start: number, end: num
     batch.task === 'multi'
       ? referenceOps.constant((batch.labels as number[][]).slice(start, end).flat(), [rows.length, width])
       : referenceOps.constant((batch.labels as number[]).slice(start, end), [rows.length], 'int32')
-  const ctx = { training: true, ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }) }
+  const ctx = {
+    training: true,
+    ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }),
+    ...(batch.noise === undefined ? {} : { noise: referenceOps.constant(batch.noise.slice(start, end).flat(), [rows.length, width]) }),
+  }
   const u = referenceOps.constant(rows.flat(), [rows.length, width])
   if (loss.hasClosedFormGradient) return Array.from(loss.gradient(u, labels, ctx).data)
   const flat = Float64Array.from(rows.flat())
