@@ -13,7 +13,8 @@
  * - Node: an ES module and a CommonJS script train a tfjs-layers model with `layersLoss` and a custom
  *   loop with LPL, and run an exported ONNX loss, agreeing with the float64 reference; each package
  *   README's example runs; a file using every package type-checks;
- * - the command line: `npx lpl --help` and `npx lpl verify` on a spec the package ships;
+ * - the command line: `npx lpl --help`, `npx lpl verify` on a spec the package ships, and `npx lpl audit` of a
+ *   Python module against it;
  * - PyTorch: the package README's example writes a module, which Debian's torch imports and trains with;
  * - the browser: a Vite production build of a page that imports `@logit-perturb/tfjs`.
  *
@@ -420,8 +421,40 @@ describe('the README: the command line', () => {
 
   it('npx lpl --help lists the commands', async () => {
     const out = await runProcessOrThrow('npx', ['lpl', '--help'], inProject(dir))
-    for (const command of ['train', 'verify', 'explain', 'export', 'adjust']) expect(out).toContain(command)
+    for (const command of ['train', 'verify', 'explain', 'export', 'adjust', 'audit']) expect(out).toContain(command)
   }, 60_000)
+
+  it('npx lpl audit calls a Python balanced softmax equivalent to the shipped logit-adjustment spec, and a summed one not', async () => {
+    const specPath = 'node_modules/@logit-perturb/cli/specs/logit-adjustment.json'
+    const spec = JSON.parse(readFileSync(join(dir, specPath), 'utf8')) as { classCounts: number[]; tau: number }
+    expect(spec.tau).toBe(1)
+    writeFileSync(
+      join(dir, 'balanced.py'),
+      [
+        'import torch',
+        'import torch.nn.functional as F',
+        `LOG_COUNTS = torch.tensor(${JSON.stringify(spec.classCounts)}, dtype=torch.float64).log()`,
+        'class BalancedSoftmax(torch.nn.Module):',
+        '    def forward(self, logits, labels):',
+        '        return F.cross_entropy(logits + LOG_COUNTS.to(logits.dtype), labels)',
+        'class Summed(torch.nn.Module):',
+        '    def forward(self, logits, labels):',
+        "        return F.cross_entropy(logits + LOG_COUNTS.to(logits.dtype), labels, reduction='sum')",
+        '',
+      ].join('\n'),
+    )
+    const ok = await runProcess(
+      'npx',
+      ['lpl', 'audit', '--spec', specPath, '--python', 'balanced.py:BalancedSoftmax', '--json'],
+      inProject(dir),
+    )
+    expect(ok.stderr).toBe('')
+    expect(ok.status).toBe(0)
+    expect(JSON.parse(ok.stdout)).toMatchObject({ verdict: 'equivalent', dtype: 'float64' })
+    const summed = await runProcess('npx', ['lpl', 'audit', '--spec', specPath, '--python', 'balanced.py:Summed', '--json'], inProject(dir))
+    expect(summed.status).toBe(1)
+    expect(JSON.parse(summed.stdout).findings[0]).toMatchObject({ kind: 'constant-factor', factor: 'N' })
+  }, 120_000)
 
   it('npx lpl verify passes on a spec the package ships, and fails with exit 1 on a wrong one', async () => {
     const ok = await runProcess(

@@ -41,7 +41,7 @@ const DETECTORS: ((e: AuditEvidence) => Finding | undefined)[] = [
 ]
 
 /**
- * Audits an implementation against a spec (docs/spec.md#12-auditing-an-implementation): both sides
+ * Audits an implementation against a spec (docs/spec.md#13-auditing-an-implementation): both sides
  * on the audit batches, the verdict (`equivalent`: the same loss and gradient w.r.t. the logits on
  * every batch, within the tolerances of the implementation's precision), and the findings of the
  * detectors that name a fault.

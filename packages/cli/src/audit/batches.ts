@@ -5,7 +5,7 @@ import type { AuditBatch } from './types.js'
 const PROBES = 3
 
 /**
- * The audit batches of a spec (docs/spec.md#12-auditing-an-implementation): the conformance suite's
+ * The audit batches of a spec (docs/spec.md#13-auditing-an-implementation): the conformance suite's
  * hard cases as data. `C` classes (`E·C` logits for `E` heads), seeded by `seed`:
  * - `long-tailed mix`: 32 samples, labels drawn in proportion to the spec's class counts (or
  *   geometric ones), logits of magnitude 2;

@@ -1,7 +1,7 @@
 import type { AuditBatch, BatchResult } from './types.js'
 
 /**
- * Relative tolerances of the audit's equivalence (docs/spec.md#12-auditing-an-implementation), by
+ * Relative tolerances of the audit's equivalence (docs/spec.md#13-auditing-an-implementation), by
  * the precision the implementation computed in. Each is also widened by the rounding of the logits'
  * magnitude, `8·ε·max|u|`: at `|u| = 10⁴` float32 resolves logit differences to about 10⁻³.
  */

@@ -1,5 +1,5 @@
 /**
- * The data of an audit (docs/audit.md, docs/spec.md#12-auditing-an-implementation): the batches both
+ * The data of an audit (docs/audit.md, docs/spec.md#13-auditing-an-implementation): the batches both
  * sides compute, and what each side returns for one batch.
  */
 

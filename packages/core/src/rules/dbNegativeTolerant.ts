@@ -37,6 +37,14 @@ export type DbNegativeTolerantInput = SpecInput<DbNegativeTolerantSpec, 'kappa' 
  */
 export function dbBias(classCounts: readonly number[], numSamples: number, kappa: number): number[] {
   checkNumber(kappa, { min: 0 }, 'kappa')
+  return logOddsBias(classCounts, numSamples, kappa)
+}
+
+/**
+ * `κ` times the prior log-odds, for a `κ` the spec already checked: a spec read by
+ * `parseSpecUnbounded` may carry a negative one (the released code's sign, `lpl audit`).
+ */
+function logOddsBias(classCounts: readonly number[], numSamples: number, kappa: number): number[] {
   const bias = labelLogOdds(classCounts, numSamples).map((l) => kappa * l)
   checkFiniteResult(bias, 'kappa', 'the bias κ·log-odds')
   return bias
@@ -63,7 +71,7 @@ export function dbBias(classCounts: readonly number[], numSamples: number, kappa
  */
 export function dbNegativeTolerantRule(classCounts: readonly number[], numSamples: number, kappa: number, lambda: number): Rule {
   const c = classCounts.length
-  const bias = dbBias(classCounts, numSamples, kappa)
+  const bias = logOddsBias(classCounts, numSamples, kappa)
   return {
     numClasses: c,
     gradientThrough: false,

@@ -13,8 +13,8 @@ const NOT_FITTED = new Set(['version', 'numClasses', 'numSamples'])
  * A parameter that explains the difference: for each numeric field of the spec (its base's too),
  * the value that brings the spec's losses closest to the implementation's (a grid around the spec's
  * value, its sign flipped included, then a golden-section search), kept when the spec at that value
- * is equivalent to the implementation on every batch. `sign-flipped` when the value is the spec's
- * with the opposite sign. The first field that explains it is reported.
+ * is equivalent to the implementation on every batch. `sign-flipped` when the value has the opposite
+ * sign of the spec's (exactly `−t`, or scaled). The first field that explains it is reported.
  */
 export function detectParameter(e: AuditEvidence): Finding | undefined {
   const implLosses = e.impl.results.map((r) => r.loss)
@@ -35,14 +35,17 @@ export function detectParameter(e: AuditEvidence): Finding | undefined {
     const equivalent = e.batches.every((batch, b) => agrees(compareBatch(batch, fitted[b]!, e.impl.results[b]!, e.impl.dtype)))
     if (!equivalent) continue
     const value = integer ? best : round(best)
-    if (t !== 0 && Math.abs(best + t) <= 1e-3 * Math.abs(t)) {
+    if (t !== 0 && Math.sign(best) === -Math.sign(t)) {
+      // The opposite sign: exactly −t, or −t scaled (the released distribution-balanced code's −κ/λ).
+      const exact = Math.abs(best + t) <= 1e-3 * Math.abs(t)
+      const ratio = round(-best / t)
       return {
         kind: 'sign-flipped',
         severity: 'fault',
         field: path,
         specValue: t,
-        value: -t,
-        message: `the sign of ${path} is flipped: the implementation is the spec with ${path} = ${-t} (the spec has ${t})`,
+        value: exact ? -t : value,
+        message: `the sign of ${path} is flipped: the implementation is the spec with ${path} = ${exact ? -t : value} (the spec has ${t}${exact ? '' : `: the opposite sign, scaled by ${ratio}`})`,
       }
     }
     return {
