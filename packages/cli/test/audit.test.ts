@@ -37,6 +37,13 @@ class DetachedNormalizer(torch.nn.Module):
         return (torch.logsumexp(z, 1).detach() - z.gather(1, labels[:, None])[:, 0]).mean()
 
 
+class IgnoredInTheMean(torch.nn.Module):
+    """Ignored labels add nothing to the sum, but the mean divides by every row."""
+    def forward(self, logits, labels):
+        z = logits + PRIOR.log().to(logits.dtype)
+        return F.cross_entropy(z, labels, reduction='sum') / labels.shape[0]
+
+
 class NeedsArgument(torch.nn.Module):
     def __init__(self, width):
         super().__init__()
@@ -66,6 +73,15 @@ describe('lpl audit', () => {
     expect(r.status).toBe(1)
     expect(r.stdout).toMatch(/: differs\n/)
     expect(r.stdout).toMatch(/^fault: the implementation's gradient is not the derivative of its loss/m)
+  }, 60_000)
+
+  it('ignored labels counted in the mean: differs on that batch only', async () => {
+    const r = await lpl('audit', '--spec', laSpec, '--python', `${modules}:IgnoredInTheMean`, '--json')
+    expect(r.status).toBe(1)
+    const report = JSON.parse(r.stdout)
+    const differing = report.batches.filter((b: { lossError: number; tolerance: number }) => b.lossError > b.tolerance)
+    expect(differing.map((b: { batch: string }) => b.batch)).toEqual(['ignored labels'])
+    expect(report.findings[0].batch).toBe('ignored labels')
   }, 60_000)
 
   it('statistics per worker where the spec sums them: found in two workers', async () => {

@@ -16,16 +16,20 @@ const lse = (row: readonly number[]) => {
   return m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0))
 }
 
-/** Mean (or summed) cross-entropy of `u + shift`, written out by hand. */
+/** Mean (or summed) cross-entropy of `u + shift` over the rows whose label is not −100, written out by hand. */
 const shiftedCe =
   (shift: readonly number[], reduce: 'mean' | 'sum' = 'mean', scale = 1): ArraysLoss =>
   (u, y) => {
     let total = 0
+    let counted = 0
     u.forEach((row, i) => {
+      const label = (y as number[])[i]!
+      if (label === -100) return
       const z = row.map((v, j) => v + shift[j]!)
-      total += lse(z) - z[(y as number[])[i]!]!
+      total += lse(z) - z[label]!
+      counted++
     })
-    return (scale * total) / (reduce === 'mean' ? u.length : 1)
+    return (scale * total) / (reduce === 'mean' ? counted : 1)
   }
 
 const countsArbitrary = fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 3, maxLength: 7 })

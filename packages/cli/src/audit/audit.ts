@@ -9,7 +9,7 @@ import { twoWorkerSplit } from './detectors/perShard.js'
 import { detectRowShift } from './detectors/rowShift.js'
 import type { AuditEvidence, Finding } from './finding.js'
 import { specResults } from './specSide.js'
-import type { Implementation } from './types.js'
+import { IGNORE_INDEX, type Implementation } from './types.js'
 
 /** The audit's answer (`lpl audit --json` prints it; docs/audit.md#the-report). */
 export interface AuditReport {
@@ -47,12 +47,30 @@ const DETECTORS: ((e: AuditEvidence) => Finding | undefined)[] = [
  * detectors that name a fault.
  */
 export async function audit(spec: RuleSpec, numClasses: number, implementation: Implementation, seed = 0): Promise<AuditReport> {
-  const batches = auditBatches(spec, numClasses, seed)
-  const reference = specResults(spec, batches)
-  const impl = await implementation.run(batches)
+  const all = auditBatches(spec, numClasses, seed)
+  const allReference = specResults(spec, all)
+  const run = await implementation.run(all)
+  const findings: Finding[] = []
+  // An implementation that does not take ignored labels (it raises, or its loss is not finite) has
+  // that batch left out, with a note; one that takes them must take them as the spec does.
+  const kept = all.map(
+    (batch, b) => !(batch.ignored === true && !(run.results[b]!.error === undefined && Number.isFinite(run.results[b]!.loss))),
+  )
+  const unsupported = kept.indexOf(false)
+  if (unsupported >= 0) {
+    const error = run.results[unsupported]!.error
+    findings.push({
+      kind: 'ignored-labels-unsupported',
+      severity: 'info',
+      batch: all[unsupported]!.name,
+      message: `the implementation does not take labels ${IGNORE_INDEX} (rows that count for nothing, F.cross_entropy's ignore_index): ${error === undefined ? 'its loss is not finite' : `it raises ${error}`}; batch "${all[unsupported]!.name}" is left out`,
+    })
+  }
+  const batches = all.filter((_, b) => kept[b])
+  const reference = allReference.filter((_, b) => kept[b])
+  const impl = { ...run, results: run.results.filter((_, b) => kept[b]) }
   const comparisons = batches.map((batch, b) => compareBatch(batch, reference[b]!, impl.results[b]!, impl.dtype))
   const evidence: AuditEvidence = { spec, batches, specResults: reference, impl, comparisons: [...comparisons] }
-  const findings: Finding[] = []
   // Where the spec reads batch statistics and the implementation runs in workers: the split batch.
   const split = await twoWorkerSplit(spec, batches[0]!, implementation)
   if (split !== undefined) {
@@ -91,7 +109,8 @@ export async function audit(spec: RuleSpec, numClasses: number, implementation: 
     largestLossError: largest('lossError'),
     largestGradientError: largest('gradientError'),
     comparisons,
-    findings,
+    // The faults first: they are why it differs.
+    findings: [...findings.filter((f) => f.severity === 'fault'), ...findings.filter((f) => f.severity === 'info')],
   }
 }
 

@@ -1,5 +1,5 @@
 import { type RuleSpec, mulberry32, ruleFacts } from '@logit-perturb/core'
-import type { AuditBatch } from './types.js'
+import { type AuditBatch, IGNORE_INDEX } from './types.js'
 
 /** Probe directions per batch: enough to tell a cut gradient from a whole one. */
 const PROBES = 3
@@ -14,6 +14,9 @@ const PROBES = 3
  * - `classes absent`: labels from the first half of the classes only;
  * - `one sample per class` and `one sample`;
  * - `rows shifted`: the long-tailed mix with a constant added to each row's logits;
+ * - `ignored labels` (single-label specs): the long-tailed mix with every fourth label
+ *   {@link IGNORE_INDEX}, rows that count for nothing (the spec's masks, as `F.cross_entropy` takes
+ *   them);
  * - for each epoch the spec switches at, the long-tailed mix at the epoch before and at the epoch.
  * Multi-label batches draw each label with the spec's prior (counts over `numSamples`, or 0.3).
  * A rule's batch inputs (GCL's noise) are drawn within their bounds.
@@ -71,6 +74,10 @@ export function auditBatches(spec: RuleSpec, numClasses: number, seed = 0): Audi
       shiftOf: 0,
     }),
   ]
+  if (task === 'single') {
+    const labels = (mix.labels as number[]).map((y, i) => (i % 4 === 3 ? IGNORE_INDEX : y))
+    batches.push(make('ignored labels', labels, 0, { logits: mix.logits, ignored: true }))
+  }
   for (const epoch of facts.epochSwitches) {
     for (const e of [epoch - 1, epoch]) batches.push(make(`epoch ${e}`, mix.labels, 0, { logits: mix.logits, epoch: e }))
   }

@@ -14,6 +14,7 @@ export interface Finding {
     | 'gradient-cut'
     | 'gradient-through'
     | 'per-row-shift'
+    | 'ignored-labels-unsupported'
     | 'not-shift-invariant'
     | 'per-shard-statistics'
     | 'unexplained'

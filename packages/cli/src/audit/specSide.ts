@@ -1,5 +1,5 @@
-import { type Loss, type LossContext, type RefTensor, type RuleSpec, createLoss, referenceOps } from '@logit-perturb/core'
-import type { AuditBatch, BatchResult } from './types.js'
+import { type Loss, type LossContext, type RefTensor, type RuleSpec, createLoss, referenceOps, ruleFacts } from '@logit-perturb/core'
+import { type AuditBatch, type BatchResult, IGNORE_INDEX } from './types.js'
 
 /**
  * The spec's side of an audit: its float64 reference on every batch, in order, on one loss (a
@@ -9,8 +9,13 @@ import type { AuditBatch, BatchResult } from './types.js'
  * the batch; then the batch's call is committed.
  */
 export function specResults(spec: RuleSpec, batches: readonly AuditBatch[]): BatchResult[] {
-  const loss = createLoss(referenceOps, spec)
+  const loss = auditLoss(spec)
   return batches.map((batch) => specBatch(loss, batch))
+}
+
+/** The spec's float64 reference loss as the audit reads it: labels {@link IGNORE_INDEX} count for nothing. */
+export function auditLoss(spec: RuleSpec): Loss<RefTensor> {
+  return createLoss(referenceOps, spec, ruleFacts(spec).task === 'single' ? { ignoreIndex: IGNORE_INDEX } : {})
 }
 
 function specBatch(loss: Loss<RefTensor>, batch: AuditBatch): BatchResult {

@@ -3,6 +3,9 @@
  * sides compute, and what each side returns for one batch.
  */
 
+/** The label of a row that counts for nothing: PyTorch's `ignore_index` default. */
+export const IGNORE_INDEX = -100
+
 /** One audit batch: host rows, as every side reads them. */
 export interface AuditBatch {
   /** What the batch tests: `long-tailed mix`, `extreme logits`, `epoch 8`, … */
@@ -19,6 +22,11 @@ export interface AuditBatch {
   noise?: number[][]
   /** The index of the batch this one repeats with a constant added to each row's logits. */
   shiftOf?: number
+  /**
+   * Labels {@link IGNORE_INDEX} mark rows that count for nothing (`F.cross_entropy`'s
+   * `ignore_index`). An implementation that raises on them has that batch left out, with a note.
+   */
+  ignored?: true
   /** Unit directions `[K][N·W]` and a step `h`: the directional central differences each side returns. */
   probe: { directions: number[][]; h: number }
 }

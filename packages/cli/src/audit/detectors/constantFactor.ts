@@ -1,4 +1,5 @@
 import type { AuditEvidence, Finding } from '../finding.js'
+import { IGNORE_INDEX } from '../types.js'
 
 /**
  * A constant factor: the implementation's loss and gradient are `k_b` times the spec's on every
@@ -17,7 +18,9 @@ export function detectConstantFactor(e: AuditEvidence): Finding | undefined {
     const scale = Math.max(0, ...s.gradient.map(Math.abs))
     const gradientOff = Math.max(0, ...s.gradient.map((g, j) => Math.abs((i.gradient[j] ?? Number.NaN) - k * g)))
     if (!(gradientOff <= 10 * c.gradientTolerance * Math.abs(k) * (scale > 0 ? scale : 1))) return undefined
-    factors.push({ k, n: batch.logits.length })
+    // The rows that count: a mean divides by them, ignored labels left out.
+    const counted = batch.task === 'single' ? (batch.labels as number[]).filter((y) => y !== IGNORE_INDEX).length : batch.logits.length
+    factors.push({ k, n: counted })
   }
   if (factors.length < 2 || factors.every(({ k }) => Math.abs(k - 1) < 1e-4)) return undefined
   const c = e.batches[0]!.task === 'multi' ? e.batches[0]!.logits[0]!.length : undefined

@@ -1,8 +1,8 @@
-import { type LossContext, type RefTensor, type RuleSpec, createLoss, referenceOps } from '@logit-perturb/core'
+import { type LossContext, type RefTensor, type RuleSpec, type createLoss, referenceOps } from '@logit-perturb/core'
 import { parseSpecUnbounded } from '@logit-perturb/core/verify'
 import { agrees, compareBatch } from '../compare.js'
 import type { AuditEvidence, Finding } from '../finding.js'
-import { specResults } from '../specSide.js'
+import { auditLoss, specResults } from '../specSide.js'
 import type { AuditBatch } from '../types.js'
 import { round } from './constantFactor.js'
 
@@ -91,7 +91,7 @@ function withField(spec: RuleSpec, path: string, value: number): RuleSpec | unde
 function specLosses(spec: RuleSpec, batches: readonly AuditBatch[]): number[] {
   let loss: ReturnType<typeof createLoss<RefTensor>>
   try {
-    loss = createLoss(referenceOps, spec)
+    loss = auditLoss(spec)
   } catch {
     return batches.map(() => Number.NaN)
   }

@@ -1,4 +1,5 @@
-import { createLoss, referenceOps, type RuleSpec } from '@logit-perturb/core'
+import { type RuleSpec, referenceOps } from '@logit-perturb/core'
+import { auditLoss } from '../specSide.js'
 import type { BatchComparison } from '../compare.js'
 import type { Finding } from '../finding.js'
 import type { AuditBatch, Implementation } from '../types.js'
@@ -14,7 +15,7 @@ function halves(n: number): [number, number][] {
 
 /** The spec's mean loss gradient of rows `[start, end)` of a batch, with the statistics of those rows only. */
 function specGradient(spec: RuleSpec, batch: AuditBatch, start: number, end: number): number[] {
-  const loss = createLoss(referenceOps, spec)
+  const loss = auditLoss(spec)
   const rows = batch.logits.slice(start, end)
   const width = rows[0]!.length
   const labels =
