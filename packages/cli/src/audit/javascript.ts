@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 // tfjs-core alone registers no gradients: tfjs-layers registers them all.
 import '@tensorflow/tfjs-layers'
 import { CliError } from '../errors.js'
+import { centralDifferences } from './referenceInputs.js'
 import { directionalDifferences } from './specSide.js'
+import { splitTarget } from './target.js'
 import type { AuditBatch, BatchResult, Implementation, ImplementationResults } from './types.js'
 
 /** The two forms of a JavaScript loss `lpl audit --js` takes (docs/audit.md#javascript). */
@@ -31,11 +31,7 @@ export interface JsAuditContext<T> {
  * Labels are class ids (int32) or 0/1 rows; `ctx` carries `training`, `epoch` and `noise`.
  */
 export function jsImplementation(target: string, form: JsForm): Implementation {
-  const at = target.lastIndexOf(':')
-  if (at <= 0 || at === target.length - 1) throw new CliError(`--js takes FILE.mjs:EXPORT, got ${JSON.stringify(target)}`, 2)
-  const file = resolve(target.slice(0, at))
-  const name = target.slice(at + 1)
-  if (!existsSync(file)) throw new CliError(`--js: ${target.slice(0, at)} does not exist`, 2)
+  const { file, shown, name } = splitTarget(target, '--js', 'FILE.mjs:EXPORT')
   return {
     name: target,
     async run(batches: readonly AuditBatch[]): Promise<ImplementationResults> {
@@ -43,10 +39,10 @@ export function jsImplementation(target: string, form: JsForm): Implementation {
       try {
         source = await import(pathToFileURL(file).href)
       } catch (e) {
-        throw new CliError(`${target.slice(0, at)} does not load: ${oneLine(e)}`, 2)
+        throw new CliError(`${shown} does not load: ${oneLine(e)}`, 2)
       }
       const f = source[name]
-      if (typeof f !== 'function') throw new CliError(`${target.slice(0, at)} exports no function ${name}`, 2)
+      if (typeof f !== 'function') throw new CliError(`${shown} exports no function ${name}`, 2)
       return functionImplementation(target, f as ArraysLoss | TensorsLoss, form).run(batches)
     },
   }
@@ -127,16 +123,7 @@ async function arraysBatch(f: ArraysLoss, batch: AuditBatch, restore: Restore): 
   let gradient: number[]
   if (typeof out === 'object' && out !== null && Array.isArray(out.gradient)) gradient = out.gradient.flat().map(Number)
   else {
-    const h = batch.probe.h
-    gradient = await restore(() =>
-      Array.from(u, (_, k) => {
-        const plus = Float64Array.from(u)
-        const minus = Float64Array.from(u)
-        plus[k]! += h
-        minus[k]! -= h
-        return (lossAt(plus) - lossAt(minus)) / (2 * h)
-      }),
-    )
+    gradient = await restore(() => centralDifferences(lossAt, u, batch.probe.h))
   }
   return { loss, gradient, probes }
 }

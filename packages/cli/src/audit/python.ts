@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { CliError } from '../errors.js'
 import { createServer } from 'node:net'
 import { PYTHON_DRIVER } from './pythonDriver.js'
 import { PYTHON_SHARDS_DRIVER } from './pythonShards.js'
+import { splitTarget } from './target.js'
 import type { AuditBatch, BatchResult, Implementation, ImplementationResults, ShardResults } from './types.js'
 
 /**
@@ -22,11 +23,7 @@ function candidates(): string[] {
  * called). Refuses a target that is not `FILE:CLASS` or a file that does not exist (exit 2).
  */
 export function pythonImplementation(target: string): Implementation {
-  const at = target.lastIndexOf(':')
-  if (at <= 0 || at === target.length - 1) throw new CliError(`--python takes FILE.py:CLASS, got ${JSON.stringify(target)}`, 2)
-  const file = resolve(target.slice(0, at))
-  const className = target.slice(at + 1)
-  if (!existsSync(file)) throw new CliError(`--python: ${target.slice(0, at)} does not exist`, 2)
+  const { file, name: className } = splitTarget(target, '--python', 'FILE.py:CLASS')
   return {
     name: target,
     async run(batches: readonly AuditBatch[]): Promise<ImplementationResults> {

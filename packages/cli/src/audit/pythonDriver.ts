@@ -1,3 +1,5 @@
+import { PYTHON_CALL } from './pythonCall.js'
+
 /**
  * The Python side of `lpl audit --python FILE.py:CLASS`: loads the file, constructs `CLASS()`, and
  * calls `forward(logits, labels)` on each audit batch in order (training mode), on one instance.
@@ -8,7 +10,7 @@
  * and the results, or `error` and `stage` (`load`, `construct`, `call`).
  */
 export const PYTHON_DRIVER = `
-import sys, json, math, copy, inspect, importlib.util
+import sys, json, math, copy, importlib.util
 
 def emit(obj):
     sys.stdout.write(json.dumps(obj))
@@ -39,28 +41,13 @@ except Exception as e:
 if not isinstance(module, torch.nn.Module):
     fail('construct', '%s() is not a torch.nn.Module' % class_name)
 module.train()
-params = inspect.signature(module.forward).parameters
 with open(batches_path) as f:
     batches = json.load(f)
 
 def number(x):
     return x if math.isfinite(x) else str(x)
 
-def call(m, logits, batch, dtype):
-    labels = torch.tensor(batch['labels'], dtype=dtype if batch['task'] == 'multi' else torch.long)
-    kwargs = {}
-    if 'noise' in batch and 'noise' in params:
-        kwargs['noise'] = torch.tensor(batch['noise'], dtype=dtype)
-    if 'epoch' in batch:
-        if 'epoch' in params:
-            kwargs['epoch'] = batch['epoch']
-        else:
-            m.epoch = batch['epoch']
-    loss = m(logits, labels, **kwargs)
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise ValueError('forward must return the batch loss, a tensor of one element')
-    return loss.reshape(())
-
+${PYTHON_CALL}
 def run(m, batch, dtype):
     u = torch.tensor(batch['logits'], dtype=dtype)
     probes = []
@@ -68,11 +55,11 @@ def run(m, batch, dtype):
     with torch.no_grad():
         for v in batch['probe']['directions']:
             d = torch.tensor(v, dtype=dtype).reshape(u.shape)
-            plus = call(copy.deepcopy(m), u + h * d, batch, dtype).item()
-            minus = call(copy.deepcopy(m), u - h * d, batch, dtype).item()
+            plus = call_module(copy.deepcopy(m), u + h * d, batch, dtype).item()
+            minus = call_module(copy.deepcopy(m), u - h * d, batch, dtype).item()
             probes.append(number((plus - minus) / (2 * h)))
     x = u.clone().requires_grad_(True)
-    loss = call(m, x, batch, dtype)
+    loss = call_module(m, x, batch, dtype)
     if loss.requires_grad:
         loss.backward()
     gradient = x.grad if x.grad is not None else torch.zeros_like(x)

@@ -1,3 +1,5 @@
+import { PYTHON_CALL } from './pythonCall.js'
+
 /**
  * The two-worker run of `lpl audit --python` (docs/audit.md#data-parallel-statistics): two processes
  * (forked by `torch.multiprocessing`, a gloo process group on `tcp://127.0.0.1:PORT`) each construct
@@ -8,7 +10,7 @@
  * the main run passes them.
  */
 export const PYTHON_SHARDS_DRIVER = `
-import sys, json, math, inspect, importlib.util, os, tempfile
+import sys, json, math, importlib.util, os, tempfile
 
 path, class_name, batch_path, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 import torch
@@ -20,6 +22,8 @@ with open(batch_path) as f:
 
 def number(x):
     return x if math.isfinite(x) else str(x)
+
+${PYTHON_CALL}
 
 def worker(rank, out_dir):
     try:
@@ -35,18 +39,7 @@ def worker(rank, out_dir):
             try:
                 m = module.double() if dtype == torch.float64 else module.float()
                 x = torch.tensor(batch['logits'][start:end], dtype=dtype, requires_grad=True)
-                labels = batch['labels'][start:end]
-                y = torch.tensor(labels, dtype=dtype if batch['task'] == 'multi' else torch.long)
-                kwargs = {}
-                params = inspect.signature(m.forward).parameters
-                if 'noise' in batch and 'noise' in params:
-                    kwargs['noise'] = torch.tensor(batch['noise'][start:end], dtype=dtype)
-                if 'epoch' in batch:
-                    if 'epoch' in params:
-                        kwargs['epoch'] = batch['epoch']
-                    else:
-                        m.epoch = batch['epoch']
-                loss = m(x, y, **kwargs)
+                loss = call_module(m, x, batch, dtype, start, end)
                 loss.backward()
                 g = x.grad if x.grad is not None else torch.zeros_like(x)
                 result = {'dtype': 'float64' if dtype == torch.float64 else 'float32', 'loss': number(loss.item()),

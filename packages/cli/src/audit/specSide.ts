@@ -1,4 +1,5 @@
-import { type Loss, type LossContext, type RefTensor, type RuleSpec, createLoss, referenceOps, ruleFacts } from '@logit-perturb/core'
+import { type Loss, type RefTensor, type RuleSpec, createLoss, referenceOps, ruleFacts } from '@logit-perturb/core'
+import { centralDifferences, referenceInputs } from './referenceInputs.js'
 import { type AuditBatch, type BatchResult, IGNORE_INDEX } from './types.js'
 
 /**
@@ -19,34 +20,21 @@ export function auditLoss(spec: RuleSpec): Loss<RefTensor> {
 }
 
 function specBatch(loss: Loss<RefTensor>, batch: AuditBatch): BatchResult {
-  const n = batch.logits.length
-  const width = batch.logits[0]!.length
-  const u = Float64Array.from(batch.logits.flat())
-  const labels =
-    batch.task === 'multi'
-      ? referenceOps.constant((batch.labels as number[][]).flat(), [n, width])
-      : referenceOps.constant(batch.labels as number[], [n], 'int32')
-  const ctx: LossContext<RefTensor> = {
-    training: true,
-    ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }),
-    ...(batch.noise === undefined ? {} : { noise: referenceOps.constant(batch.noise.flat(), [n, width]) }),
-  }
-  const at = (x: Float64Array) => loss.evaluate(referenceOps.constant(x, [n, width]), labels, ctx).loss.data[0]!
-  const evaluation = loss.evaluate(referenceOps.constant(u, [n, width]), labels, ctx)
-  const value = evaluation.loss.data[0]!
+  const { u, labels, ctx, at } = referenceInputs(batch)
+  const lossAt = (x: Float64Array) => loss.evaluate(at(x), labels, ctx).loss.data[0]!
+  const evaluation = loss.evaluate(at(u), labels, ctx)
   let gradient: number[]
   if (loss.hasClosedFormGradient) {
     // gradient() commits the batch's state: put back the state it started from.
     const before = loss.getState()
-    gradient = Array.from(loss.gradient(referenceOps.constant(u, [n, width]), labels, ctx).data)
+    gradient = Array.from(loss.gradient(at(u), labels, ctx).data)
     loss.setState(before)
   } else {
-    const h = batch.probe.h
-    gradient = Array.from(u, (_, k) => (at(moved(u, k, h)) - at(moved(u, k, -h))) / (2 * h))
+    gradient = centralDifferences(lossAt, u, batch.probe.h)
   }
-  const probes = directionalDifferences(at, u, batch.probe)
+  const probes = directionalDifferences(lossAt, u, batch.probe)
   loss.commit(evaluation)
-  return { loss: value, gradient, probes }
+  return { loss: evaluation.loss.data[0]!, gradient, probes }
 }
 
 /** `(f(u + h·v) − f(u − h·v)) / 2h` for each direction `v` of the probe. */
@@ -56,10 +44,4 @@ export function directionalDifferences(f: (x: Float64Array) => number, u: Float6
     const minus = Float64Array.from(u, (x, k) => x - probe.h * v[k]!)
     return (f(plus) - f(minus)) / (2 * probe.h)
   })
-}
-
-function moved(x: Float64Array, k: number, d: number): Float64Array {
-  const out = Float64Array.from(x)
-  out[k]! += d
-  return out
 }

@@ -1,7 +1,8 @@
-import { type LossContext, type RefTensor, type RuleSpec, type createLoss, referenceOps } from '@logit-perturb/core'
+import type { Loss, RefTensor, RuleSpec } from '@logit-perturb/core'
 import { parseSpecUnbounded } from '@logit-perturb/core/verify'
 import { agrees, compareBatch } from '../compare.js'
 import type { AuditEvidence, Finding } from '../finding.js'
+import { referenceInputs } from '../referenceInputs.js'
 import { auditLoss, specResults } from '../specSide.js'
 import type { AuditBatch } from '../types.js'
 import { round } from './constantFactor.js'
@@ -89,26 +90,16 @@ function withField(spec: RuleSpec, path: string, value: number): RuleSpec | unde
 
 /** The spec's losses on the batches in order (a stateful rule's state moving), or NaN where it fails. */
 function specLosses(spec: RuleSpec, batches: readonly AuditBatch[]): number[] {
-  let loss: ReturnType<typeof createLoss<RefTensor>>
+  let loss: Loss<RefTensor>
   try {
     loss = auditLoss(spec)
   } catch {
     return batches.map(() => Number.NaN)
   }
   return batches.map((batch) => {
-    const n = batch.logits.length
-    const width = batch.logits[0]!.length
-    const labels =
-      batch.task === 'multi'
-        ? referenceOps.constant((batch.labels as number[][]).flat(), [n, width])
-        : referenceOps.constant(batch.labels as number[], [n], 'int32')
-    const ctx: LossContext<RefTensor> = {
-      training: true,
-      ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }),
-      ...(batch.noise === undefined ? {} : { noise: referenceOps.constant(batch.noise.flat(), [n, width]) }),
-    }
+    const { u, labels, ctx, at } = referenceInputs(batch)
     try {
-      const evaluation = loss.evaluate(referenceOps.constant(batch.logits.flat(), [n, width]), labels, ctx)
+      const evaluation = loss.evaluate(at(u), labels, ctx)
       loss.commit(evaluation)
       return evaluation.loss.data[0]!
     } catch {

@@ -1,4 +1,5 @@
-import { type RuleSpec, referenceOps } from '@logit-perturb/core'
+import type { RuleSpec } from '@logit-perturb/core'
+import { centralDifferences, referenceInputs } from '../referenceInputs.js'
 import { auditLoss } from '../specSide.js'
 import type { BatchComparison } from '../compare.js'
 import type { Finding } from '../finding.js'
@@ -16,29 +17,9 @@ function halves(n: number): [number, number][] {
 /** The spec's mean loss gradient of rows `[start, end)` of a batch, with the statistics of those rows only. */
 function specGradient(spec: RuleSpec, batch: AuditBatch, start: number, end: number): number[] {
   const loss = auditLoss(spec)
-  const rows = batch.logits.slice(start, end)
-  const width = rows[0]!.length
-  const labels =
-    batch.task === 'multi'
-      ? referenceOps.constant((batch.labels as number[][]).slice(start, end).flat(), [rows.length, width])
-      : referenceOps.constant((batch.labels as number[]).slice(start, end), [rows.length], 'int32')
-  const ctx = {
-    training: true,
-    ...(batch.epoch === undefined ? {} : { epoch: batch.epoch }),
-    ...(batch.noise === undefined ? {} : { noise: referenceOps.constant(batch.noise.slice(start, end).flat(), [rows.length, width]) }),
-  }
-  const u = referenceOps.constant(rows.flat(), [rows.length, width])
-  if (loss.hasClosedFormGradient) return Array.from(loss.gradient(u, labels, ctx).data)
-  const flat = Float64Array.from(rows.flat())
-  const h = batch.probe.h
-  const at = (x: Float64Array) => loss.evaluate(referenceOps.constant(x, [rows.length, width]), labels, ctx).loss.data[0]!
-  return Array.from(flat, (_, k) => {
-    const plus = Float64Array.from(flat)
-    const minus = Float64Array.from(flat)
-    plus[k]! += h
-    minus[k]! -= h
-    return (at(plus) - at(minus)) / (2 * h)
-  })
+  const { u, labels, ctx, at } = referenceInputs(batch, start, end)
+  if (loss.hasClosedFormGradient) return Array.from(loss.gradient(at(u), labels, ctx).data)
+  return centralDifferences((x) => loss.evaluate(at(x), labels, ctx).loss.data[0]!, u, batch.probe.h)
 }
 
 /** `‖a − k·b‖ / ‖a‖` with the least-squares `k > 0` (1 when there is none). */
