@@ -99,7 +99,8 @@ async function runDriver(args: string[], driver = PYTHON_DRIVER): Promise<string
   const tried: string[] = []
   for (const python of candidates()) {
     const result = await run(python, ['-c', driver, ...args])
-    if (result === undefined || result.stdout.includes('torch does not import') || /No module named 'torch'/.test(result.stderr)) {
+    // This interpreter has no torch (the driver's stage `torch`, or the shards driver's own import): try the next.
+    if (result === undefined || /"stage": "torch"/.test(result.stdout) || /No module named 'torch'/.test(result.stderr)) {
       tried.push(python)
       continue
     }

@@ -7,7 +7,7 @@ import { PYTHON_CALL } from './pythonCall.js'
  * float32. Probe calls run on deep copies, so that a stateful module's state moves once per batch.
  * An epoch is passed as `forward(..., epoch=e)` when forward takes `epoch`, else set as
  * `module.epoch`; a batch's noise as `forward(..., noise=...)`. It prints one JSON object: `dtype`
- * and the results, or `error` and `stage` (`load`, `construct`, `call`).
+ * and the results, or `error` and `stage` (`torch`: this Python has no torch; `load`, `construct`, `call`).
  */
 export const PYTHON_DRIVER = `
 import sys, json, math, copy, importlib.util
@@ -24,7 +24,7 @@ path, class_name, batches_path = sys.argv[1], sys.argv[2], sys.argv[3]
 try:
     import torch
 except Exception as e:
-    fail('load', 'torch does not import: %s: %s' % (type(e).__name__, e))
+    fail('torch', 'no torch here: %s: %s' % (type(e).__name__, e))
 try:
     spec = importlib.util.spec_from_file_location('audited_module', path)
     source = importlib.util.module_from_spec(spec)
