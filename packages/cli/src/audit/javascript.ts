@@ -4,8 +4,7 @@ import '@tensorflow/tfjs-backend-cpu'
 // tfjs-core alone registers no gradients: tfjs-layers registers them all.
 import '@tensorflow/tfjs-layers'
 import { CliError } from '../errors.js'
-import { centralDifferences } from './referenceInputs.js'
-import { directionalDifferences } from './specSide.js'
+import { centralDifferences, directionalDifferences } from './differences.js'
 import { splitTarget } from './target.js'
 import type { AuditBatch, BatchResult, Implementation, ImplementationResults } from './types.js'
 

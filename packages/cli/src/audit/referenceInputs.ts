@@ -21,14 +21,3 @@ export function referenceInputs(batch: AuditBatch, start = 0, end = batch.logits
   }
   return { u: Float64Array.from(rows.flat()), labels, ctx, at: (x: ArrayLike<number>) => referenceOps.constant(x, [n, width]) }
 }
-
-/** Central differences `(f(x + h·e_k) − f(x − h·e_k)) / 2h` of every entry of `x`. */
-export function centralDifferences(f: (x: Float64Array) => number, x: Float64Array, h: number): number[] {
-  return Array.from(x, (_, k) => {
-    const plus = Float64Array.from(x)
-    const minus = Float64Array.from(x)
-    plus[k]! += h
-    minus[k]! -= h
-    return (f(plus) - f(minus)) / (2 * h)
-  })
-}

@@ -1,5 +1,6 @@
 import { type Loss, type RefTensor, type RuleSpec, createLoss, referenceOps, ruleFacts } from '@logit-perturb/core'
-import { centralDifferences, referenceInputs } from './referenceInputs.js'
+import { centralDifferences, directionalDifferences } from './differences.js'
+import { referenceInputs } from './referenceInputs.js'
 import { type AuditBatch, type BatchResult, IGNORE_INDEX } from './types.js'
 
 /**
@@ -35,13 +36,4 @@ function specBatch(loss: Loss<RefTensor>, batch: AuditBatch): BatchResult {
   const probes = directionalDifferences(lossAt, u, batch.probe)
   loss.commit(evaluation)
   return { loss: evaluation.loss.data[0]!, gradient, probes }
-}
-
-/** `(f(u + h·v) − f(u − h·v)) / 2h` for each direction `v` of the probe. */
-export function directionalDifferences(f: (x: Float64Array) => number, u: Float64Array, probe: AuditBatch['probe']): number[] {
-  return probe.directions.map((v) => {
-    const plus = Float64Array.from(u, (x, k) => x + probe.h * v[k]!)
-    const minus = Float64Array.from(u, (x, k) => x - probe.h * v[k]!)
-    return (f(plus) - f(minus)) / (2 * probe.h)
-  })
 }

@@ -1,5 +1,6 @@
 import type { RuleSpec } from '@logit-perturb/core'
-import { centralDifferences, referenceInputs } from '../referenceInputs.js'
+import { centralDifferences } from '../differences.js'
+import { referenceInputs } from '../referenceInputs.js'
 import { auditLoss } from '../specSide.js'
 import type { BatchComparison } from '../compare.js'
 import type { Finding } from '../finding.js'
